@@ -1,0 +1,69 @@
+"""The evaluator seam: one result type with a reason a person can read.
+
+Reasons matter: the optimizer learns from them, so a failure must say what was
+expected and what came out ("expected `billing`, got `The issue is technical.`"),
+never just "assertion failed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from promptloop.dataset import Case
+from promptloop.models.base import ModelClient, Usage
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    evaluator: str
+    passed: bool
+    score: float
+    reason: str
+    # Set when the evaluator itself could not decide (a judge answering garbage,
+    # a python check raising). An errored evaluation never counts as a pass.
+    error: str | None = None
+    error_type: str | None = None
+    evidence: str | None = None
+    suggested_fix: str | None = None
+    weight: float = 1.0
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """What an evaluator may use besides the output and the case."""
+
+    judge: ModelClient
+    judge_model: str
+    # The prompt as sent to the model under test, so a judge can see the instructions.
+    prompt_text: str = ""
+    seed: int = 0
+    api_base: str | None = None
+    judge_attempts: int = 3
+    timeout_s: float = 60.0
+
+
+class Evaluator(Protocol):
+    name: str
+    weight: float
+
+    async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult: ...
+
+
+def combine(results: Sequence[EvalResult], threshold: float = 1.0) -> tuple[bool, float]:
+    """Weighted mean score; the case passes when every evaluator ran and the mean
+    reaches ``threshold``. With the default threshold of 1.0 every evaluator must pass."""
+    if not results:
+        return True, 1.0
+    if any(r.error is not None for r in results):
+        total_weight = sum(r.weight for r in results) or 1.0
+        return False, sum(r.score * r.weight for r in results if r.error is None) / total_weight
+    total_weight = sum(r.weight for r in results)
+    if total_weight <= 0:
+        return all(r.passed for r in results), 1.0 if all(r.passed for r in results) else 0.0
+    score = sum(r.score * r.weight for r in results) / total_weight
+    if threshold >= 1.0:
+        return all(r.passed for r in results), score
+    return score >= threshold - 1e-9, score

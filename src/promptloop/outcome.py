@@ -1,0 +1,29 @@
+"""What one case produced under one prompt: the unit every later stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptloop.dataset import Case
+from promptloop.evaluators.base import EvalResult
+from promptloop.models.base import Usage
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    case: Case
+    output: str | None
+    passed: bool
+    score: float
+    evaluations: tuple[EvalResult, ...] = ()
+    # Infrastructure error (the model call failed after retries): neither pass nor fail.
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cached: bool = False
+    latency_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "pass" if self.passed else "fail"
