@@ -18,7 +18,8 @@ DEFAULT_BODY_LIMIT = 65_000
 
 ZWJ = "\u200d"
 _MENTION = re.compile(r"(?<![A-Za-z0-9_`])@(?=[A-Za-z0-9])")
-_ISSUE_REF = re.compile(r"(?<![A-Za-z0-9_&])#(?=\d)")
+# owner/repo#7 links too, so only an HTML entity (&#60;) keeps its "#".
+_ISSUE_REF = re.compile(r"(?<!&)#(?=\d)")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _BACKTICK_RUN = re.compile(r"`+")
 
