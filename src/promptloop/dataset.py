@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+from promptloop.errors import UserError
+from promptloop.yamlpos import Located, load_located, suggest
 
 Split = Literal["train", "val", "test"]
 
@@ -18,3 +26,276 @@ class Case:
     tags: tuple[str, ...] = ()
     # "evals/triage.jsonl:12": where the case was written, for error messages.
     source: str | None = None
+
+
+# --- loading ---------------------------------------------------------------------------
+
+# Keys of a case row that are not template variables.
+RESERVED_KEYS = ("id", "expected", "metadata", "tags")
+DATASET_SUFFIXES = (".jsonl", ".csv", ".yaml", ".yml", ".json")
+
+
+def case_id_for(vars: Mapping[str, Any], expected: Any) -> str:
+    """Content hash used when a case has no explicit id: the first 12 hex chars of the
+    SHA-256 of ``json.dumps([vars, expected])`` with sorted keys and compact separators.
+    Editing a case's vars or expected therefore makes it a new case."""
+    blob = json.dumps(
+        [dict(vars), expected],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+def _where(
+    source_name: str, index: int, lines: Sequence[int | None] | None
+) -> tuple[str, int | None]:
+    line = lines[index] if lines is not None and index < len(lines) else None
+    return (f"{source_name}:{line}" if line is not None else f"{source_name}[{index}]"), line
+
+
+def _parse_row(row: Any, source: str, line: int | None, source_name: str) -> Case:
+    def fail(message: str, key: str | None = None) -> UserError:
+        return (
+            UserError(message, path=source_name, line=line, key=key)
+            if line is not None
+            else UserError(message, path=source, key=key)
+        )
+
+    if not isinstance(row, Mapping):
+        raise fail(f"a case must be a mapping of variables, got {type(row).__name__}")
+    bad = [k for k in row if not isinstance(k, str)]
+    if bad:
+        raise fail(f"case keys must be strings, got {bad[0]!r}")
+    if "vars" in row:
+        vars_ = row["vars"]
+        if not isinstance(vars_, Mapping):
+            raise fail(f"`vars` must be a mapping, got {type(vars_).__name__}", "vars")
+        allowed = ("vars", *RESERVED_KEYS)
+        for key in row:
+            if key not in allowed:
+                raise fail(
+                    f"unknown key '{key}' in a case that has `vars`{suggest(key, allowed)} "
+                    "(put variables inside `vars`)",
+                    key,
+                )
+        variables = {str(k): v for k, v in vars_.items()}
+    else:
+        variables = {k: v for k, v in row.items() if k not in RESERVED_KEYS}
+    expected = row.get("expected")
+    metadata = row.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise fail(f"`metadata` must be a mapping, got {type(metadata).__name__}", "metadata")
+    tags_raw = row.get("tags") or ()
+    if isinstance(tags_raw, str):
+        tags_raw = [t.strip() for t in tags_raw.split(",") if t.strip()]
+    if not isinstance(tags_raw, list | tuple) or not all(isinstance(t, str) for t in tags_raw):
+        raise fail("`tags` must be a list of strings", "tags")
+    raw_id = row.get("id")
+    if raw_id is None:
+        case_id = case_id_for(variables, expected)
+    elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool) and str(raw_id).strip():
+        case_id = str(raw_id).strip()
+    else:
+        raise fail(f"`id` must be a non-empty string, got {raw_id!r}", "id")
+    return Case(
+        id=case_id,
+        vars=variables,
+        expected=expected,
+        metadata=dict(metadata),
+        tags=tuple(tags_raw),
+        source=source,
+    )
+
+
+def parse_cases(
+    rows: Sequence[Any], source_name: str, *, lines: Sequence[int | None] | None = None
+) -> list[Case]:
+    """Validate rows (one mapping per case) into cases. ``lines[i]`` is the line row ``i``
+    was written on; ``Case.source`` becomes ``source_name:line``."""
+    if not rows:
+        raise UserError("dataset has no cases", path=source_name)
+    cases: list[Case] = []
+    first_seen: dict[str, str] = {}
+    for index, row in enumerate(rows):
+        source, line = _where(source_name, index, lines)
+        case = _parse_row(row, source, line, source_name)
+        if case.id in first_seen:
+            explicit = isinstance(row, Mapping) and row.get("id") is not None
+            if explicit:
+                message = f"duplicate case id '{case.id}' (first at {first_seen[case.id]})"
+            else:
+                message = (
+                    f"duplicate case: same vars and expected as {first_seen[case.id]}; "
+                    "give one an `id` or remove it"
+                )
+            raise UserError(message, path=source)
+        first_seen[case.id] = source
+        cases.append(case)
+    return cases
+
+
+def _read_jsonl(text: str, display: str) -> tuple[list[Any], list[int | None]]:
+    rows: list[Any] = []
+    lines: list[int | None] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=number
+            ) from None
+        lines.append(number)
+    return rows, lines
+
+
+def _read_csv(text: str, display: str) -> tuple[list[Any], list[int | None]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[Any] = []
+    lines: list[int | None] = []
+    header = reader.fieldnames
+    if header is None:
+        return rows, lines
+    blank = [i for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        raise UserError(f"column {blank[0] + 1} has no name in the header", path=display, line=1)
+    start = reader.line_num + 1
+    for record in reader:
+        if None in record:
+            raise UserError(
+                f"row has more cells than the header's {len(header)} columns",
+                path=display,
+                line=start,
+            )
+        row: dict[str, Any] = dict(record)
+        if row.get("metadata"):
+            try:
+                row["metadata"] = json.loads(row["metadata"])
+            except json.JSONDecodeError:
+                raise UserError(
+                    "`metadata` must be a JSON object", path=display, line=start, key="metadata"
+                ) from None
+        for key in ("id", "expected", "metadata", "tags"):
+            if row.get(key) == "":
+                # An empty reserved cell means "not given", not the empty string.
+                del row[key]
+        rows.append(row)
+        lines.append(start)
+        start = reader.line_num + 1
+    return rows, lines
+
+
+def _read_structured(text: str, display: str, suffix: str) -> tuple[list[Any], list[int | None]]:
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=error.lineno
+            ) from None
+        try:
+            located = load_located(text, display)
+        except UserError:
+            # Valid JSON that is not YAML (tabs): no line numbers, same data.
+            located = Located(data, {})
+    else:
+        located = load_located(text, display)
+        data = located.data
+    if data is None:
+        return [], []
+    if not isinstance(data, list):
+        raise UserError(
+            f"a {suffix} dataset must be a list of cases, got {type(data).__name__}",
+            path=display,
+            line=located.line_for(()),
+        )
+    return data, [located.lines.get((i,)) for i in range(len(data))]
+
+
+def load_dataset(path: Path, display_path: str) -> list[Case]:
+    """Cases from a .jsonl, .csv, .yaml/.yml or .json file."""
+    suffix = path.suffix.lower()
+    if suffix not in DATASET_SUFFIXES:
+        raise UserError(
+            f"unsupported dataset format '{suffix or path.name}' "
+            f"(use {', '.join(DATASET_SUFFIXES)})",
+            path=display_path,
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError("dataset file not found", path=display_path) from None
+    except OSError as error:
+        raise UserError(f"cannot read dataset: {error.strerror}", path=display_path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"dataset is not UTF-8 text (byte {error.start})", path=display_path
+        ) from None
+    if suffix == ".jsonl":
+        rows, lines = _read_jsonl(text, display_path)
+    elif suffix == ".csv":
+        rows, lines = _read_csv(text, display_path)
+    else:
+        rows, lines = _read_structured(text, display_path, suffix)
+    return parse_cases(rows, display_path, lines=lines)
+
+
+# --- splits and shards -------------------------------------------------------------------
+
+
+def _unit(text: str) -> float:
+    """A uniform number in [0, 1) from SHA-256 (first 8 bytes, big-endian)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(case_id: str, ratios: tuple[float, float, float], salt: str = "") -> Split:
+    """The split of a case, from ``sha256(f"split:{salt}:{case_id}")`` alone, so it is the
+    same on every run and machine and does not move when other cases are added."""
+    train, val, test = ratios
+    u = _unit(f"split:{salt}:{case_id}")
+    if u < train or (val <= 0 and test <= 0):
+        return "train"
+    if u < train + val or test <= 0:
+        return "val"
+    return "test"
+
+
+def split_cases(
+    cases: Iterable[Case], ratios: tuple[float, float, float], salt: str = ""
+) -> dict[Split, list[Case]]:
+    out: dict[Split, list[Case]] = {"train": [], "val": [], "test": []}
+    for case in cases:
+        out[split_of(case.id, ratios, salt)].append(case)
+    return out
+
+
+def shard_of(case_id: str, n: int) -> int:
+    """0-based shard of a case among ``n``: ``sha256(f"shard:{case_id}")`` (a different
+    prefix from splits, so shards cut across splits evenly)."""
+    if n < 1:
+        raise ValueError("shard count must be at least 1")
+    digest = hashlib.sha256(f"shard:{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``--shard 2/4`` (1-based, as in CI matrices) -> ``(1, 4)`` (0-based index, count)."""
+    head, sep, tail = text.partition("/")
+    try:
+        index, count = int(head), int(tail)
+    except ValueError:
+        index = count = 0
+    if not sep or count < 1 or not 1 <= index <= count:
+        raise UserError(f"--shard must look like 1/4 (i from 1 to n), got {text!r}")
+    return index - 1, count
+
+
+def select_shard(cases: Iterable[Case], index: int, count: int) -> list[Case]:
+    return [case for case in cases if shard_of(case.id, count) == index]
