@@ -1,0 +1,349 @@
+"""Prompt files -> message templates that remember their source lines.
+
+Two shapes:
+
+* Text/Markdown (any extension but .yaml/.yml/.json): the body is one message, ``user``
+  unless YAML front matter between ``---`` lines sets ``role: system``. Front matter may
+  also set ``model``, ``temperature``, ``max_tokens`` and ``description``.
+* Chat (.yaml/.yml/.json): a list of ``{role, content}`` messages, or a mapping with a
+  ``messages`` list plus the same settings (except ``role``).
+
+Each message records the 1-based source lines of its content, so review comments and
+optimizer suggestions can target the exact lines of the file in a pull request.
+Templates render in a Jinja2 sandbox (prompt files arrive in pull requests) with
+``StrictUndefined`` so a missing variable is an error, never an empty string.
+
+Variables: a variable the template uses but a case lacks is an error naming the case.
+A variable every case has but no template uses is only reported by ``check_variables``
+as a warning: datasets legitimately carry fields used elsewhere (by evaluators such as
+``equals: "{{ label }}"``), which the runner passes as ``also_used``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, Literal
+
+import yaml
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptloop.dataset import Case
+from promptloop.errors import UserError
+from promptloop.models.base import Message, Role
+from promptloop.yamlpos import Located, compose, load_located, node_at, validation_error
+
+CHAT_SUFFIXES = (".yaml", ".yml", ".json")
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+class PromptSettings(BaseModel):
+    """Front matter of a text prompt (also the settings of a chat prompt)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    role: Literal["system", "user"] = "user"
+    description: str | None = None
+
+
+class _ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    content: str
+
+
+class _ChatFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[_ChatMessage] = Field(min_length=1)
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    role: Role
+    template: str
+    # 1-based, inclusive: where this message's content sits in the prompt file.
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    path: str
+    source: str
+    settings: PromptSettings
+    messages: tuple[MessageTemplate, ...]
+    variables: frozenset[str]
+
+    def with_source(self, source: str) -> PromptTemplate:
+        """The same file with new text (an optimizer candidate), parsed the same way."""
+        return parse_prompt(source, self.path)
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    messages: tuple[Message, ...]
+    # Source line range (1-based, inclusive) of each rendered message.
+    line_spans: tuple[tuple[int, int], ...]
+
+    @property
+    def text(self) -> str:
+        """The prompt as one string (for judges and reports)."""
+        if len(self.messages) == 1:
+            return self.messages[0].content
+        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(text: str) -> Template:
+    return _ENV.from_string(text)
+
+
+def _syntax_check(message: MessageTemplate, path: str) -> frozenset[str]:
+    try:
+        ast = _ENV.parse(message.template)
+    except TemplateSyntaxError as error:
+        line = message.start_line + (error.lineno or 1) - 1
+        raise UserError(f"template error: {error.message}", path=path, line=line) from None
+    return frozenset(meta.find_undeclared_variables(ast))
+
+
+def _build(
+    path: str, source: str, settings: PromptSettings, messages: Sequence[MessageTemplate]
+) -> PromptTemplate:
+    variables: frozenset[str] = frozenset()
+    for message in messages:
+        variables |= _syntax_check(message, path)
+    return PromptTemplate(path, source, settings, tuple(messages), variables)
+
+
+def _split_front_matter(lines: list[str], path: str) -> tuple[dict[str, Any], int]:
+    """Front matter settings and the index of the first body line."""
+    if not lines or lines[0].rstrip("\r\n").rstrip() != "---":
+        return {}, 0
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            located = load_located("".join(lines[1:index]), path, line_offset=1)
+            data = located.data
+            if data is None:
+                return {}, index + 1
+            if not isinstance(data, Mapping):
+                raise UserError(
+                    "front matter must be a mapping such as `temperature: 0.2`",
+                    path=path,
+                    line=2,
+                )
+            try:
+                PromptSettings.model_validate(data)
+            except ValidationError as exc:
+                raise validation_error(exc, located, path, PromptSettings) from None
+            return dict(data), index + 1
+    raise UserError(
+        "front matter opened with '---' is never closed by a '---' line", path=path, line=1
+    )
+
+
+def _parse_text(source: str, path: str) -> PromptTemplate:
+    lines = source.splitlines(keepends=True)
+    settings_data, body_start = _split_front_matter(lines, path)
+    settings = PromptSettings.model_validate(settings_data)
+    first, last = body_start, len(lines) - 1
+    while first <= last and not lines[first].strip():
+        first += 1
+    while last >= first and not lines[last].strip():
+        last -= 1
+    if first > last:
+        raise UserError("prompt is empty", path=path, line=body_start + 1 if body_start else None)
+    body = "".join(lines[first : last + 1])
+    body = body[:-2] if body.endswith("\r\n") else body.removesuffix("\n")
+    message = MessageTemplate(settings.role, body, first + 1, last + 1)
+    return _build(path, source, settings, [message])
+
+
+def _content_span(node: yaml.Node | None, fallback: int) -> tuple[int, int]:
+    if not isinstance(node, yaml.ScalarNode):
+        return fallback, fallback
+    start = node.start_mark.line + 1
+    if node.style in ("|", ">"):
+        # A block scalar's text begins on the line after its ``|`` indicator, and its
+        # end mark sits at column 0 of the line after the text.
+        start += 1
+    end = node.end_mark.line if node.end_mark.column == 0 else node.end_mark.line + 1
+    return start, max(start, end)
+
+
+def _load_chat(source: str, path: str) -> tuple[yaml.Node | None, Located]:
+    if PurePath(path).suffix.lower() != ".json":
+        return compose(source, path), load_located(source, path)
+    try:
+        data = json.loads(source)
+    except json.JSONDecodeError as error:
+        raise UserError(
+            f"invalid JSON: {error.msg} (column {error.colno})", path=path, line=error.lineno
+        ) from None
+    # JSON is (nearly) YAML, which gives us line numbers; when it is not (tabs), we
+    # still have the data and report errors without lines.
+    try:
+        return compose(source, path), Located(data, load_located(source, path).lines)
+    except UserError:
+        return None, Located(data, {})
+
+
+def _parse_chat(source: str, path: str) -> PromptTemplate:
+    root, located = _load_chat(source, path)
+    data = located.data
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, list):
+        # Validate a bare list as ``{messages: [...]}`` and shift its line map to match.
+        prefix = ("messages",)
+        data = {"messages": data}
+        located = Located(data, {(*prefix, *k): v for k, v in located.lines.items()})
+    elif not isinstance(data, Mapping):
+        raise UserError(
+            "a chat prompt must be a list of {role, content} messages or a mapping with "
+            "`messages:`",
+            path=path,
+            line=located.line_for(()),
+        )
+    try:
+        chat = _ChatFile.model_validate(data)
+    except ValidationError as exc:
+        error = validation_error(exc, located, path, _ChatFile)
+        if prefix and error.key and error.key.startswith("messages"):
+            # The user wrote a bare list: name items ``[0].role``, not ``messages[0].role``.
+            error = UserError(
+                error.message,
+                path=path,
+                line=error.line,
+                key=error.key.removeprefix("messages") or None,
+            )
+        raise error from None
+    messages = []
+    for index, message in enumerate(chat.messages):
+        doc_loc = (*(() if prefix else ("messages",)), index, "content")
+        fallback = located.line_for(("messages", index)) or 1
+        start, end = _content_span(node_at(root, doc_loc), fallback)
+        messages.append(MessageTemplate(message.role, message.content, start, end))
+    settings = PromptSettings(
+        model=chat.model,
+        temperature=chat.temperature,
+        max_tokens=chat.max_tokens,
+        description=chat.description,
+    )
+    return _build(path, source, settings, messages)
+
+
+def is_chat_path(path: str) -> bool:
+    return PurePath(path).suffix.lower() in CHAT_SUFFIXES
+
+
+def parse_prompt(text: str, path: str) -> PromptTemplate:
+    """Parse prompt text; ``path`` picks the shape (by suffix) and appears in errors."""
+    if is_chat_path(path):
+        return _parse_chat(text, path)
+    return _parse_text(text, path)
+
+
+def load_prompt(path: Path, display_path: str | None = None) -> PromptTemplate:
+    shown = display_path or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError("prompt file not found", path=shown) from None
+    except IsADirectoryError:
+        raise UserError("prompt path is a directory, not a file", path=shown) from None
+    except OSError as error:
+        raise UserError(f"cannot read prompt file: {error.strerror}", path=shown) from None
+    if b"\x00" in raw:
+        raise UserError("prompt file is not a text file", path=shown)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError("prompt file is not a text file (not valid UTF-8)", path=shown) from None
+    return parse_prompt(text, shown)
+
+
+def template_variables(text: str, path: str = "prompt.md") -> frozenset[str]:
+    """Variables a prompt's source uses, parsed exactly as ``parse_prompt`` would."""
+    return parse_prompt(text, path).variables
+
+
+def _template_line(error: BaseException) -> int | None:
+    # Jinja rewrites tracebacks so template frames carry the template's own line numbers.
+    lines = [
+        f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == "<template>"
+    ]
+    return lines[-1] if lines else None
+
+
+def render_prompt(
+    prompt: PromptTemplate, variables: Mapping[str, Any], *, case_source: str | None = None
+) -> RenderedPrompt:
+    """Render every message for one case's variables."""
+    missing = sorted(prompt.variables - set(variables))
+    where = f"case {case_source}" if case_source else "the case"
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise UserError(
+            f"case has no variable{plural} {names}, used by {prompt.path}",
+            path=case_source,
+        )
+    rendered: list[Message] = []
+    for message in prompt.messages:
+        try:
+            content = _compile(message.template).render(dict(variables))
+        except (UndefinedError, TemplateError, TypeError, ValueError, ArithmeticError) as error:
+            relative = _template_line(error)
+            line = message.start_line + relative - 1 if relative else message.start_line
+            detail = getattr(error, "message", None) or str(error)
+            raise UserError(
+                f"cannot render for {where}: {detail}", path=prompt.path, line=line
+            ) from None
+        rendered.append(Message(message.role, content))
+    spans = tuple((m.start_line, m.end_line) for m in prompt.messages)
+    return RenderedPrompt(tuple(rendered), spans)
+
+
+def check_variables(
+    prompt: PromptTemplate, cases: Sequence[Case], *, also_used: Iterable[str] = ()
+) -> list[str]:
+    """Check a dataset against a prompt before any model call.
+
+    Raises ``UserError`` (at the first offending case) when the prompt uses a variable a
+    case lacks. Returns warnings, one per variable that every case defines but neither the
+    prompt nor ``also_used`` (e.g. evaluator templates) mentions — usually a typo or a
+    prompt that forgot a placeholder.
+    """
+    for case in cases:
+        missing = sorted(prompt.variables - set(case.vars))
+        if missing:
+            names = ", ".join(f"'{name}'" for name in missing)
+            plural = "s" if len(missing) > 1 else ""
+            raise UserError(
+                f"case '{case.id}' has no variable{plural} {names}, used by {prompt.path}",
+                path=case.source,
+            )
+    if not cases:
+        return []
+    shared = set(cases[0].vars)
+    for case in cases[1:]:
+        shared &= set(case.vars)
+    unused = sorted(shared - prompt.variables - set(also_used))
+    return [f"case variable '{name}' is never used by {prompt.path}" for name in unused]
