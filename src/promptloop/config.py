@@ -1,0 +1,444 @@
+"""``promptloop.yaml``: typed models, line-accurate errors and a JSON Schema.
+
+Every mistake in the file surfaces as one ``UserError`` line such as
+``promptloop.yaml:12: suites[0].evaluators[1]: unknown evaluator 'containz' — did you
+mean 'contains'?``. To get there we keep a ``path -> line`` map of the YAML document and
+translate pydantic's error locations through it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from promptloop.errors import UserError
+from promptloop.yamlpos import (
+    Located,
+    PathKey,
+    format_loc,
+    load_located,
+    suggest,
+    validation_error,
+)
+
+if TYPE_CHECKING:
+    from promptloop.dataset import Case
+    from promptloop.prompts import PromptTemplate
+
+CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
+DEFAULT_LOCAL_MODEL = "local/smollm2"
+# Keys an evaluator list item may carry besides its single evaluator kind.
+_EVALUATOR_OPTIONS = ("weight", "name")
+
+
+def _evaluator_kinds() -> tuple[str, ...]:
+    # Imported lazily: the registry imports this module for ``EvaluatorSpec``.
+    from promptloop.evaluators.registry import EVALUATOR_KINDS
+
+    return tuple(EVALUATOR_KINDS)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvaluatorSpec(_Model):
+    """One evaluator list item. Users write ``{<kind>: <args>, weight?, name?}``."""
+
+    kind: str
+    args: Any = None
+    weight: float = Field(default=1.0, ge=0)
+    name: str | None = None
+    line: int | None = Field(default=None, description="Line in promptloop.yaml (set by us).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_user_form(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            # A bare kind such as ``- is-json`` for evaluators that need no arguments.
+            data = {data: None}
+        if not isinstance(data, Mapping):
+            raise PydanticCustomError(
+                "evaluator_shape",
+                'an evaluator must be a mapping like `contains: "text"`, got {got}',
+                {"got": type(data).__name__},
+            )
+        if "kind" in data and set(data) <= {"kind", "args", "weight", "name", "line"}:
+            kind = data["kind"]
+            if isinstance(kind, str):
+                _check_kind(kind)
+            return data
+        kinds = [k for k in data if k not in _EVALUATOR_OPTIONS]
+        if not kinds:
+            raise PydanticCustomError(
+                "evaluator_kind_missing",
+                "evaluator has no kind; write one of: {kinds}",
+                {"kinds": ", ".join(_evaluator_kinds())},
+            )
+        if len(kinds) > 1:
+            known = [str(k) for k in kinds if str(k) in _evaluator_kinds()]
+            if len(known) > 1:
+                raise PydanticCustomError(
+                    "evaluator_kind_many",
+                    "one evaluator per list item, found {found}; start a new `- ` item for each",
+                    {"found": ", ".join(repr(k) for k in known)},
+                )
+            # One real kind plus a stray key: report the stray key precisely.
+            stray = next(str(k) for k in kinds if str(k) not in _evaluator_kinds())
+            raise PydanticCustomError(
+                "evaluator_extra_key",
+                "unknown key '{key}' in an evaluator (allowed besides the kind: weight, "
+                "name){hint}",
+                {
+                    "key": stray,
+                    "hint": suggest(stray, [*_evaluator_kinds(), *_EVALUATOR_OPTIONS]),
+                    "at": (stray,),
+                },
+            )
+        kind = str(kinds[0])
+        _check_kind(kind)
+        out: dict[str, Any] = {"kind": kind, "args": data[kinds[0]]}
+        for option in _EVALUATOR_OPTIONS:
+            if option in data:
+                out[option] = data[option]
+        return out
+
+    @property
+    def label(self) -> str:
+        """How results name this evaluator: its ``name``, else its kind."""
+        return self.name or self.kind
+
+
+def _check_kind(kind: str) -> None:
+    kinds = _evaluator_kinds()
+    if kind not in kinds:
+        raise PydanticCustomError(
+            "evaluator_kind_unknown",
+            "unknown evaluator '{kind}'{hint}",
+            {"kind": kind, "hint": suggest(kind, kinds)},
+        )
+
+
+class CacheConfig(_Model):
+    enabled: bool = True
+    dir: str = ".promptloop/cache"
+    redis_url: str | None = None
+
+
+class SplitsConfig(_Model):
+    train: float = Field(default=0.5, ge=0, le=1)
+    val: float = Field(default=0.25, ge=0, le=1)
+    test: float = Field(default=0.25, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitsConfig:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise PydanticCustomError(
+                "splits_sum",
+                "train + val + test must add up to 1, got {total}",
+                {"total": f"{total:g}"},
+            )
+        return self
+
+    def ratios(self) -> tuple[float, float, float]:
+        return (self.train, self.val, self.test)
+
+
+class GateConfig(_Model):
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    max_regression_pp: float = Field(default=5.0, ge=0)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    critical_tags: list[str] = Field(default_factory=lambda: ["critical"])
+    on_error: Literal["fail", "neutral", "ignore"] = "fail"
+
+
+class OptimizerConfig(_Model):
+    mode: Literal["auto", "rewrite", "rules"] = "auto"
+    rounds: int = Field(default=3, ge=1)
+    max_calls: int = Field(default=200, ge=1)
+    max_usd: float | None = Field(default=None, ge=0)
+    max_length_ratio: float = Field(default=2.0, gt=0)
+    context_tokens: int = Field(default=2000, ge=1)
+    examples_per_cause: int = Field(default=3, ge=1)
+    feedback: Literal["critiques", "scores-only"] = "critiques"
+
+
+class SuiteConfig(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    prompt: str = Field(min_length=1)
+    dataset: str | list[dict[str, Any]] = Field(
+        description="Path to a .jsonl/.csv/.yaml/.json file, or an inline list of cases."
+    )
+    evaluators: list[EvaluatorSpec] = Field(default_factory=list)
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    case_threshold: float = Field(default=1.0, ge=0, le=1)
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        if isinstance(value, str) and not value.strip():
+            raise PydanticCustomError("dataset_empty", "dataset path is empty")
+        if isinstance(value, list) and not value:
+            raise PydanticCustomError("dataset_empty", "inline dataset has no cases")
+        return value
+
+
+class Config(_Model):
+    model: str | None = Field(
+        default=None,
+        description=f"Model under test; unset means {DEFAULT_LOCAL_MODEL} without a provider key.",
+    )
+    judge_model: str | None = None
+    optimizer_model: str | None = None
+    api_base: str | None = None
+    temperature: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=256, ge=1)
+    seed: int = 0
+    concurrency: int = Field(default=8, ge=1)
+    timeout: float = Field(default=60, gt=0)
+    retries: int = Field(default=4, ge=0)
+    repeat: int = Field(default=1, ge=1)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    splits: SplitsConfig = Field(default_factory=SplitsConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    suites: list[SuiteConfig] = Field(min_length=1)
+
+    _lines: dict[PathKey, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("suites")
+    @classmethod
+    def _unique_names(cls, suites: list[SuiteConfig]) -> list[SuiteConfig]:
+        first: dict[str, int] = {}
+        for index, suite in enumerate(suites):
+            if suite.name in first:
+                raise PydanticCustomError(
+                    "suite_duplicate",
+                    "duplicate suite name '{name}' (also suites[{first}])",
+                    {"name": suite.name, "first": first[suite.name], "at": (index, "name")},
+                )
+            first[suite.name] = index
+        return suites
+
+    def line_of(self, loc: PathKey) -> int | None:
+        """Line in promptloop.yaml where ``loc`` was written (None when built in Python)."""
+        return self._lines.get(tuple(loc))
+
+    def suite(self, name: str) -> SuiteConfig:
+        for suite in self.suites:
+            if suite.name == name:
+                return suite
+        names = [s.name for s in self.suites]
+        raise UserError(
+            f"no suite named '{name}'{suggest(name, names)} (suites: {', '.join(names)})"
+        )
+
+    def resolved_models(self, default_model: str) -> tuple[str, str, str]:
+        """(model, judge_model, optimizer_model) once the run-time default is known."""
+        model = self.model or default_model
+        judge = self.judge_model or model
+        return model, judge, self.optimizer_model or judge
+
+
+# --- error translation ------------------------------------------------------------
+
+
+def _error_from_validation(exc: ValidationError, located: Located, path: str) -> UserError:
+    error = validation_error(exc, located, path, Config)
+    if error.key == "suites" and exc.errors()[0]["type"] in ("missing", "too_short"):
+        error = UserError(
+            "needs at least one suite (a list item with name, prompt, dataset, evaluators)",
+            path=path,
+            line=error.line,
+            key="suites",
+        )
+    return error
+
+
+def _check_top_keys(data: Mapping[Any, Any], located: Located, path: str) -> None:
+    # Not strictly needed (pydantic forbids extras), but a misspelt ``suites`` would
+    # otherwise be reported as "suites: missing" — point at the typo instead.
+    for key in data:
+        if key not in Config.model_fields:
+            raise UserError(
+                f"unknown key '{key}'{suggest(str(key), Config.model_fields)}",
+                path=path,
+                line=located.line_for((key,)),
+                key=str(key),
+            )
+
+
+def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
+    from promptloop.evaluators.registry import build_evaluator
+
+    for s_index, suite in enumerate(config.suites):
+        for e_index, spec in enumerate(suite.evaluators):
+            try:
+                build_evaluator(spec, base_dir=base_dir)
+            except ValueError as error:
+                loc: PathKey = ("suites", s_index, "evaluators", e_index, spec.kind)
+                line = config.line_of(loc) or config.line_of(loc[:-1])
+                raise UserError(str(error), path=path, line=line, key=format_loc(loc)) from None
+
+
+def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Config:
+    """Parse and validate promptloop.yaml text. ``path`` is only used in messages;
+    ``base_dir`` (default: the directory of ``path``) is where evaluator files resolve."""
+    located = load_located(text, path)
+    data = located.data
+    if data is None:
+        raise UserError(
+            "the file is empty; it needs at least a `suites:` list (run `promptloop init`)",
+            path=path,
+        )
+    if not isinstance(data, Mapping):
+        raise UserError(
+            f"expected a mapping of settings at the top, got {type(data).__name__}",
+            path=path,
+            line=located.line_for(()),
+        )
+    _check_top_keys(data, located, path)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _error_from_validation(exc, located, path) from None
+    config._lines = dict(located.lines)
+    for s_index, suite in enumerate(config.suites):
+        for e_index, spec in enumerate(suite.evaluators):
+            spec.line = located.line_for(("suites", s_index, "evaluators", e_index))
+    _validate_evaluator_args(config, base_dir or Path(path).parent, path)
+    return config
+
+
+# --- files ---------------------------------------------------------------------------
+
+
+def find_config(start: Path) -> Path:
+    """promptloop.yaml (or .yml) in ``start`` or the nearest parent directory."""
+    start = start if start.is_dir() else start.parent
+    looked: list[Path] = []
+    for directory in (start, *start.resolve().parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+        looked.append(directory)
+    raise UserError(
+        f"no promptloop.yaml found in {start} or its parent directories; "
+        "create one with `promptloop init` or pass --config PATH"
+    )
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    # The file as given (display paths derive from it) and its directory.
+    path: Path
+    root: Path
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the config, resolved against the config's directory."""
+        return self.root / relative
+
+    def display(self, relative: str) -> str:
+        """How to show a config-relative path in messages: relative to where the user
+        pointed us, so ``evals/x.jsonl:7`` stays clickable."""
+        parent = PurePath(self.path).parent
+        if str(parent) in ("", "."):
+            return str(PurePath(relative))
+        return os.path.normpath(str(parent / relative))
+
+    def load_prompt(self, suite: SuiteConfig) -> PromptTemplate:
+        from promptloop.prompts import load_prompt
+
+        return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
+
+    def load_cases(self, suite: SuiteConfig) -> list[Case]:
+        """The suite's cases, from its dataset file or the inline list in the config."""
+        from promptloop.dataset import load_dataset, parse_cases
+
+        if isinstance(suite.dataset, str):
+            return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
+        index = self.config.suites.index(suite)
+        lines = [
+            self.config.line_of(("suites", index, "dataset", i)) for i in range(len(suite.dataset))
+        ]
+        return parse_cases(suite.dataset, str(self.path), lines=lines)
+
+
+def load_config(path: Path) -> LoadedConfig:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError("config file not found", path=str(path)) from None
+    except OSError as error:
+        raise UserError(f"cannot read config: {error.strerror}", path=str(path)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError("is not a UTF-8 text file", path=str(path)) from None
+    root = path.parent
+    config = parse_config(text, str(path), base_dir=root)
+    return LoadedConfig(config=config, path=path, root=root)
+
+
+# --- schema --------------------------------------------------------------------------
+
+
+def _evaluator_item_schema() -> dict[str, Any]:
+    kinds = list(_evaluator_kinds())
+    options = {
+        "weight": {
+            "type": "number",
+            "minimum": 0,
+            "default": 1,
+            "description": "Weight in the case score.",
+        },
+        "name": {"type": "string", "description": "Label shown in reports."},
+    }
+    variants: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "title": kind,
+            "required": [kind],
+            "properties": {kind: {"description": f"Arguments of the {kind} evaluator."}, **options},
+            "additionalProperties": False,
+        }
+        for kind in kinds
+    ]
+    variants.append(
+        {"type": "string", "enum": kinds, "description": "An evaluator that takes no arguments."}
+    )
+    return {
+        "description": "One evaluator: exactly one kind key plus optional weight and name.",
+        "anyOf": variants,
+    }
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema of promptloop.yaml, for `promptloop schema` and editor autocompletion."""
+    schema = Config.model_json_schema(mode="validation")
+    schema["title"] = "promptloop.yaml"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    defs = schema.get("$defs", {})
+    defs["EvaluatorSpec"] = _evaluator_item_schema()
+    return schema
