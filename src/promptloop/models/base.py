@@ -83,16 +83,33 @@ class ModelResponse:
     latency_s: float = 0.0
 
 
-ErrorKind = Literal["timeout", "rate_limit", "server", "bad_response", "auth", "bad_request",
-                    "connection", "unknown"]
+ErrorKind = Literal[
+    "timeout",
+    "rate_limit",
+    "server",
+    "bad_response",
+    "auth",
+    "bad_request",
+    "connection",
+    "unknown",
+]
 
 
 class ModelCallError(Exception):
     """A model call that failed for good (after retries where retrying made sense)."""
 
-    def __init__(self, message: str, *, kind: ErrorKind = "unknown", attempts: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ErrorKind = "unknown",
+        attempts: int = 1,
+        retry_after_s: float | None = None,
+    ) -> None:
         self.kind = kind
         self.attempts = attempts
+        # The provider's Retry-After, when it sent one; the retry loop waits at least this long.
+        self.retry_after_s = retry_after_s
         super().__init__(message)
 
 

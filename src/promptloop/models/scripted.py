@@ -1,0 +1,124 @@
+"""A scripted model for tests: ``scripted/<name>`` answers from a registered script.
+
+Tests register a script, then use the model string ``scripted/<name>`` anywhere a real
+model goes. The call travels through ``LiteLLMClient`` and litellm's custom-provider
+path, exactly like a provider call, so tests exercise the code users run.
+
+A script is either a sequence of answers, consumed in order (an ``Exception`` item is
+raised instead of answered), or a function of the call (a dict with ``model``,
+``messages``, ``temperature``, ``max_tokens``, ``seed`` and ``json_schema``) returning
+the answer or an exception. Raise or return ``ModelCallError(kind=...)`` to simulate a
+provider failure of that kind. Token counts are whitespace-separated words, and
+``max_tokens`` cuts the answer with ``finish_reason="length"``, so accounting and
+truncation are testable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from promptloop.models.base import ModelCallError
+
+ScriptedCall = dict[str, Any]
+ResponderFn = Callable[[ScriptedCall], "str | BaseException"]
+Responder = Iterable["str | BaseException"] | ResponderFn
+
+
+@dataclass(frozen=True)
+class ScriptedResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+class _Script:
+    def __init__(self, responder: Responder) -> None:
+        self.function: ResponderFn | None = None
+        self.queue: deque[str | BaseException] = deque()
+        if callable(responder):
+            self.function = responder
+        else:
+            self.queue.extend(responder)
+        self.calls: list[ScriptedCall] = []
+
+
+_lock = threading.Lock()
+_scripts: dict[str, _Script] = {}
+
+
+def register_script(name: str, responder: Responder) -> None:
+    """Register (or replace) the script answering ``scripted/<name>``."""
+    if not name or "/" in name:
+        raise ValueError(f"script name must be non-empty without '/': {name!r}")
+    with _lock:
+        _scripts[name] = _Script(responder)
+
+
+def unregister_script(name: str) -> None:
+    with _lock:
+        _scripts.pop(name, None)
+
+
+def clear_scripts() -> None:
+    with _lock:
+        _scripts.clear()
+
+
+def script_calls(name: str) -> list[ScriptedCall]:
+    """The calls the script ``name`` has answered so far, oldest first."""
+    with _lock:
+        script = _scripts.get(name)
+        return list(script.calls) if script else []
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def run_script(
+    name: str,
+    messages: list[dict[str, Any]],
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = None,
+    json_schema: dict[str, Any] | None = None,
+) -> ScriptedResult:
+    """Answer one call from the script ``name``; raises what the script says to raise."""
+    call: ScriptedCall = {
+        "model": f"scripted/{name}",
+        "messages": [dict(m) for m in messages],
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "json_schema": json_schema,
+    }
+    with _lock:
+        script = _scripts.get(name)
+        if script is None:
+            raise ModelCallError(f"no script registered for 'scripted/{name}'", kind="bad_request")
+        script.calls.append(call)
+        function = script.function
+        if function is None:
+            if not script.queue:
+                raise ModelCallError(
+                    f"script 'scripted/{name}' has no answers left", kind="bad_request"
+                )
+            answer: str | BaseException = script.queue.popleft()
+    if function is not None:
+        answer = function(call)
+    if isinstance(answer, BaseException):
+        raise answer
+    words = _words(answer)
+    finish_reason = "stop"
+    if max_tokens is not None and len(words) > max_tokens:
+        answer = " ".join(words[:max_tokens])
+        words = words[:max_tokens]
+        finish_reason = "length"
+    prompt_tokens = sum(len(_words(str(m.get("content") or ""))) for m in messages)
+    return ScriptedResult(answer, prompt_tokens, len(words), finish_reason)
