@@ -67,3 +67,15 @@ def combine(results: Sequence[EvalResult], threshold: float = 1.0) -> tuple[bool
     if threshold >= 1.0:
         return all(r.passed for r in results), score
     return score >= threshold - 1e-9, score
+
+
+def quote(text: str, limit: int = 120) -> str:
+    """``text`` in double quotes on one line, cut to ``limit`` characters, for reasons.
+
+    Newlines become ``\\n`` so a reason stays one line in reports; a cut text says how
+    long it was, because "too long" is often the very thing the reason is about.
+    """
+    flat = text.replace("\r\n", "\n").replace("\n", "\\n").replace("\r", "\\r")
+    if len(flat) <= limit:
+        return f'"{flat}"'
+    return f'"{flat[:limit].rstrip()}…" ({len(text)} chars)'

@@ -1,0 +1,38 @@
+"""Evaluators: deterministic checks, python functions and LLM judges, one result type.
+
+``base`` holds the seam (``EvalResult``, ``EvalContext``, ``Evaluator``, ``combine``);
+``registry.build_evaluator`` turns a config item into an evaluator.
+"""
+
+from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, quote
+from promptloop.evaluators.deterministic import DETERMINISTIC_KINDS, DeterministicEvaluator
+from promptloop.evaluators.judge import (
+    JUDGE_SCHEMA,
+    JudgeArgs,
+    JudgeEvaluator,
+    JudgeVerdict,
+    judge_schema,
+    parse_verdict,
+)
+from promptloop.evaluators.python_check import CaseView, PythonEvaluator
+from promptloop.evaluators.registry import EVALUATOR_KINDS, build_evaluator
+
+__all__ = [
+    "DETERMINISTIC_KINDS",
+    "EVALUATOR_KINDS",
+    "JUDGE_SCHEMA",
+    "CaseView",
+    "DeterministicEvaluator",
+    "EvalContext",
+    "EvalResult",
+    "Evaluator",
+    "JudgeArgs",
+    "JudgeEvaluator",
+    "JudgeVerdict",
+    "PythonEvaluator",
+    "build_evaluator",
+    "combine",
+    "judge_schema",
+    "parse_verdict",
+    "quote",
+]

@@ -1,0 +1,339 @@
+"""``python:`` evaluators: a user's own function decides.
+
+Config forms::
+
+    python: "checks:is_polite"              # module on sys.path or next to promptloop.yaml
+    python: "evals/checks.py:is_polite"     # a file, relative to the config's folder
+    python: {function: "checks:near", args: {tolerance: 0.1}, threshold: 0.7}
+
+The function is called as ``fn(output, case, **args)``; it may be ``async``. ``case`` is a
+``CaseView``: read it as a mapping (``case["vars"]["ticket"]``) or by attribute
+(``case.vars``, ``case.expected``, ``case.metadata``, ``case.id``, ``case.tags``). It holds
+copies, so a check that mutates it cannot disturb other evaluators.
+
+The function returns one of:
+
+- ``bool``: pass or fail;
+- a number in [0, 1]: the score, passing at ``threshold`` (default 0.5) or above;
+- a mapping with ``passed`` and/or ``score``, and optionally ``reason``, ``error_type``,
+  ``evidence``, ``suggested_fix`` — return a ``reason``: the optimizer learns from it;
+- an ``EvalResult``, used as is (its name and weight are replaced by the config's).
+
+A function that raises, or returns anything else, gives an errored result (never a pass)
+instead of stopping the run. Problems found when loading the config — a module that
+does not import, a missing function, a signature that cannot take ``(output, case, **args)``
+— raise ``ValueError`` so the config loader can point at the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, ModuleType
+from typing import Any
+
+from promptloop.dataset import Case
+from promptloop.evaluators.base import EvalContext, EvalResult, quote
+
+_RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
+_VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags")
+
+
+@dataclass(frozen=True)
+class CaseView(Mapping[str, Any]):
+    """The case as a user's check sees it: a mapping that also answers attribute access."""
+
+    id: str
+    vars: Mapping[str, Any]
+    expected: Any
+    metadata: Mapping[str, Any]
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, case: Case) -> CaseView:
+        return cls(
+            id=case.id,
+            vars=MappingProxyType(copy.deepcopy(dict(case.vars))),
+            expected=copy.deepcopy(case.expected),
+            metadata=MappingProxyType(copy.deepcopy(dict(case.metadata))),
+            tags=tuple(case.tags),
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _VIEW_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_VIEW_KEYS)
+
+    def __len__(self) -> int:
+        return len(_VIEW_KEYS)
+
+
+# Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
+@dataclass
+class PythonEvaluator:
+    name: str
+    target: str
+    function: Callable[..., Any] = field(repr=False)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    threshold: float = 0.5
+    weight: float = 1.0
+
+    async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
+        try:
+            view = CaseView.of(case)
+            if inspect.iscoroutinefunction(self.function):
+                value = await self.function(output, view, **self.kwargs)
+            else:
+                # A worker thread: a slow check must not stall the other cases' model calls.
+                value = await asyncio.to_thread(self.function, output, view, **self.kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+        except (Exception, SystemExit) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return self._error(f"{self.target} raised {detail}")
+        return self.interpret(value, output)
+
+    def interpret(self, value: Any, output: str) -> EvalResult:
+        """Turn whatever the function returned into a result (public for direct use)."""
+        if isinstance(value, EvalResult):
+            return dataclasses.replace(value, evaluator=self.name, weight=self.weight)
+        if isinstance(value, bool):
+            return self._result(value, 1.0 if value else 0.0, None, output)
+        if isinstance(value, int | float):
+            score = float(value)
+            if not math.isfinite(score) or not 0.0 <= score <= 1.0:
+                return self._error(f"{self.target} returned score {value!r}, outside 0..1")
+            return self._result(score >= self.threshold, score, None, output)
+        if isinstance(value, Mapping):
+            return self._from_mapping(value, output)
+        if value is None:
+            return self._error(
+                f"{self.target} returned None; return True/False, a score in 0..1, "
+                "or a dict with passed/score/reason"
+            )
+        return self._error(
+            f"{self.target} returned a {type(value).__name__}; return True/False, a score "
+            "in 0..1, or a dict with passed/score/reason"
+        )
+
+    def _from_mapping(self, value: Mapping[Any, Any], output: str) -> EvalResult:
+        unknown = sorted(str(k) for k in value if k not in _RESULT_KEYS)
+        if unknown:
+            return self._error(
+                f"{self.target} returned unknown key {', '.join(unknown)}; "
+                f"allowed: {', '.join(_RESULT_KEYS)}"
+            )
+        passed, score = value.get("passed"), value.get("score")
+        if passed is None and score is None:
+            return self._error(f"{self.target} returned a dict without passed or score")
+        if passed is not None and not isinstance(passed, bool):
+            return self._error(f"{self.target} returned passed={passed!r}; it must be a bool")
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                return self._error(f"{self.target} returned score={score!r}; it must be a number")
+            if not math.isfinite(score) or not 0.0 <= score <= 1.0:
+                return self._error(f"{self.target} returned score {score!r}, outside 0..1")
+        for key in ("reason", "error_type", "evidence", "suggested_fix"):
+            if value.get(key) is not None and not isinstance(value[key], str):
+                return self._error(f"{self.target} returned {key}={value[key]!r}; need a string")
+        final_score = float(score) if score is not None else (1.0 if passed else 0.0)
+        final_passed = passed if passed is not None else final_score >= self.threshold
+        result = self._result(final_passed, final_score, value.get("reason") or None, output)
+        return dataclasses.replace(
+            result,
+            error_type=value.get("error_type"),
+            evidence=value.get("evidence"),
+            suggested_fix=value.get("suggested_fix"),
+        )
+
+    def _result(self, passed: bool, score: float, reason: str | None, output: str) -> EvalResult:
+        if reason is None:
+            reason = self._default_reason(passed, score, output)
+        return EvalResult(self.name, passed, score, reason, weight=self.weight)
+
+    def _default_reason(self, passed: bool, score: float, output: str) -> str:
+        graded = 0.0 < score < 1.0
+        if passed:
+            return (
+                f"{self.target} scored {score:.2f} (passes at {self.threshold:.2f})"
+                if graded
+                else f"{self.target} passed"
+            )
+        verdict = f"scored {score:.2f} (needs {self.threshold:.2f})" if graded else "returned False"
+        return f"{self.target} {verdict} for output {quote(output)}"
+
+    def _error(self, message: str) -> EvalResult:
+        return EvalResult(
+            evaluator=self.name,
+            passed=False,
+            score=0.0,
+            reason=message,
+            error=message,
+            weight=self.weight,
+        )
+
+
+# --- building ------------------------------------------------------------------------------
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    where, sep, attr = target.rpartition(":")
+    if not sep or not where.strip() or not attr.strip():
+        raise ValueError(
+            f'python: expected "module:function" or "path/to/file.py:function", got {target!r}'
+        )
+    return where.strip(), attr.strip()
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+def _module_from_file(where: str, base_dir: Path) -> ModuleType:
+    path = Path(where)
+    if not path.is_absolute():
+        path = base_dir / path
+    path = path.resolve()
+    if not path.is_file():
+        raise ValueError(f"python: file {where} not found (looked at {path})")
+    # One module per file, reused when several evaluators name the same file.
+    module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"python: cannot load {where} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        with _on_sys_path(path.parent):  # so the file can import its neighbours
+            spec.loader.exec_module(module)
+    except BaseException as exc:
+        del sys.modules[module_name]
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise ValueError(f"python: importing {where} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _module_by_name(where: str, base_dir: Path) -> ModuleType:
+    try:
+        with _on_sys_path(base_dir):
+            return importlib.import_module(where)
+    except ModuleNotFoundError as exc:
+        raise ValueError(
+            f"python: cannot import module {where!r} (not on sys.path nor in {base_dir}): {exc}"
+        ) from exc
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise ValueError(
+            f"python: importing module {where!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _on_sys_path(folder: Path) -> Iterator[None]:
+    """Put a folder first on ``sys.path`` for the duration of an import, then take it off."""
+    entry = str(folder)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
+def load_function(target: str, *, base_dir: Path) -> Callable[..., Any]:
+    """Resolve ``module:function`` / ``file.py:function`` (dotted attributes allowed)."""
+    where, attr = _split_target(target)
+    module = (
+        _module_from_file(where, base_dir) if _is_file(where) else _module_by_name(where, base_dir)
+    )
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"python: {where} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"python: {target} is a {type(obj).__name__}, not a function")
+    return obj  # type: ignore[no-any-return]
+
+
+def _check_signature(fn: Callable[..., Any], target: str, kwargs: Mapping[str, Any]) -> None:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # some builtins have no signature; find out when called
+    try:
+        signature.bind("output", "case", **kwargs)
+    except TypeError as exc:
+        extra = "".join(f", {k}=..." for k in kwargs)
+        raise ValueError(
+            f"python: {target} cannot be called as fn(output, case{extra}): {exc}"
+        ) from exc
+
+
+def build_python(
+    args: Any, *, base_dir: Path, name: str | None = None, weight: float = 1.0
+) -> PythonEvaluator:
+    kwargs: dict[str, Any] = {}
+    threshold = 0.5
+    if isinstance(args, str):
+        target = args
+    elif isinstance(args, Mapping):
+        unknown = sorted(str(k) for k in args if k not in ("function", "args", "threshold"))
+        if unknown:
+            raise ValueError(
+                f"python: unknown key {', '.join(unknown)}; allowed keys: function, args, threshold"
+            )
+        function_arg = args.get("function")
+        if not isinstance(function_arg, str):
+            raise ValueError('python: missing key function ("module:function")')
+        raw_kwargs = args.get("args", {})
+        if raw_kwargs is None:
+            raw_kwargs = {}
+        if not isinstance(raw_kwargs, Mapping) or not all(isinstance(k, str) for k in raw_kwargs):
+            raise ValueError("python: args must be a mapping of keyword arguments")
+        kwargs = dict(raw_kwargs)
+        raw_threshold = args.get("threshold", 0.5)
+        if (
+            isinstance(raw_threshold, bool)
+            or not isinstance(raw_threshold, int | float)
+            or not 0.0 <= raw_threshold <= 1.0
+        ):
+            raise ValueError(f"python: threshold must be a number in 0..1, got {raw_threshold!r}")
+        threshold = float(raw_threshold)
+    else:
+        raise ValueError(
+            'python: expected "module:function", "file.py:function" or {function, args, threshold}'
+        )
+    target = target.strip()
+    function = load_function(target, base_dir=base_dir)
+    _check_signature(function, target, kwargs)
+    _, attr = _split_target(target)
+    return PythonEvaluator(
+        name=name or f"python:{attr}",
+        target=target,
+        function=function,
+        kwargs=kwargs,
+        threshold=threshold,
+        weight=weight,
+    )
