@@ -297,7 +297,9 @@ def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
             except ValueError as error:
                 loc: PathKey = ("suites", s_index, "evaluators", e_index, spec.kind)
                 line = config.line_of(loc) or config.line_of(loc[:-1])
-                raise UserError(str(error), path=path, line=line, key=format_loc(loc)) from None
+                # The key already names the kind; don't say it twice.
+                message = str(error).removeprefix(f"{spec.kind}: ")
+                raise UserError(message, path=path, line=line, key=format_loc(loc)) from None
 
 
 def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Config:
