@@ -1,0 +1,38 @@
+"""Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence."""
+
+from promptloop.optimize.loop import (
+    OptimizerSettings,
+    PromptScorer,
+    decide,
+    optimize,
+    paired_counts,
+    resolve_mode,
+)
+from promptloop.optimize.packing import Packed, estimate_tokens, pack_examples
+from promptloop.optimize.result import (
+    Candidate,
+    ChangedRange,
+    OptimizationResult,
+    Scores,
+    SplitScore,
+)
+from promptloop.optimize.rules import apply_rules, parse_rules
+
+__all__ = [
+    "Candidate",
+    "ChangedRange",
+    "OptimizationResult",
+    "OptimizerSettings",
+    "Packed",
+    "PromptScorer",
+    "Scores",
+    "SplitScore",
+    "apply_rules",
+    "decide",
+    "estimate_tokens",
+    "optimize",
+    "pack_examples",
+    "paired_counts",
+    "parse_rules",
+    "resolve_mode",
+]
