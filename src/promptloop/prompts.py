@@ -119,7 +119,7 @@ def _syntax_check(message: MessageTemplate, path: str) -> frozenset[str]:
     try:
         ast = _ENV.parse(message.template)
     except TemplateSyntaxError as error:
-        line = message.start_line + (error.lineno or 1) - 1
+        line = min(message.start_line + (error.lineno or 1) - 1, message.end_line)
         raise UserError(f"template error: {error.message}", path=path, line=line) from None
     return frozenset(meta.find_undeclared_variables(ast))
 
