@@ -307,6 +307,7 @@ def build_python(
         function_arg = args.get("function")
         if not isinstance(function_arg, str):
             raise ValueError('python: missing key function ("module:function")')
+        target = function_arg
         raw_kwargs = args.get("args", {})
         if raw_kwargs is None:
             raw_kwargs = {}
