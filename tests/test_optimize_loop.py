@@ -276,6 +276,9 @@ def test_failure_after_an_accepted_round_keeps_the_improvement_and_reports_it() 
     result, _, _ = run([reply(GOOD), failure], rounds=3)
     assert result.status == "improved"
     assert result.errors and "round 2" in result.errors[0]
+    assert result.trajectory[-1].error == result.errors[0]
+    assert "optimizer call failures: round 2" in result.rationale
+    assert "1 candidate(s) scored on validation, 0 rejected by guards" in result.rationale
 
 
 def test_budget_stops_the_loop_and_reserves_the_test_scoring() -> None:
@@ -420,3 +423,20 @@ def test_resolve_mode() -> None:
     assert resolve_mode("rewrite", "local/smollm2") == "rewrite"
     with pytest.raises(UserError, match="unknown optimizer mode"):
         resolve_mode("evolve", "m")
+
+
+def test_front_matter_echoed_by_the_optimizer_is_not_duplicated() -> None:
+    echoed = GOOD.replace("<prompt>\n", "<prompt>\n---\ntemperature: 1\n---\n")
+    result, _, _ = run([reply(echoed)])
+    assert result.improved
+    assert result.revised_text.count("---\n") == 2
+    assert result.revised_text.startswith("---\ntemperature: 0\n---\nYou answer")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("rounds", -1), ("max_length_ratio", 0.0), ("confidence", 1.0), ("feedback", "loud")],
+)
+def test_bad_settings_name_their_key(key: str, value: object) -> None:
+    with pytest.raises(UserError, match=f"optimizer.{key}"):
+        OptimizerSettings(optimizer_model="m", **{key: value})  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ from promptloop.optimize.result import (
     OptimizationResult,
     Scores,
     SplitScore,
+    Status,
     changed_ranges,
     unified_diff,
 )
@@ -77,6 +78,36 @@ class OptimizerSettings:
     candidate_attempts: int = 2
     leakage_ngram: int = 8
     timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "max_length_ratio": self.max_length_ratio,
+            "context_tokens": self.context_tokens,
+            "examples_per_cause": self.examples_per_cause,
+            "max_tokens": self.max_tokens,
+            "leakage_ngram": self.leakage_ngram,
+        }
+        non_negative = {
+            "rounds": self.rounds,
+            "candidate_attempts": self.candidate_attempts,
+            "max_calls": self.max_calls or 0,
+            "max_usd": self.max_usd or 0,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise UserError(f"must be positive, got {value}", key=f"optimizer.{key}")
+        for key, value in non_negative.items():
+            if value < 0:
+                raise UserError(f"must not be negative, got {value}", key=f"optimizer.{key}")
+        if not 0 < self.confidence < 1:
+            raise UserError(
+                f"must be between 0 and 1, got {self.confidence}", key="optimizer.confidence"
+            )
+        if self.feedback not in ("critiques", "scores-only"):
+            raise UserError(
+                f"must be 'critiques' or 'scores-only', got {self.feedback!r}",
+                key="optimizer.feedback",
+            )
 
 
 def resolve_mode(mode: str, optimizer_model: str) -> Mode:
@@ -246,6 +277,9 @@ class _Builder:
             body = metaprompt.parse_prompt(reply)
             if body is None:
                 return _Proposal(None, "no <prompt>…</prompt> found in the reply", rationale)
+            if self.front and body.lstrip().startswith("---"):
+                # The optimizer echoed the front matter; ours is kept verbatim regardless.
+                body = guards.split_front_matter(body.lstrip())[1]
             text = self.front + _with_ending(body, self.seed)
         rejection = guards.check_candidate(
             seed=self.seed,
@@ -280,6 +314,228 @@ def _rules_change(before: str, after: str) -> str:
     return ". ".join(parts) or "rules unchanged"
 
 
+@dataclass
+class _Loop:
+    """Mutable state of one optimisation run; ``optimize`` is its only user."""
+
+    settings: OptimizerSettings
+    builder: _Builder
+    run: _Run
+    optimizer: ModelClient
+    train: Sequence[Case]
+    val: Sequence[Case]
+    reserve: int
+    current: str
+    trajectory: list[Candidate] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    completed: int = 0
+    stop_reason: str = "rounds"
+
+    @property
+    def budget(self) -> _Budget:
+        return self.run.budget
+
+    async def round(self, round_no: int) -> bool:
+        """One round; False when the loop must stop (budget, failed optimizer call)."""
+        need_train = 0 if self.run.scored(self.current, "train") else len(self.train)
+        need_val = len(self.val) * (1 if self.run.scored(self.current, "val") else 2)
+        if not self.budget.calls_left_for(need_train + 1 + need_val + self.reserve):
+            self.stop_reason = "budget"
+            self.notes.append(
+                f"stopped before round {round_no}: max_calls={self.settings.max_calls} "
+                f"leaves no room for a round ({self.budget.calls} used)"
+            )
+            return False
+        if not self.budget.usd_left():
+            self.stop_reason = "usd"
+            self.notes.append(
+                f"stopped before round {round_no}: max_usd={self.settings.max_usd} reached"
+            )
+            return False
+
+        packed = pack_examples(
+            await self.run.score(self.current, "train", self.train),
+            context_tokens=self.settings.context_tokens,
+            examples_per_cause=self.settings.examples_per_cause,
+            feedback=self.settings.feedback,
+        )
+        causes = dict(packed.cause_counts)
+        asked = await self._ask(
+            round_no, self.builder.messages(self.current, packed), causes, need_val
+        )
+        if asked is None:
+            self.stop_reason = "error"
+            return False
+        self.completed += 1
+        proposal, attempt = asked
+        if proposal is None or proposal.text is None:
+            return self.stop_reason != "budget"
+        if proposal.text == self.current:
+            self.trajectory.append(
+                Candidate(
+                    round_no,
+                    attempt,
+                    proposal.text,
+                    None,
+                    False,
+                    "identical to the current prompt",
+                    rationale=proposal.rationale,
+                    causes=causes,
+                )
+            )
+            return True
+        await self._judge(round_no, attempt, proposal, causes)
+        return True
+
+    async def _ask(
+        self, round_no: int, messages: tuple[Message, ...], causes: dict[str, int], need_val: int
+    ) -> tuple[_Proposal | None, int] | None:
+        """Ask for a candidate, re-asking with the guard's reason when one is rejected.
+        None when the optimizer call failed; (None, n) when no acceptable reply came."""
+        settings = self.settings
+        attempt = 0
+        for attempt in range(1, settings.candidate_attempts + 2):
+            if attempt > 1 and not (
+                self.budget.calls_left_for(1 + need_val + self.reserve) and self.budget.usd_left()
+            ):
+                self.stop_reason = "budget"
+                self.notes.append(f"round {round_no}: no budget left to re-ask the optimizer")
+                break
+            request = ModelRequest(
+                model=settings.optimizer_model,
+                messages=messages,
+                temperature=settings.temperature,
+                max_tokens=self.builder.max_tokens(),
+                seed=settings.seed + round_no,
+                api_base=settings.api_base,
+                timeout_s=settings.timeout_s,
+                purpose="optimize",
+            )
+            try:
+                response = await self.optimizer.complete(request)
+            except ModelCallError as exc:
+                self.budget.calls += exc.attempts
+                message = (
+                    f"round {round_no}: optimizer call to {settings.optimizer_model} "
+                    f"failed ({exc.kind}): {exc}"
+                )
+                self.errors.append(message)
+                self.trajectory.append(
+                    Candidate(
+                        round_no,
+                        attempt,
+                        "",
+                        None,
+                        False,
+                        "optimizer call failed",
+                        causes=causes,
+                        error=message,
+                    )
+                )
+                return None
+            self.budget.calls += 1
+            self.budget.usd += response.usage.cost_usd
+            bad_reply = guards.check_reply(response, self.builder.closing)
+            proposal = (
+                _Proposal(None, bad_reply, "") if bad_reply else self.builder.propose(response.text)
+            )
+            if proposal.rejection is None:
+                return proposal, attempt
+            self.trajectory.append(
+                Candidate(
+                    round_no,
+                    attempt,
+                    proposal.text or response.text,
+                    proposal.rejection,
+                    False,
+                    f"rejected by guard: {proposal.rejection}",
+                    rationale=proposal.rationale,
+                    causes=causes,
+                )
+            )
+            messages = (
+                *messages,
+                Message("assistant", response.text),
+                metaprompt.retry_message(proposal.rejection, self.builder.closing),
+            )
+        return None, attempt
+
+    async def _judge(
+        self, round_no: int, attempt: int, proposal: _Proposal, causes: dict[str, int]
+    ) -> None:
+        """Paired validation of the candidate against the current prompt."""
+        candidate = proposal.text or ""
+        before = await self.run.score(self.current, "val", self.val)
+        after = await self.run.score(candidate, "val", self.val)
+        accepted, why, fixed, broken, p = decide(before, after)
+        val_before, val_after = SplitScore.of(before), SplitScore.of(after)
+        self.trajectory.append(
+            Candidate(
+                round_no,
+                attempt,
+                candidate,
+                None,
+                accepted,
+                why,
+                val_before=val_before,
+                val_after=val_after,
+                fixed=fixed,
+                broken=broken,
+                p_value=p,
+                rationale=proposal.rationale,
+                causes=causes,
+            )
+        )
+        if not accepted:
+            return
+        change = (
+            _rules_change(self.current, candidate)
+            if self.builder.mode == "rules"
+            else f"{len(changed_ranges(self.current, candidate))} passage(s) rewritten"
+        )
+        account = f"Optimizer's account: {proposal.rationale} " if proposal.rationale else ""
+        self.accepted.append(
+            f"Round {round_no}: {change}. {account}Answers critiques: {_describe_causes(causes)}. "
+            f"Validation passes {val_before.passes}/{val_before.n} → {val_after.passes}/"
+            f"{val_after.n} (fixed {fixed}, broken {broken}, exact McNemar p={p:.3g})."
+        )
+        self.current = candidate
+
+    async def final_scores(self, seed: str, test: Sequence[Case]) -> Scores:
+        """Train/val figures from what was scored, then the held-out test, once, last."""
+        run, current = self.run, self.current
+        if not run.scored(current, "train") and self.budget.calls_left_for(
+            len(self.train) + self.reserve
+        ):
+            await run.score(current, "train", self.train)
+
+        def known(text: str, split: str) -> SplitScore | None:
+            return SplitScore.of(run.memo[(text, split)]) if run.scored(text, split) else None
+
+        figures = (
+            known(seed, "train"),
+            known(current, "train"),
+            known(seed, "val"),
+            known(current, "val"),
+        )
+        if not test:
+            self.notes.append("no test cases: the held-out figure is missing")
+            return Scores(*figures)
+        seed_test = await run.score(seed, "test", test)
+        chosen_test = await run.score(current, "test", test)
+        fixed, broken, _, _ = paired_counts(seed_test, chosen_test)
+        return Scores(
+            *figures,
+            SplitScore.of(seed_test),
+            SplitScore.of(chosen_test),
+            test_fixed=fixed,
+            test_broken=broken,
+            test_p_value=mcnemar_exact(broken, fixed) if current != seed else None,
+        )
+
+
 async def optimize(
     *,
     seed_prompt: str,
@@ -291,6 +547,13 @@ async def optimize(
     optimizer: ModelClient,
     settings: OptimizerSettings,
 ) -> OptimizationResult:
+    """Run up to ``settings.rounds`` rounds and return the chosen prompt with its evidence.
+
+    Raises ``UserError`` for unusable input (no train/val cases, a seed that does not
+    parse, rules mode on a YAML file). A failing optimizer call does not raise: it ends
+    the loop and is reported in ``errors`` (``status="error"`` if no round completed).
+    Exceptions from the scorer propagate.
+    """
     mode = resolve_mode(settings.mode, settings.optimizer_model)
     if not train or not val:
         raise UserError(
@@ -299,217 +562,29 @@ async def optimize(
             path=prompt_path,
             key="optimizer",
         )
-    builder = _Builder(mode, seed_prompt, prompt_path, settings, [*val, *test])
-    budget = _Budget(settings.max_calls, settings.max_usd)
-    run = _Run(scorer, budget)
-    reserve = 2 * len(test)
-    current = seed_prompt
-    trajectory: list[Candidate] = []
-    errors: list[str] = []
-    notes: list[str] = []
-    accepted_notes: list[str] = []
-    completed = 0
-    stop_reason = "rounds"
-
-    for round_no in range(1, settings.rounds + 1):
-        need_train = 0 if run.scored(current, "train") else len(train)
-        need_val = len(val) * (1 if run.scored(current, "val") else 2)
-        if not budget.calls_left_for(need_train + 1 + need_val + reserve):
-            stop_reason = "budget"
-            notes.append(
-                f"stopped before round {round_no}: max_calls={settings.max_calls} "
-                f"leaves no room for a round ({budget.calls} used)"
-            )
-            break
-        if not budget.usd_left():
-            stop_reason = "usd"
-            notes.append(f"stopped before round {round_no}: max_usd={settings.max_usd} reached")
-            break
-
-        train_outcomes = await run.score(current, "train", train)
-        packed = pack_examples(
-            train_outcomes,
-            context_tokens=settings.context_tokens,
-            examples_per_cause=settings.examples_per_cause,
-            feedback=settings.feedback,
-        )
-        causes = dict(packed.cause_counts)
-        messages = builder.messages(current, packed)
-        proposal: _Proposal | None = None
-        failed = False
-        for attempt in range(1, settings.candidate_attempts + 2):
-            if attempt > 1 and not (
-                budget.calls_left_for(1 + need_val + reserve) and budget.usd_left()
-            ):
-                stop_reason = "budget"
-                notes.append(f"round {round_no}: no budget left to re-ask the optimizer")
-                break
-            request = ModelRequest(
-                model=settings.optimizer_model,
-                messages=messages,
-                temperature=settings.temperature,
-                max_tokens=builder.max_tokens(),
-                seed=settings.seed + round_no,
-                api_base=settings.api_base,
-                timeout_s=settings.timeout_s,
-                purpose="optimize",
-            )
-            try:
-                response = await optimizer.complete(request)
-            except ModelCallError as exc:
-                budget.calls += exc.attempts
-                message = (
-                    f"round {round_no}: optimizer call to {settings.optimizer_model} "
-                    f"failed ({exc.kind}): {exc}"
-                )
-                errors.append(message)
-                trajectory.append(
-                    Candidate(
-                        round_no,
-                        attempt,
-                        "",
-                        message,
-                        False,
-                        "optimizer call failed",
-                        causes=causes,
-                    )
-                )
-                failed = True
-                break
-            budget.calls += 1
-            budget.usd += response.usage.cost_usd
-            rejection = guards.check_reply(response, builder.closing)
-            attempt_proposal = (
-                _Proposal(None, rejection, "") if rejection else builder.propose(response.text)
-            )
-            if attempt_proposal.rejection is None:
-                proposal = attempt_proposal
-                break
-            reason = attempt_proposal.rejection or ""
-            trajectory.append(
-                Candidate(
-                    round_no,
-                    attempt,
-                    attempt_proposal.text or response.text,
-                    reason,
-                    False,
-                    f"rejected by guard: {reason}",
-                    rationale=attempt_proposal.rationale,
-                    causes=causes,
-                )
-            )
-            messages = (
-                *messages,
-                Message("assistant", response.text),
-                metaprompt.retry_message(reason, builder.closing),
-            )
-        if failed:
-            stop_reason = "error"
-            break
-        completed += 1
-        if proposal is None or proposal.text is None:
-            if stop_reason == "budget":
-                break
-            continue
-        candidate = proposal.text
-        if candidate == current:
-            trajectory.append(
-                Candidate(
-                    round_no,
-                    attempt,
-                    candidate,
-                    None,
-                    False,
-                    "identical to the current prompt",
-                    rationale=proposal.rationale,
-                    causes=causes,
-                )
-            )
-            continue
-
-        current_val = await run.score(current, "val", val)
-        candidate_val = await run.score(candidate, "val", val)
-        accepted, why, fixed, broken, p = decide(current_val, candidate_val)
-        trajectory.append(
-            Candidate(
-                round_no,
-                attempt,
-                candidate,
-                None,
-                accepted,
-                why,
-                val_before=SplitScore.of(current_val),
-                val_after=SplitScore.of(candidate_val),
-                fixed=fixed,
-                broken=broken,
-                p_value=p,
-                rationale=proposal.rationale,
-                causes=causes,
-            )
-        )
-        if accepted:
-            change = (
-                _rules_change(current, candidate)
-                if mode == "rules"
-                else f"{len(changed_ranges(current, candidate))} passage(s) rewritten"
-            )
-            accepted_notes.append(
-                f"Round {round_no}: {change}. "
-                + (f"Optimizer's account: {proposal.rationale} " if proposal.rationale else "")
-                + f"Answers critiques: {_describe_causes(causes)}. "
-                f"Validation passes {SplitScore.of(current_val).passes}/"
-                f"{SplitScore.of(current_val).n} → {SplitScore.of(candidate_val).passes}/"
-                f"{SplitScore.of(candidate_val).n} ({why.split('(', 1)[1].rstrip(')')})."
-            )
-            current = candidate
-
-    improved = current != seed_prompt
-    no_round = completed == 0
-    if no_round and not errors:
-        errors.append(
-            f"no optimisation round could run: {notes[-1] if notes else 'zero rounds configured'}"
-        )
-    status: Literal["improved", "no_improvement", "error"] = (
-        "improved" if improved else "error" if no_round else "no_improvement"
+    loop = _Loop(
+        settings=settings,
+        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test]),
+        run=_Run(scorer, _Budget(settings.max_calls, settings.max_usd)),
+        optimizer=optimizer,
+        train=train,
+        val=val,
+        reserve=2 * len(test),
+        current=seed_prompt,
     )
+    for round_no in range(1, settings.rounds + 1):
+        if not await loop.round(round_no):
+            break
 
-    scores = Scores()
-    if status != "error":
-        train_before = SplitScore.of(run.memo[(seed_prompt, "train")])
-        if not run.scored(current, "train") and budget.calls_left_for(len(train) + reserve):
-            await run.score(current, "train", train)
-        train_after = (
-            SplitScore.of(run.memo[(current, "train")]) if run.scored(current, "train") else None
-        )
-        val_before = (
-            SplitScore.of(run.memo[(seed_prompt, "val")])
-            if run.scored(seed_prompt, "val")
-            else None
-        )
-        val_after = (
-            SplitScore.of(run.memo[(current, "val")]) if run.scored(current, "val") else None
-        )
-        scores = Scores(train_before, train_after, val_before, val_after)
-        if test:
-            seed_test = await run.score(seed_prompt, "test", test)
-            chosen_test = await run.score(current, "test", test)
-            fixed, broken, _, _ = paired_counts(seed_test, chosen_test)
-            scores = Scores(
-                train_before,
-                train_after,
-                val_before,
-                val_after,
-                SplitScore.of(seed_test),
-                SplitScore.of(chosen_test),
-                test_fixed=fixed,
-                test_broken=broken,
-                test_p_value=mcnemar_exact(broken, fixed) if improved else None,
-            )
-        else:
-            notes.append("no test cases: the held-out figure is missing")
-
-    rationale = _rationale(status, mode, accepted_notes, trajectory, errors, scores, settings)
-    revised = current
+    improved = loop.current != seed_prompt
+    if loop.completed == 0 and not loop.errors:
+        reason = loop.notes[-1] if loop.notes else "zero rounds configured"
+        loop.errors.append(f"no optimisation round could run: {reason}")
+    status: Status = (
+        "improved" if improved else "error" if loop.completed == 0 else "no_improvement"
+    )
+    scores = Scores() if status == "error" else await loop.final_scores(seed_prompt, test)
+    revised = loop.current
     return OptimizationResult(
         status=status,
         improved=improved,
@@ -519,14 +594,16 @@ async def optimize(
         revised_text=revised,
         unified_diff=unified_diff(seed_prompt, revised, prompt_path) if improved else "",
         changed_ranges=changed_ranges(seed_prompt, revised) if improved else (),
-        rationale=rationale,
+        rationale=_rationale(
+            status, mode, loop.accepted, loop.trajectory, loop.errors, scores, settings
+        ),
         scores=scores,
-        calls_used=budget.calls,
-        usd_used=budget.usd,
-        stop_reason=stop_reason,
-        trajectory=tuple(trajectory),
-        errors=tuple(errors),
-        notes=tuple(notes),
+        calls_used=loop.budget.calls,
+        usd_used=loop.budget.usd,
+        stop_reason=loop.stop_reason,
+        trajectory=tuple(loop.trajectory),
+        errors=tuple(loop.errors),
+        notes=tuple(loop.notes),
     )
 
 
@@ -542,10 +619,18 @@ def _rationale(
     if status == "error":
         return "Optimisation failed: " + "; ".join(errors)
     rejected = [c for c in trajectory if c.rejection is not None]
-    scored = [c for c in trajectory if c.rejection is None]
+    scored = [c for c in trajectory if c.val_after is not None]
+    unchanged = [
+        c for c in trajectory if c.rejection is None and c.error is None and c.val_after is None
+    ]
     summary = f"{len(scored)} candidate(s) scored on validation, {len(rejected)} rejected by guards"
     if rejected:
         summary += " (" + "; ".join(sorted({c.rejection or "" for c in rejected})) + ")"
+    if unchanged:
+        summary += f", {len(unchanged)} identical to the prompt they were to improve"
+    failed_calls = [c.error for c in trajectory if c.error is not None]
+    if failed_calls:
+        summary += "; optimizer call failures: " + "; ".join(e or "" for e in failed_calls)
     if status != "improved":
         return f"No candidate beat the prompt on validation ({mode} mode): {summary}."
     lines = [*accepted, f"In all: {summary}."]

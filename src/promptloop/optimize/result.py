@@ -93,6 +93,8 @@ class Candidate:
     rationale: str = ""
     # Failing training cases per cause that the optimizer was shown this round.
     causes: dict[str, int] = field(default_factory=dict)
+    # Set when the optimizer call itself failed (no text came back).
+    error: str | None = None
 
 
 @dataclass(frozen=True)
