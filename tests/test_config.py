@@ -305,3 +305,17 @@ def test_config_validates_from_python_too() -> None:
         }
     )
     assert config.suites[0].evaluators[0].label == "has-x"
+
+
+def test_inline_case_errors_point_at_the_key_in_promptloop_yaml(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "dataset: evals/taglines.jsonl",
+        "dataset:\n      - product: A\n      - vars: {product: B}\n        tgas: [x]",
+    )
+    (tmp_path / "promptloop.yaml").write_text(text)
+    loaded = load_config(tmp_path / "promptloop.yaml")
+    with pytest.raises(UserError) as info:
+        loaded.load_cases(loaded.config.suites[0])
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'promptloop.yaml'}:8: tgas: unknown key 'tgas'")
+    assert "did you mean 'tags'?" in message

@@ -148,7 +148,7 @@ def test_non_mapping_row_and_bad_fields(tmp_path: Path) -> None:
 def test_unknown_key_beside_vars_suggests_spelling(tmp_path: Path) -> None:
     path = write(tmp_path, "t.yaml", "- vars: {a: 1}\n  expeted: 2\n")
     message = error_of(path, "t.yaml")
-    assert message.startswith("t.yaml:1: expeted: unknown key 'expeted'")
+    assert message.startswith("t.yaml:2: expeted: unknown key 'expeted'")
     assert "did you mean 'expected'?" in message
 
 

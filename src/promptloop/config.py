@@ -384,7 +384,13 @@ class LoadedConfig:
         lines = [
             self.config.line_of(("suites", index, "dataset", i)) for i in range(len(suite.dataset))
         ]
-        return parse_cases(suite.dataset, str(self.path), lines=lines)
+        key_lines: dict[tuple[int, str], int] = {}
+        for i, row in enumerate(suite.dataset):
+            for key in row:
+                line = self.config.line_of(("suites", index, "dataset", i, key))
+                if line is not None:
+                    key_lines[(i, key)] = line
+        return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
 
 
 def load_config(path: Path) -> LoadedConfig:

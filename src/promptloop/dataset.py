@@ -56,11 +56,14 @@ def _where(
     return (f"{source_name}:{line}" if line is not None else f"{source_name}[{index}]"), line
 
 
-def _parse_row(row: Any, source: str, line: int | None, source_name: str) -> Case:
+def _parse_row(
+    row: Any, source: str, line: int | None, source_name: str, key_lines: Mapping[str, int]
+) -> Case:
     def fail(message: str, key: str | None = None) -> UserError:
+        at = key_lines.get(key, line) if key is not None else line
         return (
-            UserError(message, path=source_name, line=line, key=key)
-            if line is not None
+            UserError(message, path=source_name, line=at, key=key)
+            if at is not None
             else UserError(message, path=source, key=key)
         )
 
@@ -111,17 +114,23 @@ def _parse_row(row: Any, source: str, line: int | None, source_name: str) -> Cas
 
 
 def parse_cases(
-    rows: Sequence[Any], source_name: str, *, lines: Sequence[int | None] | None = None
+    rows: Sequence[Any],
+    source_name: str,
+    *,
+    lines: Sequence[int | None] | None = None,
+    key_lines: Mapping[tuple[int, str], int] | None = None,
 ) -> list[Case]:
     """Validate rows (one mapping per case) into cases. ``lines[i]`` is the line row ``i``
-    was written on; ``Case.source`` becomes ``source_name:line``."""
+    was written on; ``Case.source`` becomes ``source_name:line``. ``key_lines[(i, key)]``,
+    when known (YAML), lets an error about one key point at that key's own line."""
     if not rows:
         raise UserError("dataset has no cases", path=source_name)
     cases: list[Case] = []
     first_seen: dict[str, str] = {}
     for index, row in enumerate(rows):
         source, line = _where(source_name, index, lines)
-        case = _parse_row(row, source, line, source_name)
+        own = {k: v for (i, k), v in (key_lines or {}).items() if i == index}
+        case = _parse_row(row, source, line, source_name, own)
         if case.id in first_seen:
             explicit = isinstance(row, Mapping) and row.get("id") is not None
             if explicit:
@@ -137,7 +146,10 @@ def parse_cases(
     return cases
 
 
-def _read_jsonl(text: str, display: str) -> tuple[list[Any], list[int | None]]:
+_Rows = tuple[list[Any], list[int | None], dict[tuple[int, str], int]]
+
+
+def _read_jsonl(text: str, display: str) -> _Rows:
     rows: list[Any] = []
     lines: list[int | None] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -150,16 +162,16 @@ def _read_jsonl(text: str, display: str) -> tuple[list[Any], list[int | None]]:
                 f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=number
             ) from None
         lines.append(number)
-    return rows, lines
+    return rows, lines, {}
 
 
-def _read_csv(text: str, display: str) -> tuple[list[Any], list[int | None]]:
+def _read_csv(text: str, display: str) -> _Rows:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows: list[Any] = []
     lines: list[int | None] = []
     header = reader.fieldnames
     if header is None:
-        return rows, lines
+        return rows, lines, {}
     blank = [i for i, name in enumerate(header) if not name.strip()]
     if blank:
         raise UserError(f"column {blank[0] + 1} has no name in the header", path=display, line=1)
@@ -186,10 +198,10 @@ def _read_csv(text: str, display: str) -> tuple[list[Any], list[int | None]]:
         rows.append(row)
         lines.append(start)
         start = reader.line_num + 1
-    return rows, lines
+    return rows, lines, {}
 
 
-def _read_structured(text: str, display: str, suffix: str) -> tuple[list[Any], list[int | None]]:
+def _read_structured(text: str, display: str, suffix: str) -> _Rows:
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -206,14 +218,19 @@ def _read_structured(text: str, display: str, suffix: str) -> tuple[list[Any], l
         located = load_located(text, display)
         data = located.data
     if data is None:
-        return [], []
+        return [], [], {}
     if not isinstance(data, list):
         raise UserError(
             f"a {suffix} dataset must be a list of cases, got {type(data).__name__}",
             path=display,
             line=located.line_for(()),
         )
-    return data, [located.lines.get((i,)) for i in range(len(data))]
+    key_lines = {
+        (loc[0], loc[1]): line
+        for loc, line in located.lines.items()
+        if len(loc) == 2 and isinstance(loc[0], int) and isinstance(loc[1], str)
+    }
+    return data, [located.lines.get((i,)) for i in range(len(data))], key_lines
 
 
 def load_dataset(path: Path, display_path: str) -> list[Case]:
@@ -238,12 +255,12 @@ def load_dataset(path: Path, display_path: str) -> list[Case]:
             f"dataset is not UTF-8 text (byte {error.start})", path=display_path
         ) from None
     if suffix == ".jsonl":
-        rows, lines = _read_jsonl(text, display_path)
+        rows, lines, key_lines = _read_jsonl(text, display_path)
     elif suffix == ".csv":
-        rows, lines = _read_csv(text, display_path)
+        rows, lines, key_lines = _read_csv(text, display_path)
     else:
-        rows, lines = _read_structured(text, display_path, suffix)
-    return parse_cases(rows, display_path, lines=lines)
+        rows, lines, key_lines = _read_structured(text, display_path, suffix)
+    return parse_cases(rows, display_path, lines=lines, key_lines=key_lines)
 
 
 # --- splits and shards -------------------------------------------------------------------
