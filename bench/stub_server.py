@@ -53,10 +53,13 @@ class StubConfig:
     latency_sigma: float = 0.5
     seed: int = 0
     # Failures. "*_every" counts chat requests from 1 (every Nth request); "*_rate" is a
-    # seeded probability per request; fail_first answers the first N requests with 500.
+    # seeded probability per request; fail_first answers the first N requests with
+    # error_status (500 by default; 401 or 400 to test how clients classify those).
     fail_first: int = 0
+    error_status: int = 500
     error_rate: float = 0.0
     error_every: int = 0
+    rate_limit_first: int = 0
     rate_limit_every: int = 0
     rate_limit_rate: float = 0.0
     retry_after_s: float | None = 1.0
@@ -65,6 +68,8 @@ class StubConfig:
     hang_every: int = 0
     hang_rate: float = 0.0
     hang_s: float = 3600.0
+    # Answer 400 to any request carrying response_format, as many self-hosted servers do.
+    reject_response_format: bool = False
     # Fixed answer text instead of the echo (judge requests still get judge JSON).
     answer: str | None = None
     judge_passed: bool = True
@@ -283,6 +288,8 @@ class StubServer:
 
         if n <= config.fail_first:
             return "error"
+        if n <= config.rate_limit_first:
+            return "rate_limit"
         if every(config.rate_limit_every) or chance(config.rate_limit_rate):
             return "rate_limit"
         if every(config.error_every) or chance(config.error_rate):
@@ -314,6 +321,13 @@ class StubServer:
                 return _error(400, "request body is not JSON", "invalid_request_error")
             if latency:
                 await asyncio.sleep(latency)
+            if config.reject_response_format and body.get("response_format"):
+                self._count(400)
+                return _error(
+                    400,
+                    "response_format json_schema is not supported by this server",
+                    "invalid_request_error",
+                )
             if behaviour == "rate_limit":
                 self._count(429)
                 headers = {}
@@ -321,8 +335,9 @@ class StubServer:
                     headers["Retry-After"] = _format_seconds(config.retry_after_s)
                 return _error(429, "stub rate limit", "rate_limit_exceeded", headers)
             if behaviour == "error":
-                self._count(500)
-                return _error(500, "stub internal error", "server_error")
+                status = config.error_status
+                self._count(status)
+                return _error(status, f"stub error {status}", "stub_error")
             if behaviour == "hang":
                 with self._lock:
                     self.stats.hangs += 1
@@ -365,6 +380,8 @@ def _parse_args(argv: list[str] | None) -> StubConfig:
     parser.add_argument("--latency-sigma", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--error-status", type=int, default=500)
+    parser.add_argument("--rate-limit-first", type=int, default=0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--error-every", type=int, default=0)
     parser.add_argument("--rate-limit-every", type=int, default=0)
@@ -376,6 +393,7 @@ def _parse_args(argv: list[str] | None) -> StubConfig:
     parser.add_argument("--hang-rate", type=float, default=0.0)
     parser.add_argument("--hang-s", type=float, default=3600.0)
     parser.add_argument("--answer", default=None)
+    parser.add_argument("--reject-response-format", action="store_true")
     args = parser.parse_args(argv)
     values = {k: v for k, v in vars(args).items()}
     return StubConfig(**values)

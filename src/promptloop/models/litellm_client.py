@@ -215,6 +215,8 @@ def classify(litellm: Any, exc: BaseException) -> ErrorKind:
     # litellm reports a body it could not parse as a 500 of its own making.
     if (status is None or status >= 500) and _looks_unparseable(exc):
         return "bad_response"
+    if _looks_like_connection_failure(exc):
+        return "connection"
     if isinstance(
         exc,
         litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError,
@@ -236,6 +238,22 @@ def classify(litellm: Any, exc: BaseException) -> ErrorKind:
     if _looks_unparseable(exc):
         return "bad_response"
     return "unknown"
+
+
+def _looks_like_connection_failure(exc: BaseException) -> bool:
+    # litellm reports a refused or dropped connection as a 500 "Connection error.";
+    # the underlying cause is what tells the two apart.
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            break
+        if isinstance(current, ConnectionError) or type(current).__name__ in (
+            "ConnectError",
+            "APIConnectionError",
+        ):
+            return not isinstance(current, TimeoutError)
+        current = current.__cause__ or current.__context__
+    return "connection error" in str(exc).lower()
 
 
 def _looks_unparseable(exc: BaseException) -> bool:

@@ -1,0 +1,224 @@
+"""The stub OpenAI server in bench/, exercised over real loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import aiohttp
+import pytest
+
+
+def load_stub() -> ModuleType:
+    name = "promptloop_bench_stub_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parents[1] / "bench" / "stub_server.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+stub = load_stub()
+
+
+@pytest.fixture
+def serve():
+    servers: list[Any] = []
+
+    def start(**config: Any) -> tuple[Any, str]:
+        server = stub.StubServer(stub.StubConfig(**config))
+        servers.append(server)
+        return server, server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(
+        url + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def get_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=10) as response:
+        return json.loads(response.read())
+
+
+CHAT = {"model": "stub", "messages": [{"role": "user", "content": "alpha beta gamma delta"}]}
+
+
+def test_echoes_the_last_user_message_with_word_token_counts(serve):
+    _, url = serve()
+    body = {
+        "model": "stub",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "alpha beta gamma"},
+        ],
+    }
+    status, _, text = post(url, body)
+    data = json.loads(text)
+    assert status == 200
+    assert data["choices"][0]["message"]["content"] == "alpha beta gamma"
+    assert data["choices"][0]["finish_reason"] == "stop"
+    assert data["usage"] == {"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11}
+
+
+def test_max_tokens_truncates_and_reports_length(serve):
+    _, url = serve()
+    status, _, text = post(url, {**CHAT, "max_tokens": 2})
+    choice = json.loads(text)["choices"][0]
+    assert status == 200
+    assert choice["message"]["content"] == "alpha beta"
+    assert choice["finish_reason"] == "length"
+
+
+def test_judge_requests_get_judge_json(serve):
+    _, url = serve(judge_passed=False)
+    _, _, text = post(url, {**CHAT, "response_format": {"type": "json_object"}})
+    verdict = json.loads(json.loads(text)["choices"][0]["message"]["content"])
+    assert verdict["passed"] is False
+    assert verdict["score"] == 0
+    assert isinstance(verdict["critique"], str) and verdict["critique"]
+
+
+def test_both_paths_answer(serve):
+    _, url = serve()
+    root = url.removesuffix("/v1")
+    assert post(url, CHAT)[0] == 200
+    assert post(root, CHAT)[0] == 200
+    assert get_stats(url)["by_status"] == {"200": 2}
+
+
+def test_rate_limit_every_nth_request_with_retry_after(serve):
+    _, url = serve(rate_limit_every=3, retry_after_s=7)
+    results = [post(url, CHAT) for _ in range(6)]
+    statuses = [status for status, _, _ in results]
+    assert statuses == [200, 200, 429, 200, 200, 429]
+    assert results[2][1]["Retry-After"] == "7"
+    assert json.loads(results[2][2])["error"]["type"] == "rate_limit_exceeded"
+
+
+def test_fail_first_then_recovers_and_stats_count_by_status(serve):
+    server, url = serve(fail_first=2, error_status=503)
+    statuses = [post(url, CHAT)[0] for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]
+    stats = get_stats(url)
+    assert stats["requests"] == 4
+    assert stats["by_status"] == {"200": 2, "503": 2}
+    server.reset_stats()
+    assert get_stats(url)["requests"] == 0
+
+
+def test_malformed_body_is_not_json(serve):
+    _, url = serve(malformed_every=1)
+    status, _, text = post(url, CHAT)
+    assert status == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    assert get_stats(url)["malformed"] == 1
+
+
+def test_reject_response_format_answers_400_only_with_it(serve):
+    _, url = serve(reject_response_format=True)
+    assert post(url, {**CHAT, "response_format": {"type": "json_object"}})[0] == 400
+    assert post(url, CHAT)[0] == 200
+
+
+def test_configure_changes_behaviour_while_running(serve):
+    server, url = serve(error_every=1)
+    assert post(url, CHAT)[0] == 500
+    server.configure(error_every=0, answer="fixed")
+    status, _, text = post(url, CHAT)
+    assert status == 200
+    assert json.loads(text)["choices"][0]["message"]["content"] == "fixed"
+
+
+def test_concurrent_requests_are_served_together(serve):
+    _, url = serve(latency_ms=300)
+
+    async def burst() -> list[int]:
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> int:
+                async with session.post(url + "/chat/completions", json=CHAT) as response:
+                    return response.status
+
+            return await asyncio.gather(*(one() for _ in range(40)))
+
+    statuses = asyncio.run(burst())
+    assert statuses == [200] * 40
+    stats = get_stats(url)
+    assert stats["max_in_flight"] > 1
+    assert stats["in_flight"] == 0
+
+
+def test_latency_draws_are_seeded_and_bounded():
+    config = stub.StubConfig(latency_ms=100, latency_dist="uniform", latency_spread_ms=20, seed=3)
+    first = [stub.StubServer(config)._latency_s(config) for _ in range(1)]
+    a, b = stub.StubServer(config), stub.StubServer(config)
+    draws_a = [a._latency_s(config) for _ in range(50)]
+    draws_b = [b._latency_s(config) for _ in range(50)]
+    assert draws_a == draws_b
+    assert first[0] == draws_a[0]
+    assert all(0.08 <= d <= 0.12 for d in draws_a)
+    assert len(set(draws_a)) > 1
+    lognormal = stub.StubConfig(latency_ms=100, latency_dist="lognormal", latency_sigma=0.5)
+    server = stub.StubServer(lognormal)
+    draws = sorted(server._latency_s(lognormal) for _ in range(201))
+    assert all(d > 0 for d in draws)
+    assert 0.07 < draws[100] < 0.14  # the median sits near latency_ms
+
+
+def test_completion_body_is_pure_and_echoes_model():
+    config = stub.StubConfig()
+    body = {"model": "m1", "messages": [{"role": "user", "content": "x y"}]}
+    assert stub.completion_body(config, body, 1) == stub.completion_body(config, body, 1)
+    assert stub.completion_body(config, body, 5)["model"] == "m1"
+    assert stub.completion_body(config, body, 5)["id"].endswith("-5")
+
+
+def test_cli_arguments_map_to_config():
+    config = stub._parse_args(
+        [
+            "--port",
+            "9001",
+            "--latency-ms",
+            "250",
+            "--latency-dist",
+            "lognormal",
+            "--error-rate",
+            "0.1",
+            "--rate-limit-every",
+            "5",
+            "--reject-response-format",
+        ]
+    )
+    assert config.port == 9001
+    assert config.latency_ms == 250
+    assert config.latency_dist == "lognormal"
+    assert config.error_rate == 0.1
+    assert config.rate_limit_every == 5
+    assert config.reject_response_format is True
