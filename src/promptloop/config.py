@@ -161,33 +161,55 @@ class SplitsConfig(_Model):
 
 
 class GateConfig(_Model):
-    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
-    max_regression_pp: float = Field(default=5.0, ge=0)
-    confidence: float = Field(default=0.95, gt=0, lt=1)
-    critical_tags: list[str] = Field(default_factory=lambda: ["critical"])
-    on_error: Literal["fail", "neutral", "ignore"] = "fail"
+    min_pass_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Fail when head's pass rate is below this."
+    )
+    max_regression_pp: float = Field(
+        default=5.0, ge=0, description="Largest tolerated drop, in percentage points."
+    )
+    confidence: float = Field(
+        default=0.95, gt=0, lt=1, description="Confidence for calling a drop significant."
+    )
+    critical_tags: list[str] = Field(
+        default_factory=lambda: ["critical"],
+        description="Cases with these tags may never go from pass to fail.",
+    )
+    on_error: Literal["fail", "neutral", "ignore"] = Field(
+        default="fail", description="What infrastructure errors do to the gate."
+    )
 
 
 class OptimizerConfig(_Model):
     mode: Literal["auto", "rewrite", "rules"] = "auto"
     rounds: int = Field(default=3, ge=1)
-    max_calls: int = Field(default=200, ge=1)
-    max_usd: float | None = Field(default=None, ge=0)
-    max_length_ratio: float = Field(default=2.0, gt=0)
+    max_calls: int = Field(default=200, ge=1, description="Budget of model calls per run.")
+    max_usd: float | None = Field(default=None, ge=0, description="Budget in US dollars.")
+    max_length_ratio: float = Field(
+        default=2.0, gt=0, description="A candidate may be at most this many times longer."
+    )
     context_tokens: int = Field(default=2000, ge=1)
     examples_per_cause: int = Field(default=3, ge=1)
     feedback: Literal["critiques", "scores-only"] = "critiques"
 
 
 class SuiteConfig(_Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    prompt: str = Field(min_length=1)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique suite name.")
+    prompt: str = Field(
+        min_length=1, description="Prompt file (.md/.txt, or .yaml/.json chat messages)."
+    )
     dataset: str | list[dict[str, Any]] = Field(
         description="Path to a .jsonl/.csv/.yaml/.json file, or an inline list of cases."
     )
     evaluators: list[EvaluatorSpec] = Field(default_factory=list)
-    threshold: float | None = Field(default=None, ge=0, le=1)
-    case_threshold: float = Field(default=1.0, ge=0, le=1)
+    threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Pass rate the suite needs (none: no bar)."
+    )
+    case_threshold: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Weighted evaluator score a case needs; 1.0 means every evaluator passes.",
+    )
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -207,16 +229,16 @@ class Config(_Model):
         default=None,
         description=f"Model under test; unset means {DEFAULT_LOCAL_MODEL} without a provider key.",
     )
-    judge_model: str | None = None
-    optimizer_model: str | None = None
-    api_base: str | None = None
+    judge_model: str | None = Field(default=None, description="Defaults to `model`.")
+    optimizer_model: str | None = Field(default=None, description="Defaults to `judge_model`.")
+    api_base: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     temperature: float = Field(default=0.0, ge=0)
     max_tokens: int = Field(default=256, ge=1)
     seed: int = 0
     concurrency: int = Field(default=8, ge=1)
-    timeout: float = Field(default=60, gt=0)
+    timeout: float = Field(default=60, gt=0, description="Seconds per model call.")
     retries: int = Field(default=4, ge=0)
-    repeat: int = Field(default=1, ge=1)
+    repeat: int = Field(default=1, ge=1, description="Runs per case (to measure flakiness).")
     cache: CacheConfig = Field(default_factory=CacheConfig)
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
