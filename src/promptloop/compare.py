@@ -1,0 +1,274 @@
+"""Base vs head on the same cases: pair by case id, classify each case, and summarise.
+
+Pairing is what makes a small suite informative: a case that passes on both sides
+says nothing about the change, so the tests look only at the cases that moved
+(see :mod:`promptloop.stats` for how repeats and fractional outcomes are handled).
+
+Pass rates, the pass-rate delta and the score delta are all computed over the
+*paired* cases (present on both sides, errored on neither), so the delta is exactly
+head minus base as shown. Errored cases are infrastructure failures, neither pass
+nor fail: they are left out of the pairing and counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from promptloop.outcome import CaseOutcome
+from promptloop.stats import (
+    TIE_TOLERANCE,
+    discordant_counts,
+    mcnemar_exact,
+    mcnemar_one_sided,
+    paired_bootstrap_ci,
+    wilson_interval,
+)
+
+ChangeKind = Literal["fixed", "broken", "unchanged", "errored", "added", "removed"]
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """One case under one prompt, repeats already averaged.
+
+    ``passed`` and ``score`` are means over the repeats that did not error; a case
+    whose every repeat errored has ``error=True`` and its ``passed``/``score`` are 0.
+    """
+
+    case_id: str
+    passed: float
+    score: float
+    error: bool = False
+    critical: bool = False
+    output: str | None = None
+    reason: str = ""
+    repeats: int = 1
+    errored_repeats: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.passed <= 1.0:
+            raise ValueError(f"case {self.case_id!r}: passed must be in [0, 1], got {self.passed}")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its two-sided interval at ``confidence``."""
+
+    estimate: float
+    lo: float
+    hi: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class CasePair:
+    case_id: str
+    kind: ChangeKind
+    base: CaseRecord | None
+    head: CaseRecord | None
+
+    @property
+    def critical(self) -> bool:
+        return any(r is not None and r.critical for r in (self.base, self.head))
+
+    @property
+    def pass_delta(self) -> float | None:
+        """head − base mean pass rate for a paired case; None when not paired."""
+        if self.kind in ("errored", "added", "removed"):
+            return None
+        assert self.base is not None and self.head is not None
+        return self.head.passed - self.base.passed
+
+    @property
+    def score_delta(self) -> float | None:
+        if self.kind in ("errored", "added", "removed"):
+            return None
+        assert self.base is not None and self.head is not None
+        return self.head.score - self.base.score
+
+
+@dataclass(frozen=True)
+class Comparison:
+    pairs: tuple[CasePair, ...]
+    # Over paired cases only; rates in [0, 1] with Wilson intervals.
+    base_pass_rate: Interval
+    head_pass_rate: Interval
+    # Head − base, in percentage points, with a paired percentile-bootstrap interval.
+    delta_pp: Interval
+    # Head − base mean score, paired bootstrap.
+    score_delta: Interval
+    # Discordant counts by the sign of each case's delta (see promptloop.stats).
+    broken_count: int
+    fixed_count: int
+    mcnemar_p: float
+    # One-sided exact p-value for "head is worse than base".
+    p_worse: float
+    base_errors: int
+    head_errors: int
+    confidence: float
+    seed: int
+
+    def of_kind(self, kind: ChangeKind) -> tuple[CasePair, ...]:
+        return tuple(p for p in self.pairs if p.kind == kind)
+
+    def count(self, kind: ChangeKind) -> int:
+        return sum(1 for p in self.pairs if p.kind == kind)
+
+    @property
+    def paired(self) -> int:
+        return sum(1 for p in self.pairs if p.kind in ("fixed", "broken", "unchanged"))
+
+    @property
+    def critical_broken(self) -> tuple[CasePair, ...]:
+        return tuple(p for p in self.pairs if p.kind == "broken" and p.critical)
+
+
+def records_from_outcomes(
+    outcomes: Sequence[CaseOutcome], critical_tags: Collection[str]
+) -> list[CaseRecord]:
+    """Group outcomes by case id (repeats of one case) and average within each case.
+
+    Order follows each case's first appearance. A repeat that errored counts in
+    neither the pass rate nor the score; the case is errored only when every repeat
+    errored. The kept output and reason come from the first non-errored repeat that
+    failed, else the first non-errored repeat.
+    """
+    groups: dict[str, list[CaseOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.case.id, []).append(outcome)
+    tags = set(critical_tags)
+    records = []
+    for case_id, group in groups.items():
+        ran = [o for o in group if o.error is None]
+        critical = any(tag in tags for o in group for tag in o.case.tags)
+        if not ran:
+            records.append(
+                CaseRecord(
+                    case_id=case_id,
+                    passed=0.0,
+                    score=0.0,
+                    error=True,
+                    critical=critical,
+                    output=None,
+                    reason=group[0].error or "",
+                    repeats=len(group),
+                    errored_repeats=len(group),
+                )
+            )
+            continue
+        shown = next((o for o in ran if not o.passed), ran[0])
+        records.append(
+            CaseRecord(
+                case_id=case_id,
+                passed=sum(1 for o in ran if o.passed) / len(ran),
+                score=math.fsum(o.score for o in ran) / len(ran),
+                error=False,
+                critical=critical,
+                output=shown.output,
+                reason=_reason(shown),
+                repeats=len(group),
+                errored_repeats=len(group) - len(ran),
+            )
+        )
+    return records
+
+
+def _reason(outcome: CaseOutcome) -> str:
+    failing = [e.reason for e in outcome.evaluations if not e.passed and e.reason]
+    if failing:
+        return "; ".join(failing)
+    return "; ".join(e.reason for e in outcome.evaluations if e.reason)
+
+
+def _classify(base: CaseRecord | None, head: CaseRecord | None) -> ChangeKind:
+    if base is None:
+        return "added"
+    if head is None:
+        return "removed"
+    if base.error or head.error:
+        return "errored"
+    delta = head.passed - base.passed
+    if delta > TIE_TOLERANCE:
+        return "fixed"
+    if delta < -TIE_TOLERANCE:
+        return "broken"
+    return "unchanged"
+
+
+def _index(records: Sequence[CaseRecord], side: str) -> dict[str, CaseRecord]:
+    index: dict[str, CaseRecord] = {}
+    for record in records:
+        if record.case_id in index:
+            raise ValueError(
+                f"{side}: case id {record.case_id!r} appears twice; average repeats first "
+                "(records_from_outcomes)"
+            )
+        index[record.case_id] = record
+    return index
+
+
+def compare(
+    base: Sequence[CaseRecord],
+    head: Sequence[CaseRecord],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    n_resamples: int = 2000,
+) -> Comparison:
+    """Pair ``base`` and ``head`` by case id and summarise the change.
+
+    Pairs keep head order, then cases only in base ("removed") in base order.
+    """
+    base_by_id = _index(base, "base")
+    head_by_id = _index(head, "head")
+    pairs = [
+        CasePair(r.case_id, _classify(base_by_id.get(r.case_id), r), base_by_id.get(r.case_id), r)
+        for r in head
+    ]
+    pairs += [CasePair(r.case_id, "removed", r, None) for r in base if r.case_id not in head_by_id]
+    paired = [p for p in pairs if p.kind in ("fixed", "broken", "unchanged")]
+    n = len(paired)
+    pass_deltas = [p.head.passed - p.base.passed for p in paired if p.head and p.base]
+    score_deltas = [p.head.score - p.base.score for p in paired if p.head and p.base]
+    base_passes = math.fsum(p.base.passed for p in paired if p.base)
+    head_passes = math.fsum(p.head.passed for p in paired if p.head)
+    broken, fixed = discordant_counts(pass_deltas)
+
+    if n:
+        delta = paired_bootstrap_ci(
+            pass_deltas, confidence=confidence, n_resamples=n_resamples, seed=seed
+        )
+        delta_pp = Interval(delta[0] * 100.0, delta[1] * 100.0, delta[2] * 100.0, confidence)
+        # A different stream for scores so the two intervals are not resampled in lockstep.
+        s = paired_bootstrap_ci(
+            score_deltas, confidence=confidence, n_resamples=n_resamples, seed=seed + 1
+        )
+        score_delta = Interval(s[0], s[1], s[2], confidence)
+    else:
+        # Nothing paired: every change is possible.
+        delta_pp = Interval(0.0, -100.0, 100.0, confidence)
+        score_delta = Interval(0.0, -1.0, 1.0, confidence)
+
+    return Comparison(
+        pairs=tuple(pairs),
+        base_pass_rate=_rate(base_passes, n, confidence),
+        head_pass_rate=_rate(head_passes, n, confidence),
+        delta_pp=delta_pp,
+        score_delta=score_delta,
+        broken_count=broken,
+        fixed_count=fixed,
+        mcnemar_p=mcnemar_exact(broken, fixed),
+        p_worse=mcnemar_one_sided(broken, fixed),
+        base_errors=sum(1 for r in base if r.error),
+        head_errors=sum(1 for r in head if r.error),
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def _rate(successes: float, n: int, confidence: float) -> Interval:
+    lo, hi = wilson_interval(min(successes, float(n)), n, confidence)
+    return Interval(successes / n if n else 0.0, lo, hi, confidence)

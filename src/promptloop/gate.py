@@ -1,0 +1,331 @@
+"""The merge gate: turn a comparison and the head results into pass, fail or inconclusive.
+
+Every rule is a one-sided test at level ``alpha = 1 - confidence``, because the gate
+asks one-sided questions ("is head worse?", "is head below the minimum?"). A
+two-sided test would spend half of the error budget on "head is better", which can
+never fail the gate, and would lose power for nothing.
+
+Regression rule (why it looks like this)
+----------------------------------------
+Let ``Δ`` be head − base pass rate in percentage points over the paired cases and
+``p`` the one-sided exact McNemar (sign-test) p-value for "head is worse".
+
+* **fail** when ``p < alpha`` *and* ``Δ < -max_regression_pp``: we are confident
+  head is worse, and the best estimate of how much worse exceeds the allowance.
+* **inconclusive** when ``Δ < -max_regression_pp`` but ``p >= alpha``: the drop looks
+  larger than allowed but identical prompts produce drops like it through judge and
+  sampling noise; more cases or repeats would settle it.
+* **pass** otherwise, including a significant drop smaller than the allowance.
+
+Requiring significance bounds the false-fail rate of identical prompts (A/A) by
+``alpha`` whatever the allowance, since a fail needs ``p < alpha``. The stricter
+reading "fail only when the whole interval lies beyond the allowance" (upper bound
+below ``-max_regression_pp``) needs a drop of about twice the allowance before it can
+fire on a 200-case suite: it caught a true 10-point regression in about a quarter of
+simulated runs, against over 80 % for this rule (``bench/gate_stats.py``). Judging the
+magnitude on the point estimate keeps a statistically real but small drop (say 2 pp
+on 5 000 cases) from blocking a merge the team said it accepts.
+
+Absolute minimum: with ``(lo, hi)`` the one-sided Wilson bounds at ``confidence``,
+fail when ``hi < minimum``, inconclusive when the point estimate is below the
+minimum but ``hi`` is not, pass otherwise.
+
+Critical cases: a critical case that breaks (its pass rate drops from base to head)
+fails the gate. Without a baseline nothing can "break", so any critical case that
+fails on head fails the gate.
+
+Infrastructure errors (a case whose model call failed): ``on_error="fail"`` fails
+the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` drops the errored runs
+(they are already left out of pass rates and pairing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from promptloop.compare import CaseRecord, Comparison
+from promptloop.stats import wilson_interval
+
+Status = Literal["pass", "fail", "inconclusive"]
+OnError = Literal["fail", "neutral", "ignore"]
+CheckName = Literal["errors", "critical", "regression", "min_pass_rate"]
+
+_SEVERITY: dict[Status, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
+# Which check speaks for the verdict: the most fundamental problem first when
+# something is wrong, the most informative figure first when all is well.
+_BLAME_ORDER: tuple[CheckName, ...] = ("errors", "critical", "regression", "min_pass_rate")
+_PRAISE_ORDER: tuple[CheckName, ...] = ("regression", "min_pass_rate", "critical", "errors")
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Mirror of the config's ``gate:`` block plus the suite's own ``threshold``.
+
+    ``threshold``, when set, is the suite's minimum pass rate and takes precedence
+    over the project-wide ``min_pass_rate``.
+    """
+
+    min_pass_rate: float | None = None
+    max_regression_pp: float = 5.0
+    confidence: float = 0.95
+    critical_tags: tuple[str, ...] = ("critical",)
+    on_error: OnError = "fail"
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError(f"gate confidence must be in [0.5, 1), got {self.confidence}")
+        if self.max_regression_pp < 0:
+            raise ValueError(
+                f"max_regression_pp must be non-negative, got {self.max_regression_pp}"
+            )
+        for name in ("min_pass_rate", "threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+    @property
+    def minimum(self) -> float | None:
+        return self.threshold if self.threshold is not None else self.min_pass_rate
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
+
+@dataclass(frozen=True)
+class Check:
+    name: CheckName
+    status: Status
+    reason: str
+    suite: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reason: str
+    checks: tuple[Check, ...] = ()
+    suite: str | None = None
+
+
+def decide(
+    comparison: Comparison | None,
+    head: Sequence[CaseRecord],
+    policy: GatePolicy,
+    *,
+    suite: str | None = None,
+) -> Verdict:
+    """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
+    then only the absolute checks (critical cases, minimum pass rate, errors) apply."""
+    checks: list[Check] = []
+    errors = _errors_check(comparison, head, policy)
+    if errors is not None:
+        checks.append(errors)
+    critical = _critical_check(comparison, head)
+    if critical is not None:
+        checks.append(critical)
+    if comparison is not None:
+        checks.append(_regression_check(comparison, policy))
+    if policy.minimum is not None:
+        checks.append(_minimum_check(head, policy.minimum, policy.confidence))
+    checks = [dataclasses.replace(c, suite=suite) for c in checks]
+
+    if not checks:
+        ran = [r for r in head if not r.error]
+        rate = math.fsum(r.passed for r in ran) / len(ran) if ran else 0.0
+        reason = (
+            f"Head passes {_pct(rate)} of {_cases(len(ran))}; there is no baseline or "
+            "minimum pass rate to gate on."
+        )
+        return Verdict("pass", reason, (), suite)
+    status = _worst(c.status for c in checks)
+    order = _PRAISE_ORDER if status == "pass" else _BLAME_ORDER
+    speaker = min((c for c in checks if c.status == status), key=lambda c: order.index(c.name))
+    return Verdict(status, speaker.reason, tuple(checks), suite)
+
+
+def combine_verdicts(verdicts: Sequence[Verdict]) -> Verdict:
+    """One verdict for several suites: fail beats inconclusive beats pass."""
+    if not verdicts:
+        return Verdict("pass", "No suite was gated.")
+    status = _worst(v.status for v in verdicts)
+    checks = tuple(c for v in verdicts for c in v.checks)
+    if len(verdicts) == 1:
+        return Verdict(status, verdicts[0].reason, checks, verdicts[0].suite)
+    if status == "pass":
+        return Verdict(status, f"All {len(verdicts)} suites pass.", checks)
+    worst = [v for v in verdicts if v.status == status]
+    first = worst[0]
+    named = f"{first.suite}: {first.reason}" if first.suite else first.reason
+    verb = "fail" if status == "fail" else "are inconclusive"
+    if len(worst) == 1:
+        verb = "fails" if status == "fail" else "is inconclusive"
+    return Verdict(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
+
+
+def _worst(statuses: Iterable[Status]) -> Status:
+    worst: Status = "pass"
+    for status in statuses:
+        if _SEVERITY[status] > _SEVERITY[worst]:
+            worst = status
+    return worst
+
+
+def _errors_check(
+    comparison: Comparison | None, head: Sequence[CaseRecord], policy: GatePolicy
+) -> Check | None:
+    head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
+    base_errored = 0
+    if comparison is not None:
+        base_errored = sum(
+            1
+            for p in comparison.pairs
+            if p.base is not None and (p.base.error or p.base.errored_repeats > 0)
+        )
+    total = head_errored + base_errored
+    if total == 0:
+        return None
+    where = f"{head_errored} on head, {base_errored} on base"
+    subject = f"{total} case run{'s' if total != 1 else ''} hit an infrastructure error ({where})"
+    if policy.on_error == "fail":
+        return Check("errors", "fail", f"{subject}, and gate.on_error is fail.")
+    if policy.on_error == "neutral":
+        return Check(
+            "errors",
+            "inconclusive",
+            f"{subject}, so the result is incomplete (gate.on_error is neutral).",
+        )
+    return Check(
+        "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
+    )
+
+
+def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -> Check | None:
+    if comparison is not None:
+        critical = [p for p in comparison.pairs if p.critical]
+        if not critical:
+            return None
+        broken = [p for p in critical if p.kind == "broken"]
+        if broken:
+            shown = ", ".join(
+                f"{p.case_id} ({_pct(p.base.passed)} → {_pct(p.head.passed)})"
+                for p in broken[:5]
+                if p.base is not None and p.head is not None
+            )
+            more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+            return Check(
+                "critical",
+                "fail",
+                f"Head breaks {_count(len(broken), 'critical case')}: {shown}{more}.",
+            )
+        return Check("critical", "pass", f"No critical case broke ({len(critical)} checked).")
+    critical_head = [r for r in head if r.critical and not r.error]
+    if not critical_head:
+        return None
+    failing = [r for r in critical_head if r.passed < 1.0]
+    if failing:
+        shown = ", ".join(f"{r.case_id} ({_pct(r.passed)})" for r in failing[:5])
+        more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
+        return Check(
+            "critical",
+            "fail",
+            f"{_count(len(failing), 'critical case').capitalize()} failed on head with no "
+            f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
+        )
+    return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
+
+
+def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
+    if comparison.paired == 0:
+        return Check(
+            "regression",
+            "inconclusive",
+            "No case could be paired between base and head, so a regression cannot be judged.",
+        )
+    delta = comparison.delta_pp
+    allowed = policy.max_regression_pp
+    moves = (
+        f"Head breaks {_count(comparison.broken_count, 'case')} and fixes "
+        f"{_count(comparison.fixed_count, 'case')}"
+    )
+    direction = "fell" if delta.estimate < 0 else "rose"
+    figures = (
+        f"pass rate {direction} {_num(abs(delta.estimate))} pp ({_level(delta.confidence)} CI "
+        f"{_num(delta.lo)} to {_num(delta.hi)}, one-sided {_p(comparison.p_worse)})"
+    )
+    allowance = f"{_num(allowed)} pp allowed"
+    significant = comparison.p_worse < policy.alpha
+    if delta.estimate < -allowed:
+        if significant:
+            return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
+        return Check(
+            "regression",
+            "inconclusive",
+            f"{moves}; {figures}, more than the {allowance} but not significant at "
+            f"{_level(policy.confidence)}: add cases or repeats to decide.",
+        )
+    if delta.estimate < 0:
+        return Check("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
+    return Check("regression", "pass", f"{moves}; {figures}.")
+
+
+def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float) -> Check:
+    ran = [r for r in head if not r.error]
+    n = len(ran)
+    required = f"the required {_pct(minimum)}"
+    if n == 0:
+        return Check(
+            "min_pass_rate",
+            "inconclusive",
+            f"No head case produced an output, so {required} cannot be checked.",
+        )
+    successes = math.fsum(r.passed for r in ran)
+    rate = successes / n
+    # Two-sided at 2c - 1 puts (1 - c) in each tail: each bound is one-sided at c.
+    _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * confidence - 1.0)
+    bound = f"{_level(confidence)} upper bound {_pct(hi)}"
+    figures = f"Head pass rate {_pct(rate)} over {_cases(n)}"
+    if hi < minimum:
+        return Check("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
+    if rate < minimum:
+        return Check(
+            "min_pass_rate",
+            "inconclusive",
+            f"{figures} is below {required} but within noise ({bound}): add cases or repeats "
+            "to decide.",
+        )
+    return Check("min_pass_rate", "pass", f"{figures} meets {required}.")
+
+
+def _num(value: float) -> str:
+    text = f"{value:.1f}"
+    if text == "-0.0":
+        text = "0.0"
+    return text.replace("-", "−")
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def _level(confidence: float) -> str:
+    return f"{confidence * 100:g}%"
+
+
+def _p(p: float) -> str:
+    if p < 0.001:
+        return "p<0.001"
+    return f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _cases(n: int) -> str:
+    return _count(n, "case")

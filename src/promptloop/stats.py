@@ -1,0 +1,156 @@
+"""Paired statistics for comparing two prompts on the same cases (stdlib only).
+
+Repeats: with ``--repeat k`` every case is run k times and the repeats are averaged
+*within the case* before any test, so each case contributes one value in [0, 1].
+The per-case difference is ``d_i = head_i - base_i``. The exact McNemar test on
+binary outcomes is a binomial (sign) test on the discordant pairs; for fractional
+values we keep that reading and count discordance by the sign of ``d_i``:
+``b = #(d_i < 0)`` (worse on head), ``c = #(d_i > 0)`` (better on head), ties dropped.
+With k = 1 this is exactly McNemar's exact test. :func:`discordant_counts` does the
+counting so every caller agrees on it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from statistics import NormalDist
+
+# Above this many values the percentile bootstrap of a mean and the normal interval
+# agree to well under a tenth of the interval's width (the CLT has long taken hold for
+# values bounded in [-1, 1]), while resampling would cost n * n_resamples draws.
+NORMAL_APPROX_ABOVE = 5000
+
+# Differences this small are ties: means of repeats are sums divided by k and can
+# carry rounding noise.
+TIE_TOLERANCE = 1e-9
+
+
+def normal_quantile(p: float) -> float:
+    """Inverse CDF of the standard normal distribution."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"quantile probability must be in (0, 1), got {p}")
+    return NormalDist().inv_cdf(p)
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def _binomial_tail(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), computed exactly with integers."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    total = sum(math.comb(n, i) for i in range(k + 1))
+    # Integer true division rounds correctly even when both sides overflow a float.
+    return total / (1 << n)
+
+
+def _check_counts(b: int, c: int) -> None:
+    if b < 0 or c < 0:
+        raise ValueError(f"discordant counts must be non-negative, got b={b}, c={c}")
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value.
+
+    ``b`` counts pairs that went pass→fail, ``c`` pairs that went fail→pass; under the
+    null hypothesis each discordant pair is equally likely to go either way, so the
+    p-value is twice the smaller binomial tail at p = 0.5, capped at 1. Returns 1.0
+    when there are no discordant pairs.
+    """
+    _check_counts(b, c)
+    n = b + c
+    if n == 0:
+        return 1.0
+    return min(1.0, 2.0 * _binomial_tail(min(b, c), n))
+
+
+def mcnemar_one_sided(b: int, c: int) -> float:
+    """One-sided exact p-value for "head is worse": P(X >= b), X ~ Binomial(b + c, 1/2).
+
+    A gate only fails on regressions, so this is the test whose size bounds the
+    false-fail rate of identical prompts.
+    """
+    _check_counts(b, c)
+    n = b + c
+    if n == 0:
+        return 1.0
+    # By symmetry of Binomial(n, 1/2), P(X >= b) = P(X <= n - b); no cancellation.
+    return _binomial_tail(n - b, n)
+
+
+def discordant_counts(deltas: Sequence[float]) -> tuple[int, int]:
+    """``(b, c)``: cases worse on head (d < 0) and better on head (d > 0); ties ignored."""
+    worse = sum(1 for d in deltas if d < -TIE_TOLERANCE)
+    better = sum(1 for d in deltas if d > TIE_TOLERANCE)
+    return worse, better
+
+
+def paired_bootstrap_ci(
+    deltas: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean of paired differences and its two-sided percentile-bootstrap interval.
+
+    Returns ``(mean, lo, hi)``. The resampling is driven by ``random.Random(seed)``,
+    so the same input and seed always give the same interval. Above
+    :data:`NORMAL_APPROX_ABOVE` values the normal interval ``mean ± z·sd/√n`` is
+    returned instead: it is what the bootstrap converges to, at no resampling cost.
+    """
+    _check_confidence(confidence)
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    values = [float(d) for d in deltas]
+    n = len(values)
+    if n == 0:
+        raise ValueError("paired_bootstrap_ci needs at least one difference")
+    mean = math.fsum(values) / n
+    if n == 1 or max(values) == min(values):
+        return mean, mean, mean
+    alpha = 1.0 - confidence
+    if n > NORMAL_APPROX_ABOVE:
+        variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+        half = normal_quantile(1.0 - alpha / 2.0) * math.sqrt(variance / n)
+        return mean, mean - half, mean + half
+    rng = random.Random(seed)
+    means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(n_resamples))
+    return mean, _percentile(means, alpha / 2.0), _percentile(means, 1.0 - alpha / 2.0)
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    position = q * (len(sorted_values) - 1)
+    lower = math.floor(position)
+    upper = min(lower + 1, len(sorted_values) - 1)
+    weight = position - lower
+    return sorted_values[lower] * (1.0 - weight) + sorted_values[upper] * weight
+
+
+def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval for a proportion.
+
+    ``successes`` may be fractional (the sum of per-case mean pass rates when cases are
+    repeated); ``n`` is the number of cases. With ``n == 0`` nothing is known: (0, 1).
+    """
+    _check_confidence(confidence)
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    if n == 0:
+        return 0.0, 1.0
+    if not 0.0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n={n}, got {successes}")
+    z = normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+    p = successes / n
+    z2 = z * z
+    denominator = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denominator
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
