@@ -7,6 +7,7 @@ limits, leak a secret, or smuggle in workflow commands.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from typing import Literal
@@ -24,6 +25,12 @@ _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _BACKTICK_RUN = re.compile(r"`+")
 
 AnnotationLevel = Literal["error", "warning", "notice"]
+
+# Hidden markers let a re-run find what an earlier run posted. Model text can never forge one,
+# because escape_html turns its "<" into "&lt;".
+SUMMARY_MARKER = "<!-- promptloop:summary -->"
+_REVIEW_MARKER = re.compile(r"<!-- promptloop:fp=([A-Za-z0-9._:-]+) head=([0-9A-Za-z]+) -->")
+_FINGERPRINT_OK = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 def _fence_lines(text: str) -> Iterator[tuple[bool, str]]:
@@ -249,3 +256,21 @@ def annotation_command(
         props.append(f"title={escape_property(title)}")
     head = f"::{level} {','.join(props)}" if props else f"::{level}"
     return f"{head}::{escape_data(message)}"
+
+
+def fingerprint(*parts: str) -> str:
+    """A short stable id for a finding (e.g. path, case id, suggested text)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:16]
+
+
+def review_marker(fp: str, head_sha: str) -> str:
+    if not _FINGERPRINT_OK.match(fp) or not head_sha.isalnum():
+        raise ValueError(f"marker parts must be simple tokens: {fp!r}, {head_sha!r}")
+    return f"<!-- promptloop:fp={fp} head={head_sha} -->"
+
+
+def parse_review_marker(body: str | None) -> tuple[str, str] | None:
+    """(fingerprint, head sha) from a comment promptloop posted, else None."""
+    match = _REVIEW_MARKER.search(body or "")
+    return (match.group(1), match.group(2)) if match else None

@@ -1,0 +1,391 @@
+"""GitHubClient against the fake GitHub server, through the real PyGithub client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from promptloop.errors import InfraError
+from promptloop.github import api as api_module
+from promptloop.github.api import (
+    GitHubClient,
+    PullFile,
+    PullFiles,
+    ReadOnlyTokenError,
+    ReviewComment,
+    comment_problem,
+)
+from promptloop.github.diff import parse_patch
+from promptloop.github.safety import parse_review_marker, review_marker
+from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.workflow import Annotation
+from tests.fakegithub import FakeGitHub
+
+REPO = "octo/prompts"
+BASE = "\n".join(f"line {i}" for i in range(1, 41)) + "\n"
+HEAD = BASE.replace("line 5\nline 6\n", "line 5 (pr)\nline 6 (pr)\n").replace(
+    "line 30\n", "line 30 (pr)\n"
+)
+
+
+@pytest.fixture
+def gh() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        fake.set_token("tok")
+        fake.set_token("ro", "read")
+        fake.add_repo(REPO)
+        yield fake
+    assert not getattr(fake, "internal_errors", [])
+
+
+def client(gh: FakeGitHub, token: str = "tok", **kwargs: Any) -> GitHubClient:
+    fast: dict[str, Any] = {
+        "backoff_factor": 0,
+        "secondary_rate_wait": 0,
+        "seconds_between_requests": None,
+        "seconds_between_writes": None,
+        "timeout": 10,
+    }
+    fast.update(kwargs)
+    return GitHubClient(token, gh.url, REPO, **fast)
+
+
+def pull(gh: FakeGitHub, number: int = 1) -> str:
+    _, head_sha = gh.add_pull_from_texts(
+        REPO, number, {"prompts/a.md": BASE}, {"prompts/a.md": HEAD}, head_ref="feature"
+    )
+    return head_sha
+
+
+def requests_to(gh: FakeGitHub, method: str, fragment: str) -> list[Any]:
+    return [r for r in gh.requests_log if r.method == method and fragment in r.path]
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def test_pull_files_paginates_and_keeps_renames_and_missing_patches(gh: FakeGitHub) -> None:
+    files: list[dict[str, Any]] = [
+        {"filename": f"f{i:03}.md", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}
+        for i in range(248)
+    ]
+    files.append({"filename": "img.png", "status": "added", "patch": None})
+    files.append(
+        {"filename": "new.md", "previous_filename": "old.md", "status": "renamed", "patch": None}
+    )
+    gh.add_pull(REPO, 7, "main", "b" * 40, "feature", "c" * 40, files=files)
+    result = client(gh).pull_files(7)
+    assert len(result.files) == 250
+    assert not result.truncated
+    assert [f.filename for f in result.files[:2]] == ["f000.md", "f001.md"]
+    assert result.get("img.png") == PullFile("img.png", "added", None, sha=result.files[248].sha)
+    renamed = result.get("new.md")
+    assert renamed is not None and renamed.previous_filename == "old.md"
+    assert result.get("f010.md") is not None
+    pages = requests_to(gh, "GET", "/pulls/7/files")
+    assert len(pages) == 3
+    assert all("per_page=100" in r.query for r in pages)
+
+
+def test_pull_files_reports_githubs_3000_file_cap(gh: FakeGitHub) -> None:
+    files = [{"filename": f"f{i}.md", "patch": "@@ -1 +1 @@\n-a\n+b"} for i in range(3050)]
+    gh.add_pull(REPO, 8, "main", "b" * 40, "feature", "c" * 40, files=files)
+    result = client(gh).pull_files(8)
+    assert len(result.files) == 3000
+    assert result.truncated
+
+
+# --- reviews -------------------------------------------------------------------------------
+
+
+def apply_suggestion(text: str, comment: dict[str, Any]) -> str:
+    """What GitHub does when a suggestion is accepted: replace start_line..line."""
+    lines = text.splitlines()
+    body_lines = comment["body"].split("\n")
+    opening = next(i for i, ln in enumerate(body_lines) if ln.endswith("suggestion"))
+    fence = body_lines[opening].removesuffix("suggestion")
+    closing = body_lines.index(fence, opening + 1)
+    first = comment["start_line"] or comment["line"]
+    lines[first - 1 : comment["line"]] = body_lines[opening + 1 : closing]
+    return "\n".join(lines) + "\n"
+
+
+def test_review_with_suggestions_is_one_request_and_applies_cleanly(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    c = client(gh)
+    files = c.pull_files(1)
+    pf = files.get("prompts/a.md")
+    assert pf is not None
+    revised = HEAD.replace("line 5 (pr)\nline 6 (pr)\n", "line 5 ```better```\nline 6b\nline 6c\n")
+    plan = plan_suggestions(HEAD, revised, parse_patch(pf.patch))
+    assert plan.complete
+    comments = [
+        ReviewComment(
+            "prompts/a.md",
+            f"Try this.\n\n{s.body}\n{review_marker('fp1', head_sha)}",
+            s.line,
+            s.start_line,
+        )
+        for s in plan.suggestions
+    ]
+    writes_before = gh.write_count
+    posted = c.post_review(1, head_sha, "promptloop found 1 suggestion", comments, files=files)
+    assert gh.write_count - writes_before == 1
+    assert posted.moved_to_body == ()
+    (review,) = gh.reviews(REPO, 1)
+    assert review["id"] == posted.id
+    assert review["state"] == "COMMENTED"
+    assert review["commit_id"] == head_sha
+    (stored,) = gh.review_comments(REPO, 1)
+    assert (stored["start_line"], stored["line"], stored["side"]) == (5, 6, "RIGHT")
+    assert "````suggestion" in stored["body"]
+    assert apply_suggestion(HEAD, stored) == revised
+
+    # Re-runs can recognise what was posted for this head.
+    (existing,) = c.existing_review_comments(1)
+    assert (existing.fingerprint, existing.head_sha) == ("fp1", head_sha)
+    assert existing.author == "github-actions[bot]"
+
+
+def test_comment_outside_the_diff_moves_into_the_body_after_a_422(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    good = ReviewComment("prompts/a.md", "inline ok", 30)
+    bad = ReviewComment("prompts/a.md", "line 20 is @alice's problem", 20)
+    posted = client(gh).post_review(1, head_sha, "summary", [good, bad])
+    assert [r.status for r in requests_to(gh, "POST", "/pulls/1/reviews")] == [422, 200]
+    assert posted.inline == (good,)
+    assert posted.moved_to_body == (
+        (bad, "Pull request review thread line must be part of the diff"),
+    )
+    (review,) = gh.reviews(REPO, 1)
+    assert "line 20 is @alice's problem" in review["body"]
+    assert "`prompts/a.md` line 20" in review["body"]
+    assert [c["body"] for c in gh.review_comments(REPO, 1)] == ["inline ok"]
+
+
+def test_unexplained_422_falls_back_to_everything_in_the_body(
+    gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head_sha = pull(gh)
+    # Local validation misses the problem, so only GitHub's answer reveals it.
+    monkeypatch.setattr(api_module, "comment_problem", lambda c, f: None)
+    comments = [ReviewComment("prompts/a.md", "x", 5), ReviewComment("prompts/a.md", "y", 21)]
+    posted = client(gh).post_review(1, head_sha, "summary", comments)
+    assert posted.inline == ()
+    assert [c for c, _ in posted.moved_to_body] == comments
+    assert gh.review_comments(REPO, 1) == []
+    (review,) = gh.reviews(REPO, 1)
+    assert "\n\nx" in review["body"] and "\n\ny" in review["body"]
+
+
+def test_comment_problem_uses_githubs_rules() -> None:
+    patch = "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -10,3 +10,3 @@\n j\n-k\n+K\n l"
+    files = PullFiles((PullFile("p.md", "modified", patch),))
+    assert comment_problem(ReviewComment("p.md", "", 2), files) is None
+    assert comment_problem(ReviewComment("p.md", "", 3, 1), files) is None
+    assert "part of the diff" in str(comment_problem(ReviewComment("p.md", "", 5), files))
+    assert "same hunk" in str(comment_problem(ReviewComment("p.md", "", 11, 2), files))
+    assert "precede" in str(comment_problem(ReviewComment("p.md", "", 2, 3), files))
+    assert "path is invalid" in str(comment_problem(ReviewComment("q.md", "", 2), files))
+
+
+def test_review_comment_payload_omits_equal_start_line() -> None:
+    assert ReviewComment("p", "b", 4, 4).to_api() == {
+        "path": "p",
+        "body": "b",
+        "line": 4,
+        "side": "RIGHT",
+    }
+    assert ReviewComment("p", "b", 4, 2).to_api()["start_side"] == "RIGHT"
+
+
+def test_mark_outdated_is_idempotent(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    c = client(gh)
+    marker = review_marker("fp9", head_sha)
+    c.post_review(1, head_sha, "s", [ReviewComment("prompts/a.md", f"old {marker}", 6)])
+    (existing,) = c.existing_review_comments(1)
+    updated = c.mark_outdated(existing, "the review on abc123")
+    assert updated.outdated
+    writes = gh.write_count
+    assert c.mark_outdated(updated, "again") is updated
+    assert gh.write_count == writes
+    (stored,) = gh.review_comments(REPO, 1)
+    assert stored["body"].startswith("> **Outdated:** superseded by the review on abc123")
+    assert parse_review_marker(stored["body"]) == ("fp9", head_sha)
+
+
+# --- sticky comment ------------------------------------------------------------------------
+
+
+def test_sticky_comment_is_created_once_then_patched_or_left_alone(gh: FakeGitHub) -> None:
+    pull(gh)
+    gh.set_token("human", login="alice", actions=False)
+    # Someone quoting the marker must not have their comment overwritten.
+    client(gh, "human").upsert_sticky_comment(1, "I copied <!-- promptloop:summary --> here")
+    c = client(gh)
+    url = c.upsert_sticky_comment(1, "## Results\n3/4 passed")
+    writes = gh.write_count
+    assert c.upsert_sticky_comment(1, "## Results\n3/4 passed") == url
+    assert gh.write_count == writes
+    assert c.upsert_sticky_comment(1, "## Results\n4/4 passed") == url
+    assert gh.write_count == writes + 1
+    ours = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "github-actions[bot]"]
+    (only,) = ours
+    assert only["body"].startswith("## Results\n4/4 passed")
+    assert only["body"].endswith("<!-- promptloop:summary -->")
+    alice = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "alice"]
+    assert alice[0]["body"] == "I copied <!-- promptloop:summary --> here"
+    assert len(requests_to(gh, "PATCH", "/issues/comments/")) == 1
+
+
+def test_sticky_comment_body_is_truncated_with_marker_kept(gh: FakeGitHub) -> None:
+    pull(gh)
+    client(gh).upsert_sticky_comment(1, "x" * 70_000)
+    (stored,) = gh.issue_comments(REPO, 1)
+    assert len(stored["body"]) <= 65_535
+    assert "truncated" in stored["body"]
+    assert stored["body"].endswith("<!-- promptloop:summary -->")
+
+
+# --- checks and statuses -------------------------------------------------------------------
+
+
+def test_check_run_with_120_annotations_takes_three_requests(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    annotations = [
+        Annotation("error" if i % 2 else "warning", f"case {i} failed", "prompts/a.md", i + 1)
+        for i in range(120)
+    ]
+    annotations.append(Annotation("notice", "no path: job log only"))
+    result = client(gh).create_check_run(
+        head_sha, "promptloop", "failure", "2 regressions", "s" * 70_000, "details", annotations
+    )
+    assert result.annotation_requests == 3
+    assert len(requests_to(gh, "POST", "/check-runs")) == 1
+    assert len(requests_to(gh, "PATCH", "/check-runs/")) == 2
+    (run,) = gh.check_runs(REPO, head_sha)
+    assert run["conclusion"] == "failure"
+    assert run["output"]["annotations_count"] == 120
+    assert len(run["output"]["summary"]) <= 65_535
+    assert run["output"]["title"] == "2 regressions"
+
+
+def test_commit_status_description_is_capped(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    client(gh).set_status(head_sha, "failure", "d" * 300, "https://ci.example/run/1")
+    (status,) = gh.statuses(REPO, head_sha)
+    assert status["state"] == "failure"
+    assert status["context"] == "promptloop"
+    assert len(status["description"]) == 140
+    assert status["target_url"] == "https://ci.example/run/1"
+    with pytest.raises(ValueError, match="state"):
+        client(gh).set_status(head_sha, "bogus", "x")  # type: ignore[arg-type]
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_read_only_token_is_a_distinct_error(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    ro = client(gh, "ro")
+    assert ro.pull_files(1).get("prompts/a.md") is not None  # reading still works
+    with pytest.raises(ReadOnlyTokenError) as info:
+        ro.post_review(1, head_sha, "s", [ReviewComment("prompts/a.md", "b", 5)])
+    assert "pull-requests: write" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert info.value.exit_code == 3
+    with pytest.raises(ReadOnlyTokenError, match="checks: write"):
+        ro.create_check_run(head_sha, "promptloop", "success", "ok", "ok")
+    with pytest.raises(ReadOnlyTokenError):
+        ro.upsert_sticky_comment(1, "hello")
+    assert gh.write_count == 0
+
+
+def test_secondary_rate_limit_is_retried(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    gh.secondary_rate_limit_next(1, retry_after=0, method="POST")
+    client(gh).set_status(head_sha, "success", "all good")
+    assert [r.status for r in requests_to(gh, "POST", "/statuses/")] == [403, 201]
+    assert len(gh.statuses(REPO, head_sha)) == 1
+
+
+def test_server_errors_retried_unless_disabled(gh: FakeGitHub) -> None:
+    pull(gh)
+    gh.fail_next(2, 502, method="GET")
+    assert client(gh).pull_files(1).get("prompts/a.md") is not None
+    gh.fail_next(1, 502, method="GET")
+    with pytest.raises(InfraError, match="502"):
+        client(gh, retry=False).pull_files(1)
+
+
+def test_bad_token_and_unreachable_server(gh: FakeGitHub) -> None:
+    pull(gh)
+    with pytest.raises(InfraError, match="rejected the token"):
+        client(gh, "nope").pull_files(1)
+    gone = GitHubClient("tok", "http://127.0.0.1:9", REPO, retry=False, timeout=2)
+    with pytest.raises(InfraError, match="cannot reach GitHub"):
+        gone.pull_files(1)
+
+
+# --- writing revisions ---------------------------------------------------------------------
+
+
+def test_commit_file_and_stale_blob(gh: FakeGitHub) -> None:
+    pull(gh)
+    c = client(gh)
+    blob = c.file_blob_sha("prompts/a.md", "feature")
+    assert blob is not None
+    assert c.file_blob_sha("nope.md", "feature") is None
+    sha = c.commit_file("feature", "prompts/a.md", "revised\n", "promptloop: revise", blob)
+    assert gh.refs(REPO)["heads/feature"] == sha
+    assert gh.file_at(REPO, "feature", "prompts/a.md") == "revised\n"
+    with pytest.raises(InfraError, match="branch moved"):
+        c.commit_file("feature", "prompts/a.md", "again\n", "m", blob)
+    with pytest.raises(ValueError, match="base branch"):
+        c.commit_file("main", "prompts/a.md", "x\n", "m", blob, base_ref="main")
+    assert gh.protected_ref_writes() == []
+
+
+def test_revision_pull_is_opened_then_reused(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    c = client(gh)
+    url = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v1\n", "Revise", "body")
+    assert gh.file_at(REPO, "promptloop/pr-1", "prompts/a.md") == "v1\n"
+    revision = next(p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1")
+    assert revision.base_ref == "feature"
+    assert url.endswith(f"/pull/{revision.number}")
+    again = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise", "b2")
+    assert again == url
+    assert gh.file_at(REPO, "promptloop/pr-1", "prompts/a.md") == "v2\n"
+    assert len([p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1"]) == 1
+    # The head branch itself and the base branch are untouched.
+    assert gh.file_at(REPO, "feature", "prompts/a.md") == HEAD
+    assert gh.protected_ref_writes() == []
+
+
+def test_revision_pull_refuses_the_base_branch(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    with pytest.raises(ValueError, match="base branch"):
+        client(gh).open_revision_pull(1, "main", head_sha, "prompts/a.md", "x\n", "t", "b")
+    assert gh.write_count == 0
+
+
+def test_revision_pull_when_actions_may_not_open_prs() -> None:
+    with FakeGitHub() as fake:
+        fake.set_token("tok")
+        fake.add_repo(REPO, actions_can_create_prs=False)
+        head_sha = pull(fake)
+        with pytest.raises(InfraError, match="Allow GitHub Actions to create"):
+            client(fake).open_revision_pull(1, "feature", head_sha, "prompts/a.md", "x\n", "t", "b")
+
+
+def test_enterprise_style_api_prefix() -> None:
+    with FakeGitHub(api_prefix="/api/v3") as fake:
+        fake.set_token("tok")
+        fake.add_repo(REPO)
+        head_sha = pull(fake)
+        client(fake).set_status(head_sha, "pending", "running")
+        assert fake.statuses(REPO, head_sha)[0]["state"] == "pending"
