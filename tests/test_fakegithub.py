@@ -469,3 +469,51 @@ def test_server_errors_are_retried_by_pygithub_or_surface_without_retry(gh: Fake
     with pytest.raises(GithubException) as exc:
         client(gh, retry=None).get_repo(REPO)
     assert exc.value.status == 503
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def test_github_com_style_base_url_and_fork_pull_request() -> None:
+    with FakeGitHub() as fake:
+        fake.set_token(TOKEN)
+        fake.add_repo(REPO)
+        fake.add_repo("contributor/prompts", fork_of=REPO)
+        fake.add_pull_from_texts(
+            REPO, 2, {"p.txt": "a\n"}, {"p.txt": "b\n"}, head_repo="contributor/prompts"
+        )
+        pr = client(fake).get_repo(REPO).get_pull(2)
+        assert fake.url.count("/") == 2  # no /api/v3 prefix
+        assert pr.url == f"{fake.url}/repos/{REPO}/pulls/2"
+        assert pr.head.repo.full_name == "contributor/prompts" and pr.head.repo.fork
+        assert pr.base.repo.full_name == REPO
+        assert [f.filename for f in pr.get_files()] == ["p.txt"]
+        assert fake.response_schema_errors == [] and fake.internal_errors == []
+
+
+def test_pending_review_comments_stay_hidden_until_submitted(gh: FakeGitHub) -> None:
+    prompt_pull(gh)
+    pr = client(gh).get_repo(REPO).get_pull(7)
+    pending = pr.create_review(comments=[{"path": "prompts/greet.txt", "line": 30, "body": "x"}])
+    assert pending.state == "PENDING"
+    assert list(pr.get_review_comments()) == []
+    status, _, body = raw(
+        gh,
+        "POST",
+        f"/repos/{REPO}/pulls/7/reviews/{pending.id}/events",
+        {"event": "COMMENT", "body": "submitted"},
+    )
+    assert (status, body["state"]) == (200, "COMMENTED")
+    assert [c.line for c in pr.get_review_comments()] == [30]
+
+
+def test_actions_token_may_be_barred_from_opening_pull_requests() -> None:
+    with FakeGitHub() as fake:
+        fake.set_token(TOKEN)
+        fake.add_repo(REPO, actions_can_create_prs=False)
+        fake.add_branch(REPO, "tune", {"p.txt": "new\n"}, parent="main")
+        with pytest.raises(GithubException) as exc:
+            client(fake).get_repo(REPO).create_pull(base="main", head="tune", title="T", body="")
+        assert error_of(exc)[0] == 403
+        assert "not permitted to create or approve pull requests" in error_of(exc)[1]["message"]
+        assert fake.pulls(REPO) == {}

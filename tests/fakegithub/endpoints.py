@@ -23,11 +23,15 @@ def _server() -> Any:
 
 def _err(code: int, message: str) -> Exception:
     s = _server()
-    return s.ApiError(code, {"message": message, "documentation_url": s.DOCS, "status": str(code)})
+    err: Exception = s.ApiError(
+        code, {"message": message, "documentation_url": s.DOCS, "status": str(code)}
+    )
+    return err
 
 
 def _body_too_long(resource: str) -> Exception:
-    return _server()._validation_failed(resource, rules.BODY_TOO_LONG)
+    err: Exception = _server()._validation_failed(resource, rules.BODY_TOO_LONG)
+    return err
 
 
 def _check_body_len(body: str | None, resource: str) -> None:
@@ -66,9 +70,8 @@ def repos_get_branch(g: FakeGitHub, ctx: _Ctx) -> Result:
             "html": g.html(f"/{r.full_name}/tree/{branch}"),
         },
     }
-    from .openapi import overlay
 
-    return 200, overlay(g.spec.skeleton("branch-with-protection"), data), {}
+    return 200, g.spec.shaped("branch-with-protection", data), {}
 
 
 def repos_get_commit(g: FakeGitHub, ctx: _Ctx) -> Result:
@@ -210,9 +213,8 @@ def _review_json(
     }
     if state != "PENDING":
         data["submitted_at"] = _server()._now()
-    from .openapi import overlay
 
-    out = overlay(g.spec.skeleton("pull-request-review"), data)
+    out = g.spec.shaped("pull-request-review", data)
     out["__pull"] = p.number
     return out
 
@@ -282,9 +284,8 @@ def _new_review_comment(
         if data[key] is None:
             # File-level threads have no anchor; the schema has no null for these.
             del data[key]
-    from .openapi import overlay
 
-    out = overlay(g.spec.skeleton("pull-request-review-comment"), data)
+    out = g.spec.shaped("pull-request-review-comment", data)
     out["__pull"] = p.number
     out["__pending"] = False
     return out
@@ -523,10 +524,9 @@ def issues_create_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
     cid = g.ids.next()
     base = g.api(f"/repos/{r.full_name}")
     now = _server()._now()
-    from .openapi import overlay
 
-    c = overlay(
-        g.spec.skeleton("issue-comment"),
+    c = g.spec.shaped(
+        "issue-comment",
         {
             "id": cid,
             "node_id": f"IC_{cid}",
@@ -607,10 +607,9 @@ def checks_create(g: FakeGitHub, ctx: _Ctx) -> Result:
         raise _server()._validation_failed("CheckRun", "No commit found for SHA", "head_sha")
     cid = g.ids.next()
     base = g.api(f"/repos/{r.full_name}")
-    from .openapi import overlay
 
-    c = overlay(
-        g.spec.skeleton("check-run"),
+    c = g.spec.shaped(
+        "check-run",
         {
             "id": cid,
             "node_id": f"CR_{cid}",
@@ -679,10 +678,9 @@ def repos_create_commit_status(g: FakeGitHub, ctx: _Ctx) -> Result:
         )
     sid = g.ids.next()
     now = _server()._now()
-    from .openapi import overlay
 
-    s = overlay(
-        g.spec.skeleton("status"),
+    s = g.spec.shaped(
+        "status",
         {
             "id": sid,
             "node_id": f"SC_{sid}",

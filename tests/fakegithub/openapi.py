@@ -167,7 +167,7 @@ class Spec:
             return None
         best = jsonschema.exceptions.best_match(errors)
         assert best is not None
-        return best.message
+        return str(best.message)
 
     def response_schema(self, op: Operation, status: int) -> dict[str, Any] | None:
         item = self.doc["paths"][op.template][op.method.lower()]
@@ -195,8 +195,16 @@ class Spec:
             node = target
         return node
 
-    def skeleton(self, schema_name: str) -> Any:
-        return copy.deepcopy(_skeleton_cached(self, schema_name))
+    def skeleton(self, schema_name: str) -> dict[str, Any]:
+        out = copy.deepcopy(_skeleton_cached(self, schema_name))
+        assert isinstance(out, dict), schema_name
+        return out
+
+    def shaped(self, schema_name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` on top of the schema's required fields, so the response validates."""
+        out = overlay(self.skeleton(schema_name), data)
+        assert isinstance(out, dict)
+        return out
 
     def fill(self, node: Any, depth: int = 0) -> Any:
         """Smallest value that satisfies `node`: required properties only, nulls where allowed."""

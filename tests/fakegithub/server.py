@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import rules
-from .openapi import Operation, Spec, load_spec, overlay
+from .openapi import Operation, Spec, load_spec
 from .state import BOT_ID, BOT_LOGIN, GitCommit, Ids, Pull, Repo, Token
 
 DOCS = "https://docs.github.com/rest"
@@ -198,7 +198,9 @@ class FakeGitHub:
             repo.refs[f"heads/{default_branch}"] = commit.sha
             return commit.sha
 
-    def add_branch(self, repo: str, branch: str, files: dict[str, str], parent: str | None = None):
+    def add_branch(
+        self, repo: str, branch: str, files: dict[str, str], parent: str | None = None
+    ) -> str:
         """Commit `files` (the whole tree) on `branch`, on top of `parent` (ref or sha)."""
         with self.lock:
             r = self._repo(repo)
@@ -536,8 +538,8 @@ class FakeGitHub:
     def _user_json(self, login: str, uid: int | None = None) -> dict[str, Any]:
         is_bot = login.endswith("[bot]")
         uid = uid if uid is not None else (BOT_ID if login == BOT_LOGIN else 1)
-        return overlay(
-            self.spec.skeleton("simple-user"),
+        return self.spec.shaped(
+            "simple-user",
             {
                 "login": login,
                 "id": uid,
@@ -580,12 +582,12 @@ class FakeGitHub:
             },
         }
         if not full:
-            return overlay(self.spec.skeleton("repository"), data)
+            return self.spec.shaped("repository", data)
         if r.fork_of is not None:
             parent = self._repo_json(self.repos[r.fork_of], full=False)
             data["parent"] = parent
             data["source"] = parent
-        return overlay(self.spec.skeleton("full-repository"), data)
+        return self.spec.shaped("full-repository", data)
 
     def _pull_json(self, r: Repo, p: Pull) -> dict[str, Any]:
         base = self.api(f"/repos/{r.full_name}")
@@ -648,7 +650,7 @@ class FakeGitHub:
                 }.items()
             },
         }
-        return overlay(self.spec.skeleton("pull-request"), data)
+        return self.spec.shaped("pull-request", data)
 
     def _file_json(self, r: Repo, p: Pull, f: dict[str, Any]) -> dict[str, Any]:
         name = f["filename"]
@@ -664,7 +666,7 @@ class FakeGitHub:
                 ),
             }
         )
-        return overlay(self.spec.skeleton("diff-entry"), data)
+        return self.spec.shaped("diff-entry", data)
 
     def _check_run_json(self, c: dict[str, Any]) -> dict[str, Any]:
         out = _public(c)
@@ -674,8 +676,8 @@ class FakeGitHub:
 
     def _commit_json(self, r: Repo, c: GitCommit) -> dict[str, Any]:
         base = self.api(f"/repos/{r.full_name}")
-        return overlay(
-            self.spec.skeleton("commit"),
+        return self.spec.shaped(
+            "commit",
             {
                 "sha": c.sha,
                 "node_id": f"C_{c.sha}",
@@ -700,8 +702,8 @@ class FakeGitHub:
 
     def _git_commit_json(self, r: Repo, c: GitCommit) -> dict[str, Any]:
         base = self.api(f"/repos/{r.full_name}")
-        return overlay(
-            self.spec.skeleton("git-commit"),
+        return self.spec.shaped(
+            "git-commit",
             {
                 "sha": c.sha,
                 "node_id": f"C_{c.sha}",
@@ -733,8 +735,8 @@ class FakeGitHub:
     def _ref_json(self, r: Repo, ref: str) -> dict[str, Any]:
         sha = r.refs[ref]
         base = self.api(f"/repos/{r.full_name}")
-        return overlay(
-            self.spec.skeleton("git-ref"),
+        return self.spec.shaped(
+            "git-ref",
             {
                 "ref": f"refs/{ref}",
                 "node_id": f"REF_{ref}",
@@ -762,8 +764,8 @@ class FakeGitHub:
         base = self.api(f"/repos/{r.full_name}")
         data = r.blobs[blob]
         q = urllib.parse.quote(path)
-        return overlay(
-            self.spec.skeleton("content-file"),
+        return self.spec.shaped(
+            "content-file",
             {
                 "type": "file",
                 "encoding": "base64",
