@@ -262,3 +262,14 @@ def test_parse_retry_after(header, seconds):
 
 def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_error_messages_are_short_single_lines(serve):
+    _, url = serve(error_every=1, error_status=503)
+    with pytest.raises(ModelCallError) as caught:
+        run(client.complete(ask(url)))
+    message = str(caught.value)
+    assert "stub error 503" in message
+    assert "OpenAIException" not in message
+    assert "litellm." not in message
+    assert "\n" not in message and len(message) <= 200

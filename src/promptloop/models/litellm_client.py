@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -141,6 +142,8 @@ def _one_line(text: str) -> str:
     # litellm prefixes its class name ("litellm.RateLimitError: ..."); the kind says that.
     if line.startswith("litellm.") and ": " in line:
         line = line.split(": ", 1)[1]
+    # ...and names the provider adapter ("OpenAIException - "), which means nothing to users.
+    line = re.sub(r"\b\w+Exception - ", "", line)
     return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"
 
 
