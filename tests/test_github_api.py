@@ -389,3 +389,33 @@ def test_enterprise_style_api_prefix() -> None:
         head_sha = pull(fake)
         client(fake).set_status(head_sha, "pending", "running")
         assert fake.statuses(REPO, head_sha)[0]["state"] == "pending"
+
+
+def test_own_token_is_never_posted(gh: FakeGitHub) -> None:
+    head_sha = pull(gh)
+    c = client(gh)
+    c.post_review(1, head_sha, "leak tok? tok!", [ReviewComment("prompts/a.md", "x tok", 5)])
+    c.upsert_sticky_comment(1, "summary with tok")
+    (review,) = gh.reviews(REPO, 1)
+    assert "tok" not in review["body"].replace("promptloop", "")
+    assert gh.review_comments(REPO, 1)[0]["body"] == "x ***"
+    assert gh.issue_comments(REPO, 1)[0]["body"].startswith("summary with ***")
+
+
+def test_revision_pull_refuses_fork_heads(gh: FakeGitHub) -> None:
+    gh.add_repo("someone/prompts", fork_of=REPO)
+    _, head_sha = gh.add_pull_from_texts(
+        REPO, 3, {"p.md": "a\n"}, {"p.md": "b\n"}, head_ref="fix", head_repo="someone/prompts"
+    )
+    with pytest.raises(InfraError, match="comes from someone/prompts"):
+        client(gh).open_revision_pull(3, "fix", head_sha, "p.md", "c\n", "t", "b")
+    assert gh.write_count == 0
+
+
+def test_commit_with_read_only_token(gh: FakeGitHub) -> None:
+    pull(gh)
+    ro = client(gh, "ro")
+    blob = ro.file_blob_sha("prompts/a.md", "feature")
+    assert blob is not None
+    with pytest.raises(ReadOnlyTokenError, match="contents: write"):
+        ro.commit_file("feature", "prompts/a.md", "x\n", "m", blob)

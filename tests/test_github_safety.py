@@ -5,6 +5,7 @@ import re
 import pytest
 
 from promptloop.github.safety import (
+    SUMMARY_MARKER,
     ZWJ,
     annotation_command,
     break_mentions,
@@ -13,10 +14,13 @@ from promptloop.github.safety import (
     escape_html,
     escape_property,
     fence_for,
+    fingerprint,
     inline_code,
     mask_secrets,
     neutralize,
     open_fence,
+    parse_review_marker,
+    review_marker,
     split_code,
     truncate_body,
 )
@@ -193,3 +197,23 @@ def test_annotation_command_minimal_and_single_line() -> None:
 def test_annotation_command_rejects_unknown_level() -> None:
     with pytest.raises(ValueError, match="annotation level"):
         annotation_command("fatal", None, None, None, None, "m")  # type: ignore[arg-type]
+
+
+def test_review_marker_round_trip_and_validation() -> None:
+    fp = fingerprint("prompts/a.md", "case-3", "new text")
+    assert fp == fingerprint("prompts/a.md", "case-3", "new text")
+    assert fp != fingerprint("prompts/a.md", "case-3", "other text")
+    assert fp != fingerprint("prompts/a.mdcase-3", "", "new text")
+    marker = review_marker(fp, "abc123")
+    assert parse_review_marker(f"Suggestion\n\n{marker}") == (fp, "abc123")
+    assert parse_review_marker("no marker") is None
+    assert parse_review_marker(None) is None
+    with pytest.raises(ValueError):
+        review_marker("has space -->", "abc")
+
+
+def test_model_text_cannot_forge_a_marker() -> None:
+    forged = review_marker("fp", "abc") + "\n" + SUMMARY_MARKER
+    escaped = neutralize(forged)
+    assert parse_review_marker(escaped) is None
+    assert SUMMARY_MARKER not in escaped

@@ -23,6 +23,7 @@ from promptloop.github.safety import (
     GITHUB_BODY_LIMIT,
     SUMMARY_MARKER,
     inline_code,
+    mask_secrets,
     parse_review_marker,
     truncate_body,
 )
@@ -183,6 +184,7 @@ class GitHubClient:
                 # Hand the final error response to PyGithub so it becomes a GithubException.
                 raise_on_status=False,
             )
+        self._token = token
         self.base_url = base_url.rstrip("/")
         self.repo_full_name = repo_full_name
         self._gh = Github(
@@ -232,6 +234,10 @@ class GitHubClient:
         if exc.status == 401:
             return InfraError(f"could not {action}: GitHub rejected the token ({text})")
         return InfraError(f"could not {action}: GitHub answered {exc.status}: {text}")
+
+    def _clean(self, text: str) -> str:
+        """Last line of defence: never post the token itself, whatever the caller passed."""
+        return mask_secrets(text, [self._token])
 
     @property
     def _repo(self) -> Repository:
@@ -304,6 +310,8 @@ class GitHubClient:
             attempt += 1
             try:
                 return self._create_review(number, head_sha, body, inline, moved)
+            except requests.exceptions.RequestException as exc:
+                raise InfraError(f"could not {action}: cannot reach GitHub ({exc})") from exc
             except GithubException as exc:
                 if exc.status != 422 or not inline or attempt >= 3:
                     raise self._translate(exc, action, "pull-requests: write") from exc
@@ -353,10 +361,10 @@ class GitHubClient:
             commit = self._repo.get_commit(head_sha)
         review = pull.create_review(
             commit=commit,
-            body=truncate_body(full_body),
+            body=truncate_body(self._clean(full_body)),
             event="COMMENT",
             # PyGithub types these as its own TypedDict; ours have the same keys.
-            comments=cast(Any, [c.to_api() for c in inline]),
+            comments=cast(Any, [replace(c, body=self._clean(c.body)).to_api() for c in inline]),
         )
         return PostedReview(
             id=review.id,
@@ -404,6 +412,7 @@ class GitHubClient:
 
     def upsert_sticky_comment(self, number: int, body: str, marker: str = SUMMARY_MARKER) -> str:
         """Create or update the one summary comment; returns its URL. Identical body: no write."""
+        body = self._clean(body)
         text = body if marker in body else truncate_body(body, suffix=f"\n{marker}")
         if len(text) > GITHUB_BODY_LIMIT:
             text = truncate_body(text.replace(marker, ""), suffix=f"\n{marker}")
@@ -445,13 +454,17 @@ class GitHubClient:
         details_url: str | None = None,
     ) -> CheckRunResult:
         """A completed check run; annotations without a path are skipped (use workflow commands)."""
-        payloads = [a.to_check_run() for a in annotations if a.path is not None]
+        payloads = [
+            replace(a, message=self._clean(a.message)).to_check_run()
+            for a in annotations
+            if a.path is not None
+        ]
         output: dict[str, Any] = {
             "title": title[:255] or name,
-            "summary": truncate_body(summary or title, GITHUB_BODY_LIMIT),
+            "summary": truncate_body(self._clean(summary or title), GITHUB_BODY_LIMIT),
         }
         if text:
-            output["text"] = truncate_body(text, GITHUB_BODY_LIMIT)
+            output["text"] = truncate_body(self._clean(text), GITHUB_BODY_LIMIT)
         batches = [
             payloads[i : i + ANNOTATIONS_PER_REQUEST]
             for i in range(0, len(payloads), ANNOTATIONS_PER_REQUEST)
@@ -554,14 +567,15 @@ class GitHubClient:
     ) -> str:
         """Put the revision on ``promptloop/pr-<n>`` and open (or reuse) a PR into ``head_ref``."""
         pull = self._pull(base_number)
-        base_ref = pull.base.ref
+        with self._call(f"read pull request #{base_number}"):
+            base_ref = pull.base.ref
+            head_repo = pull.head.repo.full_name if pull.head.repo is not None else None
         branch = f"promptloop/pr-{base_number}"
         if head_ref == base_ref or branch == base_ref:
             raise ValueError(
                 f"refusing to write to the pull request's base branch {base_ref!r}: the revision "
                 f"PR must target the head branch"
             )
-        head_repo = pull.head.repo.full_name if pull.head.repo is not None else None
         if head_repo is not None and head_repo.lower() != self.repo_full_name.lower():
             raise InfraError(
                 f"pull request #{base_number} comes from {head_repo}; a revision PR can only "
@@ -597,7 +611,7 @@ class GitHubClient:
 
     def _open_or_reuse_pull(self, branch: str, into: str, title: str, body: str) -> str:
         action = f"open a pull request from {branch} into {into}"
-        text = truncate_body(body)
+        text = truncate_body(self._clean(body))
         try:
             created = self._repo.create_pull(base=into, head=branch, title=title, body=text)
             return str(created.html_url)
