@@ -517,3 +517,18 @@ def test_actions_token_may_be_barred_from_opening_pull_requests() -> None:
         assert error_of(exc)[0] == 403
         assert "not permitted to create or approve pull requests" in error_of(exc)[1]["message"]
         assert fake.pulls(REPO) == {}
+
+
+def test_single_comments_can_be_fetched_by_id(gh: FakeGitHub) -> None:
+    _, head_sha = prompt_pull(gh)
+    repo = client(gh).get_repo(REPO)
+    pr = repo.get_pull(7)
+    review_comment = pr.create_review_comment(
+        "c", repo.get_commit(head_sha), "prompts/greet.txt", line=30
+    )
+    issue_comment = pr.create_issue_comment("summary")
+    assert pr.get_review_comment(review_comment.id).line == 30
+    assert pr.get_issue_comment(issue_comment.id).body == "summary"
+    with pytest.raises(GithubException) as exc:
+        pr.get_issue_comment(issue_comment.id + 999)
+    assert exc.value.status == 404

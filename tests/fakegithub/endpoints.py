@@ -488,6 +488,11 @@ def _find_review_comment(g: FakeGitHub, ctx: _Ctx) -> tuple[Repo, dict[str, Any]
     raise _server()._not_found()
 
 
+def pulls_get_review_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
+    _, c = _find_review_comment(g, ctx)
+    return 200, _server()._public(c), {}
+
+
 def pulls_update_review_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
     _, c = _find_review_comment(g, ctx)
     _check_body_len(ctx.body["body"], "PullRequestReviewComment")
@@ -551,6 +556,11 @@ def _find_issue_comment(g: FakeGitHub, ctx: _Ctx) -> tuple[Repo, dict[str, Any]]
         if str(c["id"]) == ctx.params["comment_id"]:
             return r, c
     raise _server()._not_found()
+
+
+def issues_get_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
+    _, c = _find_issue_comment(g, ctx)
+    return 200, _server()._public(c), {}
 
 
 def issues_update_comment(g: FakeGitHub, ctx: _Ctx) -> Result:

@@ -105,6 +105,25 @@ _EXTRA_PATHS: dict[str, Any] = {
 }
 
 
+def _get_extra(operation_id: str, doc: str, schema: str) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "externalDocs": {"url": f"https://docs.github.com/rest/{doc}"},
+            "responses": {"200": {"content": content}},
+        }
+    }
+
+
+_EXTRA_PATHS["/repos/{owner}/{repo}/pulls/comments/{comment_id}"] = _get_extra(
+    "pulls/get-review-comment", "pulls/comments", "pull-request-review-comment"
+)
+_EXTRA_PATHS["/repos/{owner}/{repo}/issues/comments/{comment_id}"] = _get_extra(
+    "issues/get-comment", "issues/comments", "issue-comment"
+)
+
+
 class Spec:
     def __init__(self, path: Path = SPEC_PATH) -> None:
         self.doc: dict[str, Any] = _nullable_to_type(json.loads(path.read_text()))
