@@ -64,7 +64,7 @@ class JudgeArgs(BaseModel):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     include_input: bool = True
     # Bounds a rambling local model; a critique needs far fewer tokens.
-    max_tokens: int | None = Field(default=1024, ge=32)
+    max_tokens: int | None = Field(default=512, ge=32)
 
     @field_validator("rubric")
     @classmethod
@@ -167,7 +167,7 @@ def parse_verdict(
 
 # --- messages ------------------------------------------------------------------------------
 
-PROMPT_LIMIT = 4000
+PROMPT_LIMIT = 3000
 VARS_LIMIT = 2000
 EXPECTED_LIMIT = 1500
 OUTPUT_LIMIT = 6000
