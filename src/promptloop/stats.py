@@ -45,7 +45,13 @@ def _binomial_tail(k: int, n: int) -> float:
         return 0.0
     if k >= n:
         return 1.0
-    total = sum(math.comb(n, i) for i in range(k + 1))
+    # Walk the row of Pascal's triangle instead of calling math.comb per term: each
+    # step is one multiply and one exact division, so thousands of pairs stay fast.
+    term = 1
+    total = 1
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        total += term
     # Integer true division rounds correctly even when both sides overflow a float.
     return total / (1 << n)
 

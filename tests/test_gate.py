@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import pytest
+
+from promptloop.compare import CaseRecord, Comparison, compare
+from promptloop.gate import Check, GatePolicy, Verdict, combine_verdicts, decide
+
+
+def rec(
+    case_id: str,
+    passed: float,
+    *,
+    error: bool = False,
+    critical: bool = False,
+    errored_repeats: int = 0,
+) -> CaseRecord:
+    return CaseRecord(
+        case_id=case_id,
+        passed=passed,
+        score=passed,
+        error=error,
+        critical=critical,
+        errored_repeats=errored_repeats,
+    )
+
+
+def suite(
+    n: int, *, both_pass: int, broken: int, fixed: int
+) -> tuple[list[CaseRecord], list[CaseRecord]]:
+    """n cases: ``both_pass`` pass on both sides, then ``broken``, then ``fixed``; the
+    rest fail on both sides."""
+    base, head = [], []
+    for i in range(n):
+        if i < both_pass:
+            b, h = 1.0, 1.0
+        elif i < both_pass + broken:
+            b, h = 1.0, 0.0
+        elif i < both_pass + broken + fixed:
+            b, h = 0.0, 1.0
+        else:
+            b, h = 0.0, 0.0
+        base.append(rec(f"c{i}", b))
+        head.append(rec(f"c{i}", h))
+    return base, head
+
+
+def _check(verdict: Verdict, name: str) -> Check:
+    return next(c for c in verdict.checks if c.name == name)
+
+
+def _figures(comparison: Comparison) -> tuple[str, str]:
+    def fmt(x: float) -> str:
+        return f"{x:.1f}".replace("-", "−")
+
+    return fmt(comparison.delta_pp.lo), fmt(comparison.delta_pp.hi)
+
+
+def test_significant_regression_beyond_the_allowance_fails_with_figures() -> None:
+    base, head = suite(200, both_pass=130, broken=20, fixed=2)
+    comparison = compare(base, head, seed=0)
+    verdict = decide(comparison, head, GatePolicy(max_regression_pp=5.0))
+    assert verdict.status == "fail"
+    lo, hi = _figures(comparison)
+    assert verdict.reason.startswith(
+        "Head breaks 20 cases and fixes 2 cases; pass rate fell 9.0 pp"
+    )
+    assert f"95% CI {lo} to {hi}" in verdict.reason
+    assert "one-sided p<0.001" in verdict.reason
+    assert verdict.reason.endswith("beyond the 5.0 pp allowed.")
+    assert [c.name for c in verdict.checks] == ["regression"]
+
+
+def test_large_but_noisy_drop_is_inconclusive() -> None:
+    # 40 cases: breaks 4, fixes 1 → −7.5 pp, one-sided p = P(X >= 4 | n=5) = 6/32.
+    base, head = suite(40, both_pass=20, broken=4, fixed=1)
+    comparison = compare(base, head)
+    assert comparison.p_worse == pytest.approx(6 / 32)
+    verdict = decide(comparison, head, GatePolicy())
+    assert verdict.status == "inconclusive"
+    assert "pass rate fell 7.5 pp" in verdict.reason
+    assert "p=0.19" in verdict.reason
+    assert "not significant at 95%" in verdict.reason
+
+
+def test_significant_drop_within_the_allowance_passes() -> None:
+    # −3 pp, p = 1/64: real but allowed.
+    base, head = suite(200, both_pass=150, broken=6, fixed=0)
+    comparison = compare(base, head)
+    assert comparison.p_worse < 0.05
+    verdict = decide(comparison, head, GatePolicy(max_regression_pp=5.0))
+    assert verdict.status == "pass"
+    assert "fell 3.0 pp" in verdict.reason
+    assert verdict.reason.endswith("within the 5.0 pp allowed.")
+    # A tighter allowance turns the same data into a failure.
+    assert decide(comparison, head, GatePolicy(max_regression_pp=2.0)).status == "fail"
+
+
+def test_improvement_passes_and_says_so() -> None:
+    base, head = suite(100, both_pass=50, broken=1, fixed=9)
+    verdict = decide(compare(base, head), head, GatePolicy())
+    assert verdict.status == "pass"
+    assert "Head breaks 1 case and fixes 9 cases; pass rate rose 8.0 pp" in verdict.reason
+
+
+def test_stricter_confidence_needs_stronger_evidence() -> None:
+    # 100 cases: breaks 9, fixes 2 → −7 pp, one-sided p ≈ 0.033.
+    base, head = suite(100, both_pass=50, broken=9, fixed=2)
+    comparison = compare(base, head)
+    assert 0.01 < comparison.p_worse < 0.05
+    assert decide(comparison, head, GatePolicy(confidence=0.95)).status == "fail"
+    assert decide(comparison, head, GatePolicy(confidence=0.99)).status == "inconclusive"
+
+
+def test_nothing_paired_is_inconclusive() -> None:
+    comparison = compare([rec("a", 1.0)], [rec("b", 1.0)])
+    verdict = decide(comparison, [rec("b", 1.0)], GatePolicy())
+    assert verdict.status == "inconclusive"
+    assert "No case could be paired" in verdict.reason
+
+
+def test_a_critical_case_that_breaks_fails_even_when_the_suite_improves() -> None:
+    base, head = suite(100, both_pass=50, broken=0, fixed=10)
+    base.append(rec("refund-policy", 1.0, critical=True))
+    head.append(rec("refund-policy", 0.0, critical=True))
+    verdict = decide(compare(base, head), head, GatePolicy())
+    assert verdict.status == "fail"
+    assert verdict.reason == "Head breaks 1 critical case: refund-policy (100.0% → 0.0%)."
+    assert _check(verdict, "regression").status == "pass"
+
+
+def test_critical_cases_that_hold_pass_and_already_failing_ones_are_not_blamed() -> None:
+    base = [rec("a", 1.0, critical=True), rec("b", 0.0, critical=True)]
+    head = [rec("a", 1.0, critical=True), rec("b", 0.0, critical=True)]
+    verdict = decide(compare(base, head), head, GatePolicy())
+    assert _check(verdict, "critical").status == "pass"
+    assert verdict.status == "pass"
+
+
+def test_without_a_baseline_a_failing_critical_case_fails() -> None:
+    head = [rec("a", 1.0), rec("must-refuse", 2 / 3, critical=True)]
+    verdict = decide(None, head, GatePolicy())
+    assert verdict.status == "fail"
+    assert "must-refuse (66.7%)" in verdict.reason
+    assert "no baseline" in verdict.reason
+    ok = decide(None, [rec("must-refuse", 1.0, critical=True)], GatePolicy())
+    assert ok.status == "pass"
+    assert "All 1 critical cases pass" in ok.reason
+
+
+def _head(passes: int, n: int) -> list[CaseRecord]:
+    return [rec(f"c{i}", 1.0 if i < passes else 0.0) for i in range(n)]
+
+
+def test_minimum_pass_rate_fails_when_confidently_below() -> None:
+    verdict = decide(None, _head(60, 100), GatePolicy(min_pass_rate=0.8))
+    assert verdict.status == "fail"
+    assert verdict.reason.startswith("Head pass rate 60.0% over 100 cases (95% upper bound")
+    assert verdict.reason.endswith("is below the required 80.0%.")
+
+
+def test_minimum_pass_rate_is_inconclusive_when_below_but_within_noise() -> None:
+    verdict = decide(None, _head(75, 100), GatePolicy(min_pass_rate=0.8))
+    assert verdict.status == "inconclusive"
+    assert "75.0%" in verdict.reason and "80.0%" in verdict.reason
+    assert "within noise" in verdict.reason
+
+
+def test_minimum_pass_rate_met_and_suite_threshold_takes_precedence() -> None:
+    head = _head(85, 100)
+    assert decide(None, head, GatePolicy(min_pass_rate=0.8)).status == "pass"
+    verdict = decide(None, head, GatePolicy(min_pass_rate=0.8, threshold=0.95))
+    assert verdict.status == "fail"
+    assert "required 95.0%" in verdict.reason
+
+
+def test_minimum_pass_rate_ignores_errored_cases_and_handles_none_ran() -> None:
+    head = [*_head(9, 10), rec("x", 0.0, error=True)]
+    check = _check(
+        decide(None, head, GatePolicy(min_pass_rate=0.5, on_error="ignore")), "min_pass_rate"
+    )
+    assert check.status == "pass"
+    assert "90.0% over 10 cases" in check.reason
+    none_ran = decide(
+        None, [rec("x", 0.0, error=True)], GatePolicy(min_pass_rate=0.5, on_error="ignore")
+    )
+    assert none_ran.status == "inconclusive"
+
+
+@pytest.mark.parametrize(
+    ("on_error", "status"), [("fail", "fail"), ("neutral", "inconclusive"), ("ignore", "pass")]
+)
+def test_on_error_policies(on_error: str, status: str) -> None:
+    base, head = suite(50, both_pass=40, broken=0, fixed=0)
+    base[0] = rec("c0", 1.0, error=True)
+    head[1] = rec("c1", 0.0, error=True)
+    head[2] = rec("c2", 1.0, errored_repeats=1)
+    verdict = decide(compare(base, head), head, GatePolicy(on_error=on_error))  # type: ignore[arg-type]
+    assert verdict.status == status
+    errors = _check(verdict, "errors")
+    assert errors.status == status
+    assert "3 case runs hit an infrastructure error (2 on head, 1 on base)" in errors.reason
+    if status != "pass":
+        assert verdict.reason == errors.reason
+
+
+def test_errors_do_not_hide_a_regression_under_neutral() -> None:
+    base, head = suite(200, both_pass=130, broken=20, fixed=2)
+    head[-1] = rec(head[-1].case_id, 0.0, error=True)
+    verdict = decide(compare(base, head), head, GatePolicy(on_error="neutral"))
+    assert verdict.status == "fail"
+    assert "Head breaks 20 cases" in verdict.reason
+    assert _check(verdict, "errors").status == "inconclusive"
+
+
+def test_no_baseline_and_no_minimum_passes_with_an_explanation() -> None:
+    verdict = decide(None, _head(3, 4), GatePolicy(), suite="triage")
+    assert verdict == Verdict(
+        "pass",
+        "Head passes 75.0% of 4 cases; there is no baseline or minimum pass rate to gate on.",
+        (),
+        "triage",
+    )
+
+
+def test_checks_carry_the_suite_name() -> None:
+    verdict = decide(None, _head(1, 2), GatePolicy(min_pass_rate=0.1), suite="triage")
+    assert all(c.suite == "triage" for c in verdict.checks)
+    assert verdict.suite == "triage"
+
+
+def _v(status: str, suite: str) -> Verdict:
+    return Verdict(status, f"{suite} says {status}.", (), suite)  # type: ignore[arg-type]
+
+
+def test_combine_verdicts_fail_beats_inconclusive_beats_pass() -> None:
+    assert combine_verdicts([]).status == "pass"
+    assert combine_verdicts([_v("pass", "a"), _v("pass", "b")]).reason == "All 2 suites pass."
+    mixed = combine_verdicts([_v("pass", "a"), _v("inconclusive", "b"), _v("pass", "c")])
+    assert mixed.status == "inconclusive"
+    assert mixed.reason == "1 of 3 suites is inconclusive; b: b says inconclusive."
+    failing = combine_verdicts(
+        [_v("inconclusive", "a"), _v("fail", "b"), _v("fail", "c"), _v("pass", "d")]
+    )
+    assert failing.status == "fail"
+    assert failing.reason == "2 of 4 suites fail; b: b says fail."
+    single = combine_verdicts([_v("fail", "only")])
+    assert single.reason == "only says fail."
+
+
+def test_policy_validation() -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        GatePolicy(confidence=1.0)
+    with pytest.raises(ValueError, match="max_regression_pp"):
+        GatePolicy(max_regression_pp=-1)
+    with pytest.raises(ValueError, match="min_pass_rate"):
+        GatePolicy(min_pass_rate=80)

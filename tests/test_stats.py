@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+
+from promptloop import stats
+from promptloop.stats import (
+    discordant_counts,
+    mcnemar_exact,
+    mcnemar_one_sided,
+    normal_quantile,
+    paired_bootstrap_ci,
+    wilson_interval,
+)
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "expected"),
+    [
+        (0, 5, 2 * 1 / 32),  # both tails: P(X=0) doubled
+        (5, 0, 2 * 1 / 32),
+        (1, 9, 2 * (1 + 10) / 1024),
+        (2, 8, 2 * (1 + 10 + 45) / 1024),
+        (3, 3, 1.0),  # doubled tail exceeds 1, capped
+        (0, 1, 1.0),
+        (0, 0, 1.0),
+    ],
+)
+def test_mcnemar_exact_matches_hand_computed_binomial_sums(b: int, c: int, expected: float) -> None:
+    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mcnemar_exact_is_symmetric_and_close_to_the_chi_square_for_many_pairs() -> None:
+    assert mcnemar_exact(40, 60) == mcnemar_exact(60, 40)
+    # Continuity-corrected chi-square approximation, 1 degree of freedom.
+    chi2 = (abs(40 - 60) - 1) ** 2 / 100
+    approx = math.erfc(math.sqrt(chi2 / 2))
+    assert mcnemar_exact(40, 60) == pytest.approx(approx, abs=0.003)
+
+
+def test_mcnemar_exact_handles_thousands_of_pairs_without_overflow() -> None:
+    p = mcnemar_exact(5000, 5300)
+    assert 0.0 < p < 0.01
+    assert mcnemar_exact(5000, 5000) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("b", "c", "expected"),
+    [
+        (5, 0, 1 / 32),  # all five discordant pairs went the bad way
+        (0, 5, 1.0),
+        (3, 1, (4 + 1) / 16),  # P(X >= 3) for n = 4
+        (1, 9, 1 - 1 / 1024),  # P(X >= 1) for n = 10
+        (0, 0, 1.0),
+    ],
+)
+def test_mcnemar_one_sided_is_the_upper_binomial_tail(b: int, c: int, expected: float) -> None:
+    assert mcnemar_one_sided(b, c) == pytest.approx(expected, rel=1e-12)
+
+
+def test_one_sided_tails_overlap_by_exactly_the_observed_point_mass() -> None:
+    b, c = 7, 4
+    point = math.comb(11, 7) / 2**11
+    assert mcnemar_one_sided(b, c) + mcnemar_one_sided(c, b) == pytest.approx(1 + point)
+
+
+def test_negative_counts_are_rejected() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        mcnemar_exact(-1, 3)
+    with pytest.raises(ValueError, match="non-negative"):
+        mcnemar_one_sided(2, -1)
+
+
+def test_discordance_of_fractional_deltas_counts_signs_and_ignores_rounding_ties() -> None:
+    deltas = [-1.0, -1 / 3, 0.0, 1e-12, 2 / 3 - 1 / 3 - 1 / 3, 1 / 3, 1.0, 0.5]
+    assert discordant_counts(deltas) == (2, 3)
+
+
+def test_normal_quantile() -> None:
+    assert normal_quantile(0.975) == pytest.approx(1.959964, abs=1e-6)
+    assert normal_quantile(0.5) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        normal_quantile(1.0)
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "lo", "hi"),
+    [
+        # Published Wilson 95% intervals (z = 1.96).
+        (0, 10, 0.0, 0.2775),
+        (10, 10, 0.7225, 1.0),
+        (5, 10, 0.2366, 0.7634),
+        (81, 263, 0.2553, 0.3662),
+    ],
+)
+def test_wilson_interval_known_values(successes: int, n: int, lo: float, hi: float) -> None:
+    got_lo, got_hi = wilson_interval(successes, n)
+    assert got_lo == pytest.approx(lo, abs=1e-4)
+    assert got_hi == pytest.approx(hi, abs=1e-4)
+
+
+def test_wilson_interval_edges_and_fractional_successes() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    narrow = wilson_interval(5, 10, confidence=0.80)
+    wide = wilson_interval(5, 10, confidence=0.99)
+    assert wide[0] < narrow[0] < 0.5 < narrow[1] < wide[1]
+    # Fractional successes (means over repeats) sit between their integer neighbours.
+    assert wilson_interval(5, 10)[0] < wilson_interval(5.5, 10)[0] < wilson_interval(6, 10)[0]
+    with pytest.raises(ValueError, match="between 0 and n"):
+        wilson_interval(11, 10)
+    with pytest.raises(ValueError, match="confidence"):
+        wilson_interval(1, 10, confidence=1.0)
+
+
+def test_bootstrap_is_deterministic_by_seed() -> None:
+    rng = random.Random(1)
+    deltas = [rng.choice([-1.0, 0.0, 0.0, 1.0]) for _ in range(150)]
+    first = paired_bootstrap_ci(deltas, seed=3, n_resamples=500)
+    assert paired_bootstrap_ci(deltas, seed=3, n_resamples=500) == first
+    assert paired_bootstrap_ci(deltas, seed=4, n_resamples=500) != first
+    mean, lo, hi = first
+    assert mean == pytest.approx(statistics.fmean(deltas))
+    assert lo < mean < hi
+
+
+def test_bootstrap_degenerate_inputs() -> None:
+    assert paired_bootstrap_ci([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+    assert paired_bootstrap_ci([-1.0]) == (-1.0, -1.0, -1.0)
+    with pytest.raises(ValueError, match="at least one"):
+        paired_bootstrap_ci([])
+    with pytest.raises(ValueError, match="n_resamples"):
+        paired_bootstrap_ci([1.0, 0.0], n_resamples=0)
+
+
+def test_bootstrap_interval_covers_the_true_mean_about_as_often_as_promised() -> None:
+    # Differences in {-1, 0, 1} with true mean -0.1.
+    rng = random.Random(11)
+    true_mean = 0.25 - 0.35
+    trials = 200
+    covered = 0
+    for trial in range(trials):
+        deltas = [
+            -1.0 if u < 0.35 else (1.0 if u < 0.60 else 0.0)
+            for u in (rng.random() for _ in range(80))
+        ]
+        _, lo, hi = paired_bootstrap_ci(deltas, confidence=0.90, n_resamples=400, seed=trial)
+        covered += lo <= true_mean <= hi
+    # Nominal 90%; the binomial spread over 200 trials is about ±4 points.
+    assert 0.80 <= covered / trials <= 0.97
+
+
+def test_large_inputs_use_the_normal_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    deltas = [rng.choice([-1.0, 0.0, 0.0, 1.0, 0.5]) for _ in range(3000)]
+    boot = paired_bootstrap_ci(deltas, n_resamples=1000, seed=2)
+    monkeypatch.setattr(stats, "NORMAL_APPROX_ABOVE", 1000)
+    mean, lo, hi = paired_bootstrap_ci(deltas, n_resamples=1000, seed=2)
+    half = 1.959964 * statistics.stdev(deltas) / math.sqrt(len(deltas))
+    assert (lo, hi) == pytest.approx((mean - half, mean + half), abs=1e-6)
+    # And it agrees with what resampling gives, to a small part of the width.
+    width = boot[2] - boot[1]
+    assert abs(lo - boot[1]) < 0.1 * width
+    assert abs(hi - boot[2]) < 0.1 * width
