@@ -13,6 +13,7 @@ from promptloop.stats import (
     mcnemar_one_sided,
     normal_quantile,
     paired_bootstrap_ci,
+    sign_flip_p_worse,
     wilson_interval,
 )
 
@@ -164,3 +165,32 @@ def test_large_inputs_use_the_normal_interval(monkeypatch: pytest.MonkeyPatch) -
     width = boot[2] - boot[1]
     assert abs(lo - boot[1]) < 0.1 * width
     assert abs(hi - boot[2]) < 0.1 * width
+
+
+def test_sign_flip_equals_exact_mcnemar_when_every_case_ran_once() -> None:
+    deltas = [-1.0] * 9 + [1.0] * 2 + [0.0] * 30
+    assert sign_flip_p_worse(deltas) == pytest.approx(mcnemar_one_sided(9, 2), rel=1e-12)
+    assert sign_flip_p_worse([0.0, 0.0]) == 1.0
+    assert sign_flip_p_worse([]) == 1.0
+
+
+def test_sign_flip_with_unequal_sizes_estimates_the_exact_randomization_p_value() -> None:
+    # Sizes {1, 1, 1, 1/3, 2/3}; observed total -1-1-1+1/3-2/3 = -10/3. Of the 32 sign
+    # patterns, only all-negative (-4) and the observed one reach -10/3 or below.
+    deltas = [-1.0, -1.0, -1.0, 1 / 3, -2 / 3]
+    p = sign_flip_p_worse(deltas, n_resamples=20000, seed=1)
+    assert p == pytest.approx(2 / 32, abs=0.006)
+    assert sign_flip_p_worse(deltas, n_resamples=500, seed=2) == sign_flip_p_worse(
+        deltas, n_resamples=500, seed=2
+    )
+    # The mirror image is an improvement: nothing says head is worse.
+    assert sign_flip_p_worse([-d for d in deltas], n_resamples=2000) > 0.9
+
+
+def test_sign_flip_weighs_how_far_cases_moved() -> None:
+    # Same signs (5 worse, 2 better), but the worse moves are large and the better small:
+    # the sign test cannot tell, the sign-flip test can.
+    lopsided = [-1.0] * 5 + [1 / 3] * 2
+    balanced = [-1 / 3] * 5 + [1.0] * 2
+    assert sign_flip_p_worse(lopsided, seed=3) < 0.05 < mcnemar_one_sided(5, 2)
+    assert sign_flip_p_worse(balanced, seed=3) > 0.5

@@ -22,8 +22,8 @@ from promptloop.stats import (
     TIE_TOLERANCE,
     discordant_counts,
     mcnemar_exact,
-    mcnemar_one_sided,
     paired_bootstrap_ci,
+    sign_flip_p_worse,
     wilson_interval,
 )
 
@@ -100,11 +100,13 @@ class Comparison:
     delta_pp: Interval
     # Head − base mean score, paired bootstrap.
     score_delta: Interval
-    # Discordant counts by the sign of each case's delta (see promptloop.stats).
+    # Discordant counts by the sign of each case's delta (see promptloop.stats);
+    # mcnemar_p is the two-sided exact test on them.
     broken_count: int
     fixed_count: int
     mcnemar_p: float
-    # One-sided exact p-value for "head is worse than base".
+    # One-sided p-value for "head is worse than base": paired sign-flip test, which is
+    # the exact one-sided McNemar test when each case ran once.
     p_worse: float
     base_errors: int
     head_errors: int
@@ -261,7 +263,7 @@ def compare(
         broken_count=broken,
         fixed_count=fixed,
         mcnemar_p=mcnemar_exact(broken, fixed),
-        p_worse=mcnemar_one_sided(broken, fixed),
+        p_worse=sign_flip_p_worse(pass_deltas, seed=seed),
         base_errors=sum(1 for r in base if r.error),
         head_errors=sum(1 for r in head if r.error),
         confidence=confidence,

@@ -8,7 +8,9 @@ never fail the gate, and would lose power for nothing.
 Regression rule (why it looks like this)
 ----------------------------------------
 Let ``Δ`` be head − base pass rate in percentage points over the paired cases and
-``p`` the one-sided exact McNemar (sign-test) p-value for "head is worse".
+``p`` the one-sided p-value for "head is worse" from the paired sign-flip test
+(exactly McNemar's exact test when each case ran once; with repeats it also weighs
+how far each case moved, see :func:`promptloop.stats.sign_flip_p_worse`).
 
 * **fail** when ``p < alpha`` *and* ``Δ < -max_regression_pp``: we are confident
   head is worse, and the best estimate of how much worse exceeds the allowance.

@@ -90,6 +90,44 @@ def mcnemar_one_sided(b: int, c: int) -> float:
     return _binomial_tail(n - b, n)
 
 
+def sign_flip_p_worse(deltas: Sequence[float], *, n_resamples: int = 4000, seed: int = 0) -> float:
+    """One-sided paired randomization (sign-flip) p-value for "head is worse".
+
+    If head and base are exchangeable within each case, every per-case difference is
+    as likely to carry either sign, so the observed total ``T = Σ d_i`` is compared
+    with ``T* = Σ ±|d_i|`` under random signs: ``p = P(T* <= T)``. When every
+    non-zero difference has the same size (cases run once: d in {-1, 0, 1}) this is
+    exactly :func:`mcnemar_one_sided` and is computed exactly. With repeats the sizes
+    differ (a case going 3/3 → 0/3 weighs more than 3/3 → 2/3, which the plain sign
+    test would count alike); then the p-value is estimated from ``n_resamples`` seeded
+    random sign draws as ``(1 + hits) / (1 + n_resamples)``, which never understates it.
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    nonzero = [float(d) for d in deltas if abs(d) > TIE_TOLERANCE]
+    if not nonzero:
+        return 1.0
+    sizes: dict[float, int] = {}
+    for d in nonzero:
+        key = round(abs(d), 9)
+        sizes[key] = sizes.get(key, 0) + 1
+    if len(sizes) == 1:
+        worse, better = discordant_counts(nonzero)
+        return mcnemar_one_sided(worse, better)
+    observed = math.fsum(nonzero)
+    groups = list(sizes.items())
+    slack = 1e-7 * len(nonzero)
+    rng = random.Random(seed)
+    hits = 0
+    for _ in range(n_resamples):
+        # Within a group of m equal sizes only the number of plus signs matters:
+        # the popcount of m random bits is exactly Binomial(m, 1/2).
+        total = math.fsum(size * (2 * rng.getrandbits(m).bit_count() - m) for size, m in groups)
+        if total <= observed + slack:
+            hits += 1
+    return (hits + 1) / (n_resamples + 1)
+
+
 def discordant_counts(deltas: Sequence[float]) -> tuple[int, int]:
     """``(b, c)``: cases worse on head (d < 0) and better on head (d > 0); ties ignored."""
     worse = sum(1 for d in deltas if d < -TIE_TOLERANCE)
