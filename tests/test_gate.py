@@ -254,3 +254,21 @@ def test_policy_validation() -> None:
         GatePolicy(max_regression_pp=-1)
     with pytest.raises(ValueError, match="min_pass_rate"):
         GatePolicy(min_pass_rate=80)
+
+
+def test_with_repeats_the_gate_weighs_how_far_cases_moved() -> None:
+    # 100 cases run 3 times: 8 go 3/3 → 0/3, 4 go 0/3 → 1/3. Δ = −6.7 pp. By signs alone
+    # (8 worse, 4 better) nothing is significant; by size it is: exact sign-flip
+    # p = (16 + 40) / 4096.
+    base = [rec(f"c{i}", 1.0 if i < 60 else 0.0) for i in range(100)]
+    head = [
+        rec(f"c{i}", 0.0 if i < 8 else (1 / 3 if 60 <= i < 64 else b.passed))
+        for i, b in enumerate(base)
+    ]
+    comparison = compare(base, head, seed=0)
+    assert (comparison.broken_count, comparison.fixed_count) == (8, 4)
+    assert comparison.mcnemar_p > 0.3
+    assert comparison.p_worse == pytest.approx(56 / 4096, abs=0.006)
+    verdict = decide(comparison, head, GatePolicy())
+    assert verdict.status == "fail"
+    assert "Head breaks 8 cases and fixes 4 cases; pass rate fell 6.7 pp" in verdict.reason
