@@ -12,8 +12,14 @@ class PromptloopError(Exception):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 key: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
         self.message = message
         self.path = path
         self.line = line

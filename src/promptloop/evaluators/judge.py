@@ -24,6 +24,9 @@ from promptloop.evaluators.base import EvalContext, EvalResult, quote
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
 from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage
 
+CRITIQUE_CHARS = 240
+QUOTE_CHARS = 160
+
 
 def judge_schema(error_types: Sequence[str] = ()) -> dict[str, Any]:
     """The JSON Schema a judge answers with.
@@ -33,15 +36,17 @@ def judge_schema(error_types: Sequence[str] = ()) -> dict[str, Any]:
     because grammar-driven models emit keys in schema order, and a verdict written
     after the reasoning is better than one the reasoning has to justify.
     """
+    # maxLength bounds what a grammar-constrained model can write: without it a small
+    # model rambles until max_tokens and the cut-off JSON is unusable.
     properties: dict[str, Any] = {
-        "critique": {"type": "string"},
+        "critique": {"type": "string", "maxLength": CRITIQUE_CHARS},
         "passed": {"type": "boolean"},
         "score": {"type": "number", "minimum": 0, "maximum": 1},
     }
     if error_types:
         properties["error_type"] = {"enum": [*error_types, None]}
-    properties["evidence"] = {"type": "string"}
-    properties["suggested_fix"] = {"type": "string"}
+    properties["evidence"] = {"type": "string", "maxLength": QUOTE_CHARS}
+    properties["suggested_fix"] = {"type": "string", "maxLength": QUOTE_CHARS}
     return {
         "type": "object",
         "properties": properties,

@@ -1,0 +1,252 @@
+"""The `promptloop run` job: config → suites → runs → comparison → verdict → reports.
+
+This module wires the pieces together and owns the file writes; the pieces stay pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from promptloop import __version__
+from promptloop.config import LoadedConfig, find_config, load_config
+from promptloop.errors import UserError
+from promptloop.gitfiles import file_at, repo_root, resolve_ref
+from promptloop.models.factory import build_client
+from promptloop.outcome import CaseOutcome
+from promptloop.prompts import parse_prompt
+from promptloop.report.junit import write_junit
+from promptloop.report.markdown import write_markdown
+from promptloop.results import (
+    RunResult,
+    SuiteResult,
+    UsageTotals,
+    Verdict,
+    case_record,
+    summarise_evaluators,
+    write_results,
+)
+from promptloop.runner import ProgressCallback, Runner, RunSettings, SuitePlan
+from promptloop.suites import (
+    ModelChoice,
+    case_split,
+    choose_models,
+    plan_suites,
+    ratios,
+    relative_display,
+    shard_cases,
+)
+from promptloop.verdicts import judge_run
+
+
+@dataclass
+class RunOptions:
+    start_dir: Path = field(default_factory=Path.cwd)
+    config_path: Path | None = None
+    output_dir: Path | None = None
+    model: str | None = None
+    suites: tuple[str, ...] = ()
+    concurrency: int | None = None
+    no_cache: bool = False
+    repeat: int | None = None
+    baseline: str | None = None
+    shard: str | None = None
+    optimizer_model: str | None = None
+    progress: ProgressCallback | None = None
+
+
+@dataclass
+class Prepared:
+    loaded: LoadedConfig
+    models: ModelChoice
+    plans: list[SuitePlan]
+    warnings: list[str]
+
+
+def locate_config(opts: RunOptions) -> LoadedConfig:
+    path = opts.config_path or find_config(opts.start_dir)
+    return load_config(path)
+
+
+def prepare(opts: RunOptions) -> Prepared:
+    loaded = locate_config(opts)
+    models = choose_models(loaded, opts.model)
+    if opts.optimizer_model:
+        models = replace(models, optimizer_model=opts.optimizer_model)
+    warnings: list[str] = []
+    plans = plan_suites(
+        loaded, models, only=opts.suites, model_override=opts.model, warnings=warnings
+    )
+    if opts.shard is not None:
+        plans = [replace(p, cases=tuple(shard_cases(p.cases, opts.shard))) for p in plans]
+    return Prepared(loaded, models, plans, warnings)
+
+
+def default_output_dir(opts: RunOptions) -> Path:
+    return opts.output_dir or Path.cwd() / "promptloop-results"
+
+
+def make_runner(prepared: Prepared, opts: RunOptions) -> Runner:
+    cfg = prepared.loaded.config
+    cache_dir = (
+        None if opts.no_cache or not cfg.cache.enabled else (prepared.loaded.root / cfg.cache.dir)
+    )
+    client, _stats = build_client(
+        cache_dir=cache_dir,
+        redis_url=None if opts.no_cache else cfg.cache.redis_url,
+        retries=cfg.retries,
+        concurrency=opts.concurrency or cfg.concurrency,
+    )
+    settings = RunSettings(
+        judge_model=prepared.models.judge_model,
+        seed=cfg.seed,
+        api_base=cfg.api_base,
+        timeout_s=float(cfg.timeout),
+    )
+    return Runner(client, settings, progress=opts.progress)
+
+
+def _suite_result(
+    plan: SuitePlan,
+    rows: list[list[CaseOutcome]],
+    variant: str,
+    prompt_source: str,
+    split_ratios: tuple[float, float, float],
+) -> SuiteResult:
+    records = [
+        case_record(outcome, case_split(outcome.case, split_ratios), repeat)
+        for repeat, row in enumerate(rows)
+        for outcome in row
+    ]
+    usage = UsageTotals()
+    for row in rows:
+        for o in row:
+            usage = usage.add(
+                UsageTotals(
+                    prompt_tokens=o.usage.prompt_tokens,
+                    completion_tokens=o.usage.completion_tokens,
+                    cost_usd=o.usage.cost_usd,
+                )
+            )
+    return SuiteResult(
+        name=plan.name,
+        variant="base" if variant == "base" else "head",
+        prompt_path=plan.prompt.path,
+        prompt_sha256=hashlib.sha256(prompt_source.encode()).hexdigest(),
+        model=plan.model,
+        threshold=plan.threshold,
+        cases=records,
+        evaluators=summarise_evaluators(records),
+        usage=usage,
+    )
+
+
+@dataclass
+class _Job:
+    plan: SuitePlan
+    variant: str
+    source: str
+    template: Any
+
+
+def baseline_jobs(prepared: Prepared, ref: str) -> tuple[list[_Job], list[str]]:
+    root = repo_root(prepared.loaded.root)
+    sha = resolve_ref(root, ref)
+    jobs: list[_Job] = []
+    unchanged: list[str] = []
+    for plan in prepared.plans:
+        path = prepared.loaded.root / plan.prompt.path
+        if not path.exists():
+            path = Path.cwd() / plan.prompt.path
+        old = file_at(root, sha, path)
+        if old is None:
+            # A prompt new in this change has no baseline; its head run stands alone.
+            continue
+        if old == plan.prompt.source:
+            unchanged.append(plan.name)
+            continue
+        template = parse_prompt(old, f"{plan.prompt.path}@{ref}")
+        jobs.append(_Job(plan, "base", old, template))
+    return jobs, unchanged
+
+
+async def _execute(runner: Runner, jobs: list[_Job], repeat: int) -> list[list[list[CaseOutcome]]]:
+    return list(
+        await asyncio.gather(
+            *(
+                runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
+                for job in jobs
+            )
+        )
+    )
+
+
+def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult:
+    started = time.perf_counter()
+    prepared = prepared or prepare(opts)
+    cfg = prepared.loaded.config
+    repeat = opts.repeat or cfg.repeat
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    head_jobs = [_Job(p, "head", p.prompt.source, p.prompt) for p in prepared.plans]
+    base_jobs: list[_Job] = []
+    unchanged: list[str] = []
+    if opts.baseline:
+        base_jobs, unchanged = baseline_jobs(prepared, opts.baseline)
+    runner = make_runner(prepared, opts)
+    jobs = head_jobs + base_jobs
+    outputs = asyncio.run(_execute(runner, jobs, repeat))
+    split_ratios = ratios(prepared.loaded)
+    head: list[SuiteResult] = []
+    base: list[SuiteResult] = []
+    for job, rows in zip(jobs, outputs, strict=True):
+        suite = _suite_result(job.plan, rows, job.variant, job.source, split_ratios)
+        (base if job.variant == "base" else head).append(suite)
+    notices = [prepared.models.notice] if prepared.models.notice else []
+    notices.extend(prepared.warnings)
+    result = RunResult(
+        promptloop_version=__version__,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config_path=relative_display(prepared.loaded.path, prepared.loaded.root),
+        model=prepared.models.model,
+        judge_model=prepared.models.judge_model,
+        shard=opts.shard,
+        wall_s=time.perf_counter() - started,
+        usage=UsageTotals(
+            model_calls=runner.tally.calls,
+            cache_hits=runner.tally.cache_hits,
+            prompt_tokens=runner.tally.usage.prompt_tokens,
+            completion_tokens=runner.tally.usage.completion_tokens,
+            cost_usd=runner.tally.usage.cost_usd,
+        ),
+        suites=head,
+        baseline_ref=opts.baseline,
+        baseline=base,
+        unchanged_suites=unchanged,
+        notices=notices,
+    )
+    return judge_run(result, cfg.gate, seed=cfg.seed)
+
+
+def write_reports(result: RunResult, output_dir: Path) -> dict[str, Path]:
+    paths = {
+        "results": output_dir / "results.json",
+        "junit": output_dir / "junit.xml",
+        "report": output_dir / "report.md",
+    }
+    write_results(result, paths["results"])
+    write_junit(result, paths["junit"])
+    write_markdown(result, paths["report"])
+    return paths
+
+
+def exit_code(verdict: Verdict | None) -> int:
+    """0 gates pass, 1 a gate failed; inconclusive does not block (it says so in the report)."""
+    if verdict is None or verdict.status != "fail":
+        return 0
+    return 1

@@ -1,0 +1,277 @@
+"""Command-line interface. Imports stay inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every gate passed (or was inconclusive)
+  1  a gate failed
+  2  usage or configuration error
+  3  infrastructure error (a provider or GitHub kept failing)
+"""
+
+
+def _friendly_errors(fn: F) -> F:
+    """Turn our errors into one line on stderr and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from promptloop.errors import PromptloopError
+
+        try:
+            return fn(*args, **kwargs)
+        except PromptloopError as exc:
+            click.echo(f"promptloop: error: {exc.one_line()}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("promptloop: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(package_name="promptloop")
+def cli() -> None:
+    """Evaluate LLM prompts, explain every failure, and learn better prompts from the critiques.
+
+    Start with `promptloop run` in a folder that has a promptloop.yaml. With no model
+    configured and no provider key set, promptloop runs the embedded SmolLM2 model locally.
+    """
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Path to promptloop.yaml (default: found in DIRECTORY or its parents).",
+)
+_output_option = click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write results.json, junit.xml and report.md [default: ./promptloop-results].",
+)
+_model_option = click.option(
+    "--model",
+    "-m",
+    help="Model under test, any litellm model string "
+    "(overrides the config), e.g. openai/gpt-4o-mini or local/smollm2.",
+)
+_concurrency_option = click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Model calls in flight at once [default: from config, 8].",
+)
+_no_cache_option = click.option(
+    "--no-cache", is_flag=True, help="Ignore and don't fill the response cache."
+)
+_quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False, exists=True), default="."
+)
+@_config_option
+@_output_option
+@_model_option
+@click.option("--suite", "-s", "suites", multiple=True, help="Run only this suite (repeatable).")
+@_concurrency_option
+@_no_cache_option
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    help="Run every case k times and average within the case (noisy models/judges).",
+)
+@click.option(
+    "--baseline",
+    metavar="REF",
+    help="Also run each prompt as it is at git REF and "
+    "gate on the paired difference (in CI: the PR's base sha).",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run only shard I of N (split by case id), for a "
+    "CI matrix; combine the partial results with `promptloop merge`.",
+)
+@_quiet_option
+@_friendly_errors
+def run(
+    directory: Path,
+    config_path: Path | None,
+    output_dir: Path | None,
+    model: str | None,
+    suites: tuple[str, ...],
+    concurrency: int | None,
+    no_cache: bool,
+    repeat: int | None,
+    baseline: str | None,
+    shard: str | None,
+    quiet: bool,
+) -> None:
+    """Run the eval suites in DIRECTORY (default: here) and write the reports."""
+    from rich.console import Console
+
+    from promptloop.app import RunOptions, default_output_dir, execute_run, prepare, write_reports
+    from promptloop.progress import progress_reporter
+    from promptloop.report.console import print_run
+    from promptloop.verdicts import exit_code_for
+
+    opts = RunOptions(
+        start_dir=directory,
+        config_path=config_path,
+        output_dir=output_dir,
+        model=model,
+        suites=suites,
+        concurrency=concurrency,
+        no_cache=no_cache,
+        repeat=repeat,
+        baseline=baseline,
+        shard=shard,
+    )
+    prepared = prepare(opts)
+    err = Console(stderr=True)
+    if prepared.models.notice:
+        err.print(f"[yellow]{prepared.models.notice}[/yellow]")
+    total = sum(len(p.cases) for p in prepared.plans) * (repeat or prepared.loaded.config.repeat)
+    if baseline:
+        total *= 2
+    with progress_reporter(total, quiet=quiet) as progress:
+        opts.progress = progress
+        result = execute_run(opts, prepared)
+    out_dir = default_output_dir(opts)
+    paths = write_reports(result, out_dir)
+    print_run(result, Console())
+    click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
+    sys.exit(exit_code_for(result, prepared.loaded.config.gate))
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("suite", required=False)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=".",
+    show_default=True,
+    help="Where to look for promptloop.yaml.",
+)
+@_config_option
+@_output_option
+@_model_option
+@click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    help="Rounds of critique → rewrite → validation [default: from config, 3].",
+)
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=1),
+    help="Budget: model calls in all (optimizer calls plus cases scored).",
+)
+@click.option("--max-usd", type=click.FloatRange(min=0), help="Budget in US dollars.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "rewrite", "rules"]),
+    help="rewrite the whole prompt, or keep it and maintain appended rules "
+    "[default: auto = rules on the embedded model, rewrite otherwise].",
+)
+@click.option(
+    "--feedback",
+    type=click.Choice(["critiques", "scores-only"]),
+    help="scores-only hides the evaluators' reasons from the optimizer (an ablation).",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Overwrite the prompt file instead of writing NAME.optimized.EXT next to it.",
+)
+@_concurrency_option
+@_no_cache_option
+@_friendly_errors
+def optimize(
+    suite: str | None,
+    directory: Path,
+    config_path: Path | None,
+    output_dir: Path | None,
+    model: str | None,
+    optimizer_model: str | None,
+    rounds: int | None,
+    max_calls: int | None,
+    max_usd: float | None,
+    mode: str | None,
+    feedback: str | None,
+    in_place: bool,
+    concurrency: int | None,
+    no_cache: bool,
+) -> None:
+    """Learn a better prompt for SUITE from the evaluators' critiques.
+
+    Runs the suite on its train split, shows the failures and their reasons to an optimizer
+    model, and accepts a rewrite only if it beats the current prompt on validation cases it
+    never saw. The chosen prompt is scored once on the test split at the end.
+    """
+    from rich.console import Console
+
+    from promptloop.app import RunOptions, default_output_dir
+    from promptloop.optimizing import Feedback, Mode, OptimizeOptions, execute_optimize
+    from promptloop.report.console import print_optimization
+
+    run_opts = RunOptions(
+        start_dir=directory,
+        config_path=config_path,
+        output_dir=output_dir,
+        model=model,
+        concurrency=concurrency,
+        no_cache=no_cache,
+        optimizer_model=optimizer_model,
+    )
+    opts = OptimizeOptions(
+        run=run_opts,
+        suite=suite,
+        rounds=rounds,
+        max_calls=max_calls,
+        max_usd=max_usd,
+        mode=cast("Mode | None", mode),
+        feedback=cast("Feedback | None", feedback),
+        in_place=in_place,
+    )
+    outcome = execute_optimize(opts, default_output_dir(run_opts))
+    print_optimization(outcome, Console())
+    sys.exit(3 if outcome.result.status == "error" else 0)
+
+
+@cli.command()
+@_friendly_errors
+def schema() -> None:
+    """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
+    import json
+
+    from promptloop.config import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="promptloop")
+
+
+if __name__ == "__main__":
+    main()

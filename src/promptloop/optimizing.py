@@ -1,0 +1,130 @@
+"""The `promptloop optimize` job: learn a better prompt for one suite from its critiques."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from promptloop.app import Prepared, RunOptions, make_runner, prepare
+from promptloop.dataset import Case
+from promptloop.errors import UserError
+from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
+from promptloop.runner import SuitePlan, TemplateScorer
+from promptloop.suites import case_split, ratios
+
+Feedback = Literal["critiques", "scores-only"]
+Mode = Literal["auto", "rewrite", "rules"]
+
+
+@dataclass
+class OptimizeOptions:
+    run: RunOptions = field(default_factory=RunOptions)
+    suite: str | None = None
+    rounds: int | None = None
+    max_calls: int | None = None
+    max_usd: float | None = None
+    mode: Mode | None = None
+    feedback: Feedback | None = None
+    in_place: bool = False
+
+
+@dataclass(frozen=True)
+class OptimizeOutcome:
+    plan: SuitePlan
+    result: OptimizationResult
+    prompt_file: Path
+    written_to: Path | None
+    diff_path: Path | None
+    result_path: Path
+
+
+def _pick_suite(prepared: Prepared, name: str | None) -> SuitePlan:
+    if name is not None:
+        for plan in prepared.plans:
+            if plan.name == name:
+                return plan
+    if len(prepared.plans) == 1 and name is None:
+        return prepared.plans[0]
+    names = ", ".join(p.name for p in prepared.plans)
+    raise UserError(f"name the suite to optimize: promptloop optimize SUITE (suites: {names})")
+
+
+def split_cases(plan: SuitePlan, split_ratios: tuple[float, float, float]) -> dict[str, list[Case]]:
+    splits: dict[str, list[Case]] = {"train": [], "val": [], "test": []}
+    for case in plan.cases:
+        splits[case_split(case, split_ratios)].append(case)
+    return splits
+
+
+def settings_for(prepared: Prepared, opts: OptimizeOptions) -> OptimizerSettings:
+    cfg = prepared.loaded.config
+    oc = cfg.optimizer
+    return OptimizerSettings(
+        optimizer_model=prepared.models.optimizer_model,
+        mode=opts.mode or oc.mode,
+        rounds=opts.rounds or oc.rounds,
+        max_calls=opts.max_calls or oc.max_calls,
+        max_usd=opts.max_usd if opts.max_usd is not None else oc.max_usd,
+        max_length_ratio=oc.max_length_ratio,
+        context_tokens=oc.context_tokens,
+        examples_per_cause=oc.examples_per_cause,
+        feedback=opts.feedback or oc.feedback,
+        seed=cfg.seed,
+        confidence=cfg.gate.confidence,
+        api_base=cfg.api_base,
+        timeout_s=float(cfg.timeout) * 2,
+    )
+
+
+def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) -> OptimizationResult:
+    splits = split_cases(plan, ratios(prepared.loaded))
+    for split in ("train", "val"):
+        if not splits[split]:
+            raise UserError(
+                f"suite {plan.name!r} has no {split} cases ({len(plan.cases)} cases in all); "
+                "add cases or change `splits:` in the config"
+            )
+    runner = make_runner(prepared, opts.run)
+    scorer = TemplateScorer(runner, plan)
+    # The optimizer's calls share the runner's client, so they are cached, retried and counted.
+    client = runner.client
+    return asyncio.run(
+        optimize(
+            seed_prompt=plan.prompt.source,
+            prompt_path=plan.prompt.path,
+            train=splits["train"],
+            val=splits["val"],
+            test=splits["test"],
+            scorer=scorer,
+            optimizer=client,
+            settings=settings_for(prepared, opts),
+        )
+    )
+
+
+def revised_path(prompt_file: Path) -> Path:
+    return prompt_file.with_name(f"{prompt_file.stem}.optimized{prompt_file.suffix}")
+
+
+def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome:
+    prepared = prepare(opts.run)
+    plan = _pick_suite(prepared, opts.suite)
+    result = run_optimizer(prepared, plan, opts)
+    prompt_file = prepared.loaded.root / plan.prompt.path
+    if not prompt_file.exists():
+        prompt_file = Path.cwd() / plan.prompt.path
+    written_to = None
+    diff_path = None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if result.improved:
+        written_to = prompt_file if opts.in_place else revised_path(prompt_file)
+        written_to.write_text(result.revised_text, encoding="utf-8")
+        diff_path = output_dir / f"{plan.name}.diff"
+        diff_path.write_text(result.unified_diff, encoding="utf-8")
+    result_path = output_dir / f"optimize-{plan.name}.json"
+    payload = {"schema_version": 1, "suite": plan.name, **result.to_dict()}
+    result_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    return OptimizeOutcome(plan, result, prompt_file, written_to, diff_path, result_path)

@@ -1,0 +1,72 @@
+"""Drawing progress events: a rich bar on a terminal, sparse plain lines in CI logs."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from promptloop.runner import CaseFinished, ProgressCallback
+
+
+class PlainProgress:
+    """One line every 10% of the work, so CI logs stay readable."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self._total = max(total, 1)
+        self._stream = stream
+        self._done = 0
+        self._counts: Counter[str] = Counter()
+        self._next_mark = 0.1
+
+    def __call__(self, event: CaseFinished) -> None:
+        self._done += 1
+        self._counts[event.status] += 1
+        if event.cached:
+            self._counts["cached"] += 1
+        if self._done / self._total >= self._next_mark or self._done == self._total:
+            while self._next_mark <= self._done / self._total:
+                self._next_mark += 0.1
+            c = self._counts
+            print(
+                f"promptloop: {self._done}/{self._total} cases done "
+                f"({c['pass']} pass, {c['fail']} fail, {c['error']} error, {c['cached']} cached)",
+                file=self._stream,
+                flush=True,
+            )
+
+
+@contextmanager
+def progress_reporter(
+    total: int, *, quiet: bool = False, stream: TextIO | None = None
+) -> Iterator[ProgressCallback | None]:
+    out = stream or sys.stderr
+    if quiet or total == 0:
+        yield None
+        return
+    if not out.isatty():
+        yield PlainProgress(total, out)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    counts: Counter[str] = Counter()
+    with Progress(
+        TextColumn("[bold]evaluating[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=Console(file=out),
+        transient=False,
+    ) as bar:
+        task = bar.add_task("cases", total=total, detail="")
+
+        def on_event(event: CaseFinished) -> None:
+            counts[event.status] += 1
+            detail = f"{counts['pass']} pass · {counts['fail']} fail · {counts['error']} error"
+            bar.update(task, advance=1, detail=detail)
+
+        yield on_event

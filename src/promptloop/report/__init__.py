@@ -1,0 +1,1 @@
+"""Reports rendered from a RunResult: console tables, JUnit XML, Markdown."""

@@ -1,0 +1,177 @@
+"""Console tables for a person reading a terminal or a CI log."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from promptloop.results import RunResult, SuiteResult
+from promptloop.stats import wilson_interval
+
+if TYPE_CHECKING:
+    from promptloop.optimize.result import SplitScore
+    from promptloop.optimizing import OptimizeOutcome
+
+_STATUS_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _rate_with_interval(suite: SuiteResult) -> str:
+    passed, failed, _ = suite.counts
+    n = passed + failed
+    if n == 0:
+        return "n/a"
+    lo, hi = wilson_interval(passed, n)
+    return f"{_pct(passed / n)} [{_pct(lo)}–{_pct(hi)}]"
+
+
+def _clip(text: str | None, limit: int = 100) -> str:
+    if text is None:
+        return "—"
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> None:
+    base = {s.name: s for s in result.baseline}
+    summary = Table(title="promptloop results", title_justify="left")
+    summary.add_column("suite")
+    summary.add_column("model")
+    summary.add_column("pass rate [95% CI]", justify="right")
+    summary.add_column("pass", justify="right")
+    summary.add_column("fail", justify="right")
+    summary.add_column("error", justify="right")
+    summary.add_column("threshold", justify="right")
+    if base:
+        summary.add_column("base pass rate", justify="right")
+    summary.add_column("verdict")
+    for suite in result.suites:
+        passed, failed, errored = suite.counts
+        verdict = result.verdicts.get(suite.name)
+        row = [
+            suite.name,
+            suite.model,
+            _rate_with_interval(suite),
+            str(passed),
+            str(failed),
+            str(errored),
+            _pct(suite.threshold) if suite.threshold is not None else "—",
+        ]
+        if base:
+            row.append(_rate_with_interval(base[suite.name]) if suite.name in base else "—")
+        row.append(verdict.status if verdict else "—")
+        summary.add_row(*row, style=None)
+    console.print(summary)
+
+    for suite in result.suites:
+        if suite.evaluators:
+            table = Table(title=f"{suite.name}: evaluators", title_justify="left")
+            table.add_column("evaluator")
+            table.add_column("pass rate", justify="right")
+            table.add_column("pass", justify="right")
+            table.add_column("fail", justify="right")
+            table.add_column("error", justify="right")
+            for ev in suite.evaluators:
+                table.add_row(
+                    ev.name, _pct(ev.pass_rate), str(ev.passed), str(ev.failed), str(ev.errored)
+                )
+            console.print(table)
+        failing = [c for c in suite.cases if c.status != "pass"]
+        if failing:
+            table = Table(
+                title=f"{suite.name}: failing cases ({len(failing)})", title_justify="left"
+            )
+            table.add_column("case")
+            table.add_column("status")
+            table.add_column("output", max_width=50)
+            table.add_column("why", max_width=70)
+            for case in failing[:max_failures]:
+                table.add_row(
+                    case.id,
+                    Text(case.status, style=_STATUS_STYLE[case.status]),
+                    _clip(case.output, 80),
+                    _clip(case.reasons, 160),
+                )
+            console.print(table)
+            if len(failing) > max_failures:
+                console.print(f"  … and {len(failing) - max_failures} more in results.json")
+
+    for name, comparison in result.comparisons.items():
+        broken = comparison.get("broken", [])
+        fixed = comparison.get("fixed", [])
+        console.print(
+            f"[bold]{name}[/bold] vs {result.baseline_ref}: "
+            f"{len(fixed)} fixed, {len(broken)} broken"
+        )
+
+    usage = result.usage
+    console.print(
+        f"Model calls {usage.model_calls} (cache hits {usage.cache_hits}) · "
+        f"tokens {usage.prompt_tokens} in / {usage.completion_tokens} out · "
+        f"cost ${usage.cost_usd:.4f} · wall time {result.wall_s:.1f}s"
+    )
+    if result.verdict is not None:
+        style = _STATUS_STYLE.get(result.verdict.status, "")
+        console.print(
+            Text(f"Verdict: {result.verdict.status.upper()} — {result.verdict.reason}", style=style)
+        )
+
+
+def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
+    result = outcome.result
+    scores = result.scores
+    table = Table(
+        title=f"{outcome.plan.name}: prompt learning ({result.mode} mode)", title_justify="left"
+    )
+    table.add_column("split")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for label, before, after in (
+        ("train", scores.train_before, scores.train_after),
+        ("validation", scores.val_before, scores.val_after),
+        ("test (held out)", scores.test_before, scores.test_after),
+    ):
+        table.add_row(label, _split(before), _split(after))
+    console.print(table)
+    if scores.test_p_value is not None:
+        console.print(
+            f"Held-out test: {scores.test_fixed} fixed, {scores.test_broken} broken, "
+            f"exact McNemar p = {scores.test_p_value:.3g}"
+        )
+    accepted = sum(1 for c in result.trajectory if c.accepted)
+    console.print(
+        f"Candidates: {len(result.trajectory)} tried, {accepted} accepted · "
+        f"{result.calls_used} model calls · ${result.usd_used:.4f} · "
+        f"stopped: {result.stop_reason}"
+    )
+    for error in result.errors:
+        console.print(Text(f"optimizer error: {error}", style="magenta"))
+    if result.rationale:
+        console.print(result.rationale)
+    if result.improved and outcome.written_to is not None:
+        console.print(Text(f"Revised prompt written to {outcome.written_to}", style="green"))
+        if outcome.diff_path is not None:
+            console.print(f"Diff: {outcome.diff_path}")
+    elif result.status == "error":
+        console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
+    else:
+        console.print(
+            Text(
+                "No candidate beat the current prompt on the validation cases, "
+                "so nothing is suggested.",
+                style="yellow",
+            )
+        )
+    console.print(f"Trajectory: {outcome.result_path}")
+
+
+def _split(score: SplitScore | None) -> str:
+    if score is None:
+        return "—"
+    return f"{score.passes}/{score.n} ({_pct(score.pass_rate)})"

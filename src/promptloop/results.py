@@ -1,0 +1,236 @@
+"""The results.json document: everything needed to re-render reports and compare runs later.
+
+The schema is versioned; readers refuse documents of a newer major version rather
+than misreading them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from promptloop.errors import UserError
+from promptloop.outcome import CaseOutcome
+
+SCHEMA_VERSION = 1
+
+Status = Literal["pass", "fail", "error"]
+VerdictStatus = Literal["pass", "fail", "inconclusive"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvaluationRecord(_Model):
+    evaluator: str
+    passed: bool
+    score: float
+    reason: str
+    error: str | None = None
+    error_type: str | None = None
+    evidence: str | None = None
+    suggested_fix: str | None = None
+    weight: float = 1.0
+
+
+class CaseRecord(_Model):
+    id: str
+    split: str
+    source: str | None = None
+    vars: dict[str, Any]
+    expected: Any = None
+    tags: list[str] = Field(default_factory=list)
+    repeat: int = 0
+    output: str | None
+    status: Status
+    score: float
+    error: str | None = None
+    evaluations: list[EvaluationRecord] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    latency_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    @property
+    def reasons(self) -> str:
+        if self.error:
+            return self.error
+        failing = [e for e in self.evaluations if not e.passed]
+        return "; ".join(f"{e.evaluator}: {e.error or e.reason}" for e in failing)
+
+
+class EvaluatorSummary(_Model):
+    name: str
+    passed: int
+    failed: int
+    errored: int
+
+    @property
+    def pass_rate(self) -> float:
+        n = self.passed + self.failed
+        return self.passed / n if n else 0.0
+
+
+class UsageTotals(_Model):
+    model_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: UsageTotals) -> UsageTotals:
+        return UsageTotals(
+            model_calls=self.model_calls + other.model_calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class SuiteResult(_Model):
+    name: str
+    variant: Literal["head", "base"] = "head"
+    prompt_path: str
+    prompt_sha256: str
+    model: str
+    threshold: float | None = None
+    cases: list[CaseRecord]
+    evaluators: list[EvaluatorSummary] = Field(default_factory=list)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        passed = sum(1 for c in self.cases if c.status == "pass")
+        failed = sum(1 for c in self.cases if c.status == "fail")
+        return passed, failed, len(self.cases) - passed - failed
+
+    @property
+    def pass_rate(self) -> float:
+        """Pass rate over cases that produced an output (errors are reported apart)."""
+        passed, failed, _ = self.counts
+        return passed / (passed + failed) if passed + failed else 0.0
+
+
+class Verdict(_Model):
+    status: VerdictStatus
+    reason: str
+    # Names of the checks that did not pass ("errors", "critical", "regression", "min_pass_rate").
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+class RunResult(_Model):
+    schema_version: int = SCHEMA_VERSION
+    promptloop_version: str
+    created_at: str
+    config_path: str
+    model: str
+    judge_model: str
+    shard: str | None = None
+    wall_s: float = 0.0
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    suites: list[SuiteResult]
+    baseline_ref: str | None = None
+    baseline: list[SuiteResult] = Field(default_factory=list)
+    unchanged_suites: list[str] = Field(default_factory=list)
+    comparisons: dict[str, Any] = Field(default_factory=dict)
+    verdicts: dict[str, Verdict] = Field(default_factory=dict)
+    verdict: Verdict | None = None
+    optimization: dict[str, Any] | None = None
+    notices: list[str] = Field(default_factory=list)
+
+
+def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord:
+    case = outcome.case
+    return CaseRecord(
+        id=case.id,
+        split=split,
+        source=case.source,
+        vars=dict(case.vars),
+        expected=case.expected,
+        tags=list(case.tags),
+        repeat=repeat,
+        output=outcome.output,
+        status="error" if outcome.error is not None else ("pass" if outcome.passed else "fail"),
+        score=outcome.score,
+        error=outcome.error,
+        evaluations=[
+            EvaluationRecord(
+                evaluator=e.evaluator,
+                passed=e.passed,
+                score=e.score,
+                reason=e.reason,
+                error=e.error,
+                error_type=e.error_type,
+                evidence=e.evidence,
+                suggested_fix=e.suggested_fix,
+                weight=e.weight,
+            )
+            for e in outcome.evaluations
+        ],
+        prompt_tokens=outcome.usage.prompt_tokens,
+        completion_tokens=outcome.usage.completion_tokens,
+        cost_usd=outcome.usage.cost_usd,
+        cached=outcome.cached,
+        latency_s=outcome.latency_s,
+    )
+
+
+def summarise_evaluators(cases: Iterable[CaseRecord]) -> list[EvaluatorSummary]:
+    tally: dict[str, list[int]] = {}
+    for case in cases:
+        for e in case.evaluations:
+            counts = tally.setdefault(e.evaluator, [0, 0, 0])
+            if e.error is not None:
+                counts[2] += 1
+            elif e.passed:
+                counts[0] += 1
+            else:
+                counts[1] += 1
+    return [
+        EvaluatorSummary(name=n, passed=p, failed=f, errored=x) for n, (p, f, x) in tally.items()
+    ]
+
+
+def write_results(result: RunResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(result.model_dump_json(indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_results(path: Path) -> RunResult:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("results file not found", path=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise UserError(
+            f"results schema version {version!r} is not one this promptloop reads "
+            f"(it reads up to {SCHEMA_VERSION}); upgrade promptloop",
+            path=str(path),
+        )
+    try:
+        return RunResult.model_validate(raw)
+    except ValueError as exc:
+        first = str(exc).splitlines()
+        raise UserError(
+            f"not a promptloop results file ({first[1] if len(first) > 1 else exc})", path=str(path)
+        ) from None
+
+
+def suites_by_name(suites: Sequence[SuiteResult]) -> dict[str, SuiteResult]:
+    return {s.name: s for s in suites}

@@ -1,0 +1,214 @@
+"""Run cases: render the prompt, call the model, evaluate, never let one case sink the run.
+
+Everything here is async and bounded by the client's concurrency limiter, so all
+cases of all suites can be scheduled at once. Progress is reported as events; the
+CLI decides how to draw them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from promptloop.dataset import Case
+from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
+from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, Usage
+from promptloop.outcome import CaseOutcome
+from promptloop.prompts import PromptTemplate, check_variables, parse_prompt, render_prompt
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    suite: str
+    variant: str
+    status: str
+    cached: bool
+
+
+ProgressCallback = Callable[[CaseFinished], None]
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    """A suite resolved against its files: ready to run."""
+
+    name: str
+    prompt: PromptTemplate
+    cases: tuple[Case, ...]
+    evaluators: tuple[Evaluator, ...]
+    model: str
+    temperature: float
+    max_tokens: int | None
+    case_threshold: float = 1.0
+    threshold: float | None = None
+    critical_tags: tuple[str, ...] = ()
+
+
+@dataclass
+class RunSettings:
+    judge_model: str
+    seed: int = 0
+    api_base: str | None = None
+    timeout_s: float = 60.0
+    judge_attempts: int = 3
+
+
+@dataclass
+class Tally:
+    """Counts model calls actually sent versus answered from the cache."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+    def record(self, cached: bool, usage: Usage) -> None:
+        if cached:
+            self.cache_hits += 1
+        else:
+            self.calls += 1
+            self.usage = self.usage + usage
+
+
+class _TallyingClient:
+    """Counts every call (generation and judge) that passes through."""
+
+    def __init__(self, inner: ModelClient, tally: Tally) -> None:
+        self._inner = inner
+        self._tally = tally
+
+    async def complete(self, request: ModelRequest):  # type: ignore[no-untyped-def]
+        response = await self._inner.complete(request)
+        self._tally.record(response.cached, response.usage)
+        return response
+
+
+class Runner:
+    def __init__(
+        self, client: ModelClient, settings: RunSettings, progress: ProgressCallback | None = None
+    ) -> None:
+        self.tally = Tally()
+        self._client: ModelClient = _TallyingClient(client, self.tally)
+        self._settings = settings
+        self._progress = progress
+
+    @property
+    def client(self) -> ModelClient:
+        """The runner's client: cached, retried, bounded and counted."""
+        return self._client
+
+    async def run_suite(
+        self,
+        plan: SuitePlan,
+        *,
+        prompt: PromptTemplate | None = None,
+        cases: Sequence[Case] | None = None,
+        variant: str = "head",
+        repeat: int = 1,
+    ) -> list[list[CaseOutcome]]:
+        """Outcomes per repeat, each list in case order."""
+        template = prompt or plan.prompt
+        chosen = list(plan.cases if cases is None else cases)
+        check_variables(template, chosen)
+        per_repeat = [
+            [self._run_case(plan, template, case, variant, r) for case in chosen]
+            for r in range(repeat)
+        ]
+        gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
+        return [list(row) for row in gathered]
+
+    async def _run_case(
+        self, plan: SuitePlan, template: PromptTemplate, case: Case, variant: str, repeat_index: int
+    ) -> CaseOutcome:
+        rendered = render_prompt(template, case.vars, case_source=case.source)
+        settings = self._settings
+        request = ModelRequest(
+            model=plan.model,
+            messages=rendered.messages,
+            temperature=plan.temperature,
+            max_tokens=plan.max_tokens,
+            # Repeats must be independent draws; the first keeps the configured seed so
+            # a run with repeat=1 shares its cache with every other run.
+            seed=settings.seed + repeat_index,
+            api_base=settings.api_base,
+            timeout_s=settings.timeout_s,
+        )
+        started = time.perf_counter()
+        try:
+            response = await self._client.complete(request)
+        except ModelCallError as exc:
+            outcome = CaseOutcome(
+                case=case,
+                output=None,
+                passed=False,
+                score=0.0,
+                error=f"model call failed: {exc}",
+                latency_s=time.perf_counter() - started,
+            )
+            self._emit(plan.name, variant, outcome)
+            return outcome
+        ctx = EvalContext(
+            judge=self._client,
+            judge_model=settings.judge_model,
+            prompt_text="\n\n".join(m.content for m in rendered.messages),
+            seed=settings.seed + repeat_index,
+            api_base=settings.api_base,
+            judge_attempts=settings.judge_attempts,
+            timeout_s=settings.timeout_s,
+        )
+        evaluations = await asyncio.gather(
+            *(_evaluate_safely(e, response.text, case, ctx) for e in plan.evaluators)
+        )
+        passed, score = combine(evaluations, plan.case_threshold)
+        usage = response.usage
+        for e in evaluations:
+            usage = usage + e.usage
+        outcome = CaseOutcome(
+            case=case,
+            output=response.text,
+            passed=passed,
+            score=score,
+            evaluations=tuple(evaluations),
+            usage=usage,
+            cached=response.cached,
+            latency_s=time.perf_counter() - started,
+        )
+        self._emit(plan.name, variant, outcome)
+        return outcome
+
+    def _emit(self, suite: str, variant: str, outcome: CaseOutcome) -> None:
+        if self._progress is not None:
+            self._progress(CaseFinished(suite, variant, outcome.status, outcome.cached))
+
+
+async def _evaluate_safely(
+    evaluator: Evaluator, output: str, case: Case, ctx: EvalContext
+) -> EvalResult:
+    """An evaluator that raises is reported as an evaluator error on that case only."""
+    try:
+        return await evaluator.evaluate(output, case, ctx)
+    except Exception as exc:  # one broken evaluator must not abort the run
+        return EvalResult(
+            evaluator=evaluator.name,
+            passed=False,
+            score=0.0,
+            reason=f"evaluator crashed: {type(exc).__name__}: {exc}",
+            error=f"{type(exc).__name__}: {exc}",
+            weight=evaluator.weight,
+        )
+
+
+class TemplateScorer:
+    """Scores prompt file text on cases: the optimizer's view of the runner."""
+
+    def __init__(self, runner: Runner, plan: SuitePlan) -> None:
+        self._runner = runner
+        self._plan = plan
+
+    async def score(self, prompt_source: str, cases: Sequence[Case]) -> list[CaseOutcome]:
+        template = parse_prompt(prompt_source, self._plan.prompt.path)
+        rows = await self._runner.run_suite(
+            self._plan, prompt=template, cases=cases, variant="candidate"
+        )
+        return rows[0]

@@ -1,0 +1,131 @@
+"""Turn a loaded config into runnable suite plans (reads the prompt and dataset files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from promptloop.config import LoadedConfig
+from promptloop.dataset import Case, parse_shard, select_shard, split_of
+from promptloop.errors import UserError
+from promptloop.evaluators.registry import build_evaluator
+from promptloop.models.factory import resolve_default_model
+from promptloop.prompts import check_variables
+from promptloop.runner import SuitePlan
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model: str
+    judge_model: str
+    optimizer_model: str
+    notice: str | None
+
+
+def choose_models(
+    loaded: LoadedConfig, model_override: str | None = None, env: Mapping[str, str] | None = None
+) -> ModelChoice:
+    cfg = loaded.config
+    model, notice = resolve_default_model(
+        model_override or cfg.model, os.environ if env is None else env
+    )
+    judge = cfg.judge_model or model
+    optimizer = cfg.optimizer_model or judge
+    return ModelChoice(model, judge, optimizer, notice)
+
+
+def relative_display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def _evaluator_variables(loaded: LoadedConfig, suite_index: int) -> set[str]:
+    """Variables that evaluator arguments mention, e.g. ``equals: "{{ label }}"``."""
+    suite = loaded.config.suites[suite_index]
+    text = json.dumps([spec.args for spec in suite.evaluators], default=str)
+    return set(re.findall(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def plan_suites(
+    loaded: LoadedConfig,
+    models: ModelChoice,
+    *,
+    only: Sequence[str] = (),
+    model_override: str | None = None,
+    warnings: list[str] | None = None,
+) -> list[SuitePlan]:
+    """Load every selected suite's prompt, cases and evaluators, checking them against each
+    other before any model is called. Soft problems are appended to ``warnings``."""
+    cfg = loaded.config
+    names = [s.name for s in cfg.suites]
+    for wanted in only:
+        if wanted not in names:
+            raise UserError(
+                f"no suite named {wanted!r}; the config has: {', '.join(names)}",
+                path=str(loaded.path),
+            )
+    plans = []
+    for index, suite in enumerate(cfg.suites):
+        if only and suite.name not in only:
+            continue
+        prompt = loaded.load_prompt(suite)
+        cases = loaded.load_cases(suite)
+        found = check_variables(prompt, cases, also_used=_evaluator_variables(loaded, index))
+        if warnings is not None:
+            warnings.extend(found)
+        evaluators = tuple(build_evaluator(spec, base_dir=loaded.root) for spec in suite.evaluators)
+        settings = prompt.settings
+        model = model_override or suite.model or settings.model or models.model
+        temperature = _first(suite.temperature, settings.temperature, cfg.temperature)
+        max_tokens = _first(suite.max_tokens, settings.max_tokens, cfg.max_tokens)
+        plans.append(
+            SuitePlan(
+                name=suite.name,
+                prompt=prompt,
+                cases=tuple(cases),
+                evaluators=evaluators,
+                model=model,
+                temperature=float(temperature if temperature is not None else 0.0),
+                max_tokens=max_tokens,
+                case_threshold=suite.case_threshold,
+                threshold=suite.threshold,
+                critical_tags=tuple(cfg.gate.critical_tags),
+            )
+        )
+    return plans
+
+
+def _first(*values: T | None) -> T | None:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def ratios(loaded: LoadedConfig) -> tuple[float, float, float]:
+    s = loaded.config.splits
+    return (s.train, s.val, s.test)
+
+
+def case_split(case: Case, split_ratios: tuple[float, float, float]) -> str:
+    return split_of(case.id, split_ratios)
+
+
+def shard_cases(cases: Sequence[Case], shard_text: str | None) -> list[Case]:
+    """``--shard 2/4``: the cases of shard 2 of 4, chosen by case id."""
+    if shard_text is None:
+        return list(cases)
+    index, count = parse_shard(shard_text)
+    return select_shard(cases, index, count)
