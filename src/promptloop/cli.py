@@ -258,6 +258,102 @@ def optimize(
     sys.exit(3 if outcome.result.status == "error" else 0)
 
 
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument(
+    "results", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@_output_option
+@_config_option
+@_quiet_option
+@_friendly_errors
+def merge(
+    results: tuple[Path, ...], output_dir: Path | None, config_path: Path | None, quiet: bool
+) -> None:
+    """Combine the results.json files of `run --shard I/N` jobs into one verdict and report.
+
+    Give every shard's results.json; the merged results.json, junit.xml and report.md are
+    written to --output-dir, and the exit code is the merged gate's.
+    """
+    from rich.console import Console
+
+    from promptloop.merging import merge_command
+
+    sys.exit(
+        merge_command(
+            list(results),
+            output_dir=output_dir,
+            config_path=config_path,
+            console=None if quiet else Console(),
+        )
+    )
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--working-directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Folder holding promptloop.yaml.",
+)
+@_config_option
+@_output_option
+@click.option(
+    "--comment/--no-comment",
+    default=True,
+    show_default=True,
+    help="Post the review and the summary comment on the pull request.",
+)
+@click.option(
+    "--suggest",
+    type=click.Choice(["off", "suggestion", "commit", "pull-request"]),
+    default="suggestion",
+    show_default=True,
+    help="How to offer a learned revision of a changed prompt.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["gate", "never"]),
+    default="gate",
+    show_default=True,
+    help="never: report, but always exit 0.",
+)
+@_concurrency_option
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Response cache folder (restore it with actions/cache).",
+)
+@_friendly_errors
+def ci(
+    working_directory: Path,
+    config_path: Path | None,
+    output_dir: Path | None,
+    comment: bool,
+    suggest: str,
+    fail_on: str,
+    concurrency: int | None,
+    cache_dir: Path | None,
+) -> None:
+    """Run inside GitHub Actions: evaluate the prompts a pull request changes, post critiques
+    and suggestions, and gate the merge. Reads the GITHUB_* environment of the runner."""
+    import os
+
+    from promptloop.ci import CiOptions, run_ci
+
+    opts = CiOptions(
+        working_directory=working_directory,
+        config_path=config_path,
+        output_dir=output_dir,
+        comment=comment,
+        suggest=suggest,
+        fail_on=fail_on,
+        concurrency=concurrency,
+        cache_dir=cache_dir,
+    )
+    sys.exit(run_ci(opts, dict(os.environ)))
+
+
 @cli.command()
 @_friendly_errors
 def schema() -> None:
