@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from promptloop.results import RunResult, SuiteResult
+from promptloop.results import CaseRecord, RunResult, SuiteResult
 from promptloop.stats import wilson_interval
 
 if TYPE_CHECKING:
@@ -82,25 +82,13 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
                     ev.name, _pct(ev.pass_rate), str(ev.passed), str(ev.failed), str(ev.errored)
                 )
             console.print(table)
-        failing = [c for c in suite.cases if c.status != "pass"]
-        if failing:
-            table = Table(
-                title=f"{suite.name}: failing cases ({len(failing)})", title_justify="left"
-            )
-            table.add_column("case")
-            table.add_column("status")
-            table.add_column("output", max_width=50)
-            table.add_column("why", max_width=70)
-            for case in failing[:max_failures]:
-                table.add_row(
-                    case.id,
-                    Text(case.status, style=_STATUS_STYLE[case.status]),
-                    _clip(case.output, 80),
-                    _clip(case.reasons, 160),
+        # Errors (the model never answered) are listed apart: they say nothing about the prompt.
+        for status, label in (("fail", "failing cases"), ("error", "errored cases")):
+            listed = [c for c in suite.cases if c.status == status]
+            if listed:
+                _print_cases(
+                    console, f"{suite.name}: {label} ({len(listed)})", listed, max_failures
                 )
-            console.print(table)
-            if len(failing) > max_failures:
-                console.print(f"  … and {len(failing) - max_failures} more in results.json")
 
     for name, comparison in result.comparisons.items():
         broken = comparison.get("broken", [])
@@ -121,6 +109,24 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
         console.print(
             Text(f"Verdict: {result.verdict.status.upper()} — {result.verdict.reason}", style=style)
         )
+
+
+def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_failures: int) -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("case")
+    table.add_column("status")
+    table.add_column("output", max_width=50)
+    table.add_column("why", max_width=70)
+    for case in cases[:max_failures]:
+        table.add_row(
+            case.id,
+            Text(case.status, style=_STATUS_STYLE[case.status]),
+            _clip(case.output, 80),
+            _clip(case.reasons, 160),
+        )
+    console.print(table)
+    if len(cases) > max_failures:
+        console.print(f"  … and {len(cases) - max_failures} more in results.json")
 
 
 def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
