@@ -1,0 +1,215 @@
+"""`promptloop run --baseline REF` in a real git repository: base vs head, paired, gated."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from promptloop.cli import cli
+from promptloop.models.scripted import clear_scripts, register_script, script_calls
+from promptloop.results import read_results
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
+# The head prompt asks for sarcasm; the scripted model then gets these reviews wrong.
+BROKEN_BY_SARCASM = ("loved", "Terrible", "arrived early", "Broke", "Best", "battery")
+OTHER_PROMPT = "Is this review about shipping? Answer yes or no.\nReview: {{ text }}\n"
+
+CONFIG = """\
+model: scripted/base-head
+seed: 3
+suites:
+  - name: sentiment
+    prompt: prompts/classify.md
+    dataset: evals/reviews.jsonl
+    evaluators:
+      - equals: "{{ label }}"
+        name: label
+  - name: shipping
+    prompt: prompts/shipping.md
+    dataset: evals/reviews.jsonl
+    evaluators:
+      - icontains: "no"
+        name: says-no
+"""
+
+
+@pytest.fixture(autouse=True)
+def _scripts() -> Iterator[None]:
+    clear_scripts()
+    yield
+    clear_scripts()
+
+
+def answer(call: dict[str, Any]) -> str:
+    """A model whose answer depends on the prompt text, as a real one's does."""
+    text = "\n".join(str(m["content"]) for m in call["messages"])
+    if "about shipping" in text:
+        return "no"
+    negative = any(w in text for w in NEGATIVE_WORDS)
+    if "sarcastic" in text and any(w in text for w in BROKEN_BY_SARCASM):
+        negative = not negative
+    return "negative" if negative else "positive"
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> tuple[Path, str]:
+    """A repo whose base commit has the good prompt; returns (path, base sha)."""
+    root = tmp_path / "repo"
+    shutil.copytree(PROJECTS / "sentiment", root)
+    (root / "promptloop.yaml").write_text(CONFIG)
+    (root / "prompts" / "shipping.md").write_text(OTHER_PROMPT)
+    (root / ".gitignore").write_text("out*/\n.promptloop/\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base")
+    return root, git(root, "rev-parse", "HEAD")
+
+
+def commit_head(root: Path, prompt_text: str) -> None:
+    (root / "prompts" / "classify.md").write_text(prompt_text)
+    git(root, "commit", "-qam", "head")
+
+
+def run(root: Path, *extra: str) -> Any:
+    register_script("base-head", answer)
+    return CliRunner().invoke(
+        cli, ["run", str(root), "-o", str(root / "out"), "-q", *extra], catch_exceptions=False
+    )
+
+
+def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    head_prompt = (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n"
+    commit_head(root, head_prompt)
+    res = run(root, "--baseline", base_sha)
+    assert res.exit_code == 1, res.output
+    result = read_results(root / "out" / "results.json")
+
+    assert result.baseline_ref == base_sha
+    assert [s.name for s in result.baseline] == ["sentiment"]
+    assert result.baseline[0].variant == "base"
+    assert result.baseline[0].prompt_sha256 != result.suites[0].prompt_sha256
+    assert result.unchanged_suites == ["shipping"]
+    # The unchanged suite ran once (head only): 8 shipping calls, 16 sentiment calls.
+    prompts = ["\n".join(m["content"] for m in c["messages"]) for c in script_calls("base-head")]
+    assert sum("about shipping" in p for p in prompts) == 8
+    assert sum("sarcastic" in p for p in prompts) == 8
+    assert len(prompts) == 24
+
+    cmp = result.comparisons["sentiment"]
+    assert sorted(item["case_id"] for item in cmp["broken"]) == [
+        "r01",
+        "r02",
+        "r03",
+        "r04",
+        "r05",
+        "r06",
+    ]
+    assert cmp["fixed"] == []
+    assert cmp["base_pass_rate"] == 1.0
+    assert cmp["head_pass_rate"] == pytest.approx(0.25)
+    assert cmp["delta_pp"] == pytest.approx(-75.0)
+    assert 0 < cmp["p_value"] < 0.05
+    broken_r01 = next(i for i in cmp["broken"] if i["case_id"] == "r01")
+    assert (broken_r01["base_output"], broken_r01["head_output"]) == ("positive", "negative")
+
+    verdict = result.verdicts["sentiment"]
+    assert verdict.status == "fail"
+    assert "regression" in verdict.failed_checks
+    assert any(ch.isdigit() for ch in verdict.reason) and "%" in verdict.reason
+    assert result.verdict is not None and result.verdict.status == "fail"
+
+    report = (root / "out" / "report.md").read_text()
+    assert "base pass rate" in report
+    assert "100.0%" in report and "25.0%" in report
+    assert "-75.0" in report
+    assert "Broken (passed on base, fails on head): 6" in report
+    assert "base output: `positive`" in report and "head output: `negative`" in report
+    assert f"Unchanged since {base_sha}" in report and "shipping" in report
+    assert "fixed, 6 broken" in res.output
+
+
+def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
+    root, _ = repo
+    # Base is the sarcastic prompt this time; head removes the sarcasm.
+    good = (root / "prompts" / "classify.md").read_text()
+    commit_head(root, good + "Be sarcastic.\n")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, good)
+    res = run(root, "--baseline", base_sha)
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    cmp = result.comparisons["sentiment"]
+    assert len(cmp["fixed"]) == 6 and cmp["broken"] == []
+    assert cmp["delta_pp"] == pytest.approx(75.0)
+    assert result.verdicts["sentiment"].status == "pass"
+
+
+def test_unchanged_prompts_are_not_rerun(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    res = run(root, "--baseline", base_sha)
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.baseline == []
+    assert sorted(result.unchanged_suites) == ["sentiment", "shipping"]
+    assert result.comparisons == {}
+    assert len(script_calls("base-head")) == 16  # each head case once, nothing for base
+
+
+def test_prompt_new_in_head_runs_alone(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text().replace("prompts/shipping.md", "prompts/new.md"))
+    (root / "prompts" / "new.md").write_text(OTHER_PROMPT)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "new prompt")
+    res = run(root, "--baseline", base_sha)
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.baseline == []
+    assert "shipping" not in result.comparisons
+    assert [s.name for s in result.suites] == ["sentiment", "shipping"]
+
+
+def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    flips: dict[str, int] = {}
+
+    def noisy(call: dict[str, Any]) -> str:
+        # On head, r07 fails on one repeat of two: its averaged pass is 0.5, not 0 or 1.
+        text = "\n".join(str(m["content"]) for m in call["messages"])
+        if "sarcastic" in text and "Exactly as described" in text:
+            flips["r07"] = flips.get("r07", 0) + 1
+            return "negative" if call["seed"] == 3 else "positive"
+        return answer(call)
+
+    register_script("base-head", noisy)
+    args = ["run", str(root), "-o", str(root / "out"), "-q", "--repeat", "2", "-s", "sentiment"]
+    res = CliRunner().invoke(cli, [*args, "--baseline", base_sha], catch_exceptions=False)
+    assert res.exit_code == 1, res.output
+    assert flips["r07"] == 2
+    result = read_results(root / "out" / "results.json")
+    assert len(result.suites[0].cases) == 16 and len(result.baseline[0].cases) == 16
+    cmp = result.comparisons["sentiment"]
+    # Head: r08 passes both repeats, r07 one of two, the six others none: (1 + 0.5) / 8.
+    assert cmp["head_pass_rate"] == pytest.approx((1.0 + 0.5) / 8)
+    assert cmp["base_pass_rate"] == 1.0
