@@ -1,0 +1,452 @@
+"""What promptloop says on a pull request, computed without touching the network.
+
+Failures are clustered by cause (the judge's ``error_type``, else the evaluator's name), each
+cluster is pinned to the prompt line it most likely concerns, and every comment body is
+rendered here. Everything that came from a model or a dataset is neutralised before it lands
+in Markdown: prose goes through ``neutralize``, verbatim text into fenced blocks whose fence is
+longer than any backtick run inside.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptloop.github.safety import (
+    code_block,
+    fingerprint,
+    inline_code,
+    neutralize,
+    review_marker,
+)
+from promptloop.github.suggestions import Suggestion
+from promptloop.github.workflow import Annotation
+from promptloop.results import CaseRecord, RunResult, SuiteResult
+
+MAX_EXAMPLES = 3
+_CRITIQUE_LIMIT = 600
+_VERBATIM_LIMIT = 1200
+MODEL_ERROR = "model-error"
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that appear in almost every critique and prompt line, so they say nothing about where.
+_STOPWORDS = frozenset(
+    re.findall(
+        r"[a-z]+",
+        """a an the and or but of to in on for with without is are was were be been it its this that
+    these those as at by from not no do does did has have had must should can could would will
+    output answer response reply model prompt text case cases expected got than then there their
+    they them which what when who why how into only also very more most less any all each one
+    evaluator evaluators fails fail failed failing pass passed passes""",
+    )
+)
+
+
+# --- clustering ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    case_id: str
+    source: str | None
+    inputs: Mapping[str, Any]
+    output: str | None
+    critique: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    suite: str
+    cause: str
+    evaluators: tuple[str, ...]
+    case_ids: tuple[str, ...]
+    total_cases: int
+    critiques: tuple[str, ...]
+    examples: tuple[Example, ...]
+    # The model call itself failed: a provider problem, not something the prompt says.
+    infrastructure: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.case_ids)
+
+    @property
+    def share(self) -> float:
+        return self.count / self.total_cases if self.total_cases else 0.0
+
+
+@dataclass
+class _Group:
+    evaluators: list[str] = field(default_factory=list)
+    case_ids: list[str] = field(default_factory=list)
+    critiques: list[str] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+    infrastructure: bool = False
+
+
+def _causes(record: CaseRecord) -> list[tuple[str, str, str, bool]]:
+    """(cause, evaluator, critique, infrastructure) for each reason ``record`` did not pass."""
+    if record.status == "error" or record.error:
+        return [(MODEL_ERROR, "model", record.error or "the model call failed", True)]
+    out = []
+    for e in record.evaluations:
+        if e.passed:
+            continue
+        critique = e.error or e.reason
+        if e.suggested_fix:
+            critique = f"{critique} (suggested fix: {e.suggested_fix})"
+        cause = e.error_type or (f"{e.evaluator}-error" if e.error else e.evaluator)
+        out.append((cause, e.evaluator, critique, False))
+    return out or [("below-case-threshold", "score", f"score {record.score:.2f}", False)]
+
+
+def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) -> list[Cluster]:
+    """Clusters, largest first; a case failing for two causes counts in both."""
+    groups: dict[str, _Group] = {}
+    total = len({c.id for c in suite.cases})
+    for record in suite.cases:
+        if record.status == "pass":
+            continue
+        for cause, evaluator, critique, infra in _causes(record):
+            group = groups.setdefault(cause, _Group(infrastructure=infra))
+            if evaluator not in group.evaluators:
+                group.evaluators.append(evaluator)
+            if critique not in group.critiques:
+                group.critiques.append(critique)
+            if record.id in group.case_ids:
+                continue
+            group.case_ids.append(record.id)
+            if len(group.examples) < max_examples:
+                group.examples.append(
+                    Example(record.id, record.source, record.vars, record.output, critique)
+                )
+    clusters = [
+        Cluster(
+            suite=suite.name,
+            cause=cause,
+            evaluators=tuple(g.evaluators),
+            case_ids=tuple(g.case_ids),
+            total_cases=total,
+            critiques=tuple(g.critiques),
+            examples=tuple(g.examples),
+            infrastructure=g.infrastructure,
+        )
+        for cause, g in groups.items()
+    ]
+    return sorted(clusters, key=lambda c: (c.infrastructure, -c.count, c.cause))
+
+
+# --- attribution ---------------------------------------------------------------------------
+
+
+def tokens(text: str) -> set[str]:
+    words = _WORD.findall(text.lower().replace("_", " ").replace("-", " "))
+    return {w for w in words if w not in _STOPWORDS and (len(w) >= 3 or w.isdigit())}
+
+
+def cluster_tokens(cluster: Cluster, evaluator_args: Mapping[str, str]) -> set[str]:
+    parts = [cluster.cause, *cluster.evaluators, *cluster.critiques]
+    parts.extend(evaluator_args.get(name, "") for name in cluster.evaluators)
+    return set().union(*(tokens(p) for p in parts))
+
+
+def best_line(
+    wanted: set[str], lines: Sequence[str], allowed: Collection[int] | None = None
+) -> int | None:
+    """The 1-based line sharing the most words with ``wanted`` (earliest on ties), or None."""
+    best: tuple[int, int] | None = None
+    for number, text in enumerate(lines, start=1):
+        if allowed is not None and number not in allowed:
+            continue
+        score = len(wanted & tokens(text))
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, number)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a cluster's comment goes: a commentable line, or None (file-level / summary)."""
+
+    line: int | None
+    # The best line in the whole file, for check-run annotations (which need no diff).
+    annotation_line: int
+    how: str
+
+
+def place_cluster(
+    cluster: Cluster,
+    lines: Sequence[str],
+    commentable: Collection[int],
+    first_changed: int | None,
+    evaluator_args: Mapping[str, str],
+) -> Placement:
+    wanted = cluster_tokens(cluster, evaluator_args)
+    anywhere = best_line(wanted, lines)
+    annotation_line = anywhere or first_changed or 1
+    if cluster.infrastructure:
+        return Placement(None, annotation_line, "provider error")
+    inside = best_line(wanted, lines, commentable) if commentable else None
+    if inside is not None:
+        return Placement(inside, annotation_line, "words shared with the critiques")
+    if first_changed is not None:
+        return Placement(first_changed, annotation_line, "first changed line")
+    return Placement(None, annotation_line, "the prompt is not in this diff")
+
+
+def evaluator_args_text(evaluators: Sequence[Any]) -> dict[str, str]:
+    """label → its arguments as text (``EvaluatorSpec``-like objects, read by duck typing)."""
+    out: dict[str, str] = {}
+    for spec in evaluators:
+        label = getattr(spec, "name", None) or getattr(spec, "kind", "")
+        out[str(label)] = f"{getattr(spec, 'kind', '')} " + json.dumps(
+            getattr(spec, "args", None), default=str, ensure_ascii=False
+        )
+    return out
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def _flat(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _verbatim(text: str | None, limit: int = _VERBATIM_LIMIT) -> str:
+    if text is None:
+        return "_(no output)_"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return code_block(text, "text")
+
+
+def _inputs_text(inputs: Mapping[str, Any]) -> str:
+    return json.dumps(dict(inputs), ensure_ascii=False, indent=1, default=str)
+
+
+def render_examples(examples: Sequence[Example]) -> str:
+    parts = []
+    for ex in examples:
+        where = f" ({inline_code(ex.source)})" if ex.source else ""
+        parts.append(
+            f"**{inline_code(ex.case_id)}**{where}\n\n"
+            f"input:\n\n{_verbatim(_inputs_text(ex.inputs))}\n\n"
+            f"output:\n\n{_verbatim(ex.output)}\n\n"
+            f"critique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+        )
+    return "\n".join(parts)
+
+
+def cluster_fingerprint(path: str, cluster: Cluster) -> str:
+    return fingerprint("cluster", path, cluster.suite, cluster.cause)
+
+
+def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
+    """The human part of a finding (no marker), used inline, in the summary and the check."""
+    pct = f"{100 * cluster.share:.0f}%"
+    evaluators = ", ".join(inline_code(e) for e in cluster.evaluators)
+    plural = "s" if cluster.total_cases != 1 else ""
+    title = (
+        f"{heading_level}**promptloop · {inline_code(cluster.suite)}: "
+        f"{inline_code(cluster.cause)}** — {cluster.count} of {cluster.total_cases} "
+        f"case{plural} ({pct})"
+    )
+    lines = [title, ""]
+    if cluster.infrastructure:
+        lines.append(
+            "The model provider failed on these cases, so they say nothing about this prompt; "
+            "the gate treats them as the config's `gate.on_error` says."
+        )
+    else:
+        lines.append(f"Flagged by {evaluators}. What the critiques say:")
+        for critique in cluster.critiques[:3]:
+            lines.append(f"- {neutralize(_flat(critique, 300))}")
+        if len(cluster.critiques) > 3:
+            lines.append(f"- … and {len(cluster.critiques) - 3} more in results.json")
+    if cluster.examples:
+        n = len(cluster.examples)
+        lines += [
+            "",
+            f"<details><summary>{n} example{'s' if n != 1 else ''}</summary>",
+            "",
+            render_examples(cluster.examples),
+            "</details>",
+        ]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PlannedComment:
+    """A review comment to post (``line`` set) or a finding for the summary (``line`` None)."""
+
+    path: str
+    fingerprint: str
+    body: str
+    line: int | None
+    start_line: int | None = None
+    kind: str = "finding"
+
+
+def finding_comment(
+    cluster: Cluster, path: str, placement: Placement, head_sha: str
+) -> PlannedComment:
+    fp = cluster_fingerprint(path, cluster)
+    body = f"{render_cluster(cluster)}\n\n{review_marker(fp, head_sha)}"
+    return PlannedComment(path, fp, body, placement.line)
+
+
+def suggestion_comment(
+    path: str, suggestion: Suggestion, head_sha: str, why: str, suite: str
+) -> PlannedComment:
+    change = suggestion.change
+    key = "" if change is None else "\n".join(change.new_lines)
+    fp = fingerprint(
+        "suggestion", path, suite, str(suggestion.start_line), str(suggestion.line), key
+    )
+    body = (
+        f"**promptloop suggests** a revision learned from the critiques of "
+        f"{inline_code(suite)}. {why}\n\n{suggestion.body}\n\n{review_marker(fp, head_sha)}"
+    )
+    return PlannedComment(path, fp, body, suggestion.line, suggestion.start_line, "suggestion")
+
+
+def plan_findings(
+    suite: SuiteResult,
+    path: str,
+    lines: Sequence[str],
+    commentable: Collection[int],
+    first_changed: int | None,
+    evaluator_args: Mapping[str, str],
+    head_sha: str,
+    *,
+    level: str = "warning",
+) -> tuple[list[PlannedComment], list[Annotation]]:
+    """Comments (inline when a line is commentable) and annotations for one suite's failures."""
+    comments: list[PlannedComment] = []
+    annotations: list[Annotation] = []
+    for cluster in cluster_failures(suite):
+        placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args)
+        comments.append(finding_comment(cluster, path, placement, head_sha))
+        example = cluster.critiques[0] if cluster.critiques else ""
+        annotations.append(
+            Annotation(
+                level="warning" if cluster.infrastructure else level,  # type: ignore[arg-type]
+                message=_flat(
+                    f"{cluster.count} of {cluster.total_cases} cases fail for this cause. "
+                    f"e.g. {example}",
+                    900,
+                ),
+                path=path,
+                line=placement.annotation_line,
+                title=f"{cluster.suite}: {cluster.cause}",
+                priority=float(cluster.count),
+            )
+        )
+    return comments, annotations
+
+
+def review_body(verdict: str, inline: int, summary_hint: str) -> str:
+    return (
+        f"**promptloop** ({verdict}): {inline} comment{'s' if inline != 1 else ''} on the prompt "
+        f"lines the failures concern. {summary_hint}"
+    )
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+def verdict_of(result: RunResult) -> str:
+    return result.verdict.status if result.verdict else "inconclusive"
+
+
+def overall_pass_rate(result: RunResult) -> float | None:
+    passed = failed = 0
+    for suite in result.suites:
+        p, f, _ = suite.counts
+        passed, failed = passed + p, failed + f
+    return passed / (passed + failed) if passed + failed else None
+
+
+def overall_delta_pp(result: RunResult) -> float | None:
+    """Case-weighted mean of the per-suite paired deltas (None without a baseline)."""
+    num = den = 0.0
+    for cmp in result.comparisons.values():
+        weight = float(cmp.get("paired") or 0)
+        if weight:
+            num += weight * float(cmp["delta_pp"])
+            den += weight
+    return num / den if den else None
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+def render_summary(
+    report_md: str,
+    *,
+    notes: Sequence[str] = (),
+    links: Sequence[Link] = (),
+    unplaced: Sequence[PlannedComment] = (),
+    revisions: Sequence[str] = (),
+) -> str:
+    """The sticky comment / check-run summary / job summary body (without the hidden marker).
+
+    ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
+    promptloop's own sentences; link URLs come from GitHub.
+    """
+    parts = [report_md.rstrip()]
+    if notes:
+        parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
+    if links:
+        parts.append("\n".join(f"- {lk.label}: {lk.url}" for lk in links))
+    if unplaced:
+        body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
+        parts.append(
+            "### Findings not on a changed line\n\n"
+            "These concern prompt lines outside this pull request's diff (or a provider error), "
+            f"so they cannot be review comments.\n\n{body}"
+        )
+    parts.extend(r.rstrip() for r in revisions)
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _strip_marker(body: str) -> str:
+    return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
+
+
+def render_revision(
+    suite: str,
+    path: str,
+    rationale: str,
+    diff: str,
+    scores: Mapping[str, Any] | None,
+    where: str,
+) -> str:
+    """The optimizer's revision for the summary: why, how it scored, the diff, where it went."""
+    lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
+    if scores:
+        before, after = scores.get("val_before"), scores.get("val_after")
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            lines.append(
+                f"Validation pass rate {100 * float(before.get('pass_rate', 0)):.0f}% → "
+                f"{100 * float(after.get('pass_rate', 0)):.0f}% on cases the optimizer never saw."
+            )
+    if rationale.strip():
+        lines.append(f"Why: {neutralize(_flat(rationale, 800))}")
+    lines.append(where)
+    lines += [
+        "",
+        "<details><summary>diff</summary>",
+        "",
+        code_block(diff, "diff"),
+        "",
+        "</details>",
+    ]
+    return "\n".join(lines)
