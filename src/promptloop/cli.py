@@ -6,9 +6,12 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,7 +160,7 @@ def run(
         result = execute_run(opts, prepared)
     out_dir = default_output_dir(opts)
     paths = write_reports(result, out_dir)
-    print_run(result, Console())
+    print_run(result, _stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
     sys.exit(exit_code_for(result, prepared.loaded.config.gate))
 
@@ -228,7 +231,6 @@ def optimize(
     model, and accepts a rewrite only if it beats the current prompt on validation cases it
     never saw. The chosen prompt is scored once on the test split at the end.
     """
-    from rich.console import Console
 
     from promptloop.app import RunOptions, default_output_dir
     from promptloop.optimizing import Feedback, Mode, OptimizeOptions, execute_optimize
@@ -254,7 +256,7 @@ def optimize(
         in_place=in_place,
     )
     outcome = execute_optimize(opts, default_output_dir(run_opts))
-    print_optimization(outcome, Console())
+    print_optimization(outcome, _stdout_console())
     sys.exit(3 if outcome.result.status == "error" else 0)
 
 
@@ -352,6 +354,16 @@ def ci(
         cache_dir=cache_dir,
     )
     sys.exit(run_ci(opts, dict(os.environ)))
+
+
+def _stdout_console() -> Console:
+    """Rich assumes 80 columns when stdout is not a terminal; CI logs are wider than that."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    return console
 
 
 @cli.command()
