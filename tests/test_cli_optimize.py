@@ -1,0 +1,143 @@
+"""`promptloop optimize` end to end with scripted models: improves, declines, or fails honestly."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from promptloop.cli import cli
+from promptloop.models.base import ModelCallError
+from promptloop.models.scripted import clear_scripts, register_script, script_calls
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+REVISED = (
+    "Write a one-line greeting for a new customer called {{ name }}.\n"
+    "Address the customer by name, {{ name }}, and keep it short.\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def _scripts() -> Iterator[None]:
+    clear_scripts()
+    yield
+    clear_scripts()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "greetings"
+    shutil.copytree(PROJECTS / "greetings", target)
+    return target
+
+
+def greeter(call: dict[str, Any]) -> str:
+    """Names the customer only when the prompt asks to address them by name."""
+    text = str(call["messages"][-1]["content"])
+    name = re.search(r"called (\w+)", text)
+    assert name is not None, text
+    return f"Hello {name.group(1)}, welcome aboard." if "by name" in text else "Hello, welcome!"
+
+
+def optimizer_reply(prompt_text: str) -> Any:
+    def reply(call: dict[str, Any]) -> str:
+        return (
+            "<rationale>Outputs never named the customer; the prompt now asks for the name."
+            f"</rationale>\n<prompt>\n{prompt_text}</prompt>"
+        )
+
+    return reply
+
+
+def invoke(project: Path, *extra: str) -> Any:
+    register_script("greeter", greeter)
+    return CliRunner().invoke(
+        cli,
+        ["optimize", "--dir", str(project), "-o", str(project / "out"), *extra],
+        catch_exceptions=False,
+        env={"COLUMNS": "300"},  # long tmp paths stay on one line
+    )
+
+
+def test_improving_optimizer_writes_the_revision_diff_and_figures(project: Path) -> None:
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project)
+    assert res.exit_code == 0, res.output
+    written = project / "prompts" / "greet.optimized.md"
+    assert written.read_text() == REVISED
+    # The original stays as it was: the user decides.
+    assert "by name" not in (project / "prompts" / "greet.md").read_text()
+    diff = (project / "out" / "greetings.diff").read_text()
+    assert "+Address the customer by name" in diff
+    assert "-Keep it short." in diff
+    assert f"Revised prompt written to {written}" in res.output
+    # Figures: validation 0/6 → 6/6 and held-out test 0/8 → 8/8.
+    assert "0/6 (0.0%)" in res.output and "6/6 (100.0%)" in res.output
+    assert "0/8 (0.0%)" in res.output and "8/8 (100.0%)" in res.output
+    assert "8 fixed, 0 broken" in res.output
+    payload = json.loads((project / "out" / "optimize-greetings.json").read_text())
+    assert payload["status"] == "improved"
+    assert payload["scores"]["test_after"]["passes"] == 8
+    # The optimizer saw the failures' reasons.
+    ask = script_calls("optimizer")[0]["messages"][-1]["content"]
+    assert "names-the-person" in ask
+
+
+def test_in_place_overwrites_the_prompt(project: Path) -> None:
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project, "--in-place", "--rounds", "1")
+    assert res.exit_code == 0, res.output
+    assert (project / "prompts" / "greet.md").read_text() == REVISED
+    assert not (project / "prompts" / "greet.optimized.md").exists()
+
+
+def test_non_improving_optimizer_suggests_nothing(project: Path) -> None:
+    # A rewording that keeps the flaw: validation does not move, so nothing is accepted.
+    reworded = "Write a short one-line greeting for a new customer called {{ name }}.\nBe brief.\n"
+    register_script("optimizer", optimizer_reply(reworded))
+    res = invoke(project)
+    assert res.exit_code == 0, res.output
+    assert "nothing is suggested" in res.output
+    assert not (project / "prompts" / "greet.optimized.md").exists()
+    assert not (project / "out" / "greetings.diff").exists()
+    payload = json.loads((project / "out" / "optimize-greetings.json").read_text())
+    assert payload["status"] == "no_improvement"
+    assert payload["improved"] is False
+    assert len(script_calls("optimizer")) == 2  # two rounds were tried
+
+
+def test_failing_optimizer_shows_the_error_and_exits_3(project: Path) -> None:
+    register_script("optimizer", lambda call: ModelCallError("optimizer is down", kind="auth"))
+    res = invoke(project)
+    assert res.exit_code == 3, res.output
+    assert "optimizer error" in res.output and "optimizer is down" in res.output
+    assert "The optimizer failed; nothing is suggested." in res.output
+    assert not (project / "prompts" / "greet.optimized.md").exists()
+    payload = json.loads((project / "out" / "optimize-greetings.json").read_text())
+    assert payload["status"] == "error"
+
+
+def test_optimize_needs_a_suite_name_when_there_are_several(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    text = config.read_text()
+    second = text[text.index("  - name: greetings") :].replace("name: greetings", "name: other")
+    config.write_text(text + second)
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = CliRunner().invoke(cli, ["optimize", "--dir", str(project)])
+    assert res.exit_code == 2
+    assert "name the suite to optimize" in res.stderr and "greetings, other" in res.stderr
+
+
+def test_optimize_with_too_few_cases_for_a_split_is_a_usage_error(project: Path) -> None:
+    dataset = project / "evals" / "people.jsonl"
+    dataset.write_text("\n".join(dataset.read_text().splitlines()[:2]) + "\n")
+    res = CliRunner().invoke(cli, ["optimize", "--dir", str(project)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert "cases" in res.stderr
