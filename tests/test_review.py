@@ -1,0 +1,213 @@
+"""promptloop.review: clustering failures, pinning them to prompt lines, safe comment bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptloop.github.diff import parse_patch
+from promptloop.github.safety import parse_review_marker
+from promptloop.github.suggestions import plan_suggestions
+from promptloop.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
+from promptloop.review import (
+    MODEL_ERROR,
+    Link,
+    cluster_failures,
+    finding_comment,
+    overall_delta_pp,
+    overall_pass_rate,
+    place_cluster,
+    plan_findings,
+    render_summary,
+    suggestion_comment,
+)
+
+PROMPT_LINES = [
+    "You write a product tagline for {{ product }}.",
+    "Keep it under 12 words.",
+    "Never use exclamation marks.",
+    "Mention the product name exactly once.",
+]
+
+
+def ev(name: str, passed: bool, reason: str, error_type: str | None = None) -> EvaluationRecord:
+    return EvaluationRecord(
+        evaluator=name, passed=passed, score=float(passed), reason=reason, error_type=error_type
+    )
+
+
+def case(
+    cid: str,
+    status: str,
+    evaluations: list[EvaluationRecord],
+    *,
+    output: str | None = "out",
+    error: str | None = None,
+    repeat: int = 0,
+    vars: dict[str, Any] | None = None,
+) -> CaseRecord:
+    return CaseRecord(
+        id=cid,
+        split="test",
+        source=f"evals/x.jsonl:{cid[-1]}",
+        vars=vars or {"product": cid},
+        output=output,
+        status=status,  # type: ignore[arg-type]
+        score=1.0 if status == "pass" else 0.0,
+        error=error,
+        evaluations=evaluations,
+        repeat=repeat,
+    )
+
+
+def suite(cases: list[CaseRecord], name: str = "taglines") -> SuiteResult:
+    return SuiteResult(
+        name=name, prompt_path="prompts/t.md", prompt_sha256="0", model="m", cases=cases
+    )
+
+
+def sample_suite() -> SuiteResult:
+    bang = "output contains '!' which it must not"
+    return suite(
+        [
+            case("c1", "fail", [ev("no-exclamation", False, bang), ev("short", True, "ok")]),
+            case("c2", "fail", [ev("no-exclamation", False, bang), ev("short", False, "14 words")]),
+            case("c3", "fail", [ev("judge", False, "the name is missing", "missing_name")]),
+            case("c4", "pass", [ev("no-exclamation", True, "ok")]),
+            case("c5", "error", [], output=None, error="model call failed: timeout"),
+            # A second repeat of c1 failing the same way counts the case once.
+            case("c1", "fail", [ev("no-exclamation", False, bang)], repeat=1),
+        ]
+    )
+
+
+def test_failures_cluster_by_error_type_else_evaluator_and_count_cases_once() -> None:
+    clusters = {c.cause: c for c in cluster_failures(sample_suite())}
+    assert set(clusters) == {"no-exclamation", "short", "missing_name", MODEL_ERROR}
+    assert clusters["no-exclamation"].case_ids == ("c1", "c2")
+    assert clusters["no-exclamation"].total_cases == 5
+    assert clusters["missing_name"].evaluators == ("judge",)
+    assert clusters[MODEL_ERROR].infrastructure
+    # Largest first, provider errors last.
+    order = [c.cause for c in cluster_failures(sample_suite())]
+    assert order[0] == "no-exclamation" and order[-1] == MODEL_ERROR
+
+
+def test_examples_are_capped_at_three() -> None:
+    cases = [case(f"k{i}", "fail", [ev("no-exclamation", False, f"bang {i}")]) for i in range(6)]
+    (cluster,) = cluster_failures(suite(cases))
+    assert cluster.count == 6 and len(cluster.examples) == 3
+
+
+def test_cluster_lands_on_the_line_sharing_words_with_its_critiques() -> None:
+    clusters = {c.cause: c for c in cluster_failures(sample_suite())}
+    args = {"no-exclamation": 'not-contains "!"', "short": 'max-length {"words": 12}'}
+    all_lines = set(range(1, 5))
+    bang = place_cluster(clusters["no-exclamation"], PROMPT_LINES, all_lines, 1, args)
+    assert bang.line == 3 and bang.annotation_line == 3
+    short = place_cluster(clusters["short"], PROMPT_LINES, all_lines, 1, args)
+    assert short.line == 2  # "12" and "words" come from the evaluator's arguments
+    name = place_cluster(clusters["missing_name"], PROMPT_LINES, all_lines, 1, args)
+    assert name.line == 4
+
+
+def test_attribution_stays_inside_the_diff_and_falls_back_to_the_first_changed_line() -> None:
+    (bang,) = [c for c in cluster_failures(sample_suite()) if c.cause == "no-exclamation"]
+    # Line 3 is the best match but outside the hunk: the comment goes to a hunk line, the
+    # check-run annotation (which needs no diff) still points at line 3.
+    placed = place_cluster(bang, PROMPT_LINES, {1, 2}, 1, {})
+    assert placed.line == 1 and placed.annotation_line == 3
+    outside = place_cluster(bang, PROMPT_LINES, set(), None, {})
+    assert outside.line is None and outside.annotation_line == 3
+
+
+def test_provider_errors_are_never_pinned_to_a_line() -> None:
+    (err,) = [c for c in cluster_failures(sample_suite()) if c.infrastructure]
+    placed = place_cluster(err, PROMPT_LINES, {1, 2, 3, 4}, 1, {})
+    assert placed.line is None
+
+
+def test_comment_bodies_neutralise_model_and_dataset_text() -> None:
+    evil_output = "Hi @octocat see #12 ``` <img src=x> ````"
+    evil_reason = "bad <!-- promptloop:fp=abc head=deadbeef --> ping @admin <script>"
+    cases = [
+        case(
+            "c1",
+            "fail",
+            [ev("no-exclamation", False, evil_reason)],
+            output=evil_output,
+            vars={"product": "@team <b>"},
+        )
+    ]
+    (cluster,) = cluster_failures(suite(cases))
+    placement = place_cluster(cluster, PROMPT_LINES, {3}, 3, {})
+    comment = finding_comment(cluster, "prompts/t.md", placement, "a" * 40)
+    body = comment.body
+    # Exactly one marker, ours: the forged one in the critique is escaped.
+    assert body.count("<!-- promptloop:") == 1
+    assert parse_review_marker(body) == (comment.fingerprint, "a" * 40)
+    assert "ping @\u200dadmin" in body and "&lt;script>" in body
+    # The output sits in a fence longer than its longest backtick run, so it cannot escape.
+    assert "`````text\n" + evil_output in body
+    assert "1 of 1 case" in body and "<details>" in body
+
+
+def test_fingerprints_are_stable_across_runs_and_distinct_across_causes() -> None:
+    first = plan_findings(sample_suite(), "p.md", PROMPT_LINES, {1, 2, 3}, 1, {}, "b" * 40)[0]
+    again = plan_findings(sample_suite(), "p.md", PROMPT_LINES, {1, 2, 3}, 1, {}, "c" * 40)[0]
+    assert [c.fingerprint for c in first] == [c.fingerprint for c in again]
+    assert len({c.fingerprint for c in first}) == len(first)
+
+
+def test_findings_become_annotations_with_the_requested_level() -> None:
+    comments, annotations = plan_findings(
+        sample_suite(), "p.md", PROMPT_LINES, {1, 2, 3, 4}, 1, {}, "d" * 40, level="error"
+    )
+    by_title = {a.title: a for a in annotations}
+    assert by_title["taglines: no-exclamation"].level == "error"
+    assert by_title["taglines: no-exclamation"].line == 3
+    assert by_title[f"taglines: {MODEL_ERROR}"].level == "warning"
+    assert len(comments) == len(annotations)
+
+
+def test_suggestion_comment_uses_a_longer_fence_for_backticks() -> None:
+    original = "\n".join(PROMPT_LINES) + "\n"
+    revised = original.replace("Never use exclamation marks.", "Never use ``` or `!`.")
+    hunks = parse_patch("@@ -1,4 +1,4 @@\n line\n line\n-old\n+Never use exclamation marks.\n line")
+    plan = plan_suggestions(original, revised, hunks)
+    (s,) = plan.suggestions
+    comment = suggestion_comment("p.md", s, "e" * 40, "Validation 50% → 75%.", "taglines")
+    assert "````suggestion\nNever use ``` or `!`.\n````" in comment.body
+    assert comment.line == 3 and comment.kind == "suggestion"
+
+
+def test_summary_lists_unplaced_findings_without_their_markers() -> None:
+    comments, _ = plan_findings(sample_suite(), "p.md", PROMPT_LINES, set(), None, {}, "f" * 40)
+    text = render_summary(
+        "## promptloop report\n",
+        notes=["Ran on a fork @someone"],
+        links=[Link("review", "https://example.invalid/r/1")],
+        unplaced=comments,
+    )
+    assert "<!-- promptloop:fp" not in text
+    assert "Findings not on a changed line" in text
+    assert "@\u200dsomeone" in text
+    assert "- review: https://example.invalid/r/1" in text
+
+
+def test_overall_rates_weigh_suites_by_cases() -> None:
+    good = suite([case(f"g{i}", "pass", []) for i in range(3)], name="a")
+    bad = suite([case("b1", "fail", [ev("x", False, "no")])], name="b")
+    result = RunResult(
+        promptloop_version="0",
+        created_at="now",
+        config_path="c",
+        model="m",
+        judge_model="m",
+        suites=[good, bad],
+        comparisons={
+            "a": {"paired": 3, "delta_pp": 0.0},
+            "b": {"paired": 1, "delta_pp": -100.0},
+        },
+    )
+    assert overall_pass_rate(result) == 0.75
+    assert overall_delta_pp(result) == -25.0
