@@ -160,10 +160,13 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
         console.print(Text(f"optimizer error: {error}", style="magenta"))
     if result.rationale:
         console.print(result.rationale)
+    # Paths are soft-wrapped so a narrow terminal never breaks one across lines for copying.
     if result.improved and outcome.written_to is not None:
-        console.print(Text(f"Revised prompt written to {outcome.written_to}", style="green"))
+        console.print(
+            Text(f"Revised prompt written to {outcome.written_to}", style="green"), soft_wrap=True
+        )
         if outcome.diff_path is not None:
-            console.print(f"Diff: {outcome.diff_path}")
+            console.print(f"Diff: {outcome.diff_path}", soft_wrap=True)
     elif result.status == "error":
         console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
     else:
@@ -174,7 +177,7 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
                 style="yellow",
             )
         )
-    console.print(f"Trajectory: {outcome.result_path}")
+    console.print(f"Trajectory: {outcome.result_path}", soft_wrap=True)
 
 
 def _split(score: SplitScore | None) -> str:
