@@ -61,7 +61,6 @@ def invoke(project: Path, *extra: str) -> Any:
         cli,
         ["optimize", "--dir", str(project), "-o", str(project / "out"), *extra],
         catch_exceptions=False,
-        env={"COLUMNS": "300"},  # long tmp paths stay on one line
     )
 
 
@@ -76,7 +75,7 @@ def test_improving_optimizer_writes_the_revision_diff_and_figures(project: Path)
     diff = (project / "out" / "greetings.diff").read_text()
     assert "+Address the customer by name" in diff
     assert "-Keep it short." in diff
-    assert f"Revised prompt written to {written}" in res.output
+    assert f"Revised prompt written to {written}" in res.output, res.output
     # Figures: validation 0/6 → 6/6 and held-out test 0/8 → 8/8.
     assert "0/6 (0.0%)" in res.output and "6/6 (100.0%)" in res.output
     assert "0/8 (0.0%)" in res.output and "8/8 (100.0%)" in res.output
