@@ -1,0 +1,143 @@
+"""The three report files of a real run: junit.xml, report.md (safe to post), results.json."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptloop.app import RunOptions, execute_run, write_reports
+from promptloop.models.base import ModelCallError
+from promptloop.models.scripted import clear_scripts, register_script
+from promptloop.report.junit import render_junit
+from promptloop.report.markdown import render_markdown
+from promptloop.results import RunResult, read_results
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+HOSTILE = "@octocat <script>alert(1)</script> positive"
+
+SECOND_SUITE = """\
+  - name: echo
+    prompt: prompts/classify.md
+    dataset: evals/reviews.jsonl
+    evaluators:
+      - max-length: {words: 2}
+        name: short
+"""
+
+
+@pytest.fixture(autouse=True)
+def _scripts() -> Iterator[None]:
+    clear_scripts()
+    yield
+    clear_scripts()
+
+
+def answer(call: dict[str, Any]) -> str | BaseException:
+    text = str(call["messages"][-1]["content"])
+    if "battery" in text:
+        return ModelCallError("upstream 500", kind="server")
+    if "loved" in text:
+        return HOSTILE
+    return "negative" if any(w in text for w in ("Terrible", "Broke", "ignored")) else "positive"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResult, Path]]:
+    """One real run of two suites: r01 answers hostile text, r06 hits a provider error."""
+    root = tmp_path_factory.mktemp("reports") / "sentiment"
+    shutil.copytree(PROJECTS / "sentiment", root)
+    config = root / "promptloop.yaml"
+    # No retries: the scripted provider error is final, and the test stays fast.
+    config.write_text("retries: 0\n" + config.read_text() + SECOND_SUITE)
+    clear_scripts()
+    register_script("sentiment", answer)
+    result = execute_run(RunOptions(start_dir=root, no_cache=True))
+    out = root / "out"
+    write_reports(result, out)
+    yield result, out
+    clear_scripts()
+
+
+def test_junit_has_a_testsuite_per_suite_with_failures_and_errors(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    _, out = run_dir
+    root = ET.parse(out / "junit.xml").getroot()
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert set(suites) == {"sentiment", "echo"}
+    sentiment = suites["sentiment"]
+    assert (sentiment.get("tests"), sentiment.get("failures"), sentiment.get("errors")) == (
+        "8",
+        "1",
+        "1",
+    )
+    cases = {c.get("name"): c for c in sentiment.iter("testcase")}
+    assert len(cases) == 8
+    failure = cases["r01"].find("failure")
+    assert failure is not None
+    message = failure.get("message") or ""
+    assert message.startswith("label:") and "expected" in message
+    error = cases["r06"].find("error")
+    assert error is not None and "upstream 500" in (error.get("message") or "")
+    assert cases["r06"].find("failure") is None
+    assert all(cases[n].find("failure") is None for n in cases if n not in ("r01", "r06"))
+    assert (cases["r02"].get("file") or "").endswith("evals/reviews.jsonl")
+    # echo: the hostile answer is too long (r01), r06 errored.
+    echo = suites["echo"]
+    assert (echo.get("failures"), echo.get("errors")) == ("1", "1")
+
+
+def test_report_md_neutralises_mentions_and_html_from_model_output(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    _, out = run_dir
+    report = (out / "report.md").read_text()
+    assert "r01" in report
+    # Outside code spans no raw HTML tag and no live @mention survive.
+    prose = re.sub(r"(`+)(?:(?!\1).)*?\1", "", report)
+    assert "<script>" not in prose
+    assert not re.search(r"(?<![\w`])@octocat\b", prose)
+    # The model's words are still shown, verbatim, inside a code span.
+    assert "`@octocat <script>alert(1)</script> positive`" in report
+    # The errored case is reported apart from the failing ones.
+    assert "1 case not evaluated (errors)" in report
+    assert "upstream 500" in report
+
+
+def test_markdown_neutralises_hostile_errors_and_notices(run_dir: tuple[RunResult, Path]) -> None:
+    result, _ = run_dir
+    suite = result.suites[0]
+    cases = [
+        c.model_copy(update={"error": "@everyone <img src=x onerror=alert(1)> | broke"})
+        if c.status == "error"
+        else c
+        for c in suite.cases
+    ]
+    hostile = result.model_copy(
+        update={
+            "suites": [suite.model_copy(update={"cases": cases}), *result.suites[1:]],
+            "notices": ["ping @admins <b>now</b>"],
+        }
+    )
+    report = render_markdown(hostile)
+    prose = re.sub(r"(`+)(?:(?!\1).)*?\1", "", report)
+    assert "<img" not in prose and "<b>" not in prose
+    assert not re.search(r"(?<![\w`])@(admins|everyone)\b", prose)
+    assert "everyone" in report and "admins" in report  # neutralised, not dropped
+
+
+def test_results_json_round_trips(run_dir: tuple[RunResult, Path]) -> None:
+    result, out = run_dir
+    again = read_results(out / "results.json")
+    assert again == result
+    assert again.model_dump() == result.model_dump()
+    assert render_junit(again) == render_junit(result)
+    statuses = {c.id: c.status for c in again.suites[0].cases}
+    assert statuses["r01"] == "fail" and statuses["r06"] == "error"
+    assert sum(s == "pass" for s in statuses.values()) == 6
