@@ -1,0 +1,45 @@
+"""The README's first two commands are the promise: set up and run the example, set up and test."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def code_lines() -> list[str]:
+    """Non-empty, non-comment lines of the README's fenced code blocks, in order."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    lines: list[str] = []
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.S | re.M):
+        lines += [
+            line.strip()
+            for line in block.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+    return lines
+
+
+def test_the_first_two_code_lines_install_then_run_and_test() -> None:
+    first, second = code_lines()[:2]
+    assert "pip install" in first and "promptloop run " in first
+    assert "pip install" in second and second.rstrip().endswith("pytest")
+    # The test command installs the dev extra too; both build the same embedded model.
+    assert "[local" in first and "dev]" in second
+
+
+def test_ci_script_runs_the_readme_test_command_verbatim() -> None:
+    second = code_lines()[1]
+    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert second in ci_lines
+
+
+def test_the_example_in_the_first_command_exists_with_a_config() -> None:
+    first = code_lines()[0]
+    run_part = first.split("promptloop run", 1)[1]
+    target = shlex.split(run_part)[0]
+    example = REPO / target
+    assert example.is_dir(), f"README runs {target}, which does not exist"
+    assert (example / "promptloop.yaml").is_file()
