@@ -567,3 +567,85 @@ def test_fail_on_never_reports_but_exits_zero(
     assert scenario.gh.reviews(REPO, 7) == [] and scenario.gh.issue_comments(REPO, 7) == []
     assert scenario.gh.check_runs(REPO, scenario.head_sha)[0]["conclusion"] == "failure"
     assert not any("<prompt>" in str(c["messages"]) for c in script_calls("ci"))
+
+
+def test_read_only_token_on_a_same_repo_pr_is_detected_by_the_403(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = scenario.gh
+    gh.set_token(TOKEN, "read")
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    writes = gh.write_count
+    res = scenario.run(capsys)
+
+    assert res.code == 1
+    assert gh.write_count == writes
+    assert "read-only" in res.summary
+    # The findings that could not be posted are in the job summary instead.
+    assert "no-exclamation" in res.summary and "20 of 20 cases" in res.summary
+    assert f"::error file={PROMPT},line=2" in res.stdout
+
+
+def write_event(scenario: Scenario, payload: dict[str, Any]) -> None:
+    scenario.event = lambda: _dump(scenario.tmp / "event.json", payload)  # type: ignore[method-assign]
+
+
+def _dump(path: Path, payload: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
+
+
+def test_push_compares_with_the_previous_commit_and_posts_only_a_check(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = scenario.gh
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(
+        scenario,
+        {
+            "ref": "refs/heads/feature",
+            "before": scenario.base_sha,
+            "after": scenario.head_sha,
+            "repository": {"full_name": REPO},
+        },
+    )
+    res = scenario.run(capsys, event_name="push")
+
+    assert res.code == 1
+    assert float(res.outputs["delta"]) == pytest.approx(-100.0)
+    assert [r["conclusion"] for r in gh.check_runs(REPO, scenario.head_sha)] == ["failure"]
+    assert gh.reviews(REPO, 7) == [] and gh.issue_comments(REPO) == []
+
+
+def test_push_touching_no_prompt_is_skipped(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({"README.md": "# other\n"})
+    write_event(
+        scenario,
+        {
+            "ref": "refs/heads/feature",
+            "before": scenario.base_sha,
+            "after": scenario.head_sha,
+            "repository": {"full_name": REPO},
+        },
+    )
+    res = scenario.run(capsys, event_name="push")
+    assert res.code == 0 and res.outputs["verdict"] == "skipped"
+    assert script_calls("ci") == []
+
+
+def test_workflow_dispatch_runs_every_suite_without_a_baseline(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(
+        scenario, {"ref": "refs/heads/feature", "inputs": {}, "repository": {"full_name": REPO}}
+    )
+    scenario.gh.add_pull(REPO, 8, "main", scenario.base_sha, "feature", "f" * 40)
+    res = scenario.run(capsys, event_name="workflow_dispatch")
+
+    assert res.outputs["verdict"] in ("pass", "fail", "inconclusive")
+    assert res.outputs["delta"] == ""
+    assert float(res.outputs["pass-rate"]) == 0.0
+    assert len(scenario.gh.check_runs(REPO, "f" * 40)) == 1

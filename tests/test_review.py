@@ -189,7 +189,7 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
         unplaced=comments,
     )
     assert "<!-- promptloop:fp" not in text
-    assert "Findings not on a changed line" in text
+    assert "Findings not posted as review comments" in text
     assert "@\u200dsomeone" in text
     assert "- review: https://example.invalid/r/1" in text
 

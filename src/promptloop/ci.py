@@ -274,6 +274,9 @@ class _CiRun:
 
     # -- plumbing --------------------------------------------------------------------------
 
+    def _can_comment(self, pull: PullContext | None) -> bool:
+        return pull is not None and self.opts.comment and not self.state.read_only
+
     def _all_notes(self) -> list[str]:
         return self.state.notes + [f"Warning: {w}" for w in self.state.warnings]
 
@@ -537,11 +540,14 @@ class _CiRun:
         for p in paths.values():
             p.write_text(self._mask(p.read_text(encoding="utf-8")), encoding="utf-8")
 
-        writes_ok = pull is not None and self.opts.comment and not self.state.read_only
+        writes_ok = self._can_comment(pull)
+        on_github = False
         if writes_ok and pull is not None:
-            self._post_review(pull, head_sha, inline, verdict)
-        else:
-            unplaced = inline + unplaced
+            on_github = self._post_review(pull, head_sha, inline, verdict)
+        if not on_github:
+            # The summary carries what could not become review comments.
+            unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
+            writes_ok = self._can_comment(pull)
         report_md = render_markdown(result)
         summary = render_summary(
             report_md,
@@ -575,7 +581,7 @@ class _CiRun:
             report_md,
             notes=self._all_notes(),
             links=self.state.links,
-            unplaced=unplaced if not writes_ok else [],
+            unplaced=unplaced,
             revisions=revision_md,
         )
         rate = overall_pass_rate(result)
@@ -608,12 +614,12 @@ class _CiRun:
             plan = plan_suggestions(res.seed_text, res.revised_text, hunks)
             scores = res.to_dict().get("scores")
             why = _score_line(scores)
-            if plan.complete and plan.suggestions:
+            if plan.complete and plan.suggestions and not self._can_comment(pull):
+                where = "No review is posted from this run; apply the diff below by hand."
+            elif plan.complete and plan.suggestions:
                 for s in plan.suggestions:
                     inline.append(suggestion_comment(rev.path, s, head_sha, why, rev.suite))
-                where = (
-                    "Offered as suggested changes on the lines above: commit them from the review."
-                )
+                where = "Offered as suggested changes in the review: commit them from there."
             else:
                 where = self._deliver_whole(rev, pull, head_sha, root)
             rendered.append(
@@ -628,7 +634,7 @@ class _CiRun:
         mode = self.opts.suggest
         text = rev.result.revised_text
         title = f"promptloop: learned revision of {rev.path}"
-        if pull is None or self.state.read_only or not self.opts.comment:
+        if pull is None or self.state.read_only:
             return "It touches lines outside this diff; apply the diff below by hand."
         same_repo = not pull.is_fork
         if mode == "commit" and same_repo:
@@ -678,7 +684,8 @@ class _CiRun:
 
     def _post_review(
         self, pull: PullContext, head_sha: str, inline: list[PlannedComment], verdict: str
-    ) -> None:
+    ) -> bool:
+        """Post the new inline comments; True when every one of them is now on the PR."""
         gh = self._github()
         existing = self._write(
             "list earlier review comments", lambda: gh.existing_review_comments(pull.number)
@@ -687,7 +694,12 @@ class _CiRun:
             existing = []
         posted = {(e.fingerprint, e.head_sha) for e in existing}
         new = [c for c in inline if (c.fingerprint, head_sha) not in posted]
+        wanted = {c.fingerprint for c in inline if c.kind == "suggestion"}
+        earlier = [e for e in existing if e.head_sha == head_sha and e.fingerprint in wanted]
+        if earlier and self.state.suggestion_url is None:
+            self.state.suggestion_url = earlier[0].html_url
         review_url: str | None = None
+        ok = True
         if new:
             comments = [
                 ReviewComment(c.path, c.body, c.line, c.start_line)
@@ -699,6 +711,7 @@ class _CiRun:
                 "post the review",
                 lambda: gh.post_review(pull.number, head_sha, body, comments),
             )
+            ok = review is not None
             if review is not None:
                 review_url = review.html_url
                 self.state.links.append(Link("review", review.html_url))
@@ -711,6 +724,7 @@ class _CiRun:
                     f"mark review comment {old.id} outdated",
                     lambda old=old: gh.mark_outdated(old, superseded_by),  # type: ignore[misc]
                 )
+        return ok
 
     def _runner_report(
         self, summary: str, outputs: dict[str, str], annotations: Sequence[Annotation]

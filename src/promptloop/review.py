@@ -409,9 +409,9 @@ def render_summary(
     if unplaced:
         body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
         parts.append(
-            "### Findings not on a changed line\n\n"
-            "These concern prompt lines outside this pull request's diff (or a provider error), "
-            f"so they cannot be review comments.\n\n{body}"
+            "### Findings not posted as review comments\n\n"
+            "They concern prompt lines outside this pull request's diff, a provider error, or "
+            f"no review could be posted from this run.\n\n{body}"
         )
     parts.extend(r.rstrip() for r in revisions)
     return "\n\n".join(p for p in parts if p) + "\n"
