@@ -64,3 +64,21 @@ def _block_network() -> Iterator[None]:
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start stub OpenAI-compatible servers on loopback: ``server, base_url = serve(**config)``."""
+    from tests.support import load_stub
+
+    stub = load_stub()
+    servers: list[Any] = []
+
+    def start(**config: Any) -> tuple[Any, str]:
+        server = stub.StubServer(stub.StubConfig(**config))
+        servers.append(server)
+        return server, server.start()
+
+    yield start
+    for server in servers:
+        server.stop()

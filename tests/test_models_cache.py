@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import shutil
 import socket
@@ -11,8 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -28,36 +25,9 @@ from promptloop.models.cache import (
     encode_response,
 )
 from promptloop.models.litellm_client import LiteLLMClient
-
-
-def load_stub() -> ModuleType:
-    name = "promptloop_bench_stub_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "bench" / "stub_server.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from tests.support import load_stub
 
 stub = load_stub()
-
-
-@pytest.fixture
-def serve():
-    servers: list[Any] = []
-
-    def start(**config: Any) -> tuple[Any, str]:
-        server = stub.StubServer(stub.StubConfig(**config))
-        servers.append(server)
-        return server, server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def ask(text: str, **fields: Any) -> ModelRequest:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,20 +13,7 @@ from promptloop.models.cache import CachingClient, DiskStore, RedisStore
 from promptloop.models.factory import EMBEDDED_MODEL, build_client, resolve_default_model
 from promptloop.models.litellm_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
-
-
-def load_stub() -> ModuleType:
-    name = "promptloop_bench_stub_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "bench" / "stub_server.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from tests.support import load_stub
 
 stub = load_stub()
 

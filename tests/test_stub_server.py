@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
 import pytest
 
-
-def load_stub() -> ModuleType:
-    name = "promptloop_bench_stub_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "bench" / "stub_server.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from tests.support import load_stub
 
 stub = load_stub()
-
-
-@pytest.fixture
-def serve():
-    servers: list[Any] = []
-
-    def start(**config: Any) -> tuple[Any, str]:
-        server = stub.StubServer(stub.StubConfig(**config))
-        servers.append(server)
-        return server, server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:

@@ -1,0 +1,24 @@
+"""Helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_stub() -> ModuleType:
+    """bench/stub_server.py, the one OpenAI-compatible stub that tests and benchmarks share."""
+    name = "promptloop_bench_stub_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = REPO_ROOT / "bench" / "stub_server.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
