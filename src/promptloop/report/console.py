@@ -8,27 +8,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from promptloop.results import CaseRecord, RunResult, SuiteResult
-from promptloop.stats import wilson_interval
+from promptloop.report.figures import pct, rate_with_interval
+from promptloop.results import CaseRecord, RunResult
 
 if TYPE_CHECKING:
     from promptloop.optimize.result import SplitScore
     from promptloop.optimizing import OptimizeOutcome
 
 _STATUS_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _rate_with_interval(suite: SuiteResult) -> str:
-    passed, failed, _ = suite.counts
-    n = passed + failed
-    if n == 0:
-        return "n/a"
-    lo, hi = wilson_interval(passed, n)
-    return f"{_pct(passed / n)} [{_pct(lo)}–{_pct(hi)}]"
 
 
 def _clip(text: str | None, limit: int = 100) -> str:
@@ -57,14 +44,14 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
         row = [
             suite.name,
             suite.model,
-            _rate_with_interval(suite),
+            rate_with_interval(suite),
             str(passed),
             str(failed),
             str(errored),
-            _pct(suite.threshold) if suite.threshold is not None else "—",
+            pct(suite.threshold) if suite.threshold is not None else "—",
         ]
         if base:
-            row.append(_rate_with_interval(base[suite.name]) if suite.name in base else "—")
+            row.append(rate_with_interval(base[suite.name]) if suite.name in base else "—")
         row.append(verdict.status if verdict else "—")
         summary.add_row(*row, style=None)
     console.print(summary)
@@ -79,7 +66,7 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
             table.add_column("error", justify="right")
             for ev in suite.evaluators:
                 table.add_row(
-                    ev.name, _pct(ev.pass_rate), str(ev.passed), str(ev.failed), str(ev.errored)
+                    ev.name, pct(ev.pass_rate), str(ev.passed), str(ev.failed), str(ev.errored)
                 )
             console.print(table)
         # Errors (the model never answered) are listed apart: they say nothing about the prompt.
@@ -183,4 +170,4 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
 def _split(score: SplitScore | None) -> str:
     if score is None:
         return "—"
-    return f"{score.passes}/{score.n} ({_pct(score.pass_rate)})"
+    return f"{score.passes}/{score.n} ({pct(score.pass_rate)})"

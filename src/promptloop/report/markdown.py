@@ -9,23 +9,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from promptloop.github.safety import inline_code, neutralize
-from promptloop.results import RunResult, SuiteResult
-from promptloop.stats import wilson_interval
+from promptloop.report.figures import pct, rate_with_interval
+from promptloop.results import RunResult
 
 _ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _rate(suite: SuiteResult) -> str:
-    passed, failed, _ = suite.counts
-    n = passed + failed
-    if n == 0:
-        return "n/a"
-    lo, hi = wilson_interval(passed, n)
-    return f"{_pct(passed / n)} [{_pct(lo)}–{_pct(hi)}]"
 
 
 def _delta(cmp: dict[str, Any] | None) -> str:
@@ -77,8 +64,8 @@ def render_markdown(result: RunResult, *, max_cases: int = 5) -> str:
         result=result,
         base={s.name: s for s in result.baseline},
         icon=_ICONS,
-        rate=_rate,
-        pct=_pct,
+        rate=rate_with_interval,
+        pct=pct,
         delta=_delta,
         pvalue=_pvalue,
         max_cases=max_cases,
