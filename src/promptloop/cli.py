@@ -367,6 +367,18 @@ def _stdout_console() -> Console:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@_friendly_errors
+def init(directory: Path) -> None:
+    """Create a starter promptloop.yaml, prompt and dataset in DIRECTORY (default: here)."""
+    from promptloop.starter import write_starter
+
+    for path in write_starter(directory):
+        click.echo(f"created {path}")
+    click.echo(f"Next: promptloop run {directory}")
+
+
+@cli.command()
 @_friendly_errors
 def schema() -> None:
     """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
