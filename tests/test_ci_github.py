@@ -116,7 +116,9 @@ def model(revision: str) -> Any:
             )
         name = re.search(r"greeting for (\w+)", text)
         who = name.group(1) if name else "you"
-        return f"Hello {who}!" if "Use exclamation" in text else f"Hello {who}."
+        # One case leaks the provider key into its output; it must never reach GitHub.
+        leak = f" {PROVIDER_KEY}" if who == "Ada" else ""
+        return f"Hello {who}!{leak}" if "Use exclamation" in text else f"Hello {who}.{leak}"
 
     return answer
 
@@ -295,8 +297,9 @@ def fast_client(token: str, url: str, repo: str) -> GitHubClient:
 
 
 @pytest.fixture
-def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as fake:
+def gh(request: pytest.FixtureRequest) -> Iterator[FakeGitHub]:
+    # GITHUB_API_URL on Enterprise Server ends in /api/v3; the tests run both shapes.
+    with FakeGitHub(api_prefix=getattr(request, "param", "")) as fake:
         fake.set_token(TOKEN)
         fake.add_repo(REPO)
         yield fake
@@ -332,6 +335,7 @@ def assert_no_secrets(*texts: str) -> None:
 # --- tests ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("gh", ["", "/api/v3"], indirect=True)
 def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -349,6 +353,7 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     bodies = [c["body"] for c in comments]
     finding = next(b for b in bodies if "no-exclamation" in b)
     assert "20 of 20 cases" in finding and "<details>" in finding
+    assert "Hello Ada!***" in finding  # the leaked key, masked
     suggestion = next(b for b in bodies if "```suggestion" in b)
     assert "Never use any exclamation marks; sound calm." in suggestion
     assert all(parse_review_marker(b) is not None for b in bodies)

@@ -223,6 +223,14 @@ class _Revision:
 
 
 @dataclass
+class _Target:
+    head_sha: str
+    base_sha: str | None
+    changed: list[PullFile] | None
+    files: PullFiles | None = None
+
+
+@dataclass
 class _State:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -335,6 +343,44 @@ class _CiRun:
 
         return convert
 
+    def _resolve_event(
+        self, ctx: PullContext | PushContext | DispatchContext, root: Path
+    ) -> _Target:
+        """Which commits to compare, and which files changed (None: unknown, run everything)."""
+        if isinstance(ctx, PushContext):
+            changed = None
+            if ctx.before is not None and ensure_commit(root, ctx.before):
+                changed = changed_between(root, ctx.before, ctx.after)
+            return _Target(ctx.after, ctx.before, changed)
+        if isinstance(ctx, DispatchContext):
+            head = ctx.sha or self.runtime.sha or ""
+            return _Target(head, ctx.inputs.get("baseline") or None, None)
+        if ctx.is_fork and ctx.event_name == "pull_request":
+            self.state.read_only = True
+            self.state.notes.append(
+                "This pull request comes from a fork, so its token is read-only: no review, "
+                "comment or check run is posted; the gate is this job's exit code, "
+                "its annotations and this summary."
+            )
+        if ctx.event_name == "pull_request_target":
+            self.state.notes.append(
+                "Running on pull_request_target: the token can write, so check out and run "
+                "only code you trust (never the fork's code with secrets)."
+            )
+        try:
+            files = self._github().pull_files(ctx.number)
+        except InfraError as exc:
+            self.state.warnings.append(f"could not list the PR's files: {exc.one_line()}")
+            self.state.notes.append("The PR's files could not be listed, so every suite runs.")
+            return _Target(ctx.head_sha, ctx.base_sha, None)
+        if files.truncated:
+            self.state.notes.append(
+                "GitHub lists at most 3000 files of a pull request and this one has more, "
+                "so every suite runs."
+            )
+            return _Target(ctx.head_sha, ctx.base_sha, None, files)
+        return _Target(ctx.head_sha, ctx.base_sha, list(files.files), files)
+
     def _run_in(
         self,
         ctx: PullContext | PushContext | DispatchContext,
@@ -344,44 +390,14 @@ class _CiRun:
     ) -> int:
         to_repo = self._to_repo(root)
         by_suite = suite_files(loaded, to_repo)
-        pull: PullContext | None = ctx if isinstance(ctx, PullContext) else None
-        files: PullFiles | None = None
-        head_sha: str
-        base_sha: str | None
-        changed: list[PullFile] | None = None
-        if isinstance(ctx, PullContext):
-            head_sha, base_sha = ctx.head_sha, ctx.base_sha
-            if ctx.is_fork and ctx.event_name == "pull_request":
-                self.state.read_only = True
-                self.state.notes.append(
-                    "This pull request comes from a fork, so its token is read-only: no review, "
-                    "comment or check run is posted; the gate is this job's exit code, "
-                    "its annotations and this summary."
-                )
-            if ctx.event_name == "pull_request_target":
-                self.state.notes.append(
-                    "Running on pull_request_target: the token can write, so check out and run "
-                    "only code you trust (never the fork's code with secrets)."
-                )
-            try:
-                files = self._github().pull_files(ctx.number)
-                changed = list(files.files)
-                if files.truncated:
-                    self.state.notes.append(
-                        "GitHub lists at most 3000 files of a pull request and this one has "
-                        "more, so every suite runs."
-                    )
-                    changed = None
-            except InfraError as exc:
-                self.state.warnings.append(f"could not list the PR's files: {exc.one_line()}")
-                self.state.notes.append("The PR's files could not be listed, so every suite runs.")
-        elif isinstance(ctx, PushContext):
-            head_sha, base_sha = ctx.after, ctx.before
-            if base_sha is not None and ensure_commit(root, base_sha):
-                changed = changed_between(root, base_sha, head_sha)
-        else:
-            head_sha = ctx.sha or self.runtime.sha or ""
-            base_sha = ctx.inputs.get("baseline") or None
+        pull = ctx if isinstance(ctx, PullContext) else None
+        target = self._resolve_event(ctx, root)
+        head_sha, base_sha, changed, files = (
+            target.head_sha,
+            target.base_sha,
+            target.changed,
+            target.files,
+        )
         if not head_sha:
             raise UserError("no commit to report on: GITHUB_SHA is not set", key="GITHUB_SHA")
         local_head = _git(root, "rev-parse", "HEAD").stdout.strip()
@@ -543,18 +559,20 @@ class _CiRun:
         writes_ok = self._can_comment(pull)
         on_github = False
         if writes_ok and pull is not None:
-            on_github = self._post_review(pull, head_sha, inline, verdict)
+            on_github = self._post_review(pull, head_sha, inline, verdict, files)
         if not on_github:
             # The summary carries what could not become review comments.
             unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
             writes_ok = self._can_comment(pull)
         report_md = render_markdown(result)
-        summary = render_summary(
-            report_md,
-            notes=self._all_notes(),
-            links=self.state.links,
-            unplaced=unplaced,
-            revisions=revision_md,
+        summary = self._mask(
+            render_summary(
+                report_md,
+                notes=self._all_notes(),
+                links=self.state.links,
+                unplaced=unplaced,
+                revisions=revision_md,
+            )
         )
         if writes_ok and pull is not None:
             url = self._write(
@@ -572,7 +590,7 @@ class _CiRun:
                     _CONCLUSIONS[verdict],
                     check_title(result),
                     summary,
-                    annotations=annotations,
+                    annotations=[replace(a, message=self._mask(a.message)) for a in annotations],
                     details_url=self.runtime.run_url,
                 ),
             )
@@ -633,6 +651,8 @@ class _CiRun:
         """A revision that does not fit the diff: commit it, open a PR with it, or just show it."""
         mode = self.opts.suggest
         text = rev.result.revised_text
+        if self._mask(text) != text:
+            return "It contains a secret, so promptloop does not commit it anywhere."
         title = f"promptloop: learned revision of {rev.path}"
         if pull is None or self.state.read_only:
             return "It touches lines outside this diff; apply the diff below by hand."
@@ -683,7 +703,12 @@ class _CiRun:
         )
 
     def _post_review(
-        self, pull: PullContext, head_sha: str, inline: list[PlannedComment], verdict: str
+        self,
+        pull: PullContext,
+        head_sha: str,
+        inline: list[PlannedComment],
+        verdict: str,
+        files: PullFiles | None,
     ) -> bool:
         """Post the new inline comments; True when every one of them is now on the PR."""
         gh = self._github()
@@ -702,14 +727,14 @@ class _CiRun:
         ok = True
         if new:
             comments = [
-                ReviewComment(c.path, c.body, c.line, c.start_line)
+                ReviewComment(c.path, self._mask(c.body), c.line, c.start_line)
                 for c in new
                 if c.line is not None
             ]
             body = review_body(verdict, len(comments), "The summary comment has the numbers.")
             review = self._write(
                 "post the review",
-                lambda: gh.post_review(pull.number, head_sha, body, comments),
+                lambda: gh.post_review(pull.number, head_sha, body, comments, files=files),
             )
             ok = review is not None
             if review is not None:
