@@ -353,7 +353,7 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     bodies = [c["body"] for c in comments]
     finding = next(b for b in bodies if "no-exclamation" in b)
     assert "20 of 20 cases" in finding and "<details>" in finding
-    assert "Hello Ada!***" in finding  # the leaked key, masked
+    assert "Hello Ada! ***" in finding  # the leaked key, masked
     suggestion = next(b for b in bodies if "```suggestion" in b)
     assert "Never use any exclamation marks; sound calm." in suggestion
     assert all(parse_review_marker(b) is not None for b in bodies)

@@ -216,16 +216,19 @@ def _flat(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _verbatim(text: str | None, limit: int = _VERBATIM_LIMIT) -> str:
+def _verbatim(text: str | None, info: str = "text", limit: int = _VERBATIM_LIMIT) -> str:
     if text is None:
         return "_(no output)_"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return code_block(text, "text")
+    return code_block(text, info)
 
 
 def _inputs_text(inputs: Mapping[str, Any]) -> str:
-    return json.dumps(dict(inputs), ensure_ascii=False, indent=1, default=str)
+    flat = json.dumps(dict(inputs), ensure_ascii=False, default=str)
+    if len(flat) <= 100:
+        return flat
+    return json.dumps(dict(inputs), ensure_ascii=False, indent=2, default=str)
 
 
 def render_examples(examples: Sequence[Example]) -> str:
@@ -234,7 +237,7 @@ def render_examples(examples: Sequence[Example]) -> str:
         where = f" ({inline_code(ex.source)})" if ex.source else ""
         parts.append(
             f"**{inline_code(ex.case_id)}**{where}\n\n"
-            f"input:\n\n{_verbatim(_inputs_text(ex.inputs))}\n\n"
+            f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
             f"output:\n\n{_verbatim(ex.output)}\n\n"
             f"critique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
         )
