@@ -244,11 +244,8 @@ class Scenario:
             "GITHUB_RUN_ID": "99",
             "OPENAI_API_KEY": PROVIDER_KEY,
         }
-        options = CiOptions(
-            working_directory=Path("."),
-            output_dir=self.tmp / f"results-{self.runs}",
-            **opts,
-        )
+        opts.setdefault("working_directory", Path("."))
+        options = CiOptions(output_dir=self.tmp / f"results-{self.runs}", **opts)
         capsys.readouterr()
         code = run_ci(options, env, github_factory=fast_client)
         stdout = capsys.readouterr().out
@@ -357,6 +354,7 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     suggestion = next(b for b in bodies if "```suggestion" in b)
     assert "Never use any exclamation marks; sound calm." in suggestion
     assert all(parse_review_marker(b) is not None for b in bodies)
+    assert not any(r.status == 422 for r in gh.requests_log)
     assert all(parse_review_marker(b)[1] == scenario.head_sha for b in bodies)  # type: ignore[index]
 
     sticky = gh.issue_comments(REPO, 7)
@@ -654,3 +652,47 @@ def test_workflow_dispatch_runs_every_suite_without_a_baseline(
     assert res.outputs["delta"] == ""
     assert float(res.outputs["pass-rate"]) == 0.0
     assert len(scenario.gh.check_runs(REPO, "f" * 40)) == 1
+
+
+def test_a_project_in_a_subfolder_comments_on_repository_paths(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.base = {f"evals/pl/{k}": v for k, v in base_files().items()}
+    scenario.open_pull({f"evals/pl/{PROMPT}": HEAD_PROMPT})
+    res = scenario.run(capsys, working_directory=Path("evals/pl"))
+
+    assert res.code == 1
+    comments = scenario.gh.review_comments(REPO, 7)
+    assert {(c["path"], c["line"]) for c in comments} == {(f"evals/pl/{PROMPT}", 2)}
+    assert f"::error file=evals/pl/{PROMPT},line=2" in res.stdout
+
+
+def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
+    tmp_path: Path,
+) -> None:
+    from promptloop.ci import evaluator_files, relevant_suites
+    from promptloop.github.api import PullFile
+
+    assert evaluator_files("checks/polite.py:is_polite") == ["checks/polite.py"]
+    assert evaluator_files({"schema": "schemas/out.json", "allow_fence": True}) == [
+        "schemas/out.json"
+    ]
+    assert evaluator_files("checks:is_polite") == []
+    by_suite = {
+        "a": {"p/a.md", "d/a.jsonl", "checks/polite.py"},
+        "b": {"p/b.md", "d/b.jsonl"},
+    }
+
+    def changed(*names: str, old: str | None = None) -> list[PullFile]:
+        return [PullFile(n, "renamed" if old else "modified", None, old) for n in names]
+
+    assert relevant_suites(by_suite, changed("checks/polite.py"), "promptloop.yaml")[0] == ["a"]
+    assert relevant_suites(by_suite, changed("d/b.jsonl"), "promptloop.yaml")[0] == ["b"]
+    # A rename counts under its old name too.
+    assert relevant_suites(by_suite, changed("p/new.md", old="p/b.md"), None)[0] == ["b"]
+    assert relevant_suites(by_suite, changed("promptloop.yaml"), "promptloop.yaml")[0] == [
+        "a",
+        "b",
+    ]
+    names, why = relevant_suites(by_suite, changed("README.md"), "promptloop.yaml")
+    assert names == [] and "no prompt" in why
