@@ -29,7 +29,7 @@ from promptloop.github.api import (
     ReadOnlyTokenError,
     ReviewComment,
 )
-from promptloop.github.diff import Hunk, parse_patch
+from promptloop.github.diff import Hunk, PatchError, parse_patch
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.safety import inline_code, mask_secrets
@@ -502,6 +502,41 @@ class _CiRun:
         self._runner_report(summary, {"verdict": "skipped", "pass-rate": "", "delta": ""}, [])
         return 0
 
+    def _plan_findings(
+        self,
+        prepared: Prepared,
+        result: RunResult,
+        files: PullFiles | None,
+        head_sha: str,
+        to_repo: Callable[[Path], str | None],
+        root: Path,
+    ) -> tuple[list[PlannedComment], list[PlannedComment], list[Annotation]]:
+        """(inline comments, findings for the summary, annotations) over every suite."""
+        level = "error" if verdict_of(result) == "fail" else "warning"
+        inline: list[PlannedComment] = []
+        unplaced: list[PlannedComment] = []
+        annotations: list[Annotation] = []
+        specs = {s.name: s for s in prepared.loaded.config.suites}
+        for suite in result.suites:
+            path = to_repo(Path(suite.prompt_path)) or suite.prompt_path
+            pull_file = files.get(path) if files else None
+            hunks = _hunks(pull_file)
+            args = evaluator_args_text(specs[suite.name].evaluators) if suite.name in specs else {}
+            comments, anns = plan_findings(
+                suite,
+                path,
+                _read_text(root / path).splitlines(),
+                {n for h in hunks for n in h.new_lines},
+                first_changed_line(hunks),
+                args,
+                head_sha,
+                level=level,
+            )
+            annotations += anns
+            for c in comments:
+                (inline if c.line is not None else unplaced).append(c)
+        return inline, unplaced, annotations
+
     def _report(
         self,
         prepared: Prepared,
@@ -515,43 +550,16 @@ class _CiRun:
     ) -> int:
         gate = prepared.loaded.config.gate
         verdict = verdict_of(result)
-        level = "error" if verdict == "fail" else "warning"
-        inline: list[PlannedComment] = []
-        unplaced: list[PlannedComment] = []
-        annotations: list[Annotation] = []
-        specs = {s.name: s for s in prepared.loaded.config.suites}
-        for suite in result.suites:
-            path = to_repo(Path(suite.prompt_path)) or suite.prompt_path
-            text = _read_text(root / path)
-            pull_file = files.get(path) if files else None
-            hunks = parse_patch(pull_file.patch) if pull_file else []
-            commentable = {n for h in hunks for n in h.new_lines}
-            args = evaluator_args_text(specs[suite.name].evaluators) if suite.name in specs else {}
-            comments, anns = plan_findings(
-                suite,
-                path,
-                text.splitlines(),
-                commentable,
-                first_changed_line(hunks),
-                args,
-                head_sha,
-                level=level,
-            )
-            annotations += anns
-            for c in comments:
-                (inline if c.line is not None else unplaced).append(c)
-
-        revision_md = self._place_revisions(revisions, files, pull, head_sha, inline, root)
-        result = result.model_copy(
-            update={
-                "optimization": {
-                    "markdown": "",
-                    "suites": {r.suite: r.result.to_dict() for r in revisions},
-                }
-                if revisions
-                else result.optimization
-            }
+        inline, unplaced, annotations = self._plan_findings(
+            prepared, result, files, head_sha, to_repo, root
         )
+        revision_md = self._place_revisions(revisions, files, pull, head_sha, inline, root)
+        if revisions:
+            optimization = {
+                "markdown": "\n\n".join(revision_md),
+                "suites": {r.suite: r.result.to_dict() for r in revisions},
+            }
+            result = result.model_copy(update={"optimization": optimization})
         paths = write_reports(result, self.output_dir)
         for p in paths.values():
             p.write_text(self._mask(p.read_text(encoding="utf-8")), encoding="utf-8")
@@ -571,7 +579,6 @@ class _CiRun:
                 notes=self._all_notes(),
                 links=self.state.links,
                 unplaced=unplaced,
-                revisions=revision_md,
             )
         )
         if writes_ok and pull is not None:
@@ -600,7 +607,6 @@ class _CiRun:
             notes=self._all_notes(),
             links=self.state.links,
             unplaced=unplaced,
-            revisions=revision_md,
         )
         rate = overall_pass_rate(result)
         delta = overall_delta_pp(result)
@@ -628,7 +634,7 @@ class _CiRun:
         for rev in revisions:
             res = rev.result
             pull_file = files.get(rev.path) if files else None
-            hunks = parse_patch(pull_file.patch) if pull_file else []
+            hunks = _hunks(pull_file)
             plan = plan_suggestions(res.seed_text, res.revised_text, hunks)
             scores = res.to_dict().get("scores")
             why = _score_line(scores)
@@ -784,6 +790,16 @@ def _score_line(scores: Any) -> str:
             f"{100 * float(after.get('pass_rate', 0)):.0f}% on held-out cases."
         )
     return ""
+
+
+def _hunks(pull_file: PullFile | None) -> list[Hunk]:
+    """The file's hunks; a patch we cannot parse leaves nothing commentable (never a 422)."""
+    if pull_file is None:
+        return []
+    try:
+        return parse_patch(pull_file.patch)
+    except PatchError:
+        return []
 
 
 def _read_text(path: Path) -> str:
