@@ -183,7 +183,7 @@ def test_suggestion_comment_uses_a_longer_fence_for_backticks() -> None:
 def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     comments, _ = plan_findings(sample_suite(), "p.md", PROMPT_LINES, set(), None, {}, "f" * 40)
     text = render_summary(
-        "## promptloop report\n",
+        "## promptloop report\n\n<sub>3 model calls</sub>\n",
         notes=["Ran on a fork @someone"],
         links=[Link("review", "https://example.invalid/r/1")],
         unplaced=comments,
@@ -192,6 +192,7 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     assert "Findings not posted as review comments" in text
     assert "@\u200dsomeone" in text
     assert "- review: https://example.invalid/r/1" in text
+    assert text.rstrip().endswith("<sub>3 model calls</sub>")
 
 
 def test_overall_rates_weigh_suites_by_cases() -> None:

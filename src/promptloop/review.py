@@ -404,7 +404,11 @@ def render_summary(
     ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
     promptloop's own sentences; link URLs come from GitHub.
     """
-    parts = [report_md.rstrip()]
+    # The report's closing <sub> stats line stays last, after what this run adds.
+    body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
+    if not sep:
+        body, footer = report_md.rstrip(), ""
+    parts = [body.rstrip()]
     if notes:
         parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
     if links:
@@ -417,6 +421,8 @@ def render_summary(
             f"no review could be posted from this run.\n\n{body}"
         )
     parts.extend(r.rstrip() for r in revisions)
+    if footer:
+        parts.append(f"<sub>{footer.lstrip()}")
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
