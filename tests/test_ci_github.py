@@ -696,3 +696,32 @@ def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
     ]
     names, why = relevant_suites(by_suite, changed("README.md"), "promptloop.yaml")
     assert names == [] and "no prompt" in why
+
+
+def test_the_cli_command_runs_ci_from_the_environment(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+
+    scenario.open_pull({"README.md": "# docs only\n"})
+    out_file = scenario.tmp / "cli-output.txt"
+    env = {
+        "GITHUB_EVENT_PATH": str(scenario.event()),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": scenario.gh.url,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_OUTPUT": str(out_file),
+        "GITHUB_STEP_SUMMARY": str(scenario.tmp / "cli-summary.md"),
+        "GITHUB_WORKSPACE": str(scenario.repo),
+    }
+    result = CliRunner().invoke(cli, ["ci", "--suggest", "off"], env=env)
+    assert result.exit_code == 0, result.output
+    assert parse_outputs(out_file.read_text())["verdict"] == "skipped"
+    assert [r["conclusion"] for r in scenario.gh.check_runs(REPO)] == ["neutral"]
+
+    # Outside Actions the command says which variable is missing and exits 2.
+    bare = CliRunner().invoke(cli, ["ci"], env={k: "" for k in env})
+    assert bare.exit_code == 2 and "GITHUB_" in bare.output
