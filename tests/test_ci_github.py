@@ -725,3 +725,18 @@ def test_the_cli_command_runs_ci_from_the_environment(
     # Outside Actions the command says which variable is missing and exits 2.
     bare = CliRunner().invoke(cli, ["ci"], env={k: "" for k in env})
     assert bare.exit_code == 2 and "GITHUB_" in bare.output
+
+
+def test_a_head_that_reverts_the_prompt_outdates_the_earlier_comments(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = scenario.gh
+    scenario.open_pull({PROMPT: HEAD_PROMPT, "README.md": "# more docs\n"})
+    scenario.run(capsys)
+    assert gh.review_comments(REPO, 7)
+    scenario.push({PROMPT: BASE_PROMPT})
+    res = scenario.run(capsys)
+
+    assert res.code == 0 and res.outputs["verdict"] == "skipped"
+    assert all(c["body"].startswith("> **Outdated:**") for c in gh.review_comments(REPO, 7))
+    assert len(gh.reviews(REPO, 7)) == 1

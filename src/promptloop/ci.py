@@ -23,6 +23,7 @@ from promptloop.config import LoadedConfig, find_config, load_config
 from promptloop.errors import InfraError, PromptloopError, UserError
 from promptloop.github.api import (
     Conclusion,
+    ExistingComment,
     GitHubClient,
     PullFile,
     PullFiles,
@@ -411,7 +412,7 @@ class _CiRun:
             config_rel = to_repo(loaded.path)
             suites, why = relevant_suites(by_suite, changed, config_rel)
             if not suites:
-                return self._nothing_changed(head_sha, why)
+                return self._nothing_changed(pull, head_sha, why)
             self.state.notes.append(why[:1].upper() + why[1:] + ".")
         else:
             suites = list(by_suite)
@@ -484,8 +485,15 @@ class _CiRun:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def _nothing_changed(self, head_sha: str, why: str) -> int:
+    def _nothing_changed(self, pull: PullContext | None, head_sha: str, why: str) -> int:
         text = f"promptloop: nothing to evaluate ({why})."
+        if self._can_comment(pull) and pull is not None:
+            # A head that undid the prompt change leaves earlier findings stale.
+            existing = self._write(
+                "list earlier review comments",
+                lambda: self._github().existing_review_comments(pull.number),
+            )
+            self._mark_superseded(existing or [], head_sha, f"{head_sha[:12]} ({why})")
         summary = f"## promptloop — skipped\n\n{text}\n"
         self._write(
             "create the check run",
@@ -749,13 +757,20 @@ class _CiRun:
                 if any(c.kind == "suggestion" for c in new) and self.state.suggestion_url is None:
                     self.state.suggestion_url = review.html_url
         superseded_by = f"{head_sha[:12]}" + (f" ({review_url})" if review_url else "")
+        self._mark_superseded(existing, head_sha, superseded_by)
+        return ok
+
+    def _mark_superseded(
+        self, existing: Sequence[ExistingComment], head_sha: str, superseded_by: str
+    ) -> None:
+        """Comments about an older head get a visible "Outdated" note instead of piling up."""
+        gh = self._github()
         for old in existing:
             if old.head_sha != head_sha and not old.outdated:
                 self._write(
                     f"mark review comment {old.id} outdated",
                     lambda old=old: gh.mark_outdated(old, superseded_by),  # type: ignore[misc]
                 )
-        return ok
 
     def _runner_report(
         self, summary: str, outputs: dict[str, str], annotations: Sequence[Annotation]
