@@ -33,7 +33,7 @@ from promptloop.github.api import (
 from promptloop.github.diff import Hunk, PatchError, parse_patch
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.runtime import ActionsRuntime
-from promptloop.github.safety import inline_code, mask_secrets
+from promptloop.github.safety import escape_data, inline_code, mask_secrets
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.workflow import (
     Annotation,
@@ -780,7 +780,7 @@ class _CiRun:
         commands, omitted = annotation_commands(annotations)
         emit(self._mask(c) for c in commands)
         for warning in self.state.warnings:
-            emit([self._mask(f"::warning title=promptloop::{_escape(warning)}")])
+            emit([self._mask(f"::warning title=promptloop::{escape_data(warning)}")])
         if omitted:
             summary += f"\n{omitted} more annotations are in the check run and results.json.\n"
         if self.runtime.step_summary_path is not None:
@@ -789,10 +789,6 @@ class _CiRun:
             sys.stderr.write(self._mask(summary))
         if self.runtime.output_path is not None:
             write_outputs(self.runtime.output_path, {k: self._mask(v) for k, v in outputs.items()})
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _score_line(scores: Any) -> str:
