@@ -85,7 +85,7 @@ def _as_result_verdict(verdict: GateVerdict) -> Verdict:
     return Verdict(
         status=verdict.status,
         reason=verdict.reason,
-        failed_checks=sorted({c.name for c in verdict.checks if c.status != "pass"}),
+        failed_checks=sorted({c.name for c in verdict.checks if c.status == "fail"}),
     )
 
 
