@@ -10,6 +10,7 @@ read-only. Deciding what to say lives in ``promptloop.review``; this module move
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -144,6 +145,14 @@ def relevant_suites(
         return [], "no prompt, dataset or evaluator file of any suite changed"
     hit = sorted({p for n in names for p in files_by_suite[n]} & touched)
     return names, f"changed: {', '.join(hit)}"
+
+
+def content_fingerprint(head_sha: str, report: str) -> str:
+    """What a report says about a head, ignoring its timing line (``<sub>…</sub>``) and the
+    links of this particular run: a re-run of the same head that reaches the same findings
+    leaves GitHub untouched."""
+    stable = "\n".join(line for line in report.splitlines() if not line.startswith("<sub>"))
+    return hashlib.sha256(f"{head_sha}\n{stable}".encode()).hexdigest()[:16]
 
 
 def first_changed_line(hunks: Sequence[Hunk]) -> int | None:
@@ -504,6 +513,7 @@ class _CiRun:
                 "promptloop: no prompt changed",
                 summary,
                 details_url=self.runtime.run_url,
+                fingerprint=content_fingerprint(head_sha, summary),
             ),
         )
         emit([self._mask(f"::notice title=promptloop::{text}")])
@@ -592,7 +602,9 @@ class _CiRun:
         if writes_ok and pull is not None:
             url = self._write(
                 "update the summary comment",
-                lambda: self._github().upsert_sticky_comment(pull.number, summary),
+                lambda: self._github().upsert_sticky_comment(
+                    pull.number, summary, fingerprint=content_fingerprint(head_sha, report_md)
+                ),
             )
             if url:
                 self.state.links.append(Link("summary comment", url))
@@ -607,6 +619,7 @@ class _CiRun:
                     summary,
                     annotations=[replace(a, message=self._mask(a.message)) for a in annotations],
                     details_url=self.runtime.run_url,
+                    fingerprint=content_fingerprint(head_sha, report_md),
                 ),
             )
         # Notes added while posting (read-only, failed writes) belong in the job summary too.

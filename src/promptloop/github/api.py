@@ -111,6 +111,11 @@ class ExistingComment:
         return self.body.startswith(OUTDATED_PREFIX)
 
 
+def content_marker(fingerprint: str) -> str:
+    """A hidden marker saying what a comment or check run reports, to skip identical re-posts."""
+    return f"<!-- promptloop:content={fingerprint} -->"
+
+
 @dataclass(frozen=True)
 class CheckRunResult:
     id: int
@@ -410,9 +415,19 @@ class GitHubClient:
 
     # -- sticky summary comment ----------------------------------------------------------------
 
-    def upsert_sticky_comment(self, number: int, body: str, marker: str = SUMMARY_MARKER) -> str:
-        """Create or update the one summary comment; returns its URL. Identical body: no write."""
+    def upsert_sticky_comment(
+        self,
+        number: int,
+        body: str,
+        marker: str = SUMMARY_MARKER,
+        *,
+        fingerprint: str | None = None,
+    ) -> str:
+        """Create or update the one summary comment; returns its URL. No write when the body is
+        identical, or when ``fingerprint`` (what the comment says, minus timings) is unchanged."""
         body = self._clean(body)
+        if fingerprint is not None:
+            body = f"{body}\n{content_marker(fingerprint)}"
         text = body if marker in body else truncate_body(body, suffix=f"\n{marker}")
         if len(text) > GITHUB_BODY_LIMIT:
             text = truncate_body(text.replace(marker, ""), suffix=f"\n{marker}")
@@ -435,7 +450,10 @@ class GitHubClient:
             if existing is None:
                 created = pull.create_issue_comment(text)
                 return str(created.html_url)
-            if existing.body != text:
+            unchanged = fingerprint is not None and content_marker(fingerprint) in (
+                existing.body or ""
+            )
+            if existing.body != text and not unchanged:
                 existing.edit(text)
             return str(existing.html_url)
 
@@ -452,8 +470,17 @@ class GitHubClient:
         annotations: Sequence[Annotation] = (),
         *,
         details_url: str | None = None,
+        fingerprint: str | None = None,
     ) -> CheckRunResult:
-        """A completed check run; annotations without a path are skipped (use workflow commands)."""
+        """A completed check run; annotations without a path are skipped (use workflow commands).
+
+        With ``fingerprint``, a completed run of the same name on ``head_sha`` that carries it
+        is reused instead of creating another (a re-run of the same head changes nothing)."""
+        if fingerprint is not None:
+            summary = f"{summary}\n{content_marker(fingerprint)}"
+            found = self._same_check_run(head_sha, name, conclusion, content_marker(fingerprint))
+            if found is not None:
+                return found
         payloads = [
             replace(a, message=self._clean(a.message)).to_check_run()
             for a in annotations
@@ -485,6 +512,18 @@ class GitHubClient:
         return CheckRunResult(
             id=run.id, html_url=run.html_url or "", annotation_requests=len(batches)
         )
+
+    def _same_check_run(
+        self, head_sha: str, name: str, conclusion: str, marker: str
+    ) -> CheckRunResult | None:
+        with self._call(f"list the check runs of {head_sha[:12]}"):
+            for run in self._repo.get_commit(head_sha).get_check_runs(check_name=name):
+                summary = (run.output.summary if run.output else None) or ""
+                if run.conclusion == conclusion and marker in summary:
+                    return CheckRunResult(
+                        id=run.id, html_url=run.html_url or "", annotation_requests=0
+                    )
+        return None
 
     def set_status(
         self,
