@@ -152,9 +152,14 @@ def run(
     err = Console(stderr=True)
     if prepared.models.notice:
         err.print(f"[yellow]{prepared.models.notice}[/yellow]")
-    total = sum(len(p.cases) for p in prepared.plans) * (repeat or prepared.loaded.config.repeat)
+    repeats = repeat or prepared.loaded.config.repeat
+    total = sum(len(p.cases) for p in prepared.plans) * repeats
     if baseline:
-        total *= 2
+        from promptloop.app import baseline_jobs
+
+        # Only changed prompts run on the base too; unchanged and new ones run once.
+        base_jobs, _ = baseline_jobs(prepared, baseline)
+        total += sum(len(job.plan.cases) for job in base_jobs) * repeats
     with progress_reporter(total, quiet=quiet) as progress:
         opts.progress = progress
         result = execute_run(opts, prepared)
