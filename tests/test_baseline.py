@@ -213,3 +213,16 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
     # Head: r08 passes both repeats, r07 one of two, the six others none: (1 + 0.5) / 8.
     assert cmp["head_pass_rate"] == pytest.approx((1.0 + 0.5) / 8)
     assert cmp["base_pass_rate"] == 1.0
+
+
+def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    register_script("base-head", answer)
+    res = CliRunner().invoke(
+        cli, ["run", str(root), "-o", str(root / "out"), "--baseline", base_sha]
+    )
+    assert res.exit_code == 1, res.output
+    # 8 sentiment cases on head and base, 8 shipping cases on head only (unchanged).
+    progress = [line for line in res.stderr.splitlines() if "cases done" in line]
+    assert progress and progress[-1].startswith("promptloop: 24/24 cases done")
