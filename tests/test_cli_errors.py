@@ -217,3 +217,14 @@ def test_on_error_neutral_keeps_errors_from_blocking(project: Path) -> None:
     cases = {c.id: c for c in read_results(project / "out" / "results.json").suites[0].cases}
     assert cases["r02"].status == "error"
     assert sum(c.status == "pass" for c in cases.values()) == 7
+
+
+def test_no_config_found(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["run", str(tmp_path)])
+    line = assert_one_line_error(res, "no promptloop.yaml found")
+    assert "--config" in line
+
+
+def test_missing_config_file_given_with_config(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["run", "--config", str(tmp_path / "nope.yaml")])
+    assert_one_line_error(res, "nope.yaml")
