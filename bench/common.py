@@ -229,10 +229,25 @@ def critical_path_s(cases: int, concurrency: int, latency_s: float, chain: int =
     return rounds * latency_s
 
 
+# Described when the benchmark starts, so the load average is the one it ran under.
+STARTED = dt.datetime.now(dt.UTC)
+MACHINE_AT_START = machine_lines()
+
+
 def write_result(name: str, title: str, command: str, body: Sequence[str]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
-    lines = [f"# {title}", "", f"Command: `{command}`", "", "Machine:", "", *machine_lines(), ""]
+    minutes = (dt.datetime.now(dt.UTC) - STARTED).total_seconds() / 60
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{command}` ({minutes:.0f} min)",
+        "",
+        "Machine:",
+        "",
+        *MACHINE_AT_START,
+        "",
+    ]
     path.write_text("\n".join([*lines, *body]).rstrip() + "\n")
     return path
 
