@@ -59,9 +59,18 @@ def split_cases(plan: SuitePlan, split_ratios: tuple[float, float, float]) -> di
     return splits
 
 
+# The embedded model has a 2048-token window that must hold the meta-prompt, the examples,
+# and on a re-ask the rejected reply too; the defaults (2000 + 1024, two re-asks) overflow
+# it, and the third call fails with "Requested tokens exceed context window".
+EMBEDDED_CONTEXT_TOKENS = 600
+EMBEDDED_MAX_TOKENS = 384
+EMBEDDED_CANDIDATE_ATTEMPTS = 1
+
+
 def settings_for(prepared: Prepared, opts: OptimizeOptions) -> OptimizerSettings:
     cfg = prepared.loaded.config
     oc = cfg.optimizer
+    embedded = prepared.models.optimizer_model.startswith("local/")
     return OptimizerSettings(
         optimizer_model=prepared.models.optimizer_model,
         mode=opts.mode or oc.mode,
@@ -69,7 +78,13 @@ def settings_for(prepared: Prepared, opts: OptimizeOptions) -> OptimizerSettings
         max_calls=opts.max_calls or oc.max_calls,
         max_usd=opts.max_usd if opts.max_usd is not None else oc.max_usd,
         max_length_ratio=oc.max_length_ratio,
-        context_tokens=oc.context_tokens,
+        context_tokens=min(oc.context_tokens, EMBEDDED_CONTEXT_TOKENS)
+        if embedded
+        else oc.context_tokens,
+        max_tokens=EMBEDDED_MAX_TOKENS if embedded else OptimizerSettings.max_tokens,
+        candidate_attempts=EMBEDDED_CANDIDATE_ATTEMPTS
+        if embedded
+        else OptimizerSettings.candidate_attempts,
         examples_per_cause=oc.examples_per_cause,
         feedback=opts.feedback or oc.feedback,
         seed=cfg.seed,
