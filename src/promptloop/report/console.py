@@ -156,11 +156,19 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
             console.print(f"Diff: {outcome.diff_path}", soft_wrap=True)
     elif result.status == "error":
         console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
-    else:
+    elif any(c.val_after is not None for c in result.trajectory):
         console.print(
             Text(
                 "No candidate beat the current prompt on the validation cases, "
                 "so nothing is suggested.",
+                style="yellow",
+            )
+        )
+    else:
+        # Every reply was refused (or identical) before validation; say so, not "beaten".
+        console.print(
+            Text(
+                "The optimizer proposed no usable candidate, so nothing is suggested.",
                 style="yellow",
             )
         )
