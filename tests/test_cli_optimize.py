@@ -140,3 +140,17 @@ def test_optimize_with_too_few_cases_for_a_split_is_a_usage_error(project: Path)
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert "cases" in res.stderr
+
+
+def test_optimizer_without_a_usable_reply_says_so(project: Path) -> None:
+    register_script("optimizer", lambda call: "Sure! I would make it friendlier.")
+    res = invoke(project, "--rounds", "1")
+    assert res.exit_code == 0, res.output
+    assert "proposed no usable candidate, so nothing is suggested" in res.output
+    assert "beat the current prompt" not in res.output
+    assert not (project / "prompts" / "greet.optimized.md").exists()
+    payload = json.loads((project / "out" / "optimize-greetings.json").read_text())
+    assert payload["status"] == "no_improvement"
+    # The first ask and its re-asks were all refused by the guard before validation.
+    assert len(script_calls("optimizer")) == len(payload["trajectory"]) >= 2
+    assert all(c["rejection"] for c in payload["trajectory"])
