@@ -243,6 +243,13 @@ def test_refuses_results_of_different_runs(change: dict[str, Any], key: str) -> 
     assert line.startswith(f"b.json: {key}: ") and "a.json" in line
 
 
+def test_refuses_shards_that_ran_different_suites() -> None:
+    one = _result("1/2", [_suite("s", [_case("c1")]), _suite("t", [])])
+    two = _result("2/2", [_suite("s", [_case("c2")])])
+    line = _refusal([ShardInput("a.json", one), ShardInput("b.json", two)])
+    assert line.startswith("b.json: suites: ") and "s, t in a.json" in line
+
+
 def test_refuses_a_suite_whose_prompt_differs() -> None:
     one = _result("1/2", [_suite("s", [_case("c1")])])
     two = _result("2/2", [_suite("s", [_case("c2")], sha="c" * 64)])

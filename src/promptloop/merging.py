@@ -194,6 +194,17 @@ def _check_same_run(first: ShardInput, other: ShardInput) -> None:
                 path=other.path,
                 key=key,
             )
+    if a.shard is not None and b.shard is not None:
+        # Every shard lists every suite (empty when no case fell to it), so a different set
+        # means a different config or --suite selection.
+        names_a, names_b = [s.name for s in a.suites], [s.name for s in b.suites]
+        if sorted(names_a) != sorted(names_b):
+            raise UserError(
+                f"comes from a different run: suites {', '.join(names_b) or 'none'} here but "
+                f"{', '.join(names_a) or 'none'} in {first.path}",
+                path=other.path,
+                key="suites",
+            )
     for baseline in (False, True):
         mine_suites = {s.name: s for s in (a.baseline if baseline else a.suites)}
         for suite in b.baseline if baseline else b.suites:
