@@ -233,7 +233,20 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     return judge_run(result, cfg.gate, seed=cfg.seed)
 
 
+def prepare_output_dir(output_dir: Path) -> Path:
+    """Create the report folder, or say in one line why it cannot be; called before a run
+    so a bad --output-dir does not throw away a run's model calls."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write reports there: {exc.strerror or exc}", path=str(output_dir)
+        ) from None
+    return output_dir
+
+
 def write_reports(result: RunResult, output_dir: Path) -> dict[str, Path]:
+    prepare_output_dir(output_dir)
     paths = {
         "results": output_dir / "results.json",
         "junit": output_dir / "junit.xml",

@@ -131,7 +131,14 @@ def run(
     """Run the eval suites in DIRECTORY (default: here) and write the reports."""
     from rich.console import Console
 
-    from promptloop.app import RunOptions, default_output_dir, execute_run, prepare, write_reports
+    from promptloop.app import (
+        RunOptions,
+        default_output_dir,
+        execute_run,
+        prepare,
+        prepare_output_dir,
+        write_reports,
+    )
     from promptloop.progress import progress_reporter
     from promptloop.report.console import print_run
     from promptloop.verdicts import exit_code_for
@@ -149,6 +156,7 @@ def run(
         shard=shard,
     )
     prepared = prepare(opts)
+    out_dir = prepare_output_dir(default_output_dir(opts))
     err = Console(stderr=True)
     if prepared.models.notice:
         err.print(f"[yellow]{prepared.models.notice}[/yellow]")
@@ -163,7 +171,6 @@ def run(
     with progress_reporter(total, quiet=quiet) as progress:
         opts.progress = progress
         result = execute_run(opts, prepared)
-    out_dir = default_output_dir(opts)
     paths = write_reports(result, out_dir)
     print_run(result, _stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")

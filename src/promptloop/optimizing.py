@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from promptloop.app import Prepared, RunOptions, make_runner, prepare
+from promptloop.app import Prepared, RunOptions, make_runner, prepare, prepare_output_dir
 from promptloop.dataset import Case
 from promptloop.errors import UserError
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
@@ -127,13 +127,13 @@ def revised_path(prompt_file: Path) -> Path:
 def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome:
     prepared = prepare(opts.run)
     plan = _pick_suite(prepared, opts.suite)
+    prepare_output_dir(output_dir)
     result = run_optimizer(prepared, plan, opts)
     prompt_file = prepared.loaded.root / plan.prompt.path
     if not prompt_file.exists():
         prompt_file = Path.cwd() / plan.prompt.path
     written_to = None
     diff_path = None
-    output_dir.mkdir(parents=True, exist_ok=True)
     if result.improved:
         written_to = prompt_file if opts.in_place else revised_path(prompt_file)
         written_to.write_text(result.revised_text, encoding="utf-8")
