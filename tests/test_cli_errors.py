@@ -228,3 +228,21 @@ def test_no_config_found(tmp_path: Path) -> None:
 def test_missing_config_file_given_with_config(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["run", "--config", str(tmp_path / "nope.yaml")])
     assert_one_line_error(res, "nope.yaml")
+
+
+def test_unusable_output_dir_fails_before_any_model_call(project: Path) -> None:
+    (project / "afile").write_text("not a folder")
+    register_script("sentiment", classifier)
+    res = CliRunner().invoke(cli, ["run", str(project), "-o", str(project / "afile" / "out")])
+    assert_one_line_error(res, "afile/out", "cannot write reports")
+    assert script_calls("sentiment") == []
+
+
+def test_optimize_checks_the_output_dir_before_optimizing(project: Path) -> None:
+    (project / "afile").write_text("not a folder")
+    register_script("sentiment", classifier)
+    res = CliRunner().invoke(
+        cli, ["optimize", "--dir", str(project), "-o", str(project / "afile" / "out")]
+    )
+    assert_one_line_error(res, "afile/out", "cannot write reports")
+    assert script_calls("sentiment") == []
