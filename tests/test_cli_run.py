@@ -154,6 +154,9 @@ WRAPPER = textwrap.dedent(
         return "negative" if any(w in text for w in NEGATIVE) else "positive"
 
     register_script("sentiment", answer)
+    register_script(
+        "judge", lambda call: json.dumps({"critique": "ok", "passed": True, "score": 1.0})
+    )
     report = sys.argv.pop(1)
 
     @atexit.register
@@ -182,6 +185,10 @@ def _run_wrapped(project: Path, out: str, report: Path) -> subprocess.CompletedP
 
 
 def test_cached_rerun_in_a_fresh_process_does_not_import_litellm(project: Path) -> None:
+    # With a judge too: its calls must be answered from the cache as well.
+    config = project / "promptloop.yaml"
+    text = config.read_text().replace("seed: 7", "seed: 7\njudge_model: scripted/judge")
+    config.write_text(text + '      - judge: "The label is right."\n        name: judge\n')
     first = _run_wrapped(project, "one", project / "first.json")
     assert first.returncode == 0, first.stderr
     assert json.loads((project / "first.json").read_text())["litellm"] is True
@@ -189,7 +196,9 @@ def test_cached_rerun_in_a_fresh_process_does_not_import_litellm(project: Path) 
     assert second.returncode == 0, second.stderr
     assert "Traceback" not in second.stderr
     usage = read_results(project / "two" / "results.json").usage
-    assert (usage.model_calls, usage.cache_hits) == (0, 8)
+    assert (usage.model_calls, usage.cache_hits) == (0, 16)
+    judged = read_results(project / "two" / "results.json").suites[0].evaluators
+    assert {e.name: e.passed for e in judged}["judge"] == 8
     assert json.loads((project / "second.json").read_text())["litellm"] is False
 
 
