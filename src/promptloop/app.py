@@ -19,7 +19,7 @@ from promptloop.errors import UserError
 from promptloop.gitfiles import file_at, repo_root, resolve_ref
 from promptloop.models.factory import build_client
 from promptloop.outcome import CaseOutcome
-from promptloop.prompts import parse_prompt
+from promptloop.prompts import PromptTemplate, parse_prompt
 from promptloop.report.junit import write_junit
 from promptloop.report.markdown import write_markdown
 from promptloop.results import (
@@ -154,6 +154,17 @@ class _Job:
     template: Any
 
 
+def _parse_base_prompt(text: str, path: str, ref: str) -> PromptTemplate:
+    """The prompt as it was at ``ref``. The real path picks the shape (its suffix says chat
+    YAML or text); errors name the ref, since the file on disk is not the one that failed."""
+    try:
+        return parse_prompt(text, path)
+    except UserError as exc:
+        raise UserError(
+            f"{exc.message} (in the version at {ref})", path=exc.path, line=exc.line, key=exc.key
+        ) from None
+
+
 def baseline_jobs(prepared: Prepared, ref: str) -> tuple[list[_Job], list[str]]:
     root = repo_root(prepared.loaded.root)
     sha = resolve_ref(root, ref)
@@ -170,8 +181,7 @@ def baseline_jobs(prepared: Prepared, ref: str) -> tuple[list[_Job], list[str]]:
         if old == plan.prompt.source:
             unchanged.append(plan.name)
             continue
-        template = parse_prompt(old, f"{plan.prompt.path}@{ref}")
-        jobs.append(_Job(plan, "base", old, template))
+        jobs.append(_Job(plan, "base", old, _parse_base_prompt(old, plan.prompt.path, ref)))
     return jobs, unchanged
 
 
