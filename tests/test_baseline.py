@@ -226,3 +226,53 @@ def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> No
     # 8 sentiment cases on head and base, 8 shipping cases on head only (unchanged).
     progress = [line for line in res.stderr.splitlines() if "cases done" in line]
     assert progress and progress[-1].startswith("promptloop: 24/24 cases done")
+
+
+CHAT_BASE = """\
+- role: system
+  content: You classify the sentiment of reviews. Answer positive or negative.
+- role: user
+  content: "Review: {{ text }}"
+"""
+
+
+def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str]) -> None:
+    root, _ = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text().replace("prompts/classify.md", "prompts/chat.yaml"))
+    (root / "prompts" / "chat.yaml").write_text(CHAT_BASE)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "chat prompt")
+    base_sha = git(root, "rev-parse", "HEAD")
+    (root / "prompts" / "chat.yaml").write_text(
+        CHAT_BASE.replace("reviews.", "reviews. Be sarcastic.")
+    )
+    git(root, "commit", "-qam", "head")
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 1, res.output
+    calls = script_calls("base-head")
+    assert len(calls) == 16
+    # Base and head both send a system message and a user message with the review only;
+    # the base must not be the raw YAML text sent as one message.
+    for call in calls:
+        assert [m["role"] for m in call["messages"]] == ["system", "user"]
+        assert call["messages"][1]["content"].startswith("Review: ")
+    result = read_results(root / "out" / "results.json")
+    assert result.comparisons["sentiment"]["base_pass_rate"] == 1.0
+
+
+def test_a_base_prompt_that_does_not_parse_names_the_ref(repo: tuple[Path, str]) -> None:
+    root, _ = repo
+    good = (root / "prompts" / "classify.md").read_text()
+    commit_head(root, good + "{% if text %} never closed\n")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, good + "Be brief.\n")
+    register_script("base-head", answer)
+    res = CliRunner().invoke(
+        cli, ["run", str(root), "-o", str(root / "out"), "--baseline", base_sha]
+    )
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.output
+    assert "prompts/classify.md:4" in lines[0] and f"at {base_sha}" in lines[0]
+    assert script_calls("base-head") == []
