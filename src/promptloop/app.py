@@ -165,7 +165,11 @@ def _parse_base_prompt(text: str, path: str, ref: str) -> PromptTemplate:
         ) from None
 
 
-def baseline_jobs(prepared: Prepared, ref: str) -> tuple[list[_Job], list[str]]:
+def baseline_jobs(
+    prepared: Prepared, ref: str, notices: list[str] | None = None
+) -> tuple[list[_Job], list[str]]:
+    """Base runs for the prompts that changed since ``ref``, and the suites left unchanged.
+    Suites whose base cannot be compared are skipped with a line appended to ``notices``."""
     root = repo_root(prepared.loaded.root)
     sha = resolve_ref(root, ref)
     jobs: list[_Job] = []
@@ -181,7 +185,19 @@ def baseline_jobs(prepared: Prepared, ref: str) -> tuple[list[_Job], list[str]]:
         if old == plan.prompt.source:
             unchanged.append(plan.name)
             continue
-        jobs.append(_Job(plan, "base", old, _parse_base_prompt(old, plan.prompt.path, ref)))
+        template = _parse_base_prompt(old, plan.prompt.path, ref)
+        lacking = sorted({v for case in plan.cases for v in template.variables - set(case.vars)})
+        if lacking:
+            # A change that renames a variable in the prompt and the dataset together: the
+            # old prompt cannot render the new cases, so there is nothing fair to pair.
+            if notices is not None:
+                names = ", ".join(f"'{v}'" for v in lacking)
+                notices.append(
+                    f"{plan.name}: not compared with {ref}: the prompt there uses {names}, "
+                    "which the current cases lack; the head ran alone"
+                )
+            continue
+        jobs.append(_Job(plan, "base", old, template))
     return jobs, unchanged
 
 
@@ -206,8 +222,9 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     head_jobs = [_Job(p, "head", p.prompt.source, p.prompt) for p in prepared.plans]
     base_jobs: list[_Job] = []
     unchanged: list[str] = []
+    base_notices: list[str] = []
     if opts.baseline:
-        base_jobs, unchanged = baseline_jobs(prepared, opts.baseline)
+        base_jobs, unchanged = baseline_jobs(prepared, opts.baseline, base_notices)
     runner = make_runner(prepared, opts)
     jobs = head_jobs + base_jobs
     outputs = asyncio.run(_execute(runner, jobs, repeat))
@@ -219,6 +236,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
         (base if job.variant == "base" else head).append(suite)
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(prepared.warnings)
+    notices.extend(base_notices)
     result = RunResult(
         promptloop_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
