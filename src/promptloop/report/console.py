@@ -85,6 +85,10 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
             f"{len(fixed)} fixed, {len(broken)} broken"
         )
 
+    # The summary on stdout stands alone: warnings (unused variables, skipped baselines,
+    # the embedded model) are repeated here even if stderr showed some of them earlier.
+    for notice in result.notices:
+        console.print(Text(f"note: {notice}", style="yellow"))
     usage = result.usage
     console.print(
         f"Model calls {usage.model_calls} (cache hits {usage.cache_hits}) · "
