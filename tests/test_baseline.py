@@ -276,3 +276,24 @@ def test_a_base_prompt_that_does_not_parse_names_the_ref(repo: tuple[Path, str])
     assert len(lines) == 1 and "Traceback" not in res.output
     assert "prompts/classify.md:4" in lines[0] and f"at {base_sha}" in lines[0]
     assert script_calls("base-head") == []
+
+
+def test_renamed_variable_runs_head_alone_with_a_notice(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    prompt = root / "prompts" / "classify.md"
+    prompt.write_text(prompt.read_text().replace("{{ text }}", "{{ review }}"))
+    dataset = root / "evals" / "reviews.jsonl"
+    dataset.write_text(dataset.read_text().replace('"text"', '"review"'))
+    (root / "prompts" / "shipping.md").write_text(
+        OTHER_PROMPT.replace("{{ text }}", "{{ review }}")
+    )
+    git(root, "commit", "-qam", "rename text to review")
+    res = run(root, "--baseline", base_sha)
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.baseline == [] and result.comparisons == {}
+    assert [len(s.cases) for s in result.suites] == [8, 8]
+    notices = [n for n in result.notices if "not compared with" in n]
+    assert len(notices) == 2 and all("'text'" in n for n in notices)
+    assert "not compared with" in " ".join(res.output.split())
+    assert len(script_calls("base-head")) == 16
