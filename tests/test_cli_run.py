@@ -211,3 +211,19 @@ def test_console_script_runs_and_prints_documented_exit_codes(tmp_path: Path) ->
     assert proc.returncode == 0
     for code in ("0  every gate passed", "1  a gate failed", "2  usage", "3  infrastructure"):
         assert code in proc.stdout
+
+
+def test_console_script_reports_a_config_error_in_one_line(project: Path) -> None:
+    exe = Path(sys.executable).with_name("promptloop")
+    (project / "promptloop.yaml").write_text("suites: [\n")
+    proc = subprocess.run(
+        [str(exe), "run", str(project), "-o", str(project / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "promptloop.yaml:" in lines[0] and "invalid YAML" in lines[0]
+    assert not (project / "out" / "results.json").exists()
