@@ -143,7 +143,7 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert "-75.0" in report
     assert "Broken (passed on base, fails on head): 6" in report
     assert "base output: `positive`" in report and "head output: `negative`" in report
-    assert f"Unchanged since {base_sha}" in report and "shipping" in report
+    assert f"Prompt unchanged since {base_sha}, so not run on the base: shipping." in report
     assert "fixed, 6 broken" in res.output
 
 
