@@ -39,6 +39,7 @@ def file_at(root: Path, ref: str, path: Path) -> str | None:
     if proc.returncode != 0:
         return None
     try:
-        return proc.stdout.decode("utf-8")
+        # utf-8-sig, as prompt files on disk are read: a byte order mark is not a change.
+        return proc.stdout.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UserError(f"{rel} at {ref} is not a UTF-8 text file") from None
