@@ -297,3 +297,21 @@ def test_renamed_variable_runs_head_alone_with_a_notice(repo: tuple[Path, str]) 
     assert len(notices) == 2 and all("'text'" in n for n in notices)
     assert "not compared with" in " ".join(res.output.split())
     assert len(script_calls("base-head")) == 16
+
+
+def test_unchanged_prompt_with_a_byte_order_mark_counts_as_unchanged(tmp_path: Path) -> None:
+    root = tmp_path / "bom"
+    shutil.copytree(PROJECTS / "sentiment", root)
+    prompt = root / "prompts" / "classify.md"
+    prompt.write_bytes(b"\xef\xbb\xbf" + prompt.read_bytes())
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base")
+    base_sha = git(root, "rev-parse", "HEAD")
+    register_script("sentiment", answer)
+    res = CliRunner().invoke(
+        cli, ["run", str(root), "-o", str(root / "out"), "-q", "--baseline", base_sha]
+    )
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.unchanged_suites == ["sentiment"] and result.baseline == []
