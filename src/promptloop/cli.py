@@ -269,7 +269,15 @@ def optimize(
     )
     outcome = execute_optimize(opts, default_output_dir(run_opts))
     print_optimization(outcome, _stdout_console())
-    sys.exit(3 if outcome.result.status == "error" else 0)
+    sys.exit(optimize_exit_code(outcome.result.status, outcome.result.stop_reason))
+
+
+def optimize_exit_code(status: str, stop_reason: str) -> int:
+    """0 a truthful answer (improved or not); 2 the budget allowed no round (the user's
+    setting); 3 the optimizer model failed."""
+    if status != "error":
+        return 0
+    return 2 if stop_reason in ("budget", "usd") else 3
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

@@ -158,6 +158,14 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
         )
         if outcome.diff_path is not None:
             console.print(f"Diff: {outcome.diff_path}", soft_wrap=True)
+    elif result.status == "error" and result.stop_reason in ("budget", "usd"):
+        console.print(
+            Text(
+                "The budget allows no round (raise --max-calls or --max-usd); "
+                "nothing is suggested.",
+                style="magenta",
+            )
+        )
     elif result.status == "error":
         console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
     elif any(c.val_after is not None for c in result.trajectory):
