@@ -154,3 +154,14 @@ def test_optimizer_without_a_usable_reply_says_so(project: Path) -> None:
     # The first ask and its re-asks were all refused by the guard before validation.
     assert len(script_calls("optimizer")) == len(payload["trajectory"]) >= 2
     assert all(c["rejection"] for c in payload["trajectory"])
+
+
+def test_a_budget_too_small_for_one_round_is_a_usage_error(project: Path) -> None:
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project, "--max-calls", "5")
+    assert res.exit_code == 2, res.output
+    assert "max_calls=5" in res.output
+    assert "raise --max-calls" in res.output
+    assert "The optimizer failed" not in res.output
+    assert script_calls("optimizer") == [] and script_calls("greeter") == []
+    assert not (project / "prompts" / "greet.optimized.md").exists()
