@@ -29,6 +29,7 @@ import datetime as dt
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,6 +165,19 @@ def fmt_score(s: SplitScore | None) -> str:
     return f"{s.passes}/{s.n} ({s.pass_rate:.0%}){errs}"
 
 
+def revision() -> str:
+    """The commit the optimizer code came from, and whether src/ had local edits."""
+    root = BENCH.parent
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"at commit {head}" + (" with uncommitted changes in src/" if dirty else "")
+
+
 def machine() -> list[str]:
     mem = "unknown"
     try:
@@ -183,7 +197,7 @@ def machine() -> list[str]:
     except ImportError:
         llama = "not installed"
     return [
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; code {revision()}",
         f"- CPU: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
         f"load average at start {load}",
         f"- Memory: {mem} (MemTotal)",
