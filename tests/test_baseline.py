@@ -315,3 +315,20 @@ def test_unchanged_prompt_with_a_byte_order_mark_counts_as_unchanged(tmp_path: P
     assert res.exit_code == 0, res.output
     result = read_results(root / "out" / "results.json")
     assert result.unchanged_suites == ["sentiment"] and result.baseline == []
+
+
+def test_baseline_from_inside_the_repo_with_relative_paths(
+    repo: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, base_sha = repo
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    monkeypatch.chdir(root / "prompts")  # a subfolder: the config is found in a parent
+    register_script("base-head", answer)
+    res = CliRunner().invoke(cli, ["run", "-o", "../out", "-q", "--baseline", "HEAD~1"])
+    assert res.exit_code == 1, res.output
+    result = read_results(root / "out" / "results.json")
+    assert [s.name for s in result.baseline] == ["sentiment"]
+    assert result.unchanged_suites == ["shipping"]
+    assert len(result.comparisons["sentiment"]["broken"]) == 6
+    assert result.baseline_ref == "HEAD~1"
+    assert git(root, "rev-parse", "HEAD~1") == base_sha
