@@ -84,6 +84,21 @@ class _TallyingClient:
         return response
 
 
+class _FailureRecorder:
+    """Notes model calls that failed for good (after retries) while evaluating one case."""
+
+    def __init__(self, inner: ModelClient) -> None:
+        self._inner = inner
+        self.failures: list[ModelCallError] = []
+
+    async def complete(self, request: ModelRequest):  # type: ignore[no-untyped-def]
+        try:
+            return await self._inner.complete(request)
+        except ModelCallError as exc:
+            self.failures.append(exc)
+            raise
+
+
 class Runner:
     def __init__(
         self, client: ModelClient, settings: RunSettings, progress: ProgressCallback | None = None
@@ -148,8 +163,9 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
+        judge = _FailureRecorder(self._client)
         ctx = EvalContext(
-            judge=self._client,
+            judge=judge,
             judge_model=settings.judge_model,
             prompt_text="\n\n".join(m.content for m in rendered.messages),
             seed=settings.seed + repeat_index,
@@ -164,11 +180,15 @@ class Runner:
         usage = response.usage
         for e in evaluations:
             usage = usage + e.usage
+        # A judge whose provider kept failing is an infrastructure error, like a failed
+        # generation: counting it as a fail would blame the prompt (and could fake a regression).
+        error = f"judge call failed: {judge.failures[0]}" if judge.failures else None
         outcome = CaseOutcome(
             case=case,
             output=response.text,
-            passed=passed,
+            passed=passed and error is None,
             score=score,
+            error=error,
             evaluations=tuple(evaluations),
             usage=usage,
             cached=response.cached,
