@@ -246,3 +246,26 @@ def test_optimize_checks_the_output_dir_before_optimizing(project: Path) -> None
     )
     assert_one_line_error(res, "afile/out", "cannot write reports")
     assert script_calls("sentiment") == []
+
+
+def test_judge_provider_failing_makes_errors_not_fails(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    edit(config, "model: scripted/sentiment", "model: scripted/sentiment\njudge_model: scripted/j")
+    edit(config, "seed: 7", "seed: 7\nretries: 0")
+    config.write_text(config.read_text() + '      - judge: "The label is right."\n')
+    from promptloop.models.base import ModelCallError
+
+    def judge(call: dict[str, Any]) -> str | BaseException:
+        if "Terrible" in str(call["messages"][-1]["content"]):
+            return ModelCallError("judge provider down", kind="server")
+        return json.dumps({"critique": "Right label.", "passed": True, "score": 1.0})
+
+    register_script("j", judge)
+    register_script("sentiment", classifier)
+    res = CliRunner().invoke(cli, ["run", str(project), "-o", str(project / "out"), "-q"])
+    assert res.exit_code == 3, res.output
+    cases = {c.id: c for c in read_results(project / "out" / "results.json").suites[0].cases}
+    assert cases["r02"].status == "error"
+    assert "judge provider down" in (cases["r02"].error or "")
+    assert cases["r02"].output == "negative"  # what was computed is kept
+    assert [c.status for i, c in cases.items() if i != "r02"] == ["pass"] * 7
