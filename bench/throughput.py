@@ -85,16 +85,63 @@ def run_promptfoo(pf: Promptfoo, project: Path, url: str, cases: int, concurrenc
     return Sample(m.wall_s, stats["durationMs"] / 1000, requests, m.peak_rss_mb)
 
 
-def import_time_s(runs: int) -> float:
-    """How long importing litellm takes here: the part of a run's overhead we cannot
-    schedule around (the first call needs it)."""
-    code = "import litellm"
-    times = [
-        measure([sys.executable, "-c", code], cwd=WORK, env=bench_env()).wall_s
-        - measure([sys.executable, "-c", "pass"], cwd=WORK, env=bench_env()).wall_s
-        for _ in range(runs)
-    ]
-    return median(times)
+PROBE = r"""
+import asyncio, json, sys, time
+url, calls = sys.argv[1], int(sys.argv[2])
+body = lambda i: [{"role": "user", "content": f"Summarise item {i} in one line"}]
+
+async def bounded(fn):
+    gate = asyncio.Semaphore(16)
+    async def one(i):
+        async with gate:
+            await fn(i)
+    await asyncio.gather(*(one(i) for i in range(calls)))
+
+def timed(fn):
+    cpu, wall = time.process_time(), time.perf_counter()
+    fn()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+out = {}
+out["import"] = timed(lambda: __import__("litellm"))
+import litellm, aiohttp
+
+async def via_litellm(i):
+    await litellm.acompletion(model="openai/stub-model", api_base=url, api_key="sk-stub",
+                              messages=body(i), max_tokens=64, num_retries=0)
+
+async def plain():
+    async with aiohttp.ClientSession() as session:
+        async def call(i):
+            payload = {"model": "stub-model", "messages": body(i), "max_tokens": 64}
+            headers = {"Authorization": "Bearer sk-stub"}
+            async with session.post(url + "/chat/completions", headers=headers, json=payload) as r:
+                (await r.json())["choices"][0]["message"]["content"]
+        await bounded(call)
+
+out["litellm"] = timed(lambda: asyncio.run(bounded(via_litellm)))
+out["aiohttp"] = timed(lambda: asyncio.run(plain()))
+print(json.dumps(out))
+"""
+
+
+def overhead_probe(calls: int, runs: int) -> dict[str, float]:
+    """Where promptloop's time goes beyond the latency: CPU seconds to import litellm, and
+    CPU per call through litellm.acompletion versus a plain aiohttp POST, against a 0 ms
+    stub in a fresh process (medians of ``runs``)."""
+    samples: list[dict[str, list[float]]] = []
+    with stub_server(0) as url:
+        for _ in range(runs):
+            m = measure([sys.executable, "-c", PROBE, url, str(calls)], cwd=WORK, env=bench_env())
+            if m.returncode != 0:
+                sys.exit(f"overhead probe failed: {m.stderr[-2000:]}")
+            samples.append(json.loads(m.stdout.strip().splitlines()[-1]))
+    return {
+        "import_cpu_s": median([s["import"][0] for s in samples]),
+        "import_wall_s": median([s["import"][1] for s in samples]),
+        "litellm_cpu_ms": median([s["litellm"][0] for s in samples]) / calls * 1000,
+        "aiohttp_cpu_ms": median([s["aiohttp"][0] for s in samples]) / calls * 1000,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append(row)
 
-    litellm_s = import_time_s(args.runs)
+    probe = overhead_probe(2 * n, args.runs)
     header = [
         "C",
         "limit s",
@@ -205,8 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     body += table(header, rows)
     body += [
         "",
-        f"Importing litellm alone takes {litellm_s:.2f} s here (median of "
-        f"{args.runs}); promptloop pays it once per run, before its first model call.",
+        "Where the time beyond the limit goes (a separate probe: a fresh Python process "
+        f"against a 0 ms stub, {2 * n} calls at concurrency 16, medians of {args.runs}): "
+        f"importing litellm takes {probe['import_cpu_s']:.2f} s of CPU "
+        f"({probe['import_wall_s']:.2f} s wall) before the first call can be sent, and each "
+        f"call through litellm.acompletion costs {probe['litellm_cpu_ms']:.1f} ms of CPU, "
+        f"against {probe['aiohttp_cpu_ms']:.2f} ms for the same request as a plain aiohttp "
+        f"POST. A concurrency slot is held during that CPU work, and at high concurrency the "
+        f"one event loop is saturated by it: {2 * n} calls cost about "
+        f"{2 * n * probe['litellm_cpu_ms'] / 1000:.1f} s of CPU, whatever the concurrency.",
         "",
         "Goals:",
         "",
