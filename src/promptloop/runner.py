@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 
 from promptloop.dataset import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
-from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, Usage
+from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.outcome import CaseOutcome
-from promptloop.prompts import PromptTemplate, check_variables, parse_prompt, render_prompt
+from promptloop.prompts import (
+    PromptTemplate,
+    RenderedPrompt,
+    check_variables,
+    parse_prompt,
+    render_prompt,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Tally:
 
     calls: int = 0
     cache_hits: int = 0
+    # Calls that failed for good; their attempts are counted in ``calls`` too.
+    failed_calls: int = 0
     usage: Usage = field(default_factory=Usage)
 
     def record(self, cached: bool, usage: Usage) -> None:
@@ -70,6 +78,10 @@ class Tally:
             self.calls += 1
             self.usage = self.usage + usage
 
+    def record_failure(self, error: ModelCallError) -> None:
+        self.calls += max(error.attempts, 1)
+        self.failed_calls += 1
+
 
 class _TallyingClient:
     """Counts every call (generation and judge) that passes through."""
@@ -78,8 +90,12 @@ class _TallyingClient:
         self._inner = inner
         self._tally = tally
 
-    async def complete(self, request: ModelRequest):  # type: ignore[no-untyped-def]
-        response = await self._inner.complete(request)
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        try:
+            response = await self._inner.complete(request)
+        except ModelCallError as exc:
+            self._tally.record_failure(exc)
+            raise
         self._tally.record(response.cached, response.usage)
         return response
 
@@ -91,7 +107,7 @@ class _FailureRecorder:
         self._inner = inner
         self.failures: list[ModelCallError] = []
 
-    async def complete(self, request: ModelRequest):  # type: ignore[no-untyped-def]
+    async def complete(self, request: ModelRequest) -> ModelResponse:
         try:
             return await self._inner.complete(request)
         except ModelCallError as exc:
@@ -126,17 +142,27 @@ class Runner:
         template = prompt or plan.prompt
         chosen = list(plan.cases if cases is None else cases)
         check_variables(template, chosen)
+        # Render every case before the first model call: a template that breaks on one case
+        # is the user's to fix, and finding it after half the calls would waste them.
+        rendered = [render_prompt(template, c.vars, case_source=c.source) for c in chosen]
         per_repeat = [
-            [self._run_case(plan, template, case, variant, r) for case in chosen]
+            [
+                self._run_case(plan, messages, case, variant, r)
+                for case, messages in zip(chosen, rendered, strict=True)
+            ]
             for r in range(repeat)
         ]
         gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
         return [list(row) for row in gathered]
 
     async def _run_case(
-        self, plan: SuitePlan, template: PromptTemplate, case: Case, variant: str, repeat_index: int
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        variant: str,
+        repeat_index: int,
     ) -> CaseOutcome:
-        rendered = render_prompt(template, case.vars, case_source=case.source)
         settings = self._settings
         request = ModelRequest(
             model=plan.model,
