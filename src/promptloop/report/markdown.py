@@ -22,9 +22,10 @@ def _delta(cmp: dict[str, Any] | None) -> str:
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
+    """The one-sided p-value the gate itself uses, so the table and the verdict agree."""
     if not cmp:
         return "—"
-    p = float(cmp["p_value"])
+    p = float(cmp["p_worse"])
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
