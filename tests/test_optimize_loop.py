@@ -440,3 +440,24 @@ def test_front_matter_echoed_by_the_optimizer_is_not_duplicated() -> None:
 def test_bad_settings_name_their_key(key: str, value: object) -> None:
     with pytest.raises(UserError, match=f"optimizer.{key}"):
         OptimizerSettings(optimizer_model="m", **{key: value})  # type: ignore[arg-type]
+
+
+def test_a_round_that_changed_nothing_makes_the_next_one_explore() -> None:
+    worse = rewrite(
+        "You answer questions about {{ product }}.",
+        "Question: {{ question }}",
+        'Respond with JSON only, shaped as `{"answer": "..."}`.',
+    )
+    result, _, optimizer = run([reply(worse), reply(GOOD)], rounds=2)
+    assert result.improved
+    first, second = (r.temperature for r in optimizer.requests)
+    assert first == 0.0
+    assert second > first
+
+
+def test_a_truncated_reply_is_echoed_only_in_part_when_re_asking() -> None:
+    long_reply = "<prompt>\n" + "word " * 2000
+    _, _, optimizer = run([reply(long_reply, finish="length"), reply(GOOD)])
+    echoed = optimizer.requests[1].messages[-2]
+    assert echoed.role == "assistant"
+    assert len(echoed.content) < 1000 and echoed.content.endswith("(cut off)")

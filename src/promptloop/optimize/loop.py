@@ -48,6 +48,8 @@ from promptloop.prompts import is_chat_path, template_variables
 from promptloop.stats import mcnemar_exact
 
 ModeSetting = Literal["auto", "rewrite", "rules"]
+EXPLORE_TEMPERATURE = 0.7
+TRUNCATED_ECHO_CHARS = 800
 
 
 class PromptScorer(Protocol):
@@ -332,6 +334,9 @@ class _Loop:
     accepted: list[str] = field(default_factory=list)
     completed: int = 0
     stop_reason: str = "rounds"
+    # After a round that changed nothing, the same request at temperature 0 would only
+    # repeat the same answer: later rounds explore.
+    stalled: bool = False
 
     @property
     def budget(self) -> _Budget:
@@ -362,6 +367,15 @@ class _Loop:
             feedback=self.settings.feedback,
         )
         causes = dict(packed.cause_counts)
+        accepted_before = len(self.accepted)
+        try:
+            return await self._propose_and_judge(round_no, packed, causes, need_val)
+        finally:
+            self.stalled = len(self.accepted) == accepted_before
+
+    async def _propose_and_judge(
+        self, round_no: int, packed: Packed, causes: dict[str, int], need_val: int
+    ) -> bool:
         asked = await self._ask(
             round_no, self.builder.messages(self.current, packed), causes, need_val
         )
@@ -406,7 +420,11 @@ class _Loop:
             request = ModelRequest(
                 model=settings.optimizer_model,
                 messages=messages,
-                temperature=settings.temperature,
+                temperature=(
+                    max(settings.temperature, EXPLORE_TEMPERATURE)
+                    if self.stalled
+                    else settings.temperature
+                ),
                 max_tokens=self.builder.max_tokens(),
                 seed=settings.seed + round_no,
                 api_base=settings.api_base,
@@ -455,9 +473,16 @@ class _Loop:
                     causes=causes,
                 )
             )
+            # A reply cut off at max_tokens is echoed only in part: in full it could push the
+            # re-ask past a small model's context window.
+            echoed = (
+                response.text
+                if response.finish_reason != "length"
+                else response.text[:TRUNCATED_ECHO_CHARS] + " …(cut off)"
+            )
             messages = (
                 *messages,
-                Message("assistant", response.text),
+                Message("assistant", echoed),
                 metaprompt.retry_message(proposal.rejection, self.builder.closing),
             )
         return None, attempt
