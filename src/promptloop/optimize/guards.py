@@ -49,7 +49,7 @@ def check_reply(response: ModelResponse, closing_marker: str) -> str | None:
     if not response.text.strip():
         return "the optimizer returned an empty reply"
     if response.finish_reason == "length":
-        return "the optimizer reply was truncated (finish_reason=length); raise max_tokens"
+        return "the optimizer reply was truncated at its token limit (finish_reason=length)"
     if closing_marker not in response.text:
         return (
             f"the optimizer reply has no closing {closing_marker} marker (truncated or unparseable)"
