@@ -740,3 +740,22 @@ def test_a_head_that_reverts_the_prompt_outdates_the_earlier_comments(
     assert res.code == 0 and res.outputs["verdict"] == "skipped"
     assert all(c["body"].startswith("> **Outdated:**") for c in gh.review_comments(REPO, 7))
     assert len(gh.reviews(REPO, 7)) == 1
+
+
+def test_results_from_earlier_jobs_are_posted_without_running_anything(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A sharded workflow: the suites ran in earlier jobs; the final job only posts.
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    first = scenario.run(capsys, comment=False, suggest="off")
+    calls_before = len(script_calls("ci"))
+    results = Path(first.outputs["results-path"])
+
+    res = scenario.run(capsys, results_path=results)
+
+    assert len(script_calls("ci")) == calls_before
+    assert res.code == first.code == 1
+    assert res.outputs["verdict"] == first.outputs["verdict"] == "fail"
+    sticky = scenario.gh.issue_comments(REPO, 7)
+    assert len(sticky) == 1 and "computed by earlier jobs" in sticky[0]["body"]
+    assert len(scenario.gh.reviews(REPO, 7)) == 1

@@ -47,7 +47,7 @@ from promptloop.github.workflow import (
 from promptloop.optimize import OptimizationResult
 from promptloop.optimizing import OptimizeOptions, run_optimizer
 from promptloop.report.markdown import render_markdown
-from promptloop.results import RunResult
+from promptloop.results import RunResult, read_results
 from promptloop.review import (
     Link,
     PlannedComment,
@@ -85,6 +85,9 @@ class CiOptions:
     fail_on: str = "gate"
     concurrency: int | None = None
     cache_dir: Path | None = None
+    # Post an existing results.json (e.g. `promptloop merge` of a sharded run) instead of
+    # running the suites here; no revision is learned then.
+    results_path: Path | None = None
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -289,6 +292,9 @@ class _CiRun:
             else self.workdir / "promptloop-results"
         )
         self.cache_dir = (Path.cwd() / opts.cache_dir).resolve() if opts.cache_dir else None
+        self.results_path = (
+            (Path.cwd() / opts.results_path).resolve() if opts.results_path else None
+        )
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -442,8 +448,16 @@ class _CiRun:
             baseline=base_sha,
         )
         prepared = self._with_cache_dir(prepare(run_opts))
-        result = execute_run(run_opts, prepared)
-        revisions = self._learn_revisions(prepared, run_opts, result, files, to_repo, head_sha)
+        if self.results_path is not None:
+            result = read_results(self.results_path)
+            self.state.notes.append(
+                f"Results from {self.results_path.name} (computed by earlier jobs), so no "
+                "revision is learned in this job."
+            )
+            revisions: list[_Revision] = []
+        else:
+            result = execute_run(run_opts, prepared)
+            revisions = self._learn_revisions(prepared, run_opts, result, files, to_repo, head_sha)
         return self._report(prepared, result, revisions, files, pull, head_sha, to_repo, root)
 
     def _with_cache_dir(self, prepared: Prepared) -> Prepared:

@@ -342,6 +342,12 @@ def merge(
 )
 @_concurrency_option
 @click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Post this results.json (e.g. from `promptloop merge`) instead of running the suites.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Response cache folder (restore it with actions/cache).",
@@ -355,6 +361,7 @@ def ci(
     suggest: str,
     fail_on: str,
     concurrency: int | None,
+    results_path: Path | None,
     cache_dir: Path | None,
 ) -> None:
     """Run inside GitHub Actions: evaluate the prompts a pull request changes, post critiques
@@ -372,6 +379,7 @@ def ci(
         fail_on=fail_on,
         concurrency=concurrency,
         cache_dir=cache_dir,
+        results_path=results_path,
     )
     sys.exit(run_ci(opts, dict(os.environ)))
 
