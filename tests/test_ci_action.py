@@ -53,6 +53,7 @@ def test_inputs_become_flags_the_ci_command_accepts(tmp_path: Path) -> None:
             "fail-on": "never",
             "concurrency": "3",
             "cache-dir": ".cache/pl",
+            "results": "merged/results.json",
         },
     )
     assert code == 0
@@ -64,6 +65,7 @@ def test_inputs_become_flags_the_ci_command_accepts(tmp_path: Path) -> None:
     assert pairs["--config"] == "pl.yaml" and pairs["--suggest"] == "commit"
     assert pairs["--fail-on"] == "never" and pairs["--concurrency"] == "3"
     assert pairs["--cache-dir"] == ".cache/pl"
+    assert pairs["--results"] == f"{tmp_path}/merged/results.json"
     assert flags == ["--no-comment"]
     command = cli.commands["ci"]
     known = {opt for p in command.params if isinstance(p, click.Option) for opt in p.opts}
