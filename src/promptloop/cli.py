@@ -285,8 +285,14 @@ def optimize_exit_code(status: str, stop_reason: str) -> int:
     "results", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
 )
 @_output_option
-@_config_option
-@_quiet_option
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="promptloop.yaml whose gate: judges the merged run (default: found from the current "
+    "directory upwards, else the default gate).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing; only write the reports.")
 @_friendly_errors
 def merge(
     results: tuple[Path, ...], output_dir: Path | None, config_path: Path | None, quiet: bool
