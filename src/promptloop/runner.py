@@ -235,12 +235,9 @@ async def _evaluate_safely(
     try:
         return await evaluator.evaluate(output, case, ctx)
     except Exception as exc:  # one broken evaluator must not abort the run
-        return EvalResult(
-            evaluator=evaluator.name,
-            passed=False,
-            score=0.0,
-            reason=f"evaluator crashed: {type(exc).__name__}: {exc}",
-            error=f"{type(exc).__name__}: {exc}",
+        return EvalResult.errored(
+            evaluator.name,
+            f"evaluator crashed: {type(exc).__name__}: {exc}",
             weight=evaluator.weight,
         )
 

@@ -30,6 +30,21 @@ class EvalResult:
     weight: float = 1.0
     usage: Usage = field(default_factory=Usage)
 
+    @classmethod
+    def errored(
+        cls, evaluator: str, message: str, *, weight: float = 1.0, usage: Usage | None = None
+    ) -> EvalResult:
+        """The evaluator could not decide: never a pass, and the reason says why."""
+        return cls(
+            evaluator=evaluator,
+            passed=False,
+            score=0.0,
+            reason=message,
+            error=message,
+            weight=weight,
+            usage=usage or Usage(),
+        )
+
 
 @dataclass(frozen=True)
 class EvalContext:

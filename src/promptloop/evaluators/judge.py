@@ -364,15 +364,7 @@ class JudgeEvaluator:
         )
 
     def _error(self, message: str, usage: Usage) -> EvalResult:
-        return EvalResult(
-            evaluator=self.name,
-            passed=False,
-            score=0.0,
-            reason=message,
-            error=message,
-            weight=self.weight,
-            usage=usage,
-        )
+        return EvalResult.errored(self.name, message, weight=self.weight, usage=usage)
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -177,14 +177,7 @@ class PythonEvaluator:
         return f"{self.target} {verdict} for output {quote(output)}"
 
     def _error(self, message: str) -> EvalResult:
-        return EvalResult(
-            evaluator=self.name,
-            passed=False,
-            score=0.0,
-            reason=message,
-            error=message,
-            weight=self.weight,
-        )
+        return EvalResult.errored(self.name, message, weight=self.weight)
 
 
 # --- building ------------------------------------------------------------------------------
