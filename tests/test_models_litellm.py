@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from promptloop.models import scripted
+from promptloop.models import litellm_client, scripted
 from promptloop.models.base import Message, ModelCallError, ModelRequest
 from promptloop.models.litellm_client import LiteLLMClient, parse_retry_after
 from promptloop.models.retry import RetryingClient
@@ -62,6 +63,67 @@ def test_known_model_gets_a_cost(serve):
     response = run(client.complete(ask(url, "one two three", model="openai/gpt-4o-mini")))
     assert response.usage.completion_tokens == 3
     assert response.usage.cost_usd > 0
+
+
+def test_cost_comes_from_litellms_own_pricing_not_a_second_lookup(serve, monkeypatch):
+    # litellm prices each response as it builds it; pricing it again doubled that work.
+    litellm = litellm_client._load_litellm()
+    repriced: list[Any] = []
+
+    def reprice(*args: Any, **kwargs: Any) -> float:
+        repriced.append(kwargs)
+        return 1.0
+
+    monkeypatch.setattr(litellm, "completion_cost", reprice)
+    _, url = serve()
+    known = run(client.complete(ask(url, "one two three", model="openai/gpt-4o-mini")))
+    unknown = run(client.complete(ask(url, "one two three")))
+    assert known.usage.cost_usd > 0
+    assert known.usage.cost_usd != 1.0
+    assert unknown.usage.cost_usd == 0.0
+    assert repriced == []
+
+
+def fake_litellm(price: float | Exception) -> tuple[Any, list[str]]:
+    asked: list[str] = []
+
+    def completion_cost(*, completion_response: Any, model: str) -> float:
+        asked.append(model)
+        if isinstance(price, Exception):
+            raise price
+        return price
+
+    return SimpleNamespace(completion_cost=completion_cost), asked
+
+
+@pytest.mark.parametrize(
+    ("hidden", "expected"),
+    [
+        ({"response_cost": 0.0125}, 0.0125),
+        ({"response_cost": None}, 0.0),
+        ({"response_cost": -1}, 0.0),
+    ],
+)
+def test_stamped_cost_is_used_as_is(hidden, expected):
+    fake, asked = fake_litellm(9.0)
+    raw = SimpleNamespace(_hidden_params=hidden)
+    assert LiteLLMClient._cost(fake, ask(None, model="openai/some-model"), raw) == expected
+    assert asked == []
+
+
+@pytest.mark.parametrize(("price", "expected"), [(0.5, 0.5), (ValueError("unmapped"), 0.0)])
+def test_unstamped_response_is_priced_by_litellm(price, expected):
+    fake, asked = fake_litellm(price)
+    raw = SimpleNamespace(_hidden_params={"api_base": "x"})
+    assert LiteLLMClient._cost(fake, ask(None, model="openai/some-model"), raw) == expected
+    assert asked == ["openai/some-model"]
+
+
+def test_custom_providers_cost_nothing():
+    fake, asked = fake_litellm(3.0)
+    raw = SimpleNamespace(_hidden_params={"response_cost": 2.0})
+    assert LiteLLMClient._cost(fake, ask(None, model="scripted/x"), raw) == 0.0
+    assert asked == []
 
 
 def test_rate_limit_retry_after_is_honoured(serve):

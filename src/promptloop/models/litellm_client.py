@@ -369,9 +369,19 @@ class LiteLLMClient:
     def _cost(litellm: Any, request: ModelRequest, raw: Any) -> float:
         if request.model.split("/", 1)[0] in CUSTOM_PROVIDERS:
             return 0.0
+        # litellm prices every response while building it; asking completion_cost again
+        # repeated that work (about a third of the CPU litellm spends on a call). An
+        # unknown model is stamped None, which means zero here too.
+        hidden = getattr(raw, "_hidden_params", None)
+        if isinstance(hidden, dict) and "response_cost" in hidden:
+            return _positive(hidden["response_cost"])
         try:
             cost = litellm.completion_cost(completion_response=raw, model=request.model)
         except Exception:
             # Unknown models (self-hosted, new releases) have no price: report zero.
             return 0.0
-        return float(cost) if isinstance(cost, int | float) and cost > 0 else 0.0
+        return _positive(cost)
+
+
+def _positive(cost: object) -> float:
+    return float(cost) if isinstance(cost, int | float) and cost > 0 else 0.0
