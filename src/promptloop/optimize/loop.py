@@ -239,21 +239,33 @@ class _Builder:
         # The rules block's markers and heading are scaffolding, not prompt growth.
         self.allowance = estimate_tokens(rules.render_block([])) + 1 if mode == "rules" else 0
         self.closing = metaprompt.RULES_CLOSE if mode == "rules" else metaprompt.PROMPT_CLOSE
+        self.compact = mode == "rules" and metaprompt.wants_compact_rules(settings.optimizer_model)
+        self.base = guards.split_front_matter(rules.apply_rules(seed, []))[1]
+        self.max_rules_tokens = max(self.limit_tokens - estimate_tokens(self.base), 50)
 
     def max_tokens(self) -> int:
+        if self.compact:
+            return metaprompt.compact_reply_tokens(self.max_rules_tokens)
         # Room for a prompt at the length limit plus the rationale, so a legal
         # candidate is never cut off by our own output cap.
         return max(self.settings.max_tokens, self.limit_tokens + 400)
 
-    def messages(self, current: str, packed: Packed) -> tuple[Message, ...]:
+    def messages(
+        self, current: str, packed: Packed, outcomes: Sequence[CaseOutcome]
+    ) -> tuple[Message, ...]:
+        if self.compact:
+            return metaprompt.compact_rules_messages(
+                base_prompt=self.base,
+                current_rules=rules.parse_rules(current),
+                failures=metaprompt.failure_lines(outcomes, self.settings.feedback),
+            )
         if self.mode == "rules":
-            base = guards.split_front_matter(rules.apply_rules(self.seed, []))[1]
             return metaprompt.rules_messages(
-                base_prompt=base,
+                base_prompt=self.base,
                 current_rules=rules.parse_rules(current),
                 packed=packed,
                 variables=self.variables,
-                max_rules_tokens=max(self.limit_tokens - estimate_tokens(base), 50),
+                max_rules_tokens=self.max_rules_tokens,
                 feedback=self.settings.feedback,
             )
         body = current if self.is_yaml else guards.split_front_matter(current)[1]
@@ -269,7 +281,9 @@ class _Builder:
     def propose(self, reply: str) -> _Proposal:
         rationale = metaprompt.parse_rationale(reply)
         if self.mode == "rules":
-            new_rules = metaprompt.parse_rules_reply(reply)
+            new_rules = metaprompt.parse_rules_reply(
+                reply, ignore=metaprompt.DEMO_RULES if self.compact else ()
+            )
             if new_rules is None:
                 return _Proposal(None, "no <rules> list found in the reply", rationale)
             if not new_rules:
@@ -360,8 +374,9 @@ class _Loop:
             )
             return False
 
+        outcomes = await self.run.score(self.current, "train", self.train)
         packed = pack_examples(
-            await self.run.score(self.current, "train", self.train),
+            outcomes,
             context_tokens=self.settings.context_tokens,
             examples_per_cause=self.settings.examples_per_cause,
             feedback=self.settings.feedback,
@@ -369,15 +384,20 @@ class _Loop:
         causes = dict(packed.cause_counts)
         accepted_before = len(self.accepted)
         try:
-            return await self._propose_and_judge(round_no, packed, causes, need_val)
+            return await self._propose_and_judge(round_no, packed, outcomes, causes, need_val)
         finally:
             self.stalled = len(self.accepted) == accepted_before
 
     async def _propose_and_judge(
-        self, round_no: int, packed: Packed, causes: dict[str, int], need_val: int
+        self,
+        round_no: int,
+        packed: Packed,
+        outcomes: Sequence[CaseOutcome],
+        causes: dict[str, int],
+        need_val: int,
     ) -> bool:
         asked = await self._ask(
-            round_no, self.builder.messages(self.current, packed), causes, need_val
+            round_no, self.builder.messages(self.current, packed, outcomes), causes, need_val
         )
         if asked is None:
             self.stop_reason = "error"
