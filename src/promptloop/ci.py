@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from typing import Any, TypeVar
 from promptloop.app import Prepared, RunOptions, execute_run, prepare, write_reports
 from promptloop.config import LoadedConfig, find_config, load_config
 from promptloop.errors import InfraError, PromptloopError, UserError
+from promptloop.gitfiles import blob_sha, changed_paths, ensure_commit, find_root, head_commit
 from promptloop.github.api import (
     Conclusion,
     ExistingComment,
@@ -181,46 +181,17 @@ def check_title(result: RunResult) -> str:
 # --- git ----------------------------------------------------------------------------------
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=120
-    )
-
-
-def git_root(start: Path) -> Path | None:
-    proc = _git(start, "rev-parse", "--show-toplevel")
-    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
-
-
-def has_commit(root: Path, sha: str) -> bool:
-    return _git(root, "cat-file", "-e", f"{sha}^{{commit}}").returncode == 0
-
-
-def ensure_commit(root: Path, sha: str) -> bool:
-    """The commit is available locally, fetching it from origin if a shallow clone lacks it."""
-    if has_commit(root, sha):
-        return True
-    _git(root, "fetch", "--no-tags", "--depth=1", "origin", sha)
-    return has_commit(root, sha)
-
-
 def changed_between(root: Path, before: str, after: str) -> list[PullFile] | None:
-    proc = _git(root, "diff", "--name-status", "-M", before, after)
-    if proc.returncode != 0:
+    """The files a push changed, shaped like a pull request's file list."""
+    changed = changed_paths(root, before, after)
+    if changed is None:
         return None
-    out = []
-    for row in proc.stdout.splitlines():
-        cols = row.split("\t")
-        if len(cols) == 3:
-            out.append(PullFile(cols[2], "renamed", None, previous_filename=cols[1]))
-        elif len(cols) == 2:
-            out.append(PullFile(cols[1], "modified", None))
-    return out
-
-
-def blob_sha(root: Path, ref: str, path: str) -> str | None:
-    proc = _git(root, "rev-parse", f"{ref}:{path}")
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return [
+        PullFile(path, "renamed", None, previous_filename=previous)
+        if previous
+        else PullFile(path, "modified", None)
+        for path, previous in changed
+    ]
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -347,7 +318,7 @@ class _CiRun:
             if not config_path.is_absolute() and self.opts.config_path is None:
                 config_path = Path(os.path.relpath(config_path.resolve(), Path.cwd()))
             loaded = load_config(config_path)
-            root = git_root(Path(".")) or self.workdir
+            root = find_root(Path(".")) or self.workdir
             return self._run_in(ctx, loaded, config_path, root)
 
     def _to_repo(self, root: Path) -> Callable[[Path], str | None]:
@@ -416,7 +387,7 @@ class _CiRun:
         )
         if not head_sha:
             raise UserError("no commit to report on: GITHUB_SHA is not set", key="GITHUB_SHA")
-        local_head = _git(root, "rev-parse", "HEAD").stdout.strip()
+        local_head = head_commit(root)
         if local_head and local_head != head_sha and pull is not None:
             self.state.warnings.append(
                 f"the checked-out commit {local_head[:12]} is not the PR head {head_sha[:12]}; "

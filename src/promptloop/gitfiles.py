@@ -1,4 +1,5 @@
-"""Reading files as they were at another commit (the baseline of a comparison)."""
+"""Git, read-only plus fetching a missing commit: files as they were at another commit
+(the baseline of a comparison) and what changed between two commits."""
 
 from __future__ import annotations
 
@@ -10,9 +11,56 @@ from promptloop.errors import UserError
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+        return subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, check=False, timeout=120
+        )
     except FileNotFoundError:
-        raise UserError("git is not installed, and --baseline needs it") from None
+        raise UserError("git is not installed, and promptloop needs it here") from None
+
+
+def _out(proc: subprocess.CompletedProcess[bytes]) -> str | None:
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def find_root(start: Path) -> Path | None:
+    """The work tree's top folder, or None outside a git repository."""
+    top = _out(_git(["rev-parse", "--show-toplevel"], start))
+    return Path(top) if top else None
+
+
+def head_commit(root: Path) -> str | None:
+    return _out(_git(["rev-parse", "HEAD"], root))
+
+
+def has_commit(root: Path, sha: str) -> bool:
+    return _git(["cat-file", "-e", f"{sha}^{{commit}}"], root).returncode == 0
+
+
+def ensure_commit(root: Path, sha: str) -> bool:
+    """The commit is available locally, fetching it from origin if a shallow clone lacks it."""
+    if has_commit(root, sha):
+        return True
+    _git(["fetch", "--no-tags", "--depth=1", "origin", sha], root)
+    return has_commit(root, sha)
+
+
+def changed_paths(root: Path, before: str, after: str) -> list[tuple[str, str | None]] | None:
+    """(path, previous path when renamed) for every file changed between two commits."""
+    proc = _git(["diff", "--name-status", "-M", before, after], root)
+    if proc.returncode != 0:
+        return None
+    out: list[tuple[str, str | None]] = []
+    for row in proc.stdout.decode().splitlines():
+        cols = row.split("\t")
+        if len(cols) == 3:
+            out.append((cols[2], cols[1]))
+        elif len(cols) == 2:
+            out.append((cols[1], None))
+    return out
+
+
+def blob_sha(root: Path, ref: str, path: str) -> str | None:
+    return _out(_git(["rev-parse", f"{ref}:{path}"], root))
 
 
 def repo_root(start: Path) -> Path:
