@@ -82,3 +82,13 @@ def serve() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def clean_scripts() -> Iterator[None]:
+    """Scripted models registered by a test do not leak into the next one."""
+    from promptloop.models.scripted import clear_scripts
+
+    clear_scripts()
+    yield
+    clear_scripts()

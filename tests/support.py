@@ -22,3 +22,15 @@ def load_stub() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+
+
+def copy_project(name: str, tmp_path: Path) -> Path:
+    """A fresh copy of tests/fixtures/projects/NAME that a test may change and run."""
+    import shutil
+
+    target = tmp_path / name
+    shutil.copytree(PROJECTS / name, target)
+    return target

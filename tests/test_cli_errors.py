@@ -3,53 +3,32 @@ no traceback, and whatever was already computed is kept."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from promptloop.models.scripted import clear_scripts, register_script, script_calls
+from promptloop.models.scripted import register_script, script_calls
 from promptloop.results import read_results
+from tests.support import copy_project, load_stub
 
-REPO = Path(__file__).resolve().parents[1]
-PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 
 
-def load_stub() -> ModuleType:
-    name = "promptloop_bench_stub_server"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "stub_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(autouse=True)
-def _scripts() -> Iterator[None]:
-    clear_scripts()
-    yield
-    clear_scripts()
+def _scripts(clean_scripts: None) -> None:
+    """Every test here registers its own scripted models."""
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    target = tmp_path / "sentiment"
-    shutil.copytree(PROJECTS / "sentiment", target)
-    return target
+    return copy_project("sentiment", tmp_path)
 
 
 def classifier(call: dict[str, Any]) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +12,9 @@ from click.testing import CliRunner
 
 from promptloop.cli import cli
 from promptloop.models.base import ModelCallError
-from promptloop.models.scripted import clear_scripts, register_script, script_calls
+from promptloop.models.scripted import register_script, script_calls
+from tests.support import copy_project
 
-PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 REVISED = (
     "Write a one-line greeting for a new customer called {{ name }}.\n"
     "Address the customer by name, {{ name }}, and keep it short.\n"
@@ -24,17 +22,13 @@ REVISED = (
 
 
 @pytest.fixture(autouse=True)
-def _scripts() -> Iterator[None]:
-    clear_scripts()
-    yield
-    clear_scripts()
+def _scripts(clean_scripts: None) -> None:
+    """Every test here registers its own scripted models."""
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    target = tmp_path / "greetings"
-    shutil.copytree(PROJECTS / "greetings", target)
-    return target
+    return copy_project("greetings", tmp_path)
 
 
 def greeter(call: dict[str, Any]) -> str:

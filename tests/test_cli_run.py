@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +14,21 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from promptloop.models.scripted import clear_scripts, register_script, script_calls
+from promptloop.models.scripted import register_script, script_calls
 from promptloop.results import read_results
+from tests.support import copy_project
 
-PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 
 
 @pytest.fixture(autouse=True)
-def _scripts() -> Iterator[None]:
-    clear_scripts()
-    yield
-    clear_scripts()
+def _scripts(clean_scripts: None) -> None:
+    """Every test here registers its own scripted models."""
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    target = tmp_path / "sentiment"
-    shutil.copytree(PROJECTS / "sentiment", target)
-    return target
+    return copy_project("sentiment", tmp_path)
 
 
 def last_user_text(call: dict[str, Any]) -> str:
