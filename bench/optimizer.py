@@ -39,19 +39,17 @@ from pathlib import Path
 
 from promptloop.app import Prepared, RunOptions, make_runner, prepare
 from promptloop.config import CacheConfig
-from promptloop.dataset import Case
+from promptloop.dataset import Case, split_cases
 from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
 from promptloop.optimizing import (
     Feedback,
     OptimizeOptions,
     run_optimizer,
     settings_for,
-    split_cases,
 )
 from promptloop.outcome import CaseOutcome
 from promptloop.runner import CaseFinished, SuitePlan, TemplateScorer
 from promptloop.stats import mcnemar_exact
-from promptloop.suites import ratios
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_CONFIG = BENCH / "suites" / "taglines" / "promptloop.yaml"
@@ -108,7 +106,7 @@ def run_arm(
     run = RunOptions(config_path=args.config, model=args.model, progress=counter)
     prepared = with_cache(prepare(run), cache_root / name)
     plan = prepared.plans[0]
-    splits = split_cases(plan, ratios(prepared.loaded))
+    splits = split_cases(plan.cases, prepared.loaded.config.splits.ratios())
     seed = plan.prompt.source
     started = time.perf_counter()
     if name == "seed":

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptloop import __version__
 from promptloop.config import LoadedConfig, find_config, load_config
+from promptloop.dataset import split_of
 from promptloop.errors import UserError
 from promptloop.gitfiles import file_at, repo_root, resolve_ref
 from promptloop.models.factory import build_client
@@ -26,7 +27,6 @@ from promptloop.results import (
     RunResult,
     SuiteResult,
     UsageTotals,
-    Verdict,
     case_record,
     summarise_evaluators,
     write_results,
@@ -34,10 +34,8 @@ from promptloop.results import (
 from promptloop.runner import ProgressCallback, Runner, RunSettings, SuitePlan
 from promptloop.suites import (
     ModelChoice,
-    case_split,
     choose_models,
     plan_suites,
-    ratios,
     relative_display,
     shard_cases,
 )
@@ -119,7 +117,7 @@ def _suite_result(
     split_ratios: tuple[float, float, float],
 ) -> SuiteResult:
     records = [
-        case_record(outcome, case_split(outcome.case, split_ratios), repeat)
+        case_record(outcome, split_of(outcome.case.id, split_ratios), repeat)
         for repeat, row in enumerate(rows)
         for outcome in row
     ]
@@ -228,7 +226,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     runner = make_runner(prepared, opts)
     jobs = head_jobs + base_jobs
     outputs = asyncio.run(_execute(runner, jobs, repeat))
-    split_ratios = ratios(prepared.loaded)
+    split_ratios = prepared.loaded.config.splits.ratios()
     head: list[SuiteResult] = []
     base: list[SuiteResult] = []
     for job, rows in zip(jobs, outputs, strict=True):
@@ -284,10 +282,3 @@ def write_reports(result: RunResult, output_dir: Path) -> dict[str, Path]:
     write_junit(result, paths["junit"])
     write_markdown(result, paths["report"])
     return paths
-
-
-def exit_code(verdict: Verdict | None) -> int:
-    """0 gates pass, 1 a gate failed; inconclusive does not block (it says so in the report)."""
-    if verdict is None or verdict.status != "fail":
-        return 0
-    return 1

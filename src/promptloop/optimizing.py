@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Literal
 
 from promptloop.app import Prepared, RunOptions, make_runner, prepare, prepare_output_dir
-from promptloop.dataset import Case
+from promptloop.dataset import split_cases
 from promptloop.errors import UserError
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.runner import SuitePlan, TemplateScorer
-from promptloop.suites import case_split, ratios
 
 Feedback = Literal["critiques", "scores-only"]
 Mode = Literal["auto", "rewrite", "rules"]
@@ -52,13 +51,6 @@ def _pick_suite(prepared: Prepared, name: str | None) -> SuitePlan:
     raise UserError(f"name the suite to optimize: promptloop optimize SUITE (suites: {names})")
 
 
-def split_cases(plan: SuitePlan, split_ratios: tuple[float, float, float]) -> dict[str, list[Case]]:
-    splits: dict[str, list[Case]] = {"train": [], "val": [], "test": []}
-    for case in plan.cases:
-        splits[case_split(case, split_ratios)].append(case)
-    return splits
-
-
 # The embedded model has a 2048-token window that must hold the meta-prompt, the examples,
 # and on a re-ask the rejected reply too; the defaults (2000 + 1024, two re-asks) overflow
 # it, and the third call fails with "Requested tokens exceed context window".
@@ -95,7 +87,7 @@ def settings_for(prepared: Prepared, opts: OptimizeOptions) -> OptimizerSettings
 
 
 def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) -> OptimizationResult:
-    splits = split_cases(plan, ratios(prepared.loaded))
+    splits = split_cases(plan.cases, prepared.loaded.config.splits.ratios())
     for split in ("train", "val"):
         if not splits[split]:
             raise UserError(

@@ -6,6 +6,7 @@ than misreading them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptloop.errors import UserError
+from promptloop.evaluators.base import EvalResult
 from promptloop.outcome import CaseOutcome
 
 SCHEMA_VERSION = 1
@@ -36,6 +38,13 @@ class EvaluationRecord(_Model):
     evidence: str | None = None
     suggested_fix: str | None = None
     weight: float = 1.0
+
+    @classmethod
+    def of(cls, result: EvalResult) -> EvaluationRecord:
+        """Everything but the token usage, which is summed into the case's own."""
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        del fields["usage"]
+        return cls(**fields)
 
 
 class CaseRecord(_Model):
@@ -164,20 +173,7 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         status="error" if outcome.error is not None else ("pass" if outcome.passed else "fail"),
         score=outcome.score,
         error=outcome.error,
-        evaluations=[
-            EvaluationRecord(
-                evaluator=e.evaluator,
-                passed=e.passed,
-                score=e.score,
-                reason=e.reason,
-                error=e.error,
-                error_type=e.error_type,
-                evidence=e.evidence,
-                suggested_fix=e.suggested_fix,
-                weight=e.weight,
-            )
-            for e in outcome.evaluations
-        ],
+        evaluations=[EvaluationRecord.of(e) for e in outcome.evaluations],
         prompt_tokens=outcome.usage.prompt_tokens,
         completion_tokens=outcome.usage.completion_tokens,
         cost_usd=outcome.usage.cost_usd,

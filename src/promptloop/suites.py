@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from promptloop.config import LoadedConfig
-from promptloop.dataset import Case, parse_shard, select_shard, split_of
+from promptloop.dataset import Case, parse_shard, select_shard
 from promptloop.errors import UserError
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.factory import resolve_default_model
@@ -112,15 +112,6 @@ def _first(*values: T | None) -> T | None:
         if value is not None:
             return value
     return None
-
-
-def ratios(loaded: LoadedConfig) -> tuple[float, float, float]:
-    s = loaded.config.splits
-    return (s.train, s.val, s.test)
-
-
-def case_split(case: Case, split_ratios: tuple[float, float, float]) -> str:
-    return split_of(case.id, split_ratios)
 
 
 def shard_cases(cases: Sequence[Case], shard_text: str | None) -> list[Case]:
