@@ -21,5 +21,6 @@ def test_loopback_is_allowed() -> None:
         server.listen(1)
         with socket.socket() as client:
             client.connect(server.getsockname())
-            conn, _ = server.accept()
+            conn, peer = server.accept()
+            assert peer == client.getsockname()
             conn.close()
