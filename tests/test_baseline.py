@@ -108,11 +108,20 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert result.baseline[0].variant == "base"
     assert result.baseline[0].prompt_sha256 != result.suites[0].prompt_sha256
     assert result.unchanged_suites == ["shipping"]
-    # The unchanged suite ran once (head only): 8 shipping calls, 16 sentiment calls.
-    prompts = ["\n".join(m["content"] for m in c["messages"]) for c in script_calls("base-head")]
+    # The unchanged suite ran once (head only): 8 shipping calls. The changed one ran its
+    # 8 cases on head and base, then the 6 that changed twice more on each side.
+    calls = script_calls("base-head")
+    prompts = ["\n".join(m["content"] for m in c["messages"]) for c in calls]
     assert sum("about shipping" in p for p in prompts) == 8
-    assert sum("sarcastic" in p for p in prompts) == 8
-    assert len(prompts) == 24
+    assert sum("sarcastic" in p for p in prompts) == 8 + 6 * 2
+    assert len(prompts) == 8 + 16 + 6 * 2 * 2
+    # Confirmation runs are fresh draws: seeds after the first look's.
+    assert sorted({c["seed"] for c in calls}) == [3, 4, 5]
+    assert [len(s.confirmation_runs) for s in (*result.suites, *result.baseline)] == [12, 0, 12]
+    confirmation = result.comparisons["sentiment"]["confirmation"]
+    assert confirmation["cases"] == 6 and confirmation["runs"] == 2
+    assert confirmation["delta_pp"] == pytest.approx(-75.0)
+    assert confirmation["complete"] is True
 
     cmp = result.comparisons["sentiment"]
     assert sorted(item["case_id"] for item in cmp["broken"]) == [
@@ -135,6 +144,7 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert verdict.status == "fail"
     assert "regression" in verdict.failed_checks
     assert any(ch.isdigit() for ch in verdict.reason) and "%" in verdict.reason
+    assert "re-running the 6 changed cases 2 more times on each side confirms" in verdict.reason
     assert result.verdict is not None and result.verdict.status == "fail"
 
     report = (root / "out" / "report.md").read_text()
@@ -145,6 +155,9 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert "base output: `positive`" in report and "head output: `negative`" in report
     assert f"Prompt unchanged since {base_sha}, so not run on the base: shipping." in report
     assert "fixed, 6 broken" in res.output
+    confirmed = "the 6 changed cases ran 2 more times on each side to confirm: Δ -75.0 pp"
+    assert f"sentiment: {confirmed}" in report
+    assert confirmed in " ".join(res.output.split())
 
 
 def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
@@ -161,6 +174,17 @@ def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
     assert len(cmp["fixed"]) == 6 and cmp["broken"] == []
     assert cmp["delta_pp"] == pytest.approx(75.0)
     assert result.verdicts["sentiment"].status == "pass"
+    # Head looks better, so nothing is re-run: 8 shipping + 8 sentiment on each side.
+    assert cmp["confirmation"] is None and len(script_calls("base-head")) == 24
+
+    # A shard cannot tell how the whole suite moved, so it confirms every change.
+    clear_scripts()
+    res = run(root, "--baseline", base_sha, "--shard", "1/1")
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.comparisons["sentiment"]["confirmation"]["cases"] == 6
+    # The first look comes from the cache; only the confirmation runs are new calls.
+    assert len(script_calls("base-head")) == 6 * 2 * 2
 
 
 def test_unchanged_prompts_are_not_rerun(repo: tuple[Path, str]) -> None:
@@ -206,13 +230,20 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
     args = ["run", str(root), "-o", str(root / "out"), "-q", "--repeat", "2", "-s", "sentiment"]
     res = CliRunner().invoke(cli, [*args, "--baseline", base_sha], catch_exceptions=False)
     assert res.exit_code == 1, res.output
-    assert flips["r07"] == 2
     result = read_results(root / "out" / "results.json")
     assert len(result.suites[0].cases) == 16 and len(result.baseline[0].cases) == 16
     cmp = result.comparisons["sentiment"]
     # Head: r08 passes both repeats, r07 one of two, the six others none: (1 + 0.5) / 8.
     assert cmp["head_pass_rate"] == pytest.approx((1.0 + 0.5) / 8)
     assert cmp["base_pass_rate"] == 1.0
+    # The 7 changed cases ran twice more per side, as repeats 2 and 3: r07 passed both,
+    # so over its four head runs it passes 3 of 4.
+    assert flips["r07"] == 4
+    head_runs = result.suites[0].confirmation_runs
+    assert sorted({r.repeat for r in head_runs}) == [2, 3] and len(head_runs) == 14
+    confirmation = cmp["confirmation"]
+    assert confirmation["cases"] == 7
+    assert confirmation["delta_pp"] == pytest.approx(100 * ((0.75 - 1) + 6 * (0 - 1)) / 8)
 
 
 def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> None:
@@ -223,9 +254,15 @@ def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> No
         cli, ["run", str(root), "-o", str(root / "out"), "--baseline", base_sha]
     )
     assert res.exit_code == 1, res.output
-    # 8 sentiment cases on head and base, 8 shipping cases on head only (unchanged).
-    progress = [line for line in res.stderr.splitlines() if "cases done" in line]
-    assert progress and progress[-1].startswith("promptloop: 24/24 cases done")
+    # 8 sentiment cases on head and base, 8 shipping cases on head only (unchanged), then
+    # the 6 changed sentiment cases twice more on each side.
+    lines = res.stderr.splitlines()
+    progress = [line for line in lines if "cases done" in line]
+    assert progress and progress[-1].startswith("promptloop: 48/48 cases done")
+    assert (
+        "promptloop: re-running 6 changed cases 2 more times on each side before the gate decides"
+        in lines
+    )
 
 
 CHAT_BASE = """\
@@ -251,7 +288,7 @@ def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str])
     res = run(root, "--baseline", base_sha, "-s", "sentiment")
     assert res.exit_code == 1, res.output
     calls = script_calls("base-head")
-    assert len(calls) == 16
+    assert len(calls) == 16 + 6 * 2 * 2  # the 6 broken cases confirmed on both sides
     # Base and head both send a system message and a user message with the review only;
     # the base must not be the raw YAML text sent as one message.
     for call in calls:
@@ -332,3 +369,52 @@ def test_baseline_from_inside_the_repo_with_relative_paths(
     assert len(result.comparisons["sentiment"]["broken"]) == 6
     assert result.baseline_ref == "HEAD~1"
     assert git(root, "rev-parse", "HEAD~1") == base_sha
+
+
+@pytest.mark.parametrize("confirm_runs", [2, 0])
+def test_a_critical_case_broken_by_one_unlucky_draw_is_confirmed_before_failing(
+    repo: tuple[Path, str], confirm_runs: int
+) -> None:
+    root, _ = repo
+    dataset = root / "evals" / "reviews.jsonl"
+    dataset.write_text(
+        dataset.read_text().replace('"id": "r01",', '"id": "r01", "tags": ["critical"],')
+    )
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text() + f"gate:\n  confirm_runs: {confirm_runs}\n")
+    git(root, "commit", "-qam", "r01 is critical")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be brief.\n")
+
+    def unlucky(call: dict[str, Any]) -> str:
+        # The edited prompt gets r01 wrong on its first draw only, as a sampling model can.
+        text = "\n".join(str(m["content"]) for m in call["messages"])
+        if "Be brief." in text and "I loved every minute" in text and call["seed"] == 3:
+            return "negative"
+        return answer(call)
+
+    register_script("base-head", unlucky)
+    args = ["run", str(root), "-o", str(root / "out"), "-q", "-s", "sentiment"]
+    res = CliRunner().invoke(cli, [*args, "--baseline", base_sha], catch_exceptions=False)
+    result = read_results(root / "out" / "results.json")
+    assert [item["case_id"] for item in result.comparisons["sentiment"]["broken"]] == ["r01"]
+    if confirm_runs == 0:
+        assert res.exit_code == 1, res.output
+        assert result.verdict is not None and result.verdict.failed_checks == ["critical"]
+        assert len(script_calls("base-head")) == 16
+        return
+    # Two fresh draws on each side: r01 passes both on head, so it is not held against it.
+    assert res.exit_code == 0, res.output
+    assert len(script_calls("base-head")) == 16 + 2 * 2
+    assert [(r.id, r.repeat, r.status) for r in result.suites[0].confirmation_runs] == [
+        ("r01", 1, "pass"),
+        ("r01", 2, "pass"),
+    ]
+    # Over all three draws r01 passes 2 of 3 on head: a third of a case over 8 cases.
+    verdict = result.verdicts["sentiment"]
+    assert verdict.status == "pass" and verdict.failed_checks == []
+    assert (
+        "pass rate fell 12.5 pp (95% CI" in verdict.reason
+        and "re-running the 1 changed case 2 more times on each side leaves a 4.2 pp drop"
+        in verdict.reason
+    )

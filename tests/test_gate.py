@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from promptloop.compare import CaseRecord, Comparison, compare
-from promptloop.gate import Check, GatePolicy, Verdict, combine_verdicts, decide
+from promptloop.compare import CaseRecord, Comparison, compare, confirm
+from promptloop.gate import (
+    Check,
+    GatePolicy,
+    Verdict,
+    cases_to_confirm,
+    combine_verdicts,
+    decide,
+)
 
 
 def rec(
@@ -272,3 +281,134 @@ def test_with_repeats_the_gate_weighs_how_far_cases_moved() -> None:
     verdict = decide(comparison, head, GatePolicy())
     assert verdict.status == "fail"
     assert "Head breaks 8 cases and fixes 4 cases; pass rate fell 6.7 pp" in verdict.reason
+
+
+def _confirmed(
+    comparison: Comparison,
+    runs: dict[str, tuple[list[float], list[float]]],
+) -> Comparison:
+    """Confirm ``comparison`` with extra runs per case id: (base runs, head runs)."""
+    firsts = {p.case_id: p for p in comparison.pairs}
+
+    def averaged(side: str, fresh_only: bool) -> list[CaseRecord]:
+        out = []
+        for case_id, (base_runs, head_runs) in runs.items():
+            pair = firsts[case_id]
+            first = pair.base if side == "base" else pair.head
+            assert first is not None
+            extra = base_runs if side == "base" else head_runs
+            values = extra if fresh_only else [first.passed, *extra]
+            out.append(rec(case_id, sum(values) / len(values), critical=pair.critical))
+        return out
+
+    width = {len(b) for b, _ in runs.values()}
+    return confirm(
+        comparison,
+        averaged("base", False),
+        averaged("head", False),
+        averaged("base", True),
+        averaged("head", True),
+        runs=width.pop() if width else 0,
+    )
+
+
+def test_cases_to_confirm_are_the_changed_ones_when_head_looks_worse() -> None:
+    base, head = suite(20, both_pass=10, broken=3, fixed=1)
+    comparison = compare(base, head)
+    assert cases_to_confirm(comparison, GatePolicy()) == ["c10", "c11", "c12", "c13"]
+    assert cases_to_confirm(comparison, GatePolicy(confirm_runs=0)) == []
+
+
+def test_when_head_looks_better_only_broken_critical_cases_are_confirmed() -> None:
+    base, head = suite(20, both_pass=10, broken=1, fixed=3)
+    base.append(rec("refund", 1.0, critical=True))
+    head.append(rec("refund", 0.0, critical=True))
+    comparison = compare(base, head)
+    assert comparison.delta_pp.estimate > 0
+    assert cases_to_confirm(comparison, GatePolicy()) == ["refund"]
+    # A shard sees part of the suite, so it confirms every change.
+    assert cases_to_confirm(comparison, GatePolicy(), always=True) == [
+        "c10",
+        "c11",
+        "c12",
+        "c13",
+        "refund",
+    ]
+
+
+def test_confirmation_turns_a_noisy_drop_into_a_confirmed_fail() -> None:
+    # 100 cases, 9 broken and 3 fixed on the first look: −6 pp, p ≈ 0.07, inconclusive.
+    base, head = suite(100, both_pass=50, broken=9, fixed=3)
+    first = compare(base, head)
+    assert decide(first, head, GatePolicy()).status == "inconclusive"
+    # Re-run twice: the 9 breaks hold, the 3 fixes were noise.
+    runs = {f"c{i}": ([1.0, 1.0], [0.0, 0.0]) for i in range(50, 59)}
+    runs |= {f"c{i}": ([0.0, 0.0], [0.0, 0.0]) for i in range(59, 62)}
+    comparison = _confirmed(first, runs)
+    assert comparison.confirmation is not None and comparison.confirmation.complete
+    # Broken cases keep −1; each fixed one becomes (1 + 0 + 0)/3 − 0 = 1/3.
+    assert comparison.confirmation.delta_pp == pytest.approx(100 * (-9 + 3 / 3) / 100)
+    verdict = decide(comparison, head, GatePolicy())
+    assert verdict.status == "fail"
+    assert "pass rate fell 6.0 pp" in verdict.reason
+    assert (
+        "re-running the 12 changed cases 2 more times on each side confirms a 8.0 pp drop"
+        in verdict.reason
+    )
+
+
+def test_confirmation_clears_a_drop_made_by_noise() -> None:
+    base, head = suite(100, both_pass=50, broken=10, fixed=2)
+    first = compare(base, head)
+    assert decide(first, head, GatePolicy()).status == "fail"
+    # On fresh runs the ten "broken" cases pass on head as often as on base.
+    runs = {f"c{i}": ([1.0, 1.0], [1.0, 1.0]) for i in range(50, 62)}
+    comparison = _confirmed(first, runs)
+    verdict = decide(comparison, head, GatePolicy())
+    assert verdict.status == "pass"
+    # Each changed case keeps a third of its first-look move: (−10 + 2) / 3 over 100 cases.
+    assert comparison.confirmation is not None
+    assert comparison.confirmation.delta_pp == pytest.approx(-8 / 3)
+    assert "confirms a 2.7 pp drop" in verdict.reason
+    assert verdict.reason.endswith("within the 5.0 pp allowed.")
+
+
+def test_an_incomplete_confirmation_does_not_speak_for_the_suite() -> None:
+    base, head = suite(100, both_pass=50, broken=10, fixed=2)
+    first = compare(base, head)
+    # Only one of the twelve changed cases was re-run (say a critical one).
+    comparison = _confirmed(first, {"c50": ([1.0, 1.0], [1.0, 1.0])})
+    assert comparison.confirmation is not None and not comparison.confirmation.complete
+    verdict = decide(comparison, head, GatePolicy())
+    assert verdict.status == decide(first, head, GatePolicy()).status == "fail"
+    assert "re-running" not in verdict.reason
+
+
+def test_a_critical_break_is_forgiven_only_by_its_fresh_runs() -> None:
+    base, head = suite(40, both_pass=30, broken=0, fixed=0)
+    base.append(rec("refund", 1.0, critical=True))
+    head.append(rec("refund", 0.0, critical=True))
+    first = compare(base, head)
+    assert decide(first, head, GatePolicy()).status == "fail"
+    cleared = _confirmed(first, {"refund": ([1.0, 1.0], [1.0, 1.0])})
+    assert _check(decide(cleared, head, GatePolicy()), "critical").status == "pass"
+    # One fresh failure on head out of two, none on base: still broken.
+    held = _confirmed(first, {"refund": ([1.0, 1.0], [1.0, 0.0])})
+    verdict = decide(held, head, GatePolicy())
+    assert verdict.status == "fail" and "refund" in verdict.reason
+
+
+def test_errors_while_confirming_count_as_infrastructure_errors() -> None:
+    base, head = suite(20, both_pass=10, broken=3, fixed=0)
+    first = compare(base, head)
+    runs = {f"c{i}": ([1.0, 1.0], [0.0, 0.0]) for i in range(10, 13)}
+    comparison = _confirmed(first, runs)
+    assert comparison.confirmation is not None
+    errored = dataclasses.replace(
+        comparison,
+        confirmation=dataclasses.replace(comparison.confirmation, errored_runs=2),
+    )
+    verdict = decide(errored, head, GatePolicy(on_error="neutral"))
+    assert _check(verdict, "errors").reason.startswith(
+        "2 case runs hit an infrastructure error (0 on head, 0 on base, 2 while confirming)"
+    )

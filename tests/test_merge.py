@@ -25,6 +25,7 @@ from promptloop.results import (
     read_results,
     write_results,
 )
+from promptloop.verdicts import judge_run
 
 WRONG = ("alpha-3", "gamma-2", *(f"beta-{i}" for i in range(1, 7)))
 
@@ -191,6 +192,78 @@ def test_merge_concatenates_baseline_and_sums_usage() -> None:
     assert merged.wall_s == 5.0
     assert merged.notices == ["n1", "n2"]
     assert merged.baseline_ref == "main"
+
+
+def _confirming(case_id: str, line: int, status: str) -> list[CaseRecord]:
+    return [
+        _case(case_id, status, f"d.jsonl:{line}").model_copy(update={"repeat": r}) for r in (1, 2)
+    ]
+
+
+def test_merge_keeps_each_shards_confirmation_runs_and_judges_them_together() -> None:
+    # Each shard confirmed its own broken case (shards confirm every change).
+    a = _result(
+        "1/2",
+        [
+            _suite(
+                "s",
+                [_case("c1", "fail", "d.jsonl:1")],
+                confirmation_runs=_confirming("c1", 1, "fail"),
+            )
+        ],
+        baseline=[
+            _suite(
+                "s",
+                [_case("c1", source="d.jsonl:1")],
+                sha="b" * 64,
+                variant="base",
+                confirmation_runs=_confirming("c1", 1, "pass"),
+            )
+        ],
+        baseline_ref="main",
+    )
+    b = _result(
+        "2/2",
+        [
+            _suite(
+                "s",
+                [_case("c2", "fail", "d.jsonl:2")],
+                confirmation_runs=_confirming("c2", 2, "pass"),
+            )
+        ],
+        baseline=[
+            _suite(
+                "s",
+                [_case("c2", source="d.jsonl:2")],
+                sha="b" * 64,
+                variant="base",
+                confirmation_runs=_confirming("c2", 2, "pass"),
+            )
+        ],
+        baseline_ref="main",
+    )
+    merged = merge_results([ShardInput("b.json", b), ShardInput("a.json", a)])
+    # Repeat by repeat, in dataset order within each: as an unsharded run lists them.
+    assert [(c.id, c.repeat) for c in merged.suites[0].confirmation_runs] == [
+        ("c1", 1),
+        ("c2", 1),
+        ("c1", 2),
+        ("c2", 2),
+    ]
+    assert len(merged.baseline[0].confirmation_runs) == 4
+    judged = judge_run(merged, GateConfig())
+    confirmation = judged.comparisons["s"]["confirmation"]
+    # c1 fails all three head runs against three base passes; c2 passes 2 of 3 on head.
+    assert confirmation["cases"] == 2 and confirmation["complete"] is True
+    assert confirmation["delta_pp"] == pytest.approx(100 * (-1 + (2 / 3 - 1)) / 2)
+
+
+def test_refuses_a_confirmation_run_listed_twice() -> None:
+    runs = _confirming("c1", 1, "pass")
+    a = _result("1/2", [_suite("s", [_case("c1")], confirmation_runs=runs)])
+    b = _result("2/2", [_suite("s", [_case("c2")], confirmation_runs=runs)])
+    line = _refusal([ShardInput("one.json", a), ShardInput("two.json", b)])
+    assert line.startswith("two.json: ") and "'c1'" in line
 
 
 def _refusal(inputs: list[ShardInput]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from promptloop.prompts import PromptTemplate, parse_prompt
 from promptloop.report.junit import write_junit
 from promptloop.report.markdown import write_markdown
 from promptloop.results import (
+    CaseRecord,
     RunResult,
     SuiteResult,
     UsageTotals,
@@ -31,7 +33,7 @@ from promptloop.results import (
     summarise_evaluators,
     write_results,
 )
-from promptloop.runner import ProgressCallback, Runner, RunSettings, SuitePlan
+from promptloop.runner import MoreWork, ProgressCallback, Runner, RunSettings, SuitePlan
 from promptloop.suites import (
     ModelChoice,
     choose_models,
@@ -39,7 +41,7 @@ from promptloop.suites import (
     relative_display,
     shard_cases,
 )
-from promptloop.verdicts import judge_run
+from promptloop.verdicts import confirmation_plan, judge_run
 
 
 @dataclass
@@ -109,6 +111,24 @@ def make_runner(prepared: Prepared, opts: RunOptions) -> Runner:
     return Runner(client, settings, progress=opts.progress)
 
 
+def _records(
+    rows: list[list[CaseOutcome]], split_ratios: tuple[float, float, float], first_repeat: int = 0
+) -> list[CaseRecord]:
+    return [
+        case_record(outcome, split_of(outcome.case.id, split_ratios), first_repeat + index)
+        for index, row in enumerate(rows)
+        for outcome in row
+    ]
+
+
+def _usage_of(records: list[CaseRecord]) -> UsageTotals:
+    return UsageTotals(
+        prompt_tokens=sum(r.prompt_tokens for r in records),
+        completion_tokens=sum(r.completion_tokens for r in records),
+        cost_usd=math.fsum(r.cost_usd for r in records),
+    )
+
+
 def _suite_result(
     plan: SuitePlan,
     rows: list[list[CaseOutcome]],
@@ -116,21 +136,7 @@ def _suite_result(
     prompt_source: str,
     split_ratios: tuple[float, float, float],
 ) -> SuiteResult:
-    records = [
-        case_record(outcome, split_of(outcome.case.id, split_ratios), repeat)
-        for repeat, row in enumerate(rows)
-        for outcome in row
-    ]
-    usage = UsageTotals()
-    for row in rows:
-        for o in row:
-            usage = usage.add(
-                UsageTotals(
-                    prompt_tokens=o.usage.prompt_tokens,
-                    completion_tokens=o.usage.completion_tokens,
-                    cost_usd=o.usage.cost_usd,
-                )
-            )
+    records = _records(rows, split_ratios)
     return SuiteResult(
         name=plan.name,
         variant="base" if variant == "base" else "head",
@@ -140,7 +146,7 @@ def _suite_result(
         threshold=plan.threshold,
         cases=records,
         evaluators=summarise_evaluators(records),
-        usage=usage,
+        usage=_usage_of(records),
     )
 
 
@@ -199,14 +205,81 @@ def baseline_jobs(
     return jobs, unchanged
 
 
-async def _execute(runner: Runner, jobs: list[_Job], repeat: int) -> list[list[list[CaseOutcome]]]:
-    return list(
-        await asyncio.gather(
-            *(
-                runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
-                for job in jobs
+async def _measure(
+    runner: Runner, jobs: list[_Job], repeat: int, prepared: Prepared, opts: RunOptions
+) -> tuple[list[SuiteResult], list[SuiteResult]]:
+    """Run every job, then confirm what the gate needs confirmed: head and base suites."""
+    cfg = prepared.loaded.config
+    split_ratios = cfg.splits.ratios()
+    outputs = await asyncio.gather(
+        *(
+            runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
+            for job in jobs
+        )
+    )
+    head: list[SuiteResult] = []
+    base: list[SuiteResult] = []
+    for job, rows in zip(jobs, outputs, strict=True):
+        suite = _suite_result(job.plan, rows, job.variant, job.source, split_ratios)
+        (base if job.variant == "base" else head).append(suite)
+    plan = confirmation_plan(head, base, cfg.gate, seed=cfg.seed, always=opts.shard is not None)
+    if plan:
+        confirmed = await _run_confirmation(
+            runner, jobs, plan, cfg.gate.confirm_runs, repeat, split_ratios, opts
+        )
+        head = [_with_confirmation(s, confirmed.get((s.name, "head"), [])) for s in head]
+        base = [_with_confirmation(s, confirmed.get((s.name, "base"), [])) for s in base]
+    return head, base
+
+
+async def _run_confirmation(
+    runner: Runner,
+    jobs: list[_Job],
+    plan: dict[str, list[str]],
+    runs: int,
+    first_repeat: int,
+    split_ratios: tuple[float, float, float],
+    opts: RunOptions,
+) -> dict[tuple[str, str], list[CaseRecord]]:
+    """Run the planned cases ``runs`` more times on both sides, repeat indices after the
+    first look's so every run is a fresh draw."""
+    chosen = [(job, set(plan[job.plan.name])) for job in jobs if job.plan.name in plan]
+    total = sum(len(ids) for _, ids in chosen) * runs
+    if opts.progress is not None:
+        cases = sum(len(ids) for ids in plan.values())
+        opts.progress(
+            MoreWork(
+                total,
+                f"re-running {cases} changed case{'s' if cases != 1 else ''} "
+                f"{runs} more time{'s' if runs != 1 else ''} on each side before the gate "
+                "decides",
             )
         )
+
+    outputs = await asyncio.gather(
+        *(
+            runner.run_suite(
+                job.plan,
+                prompt=job.template,
+                cases=[c for c in job.plan.cases if c.id in ids],
+                variant=job.variant,
+                repeat=runs,
+                first_repeat=first_repeat,
+            )
+            for job, ids in chosen
+        )
+    )
+    return {
+        (job.plan.name, job.variant): _records(rows, split_ratios, first_repeat)
+        for (job, _), rows in zip(chosen, outputs, strict=True)
+    }
+
+
+def _with_confirmation(suite: SuiteResult, records: list[CaseRecord]) -> SuiteResult:
+    if not records:
+        return suite
+    return suite.model_copy(
+        update={"confirmation_runs": records, "usage": suite.usage.add(_usage_of(records))}
     )
 
 
@@ -224,14 +297,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     if opts.baseline:
         base_jobs, unchanged = baseline_jobs(prepared, opts.baseline, base_notices)
     runner = make_runner(prepared, opts)
-    jobs = head_jobs + base_jobs
-    outputs = asyncio.run(_execute(runner, jobs, repeat))
-    split_ratios = prepared.loaded.config.splits.ratios()
-    head: list[SuiteResult] = []
-    base: list[SuiteResult] = []
-    for job, rows in zip(jobs, outputs, strict=True):
-        suite = _suite_result(job.plan, rows, job.variant, job.source, split_ratios)
-        (base if job.variant == "base" else head).append(suite)
+    head, base = asyncio.run(_measure(runner, head_jobs + base_jobs, repeat, prepared, opts))
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(prepared.warnings)
     notices.extend(base_notices)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from promptloop.outcome import CaseOutcome
@@ -91,6 +91,43 @@ class CasePair:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """The second look at a comparison: the changed cases re-run ``runs`` more times.
+
+    Each confirmed case's difference is its head mean minus its base mean over all of its
+    runs (the first included); every other paired case keeps its first-run difference.
+    ``delta_pp`` and ``p_worse`` are computed from those differences like the first
+    look's. Averaging a case's first run with fresh runs pulls it towards its true
+    difference, so ``delta_pp`` never overstates a drop on average: for cases run once on
+    the first look, each case's expected difference is its true one shrunk by the factor
+    ``(1 + runs * P(it changed)) / (1 + runs)``.
+    """
+
+    cases: int
+    runs: int
+    delta_pp: float
+    broken_count: int
+    fixed_count: int
+    p_worse: float
+    # Per confirmed case id: head − base mean pass rate over all runs.
+    deltas: dict[str, float]
+    # Per confirmed case id: head − base over the confirmation runs alone. A case that
+    # broke on the first look was chosen for that, so only fresh runs can clear it.
+    fresh_deltas: dict[str, float]
+    errored_runs: int = 0
+    # Every case that changed on the first look was re-run. Only then do ``delta_pp``
+    # and ``p_worse`` speak for the suite; a partial confirmation (critical cases only)
+    # still settles the cases it covers.
+    complete: bool = True
+
+    def still_broken(self, case_id: str) -> bool:
+        """Whether a case that broke on the first look still passes less often on head in
+        its confirmation runs; a case that was not confirmed stays broken."""
+        delta = self.fresh_deltas.get(case_id)
+        return delta is None or delta < -TIE_TOLERANCE
+
+
+@dataclass(frozen=True)
 class Comparison:
     pairs: tuple[CasePair, ...]
     # Over paired cases only; rates in [0, 1] with Wilson intervals.
@@ -112,6 +149,7 @@ class Comparison:
     head_errors: int
     confidence: float
     seed: int
+    confirmation: Confirmation | None = None
 
     def of_kind(self, kind: ChangeKind) -> tuple[CasePair, ...]:
         return tuple(p for p in self.pairs if p.kind == kind)
@@ -269,6 +307,64 @@ def compare(
         confidence=confidence,
         seed=seed,
     )
+
+
+def confirm(
+    comparison: Comparison,
+    base_all: Sequence[CaseRecord],
+    head_all: Sequence[CaseRecord],
+    base_fresh: Sequence[CaseRecord],
+    head_fresh: Sequence[CaseRecord],
+    *,
+    runs: int,
+    errored_runs: int = 0,
+) -> Comparison:
+    """The comparison with its :class:`Confirmation` filled in.
+
+    ``base_all`` and ``head_all`` hold the confirmed cases averaged over every run, the
+    first look's included, ``base_fresh`` and ``head_fresh`` over the confirmation runs
+    alone; ``errored_runs`` counts confirmation runs that hit an
+    infrastructure error (they are left out of those averages). When every changed case
+    was re-run, the choice of cases looked only at which cases changed, not at which
+    side won, so under "head and base are exchangeable within each case" the sign-flip
+    test on the confirmed differences stays exact.
+    """
+    base_by_id = _index(base_all, "base")
+    head_by_id = _index(head_all, "head")
+    deltas: dict[str, float] = {}
+    combined: list[float] = []
+    complete = True
+    for pair in comparison.pairs:
+        first = pair.pass_delta
+        if first is None:
+            continue
+        base, head = base_by_id.get(pair.case_id), head_by_id.get(pair.case_id)
+        if base is None or head is None or base.error or head.error:
+            complete = complete and abs(first) <= TIE_TOLERANCE
+            combined.append(first)
+            continue
+        deltas[pair.case_id] = head.passed - base.passed
+        combined.append(deltas[pair.case_id])
+    fresh_base = {r.case_id: r for r in base_fresh if not r.error}
+    fresh = {
+        r.case_id: r.passed - fresh_base[r.case_id].passed
+        for r in head_fresh
+        if not r.error and r.case_id in fresh_base
+    }
+    worse, better = discordant_counts(combined)
+    confirmation = Confirmation(
+        cases=len(deltas),
+        runs=runs,
+        delta_pp=100.0 * math.fsum(combined) / len(combined) if combined else 0.0,
+        broken_count=worse,
+        fixed_count=better,
+        p_worse=sign_flip_p_worse(combined, seed=comparison.seed),
+        deltas=deltas,
+        fresh_deltas=fresh,
+        errored_runs=errored_runs,
+        complete=complete,
+    )
+    return replace(comparison, confirmation=confirmation)
 
 
 def _rate(successes: float, n: int, confidence: float) -> Interval:

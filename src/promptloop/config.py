@@ -177,6 +177,15 @@ class GateConfig(_Model):
     on_error: Literal["fail", "neutral", "ignore"] = Field(
         default="fail", description="What infrastructure errors do to the gate."
     )
+    confirm_runs: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description=(
+            "When head looks worse than base, re-run every case whose result changed this "
+            "many more times on each side before the gate decides (0: decide on one run)."
+        ),
+    )
 
 
 class OptimizerConfig(_Model):

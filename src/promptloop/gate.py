@@ -19,6 +19,19 @@ how far each case moved, see :func:`promptloop.stats.sign_flip_p_worse`).
   sampling noise; more cases or repeats would settle it.
 * **pass** otherwise, including a significant drop smaller than the allowance.
 
+Confirmation (``confirm_runs`` > 0, the default): a judge that flips verdicts, or a
+model that samples, makes unchanged cases look changed, and on a single run that noise
+hides a real 10-point drop about a third of the time (``bench/gate_stats.py``). So when
+the first look shows head worse (it breaks more than it fixes), every case that changed
+is run ``confirm_runs`` more times on both sides and the rule above is applied to the
+confirmed figures (:class:`promptloop.compare.Confirmation`): noise-made changes average
+out, real ones persist. The false-fail bound still holds: a fail needs the confirmed
+test to reject, the confirmed test is exact under exchangeability (which cases are
+re-run depends only on which changed, not on which side won), and running it only when
+head looked worse can only remove fails. The confirmed drop is shrunk towards zero,
+never inflated, so the allowance is not reached through the confirmation itself. It
+costs extra calls only when head looks worse and only for the changed cases.
+
 Requiring significance bounds the false-fail rate of identical prompts (A/A) by
 ``alpha`` whatever the allowance or the suite size, since a fail needs ``p < alpha``
 and the test is exact under "head and base are exchangeable within each case". The
@@ -34,8 +47,10 @@ fail when ``hi < minimum``, inconclusive when the point estimate is below the
 minimum but ``hi`` is not, pass otherwise.
 
 Critical cases: a critical case that breaks (its pass rate drops from base to head)
-fails the gate. Without a baseline nothing can "break", so any critical case that
-fails on head fails the gate.
+fails the gate; a broken critical case is always confirmed, and is forgiven when, over
+its confirmation runs alone, head passes it at least as often as base (the first look
+chose it for breaking, so that look cannot also clear it). Without a baseline nothing
+can "break", so any critical case that fails on head fails the gate.
 
 Infrastructure errors (a case whose model call failed): ``on_error="fail"`` fails
 the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` drops the errored runs
@@ -78,6 +93,7 @@ class GatePolicy:
     critical_tags: tuple[str, ...] = ("critical",)
     on_error: OnError = "fail"
     threshold: float | None = None
+    confirm_runs: int = 2
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
@@ -86,6 +102,8 @@ class GatePolicy:
             raise ValueError(
                 f"max_regression_pp must be non-negative, got {self.max_regression_pp}"
             )
+        if self.confirm_runs < 0:
+            raise ValueError(f"confirm_runs must be non-negative, got {self.confirm_runs}")
         for name in ("min_pass_rate", "threshold"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -114,6 +132,26 @@ class Verdict:
     reason: str
     checks: tuple[Check, ...] = ()
     suite: str | None = None
+
+
+def cases_to_confirm(
+    comparison: Comparison, policy: GatePolicy, *, always: bool = False
+) -> list[str]:
+    """Case ids to run ``policy.confirm_runs`` more times on both sides: every changed
+    case when head looks worse (or ``always``), and every critical case that broke.
+
+    ``always`` is for shards: each sees part of the suite, so none can tell whether head
+    looks worse overall, and the merged verdict needs every changed case confirmed.
+    """
+    if policy.confirm_runs == 0:
+        return []
+    looks_worse = always or comparison.delta_pp.estimate < 0
+    return [
+        p.case_id
+        for p in comparison.pairs
+        if (p.kind == "broken" and (looks_worse or p.critical))
+        or (p.kind == "fixed" and looks_worse)
+    ]
 
 
 def decide(
@@ -190,10 +228,15 @@ def _errors_check(
             for p in comparison.pairs
             if p.base is not None and (p.base.error or p.base.errored_repeats > 0)
         )
-    total = head_errored + base_errored
+    confirming = 0
+    if comparison is not None and comparison.confirmation is not None:
+        confirming = comparison.confirmation.errored_runs
+    total = head_errored + base_errored + confirming
     if total == 0:
         return None
     where = f"{head_errored} on head, {base_errored} on base"
+    if confirming:
+        where += f", {confirming} while confirming"
     subject = f"{total} case run{'s' if total != 1 else ''} hit an infrastructure error ({where})"
     if policy.on_error == "fail":
         return Check("errors", "fail", f"{subject}, and gate.on_error is fail.")
@@ -213,7 +256,12 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
         critical = [p for p in comparison.pairs if p.critical]
         if not critical:
             return None
-        broken = [p for p in critical if p.kind == "broken"]
+        confirmation = comparison.confirmation
+        broken = [
+            p
+            for p in critical
+            if p.kind == "broken" and (confirmation is None or confirmation.still_broken(p.case_id))
+        ]
         if broken:
             shown = ", ".join(
                 f"{p.case_id} ({_pct(p.base.passed)} → {_pct(p.head.passed)})"
@@ -257,13 +305,30 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         f"{_count(comparison.fixed_count, 'case')}"
     )
     direction = "fell" if delta.estimate < 0 else "rose"
-    figures = (
-        f"pass rate {direction} {_num(abs(delta.estimate))} pp ({_level(delta.confidence)} CI "
-        f"{_num(delta.lo)} to {_num(delta.hi)}, one-sided {_p(comparison.p_worse)})"
-    )
+    interval = f"{_level(delta.confidence)} CI {_num(delta.lo)} to {_num(delta.hi)}"
+    confirmation = comparison.confirmation
+    if confirmation is None or not confirmation.complete:
+        estimate, p_worse = delta.estimate, comparison.p_worse
+        figures = (
+            f"pass rate {direction} {_num(abs(estimate))} pp ({interval}, one-sided {_p(p_worse)})"
+        )
+    else:
+        estimate, p_worse = confirmation.delta_pp, confirmation.p_worse
+        rerun = (
+            f"re-running the {_count(confirmation.cases, 'changed case')} "
+            f"{_count(confirmation.runs, 'more time')} on each side"
+        )
+        if estimate < 0:
+            verb = "confirms" if p_worse < policy.alpha else "leaves"
+            found = f"{verb} a {_num(abs(estimate))} pp drop (one-sided {_p(p_worse)})"
+        else:
+            found = f"shows no drop (one-sided {_p(p_worse)})"
+        figures = (
+            f"pass rate {direction} {_num(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
+        )
     allowance = f"{_num(allowed)} pp allowed"
-    significant = comparison.p_worse < policy.alpha
-    if delta.estimate < -allowed:
+    significant = p_worse < policy.alpha
+    if estimate < -allowed:
         if significant:
             return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
         return Check(
@@ -272,7 +337,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
             f"{moves}; {figures}, more than the {allowance} but not significant at "
             f"{_level(policy.confidence)}: add cases or repeats to decide.",
         )
-    if delta.estimate < 0:
+    if estimate < 0:
         return Check("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
     return Check("regression", "pass", f"{moves}; {figures}.")
 

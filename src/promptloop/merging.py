@@ -246,9 +246,10 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
     for name in order:
         owner: dict[tuple[str, int], str] = {}
         cases: list[CaseRecord] = []
+        confirmation_runs: list[CaseRecord] = []
         usage = UsageTotals()
         for item, suite in parts[name]:
-            for case in suite.cases:
+            for case in (*suite.cases, *suite.confirmation_runs):
                 key = (case.id, case.repeat)
                 if key in owner:
                     also = "" if owner[key] == item.path else f" (also in {owner[key]})"
@@ -258,17 +259,23 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
                         path=item.path,
                     )
                 owner[key] = item.path
-                cases.append(case)
+            cases.extend(suite.cases)
+            confirmation_runs.extend(suite.confirmation_runs)
             usage = usage.add(suite.usage)
-        ordered = [c for _, c in sorted(enumerate(cases), key=lambda ic: _case_order(ic[1], ic[0]))]
+        ordered = _in_dataset_order(cases)
         template = parts[name][0][1]
         merged.append(
             template.model_copy(
                 update={
                     "cases": ordered,
+                    "confirmation_runs": _in_dataset_order(confirmation_runs),
                     "evaluators": summarise_evaluators(ordered),
                     "usage": usage,
                 }
             )
         )
     return merged
+
+
+def _in_dataset_order(cases: list[CaseRecord]) -> list[CaseRecord]:
+    return [c for _, c in sorted(enumerate(cases), key=lambda ic: _case_order(ic[1], ic[0]))]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from promptloop.runner import CaseFinished, ProgressCallback
+from promptloop.runner import MoreWork, ProgressCallback, ProgressEvent
 
 
 class PlainProgress:
@@ -21,7 +21,11 @@ class PlainProgress:
         self._counts: Counter[str] = Counter()
         self._next_mark = 0.1
 
-    def __call__(self, event: CaseFinished) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
+        if isinstance(event, MoreWork):
+            self._total += event.cases
+            print(f"promptloop: {event.note}", file=self._stream, flush=True)
+            return
         self._done += 1
         self._counts[event.status] += 1
         if event.cached:
@@ -64,7 +68,11 @@ def progress_reporter(
     ) as bar:
         task = bar.add_task("cases", total=total, detail="")
 
-        def on_event(event: CaseFinished) -> None:
+        def on_event(event: ProgressEvent) -> None:
+            if isinstance(event, MoreWork):
+                bar.console.print(event.note, highlight=False)
+                bar.update(task, total=(bar.tasks[0].total or 0) + event.cases)
+                return
             counts[event.status] += 1
             detail = f"{counts['pass']} pass · {counts['fail']} fail · {counts['error']} error"
             bar.update(task, advance=1, detail=detail)

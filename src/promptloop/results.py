@@ -115,6 +115,9 @@ class SuiteResult(_Model):
     model: str
     threshold: float | None = None
     cases: list[CaseRecord]
+    # Extra runs of changed cases taken so the gate can tell a real change from noise
+    # (gate.confirm_runs); kept apart so pass rates and case lists show the first look.
+    confirmation_runs: list[CaseRecord] = Field(default_factory=list)
     evaluators: list[EvaluatorSummary] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
 

@@ -33,7 +33,16 @@ class CaseFinished:
     cached: bool
 
 
-ProgressCallback = Callable[[CaseFinished], None]
+@dataclass(frozen=True)
+class MoreWork:
+    """Cases added after the run started (the gate's confirmation runs)."""
+
+    cases: int
+    note: str
+
+
+ProgressEvent = CaseFinished | MoreWork
+ProgressCallback = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,10 @@ class Runner:
         cases: Sequence[Case] | None = None,
         variant: str = "head",
         repeat: int = 1,
+        first_repeat: int = 0,
     ) -> list[list[CaseOutcome]]:
-        """Outcomes per repeat, each list in case order."""
+        """Outcomes per repeat, each list in case order. Repeat indices start at
+        ``first_repeat``, so later runs of a case draw fresh samples, not cached ones."""
         template = prompt or plan.prompt
         chosen = list(plan.cases if cases is None else cases)
         check_variables(template, chosen)
@@ -150,7 +161,7 @@ class Runner:
                 self._run_case(plan, messages, case, variant, r)
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
-            for r in range(repeat)
+            for r in range(first_repeat, first_repeat + repeat)
         ]
         gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
         return [list(row) for row in gathered]

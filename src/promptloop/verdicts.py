@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from promptloop.compare import CaseRecord as PairRecord
-from promptloop.compare import Comparison, compare
+from promptloop.compare import Comparison, compare, confirm
 from promptloop.config import GateConfig
-from promptloop.gate import GatePolicy, combine_verdicts, decide
+from promptloop.gate import GatePolicy, cases_to_confirm, combine_verdicts, decide
 from promptloop.gate import Verdict as GateVerdict
-from promptloop.results import CaseRecord, RunResult, Verdict
+from promptloop.results import CaseRecord, RunResult, SuiteResult, Verdict
 
 
 def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) -> list[PairRecord]:
@@ -59,7 +60,20 @@ def comparison_summary(comparison: Comparison) -> dict[str, Any]:
             if p.kind == kind
         ]
 
+    confirmation = comparison.confirmation
     return {
+        "confirmation": None
+        if confirmation is None
+        else {
+            "cases": confirmation.cases,
+            "runs": confirmation.runs,
+            "complete": confirmation.complete,
+            "delta_pp": confirmation.delta_pp,
+            "broken": confirmation.broken_count,
+            "fixed": confirmation.fixed_count,
+            "p_worse": confirmation.p_worse,
+            "errored_runs": confirmation.errored_runs,
+        },
         "paired": comparison.paired,
         "base_pass_rate": comparison.base_pass_rate.estimate,
         "head_pass_rate": comparison.head_pass_rate.estimate,
@@ -89,6 +103,78 @@ def _as_result_verdict(verdict: GateVerdict) -> Verdict:
     )
 
 
+def _policy(gate: GateConfig, suite: SuiteResult) -> GatePolicy:
+    return GatePolicy(
+        min_pass_rate=gate.min_pass_rate,
+        max_regression_pp=gate.max_regression_pp,
+        confidence=gate.confidence,
+        critical_tags=tuple(gate.critical_tags),
+        on_error=gate.on_error,
+        threshold=suite.threshold,
+        confirm_runs=gate.confirm_runs,
+    )
+
+
+def _first_look(
+    base: SuiteResult, head: SuiteResult, policy: GatePolicy, seed: int
+) -> tuple[Comparison, list[PairRecord]]:
+    head_records = pair_records(head.cases, policy.critical_tags)
+    base_records = pair_records(base.cases, policy.critical_tags)
+    comparison = compare(base_records, head_records, confidence=policy.confidence, seed=seed)
+    return comparison, head_records
+
+
+def confirmation_plan(
+    suites: Sequence[SuiteResult],
+    baseline: Sequence[SuiteResult],
+    gate: GateConfig,
+    *,
+    seed: int = 0,
+    always: bool = False,
+) -> dict[str, list[str]]:
+    """Per suite with a baseline, the case ids to re-run before the gate decides."""
+    base = {s.name: s for s in baseline}
+    plan: dict[str, list[str]] = {}
+    for suite in suites:
+        if suite.name not in base:
+            continue
+        policy = _policy(gate, suite)
+        comparison, _ = _first_look(base[suite.name], suite, policy, seed)
+        chosen = cases_to_confirm(comparison, policy, always=always)
+        if chosen:
+            plan[suite.name] = chosen
+    return plan
+
+
+def _confirmed(
+    comparison: Comparison,
+    base: SuiteResult,
+    head: SuiteResult,
+    policy: GatePolicy,
+) -> Comparison:
+    runs = [*base.confirmation_runs, *head.confirmation_runs]
+    if not runs:
+        return comparison
+    ids = {r.id for r in runs}
+    base_all = pair_records(
+        [c for c in (*base.cases, *base.confirmation_runs) if c.id in ids], policy.critical_tags
+    )
+    head_all = pair_records(
+        [c for c in (*head.cases, *head.confirmation_runs) if c.id in ids], policy.critical_tags
+    )
+    per_case = Counter(r.id for r in runs)
+    return confirm(
+        comparison,
+        base_all,
+        head_all,
+        pair_records(base.confirmation_runs, policy.critical_tags),
+        pair_records(head.confirmation_runs, policy.critical_tags),
+        # Both sides ran each confirmed case the same number of times.
+        runs=max(per_case.values()) // 2,
+        errored_runs=sum(1 for r in runs if r.status == "error"),
+    )
+
+
 def judge_run(result: RunResult, gate: GateConfig, *, seed: int = 0) -> RunResult:
     """Fill in comparisons and verdicts. Pure: returns a new result."""
     base = {s.name: s for s in result.baseline}
@@ -96,20 +182,14 @@ def judge_run(result: RunResult, gate: GateConfig, *, seed: int = 0) -> RunResul
     verdicts: dict[str, Verdict] = {}
     gate_verdicts: list[GateVerdict] = []
     for suite in result.suites:
-        policy = GatePolicy(
-            min_pass_rate=gate.min_pass_rate,
-            max_regression_pp=gate.max_regression_pp,
-            confidence=gate.confidence,
-            critical_tags=tuple(gate.critical_tags),
-            on_error=gate.on_error,
-            threshold=suite.threshold,
-        )
-        head_records = pair_records(suite.cases, policy.critical_tags)
+        policy = _policy(gate, suite)
         comparison = None
         if suite.name in base:
-            base_records = pair_records(base[suite.name].cases, policy.critical_tags)
-            comparison = compare(base_records, head_records, confidence=gate.confidence, seed=seed)
+            comparison, head_records = _first_look(base[suite.name], suite, policy, seed)
+            comparison = _confirmed(comparison, base[suite.name], suite, policy)
             comparisons[suite.name] = comparison_summary(comparison)
+        else:
+            head_records = pair_records(suite.cases, policy.critical_tags)
         verdict = decide(comparison, head_records, policy, suite=suite.name)
         gate_verdicts.append(verdict)
         verdicts[suite.name] = _as_result_verdict(verdict)

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from promptloop.report.figures import pct, rate_with_interval
+from promptloop.report.figures import confirmation_line, pct, rate_with_interval
 from promptloop.results import CaseRecord, RunResult
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
             f"[bold]{name}[/bold] vs {result.baseline_ref}: "
             f"{len(fixed)} fixed, {len(broken)} broken"
         )
+        if comparison.get("confirmation"):
+            console.print(f"  {confirmation_line(comparison['confirmation'])}", highlight=False)
 
     # The summary on stdout stands alone: warnings (unused variables, skipped baselines,
     # the embedded model) are repeated here even if stderr showed some of them earlier.

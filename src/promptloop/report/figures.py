@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from promptloop.results import SuiteResult
 from promptloop.stats import wilson_interval
 
@@ -18,3 +21,20 @@ def rate_with_interval(suite: SuiteResult) -> str:
         return "n/a"
     lo, hi = wilson_interval(passed, n)
     return f"{pct(passed / n)} [{pct(lo)}–{pct(hi)}]"
+
+
+def format_p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def confirmation_line(confirmation: Mapping[str, Any]) -> str:
+    """One sentence on the gate's confirmation runs (results.json's comparison block)."""
+    cases, runs = int(confirmation["cases"]), int(confirmation["runs"])
+    what = f"{cases} changed case{'s' if cases != 1 else ''}"
+    more = f"{runs} more time{'s' if runs != 1 else ''} on each side"
+    if not confirmation["complete"]:
+        return f"{what} (broken critical cases) ran {more} to confirm them."
+    return (
+        f"the {what} ran {more} to confirm: Δ {confirmation['delta_pp']:+.1f} pp with every "
+        f"run counted, p (head worse) {format_p(float(confirmation['p_worse']))}."
+    )

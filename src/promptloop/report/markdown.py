@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from promptloop.github.safety import inline_code, neutralize
-from promptloop.report.figures import pct, rate_with_interval
+from promptloop.report.figures import confirmation_line, format_p, pct, rate_with_interval
 from promptloop.results import RunResult
 
 _ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
@@ -22,11 +22,14 @@ def _delta(cmp: dict[str, Any] | None) -> str:
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
-    """The one-sided p-value the gate itself uses, so the table and the verdict agree."""
+    """The one-sided p-value the gate itself uses (the confirmed one when the changed cases
+    were re-run), so the table and the verdict agree."""
     if not cmp:
         return "—"
-    p = float(cmp["p_worse"])
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    confirmation = cmp.get("confirmation")
+    if confirmation and confirmation["complete"]:
+        return format_p(float(confirmation["p_worse"]))
+    return format_p(float(cmp["p_worse"]))
 
 
 def _inline(text: object) -> str:
@@ -69,6 +72,7 @@ def render_markdown(result: RunResult, *, max_cases: int = 5) -> str:
         pct=pct,
         delta=_delta,
         pvalue=_pvalue,
+        confirmation_line=confirmation_line,
         max_cases=max_cases,
     )
 
