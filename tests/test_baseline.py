@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,25 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert "base output: `positive`" in report and "head output: `negative`" in report
     assert f"Prompt unchanged since {base_sha}, so not run on the base: shipping." in report
     assert "fixed, 6 broken" in res.output
+    junit = ET.parse(root / "out" / "junit.xml").getroot()
+    suite = next(s for s in junit.iter("testsuite") if s.get("name") == "sentiment")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["baseline_ref"] == base_sha
+    assert (properties["base_pass_rate"], properties["head_pass_rate"]) == ("1.0000", "0.2500")
+    assert (properties["delta_pp"], properties["broken"], properties["fixed"]) == (
+        "-75.0",
+        "6",
+        "0",
+    )
+    assert properties["confirmed_cases"] == "6"
+    testcases = {c.get("name"): c for c in suite.iter("testcase")}
+    regression = testcases["r01"].find("failure")
+    assert regression is not None and regression.get("type") == "regression"
+    assert (regression.get("message") or "").startswith("broken: passed on base, fails on head")
+    assert testcases["r01"].findtext("system-out") == "head output: negative\nbase output: positive"
+    gate = testcases["promptloop gate"].find("failure")
+    assert gate is not None and gate.get("message") == verdict.reason
+
     confirmed = "the 6 changed cases ran 2 more times on each side to confirm: Δ -75.0 pp"
     assert f"sentiment: {confirmed}" in report
     assert confirmed in " ".join(res.output.split())

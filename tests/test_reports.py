@@ -16,7 +16,7 @@ from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
-from promptloop.results import RunResult, read_results
+from promptloop.results import RunResult, Verdict, read_results
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 HOSTILE = "@octocat <script>alert(1)</script> positive"
@@ -72,12 +72,17 @@ def test_junit_has_a_testsuite_per_suite_with_failures_and_errors(
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert set(suites) == {"sentiment", "echo"}
     sentiment = suites["sentiment"]
+    # 8 cases and the gate's verdict, which fails on r06's provider error (on_error: fail).
     assert (sentiment.get("tests"), sentiment.get("failures"), sentiment.get("errors")) == (
-        "8",
-        "1",
+        "9",
+        "2",
         "1",
     )
     cases = {c.get("name"): c for c in sentiment.iter("testcase")}
+    gate = cases.pop("promptloop gate")
+    gate_failure = gate.find("failure")
+    assert gate_failure is not None and gate_failure.get("type") == "gate"
+    assert "infrastructure error" in (gate_failure.get("message") or "")
     assert len(cases) == 8
     failure = cases["r01"].find("failure")
     assert failure is not None
@@ -90,7 +95,7 @@ def test_junit_has_a_testsuite_per_suite_with_failures_and_errors(
     assert (cases["r02"].get("file") or "").endswith("evals/reviews.jsonl")
     # echo: the hostile answer is too long (r01), r06 errored.
     echo = suites["echo"]
-    assert (echo.get("failures"), echo.get("errors")) == ("1", "1")
+    assert (echo.get("failures"), echo.get("errors")) == ("2", "1")
 
 
 def test_report_md_neutralises_mentions_and_html_from_model_output(
@@ -141,3 +146,23 @@ def test_results_json_round_trips(run_dir: tuple[RunResult, Path]) -> None:
     statuses = {c.id: c.status for c in again.suites[0].cases}
     assert statuses["r01"] == "fail" and statuses["r06"] == "error"
     assert sum(s == "pass" for s in statuses.values()) == 6
+
+
+def test_junit_skips_the_gate_case_when_the_verdict_is_inconclusive(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    result, _ = run_dir
+    reason = "Head pass rate 60.0% over 8 cases is below the required 70.0% but within noise."
+    inconclusive = result.model_copy(
+        update={"verdicts": {"sentiment": Verdict(status="inconclusive", reason=reason)}}
+    )
+    root = ET.fromstring(render_junit(inconclusive))
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    gate = next(
+        c for c in suites["sentiment"].iter("testcase") if c.get("name") == "promptloop gate"
+    )
+    skipped = gate.find("skipped")
+    assert skipped is not None and skipped.get("message") == f"inconclusive: {reason}"
+    assert gate.find("failure") is None
+    # A suite without a verdict gets no gate case.
+    assert all(c.get("name") != "promptloop gate" for c in suites["echo"].iter("testcase"))

@@ -1,34 +1,98 @@
-"""JUnit XML: a testsuite per suite, a testcase per case, failures carry the reasons."""
+"""JUnit XML: a testsuite per suite, a testcase per case, failures carry the reasons.
+
+With a baseline, each suite also carries the comparison as properties, a case that broke
+fails as a ``regression`` and shows the base output beside the head's, and one more
+testcase per suite, ``promptloop gate``, holds the verdict (inconclusive is skipped), so a
+CI test view shows the merge decision next to the cases.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from promptloop.results import RunResult
+from promptloop.report.figures import format_p
+from promptloop.results import CaseRecord, RunResult, Verdict
+
+GATE_CASE = "promptloop gate"
 
 
 def render_junit(result: RunResult) -> str:
     suites = []
     for suite in result.suites:
-        cases = []
-        for case in suite.cases:
-            name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
-            tc = TestCase(
-                name=name,
-                classname=f"promptloop.{suite.name}",
-                elapsed_sec=case.latency_s,
-                stdout=case.output,
-                file=case.source.rsplit(":", 1)[0] if case.source else None,
-            )
-            if case.status == "error":
-                tc.add_error_info(message=case.error or "error", error_type="infrastructure")
-            elif case.status == "fail":
-                tc.add_failure_info(message=case.reasons or "failed", failure_type="eval")
-            cases.append(tc)
-        suites.append(TestSuite(suite.name, cases, package="promptloop"))
+        comparison = result.comparisons.get(suite.name)
+        changes = _changes(comparison)
+        classname = f"promptloop.{suite.name}"
+        cases = [_case(case, classname, changes.get(case.id)) for case in suite.cases]
+        verdict = result.verdicts.get(suite.name)
+        if verdict is not None:
+            cases.append(_gate_case(verdict, classname))
+        properties = _properties(comparison, result.baseline_ref) if comparison else None
+        suites.append(TestSuite(suite.name, cases, package="promptloop", properties=properties))
     return str(to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
+
+
+def _changes(comparison: dict[str, Any] | None) -> dict[str, tuple[str, dict[str, Any]]]:
+    if not comparison:
+        return {}
+    return {
+        item["case_id"]: (kind, item) for kind in ("broken", "fixed") for item in comparison[kind]
+    }
+
+
+def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] | None) -> TestCase:
+    name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
+    stdout = case.output
+    if change is not None:
+        stdout = f"head output: {case.output}\nbase output: {change[1]['base_output']}"
+    tc = TestCase(
+        name=name,
+        classname=classname,
+        elapsed_sec=case.latency_s,
+        stdout=stdout,
+        file=case.source.rsplit(":", 1)[0] if case.source else None,
+    )
+    if case.status == "error":
+        tc.add_error_info(message=case.error or "error", error_type="infrastructure")
+    elif case.status == "fail":
+        if change is not None and change[0] == "broken":
+            tc.add_failure_info(
+                message=f"broken: passed on base, fails on head: {case.reasons or 'failed'}",
+                failure_type="regression",
+            )
+        else:
+            tc.add_failure_info(message=case.reasons or "failed", failure_type="eval")
+    return tc
+
+
+def _gate_case(verdict: Verdict, classname: str) -> TestCase:
+    tc = TestCase(name=GATE_CASE, classname=classname, stdout=verdict.reason)
+    if verdict.status == "fail":
+        tc.add_failure_info(message=verdict.reason, failure_type="gate")
+    elif verdict.status == "inconclusive":
+        tc.add_skipped_info(message=f"inconclusive: {verdict.reason}")
+    return tc
+
+
+def _properties(comparison: dict[str, Any], baseline_ref: str | None) -> dict[str, str]:
+    properties = {
+        "baseline_ref": baseline_ref or "",
+        "base_pass_rate": f"{comparison['base_pass_rate']:.4f}",
+        "head_pass_rate": f"{comparison['head_pass_rate']:.4f}",
+        "delta_pp": f"{comparison['delta_pp']:+.1f}",
+        "delta_ci_pp": f"[{comparison['delta_lo_pp']:+.1f}, {comparison['delta_hi_pp']:+.1f}]",
+        "p_head_worse": format_p(float(comparison["p_worse"])),
+        "fixed": str(len(comparison["fixed"])),
+        "broken": str(len(comparison["broken"])),
+    }
+    confirmation = comparison.get("confirmation")
+    if confirmation:
+        properties["confirmed_cases"] = str(confirmation["cases"])
+        properties["confirmed_delta_pp"] = f"{confirmation['delta_pp']:+.1f}"
+        properties["confirmed_p_head_worse"] = format_p(float(confirmation["p_worse"]))
+    return properties
 
 
 def write_junit(result: RunResult, path: Path) -> None:
