@@ -269,6 +269,12 @@ def test_optimizer_failure_is_an_error_not_a_silent_no_op() -> None:
     assert len(result.errors) == 1 and "503 from provider" in result.errors[0]
     assert "Optimisation failed" in result.rationale
     assert result.stop_reason == "error"
+    # The seed's train figure was measured before the call failed and is still reported;
+    # the held-out test is never scored without a chosen candidate.
+    train = result.scores.train_before
+    assert train is not None and train.n == 4
+    assert result.scores.train_after == train
+    assert result.scores.test_before is None and result.scores.test_after is None
 
 
 def test_failure_after_an_accepted_round_keeps_the_improvement_and_reports_it() -> None:

@@ -25,7 +25,7 @@ still runs so the result is never reported without its held-out figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from promptloop.dataset import Case
@@ -548,6 +548,21 @@ class _Loop:
         )
         self.current = candidate
 
+    def measured_scores(self, seed: str) -> Scores:
+        """Train/val figures already scored, without scoring anything more: what a run that
+        failed before it could finish still reports."""
+        run, current = self.run, self.current
+
+        def known(text: str, split: str) -> SplitScore | None:
+            return SplitScore.of(run.memo[(text, split)]) if run.scored(text, split) else None
+
+        return Scores(
+            known(seed, "train"),
+            known(current, "train"),
+            known(seed, "val"),
+            known(current, "val"),
+        )
+
     async def final_scores(self, seed: str, test: Sequence[Case]) -> Scores:
         """Train/val figures from what was scored, then the held-out test, once, last."""
         run, current = self.run, self.current
@@ -555,26 +570,17 @@ class _Loop:
             len(self.train) + self.reserve
         ):
             await run.score(current, "train", self.train)
-
-        def known(text: str, split: str) -> SplitScore | None:
-            return SplitScore.of(run.memo[(text, split)]) if run.scored(text, split) else None
-
-        figures = (
-            known(seed, "train"),
-            known(current, "train"),
-            known(seed, "val"),
-            known(current, "val"),
-        )
+        measured = self.measured_scores(seed)
         if not test:
             self.notes.append("no test cases: the held-out figure is missing")
-            return Scores(*figures)
+            return measured
         seed_test = await run.score(seed, "test", test)
         chosen_test = await run.score(current, "test", test)
         fixed, broken, _, _ = paired_counts(seed_test, chosen_test)
-        return Scores(
-            *figures,
-            SplitScore.of(seed_test),
-            SplitScore.of(chosen_test),
+        return replace(
+            measured,
+            test_before=SplitScore.of(seed_test),
+            test_after=SplitScore.of(chosen_test),
             test_fixed=fixed,
             test_broken=broken,
             test_p_value=mcnemar_exact(broken, fixed) if current != seed else None,
@@ -628,7 +634,13 @@ async def optimize(
     status: Status = (
         "improved" if improved else "error" if loop.completed == 0 else "no_improvement"
     )
-    scores = Scores() if status == "error" else await loop.final_scores(seed_prompt, test)
+    # A run that failed still shows the seed's figures it measured; the test split stays
+    # unscored, since no candidate was chosen on it.
+    scores = (
+        loop.measured_scores(seed_prompt)
+        if status == "error"
+        else await loop.final_scores(seed_prompt, test)
+    )
     revised = loop.current
     return OptimizationResult(
         status=status,
