@@ -349,6 +349,12 @@ def test_commit_file_and_stale_blob(gh: FakeGitHub) -> None:
     assert gh.protected_ref_writes() == []
 
 
+def edits_of(gh: FakeGitHub, number: int) -> int:
+    return sum(
+        1 for w in gh.writes() if w.method == "PATCH" and w.path.endswith(f"/pulls/{number}")
+    )
+
+
 def test_revision_pull_is_opened_then_reused(gh: FakeGitHub) -> None:
     head_sha = pull(gh)
     c = client(gh)
@@ -357,10 +363,17 @@ def test_revision_pull_is_opened_then_reused(gh: FakeGitHub) -> None:
     revision = next(p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1")
     assert revision.base_ref == "feature"
     assert url.endswith(f"/pull/{revision.number}")
-    again = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise", "b2")
+    again = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise 2", "b2")
     assert again == url
     assert gh.file_at(REPO, "promptloop/pr-1", "prompts/a.md") == "v2\n"
-    assert len([p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1"]) == 1
+    revisions = [p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1"]
+    assert len(revisions) == 1
+    # The reused pull request now describes the new revision, not the first one.
+    assert (revisions[0].title, revisions[0].body) == ("Revise 2", "b2")
+    assert edits_of(gh, revision.number) == 1
+    # Re-sent as it is, the description is not written again.
+    c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise 2", "b2")
+    assert edits_of(gh, revision.number) == 1
     # The head branch itself and the base branch are untouched.
     assert gh.file_at(REPO, "feature", "prompts/a.md") == HEAD
     assert gh.protected_ref_writes() == []

@@ -114,6 +114,22 @@ def _simple_pull(g: FakeGitHub, r: Repo, p: Pull) -> dict[str, Any]:
     return {k: full.get(k, v) for k, v in simple.items()}
 
 
+def pulls_update(g: FakeGitHub, ctx: _Ctx) -> Result:
+    r = g._repo_or_404(ctx)
+    p = g._pull_or_404(r, ctx.params["pull_number"])
+    b = ctx.body or {}
+    if "base" in b or "state" in b:
+        raise _err(422, "the fake only edits a pull request's title and body")
+    if "title" in b:
+        if not str(b["title"]).strip():
+            raise _server()._validation_failed("PullRequest", "title can't be blank", "title")
+        p.title = str(b["title"])
+    if "body" in b:
+        _check_body_len(b["body"], "PullRequest")
+        p.body = b["body"]
+    return 200, g._pull_json(r, p), {}
+
+
 def pulls_list_files(g: FakeGitHub, ctx: _Ctx) -> Result:
     r = g._repo_or_404(ctx)
     p = g._pull_or_404(r, ctx.params["pull_number"])

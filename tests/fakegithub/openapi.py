@@ -116,6 +116,37 @@ def _get_extra(operation_id: str, doc: str, schema: str) -> dict[str, Any]:
     }
 
 
+_EXTRA_PATHS["/repos/{owner}/{repo}/pulls/{pull_number}"] = {
+    "patch": {
+        "operationId": "pulls/update",
+        "externalDocs": {"url": "https://docs.github.com/rest/pulls/pulls#update-a-pull-request"},
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "title": {"type": "string"},
+                            "body": {"type": "string"},
+                            "state": {"type": "string", "enum": ["open", "closed"]},
+                            "base": {"type": "string"},
+                            "maintainer_can_modify": {"type": "boolean"},
+                        },
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/pull-request"}}
+                }
+            }
+        },
+    }
+}
 _EXTRA_PATHS["/repos/{owner}/{repo}/pulls/comments/{comment_id}"] = _get_extra(
     "pulls/get-review-comment", "pulls/comments", "pull-request-review-comment"
 )

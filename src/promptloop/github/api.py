@@ -662,7 +662,10 @@ class GitHubClient:
         owner = self.repo_full_name.split("/")[0]
         with self._call(action, "pull-requests: write"):
             # The branch was just reset and recommitted, so the open PR already shows the new
-            # revision; its title and body stay as first written.
+            # revision; its title and body are brought up to date to describe it (and left
+            # alone when they already do, so a re-run writes nothing).
             for existing in self._repo.get_pulls(state="open", head=f"{owner}:{branch}", base=into):
+                if existing.title != title or (existing.body or "") != text:
+                    existing.edit(title=title, body=text)
                 return str(existing.html_url)
         raise InfraError(f"could not {action}: GitHub says it exists but does not list it")
