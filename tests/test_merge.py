@@ -200,48 +200,35 @@ def _confirming(case_id: str, line: int, status: str) -> list[CaseRecord]:
     ]
 
 
+def _confirmed_shard(shard: str, case_id: str, line: int, head_status: str) -> RunResult:
+    """A shard with one case that broke on the first look, confirmed twice on each side."""
+    source = f"d.jsonl:{line}"
+    return _result(
+        shard,
+        [
+            _suite(
+                "s",
+                [_case(case_id, "fail", source)],
+                confirmation_runs=_confirming(case_id, line, head_status),
+            )
+        ],
+        baseline=[
+            _suite(
+                "s",
+                [_case(case_id, source=source)],
+                sha="b" * 64,
+                variant="base",
+                confirmation_runs=_confirming(case_id, line, "pass"),
+            )
+        ],
+        baseline_ref="main",
+    )
+
+
 def test_merge_keeps_each_shards_confirmation_runs_and_judges_them_together() -> None:
     # Each shard confirmed its own broken case (shards confirm every change).
-    a = _result(
-        "1/2",
-        [
-            _suite(
-                "s",
-                [_case("c1", "fail", "d.jsonl:1")],
-                confirmation_runs=_confirming("c1", 1, "fail"),
-            )
-        ],
-        baseline=[
-            _suite(
-                "s",
-                [_case("c1", source="d.jsonl:1")],
-                sha="b" * 64,
-                variant="base",
-                confirmation_runs=_confirming("c1", 1, "pass"),
-            )
-        ],
-        baseline_ref="main",
-    )
-    b = _result(
-        "2/2",
-        [
-            _suite(
-                "s",
-                [_case("c2", "fail", "d.jsonl:2")],
-                confirmation_runs=_confirming("c2", 2, "pass"),
-            )
-        ],
-        baseline=[
-            _suite(
-                "s",
-                [_case("c2", source="d.jsonl:2")],
-                sha="b" * 64,
-                variant="base",
-                confirmation_runs=_confirming("c2", 2, "pass"),
-            )
-        ],
-        baseline_ref="main",
-    )
+    a = _confirmed_shard("1/2", "c1", 1, "fail")
+    b = _confirmed_shard("2/2", "c2", 2, "pass")
     merged = merge_results([ShardInput("b.json", b), ShardInput("a.json", a)])
     # Repeat by repeat, in dataset order within each: as an unsharded run lists them.
     assert [(c.id, c.repeat) for c in merged.suites[0].confirmation_runs] == [
