@@ -429,6 +429,10 @@ def test_empty_validation_split_is_a_user_error() -> None:
 
 def test_resolve_mode() -> None:
     assert resolve_mode("auto", "local/smollm2") == "rules"
+    assert resolve_mode("auto", "local/smollm2", "prompts/answer.md") == "rules"
+    # A chat prompt cannot take a rules block, so auto does not choose a mode that refuses it.
+    assert resolve_mode("auto", "local/smollm2", "prompts/chat.yaml") == "rewrite"
+    assert resolve_mode("auto", "local/smollm2", "prompts/chat.json") == "rewrite"
     assert resolve_mode("auto", "openai/gpt-4.1") == "rewrite"
     assert resolve_mode("rewrite", "local/smollm2") == "rewrite"
     with pytest.raises(UserError, match="unknown optimizer mode"):

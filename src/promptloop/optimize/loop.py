@@ -112,15 +112,17 @@ class OptimizerSettings:
             )
 
 
-def resolve_mode(mode: str, optimizer_model: str) -> Mode:
+def resolve_mode(mode: str, optimizer_model: str, prompt_path: str = "") -> Mode:
     """ "auto" → rules for a small local optimizer (rewriting a whole prompt is beyond
-    it), rewrite otherwise."""
+    it), rewrite otherwise, and rewrite for chat prompts (YAML/JSON), whose messages a
+    rules block cannot be appended to."""
     if mode == "rewrite":
         return "rewrite"
     if mode == "rules":
         return "rules"
     if mode == "auto":
-        return "rules" if optimizer_model.startswith("local/") else "rewrite"
+        small = optimizer_model.startswith("local/")
+        return "rules" if small and not is_chat_path(prompt_path) else "rewrite"
     raise UserError(
         f"unknown optimizer mode {mode!r}; use auto, rewrite or rules", key="optimizer.mode"
     )
@@ -605,7 +607,7 @@ async def optimize(
     the loop and is reported in ``errors`` (``status="error"`` if no round completed).
     Exceptions from the scorer propagate.
     """
-    mode = resolve_mode(settings.mode, settings.optimizer_model)
+    mode = resolve_mode(settings.mode, settings.optimizer_model, prompt_path)
     if not train or not val:
         raise UserError(
             f"the optimizer needs training and validation cases (got {len(train)} train, "
