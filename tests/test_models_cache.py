@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import Any
 
@@ -222,3 +223,35 @@ def test_redis_store_round_trip(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class _RemoteStore(MemoryStore):
+    """A store that says it answers over the network, and notes which thread asked."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        self.threads.append(threading.current_thread().name)
+        return super().get(key)
+
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        self.threads.append(threading.current_thread().name)
+        super().set(key, value)
+
+
+def test_a_remote_store_is_asked_off_the_event_loop_thread():
+    store = _RemoteStore()
+    client = CachingClient(Counting(), store)
+    asyncio.run(client.complete(ask("q")))  # a miss: get, then set
+    assert asyncio.run(client.complete(ask("q"))).cached is True
+    assert len(store.threads) == 3
+    assert threading.main_thread().name not in store.threads
+    # Local stores answer in microseconds and stay on the loop.
+    local = _RemoteStore()
+    local.remote = False
+    asyncio.run(CachingClient(Counting(), local).complete(ask("q")))
+    assert local.threads == [threading.main_thread().name] * 2

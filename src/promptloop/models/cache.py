@@ -10,6 +10,7 @@ This module must not import litellm: a run answered wholly from the cache never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ REDIS_PREFIX = "promptloop:"
 
 
 class CacheStore(Protocol):
+    # A remote store answers over the network; its lookups run in a worker thread so a
+    # slow round trip does not stall every other call in flight.
+    remote: bool
+
     def get(self, key: str) -> dict[str, Any] | None: ...
 
     def set(self, key: str, value: dict[str, Any]) -> None: ...
@@ -40,6 +45,8 @@ class CacheStats:
 class MemoryStore:
     """A per-process store, for tests and ``--no-cache``-style runs that still dedupe."""
 
+    remote = False
+
     def __init__(self) -> None:
         self.data: dict[str, dict[str, Any]] = {}
 
@@ -54,6 +61,8 @@ class MemoryStore:
 class DiskStore:
     """A directory cache on ``diskcache`` (SQLite): shared by runs and processes, safe for
     concurrent access. Values are stored as JSON text so any version can read them."""
+
+    remote = False
 
     def __init__(self, directory: Path | str) -> None:
         import diskcache
@@ -76,6 +85,8 @@ class RedisStore:
     """A cache shared by a team, on Redis; configured with ``cache.redis_url`` in
     promptloop.yaml (e.g. ``redis://cache.internal:6379/0``). Keys are prefixed
     ``promptloop:``. Needs the ``redis`` extra."""
+
+    remote = True
 
     def __init__(self, url: str) -> None:
         try:
@@ -185,7 +196,10 @@ class CachingClient:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         key = request.cache_key()
-        stored = self.store.get(key)
+        if self.store.remote:
+            stored = await asyncio.to_thread(self.store.get, key)
+        else:
+            stored = self.store.get(key)
         if stored is not None:
             response = decode_response(stored)
             if response is not None:
@@ -193,5 +207,8 @@ class CachingClient:
                 return response
         self.stats.misses += 1
         response = await self.inner.complete(request)
-        self.store.set(key, encode_response(response))
+        if self.store.remote:
+            await asyncio.to_thread(self.store.set, key, encode_response(response))
+        else:
+            self.store.set(key, encode_response(response))
         return response
