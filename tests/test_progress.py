@@ -31,6 +31,8 @@ def test_plain_progress_says_why_the_total_grew() -> None:
     assert f"promptloop: {NOTE}" in lines
     assert lines[-1] == "promptloop: 4/4 cases done (3 pass, 1 fail, 0 error, 1 cached)"
     assert "promptloop: 2/2 cases done (1 pass, 1 fail, 0 error, 0 cached)" in lines
+    # Progress lines go on at tenths of the new total (3 of 4 is past 60%).
+    assert "promptloop: 3/4 cases done (2 pass, 1 fail, 0 error, 0 cached)" in lines
 
 
 def test_terminal_bar_ends_at_the_grown_total() -> None:

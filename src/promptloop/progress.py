@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ class PlainProgress:
     def __call__(self, event: ProgressEvent) -> None:
         if isinstance(event, MoreWork):
             self._total += event.cases
+            # Lines keep coming every tenth of the grown total, not of the old one.
+            self._next_mark = (math.floor(10 * self._done / self._total) + 1) / 10
             print(f"promptloop: {event.note}", file=self._stream, flush=True)
             return
         self._done += 1
