@@ -181,7 +181,9 @@ GATE_NOTES = [
     "head worse, every changed case is run twice more on each side "
     "(`promptloop.gate.cases_to_confirm`, `promptloop.compare.confirm`), then "
     "`promptloop.gate.decide` fails when the one-sided paired sign-flip test on the "
-    "confirmed per-case differences has p < 0.05 and the confirmed drop exceeds 5 pp.",
+    "confirmed per-case differences has p < 0.05 and the confirmed drop exceeds 5 pp. "
+    "(`promptloop run` stops confirming early when a run brings back every answer and "
+    "verdict unchanged; with a judge that flips verdicts that never happens here.)",
     "- **single look**: the same gate with confirm_runs=0: exact one-sided McNemar on "
     "the first look, p < 0.05 and estimated drop > 5 pp.",
     "- **strict CI**: fail only when the whole 95% bootstrap CI of the delta is below −5 pp.",

@@ -39,3 +39,20 @@ def test_terminal_bar_ends_at_the_grown_total() -> None:
     text = _feed(_Terminal())
     assert NOTE in text
     assert "4/4" in text and "3 pass · 1 fail · 0 error" in text
+
+
+def test_plain_progress_ends_when_planned_work_is_dropped() -> None:
+    stream = io.StringIO()
+    with progress_reporter(2, stream=stream) as on_event:
+        assert on_event is not None
+        on_event(CaseFinished("s", "head", "pass", False))
+        on_event(CaseFinished("s", "base", "pass", False))
+        on_event(MoreWork(4, "re-running 1 changed case 2 more times on each side"))
+        on_event(CaseFinished("s", "head", "pass", False))
+        on_event(CaseFinished("s", "base", "pass", False))
+        on_event(MoreWork(-2, "the 1 remaining run is skipped"))
+    lines = stream.getvalue().splitlines()
+    assert lines[-2:] == [
+        "promptloop: the 1 remaining run is skipped",
+        "promptloop: 4/4 cases done (4 pass, 0 fail, 0 error, 0 cached)",
+    ]

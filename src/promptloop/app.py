@@ -41,7 +41,7 @@ from promptloop.suites import (
     relative_display,
     shard_cases,
 )
-from promptloop.verdicts import confirmation_plan, judge_run
+from promptloop.verdicts import answers_repeated, confirmation_plan, judge_run
 
 
 @dataclass
@@ -224,8 +224,11 @@ async def _measure(
         (base if job.variant == "base" else head).append(suite)
     plan = confirmation_plan(head, base, cfg.gate, seed=cfg.seed, always=opts.shard is not None)
     if plan:
+        first_look: dict[tuple[str, str], SuiteResult] = {
+            (s.name, s.variant): s for s in (*head, *base)
+        }
         confirmed = await _run_confirmation(
-            runner, jobs, plan, cfg.gate.confirm_runs, repeat, split_ratios, opts
+            runner, jobs, plan, cfg.gate.confirm_runs, repeat, split_ratios, first_look, opts
         )
         head = [_with_confirmation(s, confirmed.get((s.name, "head"), [])) for s in head]
         base = [_with_confirmation(s, confirmed.get((s.name, "base"), [])) for s in base]
@@ -239,40 +242,69 @@ async def _run_confirmation(
     runs: int,
     first_repeat: int,
     split_ratios: tuple[float, float, float],
+    first_look: dict[tuple[str, str], SuiteResult],
     opts: RunOptions,
 ) -> dict[tuple[str, str], list[CaseRecord]]:
-    """Run the planned cases ``runs`` more times on both sides, repeat indices after the
-    first look's so every run is a fresh draw."""
+    """Run the planned cases up to ``runs`` more times on both sides, one run at a time,
+    repeat indices after the first look's so every run is a fresh draw. When a run brings
+    back every answer and verdict unchanged, the model and judge are deterministic on
+    these cases and the remaining runs would only repeat it, so they are skipped."""
     chosen = [(job, set(plan[job.plan.name])) for job in jobs if job.plan.name in plan]
-    total = sum(len(ids) for _, ids in chosen) * runs
-    if opts.progress is not None:
-        cases = sum(len(ids) for ids in plan.values())
-        opts.progress(
-            MoreWork(
-                total,
-                f"re-running {cases} changed case{'s' if cases != 1 else ''} "
-                f"{runs} more time{'s' if runs != 1 else ''} on each side before the gate "
-                "decides",
-            )
-        )
-
-    outputs = await asyncio.gather(
-        *(
-            runner.run_suite(
-                job.plan,
-                prompt=job.template,
-                cases=[c for c in job.plan.cases if c.id in ids],
-                variant=job.variant,
-                repeat=runs,
-                first_repeat=first_repeat,
-            )
-            for job, ids in chosen
-        )
+    per_run = sum(len(ids) for _, ids in chosen)
+    cases = sum(len(ids) for ids in plan.values())
+    _announce(
+        opts,
+        MoreWork(
+            per_run * runs,
+            f"re-running {_plural(cases, 'changed case')} {_plural(runs, 'more time')} on "
+            "each side before the gate decides",
+        ),
     )
-    return {
-        (job.plan.name, job.variant): _records(rows, split_ratios, first_repeat)
-        for (job, _), rows in zip(chosen, outputs, strict=True)
+    collected: dict[tuple[str, str], list[CaseRecord]] = {
+        (job.plan.name, job.variant): [] for job, _ in chosen
     }
+    for index in range(first_repeat, first_repeat + runs):
+        outputs = await asyncio.gather(
+            *(
+                runner.run_suite(
+                    job.plan,
+                    prompt=job.template,
+                    cases=[c for c in job.plan.cases if c.id in ids],
+                    variant=job.variant,
+                    repeat=1,
+                    first_repeat=index,
+                )
+                for job, ids in chosen
+            )
+        )
+        repeated = True
+        for (job, _), rows in zip(chosen, outputs, strict=True):
+            key = (job.plan.name, job.variant)
+            records = _records(rows, split_ratios, index)
+            collected[key].extend(records)
+            repeated = repeated and answers_repeated(first_look[key].cases, records)
+        left = first_repeat + runs - index - 1
+        if repeated and left:
+            _announce(
+                opts,
+                MoreWork(
+                    -per_run * left,
+                    "every answer and verdict came back unchanged (the model and judge "
+                    f"are deterministic here), so the {_plural(left, 'remaining run')} "
+                    f"{'is' if left == 1 else 'are'} skipped",
+                ),
+            )
+            break
+    return collected
+
+
+def _announce(opts: RunOptions, event: MoreWork) -> None:
+    if opts.progress is not None:
+        opts.progress(event)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _with_confirmation(suite: SuiteResult, records: list[CaseRecord]) -> SuiteResult:

@@ -30,7 +30,9 @@ test to reject, the confirmed test is exact under exchangeability (which cases a
 re-run depends only on which changed, not on which side won), and running it only when
 head looked worse can only remove fails. The confirmed drop is shrunk towards zero,
 never inflated, so the allowance is not reached through the confirmation itself. It
-costs extra calls only when head looks worse and only for the changed cases.
+costs extra calls only when head looks worse and only for the changed cases, and
+`promptloop run` stops after one run when every answer and verdict came back unchanged
+(a deterministic model and judge: more runs would repeat them).
 
 Requiring significance bounds the false-fail rate of identical prompts (A/A) by
 ``alpha`` whatever the allowance or the suite size, since a fail needs ``p < alpha``

@@ -24,10 +24,13 @@ class PlainProgress:
 
     def __call__(self, event: ProgressEvent) -> None:
         if isinstance(event, MoreWork):
-            self._total += event.cases
-            # Lines keep coming every tenth of the grown total, not of the old one.
+            # The total can also shrink (planned confirmation runs that were skipped).
+            self._total = max(self._total + event.cases, self._done, 1)
+            # Lines keep coming every tenth of the new total, not of the old one.
             self._next_mark = (math.floor(10 * self._done / self._total) + 1) / 10
             print(f"promptloop: {event.note}", file=self._stream, flush=True)
+            if self._done == self._total:
+                self._print_done()
             return
         self._done += 1
         self._counts[event.status] += 1
@@ -36,13 +39,16 @@ class PlainProgress:
         if self._done / self._total >= self._next_mark or self._done == self._total:
             while self._next_mark <= self._done / self._total:
                 self._next_mark += 0.1
-            c = self._counts
-            print(
-                f"promptloop: {self._done}/{self._total} cases done "
-                f"({c['pass']} pass, {c['fail']} fail, {c['error']} error, {c['cached']} cached)",
-                file=self._stream,
-                flush=True,
-            )
+            self._print_done()
+
+    def _print_done(self) -> None:
+        c = self._counts
+        print(
+            f"promptloop: {self._done}/{self._total} cases done "
+            f"({c['pass']} pass, {c['fail']} fail, {c['error']} error, {c['cached']} cached)",
+            file=self._stream,
+            flush=True,
+        )
 
 
 @contextmanager

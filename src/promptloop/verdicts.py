@@ -146,6 +146,20 @@ def confirmation_plan(
     return plan
 
 
+def answers_repeated(first_look: Sequence[CaseRecord], again: Sequence[CaseRecord]) -> bool:
+    """Whether every record in ``again`` brought back exactly the output and verdict its
+    case had on every run of the first look: then the model and judge are deterministic
+    on these cases, and more runs would only repeat them. Looks at both sides alike, so
+    stopping on it does not favour either."""
+    seen: dict[str, set[tuple[str | None, str]]] = {}
+    for record in first_look:
+        seen.setdefault(record.id, set()).add((record.output, record.status))
+    return all(
+        record.status != "error" and seen.get(record.id) == {(record.output, record.status)}
+        for record in again
+    )
+
+
 def _confirmed(
     comparison: Comparison,
     base: SuiteResult,
