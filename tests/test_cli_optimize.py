@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from promptloop.app import RunOptions, prepare
 from promptloop.cli import cli
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import register_script, script_calls
+from promptloop.optimizing import OptimizeOptions, settings_for
 from tests.support import copy_project
 
 REVISED = (
@@ -159,3 +161,17 @@ def test_a_budget_too_small_for_one_round_is_a_usage_error(project: Path) -> Non
     assert "The optimizer failed" not in res.output
     assert script_calls("optimizer") == [] and script_calls("greeter") == []
     assert not (project / "prompts" / "greet.optimized.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"), [("local/smollm2", None), ("scripted/greeter", 0.0)]
+)
+def test_a_zero_dollar_budget_only_binds_models_that_could_cost(
+    project: Path, model: str, expected: float | None
+) -> None:
+    config = project / "promptloop.yaml"
+    text = re.sub(r"(?m)^(model|judge_model|optimizer_model): .*\n", "", config.read_text())
+    config.write_text(f"model: {model}\n" + text)
+    prepared = prepare(RunOptions(start_dir=project))
+    settings = settings_for(prepared, OptimizeOptions(max_usd=0.0), prepared.plans[0])
+    assert settings.max_usd == expected

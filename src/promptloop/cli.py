@@ -201,7 +201,11 @@ def run(
     type=click.IntRange(min=1),
     help="Budget: model calls in all (optimizer calls plus cases scored).",
 )
-@click.option("--max-usd", type=click.FloatRange(min=0), help="Budget in US dollars.")
+@click.option(
+    "--max-usd",
+    type=click.FloatRange(min=0),
+    help="Budget in US dollars (0 still lets runs on the free embedded model go).",
+)
 @click.option(
     "--mode",
     type=click.Choice(["auto", "rewrite", "rules"]),

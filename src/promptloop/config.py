@@ -192,7 +192,11 @@ class OptimizerConfig(_Model):
     mode: Literal["auto", "rewrite", "rules"] = "auto"
     rounds: int = Field(default=3, ge=1)
     max_calls: int = Field(default=200, ge=1, description="Budget of model calls per run.")
-    max_usd: float | None = Field(default=None, ge=0, description="Budget in US dollars.")
+    max_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Budget in US dollars (0 still lets runs on the free embedded model go).",
+    )
     max_length_ratio: float = Field(
         default=2.0, gt=0, description="A candidate may be at most this many times longer."
     )

@@ -59,16 +59,27 @@ EMBEDDED_MAX_TOKENS = 384
 EMBEDDED_CANDIDATE_ATTEMPTS = 1
 
 
-def settings_for(prepared: Prepared, opts: OptimizeOptions) -> OptimizerSettings:
+def settings_for(
+    prepared: Prepared, opts: OptimizeOptions, plan: SuitePlan | None = None
+) -> OptimizerSettings:
     cfg = prepared.loaded.config
     oc = cfg.optimizer
-    embedded = prepared.models.optimizer_model.startswith("local/")
+    models = prepared.models
+    embedded = models.optimizer_model.startswith("local/")
+    max_usd = opts.max_usd if opts.max_usd is not None else oc.max_usd
+    tested = plan.model if plan is not None else models.model
+    if max_usd == 0 and all(
+        m.startswith("local/") for m in (tested, models.judge_model, models.optimizer_model)
+    ):
+        # Every call goes to the embedded model, which costs nothing: a zero dollar budget
+        # cannot be exceeded, and stopping before round 1 would only refuse a free run.
+        max_usd = None
     return OptimizerSettings(
         optimizer_model=prepared.models.optimizer_model,
         mode=opts.mode or oc.mode,
         rounds=opts.rounds or oc.rounds,
         max_calls=opts.max_calls or oc.max_calls,
-        max_usd=opts.max_usd if opts.max_usd is not None else oc.max_usd,
+        max_usd=max_usd,
         max_length_ratio=oc.max_length_ratio,
         context_tokens=min(oc.context_tokens, EMBEDDED_CONTEXT_TOKENS)
         if embedded
@@ -107,7 +118,7 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
             test=splits["test"],
             scorer=scorer,
             optimizer=client,
-            settings=settings_for(prepared, opts),
+            settings=settings_for(prepared, opts, plan),
         )
     )
 
