@@ -41,7 +41,13 @@ from promptloop.suites import (
     relative_display,
     shard_cases,
 )
-from promptloop.verdicts import answers_repeated, confirmation_plan, judge_run
+from promptloop.verdicts import (
+    FirstLooks,
+    answers_repeated,
+    confirmation_plan,
+    first_looks,
+    judge_run,
+)
 
 
 @dataclass
@@ -207,8 +213,9 @@ def baseline_jobs(
 
 async def _measure(
     runner: Runner, jobs: list[_Job], repeat: int, prepared: Prepared, opts: RunOptions
-) -> tuple[list[SuiteResult], list[SuiteResult]]:
-    """Run every job, then confirm what the gate needs confirmed: head and base suites."""
+) -> tuple[list[SuiteResult], list[SuiteResult], FirstLooks]:
+    """Run every job, then confirm what the gate needs confirmed: head and base suites,
+    and the first-look comparisons the verdicts start from."""
     cfg = prepared.loaded.config
     split_ratios = cfg.splits.ratios()
     outputs = await asyncio.gather(
@@ -222,7 +229,8 @@ async def _measure(
     for job, rows in zip(jobs, outputs, strict=True):
         suite = _suite_result(job.plan, rows, job.variant, job.source, split_ratios)
         (base if job.variant == "base" else head).append(suite)
-    plan = confirmation_plan(head, base, cfg.gate, seed=cfg.seed, always=opts.shard is not None)
+    looks = first_looks(head, base, cfg.gate, cfg.seed)
+    plan = confirmation_plan(head, looks, cfg.gate, always=opts.shard is not None)
     if plan:
         first_look: dict[tuple[str, str], SuiteResult] = {
             (s.name, s.variant): s for s in (*head, *base)
@@ -232,7 +240,7 @@ async def _measure(
         )
         head = [_with_confirmation(s, confirmed.get((s.name, "head"), [])) for s in head]
         base = [_with_confirmation(s, confirmed.get((s.name, "base"), [])) for s in base]
-    return head, base
+    return head, base, looks
 
 
 async def _run_confirmation(
@@ -249,8 +257,13 @@ async def _run_confirmation(
     repeat indices after the first look's so every run is a fresh draw. When a run brings
     back every answer and verdict unchanged, the model and judge are deterministic on
     these cases and the remaining runs would only repeat it, so they are skipped."""
-    chosen = [(job, set(plan[job.plan.name])) for job in jobs if job.plan.name in plan]
-    per_run = sum(len(ids) for _, ids in chosen)
+    wanted = {name: set(ids) for name, ids in plan.items()}
+    chosen = [
+        (job, [c for c in job.plan.cases if c.id in wanted[job.plan.name]])
+        for job in jobs
+        if job.plan.name in wanted
+    ]
+    per_run = sum(len(cases) for _, cases in chosen)
     cases = sum(len(ids) for ids in plan.values())
     _announce(
         opts,
@@ -269,12 +282,12 @@ async def _run_confirmation(
                 runner.run_suite(
                     job.plan,
                     prompt=job.template,
-                    cases=[c for c in job.plan.cases if c.id in ids],
+                    cases=cases,
                     variant=job.variant,
                     repeat=1,
                     first_repeat=index,
                 )
-                for job, ids in chosen
+                for job, cases in chosen
             )
         )
         repeated = True
@@ -329,7 +342,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     if opts.baseline:
         base_jobs, unchanged = baseline_jobs(prepared, opts.baseline, base_notices)
     runner = make_runner(prepared, opts)
-    head, base = asyncio.run(_measure(runner, head_jobs + base_jobs, repeat, prepared, opts))
+    head, base, looks = asyncio.run(_measure(runner, head_jobs + base_jobs, repeat, prepared, opts))
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(prepared.warnings)
     notices.extend(base_notices)
@@ -354,7 +367,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
         unchanged_suites=unchanged,
         notices=notices,
     )
-    return judge_run(result, cfg.gate, seed=cfg.seed)
+    return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
 
 
 def prepare_output_dir(output_dir: Path) -> Path:

@@ -124,23 +124,35 @@ def _first_look(
     return comparison, head_records
 
 
+FirstLooks = dict[str, tuple[Comparison, list[PairRecord]]]
+
+
+def first_looks(
+    suites: Sequence[SuiteResult], baseline: Sequence[SuiteResult], gate: GateConfig, seed: int
+) -> FirstLooks:
+    """Per suite with a baseline: its comparison before any confirmation, and its head
+    records. Computed once and shared by the confirmation plan and the verdicts."""
+    base = {s.name: s for s in baseline}
+    return {
+        suite.name: _first_look(base[suite.name], suite, _policy(gate, suite), seed)
+        for suite in suites
+        if suite.name in base
+    }
+
+
 def confirmation_plan(
     suites: Sequence[SuiteResult],
-    baseline: Sequence[SuiteResult],
+    looks: FirstLooks,
     gate: GateConfig,
     *,
-    seed: int = 0,
     always: bool = False,
 ) -> dict[str, list[str]]:
     """Per suite with a baseline, the case ids to re-run before the gate decides."""
-    base = {s.name: s for s in baseline}
     plan: dict[str, list[str]] = {}
     for suite in suites:
-        if suite.name not in base:
+        if suite.name not in looks:
             continue
-        policy = _policy(gate, suite)
-        comparison, _ = _first_look(base[suite.name], suite, policy, seed)
-        chosen = cases_to_confirm(comparison, policy, always=always)
+        chosen = cases_to_confirm(looks[suite.name][0], _policy(gate, suite), always=always)
         if chosen:
             plan[suite.name] = chosen
     return plan
@@ -189,17 +201,23 @@ def _confirmed(
     )
 
 
-def judge_run(result: RunResult, gate: GateConfig, *, seed: int = 0) -> RunResult:
-    """Fill in comparisons and verdicts. Pure: returns a new result."""
+def judge_run(
+    result: RunResult, gate: GateConfig, *, seed: int = 0, looks: FirstLooks | None = None
+) -> RunResult:
+    """Fill in comparisons and verdicts. Pure: returns a new result. ``looks`` are the
+    first-look comparisons when the caller already has them (they depend only on the
+    first-look cases, which confirmation leaves alone)."""
     base = {s.name: s for s in result.baseline}
+    if looks is None:
+        looks = first_looks(result.suites, result.baseline, gate, seed)
     comparisons: dict[str, Any] = {}
     verdicts: dict[str, Verdict] = {}
     gate_verdicts: list[GateVerdict] = []
     for suite in result.suites:
         policy = _policy(gate, suite)
         comparison = None
-        if suite.name in base:
-            comparison, head_records = _first_look(base[suite.name], suite, policy, seed)
+        if suite.name in looks:
+            comparison, head_records = looks[suite.name]
             comparison = _confirmed(comparison, base[suite.name], suite, policy)
             comparisons[suite.name] = comparison_summary(comparison)
         else:
