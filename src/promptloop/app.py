@@ -72,6 +72,9 @@ class Prepared:
     models: ModelChoice
     plans: list[SuitePlan]
     warnings: list[str]
+    # Baselines already read from git, by ref: the CLI sizes its progress bar from one
+    # before the run uses it.
+    baselines: dict[str, Baseline] = field(default_factory=dict)
 
 
 def locate_config(opts: RunOptions) -> LoadedConfig:
@@ -175,15 +178,29 @@ def _parse_base_prompt(text: str, path: str, ref: str) -> PromptTemplate:
         ) from None
 
 
-def baseline_jobs(
-    prepared: Prepared, ref: str, notices: list[str] | None = None
-) -> tuple[list[_Job], list[str]]:
-    """Base runs for the prompts that changed since ``ref``, and the suites left unchanged.
-    Suites whose base cannot be compared are skipped with a line appended to ``notices``."""
+@dataclass(frozen=True)
+class Baseline:
+    """Base runs for the prompts that changed since a ref, the suites left unchanged, and a
+    line for each suite whose base cannot be compared (it is skipped)."""
+
+    jobs: list[_Job]
+    unchanged: list[str]
+    notices: list[str]
+
+
+def baseline_for(prepared: Prepared, ref: str) -> Baseline:
+    """The baseline at ``ref``, read from git once per ``prepared``."""
+    if ref not in prepared.baselines:
+        prepared.baselines[ref] = _read_baseline(prepared, ref)
+    return prepared.baselines[ref]
+
+
+def _read_baseline(prepared: Prepared, ref: str) -> Baseline:
     root = repo_root(prepared.loaded.root)
     sha = resolve_ref(root, ref)
     jobs: list[_Job] = []
     unchanged: list[str] = []
+    notices: list[str] = []
     for plan in prepared.plans:
         path = prepared.loaded.root / plan.prompt.path
         if not path.exists():
@@ -200,15 +217,14 @@ def baseline_jobs(
         if lacking:
             # A change that renames a variable in the prompt and the dataset together: the
             # old prompt cannot render the new cases, so there is nothing fair to pair.
-            if notices is not None:
-                names = ", ".join(f"'{v}'" for v in lacking)
-                notices.append(
-                    f"{plan.name}: not compared with {ref}: the prompt there uses {names}, "
-                    "which the current cases lack; the head ran alone"
-                )
+            names = ", ".join(f"'{v}'" for v in lacking)
+            notices.append(
+                f"{plan.name}: not compared with {ref}: the prompt there uses {names}, "
+                "which the current cases lack; the head ran alone"
+            )
             continue
         jobs.append(_Job(plan, "base", old, template))
-    return jobs, unchanged
+    return Baseline(jobs, unchanged, notices)
 
 
 async def _measure(
@@ -336,16 +352,14 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     if repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {repeat}")
     head_jobs = [_Job(p, "head", p.prompt.source, p.prompt) for p in prepared.plans]
-    base_jobs: list[_Job] = []
-    unchanged: list[str] = []
-    base_notices: list[str] = []
-    if opts.baseline:
-        base_jobs, unchanged = baseline_jobs(prepared, opts.baseline, base_notices)
+    baseline = baseline_for(prepared, opts.baseline) if opts.baseline else Baseline([], [], [])
     runner = make_runner(prepared, opts)
-    head, base, looks = asyncio.run(_measure(runner, head_jobs + base_jobs, repeat, prepared, opts))
+    head, base, looks = asyncio.run(
+        _measure(runner, head_jobs + baseline.jobs, repeat, prepared, opts)
+    )
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(prepared.warnings)
-    notices.extend(base_notices)
+    notices.extend(baseline.notices)
     result = RunResult(
         promptloop_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -364,7 +378,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
         suites=head,
         baseline_ref=opts.baseline,
         baseline=base,
-        unchanged_suites=unchanged,
+        unchanged_suites=baseline.unchanged,
         notices=notices,
     )
     return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)

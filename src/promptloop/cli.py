@@ -163,10 +163,10 @@ def run(
     repeats = repeat or prepared.loaded.config.repeat
     total = sum(len(p.cases) for p in prepared.plans) * repeats
     if baseline:
-        from promptloop.app import baseline_jobs
+        from promptloop.app import baseline_for
 
         # Only changed prompts run on the base too; unchanged and new ones run once.
-        base_jobs, _ = baseline_jobs(prepared, baseline)
+        base_jobs = baseline_for(prepared, baseline).jobs
         total += sum(len(job.plan.cases) for job in base_jobs) * repeats
     with progress_reporter(total, quiet=quiet) as progress:
         opts.progress = progress
