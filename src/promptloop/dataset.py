@@ -127,9 +127,13 @@ def parse_cases(
         raise UserError("dataset has no cases", path=source_name)
     cases: list[Case] = []
     first_seen: dict[str, str] = {}
+    # Grouped once by row: filtering all key lines per row made big datasets quadratic.
+    lines_by_row: dict[int, dict[str, int]] = {}
+    for (row_index, key), key_line in (key_lines or {}).items():
+        lines_by_row.setdefault(row_index, {})[key] = key_line
     for index, row in enumerate(rows):
         source, line = _where(source_name, index, lines)
-        own = {k: v for (i, k), v in (key_lines or {}).items() if i == index}
+        own = lines_by_row.get(index, {})
         case = _parse_row(row, source, line, source_name, own)
         if case.id in first_seen:
             explicit = isinstance(row, Mapping) and row.get("id") is not None

@@ -80,9 +80,10 @@ class Cluster:
 
 @dataclass
 class _Group:
-    evaluators: list[str] = field(default_factory=list)
-    case_ids: list[str] = field(default_factory=list)
-    critiques: list[str] = field(default_factory=list)
+    # Dicts as insertion-ordered sets: membership stays O(1) on suites with many failures.
+    evaluators: dict[str, None] = field(default_factory=dict)
+    case_ids: dict[str, None] = field(default_factory=dict)
+    critiques: dict[str, None] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     infrastructure: bool = False
 
@@ -112,13 +113,11 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
             continue
         for cause, evaluator, critique, infra in _causes(record):
             group = groups.setdefault(cause, _Group(infrastructure=infra))
-            if evaluator not in group.evaluators:
-                group.evaluators.append(evaluator)
-            if critique not in group.critiques:
-                group.critiques.append(critique)
+            group.evaluators[evaluator] = None
+            group.critiques[critique] = None
             if record.id in group.case_ids:
                 continue
-            group.case_ids.append(record.id)
+            group.case_ids[record.id] = None
             if len(group.examples) < max_examples:
                 group.examples.append(
                     Example(record.id, record.source, record.vars, record.output, critique)
