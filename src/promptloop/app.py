@@ -48,6 +48,7 @@ from promptloop.verdicts import (
     first_looks,
     judge_run,
 )
+from promptloop.wording import plural
 
 
 @dataclass
@@ -285,7 +286,7 @@ async def _run_confirmation(
         opts,
         MoreWork(
             per_run * runs,
-            f"re-running {_plural(cases, 'changed case')} {_plural(runs, 'more time')} on "
+            f"re-running {plural(cases, 'changed case')} {plural(runs, 'more time')} on "
             "each side before the gate decides",
         ),
     )
@@ -319,7 +320,7 @@ async def _run_confirmation(
                 MoreWork(
                     -per_run * left,
                     "every answer and verdict came back unchanged (the model and judge "
-                    f"are deterministic here), so the {_plural(left, 'remaining run')} "
+                    f"are deterministic here), so the {plural(left, 'remaining run')} "
                     f"{'is' if left == 1 else 'are'} skipped",
                 ),
             )
@@ -330,10 +331,6 @@ async def _run_confirmation(
 def _announce(opts: RunOptions, event: MoreWork) -> None:
     if opts.progress is not None:
         opts.progress(event)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _with_confirmation(suite: SuiteResult, records: list[CaseRecord]) -> SuiteResult:

@@ -69,6 +69,7 @@ from typing import Literal
 
 from promptloop.compare import CaseRecord, Comparison
 from promptloop.stats import wilson_interval
+from promptloop.wording import pct, plural
 
 Status = Literal["pass", "fail", "inconclusive"]
 OnError = Literal["fail", "neutral", "ignore"]
@@ -182,7 +183,7 @@ def decide(
         ran = [r for r in head if not r.error]
         rate = math.fsum(r.passed for r in ran) / len(ran) if ran else 0.0
         reason = (
-            f"Head passes {_pct(rate)} of {_cases(len(ran))}; there is no baseline or "
+            f"Head passes {pct(rate)} of {_cases(len(ran))}; there is no baseline or "
             "minimum pass rate to gate on."
         )
         return Verdict("pass", reason, (), suite)
@@ -239,7 +240,7 @@ def _errors_check(
     where = f"{head_errored} on head, {base_errored} on base"
     if confirming:
         where += f", {confirming} while confirming"
-    subject = f"{total} case run{'s' if total != 1 else ''} hit an infrastructure error ({where})"
+    subject = f"{plural(total, 'case run')} hit an infrastructure error ({where})"
     if policy.on_error == "fail":
         return Check("errors", "fail", f"{subject}, and gate.on_error is fail.")
     if policy.on_error == "neutral":
@@ -266,7 +267,7 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
         ]
         if broken:
             shown = ", ".join(
-                f"{p.case_id} ({_pct(p.base.passed)} → {_pct(p.head.passed)})"
+                f"{p.case_id} ({pct(p.base.passed)} → {pct(p.head.passed)})"
                 for p in broken[:5]
                 if p.base is not None and p.head is not None
             )
@@ -274,7 +275,7 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
             return Check(
                 "critical",
                 "fail",
-                f"Head breaks {_count(len(broken), 'critical case')}: {shown}{more}.",
+                f"Head breaks {plural(len(broken), 'critical case')}: {shown}{more}.",
             )
         return Check("critical", "pass", f"No critical case broke ({len(critical)} checked).")
     critical_head = [r for r in head if r.critical and not r.error]
@@ -282,12 +283,12 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
         return None
     failing = [r for r in critical_head if r.passed < 1.0]
     if failing:
-        shown = ", ".join(f"{r.case_id} ({_pct(r.passed)})" for r in failing[:5])
+        shown = ", ".join(f"{r.case_id} ({pct(r.passed)})" for r in failing[:5])
         more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
         return Check(
             "critical",
             "fail",
-            f"{_count(len(failing), 'critical case').capitalize()} failed on head with no "
+            f"{plural(len(failing), 'critical case').capitalize()} failed on head with no "
             f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
         )
     return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
@@ -303,8 +304,8 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
     delta = comparison.delta_pp
     allowed = policy.max_regression_pp
     moves = (
-        f"Head breaks {_count(comparison.broken_count, 'case')} and fixes "
-        f"{_count(comparison.fixed_count, 'case')}"
+        f"Head breaks {plural(comparison.broken_count, 'case')} and fixes "
+        f"{plural(comparison.fixed_count, 'case')}"
     )
     direction = "fell" if delta.estimate < 0 else "rose"
     interval = f"{_level(delta.confidence)} CI {_num(delta.lo)} to {_num(delta.hi)}"
@@ -317,8 +318,8 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
     else:
         estimate, p_worse = confirmation.delta_pp, confirmation.p_worse
         rerun = (
-            f"re-running the {_count(confirmation.cases, 'changed case')} "
-            f"{_count(confirmation.runs, 'more time')} on each side"
+            f"re-running the {plural(confirmation.cases, 'changed case')} "
+            f"{plural(confirmation.runs, 'more time')} on each side"
         )
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
@@ -347,7 +348,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
 def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float) -> Check:
     ran = [r for r in head if not r.error]
     n = len(ran)
-    required = f"the required {_pct(minimum)}"
+    required = f"the required {pct(minimum)}"
     if n == 0:
         return Check(
             "min_pass_rate",
@@ -358,8 +359,8 @@ def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float
     rate = successes / n
     # Two-sided at 2c - 1 puts (1 - c) in each tail: each bound is one-sided at c.
     _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * confidence - 1.0)
-    bound = f"{_level(confidence)} upper bound {_pct(hi)}"
-    figures = f"Head pass rate {_pct(rate)} over {_cases(n)}"
+    bound = f"{_level(confidence)} upper bound {pct(hi)}"
+    figures = f"Head pass rate {pct(rate)} over {_cases(n)}"
     if hi < minimum:
         return Check("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
     if rate < minimum:
@@ -379,10 +380,6 @@ def _num(value: float) -> str:
     return text.replace("-", "−")
 
 
-def _pct(rate: float) -> str:
-    return f"{rate * 100:.1f}%"
-
-
 def _level(confidence: float) -> str:
     return f"{confidence * 100:g}%"
 
@@ -393,9 +390,5 @@ def _p(p: float) -> str:
     return f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def _cases(n: int) -> str:
-    return _count(n, "case")
+    return plural(n, "case")

@@ -25,6 +25,7 @@ from promptloop.github.safety import (
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
 from promptloop.results import CaseRecord, RunResult, SuiteResult
+from promptloop.wording import plural
 
 MAX_EXAMPLES = 3
 _CRITIQUE_LIMIT = 600
@@ -251,11 +252,10 @@ def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
     """The human part of a finding (no marker), used inline, in the summary and the check."""
     pct = f"{100 * cluster.share:.0f}%"
     evaluators = ", ".join(inline_code(e) for e in cluster.evaluators)
-    plural = "s" if cluster.total_cases != 1 else ""
     title = (
         f"{heading_level}**promptloop · {inline_code(cluster.suite)}: "
-        f"{inline_code(cluster.cause)}** — {cluster.count} of {cluster.total_cases} "
-        f"case{plural} ({pct})"
+        f"{inline_code(cluster.cause)}** — {cluster.count} of "
+        f"{plural(cluster.total_cases, 'case')} ({pct})"
     )
     lines = [title, ""]
     if cluster.infrastructure:
@@ -273,7 +273,7 @@ def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
         n = len(cluster.examples)
         lines += [
             "",
-            f"<details><summary>{n} example{'s' if n != 1 else ''}</summary>",
+            f"<details><summary>{plural(n, 'example')}</summary>",
             "",
             render_examples(cluster.examples),
             "</details>",
@@ -353,7 +353,7 @@ def plan_findings(
 
 def review_body(verdict: str, inline: int, summary_hint: str) -> str:
     return (
-        f"**promptloop** ({verdict}): {inline} comment{'s' if inline != 1 else ''} on the prompt "
+        f"**promptloop** ({verdict}): {plural(inline, 'comment')} on the prompt "
         f"lines the failures concern. {summary_hint}"
     )
 

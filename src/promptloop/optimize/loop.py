@@ -46,6 +46,7 @@ from promptloop.optimize.result import (
 from promptloop.outcome import CaseOutcome
 from promptloop.prompts import is_chat_path, template_variables
 from promptloop.stats import mcnemar_exact
+from promptloop.wording import plural
 
 ModeSetting = Literal["auto", "rewrite", "rules"]
 EXPLORE_TEMPERATURE = 0.7
@@ -315,9 +316,7 @@ class _Builder:
 def _describe_causes(causes: dict[str, int]) -> str:
     if not causes:
         return "no failing training cases"
-    return ", ".join(
-        f"{cause} ({n} failing train case{'s' if n != 1 else ''})" for cause, n in causes.items()
-    )
+    return ", ".join(f"{cause} ({plural(n, 'failing train case')})" for cause, n in causes.items())
 
 
 def _rules_change(before: str, after: str) -> str:

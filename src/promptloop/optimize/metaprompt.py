@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from promptloop.models.base import Message
 from promptloop.optimize.packing import Feedback, Packed
 from promptloop.outcome import CaseOutcome
+from promptloop.wording import plural
 
 PROMPT_OPEN, PROMPT_CLOSE = "<prompt>", "</prompt>"
 RULES_OPEN, RULES_CLOSE = "<rules>", "</rules>"
@@ -142,7 +143,7 @@ class FailureLine:
     reason: str
 
     def render(self) -> str:
-        return f"- {self.cases} case{'s' if self.cases != 1 else ''}: {self.reason}"
+        return f"- {plural(self.cases, 'case')}: {self.reason}"
 
 
 def short_reason(reason: str, outcome: CaseOutcome, limit: int = COMPACT_REASON_CHARS) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptloop.outcome import CaseOutcome
+from promptloop.wording import plural
 
 Feedback = Literal["critiques", "scores-only"]
 
@@ -73,7 +74,7 @@ class PackedGroup:
 
     def header(self) -> str:
         kind = "passing" if self.cause == PASSED_CAUSE else "failing"
-        return f"## {self.cause} ({self.cases} {kind} case{'s' if self.cases != 1 else ''})"
+        return f"## {self.cause} ({plural(self.cases, kind + ' case')})"
 
 
 @dataclass(frozen=True)

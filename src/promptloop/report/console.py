@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from promptloop.report.figures import confirmation_line, pct, rate_with_interval
+from promptloop.report.figures import confirmation_line, rate_with_interval
 from promptloop.results import CaseRecord, RunResult
+from promptloop.wording import pct
 
 if TYPE_CHECKING:
     from promptloop.optimize.result import SplitScore

@@ -7,10 +7,7 @@ from typing import Any
 
 from promptloop.results import SuiteResult
 from promptloop.stats import wilson_interval
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+from promptloop.wording import pct, plural
 
 
 def rate_with_interval(suite: SuiteResult) -> str:
@@ -30,8 +27,8 @@ def format_p(p: float) -> str:
 def confirmation_line(confirmation: Mapping[str, Any]) -> str:
     """One sentence on the gate's confirmation runs (results.json's comparison block)."""
     cases, runs = int(confirmation["cases"]), int(confirmation["runs"])
-    what = f"{cases} changed case{'s' if cases != 1 else ''}"
-    more = f"{runs} more time{'s' if runs != 1 else ''} on each side"
+    what = plural(cases, "changed case")
+    more = f"{plural(runs, 'more time')} on each side"
     if not confirmation["complete"]:
         return f"{what} (broken critical cases) ran {more} to confirm them."
     return (
