@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptloop.compare import CaseRecord, compare, records_from_outcomes
+from promptloop.compare import CaseRecord, compare
 from promptloop.dataset import Case
 from promptloop.evaluators.base import EvalResult
 from promptloop.outcome import CaseOutcome
+from promptloop.results import case_record
 from promptloop.stats import mcnemar_exact, mcnemar_one_sided, wilson_interval
+from promptloop.verdicts import pair_records
 
 
 def rec(
@@ -140,6 +142,11 @@ def _outcome(
     )
 
 
+def records_from_outcomes(outcomes: list[CaseOutcome], critical_tags: set[str]) -> list[CaseRecord]:
+    """What a run does with its outcomes: results.json records, averaged per case."""
+    return pair_records([case_record(o, "train") for o in outcomes], critical_tags)
+
+
 def test_records_from_outcomes_average_repeats_within_a_case() -> None:
     a = Case(id="a", vars={}, tags=("critical",))
     b = Case(id="b", vars={})
@@ -160,7 +167,7 @@ def test_records_from_outcomes_average_repeats_within_a_case() -> None:
     assert ra.passed == pytest.approx(2 / 3)
     assert ra.score == pytest.approx((1.0 + 0.4 + 1.0) / 3)
     assert ra.critical and not rb.critical
-    assert ra.reason == "expected `billing`, got `tech`"
+    assert ra.reason == "equals: expected `billing`, got `tech`"
     assert ra.output == "bad"
     assert (ra.repeats, ra.errored_repeats, ra.error) == (3, 0, False)
     # Every repeat errored: the case is errored, not failed.

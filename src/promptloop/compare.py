@@ -13,11 +13,10 @@ nor fail: they are left out of the pairing and counted apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from promptloop.outcome import CaseOutcome
 from promptloop.stats import (
     TIE_TOLERANCE,
     discordant_counts,
@@ -166,63 +165,6 @@ class Comparison:
         return tuple(p for p in self.pairs if p.kind == "broken" and p.critical)
 
 
-def records_from_outcomes(
-    outcomes: Sequence[CaseOutcome], critical_tags: Collection[str]
-) -> list[CaseRecord]:
-    """Group outcomes by case id (repeats of one case) and average within each case.
-
-    Order follows each case's first appearance. A repeat that errored counts in
-    neither the pass rate nor the score; the case is errored only when every repeat
-    errored. The kept output and reason come from the first non-errored repeat that
-    failed, else the first non-errored repeat.
-    """
-    groups: dict[str, list[CaseOutcome]] = {}
-    for outcome in outcomes:
-        groups.setdefault(outcome.case.id, []).append(outcome)
-    tags = set(critical_tags)
-    records = []
-    for case_id, group in groups.items():
-        ran = [o for o in group if o.error is None]
-        critical = any(tag in tags for o in group for tag in o.case.tags)
-        if not ran:
-            records.append(
-                CaseRecord(
-                    case_id=case_id,
-                    passed=0.0,
-                    score=0.0,
-                    error=True,
-                    critical=critical,
-                    output=None,
-                    reason=group[0].error or "",
-                    repeats=len(group),
-                    errored_repeats=len(group),
-                )
-            )
-            continue
-        shown = next((o for o in ran if not o.passed), ran[0])
-        records.append(
-            CaseRecord(
-                case_id=case_id,
-                passed=sum(1 for o in ran if o.passed) / len(ran),
-                score=math.fsum(o.score for o in ran) / len(ran),
-                error=False,
-                critical=critical,
-                output=shown.output,
-                reason=_reason(shown),
-                repeats=len(group),
-                errored_repeats=len(group) - len(ran),
-            )
-        )
-    return records
-
-
-def _reason(outcome: CaseOutcome) -> str:
-    failing = [e.reason for e in outcome.evaluations if not e.passed and e.reason]
-    if failing:
-        return "; ".join(failing)
-    return "; ".join(e.reason for e in outcome.evaluations if e.reason)
-
-
 def _classify(base: CaseRecord | None, head: CaseRecord | None) -> ChangeKind:
     if base is None:
         return "added"
@@ -244,7 +186,7 @@ def _index(records: Sequence[CaseRecord], side: str) -> dict[str, CaseRecord]:
         if record.case_id in index:
             raise ValueError(
                 f"{side}: case id {record.case_id!r} appears twice; average repeats first "
-                "(records_from_outcomes)"
+                "(promptloop.verdicts.pair_records)"
             )
         index[record.case_id] = record
     return index
