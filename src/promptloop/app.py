@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -131,14 +130,6 @@ def _records(
     ]
 
 
-def _usage_of(records: list[CaseRecord]) -> UsageTotals:
-    return UsageTotals(
-        prompt_tokens=sum(r.prompt_tokens for r in records),
-        completion_tokens=sum(r.completion_tokens for r in records),
-        cost_usd=math.fsum(r.cost_usd for r in records),
-    )
-
-
 def _suite_result(
     plan: SuitePlan,
     rows: list[list[CaseOutcome]],
@@ -156,7 +147,7 @@ def _suite_result(
         threshold=plan.threshold,
         cases=records,
         evaluators=summarise_evaluators(records),
-        usage=_usage_of(records),
+        usage=UsageTotals.of_records(records),
     )
 
 
@@ -337,7 +328,10 @@ def _with_confirmation(suite: SuiteResult, records: list[CaseRecord]) -> SuiteRe
     if not records:
         return suite
     return suite.model_copy(
-        update={"confirmation_runs": records, "usage": suite.usage.add(_usage_of(records))}
+        update={
+            "confirmation_runs": records,
+            "usage": suite.usage.add(UsageTotals.of_records(records)),
+        }
     )
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from promptloop.dataset import Case
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import Usage
+
+Status = Literal["pass", "fail", "error"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class CaseOutcome:
     latency_s: float = 0.0
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         if self.error is not None:
             return "error"
         return "pass" if self.passed else "fail"

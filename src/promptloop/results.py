@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -16,11 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
-from promptloop.outcome import CaseOutcome
+from promptloop.outcome import CaseOutcome, Status
 
 SCHEMA_VERSION = 1
 
-Status = Literal["pass", "fail", "error"]
 VerdictStatus = Literal["pass", "fail", "inconclusive"]
 
 
@@ -96,6 +96,16 @@ class UsageTotals(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+
+    @classmethod
+    def of_records(cls, records: Iterable[CaseRecord]) -> UsageTotals:
+        """Tokens and cost summed over case records (model calls are counted by the runner)."""
+        listed = list(records)
+        return cls(
+            prompt_tokens=sum(r.prompt_tokens for r in listed),
+            completion_tokens=sum(r.completion_tokens for r in listed),
+            cost_usd=math.fsum(r.cost_usd for r in listed),
+        )
 
     def add(self, other: UsageTotals) -> UsageTotals:
         return UsageTotals(
@@ -173,7 +183,7 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         tags=list(case.tags),
         repeat=repeat,
         output=outcome.output,
-        status="error" if outcome.error is not None else ("pass" if outcome.passed else "fail"),
+        status=outcome.status,
         score=outcome.score,
         error=outcome.error,
         evaluations=[EvaluationRecord.of(e) for e in outcome.evaluations],
