@@ -24,10 +24,7 @@ Every gate sees the same simulated runs.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
-import os
-import platform
 import random
 import statistics
 import sys
@@ -36,6 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine_lines
 
 from promptloop.compare import CaseRecord, Comparison, compare, confirm
 from promptloop.gate import GatePolicy, cases_to_confirm, decide
@@ -283,30 +284,13 @@ def _se(share: float) -> str:
     return f"{100.0 * math.sqrt(share * (1.0 - share) / RUNS):.1f}"
 
 
-def _machine() -> list[str]:
-    memory = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    return [
-        f"- Date (UTC): {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M')}",
-        f"- CPU cores (os.cpu_count): {os.cpu_count()}",
-        f"- Memory: {memory}",
-        f"- Python: {platform.python_version()} ({platform.platform()})",
-    ]
-
-
 def main() -> int:
     started = time.perf_counter()
     tallies = [run_scenario(SEED + i, sc, GATES) for i, sc in enumerate(SCENARIOS)]
     # The two headline targets again under other seeds: one seed's share near a bound
     # could be luck in either direction.
     reseeded = {
-        sc.label: [tallies[SCENARIOS.index(sc)].fail_share]
+        sc.label: [tallies[i].fail_share]
         + [run_scenario(SEED + 1000 * (j + 1) + i, sc, []).fail_share for j in range(EXTRA_SEEDS)]
         for i, sc in enumerate(SCENARIOS)
         if sc.label in HEADLINE
@@ -335,7 +319,7 @@ def main() -> int:
     for sc, t in zip(SCENARIOS, tallies, strict=True):
         if sc.target is None:
             continue
-        share = t.statuses["promptloop"].get("fail", 0) / RUNS
+        share = t.fail_share
         kind, bound = sc.target
         ok = share <= bound if kind == "max" else share >= bound
         met = met and ok
@@ -414,7 +398,7 @@ def main() -> int:
         "",
         "Machine:",
         "",
-        *_machine(),
+        *machine_lines(),
         "",
     ]
     text = "\n".join(lines)

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -36,6 +34,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine_lines
 
 from promptloop.app import Prepared, RunOptions, make_runner, prepare
 from promptloop.config import CacheConfig
@@ -177,31 +179,13 @@ def revision() -> str:
 
 
 def machine() -> list[str]:
-    mem = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    try:
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "unknown"
     try:
         import llama_cpp
 
         llama = str(llama_cpp.__version__)
     except ImportError:
         llama = "not installed"
-    return [
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; code {revision()}",
-        f"- CPU: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
-        f"load average at start {load}",
-        f"- Memory: {mem} (MemTotal)",
-        f"- Python {platform.python_version()} on {platform.system()} {platform.release()}; "
-        f"llama-cpp-python {llama}",
-    ]
+    return [*machine_lines(), f"- Code {revision()}; llama-cpp-python {llama}"]
 
 
 def render(
