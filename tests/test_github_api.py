@@ -241,6 +241,30 @@ def test_sticky_comment_is_created_once_then_patched_or_left_alone(gh: FakeGitHu
     assert len(requests_to(gh, "PATCH", "/issues/comments/")) == 1
 
 
+def test_sticky_comment_asks_who_the_token_is_only_for_someone_elses_marker(
+    gh: FakeGitHub,
+) -> None:
+    pull(gh)
+    c = client(gh)
+    c.upsert_sticky_comment(1, "## Results\n3/4 passed")
+    c.upsert_sticky_comment(1, "## Results\n4/4 passed")
+    # Only the Actions bot's own marked comment was seen, so GET /user (always refused
+    # for that token) was never needed.
+    assert requests_to(gh, "GET", "/user") == []
+
+
+def test_sticky_comment_asks_once_when_someone_else_quotes_the_marker(gh: FakeGitHub) -> None:
+    pull(gh)
+    gh.set_token("human", login="alice", actions=False)
+    client(gh, "human").upsert_sticky_comment(1, "I copied <!-- promptloop:summary --> here")
+    c = client(gh)
+    c.upsert_sticky_comment(1, "## Results\n2/4 passed")
+    c.upsert_sticky_comment(1, "## Results\n1/4 passed")
+    assert len(requests_to(gh, "GET", "/user")) == 1
+    alice = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "alice"]
+    assert alice[0]["body"] == "I copied <!-- promptloop:summary --> here"
+
+
 def test_sticky_comment_body_is_truncated_with_marker_kept(gh: FakeGitHub) -> None:
     pull(gh)
     client(gh).upsert_sticky_comment(1, "x" * 70_000)

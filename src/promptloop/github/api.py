@@ -14,6 +14,7 @@ from typing import Any, Literal, cast
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
@@ -431,19 +432,20 @@ class GitHubClient:
         text = body if marker in body else truncate_body(body, suffix=f"\n{marker}")
         if len(text) > GITHUB_BODY_LIMIT:
             text = truncate_body(text.replace(marker, ""), suffix=f"\n{marker}")
-        authors = {BOT_LOGIN}
-        login = self.own_login()
-        if login:
-            authors.add(login)
+
+        def ours(comment: IssueComment) -> bool:
+            # Asking GitHub who we are costs a request the Actions token is always refused,
+            # so it is only asked when a marked comment is not the Actions bot's.
+            if comment.user is None:
+                return False
+            login = comment.user.login
+            return login == BOT_LOGIN or (login is not None and login == self.own_login())
+
         issue_action = f"update the summary comment on pull request #{number}"
         pull = self._pull(number)
         with self._call(f"list comments of pull request #{number}"):
             existing = next(
-                (
-                    c
-                    for c in pull.get_issue_comments()
-                    if marker in (c.body or "") and c.user is not None and c.user.login in authors
-                ),
+                (c for c in pull.get_issue_comments() if marker in (c.body or "") and ours(c)),
                 None,
             )
         with self._call(issue_action, "pull-requests: write"):
