@@ -278,15 +278,6 @@ class Config(_Model):
         """Line in promptloop.yaml where ``loc`` was written (None when built in Python)."""
         return self._lines.get(tuple(loc))
 
-    def suite(self, name: str) -> SuiteConfig:
-        for suite in self.suites:
-            if suite.name == name:
-                return suite
-        names = [s.name for s in self.suites]
-        raise UserError(
-            f"no suite named '{name}'{suggest(name, names)} (suites: {', '.join(names)})"
-        )
-
     def resolved_models(self, default_model: str) -> tuple[str, str, str]:
         """(model, judge_model, optimizer_model) once the run-time default is known."""
         model = self.model or default_model
@@ -372,13 +363,11 @@ def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Confi
 def find_config(start: Path) -> Path:
     """promptloop.yaml (or .yml) in ``start`` or the nearest parent directory."""
     start = start if start.is_dir() else start.parent
-    looked: list[Path] = []
     for directory in (start, *start.resolve().parents):
         for name in CONFIG_NAMES:
             candidate = directory / name
             if candidate.is_file():
                 return candidate
-        looked.append(directory)
     raise UserError(
         f"no promptloop.yaml found in {start} or its parent directories; "
         "create one with `promptloop init` or pass --config PATH"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -239,7 +239,3 @@ def read_results(path: Path) -> RunResult:
         raise UserError(
             f"not a promptloop results file ({first[1] if len(first) > 1 else exc})", path=str(path)
         ) from None
-
-
-def suites_by_name(suites: Sequence[SuiteResult]) -> dict[str, SuiteResult]:
-    return {s.name: s for s in suites}

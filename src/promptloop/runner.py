@@ -58,7 +58,6 @@ class SuitePlan:
     max_tokens: int | None
     case_threshold: float = 1.0
     threshold: float | None = None
-    critical_tags: tuple[str, ...] = ()
 
 
 @dataclass

@@ -101,7 +101,6 @@ def plan_suites(
                 max_tokens=max_tokens,
                 case_threshold=suite.case_threshold,
                 threshold=suite.threshold,
-                critical_tags=tuple(cfg.gate.critical_tags),
             )
         )
     return plans

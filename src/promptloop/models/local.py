@@ -118,8 +118,8 @@ def complete_sync(
             result = llama.create_chat_completion(**kwargs)
         except ValueError as exc:
             # llama-cpp raises ValueError for prompts longer than the context window.
-            message = " ".join(str(exc).split())[:200]
-            raise ModelCallError(f"embedded model: {message}", kind="bad_request") from exc
+            # The client puts every provider error on one bounded line (litellm_client).
+            raise ModelCallError(f"embedded model: {exc}", kind="bad_request") from exc
     choice = result["choices"][0]
     usage = result.get("usage") or {}
     return LocalResult(
