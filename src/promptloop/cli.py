@@ -249,7 +249,9 @@ def optimize(
     """
 
     from promptloop.app import RunOptions, default_output_dir
-    from promptloop.optimizing import Feedback, Mode, OptimizeOptions, execute_optimize
+    from promptloop.optimize.loop import ModeSetting
+    from promptloop.optimize.packing import Feedback
+    from promptloop.optimizing import OptimizeOptions, execute_optimize
     from promptloop.report.console import print_optimization
 
     run_opts = RunOptions(
@@ -267,7 +269,7 @@ def optimize(
         rounds=rounds,
         max_calls=max_calls,
         max_usd=max_usd,
-        mode=cast("Mode | None", mode),
+        mode=cast("ModeSetting | None", mode),
         feedback=cast("Feedback | None", feedback),
         in_place=in_place,
     )

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from promptloop.errors import UserError
+from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.yamlpos import (
     Located,
     PathKey,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from promptloop.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
-DEFAULT_LOCAL_MODEL = "local/smollm2"
 # Keys an evaluator list item may carry besides its single evaluator kind.
 _EVALUATOR_OPTIONS = ("weight", "name")
 
@@ -240,7 +240,7 @@ class SuiteConfig(_Model):
 class Config(_Model):
     model: str | None = Field(
         default=None,
-        description=f"Model under test; unset means {DEFAULT_LOCAL_MODEL} without a provider key.",
+        description=f"Model under test; unset means {EMBEDDED_MODEL} without a provider key.",
     )
     judge_model: str | None = Field(default=None, description="Defaults to `model`.")
     optimizer_model: str | None = Field(default=None, description="Defaults to `judge_model`.")

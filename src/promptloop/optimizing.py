@@ -6,16 +6,15 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from promptloop.app import Prepared, RunOptions, make_runner, prepare, prepare_output_dir
 from promptloop.dataset import split_cases
 from promptloop.errors import UserError
+from promptloop.models.base import is_embedded
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
+from promptloop.optimize.loop import ModeSetting
+from promptloop.optimize.packing import Feedback
 from promptloop.runner import SuitePlan, TemplateScorer
-
-Feedback = Literal["critiques", "scores-only"]
-Mode = Literal["auto", "rewrite", "rules"]
 
 
 @dataclass
@@ -25,7 +24,7 @@ class OptimizeOptions:
     rounds: int | None = None
     max_calls: int | None = None
     max_usd: float | None = None
-    mode: Mode | None = None
+    mode: ModeSetting | None = None
     feedback: Feedback | None = None
     in_place: bool = False
 
@@ -65,11 +64,11 @@ def settings_for(
     cfg = prepared.loaded.config
     oc = cfg.optimizer
     models = prepared.models
-    embedded = models.optimizer_model.startswith("local/")
+    embedded = is_embedded(models.optimizer_model)
     max_usd = opts.max_usd if opts.max_usd is not None else oc.max_usd
     tested = plan.model if plan is not None else models.model
     if max_usd == 0 and all(
-        m.startswith("local/") for m in (tested, models.judge_model, models.optimizer_model)
+        is_embedded(m) for m in (tested, models.judge_model, models.optimizer_model)
     ):
         # Every call goes to the embedded model, which costs nothing: a zero dollar budget
         # cannot be exceeded, and stopping before round 1 would only refuse a free run.

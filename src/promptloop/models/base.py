@@ -14,6 +14,13 @@ from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
+# The in-process SmolLM2 model (models/local.py): free, small, and greedy at temperature 0.
+EMBEDDED_MODEL = "local/smollm2"
+
+
+def is_embedded(model: str) -> bool:
+    return model.startswith("local/")
+
 
 @dataclass(frozen=True)
 class Message:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from promptloop.models.base import ModelClient
+from promptloop.models.base import EMBEDDED_MODEL, ModelClient
 from promptloop.models.cache import CacheStats, CacheStore, CachingClient, DiskStore, RedisStore
 from promptloop.models.litellm_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
-
-EMBEDDED_MODEL = "local/smollm2"
 
 # First key found wins; each maps to an inexpensive, capable default for that provider.
 PROVIDER_DEFAULTS: tuple[tuple[str, str], ...] = (

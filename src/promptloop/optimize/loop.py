@@ -30,7 +30,13 @@ from typing import Literal, Protocol
 
 from promptloop.dataset import Case
 from promptloop.errors import InfraError, UserError
-from promptloop.models.base import Message, ModelCallError, ModelClient, ModelRequest
+from promptloop.models.base import (
+    Message,
+    ModelCallError,
+    ModelClient,
+    ModelRequest,
+    is_embedded,
+)
 from promptloop.optimize import guards, metaprompt, rules
 from promptloop.optimize.packing import Feedback, Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
@@ -122,7 +128,7 @@ def resolve_mode(mode: str, optimizer_model: str, prompt_path: str = "") -> Mode
     if mode == "rules":
         return "rules"
     if mode == "auto":
-        small = optimizer_model.startswith("local/")
+        small = is_embedded(optimizer_model)
         return "rules" if small and not is_chat_path(prompt_path) else "rewrite"
     raise UserError(
         f"unknown optimizer mode {mode!r}; use auto, rewrite or rules", key="optimizer.mode"

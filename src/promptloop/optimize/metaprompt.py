@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from promptloop.models.base import Message
+from promptloop.models.base import Message, is_embedded
 from promptloop.optimize.packing import Feedback, Packed
 from promptloop.outcome import CaseOutcome
 from promptloop.wording import plural
@@ -119,7 +119,7 @@ def rules_messages(
 
 def wants_compact_rules(optimizer_model: str) -> bool:
     """Small local optimizers get the compact rules meta-prompt; every other model the full one."""
-    return optimizer_model.startswith("local/")
+    return is_embedded(optimizer_model)
 
 
 # At most this many cause lines, each reason cut to this many characters: the whole
