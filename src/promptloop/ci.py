@@ -59,6 +59,7 @@ from promptloop.review import (
     render_summary,
     review_body,
     suggestion_comment,
+    validation_change,
     verdict_of,
 )
 from promptloop.verdicts import exit_code_for
@@ -255,6 +256,8 @@ class _CiRun:
         self.factory = factory
         self.state = _State()
         self.client: GitHubClient | None = None
+        # Whether each commit is in the checkout: a missing one costs a fetch to find out.
+        self._commits: dict[str, bool] = {}
         base = runtime.workspace or Path.cwd()
         self.workdir = (base / opts.working_directory).resolve()
         self.output_dir = (
@@ -330,13 +333,18 @@ class _CiRun:
 
         return convert
 
+    def _have_commit(self, root: Path, sha: str) -> bool:
+        if sha not in self._commits:
+            self._commits[sha] = ensure_commit(root, sha)
+        return self._commits[sha]
+
     def _resolve_event(
         self, ctx: PullContext | PushContext | DispatchContext, root: Path
     ) -> _Target:
         """Which commits to compare, and which files changed (None: unknown, run everything)."""
         if isinstance(ctx, PushContext):
             changed = None
-            if ctx.before is not None and ensure_commit(root, ctx.before):
+            if ctx.before is not None and self._have_commit(root, ctx.before):
                 changed = changed_between(root, ctx.before, ctx.after)
             return _Target(ctx.after, ctx.before, changed)
         if isinstance(ctx, DispatchContext):
@@ -403,7 +411,7 @@ class _CiRun:
         else:
             suites = list(by_suite)
 
-        if base_sha is not None and not ensure_commit(root, base_sha):
+        if base_sha is not None and not self._have_commit(root, base_sha):
             self.state.notes.append(
                 f"The base commit {base_sha[:12]} is not in this checkout (use actions/checkout "
                 "with fetch-depth: 0), so there is no base-vs-head comparison."
@@ -642,7 +650,7 @@ class _CiRun:
             pull_file = files.get(rev.path) if files else None
             hunks = _hunks(pull_file)
             plan = plan_suggestions(res.seed_text, res.revised_text, hunks)
-            scores = res.to_dict().get("scores")
+            scores = res.scores.to_dict()
             why = _score_line(scores)
             if plan.complete and plan.suggestions and not self._can_comment(pull):
                 where = "No review is posted from this run; apply the diff below by hand."
@@ -790,15 +798,8 @@ class _CiRun:
 
 
 def _score_line(scores: Any) -> str:
-    if not isinstance(scores, Mapping):
-        return ""
-    before, after = scores.get("val_before"), scores.get("val_after")
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        return (
-            f"Validation pass rate {100 * float(before.get('pass_rate', 0)):.0f}% → "
-            f"{100 * float(after.get('pass_rate', 0)):.0f}% on held-out cases."
-        )
-    return ""
+    validation = validation_change(scores)
+    return f"Validation pass rate {validation} on held-out cases." if validation else ""
 
 
 def _hunks(pull_file: PullFile | None) -> list[Hunk]:

@@ -429,6 +429,20 @@ def _strip_marker(body: str) -> str:
     return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
 
 
+def validation_change(scores: object) -> str:
+    """ "60% → 80%" from an optimization's scores (``OptimizationResult.to_dict()["scores"]``),
+    or "" when validation was not scored both ways."""
+    if not isinstance(scores, Mapping):
+        return ""
+    before, after = scores.get("val_before"), scores.get("val_after")
+    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
+        return ""
+    return (
+        f"{100 * float(before.get('pass_rate', 0)):.0f}% → "
+        f"{100 * float(after.get('pass_rate', 0)):.0f}%"
+    )
+
+
 def render_revision(
     suite: str,
     path: str,
@@ -439,13 +453,9 @@ def render_revision(
 ) -> str:
     """The optimizer's revision for the summary: why, how it scored, the diff, where it went."""
     lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
-    if scores:
-        before, after = scores.get("val_before"), scores.get("val_after")
-        if isinstance(before, Mapping) and isinstance(after, Mapping):
-            lines.append(
-                f"Validation pass rate {100 * float(before.get('pass_rate', 0)):.0f}% → "
-                f"{100 * float(after.get('pass_rate', 0)):.0f}% on cases the optimizer never saw."
-            )
+    validation = validation_change(scores)
+    if validation:
+        lines.append(f"Validation pass rate {validation} on cases the optimizer never saw.")
     if rationale.strip():
         lines.append(f"Why: {neutralize(_flat(rationale, 800))}")
     lines.append(where)
