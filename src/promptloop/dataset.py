@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from promptloop.errors import UserError
-from promptloop.yamlpos import Located, load_located, suggest
+from promptloop.yamlpos import load_data_file, suggest
 
 Split = Literal["train", "val", "test"]
 
@@ -206,21 +206,8 @@ def _read_csv(text: str, display: str) -> _Rows:
 
 
 def _read_structured(text: str, display: str, suffix: str) -> _Rows:
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UserError(
-                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=error.lineno
-            ) from None
-        try:
-            located = load_located(text, display)
-        except UserError:
-            # Valid JSON that is not YAML (tabs): no line numbers, same data.
-            located = Located(data, {})
-    else:
-        located = load_located(text, display)
-        data = located.data
+    _, located = load_data_file(text, display, is_json=suffix == ".json")
+    data = located.data
     if data is None:
         return [], [], {}
     if not isinstance(data, list):

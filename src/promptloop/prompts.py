@@ -22,7 +22,6 @@ as a warning: datasets legitimately carry fields used elsewhere (by evaluators s
 from __future__ import annotations
 
 import functools
-import json
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from promptloop.dataset import Case
 from promptloop.errors import UserError
 from promptloop.models.base import Message, Role
-from promptloop.yamlpos import Located, compose, load_located, node_at, validation_error
+from promptloop.yamlpos import Located, load_data_file, load_located, node_at, validation_error
 
 CHAT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -188,25 +187,8 @@ def _content_span(node: yaml.Node | None, fallback: int) -> tuple[int, int]:
     return start, max(start, end)
 
 
-def _load_chat(source: str, path: str) -> tuple[yaml.Node | None, Located]:
-    if PurePath(path).suffix.lower() != ".json":
-        return compose(source, path), load_located(source, path)
-    try:
-        data = json.loads(source)
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"invalid JSON: {error.msg} (column {error.colno})", path=path, line=error.lineno
-        ) from None
-    # JSON is (nearly) YAML, which gives us line numbers; when it is not (tabs), we
-    # still have the data and report errors without lines.
-    try:
-        return compose(source, path), Located(data, load_located(source, path).lines)
-    except UserError:
-        return None, Located(data, {})
-
-
 def _parse_chat(source: str, path: str) -> PromptTemplate:
-    root, located = _load_chat(source, path)
+    root, located = load_data_file(source, path, is_json=PurePath(path).suffix.lower() == ".json")
     data = located.data
     prefix: tuple[str, ...] = ()
     if isinstance(data, list):

@@ -8,6 +8,7 @@ node, and then construct plain Python data from the same nodes.
 from __future__ import annotations
 
 import difflib
+import json
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -126,12 +127,40 @@ def load_located(text: str, path: str, line_offset: int = 0) -> Located:
 
     ``line_offset`` shifts every line, for YAML embedded after other lines (front matter).
     """
+    return _load_node_and_lines(text, path, line_offset)[1]
+
+
+def _load_node_and_lines(
+    text: str, path: str, line_offset: int = 0
+) -> tuple[yaml.Node | None, Located]:
     node = compose(text, path, line_offset)
     lines: dict[PathKey, int] = {}
     if node is not None:
         lines[()] = node.start_mark.line + 1 + line_offset
         _record(node, (), lines, path, line_offset)
-    return Located(construct(node, path, line_offset), lines)
+    return node, Located(construct(node, path, line_offset), lines)
+
+
+def load_data_file(text: str, path: str, *, is_json: bool) -> tuple[yaml.Node | None, Located]:
+    """A data file's composed node and its data with line numbers, parsed once.
+
+    JSON is read by ``json`` (its errors name JSON's line and column); its line numbers come
+    from reading it as YAML too, which it nearly always is. When it is not (tabs), the data
+    still loads, without line numbers or a node.
+    """
+    if not is_json:
+        return _load_node_and_lines(text, path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(
+            f"invalid JSON: {error.msg} (column {error.colno})", path=path, line=error.lineno
+        ) from None
+    try:
+        node, located = _load_node_and_lines(text, path)
+    except UserError:
+        return None, Located(data, {})
+    return node, Located(data, located.lines)
 
 
 def node_at(node: yaml.Node | None, loc: PathKey) -> yaml.Node | None:
