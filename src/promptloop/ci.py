@@ -31,7 +31,7 @@ from promptloop.github.api import (
     ReadOnlyTokenError,
     ReviewComment,
 )
-from promptloop.github.diff import Hunk, PatchError, parse_patch
+from promptloop.github.diff import Hunk
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.safety import escape_data, inline_code, mask_secrets
@@ -803,13 +803,7 @@ def _score_line(scores: Any) -> str:
 
 
 def _hunks(pull_file: PullFile | None) -> list[Hunk]:
-    """The file's hunks; a patch we cannot parse leaves nothing commentable (never a 422)."""
-    if pull_file is None:
-        return []
-    try:
-        return parse_patch(pull_file.patch)
-    except PatchError:
-        return []
+    return pull_file.hunks if pull_file is not None else []
 
 
 def _read_text(path: Path) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Literal, cast
 
 import requests
@@ -19,7 +20,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from promptloop.errors import InfraError
-from promptloop.github.diff import parse_patch
+from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
 from promptloop.github.safety import (
     GITHUB_BODY_LIMIT,
     SUMMARY_MARKER,
@@ -59,6 +60,15 @@ class PullFile:
     deletions: int = 0
     sha: str | None = None
 
+    @cached_property
+    def hunks(self) -> list[Hunk]:
+        """The patch's hunks, parsed once; a patch we cannot parse leaves nothing commentable
+        (never a 422)."""
+        try:
+            return parse_patch(self.patch)
+        except PatchError:
+            return []
+
 
 @dataclass(frozen=True)
 class PullFiles:
@@ -66,8 +76,12 @@ class PullFiles:
     # GitHub lists at most 3000 files; beyond that, absent files are unknown, not unchanged.
     truncated: bool = False
 
+    @cached_property
+    def _by_path(self) -> dict[str, PullFile]:
+        return {f.filename: f for f in self.files}
+
     def get(self, path: str) -> PullFile | None:
-        return next((f for f in self.files if f.filename == path), None)
+        return self._by_path.get(path)
 
 
 @dataclass(frozen=True)
@@ -129,8 +143,7 @@ def comment_problem(comment: ReviewComment, files: PullFiles) -> str | None:
     pull_file = files.get(comment.path)
     if pull_file is None:
         return "Pull request review thread path is invalid"
-    hunks = parse_patch(pull_file.patch)
-    end = next((h for h in hunks if h.contains(comment.line)), None)
+    end = hunk_containing(pull_file.hunks, comment.line)
     if end is None:
         return "Pull request review thread line must be part of the diff"
     start = comment.start_line
