@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from promptloop.outcome import CaseOutcome
@@ -153,20 +153,8 @@ def _fold(examples: Sequence[PackedExample]) -> list[PackedExample]:
     folded: dict[tuple[str, tuple[str, ...], bool], PackedExample] = {}
     for ex in examples:
         key = (ex.output, ex.feedback, ex.passed)
-        if key in folded:
-            first = folded[key]
-            folded[key] = PackedExample(
-                first.case_id,
-                first.inputs,
-                first.expected,
-                first.output,
-                first.passed,
-                first.score,
-                first.feedback,
-                first.count + 1,
-            )
-        else:
-            folded[key] = ex
+        first = folded.get(key)
+        folded[key] = ex if first is None else replace(first, count=first.count + 1)
     # Commonest first, then the worst score, then id so the order is deterministic.
     return sorted(folded.values(), key=lambda e: (-e.count, e.score, e.case_id))
 
