@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from promptloop.models import local, scripted
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse, Usage
@@ -65,19 +65,45 @@ def _schema_from(optional_params: dict[str, Any]) -> dict[str, Any] | None:
     return dict(schema) if isinstance(schema, dict) else None
 
 
+class _Completion(Protocol):
+    """What our own providers return (``local.LocalResult``, ``scripted.ScriptedResult``)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def prompt_tokens(self) -> int: ...
+
+    @property
+    def completion_tokens(self) -> int: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The request settings our own providers take, from litellm's handler arguments."""
+    params: dict[str, Any] = kwargs.get("optional_params") or {}
+    return {
+        "temperature": params.get("temperature"),
+        "max_tokens": params.get("max_tokens"),
+        "seed": params.get("seed"),
+        "json_schema": _schema_from(params),
+    }
+
+
 def _make_handlers(litellm: Any) -> dict[str, Any]:
     """Build the custom-provider handlers (they subclass a litellm class, so live here)."""
 
-    def build_response(
-        model: str, text: str, prompt: int, completion: int, finish: str | None
-    ) -> Any:
+    def build_response(model: str, result: _Completion) -> Any:
+        prompt, completion = result.prompt_tokens, result.completion_tokens
         return litellm.ModelResponse(
             model=model,
             choices=[
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish or "stop",
+                    "message": {"role": "assistant", "content": result.text},
+                    "finish_reason": result.finish_reason or "stop",
                 }
             ],
             usage={
@@ -95,44 +121,17 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
         async def acompletion(
             self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
         ) -> Any:
-            params: dict[str, Any] = kwargs.get("optional_params") or {}
             result = await local.complete(
-                model,
-                messages,
-                temperature=params.get("temperature"),
-                max_tokens=params.get("max_tokens"),
-                seed=params.get("seed"),
-                json_schema=_schema_from(params),
-                timeout_s=timeout_of(kwargs),
+                model, messages, timeout_s=timeout_of(kwargs), **_options(kwargs)
             )
-            return build_response(
-                f"local/{model}",
-                result.text,
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.finish_reason,
-            )
+            return build_response(f"local/{model}", result)
 
     class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
         async def acompletion(
             self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
         ) -> Any:
-            params: dict[str, Any] = kwargs.get("optional_params") or {}
-            result = scripted.run_script(
-                model,
-                messages,
-                temperature=params.get("temperature"),
-                max_tokens=params.get("max_tokens"),
-                seed=params.get("seed"),
-                json_schema=_schema_from(params),
-            )
-            return build_response(
-                f"scripted/{model}",
-                result.text,
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.finish_reason,
-            )
+            result = scripted.run_script(model, messages, **_options(kwargs))
+            return build_response(f"scripted/{model}", result)
 
     return {"local": LocalHandler(), "scripted": ScriptedHandler()}
 
