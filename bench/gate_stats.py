@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine_lines
 
-from promptloop.compare import CaseRecord, Comparison, compare, confirm
-from promptloop.gate import GatePolicy, cases_to_confirm, decide
+from promptloop.gate.pairing import CaseRecord, Comparison, compare, confirm
+from promptloop.gate.policy import GatePolicy, cases_to_confirm, decide
 
 SEED = 20240601
 RUNS = 500
@@ -180,8 +180,8 @@ GATE_NOTES = [
     "- **promptloop**: what `promptloop run --baseline` does with the default gate "
     "(max_regression_pp=5, confidence=0.95, confirm_runs=2): when the first look shows "
     "head worse, every changed case is run twice more on each side "
-    "(`promptloop.gate.cases_to_confirm`, `promptloop.compare.confirm`), then "
-    "`promptloop.gate.decide` fails when the one-sided paired sign-flip test on the "
+    "(`promptloop.gate.policy.cases_to_confirm`, `promptloop.gate.pairing.confirm`), then "
+    "`promptloop.gate.policy.decide` fails when the one-sided paired sign-flip test on the "
     "confirmed per-case differences has p < 0.05 and the confirmed drop exceeds 5 pp. "
     "(`promptloop run` stops confirming early when a run brings back every answer and "
     "verdict unchanged; with a judge that flips verdicts that never happens here.)",

@@ -39,19 +39,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine_lines
 
-from promptloop.app import Prepared, RunOptions, make_runner, prepare
-from promptloop.config import CacheConfig
-from promptloop.dataset import Case, split_cases
-from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
-from promptloop.optimizing import (
+from promptloop.commands.optimize import (
     Feedback,
     OptimizeOptions,
     run_optimizer,
     settings_for,
 )
-from promptloop.outcome import CaseOutcome
-from promptloop.runner import CaseFinished, SuitePlan, TemplateScorer
-from promptloop.stats import mcnemar_exact
+from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
+from promptloop.dataset.cases import Case
+from promptloop.dataset.splits import split_cases
+from promptloop.engine.outcome import CaseOutcome
+from promptloop.engine.runner import CaseFinished, TemplateScorer
+from promptloop.gate.stats import mcnemar_exact
+from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
+from promptloop.project.config import CacheConfig
+from promptloop.project.suites import SuitePlan
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_CONFIG = BENCH / "suites" / "taglines" / "promptloop.yaml"

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
+from promptloop.engine.results import read_results
 from promptloop.models.scripted import clear_scripts, register_script, script_calls
-from promptloop.results import read_results
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")

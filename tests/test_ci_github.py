@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from promptloop.ci import CiOptions, run_ci
+from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.github.api import GitHubClient
-from promptloop.github.safety import SUMMARY_MARKER, parse_review_marker
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script, script_calls
+from promptloop.safety import SUMMARY_MARKER, parse_review_marker
 from tests.fakegithub import FakeGitHub, make_patch
 
 REPO = "octo/prompts"
@@ -670,7 +670,7 @@ def test_a_project_in_a_subfolder_comments_on_repository_paths(
 def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
     tmp_path: Path,
 ) -> None:
-    from promptloop.ci import evaluator_files, relevant_suites
+    from promptloop.commands.ci import evaluator_files, relevant_suites
     from promptloop.github.api import PullFile
 
     assert evaluator_files("checks/polite.py:is_polite") == ["checks/polite.py"]

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
+from promptloop.engine.results import read_results
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.results import read_results
 from tests.support import copy_project, load_stub
 
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from promptloop.app import RunOptions, prepare
 from promptloop.cli import cli
+from promptloop.commands.optimize import OptimizeOptions, settings_for
+from promptloop.commands.run import RunOptions, prepare
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.optimizing import OptimizeOptions, settings_for
 from tests.support import copy_project
 
 REVISED = (

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptloop.compare import CaseRecord, compare
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
+from promptloop.engine.results import case_record
 from promptloop.evaluators.base import EvalResult
-from promptloop.outcome import CaseOutcome
-from promptloop.results import case_record
-from promptloop.stats import mcnemar_exact, mcnemar_one_sided, wilson_interval
-from promptloop.verdicts import pair_records
+from promptloop.gate.pairing import CaseRecord, compare
+from promptloop.gate.stats import mcnemar_exact, mcnemar_one_sided, wilson_interval
+from promptloop.gate.verdicts import pair_records
 
 
 def rec(

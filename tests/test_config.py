@@ -7,7 +7,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from promptloop.config import (
+from promptloop.errors import UserError
+from promptloop.project.config import (
     Config,
     EvaluatorSpec,
     config_json_schema,
@@ -15,7 +16,6 @@ from promptloop.config import (
     load_config,
     parse_config,
 )
-from promptloop.errors import UserError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "config" / "project"
 

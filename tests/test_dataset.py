@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from promptloop.dataset import (
+from promptloop.dataset.cases import (
     case_id_for,
     load_dataset,
     parse_cases,
+)
+from promptloop.dataset.splits import (
     parse_shard,
     select_shard,
     shard_of,

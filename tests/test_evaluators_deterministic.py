@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators import EVALUATOR_KINDS, build_evaluator, quote
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.models.base import ModelRequest, ModelResponse
@@ -566,7 +566,7 @@ def test_quote_keeps_reasons_on_one_line() -> None:
 
 
 def test_real_config_spec_is_accepted() -> None:
-    from promptloop.config import EvaluatorSpec
+    from promptloop.project.config import EvaluatorSpec
 
     spec = EvaluatorSpec.model_validate({"icontains": "{{ product }}", "name": "brand"})
     evaluator = build_evaluator(spec, base_dir=FIXTURES)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators import build_evaluator
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.python_check import CaseView, PythonEvaluator

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from promptloop.compare import CaseRecord, Comparison, compare, confirm
-from promptloop.gate import (
+from promptloop.gate.pairing import CaseRecord, Comparison, compare, confirm
+from promptloop.gate.policy import (
     Check,
     GatePolicy,
     Verdict,

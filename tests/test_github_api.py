@@ -18,9 +18,9 @@ from promptloop.github.api import (
     comment_problem,
 )
 from promptloop.github.diff import parse_patch
-from promptloop.github.safety import parse_review_marker, review_marker
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.workflow import Annotation
+from promptloop.safety import parse_review_marker, review_marker
 from tests.fakegithub import FakeGitHub
 
 REPO = "octo/prompts"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from promptloop.github.safety import (
+from promptloop.safety import (
     SUMMARY_MARKER,
     ZWJ,
     annotation_command,

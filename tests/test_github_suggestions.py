@@ -5,7 +5,6 @@ import difflib
 import pytest
 
 from promptloop.github.diff import Hunk, parse_patch
-from promptloop.github.safety import split_code
 from promptloop.github.suggestions import (
     ChangedRange,
     Suggestion,
@@ -13,6 +12,7 @@ from promptloop.github.suggestions import (
     plan_suggestions,
     suggestion_block,
 )
+from promptloop.safety import split_code
 
 
 def patch_between(base: str, head: str) -> str:

@@ -3,8 +3,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from promptloop.config import load_config
-from promptloop.prompts import check_variables
+from promptloop.project.config import load_config
+from promptloop.project.prompts import check_variables
 
 
 def test_init_writes_a_project_that_loads_and_checks(tmp_path: Path) -> None:

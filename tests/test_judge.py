@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators import JUDGE_SCHEMA, build_evaluator, judge_schema, parse_verdict
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.judge import JudgeEvaluator, build_judge, clip, extract_json_object

@@ -11,13 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from promptloop.app import RunOptions, execute_run
 from promptloop.cli import cli
-from promptloop.config import GateConfig
-from promptloop.errors import UserError
-from promptloop.merging import ShardInput, gate_settings, merge_command, merge_results
-from promptloop.models.scripted import clear_scripts, register_script
-from promptloop.results import (
+from promptloop.commands.merge import ShardInput, gate_settings, merge_command, merge_results
+from promptloop.commands.run import RunOptions, execute_run
+from promptloop.engine.results import (
     CaseRecord,
     RunResult,
     SuiteResult,
@@ -25,7 +22,10 @@ from promptloop.results import (
     read_results,
     write_results,
 )
-from promptloop.verdicts import judge_run
+from promptloop.errors import UserError
+from promptloop.gate.verdicts import judge_run
+from promptloop.models.scripted import clear_scripts, register_script
+from promptloop.project.config import GateConfig
 
 WRONG = ("alpha-3", "gamma-2", *(f"beta-{i}" for i in range(1, 7)))
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.models.base import ModelResponse
 from promptloop.optimize import guards
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize, resolve_mode
 from promptloop.optimize.rules import START, parse_rules
-from promptloop.outcome import CaseOutcome
 
 SEED = """---
 temperature: 0

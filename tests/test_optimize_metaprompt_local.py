@@ -12,14 +12,14 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize import metaprompt as mp
 from promptloop.optimize.packing import estimate_tokens, pack_examples
 from promptloop.optimize.rules import parse_rules
-from promptloop.outcome import CaseOutcome
 
 SEED = (
     "Write a tagline for {{ product }}, {{ description }}.\n"

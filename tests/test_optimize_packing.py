@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalResult
 from promptloop.optimize.packing import cause_of, estimate_tokens, pack_examples
-from promptloop.outcome import CaseOutcome
 
 
 def outcome(

@@ -4,7 +4,7 @@ import pytest
 
 from promptloop.errors import UserError
 from promptloop.optimize import rules
-from promptloop.prompts import template_variables
+from promptloop.project.prompts import template_variables
 
 PROMPT = "---\ntemperature: 0\n---\nAnswer about {{ product }}.\nQuestion: {{ question }}\n"
 

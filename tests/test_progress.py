@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from promptloop.progress import progress_reporter
-from promptloop.runner import CaseFinished, MoreWork
+from promptloop.engine.runner import CaseFinished, MoreWork
+from promptloop.report.progress import progress_reporter
 
 NOTE = "re-running 1 changed case 2 more times on each side before the gate decides"
 

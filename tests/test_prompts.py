@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import Message
-from promptloop.prompts import (
+from promptloop.project.prompts import (
     check_variables,
     load_prompt,
     parse_prompt,

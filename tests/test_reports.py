@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from promptloop.app import RunOptions, execute_run, write_reports
+from promptloop.commands.run import RunOptions, execute_run
+from promptloop.engine.results import RunResult, Verdict, read_results
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script
+from promptloop.report.files import write_reports
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
-from promptloop.results import RunResult, Verdict, read_results
 
 PROJECTS = Path(__file__).parent / "fixtures" / "projects"
 HOSTILE = "@octocat <script>alert(1)</script> positive"

@@ -1,14 +1,12 @@
-"""promptloop.review: clustering failures, pinning them to prompt lines, safe comment bodies."""
+"""github.review: clustering failures, pinning them to prompt lines, safe comment bodies."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
 from promptloop.github.diff import parse_patch
-from promptloop.github.safety import parse_review_marker
-from promptloop.github.suggestions import plan_suggestions
-from promptloop.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
-from promptloop.review import (
+from promptloop.github.review import (
     MODEL_ERROR,
     Link,
     cluster_failures,
@@ -20,6 +18,8 @@ from promptloop.review import (
     render_summary,
     suggestion_comment,
 )
+from promptloop.github.suggestions import plan_suggestions
+from promptloop.safety import parse_review_marker
 
 PROMPT_LINES = [
     "You write a product tagline for {{ product }}.",

@@ -7,11 +7,12 @@ import asyncio
 
 import pytest
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.runner import Runner, RunSettings
 from promptloop.errors import UserError
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse
-from promptloop.prompts import parse_prompt
-from promptloop.runner import Runner, RunSettings, SuitePlan
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.suites import SuitePlan
 
 
 class _Client:

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from promptloop import stats
-from promptloop.stats import (
+from promptloop.gate import stats
+from promptloop.gate.stats import (
     discordant_counts,
     mcnemar_exact,
     mcnemar_one_sided,

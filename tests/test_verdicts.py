@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from promptloop.results import CaseRecord
-from promptloop.verdicts import answers_repeated
+from promptloop.engine.results import CaseRecord
+from promptloop.gate.verdicts import answers_repeated
 
 
 def rec(case_id: str, output: str | None, status: str = "pass", repeat: int = 0) -> CaseRecord:

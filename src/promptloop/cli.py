@@ -131,17 +131,11 @@ def run(
     """Run the eval suites in DIRECTORY (default: here) and write the reports."""
     from rich.console import Console
 
-    from promptloop.app import (
-        RunOptions,
-        default_output_dir,
-        execute_run,
-        prepare,
-        prepare_output_dir,
-        write_reports,
-    )
-    from promptloop.progress import progress_reporter
+    from promptloop.commands.run import RunOptions, default_output_dir, execute_run, prepare
+    from promptloop.gate.verdicts import exit_code_for
     from promptloop.report.console import print_run
-    from promptloop.verdicts import exit_code_for
+    from promptloop.report.files import prepare_output_dir, write_reports
+    from promptloop.report.progress import progress_reporter
 
     opts = RunOptions(
         start_dir=directory,
@@ -163,11 +157,11 @@ def run(
     repeats = repeat or prepared.loaded.config.repeat
     total = sum(len(p.cases) for p in prepared.plans) * repeats
     if baseline:
-        from promptloop.app import baseline_for
+        from promptloop.commands.run import baseline_for
 
         # Only changed prompts run on the base too; unchanged and new ones run once.
-        base_jobs = baseline_for(prepared, baseline).jobs
-        total += sum(len(job.plan.cases) for job in base_jobs) * repeats
+        base_versions = baseline_for(prepared, baseline).versions
+        total += sum(len(version.plan.cases) for version in base_versions) * repeats
     with progress_reporter(total, quiet=quiet) as progress:
         opts.progress = progress
         result = execute_run(opts, prepared)
@@ -248,10 +242,10 @@ def optimize(
     never saw. The chosen prompt is scored once on the test split at the end.
     """
 
-    from promptloop.app import RunOptions, default_output_dir
+    from promptloop.commands.optimize import OptimizeOptions, execute_optimize
+    from promptloop.commands.run import RunOptions, default_output_dir
     from promptloop.optimize.loop import ModeSetting
     from promptloop.optimize.packing import Feedback
-    from promptloop.optimizing import OptimizeOptions, execute_optimize
     from promptloop.report.console import print_optimization
 
     run_opts = RunOptions(
@@ -310,7 +304,7 @@ def merge(
     """
     from rich.console import Console
 
-    from promptloop.merging import merge_command
+    from promptloop.commands.merge import merge_command
 
     sys.exit(
         merge_command(
@@ -380,7 +374,7 @@ def ci(
     and suggestions, and gate the merge. Reads the GITHUB_* environment of the runner."""
     import os
 
-    from promptloop.ci import CiOptions, run_ci
+    from promptloop.commands.ci import CiOptions, run_ci
 
     opts = CiOptions(
         working_directory=working_directory,
@@ -411,7 +405,7 @@ def _stdout_console() -> Console:
 @_friendly_errors
 def init(directory: Path) -> None:
     """Create a starter promptloop.yaml, prompt and dataset in DIRECTORY (default: here)."""
-    from promptloop.starter import write_starter
+    from promptloop.commands.init import write_starter
 
     for path in write_starter(directory):
         click.echo(f"created {path}")
@@ -424,7 +418,7 @@ def schema() -> None:
     """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
     import json
 
-    from promptloop.config import config_json_schema
+    from promptloop.project.config import config_json_schema
 
     click.echo(json.dumps(config_json_schema(), indent=2))
 

@@ -15,7 +15,8 @@ from promptloop.evaluators.judge import (
     parse_verdict,
 )
 from promptloop.evaluators.python_check import CaseView, PythonEvaluator
-from promptloop.evaluators.registry import EVALUATOR_KINDS, build_evaluator
+from promptloop.evaluators.registry import build_evaluator
+from promptloop.evaluators.specs import EVALUATOR_KINDS
 
 __all__ = [
     "DETERMINISTIC_KINDS",

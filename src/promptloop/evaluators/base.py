@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.models.base import ModelClient, Usage
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, quote
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
 

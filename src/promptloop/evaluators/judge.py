@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, quote
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
 from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage

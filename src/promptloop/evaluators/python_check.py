@@ -43,7 +43,7 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, quote
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")

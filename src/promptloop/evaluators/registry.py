@@ -11,26 +11,16 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.deterministic import (
-    DETERMINISTIC_KINDS,
     NEGATION_PREFIX,
     build_deterministic,
 )
 from promptloop.evaluators.judge import build_judge
 from promptloop.evaluators.python_check import build_python
-
-if TYPE_CHECKING:
-    from promptloop.config import EvaluatorSpec
-
-EVALUATOR_KINDS: tuple[str, ...] = (
-    *DETERMINISTIC_KINDS,
-    "python",
-    "judge",
-    *(NEGATION_PREFIX + kind for kind in DETERMINISTIC_KINDS),
-)
+from promptloop.evaluators.specs import EVALUATOR_KINDS, EvaluatorSpec
 
 
 def unknown_kind_message(kind: str) -> str:
@@ -50,7 +40,7 @@ def build_evaluator(spec: EvaluatorSpec | Any, *, base_dir: Path) -> Evaluator:
     """Build the evaluator a config item describes.
 
     ``spec`` is read by duck typing (``kind``, ``args``, ``weight``, ``name``) so this
-    module never imports ``promptloop.config`` at run time. Raises ``ValueError`` with a
+    function also takes look-alikes from tests. Raises ``ValueError`` with a
     one-line message saying what is wrong and what is expected.
     """
     kind = getattr(spec, "kind", None)

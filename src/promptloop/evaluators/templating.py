@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedErro
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 
 _MARKERS = ("{{", "{%", "{#")
 

@@ -21,7 +21,8 @@ from github.Repository import Repository
 
 from promptloop.errors import InfraError
 from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
-from promptloop.github.safety import (
+from promptloop.github.workflow import Annotation
+from promptloop.safety import (
     GITHUB_BODY_LIMIT,
     SUMMARY_MARKER,
     inline_code,
@@ -29,7 +30,6 @@ from promptloop.github.safety import (
     parse_review_marker,
     truncate_body,
 )
-from promptloop.github.workflow import Annotation
 
 BOT_LOGIN = "github-actions[bot]"
 MAX_PULL_FILES = 3000

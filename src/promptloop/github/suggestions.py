@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from promptloop.github.diff import Hunk
-from promptloop.github.safety import fence_for
+from promptloop.safety import fence_for
 
 ChangeKind = Literal["replace", "delete", "insert"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
-from promptloop.github.safety import AnnotationLevel, annotation_command, escape_data
+from promptloop.safety import AnnotationLevel, annotation_command, escape_data
 
 STEP_SUMMARY_LIMIT = 1024 * 1024
 ANNOTATIONS_SHOWN_PER_LEVEL = 10

@@ -12,11 +12,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import ModelResponse
 from promptloop.optimize.packing import estimate_tokens
-from promptloop.prompts import template_variables
+from promptloop.project.prompts import template_variables
 
 # A line of the seed that mentions one of these is taken to be an output-format instruction.
 _FORMAT_LINE = re.compile(

@@ -28,8 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.errors import InfraError, UserError
+from promptloop.gate.stats import mcnemar_exact
 from promptloop.models.base import (
     Message,
     ModelCallError,
@@ -49,9 +51,7 @@ from promptloop.optimize.result import (
     changed_ranges,
     unified_diff,
 )
-from promptloop.outcome import CaseOutcome
-from promptloop.prompts import is_chat_path, template_variables
-from promptloop.stats import mcnemar_exact
+from promptloop.project.prompts import is_chat_path, template_variables
 from promptloop.wording import plural
 
 ModeSetting = Literal["auto", "rewrite", "rules"]

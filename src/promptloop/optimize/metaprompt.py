@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.models.base import Message, is_embedded
 from promptloop.optimize.packing import Feedback, Packed
-from promptloop.outcome import CaseOutcome
 from promptloop.wording import plural
 
 PROMPT_OPEN, PROMPT_CLOSE = "<prompt>", "</prompt>"

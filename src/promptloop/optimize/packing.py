@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from promptloop.outcome import CaseOutcome
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.wording import plural
 
 Feedback = Literal["critiques", "scores-only"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-from promptloop.outcome import CaseOutcome
+from promptloop.engine.outcome import CaseOutcome
+from promptloop.project.suites import SuitePlan
 
 Status = Literal["improved", "no_improvement", "error"]
 Mode = Literal["rewrite", "rules"]
@@ -170,3 +172,15 @@ def changed_ranges(before: str, after: str) -> tuple[ChangedRange, ...]:
             replacement += "\n"
         ranges.append(ChangedRange(i1 + 1, max(i2, i1 + 1), replacement))
     return tuple(ranges)
+
+
+@dataclass(frozen=True)
+class OptimizeOutcome:
+    """What `promptloop optimize` did for one suite: the result and the files it wrote."""
+
+    plan: SuitePlan
+    result: OptimizationResult
+    prompt_file: Path
+    written_to: Path | None
+    diff_path: Path | None
+    result_path: Path

@@ -8,13 +8,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from promptloop.engine.results import CaseRecord, RunResult
 from promptloop.report.figures import confirmation_line, rate_with_interval
-from promptloop.results import CaseRecord, RunResult
 from promptloop.wording import pct
 
 if TYPE_CHECKING:
-    from promptloop.optimize.result import SplitScore
-    from promptloop.optimizing import OptimizeOutcome
+    from promptloop.optimize.result import OptimizeOutcome, SplitScore
 
 _STATUS_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from promptloop.results import SuiteResult
-from promptloop.stats import wilson_interval
+from promptloop.engine.results import SuiteResult
+from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from promptloop.engine.results import CaseRecord, RunResult, Verdict
 from promptloop.report.figures import format_p
-from promptloop.results import CaseRecord, RunResult, Verdict
 
 GATE_CASE = "promptloop gate"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from promptloop.github.safety import inline_code, neutralize
+from promptloop.engine.results import RunResult
 from promptloop.report.figures import confirmation_line, format_p, rate_with_interval
-from promptloop.results import RunResult
+from promptloop.safety import inline_code, neutralize
 from promptloop.wording import pct
 
 _ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}

@@ -12,17 +12,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
+from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
 from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
-from promptloop.outcome import CaseOutcome
-from promptloop.prompts import (
+from promptloop.models.factory import build_client
+from promptloop.project.config import LoadedConfig
+from promptloop.project.prompts import (
     PromptTemplate,
     RenderedPrompt,
     check_variables,
     parse_prompt,
     render_prompt,
 )
+from promptloop.project.suites import SuitePlan
 
 
 @dataclass(frozen=True)
@@ -43,21 +46,6 @@ class MoreWork:
 
 ProgressEvent = CaseFinished | MoreWork
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-@dataclass(frozen=True)
-class SuitePlan:
-    """A suite resolved against its files: ready to run."""
-
-    name: str
-    prompt: PromptTemplate
-    cases: tuple[Case, ...]
-    evaluators: tuple[Evaluator, ...]
-    model: str
-    temperature: float
-    max_tokens: int | None
-    case_threshold: float = 1.0
-    threshold: float | None = None
 
 
 @dataclass
@@ -265,3 +253,29 @@ class TemplateScorer:
             self._plan, prompt=template, cases=cases, variant="candidate"
         )
         return rows[0]
+
+
+def build_runner(
+    loaded: LoadedConfig,
+    *,
+    judge_model: str,
+    no_cache: bool = False,
+    concurrency: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Runner:
+    """A runner with the client the config asks for: cache, retries, concurrency."""
+    cfg = loaded.config
+    cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
+    client, _stats = build_client(
+        cache_dir=cache_dir,
+        redis_url=None if no_cache else cfg.cache.redis_url,
+        retries=cfg.retries,
+        concurrency=concurrency or cfg.concurrency,
+    )
+    settings = RunSettings(
+        judge_model=judge_model,
+        seed=cfg.seed,
+        api_base=cfg.api_base,
+        timeout_s=float(cfg.timeout),
+    )
+    return Runner(client, settings, progress=progress)

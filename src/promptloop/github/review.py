@@ -15,16 +15,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptloop.github.safety import (
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.github.suggestions import Suggestion
+from promptloop.github.workflow import Annotation
+from promptloop.safety import (
     code_block,
     fingerprint,
     inline_code,
     neutralize,
     review_marker,
 )
-from promptloop.github.suggestions import Suggestion
-from promptloop.github.workflow import Annotation
-from promptloop.results import CaseRecord, RunResult, SuiteResult
 from promptloop.wording import plural
 
 MAX_EXAMPLES = 3

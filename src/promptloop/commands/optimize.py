@@ -7,14 +7,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptloop.app import Prepared, RunOptions, make_runner, prepare, prepare_output_dir
-from promptloop.dataset import split_cases
+from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
+from promptloop.dataset.splits import split_cases
+from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
 from promptloop.models.base import is_embedded
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import ModeSetting
 from promptloop.optimize.packing import Feedback
-from promptloop.runner import SuitePlan, TemplateScorer
+from promptloop.optimize.result import OptimizeOutcome
+from promptloop.project.suites import SuitePlan
+from promptloop.report.files import prepare_output_dir
 
 
 @dataclass
@@ -27,16 +30,6 @@ class OptimizeOptions:
     mode: ModeSetting | None = None
     feedback: Feedback | None = None
     in_place: bool = False
-
-
-@dataclass(frozen=True)
-class OptimizeOutcome:
-    plan: SuitePlan
-    result: OptimizationResult
-    prompt_file: Path
-    written_to: Path | None
-    diff_path: Path | None
-    result_path: Path
 
 
 def _pick_suite(prepared: Prepared, name: str | None) -> SuitePlan:

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from promptloop.compare import CaseRecord as PairRecord
-from promptloop.compare import Comparison, compare, confirm
-from promptloop.config import GateConfig
-from promptloop.gate import GatePolicy, cases_to_confirm, combine_verdicts, decide
-from promptloop.gate import Verdict as GateVerdict
-from promptloop.results import CaseRecord, RunResult, SuiteResult, Verdict
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
+from promptloop.gate.pairing import CaseRecord as PairRecord
+from promptloop.gate.pairing import Comparison, compare, confirm
+from promptloop.gate.policy import GatePolicy, cases_to_confirm, combine_verdicts, decide
+from promptloop.gate.policy import Verdict as GateVerdict
+from promptloop.project.config import GateConfig
 
 
 def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) -> list[PairRecord]:

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
-from promptloop.outcome import CaseOutcome, Status
 
 SCHEMA_VERSION = 1
 

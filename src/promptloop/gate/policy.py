@@ -10,7 +10,7 @@ Regression rule (why it looks like this)
 Let ``Δ`` be head − base pass rate in percentage points over the paired cases and
 ``p`` the one-sided p-value for "head is worse" from the paired sign-flip test
 (exactly McNemar's exact test when each case ran once; with repeats it also weighs
-how far each case moved, see :func:`promptloop.stats.sign_flip_p_worse`).
+how far each case moved, see :func:`promptloop.gate.stats.sign_flip_p_worse`).
 
 * **fail** when ``p < alpha`` *and* ``Δ < -max_regression_pp``: we are confident
   head is worse, and the best estimate of how much worse exceeds the allowance.
@@ -24,7 +24,7 @@ model that samples, makes unchanged cases look changed, and on a single run that
 hides a real 10-point drop about a third of the time (``bench/gate_stats.py``). So when
 the first look shows head worse (it breaks more than it fixes), every case that changed
 is run ``confirm_runs`` more times on both sides and the rule above is applied to the
-confirmed figures (:class:`promptloop.compare.Confirmation`): noise-made changes average
+confirmed figures (:class:`promptloop.gate.pairing.Confirmation`): noise-made changes average
 out, real ones persist. The false-fail bound still holds: a fail needs the confirmed
 test to reject, the confirmed test is exact under exchangeability (which cases are
 re-run depends only on which changed, not on which side won), and running it only when
@@ -67,8 +67,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from promptloop.compare import CaseRecord, Comparison
-from promptloop.stats import wilson_interval
+from promptloop.gate.pairing import CaseRecord, Comparison
+from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
 Status = Literal["pass", "fail", "inconclusive"]

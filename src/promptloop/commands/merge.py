@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptloop import __version__
-from promptloop.config import GateConfig, find_config, load_config
-from promptloop.errors import UserError
-from promptloop.results import (
+from promptloop.engine.results import (
     CaseRecord,
     RunResult,
     SuiteResult,
@@ -27,6 +25,8 @@ from promptloop.results import (
     read_results,
     summarise_evaluators,
 )
+from promptloop.errors import UserError
+from promptloop.project.config import GateConfig, find_config, load_config
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,8 +58,8 @@ def merge_command(
     console: Console | None,
 ) -> int:
     """Read, merge, re-judge, write the three reports; return the merged gate's exit code."""
-    from promptloop.app import write_reports
-    from promptloop.verdicts import exit_code_for, judge_run
+    from promptloop.gate.verdicts import exit_code_for, judge_run
+    from promptloop.report.files import write_reports
 
     if not paths:
         raise UserError("merge needs at least one results.json")

@@ -2,7 +2,7 @@
 
 Pairing is what makes a small suite informative: a case that passes on both sides
 says nothing about the change, so the tests look only at the cases that moved
-(see :mod:`promptloop.stats` for how repeats and fractional outcomes are handled).
+(see :mod:`promptloop.gate.stats` for how repeats and fractional outcomes are handled).
 
 Pass rates, the pass-rate delta and the score delta are all computed over the
 *paired* cases (present on both sides, errored on neither), so the delta is exactly
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from promptloop.stats import (
+from promptloop.gate.stats import (
     TIE_TOLERANCE,
     discordant_counts,
     mcnemar_exact,
@@ -136,7 +136,7 @@ class Comparison:
     delta_pp: Interval
     # Head − base mean score, paired bootstrap.
     score_delta: Interval
-    # Discordant counts by the sign of each case's delta (see promptloop.stats);
+    # Discordant counts by the sign of each case's delta (see promptloop.gate.stats);
     # mcnemar_p is the two-sided exact test on them.
     broken_count: int
     fixed_count: int
@@ -186,7 +186,7 @@ def _index(records: Sequence[CaseRecord], side: str) -> dict[str, CaseRecord]:
         if record.case_id in index:
             raise ValueError(
                 f"{side}: case id {record.case_id!r} appears twice; average repeats first "
-                "(promptloop.verdicts.pair_records)"
+                "(promptloop.gate.verdicts.pair_records)"
             )
         index[record.case_id] = record
     return index

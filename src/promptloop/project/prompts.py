@@ -34,7 +34,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from promptloop.dataset import Case
+from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import Message, Role
 from promptloop.yamlpos import Located, load_data_file, load_located, node_at, validation_error

@@ -27,6 +27,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from promptloop.errors import UserError
+from promptloop.evaluators import registry
+from promptloop.evaluators.specs import EvaluatorSpec, evaluator_item_schema
 from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.yamlpos import (
     Located,
@@ -38,100 +40,14 @@ from promptloop.yamlpos import (
 )
 
 if TYPE_CHECKING:
-    from promptloop.dataset import Case
-    from promptloop.prompts import PromptTemplate
+    from promptloop.dataset.cases import Case
+    from promptloop.project.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
-# Keys an evaluator list item may carry besides its single evaluator kind.
-_EVALUATOR_OPTIONS = ("weight", "name")
-
-
-def _evaluator_kinds() -> tuple[str, ...]:
-    # Imported lazily: the registry imports this module for ``EvaluatorSpec``.
-    from promptloop.evaluators.registry import EVALUATOR_KINDS
-
-    return tuple(EVALUATOR_KINDS)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class EvaluatorSpec(_Model):
-    """One evaluator list item. Users write ``{<kind>: <args>, weight?, name?}``."""
-
-    kind: str
-    args: Any = None
-    weight: float = Field(default=1.0, ge=0)
-    name: str | None = None
-    line: int | None = Field(default=None, description="Line in promptloop.yaml (set by us).")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_user_form(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            # A bare kind such as ``- is-json`` for evaluators that need no arguments.
-            data = {data: None}
-        if not isinstance(data, Mapping):
-            raise PydanticCustomError(
-                "evaluator_shape",
-                'an evaluator must be a mapping like `contains: "text"`, got {got}',
-                {"got": type(data).__name__},
-            )
-        if "kind" in data and set(data) <= {"kind", "args", "weight", "name", "line"}:
-            kind = data["kind"]
-            if isinstance(kind, str):
-                _check_kind(kind)
-            return data
-        kinds = [k for k in data if k not in _EVALUATOR_OPTIONS]
-        if not kinds:
-            raise PydanticCustomError(
-                "evaluator_kind_missing",
-                "evaluator has no kind; write one of: {kinds}",
-                {"kinds": ", ".join(_evaluator_kinds())},
-            )
-        if len(kinds) > 1:
-            known = [str(k) for k in kinds if str(k) in _evaluator_kinds()]
-            if len(known) > 1:
-                raise PydanticCustomError(
-                    "evaluator_kind_many",
-                    "one evaluator per list item, found {found}; start a new `- ` item for each",
-                    {"found": ", ".join(repr(k) for k in known)},
-                )
-            # One real kind plus a stray key: report the stray key precisely.
-            stray = next(str(k) for k in kinds if str(k) not in _evaluator_kinds())
-            raise PydanticCustomError(
-                "evaluator_extra_key",
-                "unknown key '{key}' in an evaluator (allowed besides the kind: weight, "
-                "name){hint}",
-                {
-                    "key": stray,
-                    "hint": suggest(stray, [*_evaluator_kinds(), *_EVALUATOR_OPTIONS]),
-                    "at": (stray,),
-                },
-            )
-        kind = str(kinds[0])
-        _check_kind(kind)
-        out: dict[str, Any] = {"kind": kind, "args": data[kinds[0]]}
-        for option in _EVALUATOR_OPTIONS:
-            if option in data:
-                out[option] = data[option]
-        return out
-
-    @property
-    def label(self) -> str:
-        """How results name this evaluator: its ``name``, else its kind."""
-        return self.name or self.kind
-
-
-def _check_kind(kind: str) -> None:
-    kinds = _evaluator_kinds()
-    if kind not in kinds:
-        raise PydanticCustomError(
-            "evaluator_kind_unknown",
-            "unknown evaluator '{kind}'{hint}",
-            {"kind": kind, "hint": suggest(kind, kinds)},
-        )
 
 
 class CacheConfig(_Model):
@@ -314,12 +230,10 @@ def _check_top_keys(data: Mapping[Any, Any], located: Located, path: str) -> Non
 
 
 def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
-    from promptloop.evaluators.registry import build_evaluator
-
     for s_index, suite in enumerate(config.suites):
         for e_index, spec in enumerate(suite.evaluators):
             try:
-                build_evaluator(spec, base_dir=base_dir)
+                registry.build_evaluator(spec, base_dir=base_dir)
             except ValueError as error:
                 loc: PathKey = ("suites", s_index, "evaluators", e_index, spec.kind)
                 line = config.line_of(loc) or config.line_of(loc[:-1])
@@ -394,13 +308,13 @@ class LoadedConfig:
         return os.path.normpath(str(parent / relative))
 
     def load_prompt(self, suite: SuiteConfig) -> PromptTemplate:
-        from promptloop.prompts import load_prompt
+        from promptloop.project.prompts import load_prompt
 
         return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
 
     def load_cases(self, suite: SuiteConfig) -> list[Case]:
         """The suite's cases, from its dataset file or the inline list in the config."""
-        from promptloop.dataset import load_dataset, parse_cases
+        from promptloop.dataset.cases import load_dataset, parse_cases
 
         if isinstance(suite.dataset, str):
             return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
@@ -436,41 +350,11 @@ def load_config(path: Path) -> LoadedConfig:
 # --- schema --------------------------------------------------------------------------
 
 
-def _evaluator_item_schema() -> dict[str, Any]:
-    kinds = list(_evaluator_kinds())
-    options = {
-        "weight": {
-            "type": "number",
-            "minimum": 0,
-            "default": 1,
-            "description": "Weight in the case score.",
-        },
-        "name": {"type": "string", "description": "Label shown in reports."},
-    }
-    variants: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "title": kind,
-            "required": [kind],
-            "properties": {kind: {"description": f"Arguments of the {kind} evaluator."}, **options},
-            "additionalProperties": False,
-        }
-        for kind in kinds
-    ]
-    variants.append(
-        {"type": "string", "enum": kinds, "description": "An evaluator that takes no arguments."}
-    )
-    return {
-        "description": "One evaluator: exactly one kind key plus optional weight and name.",
-        "anyOf": variants,
-    }
-
-
 def config_json_schema() -> dict[str, Any]:
     """JSON Schema of promptloop.yaml, for `promptloop schema` and editor autocompletion."""
     schema = Config.model_json_schema(mode="validation")
     schema["title"] = "promptloop.yaml"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     defs = schema.get("$defs", {})
-    defs["EvaluatorSpec"] = _evaluator_item_schema()
+    defs["EvaluatorSpec"] = evaluator_item_schema()
     return schema

@@ -10,15 +10,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from promptloop.config import LoadedConfig
-from promptloop.dataset import Case, parse_shard, select_shard
+from promptloop.dataset.cases import Case
+from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
+from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.factory import resolve_default_model
-from promptloop.prompts import check_variables
-from promptloop.runner import SuitePlan
+from promptloop.project.config import LoadedConfig
+from promptloop.project.prompts import PromptTemplate, check_variables
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    """A suite resolved against its files: ready to run."""
+
+    name: str
+    prompt: PromptTemplate
+    cases: tuple[Case, ...]
+    evaluators: tuple[Evaluator, ...]
+    model: str
+    temperature: float
+    max_tokens: int | None
+    case_threshold: float = 1.0
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)

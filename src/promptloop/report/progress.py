@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from promptloop.runner import MoreWork, ProgressCallback, ProgressEvent
+from promptloop.engine.runner import MoreWork, ProgressCallback, ProgressEvent
 
 
 class PlainProgress:

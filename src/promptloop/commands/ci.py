@@ -4,7 +4,7 @@ The order of work: read the Actions runtime and the event; find which suites the
 touches; run them head vs base; learn a revision of each changed prompt that fails; then
 write (one review, one sticky comment, one check run) and always report through the runner
 (job summary, outputs, annotations, exit code), which keeps working when the token is
-read-only. Deciding what to say lives in ``promptloop.review``; this module moves data.
+read-only. Deciding what to say lives in ``promptloop.github.review``; this module moves data.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from promptloop.app import Prepared, RunOptions, execute_run, prepare, write_reports
-from promptloop.config import LoadedConfig, find_config, load_config
+from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
+from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import InfraError, PromptloopError, UserError
-from promptloop.gitfiles import blob_sha, changed_paths, ensure_commit, find_root, head_commit
+from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import (
     Conclusion,
     ExistingComment,
@@ -33,22 +34,7 @@ from promptloop.github.api import (
 )
 from promptloop.github.diff import Hunk
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
-from promptloop.github.runtime import ActionsRuntime
-from promptloop.github.safety import escape_data, inline_code, mask_secrets
-from promptloop.github.suggestions import plan_suggestions
-from promptloop.github.workflow import (
-    Annotation,
-    annotation_commands,
-    append_step_summary,
-    emit,
-    mask_commands,
-    write_outputs,
-)
-from promptloop.optimize import OptimizationResult
-from promptloop.optimizing import OptimizeOptions, run_optimizer
-from promptloop.report.markdown import render_markdown
-from promptloop.results import RunResult, read_results
-from promptloop.review import (
+from promptloop.github.review import (
     Link,
     PlannedComment,
     evaluator_args_text,
@@ -62,7 +48,22 @@ from promptloop.review import (
     validation_change,
     verdict_of,
 )
-from promptloop.verdicts import exit_code_for
+from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.workflow import (
+    Annotation,
+    annotation_commands,
+    append_step_summary,
+    emit,
+    mask_commands,
+    write_outputs,
+)
+from promptloop.optimize import OptimizationResult
+from promptloop.project.config import LoadedConfig, find_config, load_config
+from promptloop.project.git import blob_sha, changed_paths, ensure_commit, find_root, head_commit
+from promptloop.report.files import write_reports
+from promptloop.report.markdown import render_markdown
+from promptloop.safety import escape_data, inline_code, mask_secrets
 
 CHECK_NAME = "promptloop"
 SUGGEST_MODES = ("off", "suggestion", "commit", "pull-request")

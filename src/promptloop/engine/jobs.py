@@ -1,0 +1,83 @@
+"""Running one version of a suite's prompt over its cases, into a ``SuiteResult``.
+
+A job is a suite plus the prompt version to run it with: the head's own prompt, or the
+base's as it was at the baseline ref.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptloop.dataset.splits import split_of
+from promptloop.engine.outcome import CaseOutcome
+from promptloop.engine.results import (
+    CaseRecord,
+    SuiteResult,
+    UsageTotals,
+    case_record,
+    summarise_evaluators,
+)
+from promptloop.engine.runner import Runner
+from promptloop.project.prompts import PromptTemplate
+from promptloop.project.suites import SuitePlan
+
+SplitRatios = tuple[float, float, float]
+
+
+@dataclass
+class Job:
+    plan: SuitePlan
+    variant: str
+    source: str
+    template: PromptTemplate
+
+
+def head_job(plan: SuitePlan) -> Job:
+    return Job(plan, "head", plan.prompt.source, plan.prompt)
+
+
+def records_of(
+    rows: list[list[CaseOutcome]], split_ratios: SplitRatios, first_repeat: int = 0
+) -> list[CaseRecord]:
+    return [
+        case_record(outcome, split_of(outcome.case.id, split_ratios), first_repeat + index)
+        for index, row in enumerate(rows)
+        for outcome in row
+    ]
+
+
+def suite_result(job: Job, rows: list[list[CaseOutcome]], split_ratios: SplitRatios) -> SuiteResult:
+    records = records_of(rows, split_ratios)
+    plan = job.plan
+    return SuiteResult(
+        name=plan.name,
+        variant="base" if job.variant == "base" else "head",
+        prompt_path=plan.prompt.path,
+        prompt_sha256=hashlib.sha256(job.source.encode()).hexdigest(),
+        model=plan.model,
+        threshold=plan.threshold,
+        cases=records,
+        evaluators=summarise_evaluators(records),
+        usage=UsageTotals.of_records(records),
+    )
+
+
+async def run_jobs(
+    runner: Runner, jobs: Sequence[Job], repeat: int, split_ratios: SplitRatios
+) -> tuple[list[SuiteResult], list[SuiteResult]]:
+    """Run every job at once (the runner's limiter bounds the calls in flight); return the
+    head suites and the base suites, each in the jobs' order."""
+    outputs = await asyncio.gather(
+        *(
+            runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
+            for job in jobs
+        )
+    )
+    head: list[SuiteResult] = []
+    base: list[SuiteResult] = []
+    for job, rows in zip(jobs, outputs, strict=True):
+        (base if job.variant == "base" else head).append(suite_result(job, rows, split_ratios))
+    return head, base

@@ -1,0 +1,137 @@
+"""The gate's second look: re-run the cases that changed before deciding that head is worse.
+
+Which cases to re-run is decided from the first look alone (``verdicts.confirmation_plan``),
+so the paired test on the confirmed differences stays exact; see ``policy`` for why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from promptloop.engine.jobs import Job, SplitRatios, records_of
+from promptloop.engine.results import CaseRecord, SuiteResult, UsageTotals
+from promptloop.engine.runner import MoreWork, ProgressCallback, Runner
+from promptloop.gate.verdicts import (
+    FirstLooks,
+    answers_repeated,
+    confirmation_plan,
+    first_looks,
+)
+from promptloop.project.config import GateConfig
+from promptloop.wording import plural
+
+SuiteKey = tuple[str, str]
+
+
+async def look_twice(
+    runner: Runner,
+    jobs: Sequence[Job],
+    head: list[SuiteResult],
+    base: list[SuiteResult],
+    *,
+    gate: GateConfig,
+    seed: int,
+    first_repeat: int,
+    split_ratios: SplitRatios,
+    always: bool,
+    progress: ProgressCallback | None,
+) -> tuple[list[SuiteResult], list[SuiteResult], FirstLooks]:
+    """Compare the first look; where the gate needs a second one, run it and attach the
+    confirmation runs to the suites. ``always`` confirms every change (a shard cannot see
+    the whole suite, so it cannot tell whether head looks worse)."""
+    looks = first_looks(head, base, gate, seed)
+    plan = confirmation_plan(head, looks, gate, always=always)
+    if not plan:
+        return head, base, looks
+    first_look: dict[SuiteKey, SuiteResult] = {(s.name, s.variant): s for s in (*head, *base)}
+    confirmed = await _run_confirmation(
+        runner, jobs, plan, gate.confirm_runs, first_repeat, split_ratios, first_look, progress
+    )
+    head = [_with_confirmation(s, confirmed.get((s.name, "head"), [])) for s in head]
+    base = [_with_confirmation(s, confirmed.get((s.name, "base"), [])) for s in base]
+    return head, base, looks
+
+
+async def _run_confirmation(
+    runner: Runner,
+    jobs: Sequence[Job],
+    plan: dict[str, list[str]],
+    runs: int,
+    first_repeat: int,
+    split_ratios: SplitRatios,
+    first_look: dict[SuiteKey, SuiteResult],
+    progress: ProgressCallback | None,
+) -> dict[SuiteKey, list[CaseRecord]]:
+    """Run the planned cases up to ``runs`` more times on both sides, one run at a time,
+    repeat indices after the first look's so every run is a fresh draw. When a run brings
+    back every answer and verdict unchanged, the model and judge are deterministic on
+    these cases and the remaining runs would only repeat it, so they are skipped."""
+    wanted = {name: set(ids) for name, ids in plan.items()}
+    chosen = [
+        (job, [c for c in job.plan.cases if c.id in wanted[job.plan.name]])
+        for job in jobs
+        if job.plan.name in wanted
+    ]
+    per_run = sum(len(cases) for _, cases in chosen)
+    cases = sum(len(ids) for ids in plan.values())
+    _announce(
+        progress,
+        MoreWork(
+            per_run * runs,
+            f"re-running {plural(cases, 'changed case')} {plural(runs, 'more time')} on "
+            "each side before the gate decides",
+        ),
+    )
+    collected: dict[SuiteKey, list[CaseRecord]] = {
+        (job.plan.name, job.variant): [] for job, _ in chosen
+    }
+    for index in range(first_repeat, first_repeat + runs):
+        outputs = await asyncio.gather(
+            *(
+                runner.run_suite(
+                    job.plan,
+                    prompt=job.template,
+                    cases=cases,
+                    variant=job.variant,
+                    repeat=1,
+                    first_repeat=index,
+                )
+                for job, cases in chosen
+            )
+        )
+        repeated = True
+        for (job, _), rows in zip(chosen, outputs, strict=True):
+            key = (job.plan.name, job.variant)
+            records = records_of(rows, split_ratios, index)
+            collected[key].extend(records)
+            repeated = repeated and answers_repeated(first_look[key].cases, records)
+        left = first_repeat + runs - index - 1
+        if repeated and left:
+            _announce(
+                progress,
+                MoreWork(
+                    -per_run * left,
+                    "every answer and verdict came back unchanged (the model and judge "
+                    f"are deterministic here), so the {plural(left, 'remaining run')} "
+                    f"{'is' if left == 1 else 'are'} skipped",
+                ),
+            )
+            break
+    return collected
+
+
+def _announce(progress: ProgressCallback | None, event: MoreWork) -> None:
+    if progress is not None:
+        progress(event)
+
+
+def _with_confirmation(suite: SuiteResult, records: list[CaseRecord]) -> SuiteResult:
+    if not records:
+        return suite
+    return suite.model_copy(
+        update={
+            "confirmation_runs": records,
+            "usage": suite.usage.add(UsageTotals.of_records(records)),
+        }
+    )
