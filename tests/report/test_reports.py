@@ -19,7 +19,7 @@ from promptloop.report.files import write_reports
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
 
-PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+PROJECTS = Path(__file__).parents[1] / "fixtures" / "projects"
 HOSTILE = "@octocat <script>alert(1)</script> positive"
 
 SECOND_SUITE = """\

@@ -12,7 +12,7 @@ from promptloop.evaluators import EVALUATOR_KINDS, build_evaluator, quote
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.models.base import ModelRequest, ModelResponse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "evaluators"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "evaluators"
 CASE = Case(id="t1", vars={"product": "Acme", "ticket": "I was charged twice"}, expected="billing")
 
 

@@ -28,7 +28,7 @@ from promptloop.github.workflow import (
     write_outputs,
 )
 
-EVENTS = Path(__file__).parent / "fixtures" / "github" / "events"
+EVENTS = Path(__file__).parents[1] / "fixtures" / "github" / "events"
 
 
 def opened() -> dict[str, Any]:

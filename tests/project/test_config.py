@@ -17,7 +17,7 @@ from promptloop.project.config import (
     parse_config,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "config" / "project"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "config" / "project"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from promptloop.cli import cli
 from promptloop.engine.results import read_results
 from promptloop.models.scripted import clear_scripts, register_script, script_calls
 
-PROJECTS = Path(__file__).parent / "fixtures" / "projects"
+PROJECTS = Path(__file__).parents[1] / "fixtures" / "projects"
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 # The head prompt asks for sarcasm; the scripted model then gets these reviews wrong.
 BROKEN_BY_SARCASM = ("loved", "Terrible", "arrived early", "Broke", "Best", "battery")

@@ -23,7 +23,7 @@ from tests.fakegithub import FakeGitHub, make_patch
 REPO = "octo/prompts"
 TOKEN = "ghs_secretTOKEN1234567890"
 PROVIDER_KEY = "sk-provider-secret-0987654321"
-EVENTS = Path(__file__).parent / "fixtures" / "github" / "events"
+EVENTS = Path(__file__).parents[1] / "fixtures" / "github" / "events"
 PROMPT = "prompts/greet.md"
 NAMES = [
     "Ada",
