@@ -56,8 +56,9 @@ class _Injection:
     remaining: int
     status: int
     method: str | None
-    kind: str  # "error" | "secondary"
+    kind: str  # "error" | "secondary" | "applied" (the write happens, the answer is an error)
     retry_after: int
+    path: str | None = None
 
 
 def _now() -> str:
@@ -111,6 +112,8 @@ class FakeGitHub:
         self.internal_errors: list[str] = []
         self.write_count = 0  # non-GET requests answered with a 2xx
         self._injections: list[_Injection] = []
+        # Writes applied and then answered with an error (fail_after_applying_next).
+        self.applied_then_failed = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.root = ""
@@ -310,6 +313,21 @@ class FakeGitHub:
         with self.lock:
             self._injections.append(_Injection(n, status, method, "error", 0))
 
+    def fail_after_applying_next(
+        self, n: int = 1, status: int = 502, *, method: str = "POST", path: str | None = None
+    ) -> None:
+        """The next `n` writes (of `method`, whose path contains `path`) are APPLIED, then
+        answered with `status`: GitHub documents that this happens, and that retrying such a
+        request blindly can duplicate what it created."""
+        with self.lock:
+            self._injections.append(_Injection(n, status, method, "applied", 0, path))
+
+    def fail_every_write(self, status: int = 502) -> None:
+        """Every later write gets `status` without being applied (reads still work)."""
+        with self.lock:
+            for method in ("POST", "PATCH", "PUT", "DELETE"):
+                self._injections.append(_Injection(10**9, status, method, "error", 0))
+
     def secondary_rate_limit_next(
         self, n: int = 1, *, retry_after: int = 1, method: str | None = None
     ) -> None:
@@ -425,8 +443,10 @@ class FakeGitHub:
         out_headers["Content-Type"] = "application/json; charset=utf-8"
         return status, out_headers, json.dumps(payload).encode()
 
-    def _take_injection(self, method: str) -> _Injection | None:
+    def _take_injection(self, method: str, path: str) -> _Injection | None:
         for inj in self._injections:
+            if inj.path is not None and inj.path not in path:
+                continue
             if inj.remaining > 0 and inj.method in (None, method):
                 inj.remaining -= 1
                 return inj
@@ -439,8 +459,16 @@ class FakeGitHub:
         query: dict[str, str],
         headers: dict[str, str],
         raw_body: bytes,
+        *,
+        inject: bool = True,
     ) -> tuple[int, dict[str, str], Any]:
-        inj = self._take_injection(method)
+        inj = self._take_injection(method, path) if inject else None
+        if inj is not None and inj.kind == "applied":
+            status, _, _ = self._dispatch(method, path, query, headers, raw_body, inject=False)
+            if 200 <= status < 300:
+                self.write_count += 1
+                self.applied_then_failed += 1
+            return inj.status, {}, {"message": "Server Error", "status": str(inj.status)}
         if inj is not None and inj.kind == "secondary":
             return (
                 403,
