@@ -6,6 +6,7 @@ from typing import Any
 
 from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
 from promptloop.github.diff import parse_patch
+from promptloop.github.markers import parse_review_marker
 from promptloop.github.review import (
     MODEL_ERROR,
     Link,
@@ -19,7 +20,6 @@ from promptloop.github.review import (
     suggestion_comment,
 )
 from promptloop.github.suggestions import plan_suggestions
-from promptloop.safety import parse_review_marker
 
 PROMPT_LINES = [
     "You write a product tagline for {{ product }}.",

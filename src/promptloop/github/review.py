@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.github.markers import review_marker
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
 from promptloop.safety import (
@@ -23,7 +24,6 @@ from promptloop.safety import (
     fingerprint,
     inline_code,
     neutralize,
-    review_marker,
 )
 from promptloop.wording import plural
 
