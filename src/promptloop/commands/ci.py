@@ -43,6 +43,7 @@ from promptloop.github.session import (
     GitHubFactory,
     Revision,
     Session,
+    Target,
     deliver_revisions,
     plan_findings_of,
     publish_check_run,
@@ -172,6 +173,24 @@ def _output_dir(ci: _Ci) -> Path:
     return _workdir(ci) / "promptloop-results"
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """What this run evaluates: the suites the change touches, against which base."""
+
+    suites: list[str]
+    base_sha: str | None
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What the run reported, for the runner's own outputs."""
+
+    job_summary: str
+    outputs: dict[str, str]
+    annotations: list[Annotation]
+
+
 def _evaluate_and_report(
     ci: _Ci,
     ctx: PullContext | PushContext | DispatchContext,
@@ -182,53 +201,93 @@ def _evaluate_and_report(
     to_repo = _to_repo(root)
     pull = ctx if isinstance(ctx, PullContext) else None
     target = resolve_target(ci, ctx, root)
-    head_sha, base_sha = target.head_sha, target.base_sha
-    if not head_sha:
+    selection = _select(ci, target, pull, loaded, to_repo, root)
+    if selection.skip_reason is not None:
+        return _nothing_changed(ci, pull, target.head_sha, selection.skip_reason)
+    prepared, result, revisions = _evaluate(ci, selection, config_path, target, to_repo)
+    said = _say_on_the_pull_request(ci, pull, target, prepared, result, revisions, to_repo, root)
+    _runner_report(ci, said.job_summary, said.outputs, said.annotations)
+    return _exit_code(ci, exit_code_for(result, prepared.loaded.config.gate))
+
+
+def _select(
+    ci: _Ci,
+    target: Target,
+    pull: PullContext | None,
+    loaded: LoadedConfig,
+    to_repo: Callable[[Path], str | None],
+    root: Path,
+) -> _Selection:
+    if not target.head_sha:
         raise UserError("no commit to report on: GITHUB_SHA is not set", key="GITHUB_SHA")
     local_head = head_commit(root)
-    if local_head and local_head != head_sha and pull is not None:
+    if local_head and local_head != target.head_sha and pull is not None:
         ci.ledger.warnings.append(
-            f"the checked-out commit {local_head[:12]} is not the PR head {head_sha[:12]}; "
-            "use actions/checkout with ref: ${{ github.event.pull_request.head.sha }}"
+            f"the checked-out commit {local_head[:12]} is not the PR head "
+            f"{target.head_sha[:12]}; use actions/checkout with "
+            "ref: ${{ github.event.pull_request.head.sha }}"
         )
     by_suite = suite_files(loaded, to_repo)
     if target.changed is not None:
         suites, why = relevant_suites(by_suite, target.changed, to_repo(loaded.path))
         if not suites:
-            return _nothing_changed(ci, pull, head_sha, why)
+            return _Selection([], None, why)
         ci.ledger.notes.append(why[:1].upper() + why[1:] + ".")
     else:
         suites = list(by_suite)
+    base_sha = target.base_sha
     if base_sha is not None and not ci.have_commit(root, base_sha):
         ci.ledger.notes.append(
             f"The base commit {base_sha[:12]} is not in this checkout (use actions/checkout "
             "with fetch-depth: 0), so there is no base-vs-head comparison."
         )
         base_sha = None
+    return _Selection(suites, base_sha)
 
-    # --- step 2: run, and learn revisions ---------------------------------------------------
+
+def _evaluate(
+    ci: _Ci,
+    selection: _Selection,
+    config_path: Path,
+    target: Target,
+    to_repo: Callable[[Path], str | None],
+) -> tuple[Prepared, RunResult, list[Revision]]:
+    """Run the suites head vs base (or read an earlier job's results), and learn revisions."""
     run_opts = RunOptions(
         start_dir=Path("."),
         config_path=config_path,
         output_dir=_output_dir(ci),
-        suites=tuple(suites),
+        suites=tuple(selection.suites),
         concurrency=ci.opts.concurrency,
-        baseline=base_sha,
+        baseline=selection.base_sha,
     )
     prepared = _with_cache_dir(ci, prepare(run_opts))
-    results_path = (Path.cwd() / ci.opts.results_path).resolve() if ci.opts.results_path else None
+    results_path = ci.opts.results_path
     if results_path is not None:
-        result = read_results(results_path)
+        results_path = (Path.cwd() / results_path).resolve()
         ci.ledger.notes.append(
             f"Results from {results_path.name} (computed by earlier jobs), so no "
             "revision is learned in this job."
         )
-        revisions: list[Revision] = []
-    else:
-        result = execute_run(run_opts, prepared)
-        revisions = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
+        return prepared, read_results(results_path), []
+    result = execute_run(run_opts, prepared)
+    revisions = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
+    return prepared, result, revisions
 
-    # --- steps 3 and 4: plan what the pull request shows, and publish it --------------------
+
+def _say_on_the_pull_request(
+    ci: _Ci,
+    pull: PullContext | None,
+    target: Target,
+    prepared: Prepared,
+    result: RunResult,
+    revisions: list[Revision],
+    to_repo: Callable[[Path], str | None],
+    root: Path,
+) -> _Said:
+    """Plan what the pull request shows and publish it in order (revisions, review, summary,
+    check run): each later part links to what the earlier ones became."""
+    head_sha = target.head_sha
     inline, unplaced, annotations = plan_findings_of(
         prepared.loaded, result, target.files, head_sha, to_repo, root
     )
@@ -257,20 +316,17 @@ def _evaluate_and_report(
     )
     if ci.can_comment(pull) and pull is not None:
         publish_summary(ci, pull.number, head_sha, content, summary)
-    publish_check_run(
-        ci,
-        check_run_plan(
-            head_sha,
-            _CONCLUSIONS[verdict],
-            check_title(result),
-            summary,
-            content,
-            annotations,
-            ci.runtime.run_url,
-        ),
+    check = check_run_plan(
+        head_sha,
+        _CONCLUSIONS[verdict],
+        check_title(result),
+        summary,
+        content,
+        annotations,
+        ci.runtime.run_url,
     )
+    publish_check_run(ci, check)
 
-    # --- step 5: the runner's own report ----------------------------------------------------
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
     job_summary = render_summary(report_md, notes=ci.notes(), links=ci.links, unplaced=unplaced)
     rate = overall_pass_rate(result)
@@ -281,8 +337,7 @@ def _evaluate_and_report(
         "delta": "" if delta is None else f"{delta:.2f}",
         "results-path": str(paths["results"]),
     }
-    _runner_report(ci, job_summary, outputs, annotations)
-    return _exit_code(ci, exit_code_for(result, prepared.loaded.config.gate))
+    return _Said(job_summary, outputs, annotations)
 
 
 def _with_cache_dir(ci: _Ci, prepared: Prepared) -> Prepared:
