@@ -1,7 +1,8 @@
 """Evaluators: deterministic checks, python functions and LLM judges, one result type.
 
 ``base`` holds the seam (``EvalResult``, ``EvalContext``, ``Evaluator``, ``combine``);
-``registry.build_evaluator`` turns a config item into an evaluator.
+``specs`` how a config item is written; ``registry.build_evaluator`` turns one into an
+evaluator. May import models, dataset and the foundation.
 """
 
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, quote
