@@ -26,6 +26,10 @@ SECONDARY_RATE_LIMIT = (
 )
 
 
+# A status the fake uses internally: answer nothing and close the connection.
+DROP_CONNECTION = 0
+
+
 class ApiError(Exception):
     def __init__(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
         super().__init__(payload.get("message"))
@@ -314,13 +318,21 @@ class FakeGitHub:
             self._injections.append(_Injection(n, status, method, "error", 0))
 
     def fail_after_applying_next(
-        self, n: int = 1, status: int = 502, *, method: str = "POST", path: str | None = None
+        self,
+        n: int = 1,
+        status: int = 502,
+        *,
+        method: str = "POST",
+        path: str | None = None,
+        drop: bool = False,
     ) -> None:
         """The next `n` writes (of `method`, whose path contains `path`) are APPLIED, then
-        answered with `status`: GitHub documents that this happens, and that retrying such a
-        request blindly can duplicate what it created."""
+        answered with `status`, or with `drop` the connection closes with no answer at all:
+        GitHub documents that this happens, and that retrying such a request blindly can
+        duplicate what it created."""
         with self.lock:
-            self._injections.append(_Injection(n, status, method, "applied", 0, path))
+            kind = "applied-drop" if drop else "applied"
+            self._injections.append(_Injection(n, status, method, kind, 0, path))
 
     def fail_every_write(self, status: int = 502) -> None:
         """Every later write gets `status` without being applied (reads still work)."""
@@ -463,11 +475,13 @@ class FakeGitHub:
         inject: bool = True,
     ) -> tuple[int, dict[str, str], Any]:
         inj = self._take_injection(method, path) if inject else None
-        if inj is not None and inj.kind == "applied":
+        if inj is not None and inj.kind in ("applied", "applied-drop"):
             status, _, _ = self._dispatch(method, path, query, headers, raw_body, inject=False)
             if 200 <= status < 300:
                 self.write_count += 1
                 self.applied_then_failed += 1
+            if inj.kind == "applied-drop":
+                return DROP_CONNECTION, {}, None
             return inj.status, {}, {"message": "Server Error", "status": str(inj.status)}
         if inj is not None and inj.kind == "secondary":
             return (
@@ -937,6 +951,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, out_headers, payload = self.owner.handle(self.command, self.path, headers, raw)
+        if status == DROP_CONNECTION:
+            # The request was applied; the client never hears back (a reset connection).
+            self.close_connection = True
+            return
         self.send_response(status)
         for k, v in out_headers.items():
             self.send_header(k, v)

@@ -304,3 +304,14 @@ def test_dry_run_plans_and_writes_nothing(gh: FakeGitHub) -> None:
     assert planned[0] == "create the summary comment on #1"
     assert "create branch promptloop/pr-1" in planned[1]
     assert planned[-1].startswith("create the check run 'promptloop'")
+
+
+def test_a_connection_dropped_after_the_write_is_read_again_not_repeated(
+    gh: FakeGitHub,
+) -> None:
+    head = pull(gh)
+    gh.fail_after_applying_next(1, method="POST", path="/reviews", drop=True)
+    applied, _ = publisher(gh).review(review_plan(1, head, "b", [finding("f1", head)], "x"))
+    assert gh.applied_then_failed == 1
+    assert applied.done
+    assert len(gh.reviews(REPO, 1)) == 1 and len(gh.review_comments(REPO, 1)) == 1
