@@ -153,9 +153,10 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert "base pass rate" in report
     assert "100.0%" in report and "25.0%" in report
     assert "-75.0" in report
-    assert "Broken (passed on base, fails on head): 6" in report
+    assert "sentiment: 6 broken cases (passed on the base, fail on this head)" in report
     assert "base output: `positive`" in report and "head output: `negative`" in report
-    assert f"Prompt unchanged since {base_sha}, so not run on the base: shipping." in report
+    # The base is named by its short sha.
+    assert f"Prompt unchanged since {base_sha[:7]}, so not run on the base: shipping." in report
     assert "fixed, 6 broken" in res.output
     junit = ET.parse(root / "out" / "junit.xml").getroot()
     suite = next(s for s in junit.iter("testsuite") if s.get("name") == "sentiment")
