@@ -191,7 +191,8 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     assert "<!-- promptloop:fp" not in text
     assert "Findings not posted as review comments" in text
     assert "@\u200dsomeone" in text
-    assert "- review: https://example.invalid/r/1" in text
+    # Links carry words, not bare URLs.
+    assert "[the review](https://example.invalid/r/1)" in text
     assert text.rstrip().endswith("<sub>3 model calls</sub>")
 
 

@@ -38,6 +38,8 @@ from promptloop.github.review import (
     Link,
     PlannedComment,
     evaluator_args_text,
+    held_out_line,
+    optimizer_account,
     overall_delta_pp,
     overall_pass_rate,
     plan_findings,
@@ -45,7 +47,6 @@ from promptloop.github.review import (
     render_summary,
     review_body,
     suggestion_comment,
-    validation_change,
     verdict_of,
 )
 from promptloop.github.runtime import ActionsRuntime
@@ -149,7 +150,8 @@ def relevant_suites(
     if not names:
         return [], "no prompt, dataset or evaluator file of any suite changed"
     hit = sorted({p for n in names for p in files_by_suite[n]} & touched)
-    return names, f"changed: {', '.join(hit)}"
+    ran = f"{names[0]} ran" if len(names) == 1 else f"{len(names)} suites ran"
+    return names, f"{ran} because this pull request changes {', '.join(hit)}"
 
 
 def content_fingerprint(head_sha: str, report: str) -> str:
@@ -543,6 +545,7 @@ class _CiRun:
                 args,
                 head_sha,
                 level=level,
+                more_url=self.runtime.run_url,
             )
             annotations += anns
             for c in comments:
@@ -584,7 +587,9 @@ class _CiRun:
             # The summary carries what could not become review comments.
             unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
             writes_ok = self._can_comment(pull)
-        report_md = render_markdown(result)
+        report_md = render_markdown(
+            result, head_sha=head_sha, repo_url=self._repo_url(), more_url=self.runtime.run_url
+        )
         summary = self._mask(
             render_summary(
                 report_md,
@@ -618,10 +623,13 @@ class _CiRun:
             )
         # Notes added while posting (read-only, failed writes) belong in the job summary too.
         job_summary = render_summary(
-            report_md,
+            render_markdown(
+                result, head_sha=head_sha, repo_url=self._repo_url(), max_cases=50, chart=True
+            ),
             notes=self._all_notes(),
             links=self.state.links,
             unplaced=unplaced,
+            findings=inline,
         )
         rate = overall_pass_rate(result)
         delta = overall_delta_pp(result)
@@ -635,6 +643,9 @@ class _CiRun:
         if self.opts.fail_on == "never":
             return 0
         return exit_code_for(result, gate)
+
+    def _repo_url(self) -> str:
+        return f"{self.runtime.server_url}/{self.runtime.repository}"
 
     def _place_revisions(
         self,
@@ -652,7 +663,7 @@ class _CiRun:
             hunks = _hunks(pull_file)
             plan = plan_suggestions(res.seed_text, res.revised_text, hunks)
             scores = res.scores.to_dict()
-            why = _score_line(scores)
+            why = held_out_line(scores)
             if plan.complete and plan.suggestions and not self._can_comment(pull):
                 where = "No review is posted from this run; apply the diff below by hand."
             elif plan.complete and plan.suggestions:
@@ -662,7 +673,14 @@ class _CiRun:
             else:
                 where = self._deliver_whole(rev, pull, head_sha, root)
             rendered.append(
-                render_revision(rev.suite, rev.path, res.rationale, res.unified_diff, scores, where)
+                render_revision(
+                    rev.suite,
+                    rev.path,
+                    optimizer_account(res.trajectory),
+                    res.unified_diff,
+                    scores,
+                    where,
+                )
             )
         return rendered
 
@@ -796,11 +814,6 @@ class _CiRun:
             sys.stderr.write(self._mask(summary))
         if self.runtime.output_path is not None:
             write_outputs(self.runtime.output_path, {k: self._mask(v) for k, v in outputs.items()})
-
-
-def _score_line(scores: Any) -> str:
-    validation = validation_change(scores)
-    return f"Validation pass rate {validation} on held-out cases." if validation else ""
 
 
 def _hunks(pull_file: PullFile | None) -> list[Hunk]:

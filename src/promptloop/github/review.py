@@ -18,6 +18,7 @@ from typing import Any
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
+from promptloop.report.names import case_label
 from promptloop.safety import (
     code_block,
     fingerprint,
@@ -51,7 +52,8 @@ _STOPWORDS = frozenset(
 
 @dataclass(frozen=True)
 class Example:
-    case_id: str
+    # The case's id, or its file:line when the id is only a content hash.
+    label: str
     source: str | None
     inputs: Mapping[str, Any]
     output: str | None
@@ -69,6 +71,9 @@ class Cluster:
     examples: tuple[Example, ...]
     # The model call itself failed: a provider problem, not something the prompt says.
     infrastructure: bool = False
+    # (text, number of cases) with identical or near-identical texts folded, most cases first.
+    said: tuple[tuple[str, int], ...] = ()
+    fixes: tuple[tuple[str, int], ...] = ()
 
     @property
     def count(self) -> int:
@@ -79,6 +84,32 @@ class Cluster:
         return self.count / self.total_cases if self.total_cases else 0.0
 
 
+class _Folder:
+    """Counts texts per case, folding near-identical ones (same words but a number or two)
+    into the first of their kind, so a comment says each thing once."""
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[str, set[str], int]] = []
+
+    def add(self, text: str) -> None:
+        words = set(_WORD.findall(text.lower()))
+        for i, (first, seen, count) in enumerate(self._groups):
+            if words == seen or _similar(words, seen):
+                self._groups[i] = (first, seen, count + 1)
+                return
+        self._groups.append((text, words, 1))
+
+    def counts(self) -> tuple[tuple[str, int], ...]:
+        ranked = sorted(enumerate(self._groups), key=lambda item: (-item[1][2], item[0]))
+        return tuple((text, count) for _, (text, _, count) in ranked)
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    # 0.7 folds "has 14 words, more than 12" with "has 15 words, more than 12" but keeps
+    # "misses the product name" apart from "misses the product tagline".
+    return bool(a and b) and len(a & b) / len(a | b) >= 0.7
+
+
 @dataclass
 class _Group:
     # Dicts as insertion-ordered sets: membership stays O(1) on suites with many failures.
@@ -87,22 +118,36 @@ class _Group:
     critiques: dict[str, None] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
     infrastructure: bool = False
+    said: _Folder = field(default_factory=_Folder)
+    fixes: _Folder = field(default_factory=_Folder)
 
 
-def _causes(record: CaseRecord) -> list[tuple[str, str, str, bool]]:
-    """(cause, evaluator, critique, infrastructure) for each reason ``record`` did not pass."""
+@dataclass(frozen=True)
+class _Cause:
+    cause: str
+    evaluator: str
+    said: str
+    fix: str | None
+    infrastructure: bool
+
+    @property
+    def critique(self) -> str:
+        return f"{self.said} (suggested fix: {self.fix})" if self.fix else self.said
+
+
+def _causes(record: CaseRecord) -> list[_Cause]:
+    """Each reason ``record`` did not pass."""
     if record.status == "error" or record.error:
-        return [(MODEL_ERROR, "model", record.error or "the model call failed", True)]
+        return [_Cause(MODEL_ERROR, "model", record.error or "the model call failed", None, True)]
     out = []
     for e in record.evaluations:
         if e.passed:
             continue
-        critique = e.error or e.reason
-        if e.suggested_fix:
-            critique = f"{critique} (suggested fix: {e.suggested_fix})"
         cause = e.error_type or (f"{e.evaluator}-error" if e.error else e.evaluator)
-        out.append((cause, e.evaluator, critique, False))
-    return out or [("below-case-threshold", "score", f"score {record.score:.2f}", False)]
+        out.append(_Cause(cause, e.evaluator, e.error or e.reason, e.suggested_fix, False))
+    return out or [
+        _Cause("below-case-threshold", "score", f"score {record.score:.2f}", None, False)
+    ]
 
 
 def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) -> list[Cluster]:
@@ -112,16 +157,21 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
     for record in suite.cases:
         if record.status == "pass":
             continue
-        for cause, evaluator, critique, infra in _causes(record):
-            group = groups.setdefault(cause, _Group(infrastructure=infra))
-            group.evaluators[evaluator] = None
-            group.critiques[critique] = None
+        for why in _causes(record):
+            group = groups.setdefault(why.cause, _Group(infrastructure=why.infrastructure))
+            group.evaluators[why.evaluator] = None
+            group.critiques[why.critique] = None
             if record.id in group.case_ids:
                 continue
             group.case_ids[record.id] = None
+            group.said.add(why.said)
+            if why.fix:
+                group.fixes.add(why.fix)
             if len(group.examples) < max_examples:
+                label = case_label(record)
+                where = None if label == record.source else record.source
                 group.examples.append(
-                    Example(record.id, record.source, record.vars, record.output, critique)
+                    Example(label, where, record.vars, record.output, why.critique)
                 )
     clusters = [
         Cluster(
@@ -133,6 +183,8 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
             critiques=tuple(g.critiques),
             examples=tuple(g.examples),
             infrastructure=g.infrastructure,
+            said=g.said.counts(),
+            fixes=g.fixes.counts(),
         )
         for cause, g in groups.items()
     ]
@@ -231,15 +283,21 @@ def _inputs_text(inputs: Mapping[str, Any]) -> str:
     return json.dumps(dict(inputs), ensure_ascii=False, indent=2, default=str)
 
 
-def render_examples(examples: Sequence[Example]) -> str:
+def render_examples(examples: Sequence[Example], said: Collection[str] = ()) -> str:
+    """Each example's input and output; its critique only when it is not among ``said``
+    (the critiques the comment already lists)."""
     parts = []
     for ex in examples:
         where = f" ({inline_code(ex.source)})" if ex.source else ""
+        critique = (
+            ""
+            if ex.critique in said
+            else f"\ncritique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+        )
         parts.append(
-            f"**{inline_code(ex.case_id)}**{where}\n\n"
+            f"**{inline_code(ex.label)}**{where}\n\n"
             f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
-            f"output:\n\n{_verbatim(ex.output)}\n\n"
-            f"critique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+            f"output:\n\n{_verbatim(ex.output)}\n{critique}"
         )
     return "\n".join(parts)
 
@@ -248,8 +306,41 @@ def cluster_fingerprint(path: str, cluster: Cluster) -> str:
     return fingerprint("cluster", path, cluster.suite, cluster.cause)
 
 
-def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
-    """The human part of a finding (no marker), used inline, in the summary and the check."""
+SHOWN_CRITIQUES = 4
+SHOWN_FIXES = 3
+
+
+def _folded(
+    items: Sequence[tuple[str, int]], of: int, limit: int | None, noun: str, more_url: str | None
+) -> list[str]:
+    """One bullet per distinct text, with how many of the ``of`` failing cases said it."""
+    shown = items if limit is None else items[:limit]
+    lines = []
+    for i, (text, count) in enumerate(shown):
+        who = f"{count} of {plural(of, 'failing case')}" if i == 0 else f"{count} of {of}"
+        lines.append(f"- **{who}:** {neutralize(_flat(text, 300))}")
+    left = items[len(shown) :]
+    if left:
+        cases = sum(count for _, count in left)
+        where = f"[the job summary]({more_url})" if more_url else "the job summary"
+        lines.append(
+            f"- … {plural(len(left), f'other {noun}')} ({plural(cases, 'case')}) in {where}"
+        )
+    return lines
+
+
+def render_cluster(
+    cluster: Cluster,
+    *,
+    heading_level: str = "",
+    more_url: str | None = None,
+    limit: int | None = SHOWN_CRITIQUES,
+    examples: bool = True,
+) -> str:
+    """The human part of a finding (no marker), used inline, in the summary and the check.
+
+    ``limit`` caps the distinct critiques shown (None: all, for the job summary, which is
+    where ``more_url`` leads)."""
     pct = f"{100 * cluster.share:.0f}%"
     evaluators = ", ".join(inline_code(e) for e in cluster.evaluators)
     title = (
@@ -258,27 +349,34 @@ def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
         f"{plural(cluster.total_cases, 'case')} ({pct})"
     )
     lines = [title, ""]
+    said = cluster.said or tuple((c, 1) for c in cluster.critiques)
     if cluster.infrastructure:
+        said = ()
         lines.append(
             "The model provider failed on these cases, so they say nothing about this prompt; "
             "the gate treats them as the config's `gate.on_error` says."
         )
     else:
         lines.append(f"Flagged by {evaluators}. What the critiques say:")
-        for critique in cluster.critiques[:3]:
-            lines.append(f"- {neutralize(_flat(critique, 300))}")
-        if len(cluster.critiques) > 3:
-            lines.append(f"- … and {len(cluster.critiques) - 3} more in results.json")
-    if cluster.examples:
+        lines += _folded(said, cluster.count, limit, "critique", more_url)
+        if cluster.fixes:
+            fix_limit = None if limit is None else SHOWN_FIXES
+            lines += ["", "Suggested fixes:"]
+            lines += _folded(cluster.fixes, cluster.count, fix_limit, "fix", more_url)
+    if examples and cluster.examples:
         n = len(cluster.examples)
         lines += [
             "",
             f"<details><summary>{plural(n, 'example')}</summary>",
             "",
-            render_examples(cluster.examples),
+            render_examples(cluster.examples, {text for text, _ in said[:limit]}),
             "</details>",
         ]
     return "\n".join(lines)
+
+
+def _leaves_out(cluster: Cluster) -> bool:
+    return len(cluster.said) > SHOWN_CRITIQUES or len(cluster.fixes) > SHOWN_FIXES
 
 
 @dataclass(frozen=True)
@@ -291,14 +389,22 @@ class PlannedComment:
     line: int | None
     start_line: int | None = None
     kind: str = "finding"
+    # Every critique, when ``body`` leaves some out: the job summary shows it.
+    complete: str = ""
 
 
 def finding_comment(
-    cluster: Cluster, path: str, placement: Placement, head_sha: str
+    cluster: Cluster,
+    path: str,
+    placement: Placement,
+    head_sha: str,
+    *,
+    more_url: str | None = None,
 ) -> PlannedComment:
     fp = cluster_fingerprint(path, cluster)
-    body = f"{render_cluster(cluster)}\n\n{review_marker(fp, head_sha)}"
-    return PlannedComment(path, fp, body, placement.line)
+    body = f"{render_cluster(cluster, more_url=more_url)}\n\n{review_marker(fp, head_sha)}"
+    complete = render_cluster(cluster, limit=None, examples=False) if _leaves_out(cluster) else ""
+    return PlannedComment(path, fp, body, placement.line, complete=complete)
 
 
 def suggestion_comment(
@@ -326,13 +432,15 @@ def plan_findings(
     head_sha: str,
     *,
     level: str = "warning",
+    more_url: str | None = None,
 ) -> tuple[list[PlannedComment], list[Annotation]]:
-    """Comments (inline when a line is commentable) and annotations for one suite's failures."""
+    """Comments (inline when a line is commentable) and annotations for one suite's failures;
+    ``more_url`` is the job summary, where what a comment leaves out is listed."""
     comments: list[PlannedComment] = []
     annotations: list[Annotation] = []
     for cluster in cluster_failures(suite):
         placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args)
-        comments.append(finding_comment(cluster, path, placement, head_sha))
+        comments.append(finding_comment(cluster, path, placement, head_sha, more_url=more_url))
         example = cluster.critiques[0] if cluster.critiques else ""
         annotations.append(
             Annotation(
@@ -397,11 +505,13 @@ def render_summary(
     links: Sequence[Link] = (),
     unplaced: Sequence[PlannedComment] = (),
     revisions: Sequence[str] = (),
+    findings: Sequence[PlannedComment] = (),
 ) -> str:
     """The sticky comment / check-run summary / job summary body (without the hidden marker).
 
     ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
-    promptloop's own sentences; link URLs come from GitHub.
+    promptloop's own sentences; link URLs come from GitHub. ``findings`` are review comments
+    whose full list of critiques belongs here (the job summary their "more" links lead to).
     """
     # The report's closing <sub> stats line stays last, after what this run adds.
     body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
@@ -411,13 +521,20 @@ def render_summary(
     if notes:
         parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
     if links:
-        parts.append("\n".join(f"- {lk.label}: {lk.url}" for lk in links))
+        parts.append("See " + " · ".join(f"[the {lk.label}]({lk.url})" for lk in links) + ".")
     if unplaced:
         body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
         parts.append(
             "### Findings not posted as review comments\n\n"
             "They concern prompt lines outside this pull request's diff, a provider error, or "
             f"no review could be posted from this run.\n\n{body}"
+        )
+    complete = [c.complete for c in findings if c.complete]
+    if complete:
+        parts.append(
+            "<details><summary>Every critique of the review comments</summary>\n\n"
+            + "\n\n---\n\n".join(complete)
+            + "\n\n</details>"
         )
     parts.extend(r.rstrip() for r in revisions)
     if footer:
@@ -429,18 +546,61 @@ def _strip_marker(body: str) -> str:
     return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
 
 
-def validation_change(scores: object) -> str:
-    """ "60% → 80%" from an optimization's scores (``OptimizationResult.to_dict()["scores"]``),
-    or "" when validation was not scored both ways."""
+def held_out_line(scores: object) -> str:
+    """The suggestion's one line of evidence: its pass count on the held-out test cases,
+    which took no part in choosing it (else on validation), or ""."""
     if not isinstance(scores, Mapping):
         return ""
-    before, after = scores.get("val_before"), scores.get("val_after")
-    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
-        return ""
-    return (
-        f"{100 * float(before.get('pass_rate', 0)):.0f}% → "
-        f"{100 * float(after.get('pass_rate', 0)):.0f}%"
-    )
+    for key, which in (("test", "held-out test cases"), ("val", "validation cases")):
+        before, after = scores.get(f"{key}_before"), scores.get(f"{key}_after")
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            return (
+                f"On the {which}: {_passes(before)} passed before, "
+                f"{_passes(after)} with this change."
+            )
+    return ""
+
+
+def optimizer_account(trajectory: Sequence[Any]) -> str:
+    """What the optimizer itself said about the candidates that were kept (``Candidate``-like
+    objects, read by duck typing); the run's bookkeeping stays in the trajectory file."""
+    said = [getattr(c, "rationale", "") for c in trajectory if getattr(c, "accepted", False)]
+    return " ".join(s.strip() for s in said if s and s.strip())
+
+
+_SPLITS = (
+    ("train", "train: the optimizer learned from these"),
+    ("val", "validation: chose the revision"),
+    ("test", "**test, held out**: took no part in choosing"),
+)
+
+
+def _passes(score: object) -> str:
+    if not isinstance(score, Mapping):
+        return "—"
+    passes, n = int(score.get("passes", 0)), int(score.get("n", 0))
+    return f"{passes} of {n}" if n else "—"
+
+
+def _scores_table(scores: Mapping[str, Any]) -> list[str]:
+    rows = [
+        f"| {label} | {_passes(scores.get(f'{key}_before'))} | "
+        f"{_passes(scores.get(f'{key}_after'))} |"
+        for key, label in _SPLITS
+        if scores.get(f"{key}_before") or scores.get(f"{key}_after")
+    ]
+    if not rows:
+        return []
+    lines = ["| cases | passing before | passing after |", "|---|---:|---:|", *rows]
+    p = scores.get("test_p_value")
+    if isinstance(p, int | float):
+        fixed, broken = int(scores.get("test_fixed", 0)), int(scores.get("test_broken", 0))
+        lines += [
+            "",
+            f"<sub>On the held-out test cases: {fixed} fixed, {broken} broken "
+            f"(exact McNemar p = {p:.3g}).</sub>",
+        ]
+    return lines
 
 
 def render_revision(
@@ -451,13 +611,15 @@ def render_revision(
     scores: Mapping[str, Any] | None,
     where: str,
 ) -> str:
-    """The optimizer's revision for the summary: why, how it scored, the diff, where it went."""
+    """The optimizer's revision for the summary: how it scored, why, the diff, where it went.
+
+    ``rationale`` is the optimizer's own account (``optimizer_account``), shown as a quote."""
     lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
-    validation = validation_change(scores)
-    if validation:
-        lines.append(f"Validation pass rate {validation} on cases the optimizer never saw.")
+    table = _scores_table(scores or {})
+    if table:
+        lines += [*table, ""]
     if rationale.strip():
-        lines.append(f"Why: {neutralize(_flat(rationale, 800))}")
+        lines += [f"> {neutralize(_flat(rationale, 400))}", ""]
     lines.append(where)
     lines += [
         "",
