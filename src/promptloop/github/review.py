@@ -58,6 +58,7 @@ class Example:
     inputs: Mapping[str, Any]
     output: str | None
     critique: str
+    fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
                 label = case_label(record)
                 where = None if label == record.source else record.source
                 group.examples.append(
-                    Example(label, where, record.vars, record.output, why.critique)
+                    Example(label, where, record.vars, record.output, why.said, why.fix)
                 )
     clusters = [
         Cluster(
@@ -283,21 +284,23 @@ def _inputs_text(inputs: Mapping[str, Any]) -> str:
     return json.dumps(dict(inputs), ensure_ascii=False, indent=2, default=str)
 
 
-def render_examples(examples: Sequence[Example], said: Collection[str] = ()) -> str:
-    """Each example's input and output; its critique only when it is not among ``said``
-    (the critiques the comment already lists)."""
+def render_examples(
+    examples: Sequence[Example], said: Collection[str] = (), fixes: Collection[str] = ()
+) -> str:
+    """Each example's input and output; its critique and fix only when the comment does not
+    already list them (``said``, ``fixes``)."""
     parts = []
     for ex in examples:
         where = f" ({inline_code(ex.source)})" if ex.source else ""
-        critique = (
-            ""
-            if ex.critique in said
-            else f"\ncritique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
-        )
+        notes = ""
+        if ex.critique not in said:
+            notes += f"\ncritique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+        if ex.fix and ex.fix not in fixes:
+            notes += f"\nsuggested fix: {neutralize(_flat(ex.fix, _CRITIQUE_LIMIT))}\n"
         parts.append(
             f"**{inline_code(ex.label)}**{where}\n\n"
             f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
-            f"output:\n\n{_verbatim(ex.output)}\n{critique}"
+            f"output:\n\n{_verbatim(ex.output)}\n{notes}"
         )
     return "\n".join(parts)
 
@@ -369,7 +372,11 @@ def render_cluster(
             "",
             f"<details><summary>{plural(n, 'example')}</summary>",
             "",
-            render_examples(cluster.examples, {text for text, _ in said[:limit]}),
+            render_examples(
+                cluster.examples,
+                {text for text, _ in said[:limit]},
+                {text for text, _ in cluster.fixes[: None if limit is None else SHOWN_FIXES]},
+            ),
             "</details>",
         ]
     return "\n".join(lines)

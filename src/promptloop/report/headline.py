@@ -90,8 +90,8 @@ def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
     failed = {c for n in deciding for c in result.verdicts[n].failed_checks}
     if "errors" in failed:
         return (
-            "re-run the job once the model provider answers again; the errored cases "
-            "say nothing about the prompt."
+            "run again once the model provider answers; the errored cases say nothing "
+            "about the prompt."
         )
     broken = sum(_counts(result.comparisons.get(n))[0] for n in deciding)
     failing = sum(

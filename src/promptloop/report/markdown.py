@@ -3,6 +3,7 @@ neutralised here, because this text is posted to GitHub as is."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,26 +12,21 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.report.chart import pass_rate_chart
-from promptloop.report.figures import confirmation_line, format_p, rate_with_interval
+from promptloop.report.figures import (
+    change_with_interval,
+    confirmation_line,
+    format_p,
+    rate_with_interval,
+)
 from promptloop.report.headline import headline
 from promptloop.report.names import case_labels, commit_url, short_sha
 from promptloop.safety import inline_code, neutralize
 from promptloop.wording import pct, plural
 
 _ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
-
-
-def _signed(value: float) -> str:
-    text = f"{value:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
-
-
-def _delta(cmp: dict[str, Any] | None) -> str:
-    """Head minus base in points, with its interval: what the compact table shows."""
-    if not cmp:
-        return "—"
-    lo, hi = _signed(cmp["delta_lo_pp"]), _signed(cmp["delta_hi_pp"])
-    return f"{_signed(cmp['delta_pp'])} pp [{lo}, {hi}]"
+_BLANK_RUNS = re.compile(r"\n{3,}")
+# Where the learned revision goes; NUL cannot come from the template or from a suite name.
+_REVISION = "\x00revision\x00"
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
@@ -135,8 +131,9 @@ def render_markdown(
 
     labels = {s.name: case_labels([*s.cases, *base_cases(result, s.name)]) for s in result.suites}
     template = _environment().get_template("report.md.j2")
-    return template.render(
+    text = template.render(
         result=result,
+        revision=_REVISION,
         head=headline(result),
         base={s.name: s for s in result.baseline},
         ref=short_sha(result.baseline_ref or ""),
@@ -148,7 +145,7 @@ def render_markdown(
         share=_share,
         pct=pct,
         plural=plural,
-        delta=_delta,
+        delta=change_with_interval,
         full_delta=_full_delta,
         pvalue=_pvalue,
         more=more,
@@ -156,6 +153,9 @@ def render_markdown(
         confirmation_line=confirmation_line,
         max_cases=max_cases,
     )
+    # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.replace(_REVISION, (result.optimization or {}).get("markdown", ""))
 
 
 def base_cases(result: RunResult, name: str) -> list[CaseRecord]:
