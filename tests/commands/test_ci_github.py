@@ -372,7 +372,7 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     )
     assert "changes against" not in sticky[0]["body"]
     # The job summary, and only it, carries the chart.
-    assert "```mermaid\nxychart-beta" in res.summary
+    assert "```mermaid\n" in res.summary and "xychart-beta" in res.summary
     assert "```mermaid" not in sticky[0]["body"]
     # The optimizer's rationale can neither ping nor inject HTML.
     assert "@\u200docto" in sticky[0]["body"] and "&lt;b>bold" in sticky[0]["body"]

@@ -150,8 +150,8 @@ def relevant_suites(
     if not names:
         return [], "no prompt, dataset or evaluator file of any suite changed"
     hit = sorted({p for n in names for p in files_by_suite[n]} & touched)
-    ran = f"{names[0]} ran" if len(names) == 1 else f"{len(names)} suites ran"
-    return names, f"{ran} because this pull request changes {', '.join(hit)}"
+    ran = names[0] if len(names) == 1 else f"{len(names)} suites"
+    return names, f"this pull request changes {', '.join(hit)}, so {ran} ran"
 
 
 def content_fingerprint(head_sha: str, report: str) -> str:

@@ -20,10 +20,21 @@ def _label(text: str) -> str:
 def _bars(labels: list[str], rates: list[float], title: str) -> str:
     x_axis = ", ".join(f'"{_label(label)}"' for label in labels)
     values = ", ".join(f"{100 * r:.1f}" for r in rates)
+    # Horizontal bars and a fixed small size: a chart that fits beside the table, not a page.
+    height = 130 + 40 * len(labels)
     return "\n".join(
         [
             "```mermaid",
-            "xychart-beta",
+            "---",
+            "config:",
+            "  xyChart:",
+            "    width: 640",
+            f"    height: {height}",
+            "  themeVariables:",
+            "    xyChart:",
+            '      plotColorPalette: "#0969da"',
+            "---",
+            "xychart-beta horizontal",
             f'    title "{title}"',
             f"    x-axis [{x_axis}]",
             '    y-axis "pass rate (%)" 0 --> 100',

@@ -71,11 +71,13 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
             )
     if verdict.status == "pass" and cmp:
         drop = _delta(cmp)
-        moved = "rose" if drop > 0 else "fell" if drop < 0 else "stayed"
-        by = f" by {_points(drop)}" if drop else ""
+        base, head = _rate(cmp["base_pass_rate"]), _rate(cmp["head_pass_rate"])
+        if base == head:
+            return f"the pass rate is {head} on this head, as on the base"
+        moved = "rose" if drop > 0 else "fell"
         return (
-            f"the pass rate {moved}{by} ({_rate(cmp['base_pass_rate'])} on the base, "
-            f"{_rate(cmp['head_pass_rate'])} on this head), within what the gate allows"
+            f"the pass rate {moved} by {_points(drop)} ({base} on the base, {head} on this "
+            "head), within what the gate allows"
         )
     if verdict.status == "pass" and suite is not None and not cmp:
         return f"this head passes {_rate(suite.pass_rate)} of its cases"
