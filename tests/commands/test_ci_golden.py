@@ -52,6 +52,9 @@ def test_golden_failing_pull_request(
     assert "<strong>Next:</strong> Take the learned revision" in screen
     assert screen.count("<table>") == 1 and len(re.findall(r"<th[ >]", screen)) == 5
     assert "p-value" not in screen and "results.json" not in screen
+    # Links carry words: where the review and the full lists are.
+    assert "[the review](https://github.example/octo/prompts/pull/7#pullrequestreview-" in sticky
+    assert "[the job summary](https://github.example/octo/prompts/actions/runs/99)" in sticky
     # The inline comment says its critique once, with its count.
     assert finding.count('output contains "!"') == 1
     assert "20 of 20 failing cases" in finding

@@ -594,7 +594,7 @@ class _CiRun:
             render_summary(
                 report_md,
                 notes=self._all_notes(),
-                links=self.state.links,
+                links=self.state.links + self._job_link(),
                 unplaced=unplaced,
             )
         )
@@ -643,6 +643,10 @@ class _CiRun:
         if self.opts.fail_on == "never":
             return 0
         return exit_code_for(result, gate)
+
+    def _job_link(self) -> list[Link]:
+        url = self.runtime.run_url
+        return [Link("job summary", url)] if url else []
 
     def _repo_url(self) -> str:
         return f"{self.runtime.server_url}/{self.runtime.repository}"

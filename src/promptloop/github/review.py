@@ -18,6 +18,7 @@ from typing import Any
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
+from promptloop.report.headline import ICONS
 from promptloop.report.names import case_label
 from promptloop.safety import (
     code_block,
@@ -468,8 +469,8 @@ def plan_findings(
 
 def review_body(verdict: str, inline: int, summary_hint: str) -> str:
     return (
-        f"**promptloop** ({verdict}): {plural(inline, 'comment')} on the prompt "
-        f"lines the failures concern. {summary_hint}"
+        f"**promptloop {ICONS.get(verdict, '')} {verdict.upper()}**: {plural(inline, 'comment')} "
+        f"on the prompt lines the failures concern. {summary_hint}"
     )
 
 

@@ -12,11 +12,7 @@ from typing import Any
 from promptloop.engine.results import RunResult, Verdict
 from promptloop.wording import plural
 
-TITLES = {
-    "pass": "passes",
-    "fail": "fails",
-    "inconclusive": "cannot decide yet",
-}
+ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
 
 
 @dataclass(frozen=True)

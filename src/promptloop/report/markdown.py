@@ -18,12 +18,11 @@ from promptloop.report.figures import (
     format_p,
     rate_with_interval,
 )
-from promptloop.report.headline import headline
+from promptloop.report.headline import ICONS, headline
 from promptloop.report.names import case_labels, commit_url, short_sha
 from promptloop.safety import inline_code, neutralize
 from promptloop.wording import pct, plural
 
-_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Where the learned revision goes; NUL cannot come from the template or from a suite name.
 _REVISION = "\x00revision\x00"
@@ -127,7 +126,7 @@ def render_markdown(
 
     def verdict_cell(name: str) -> str:
         verdict = result.verdicts.get(name)
-        return f"{_ICONS[verdict.status]} {verdict.status}" if verdict else "—"
+        return f"{ICONS[verdict.status]} {verdict.status}" if verdict else "—"
 
     labels = {s.name: case_labels([*s.cases, *base_cases(result, s.name)]) for s in result.suites}
     template = _environment().get_template("report.md.j2")
@@ -140,7 +139,7 @@ def render_markdown(
         commits=_commits_line(result, head_sha, repo_url),
         chart=pass_rate_chart(result) if chart else "",
         labels=labels,
-        icon=_ICONS,
+        icon=ICONS,
         rate=rate_with_interval,
         share=_share,
         pct=pct,
