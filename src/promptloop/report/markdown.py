@@ -104,7 +104,7 @@ def _commits_line(result: RunResult, head_sha: str | None, repo_url: str | None)
         against = "against base" if parts else "Against base"
         parts.append(f"{against} {_commit(result.baseline_ref, repo_url)}")
     text = " ".join(parts)
-    return f"{text} · {_when(result.created_at)}" if text else ""
+    return f"{text} · {_when(result.created_at)}" if text else f"Run {_when(result.created_at)}"
 
 
 def render_markdown(
