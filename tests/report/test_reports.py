@@ -18,6 +18,7 @@ from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.chart import pass_rate_chart
 from promptloop.report.files import write_reports
+from promptloop.report.headline import headline
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
 
@@ -208,3 +209,15 @@ def test_cases_without_an_id_are_shown_by_file_and_line(run_dir: tuple[RunResult
     )
     assert failing.source is not None and f"**{failing.source}**" in report
     assert hashed not in report
+
+
+def test_an_error_decided_gate_says_to_run_again_not_to_fix_the_prompt(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    result, out = run_dir
+    head = headline(result)
+    assert head is not None and head.status == "fail"
+    assert "infrastructure error" in head.why and head.why.startswith("2 of 2 suites fail; in ")
+    assert head.next_step.startswith("run again once the model provider answers")
+    first_screen = (out / "report.md").read_text().split("<details>")[0]
+    assert "**Next:** Run again once the model provider answers" in first_screen
