@@ -6,22 +6,18 @@ from typing import Any
 
 from promptloop.dataset.cases import case_id_for
 from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
+from promptloop.github.clusters import MODEL_ERROR, cluster_failures
 from promptloop.github.diff import parse_patch
 from promptloop.github.review import (
-    MODEL_ERROR,
-    Link,
-    cluster_failures,
     finding_comment,
-    held_out_line,
     overall_delta_pp,
     overall_pass_rate,
     place_cluster,
     plan_findings,
-    render_revision,
-    render_summary,
     suggestion_comment,
 )
 from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.summary import Link, held_out_line, render_revision, render_summary
 from promptloop.safety import parse_review_marker
 
 PROMPT_LINES = [

@@ -35,22 +35,24 @@ from promptloop.github.api import (
 from promptloop.github.diff import Hunk
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.review import (
-    Link,
     PlannedComment,
     evaluator_args_text,
-    held_out_line,
-    optimizer_account,
     overall_delta_pp,
     overall_pass_rate,
     plan_findings,
-    render_revision,
-    render_summary,
     review_body,
     suggestion_comment,
     verdict_of,
 )
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.summary import (
+    Link,
+    held_out_line,
+    optimizer_account,
+    render_revision,
+    render_summary,
+)
 from promptloop.github.workflow import (
     Annotation,
     annotation_commands,

@@ -1,10 +1,9 @@
 """What promptloop says on a pull request, computed without touching the network.
 
-Failures are clustered by cause (the judge's ``error_type``, else the evaluator's name), each
-cluster is pinned to the prompt line it most likely concerns, and every comment body is
-rendered here. Everything that came from a model or a dataset is neutralised before it lands
-in Markdown: prose goes through ``neutralize``, verbatim text into fenced blocks whose fence is
-longer than any backtick run inside.
+Each cluster of failures (``promptloop.github.clusters``) is pinned to the prompt line it most
+likely concerns, and every comment body is rendered here. Everything that came from a model
+or a dataset is neutralised before it lands in Markdown: prose goes through ``neutralize``,
+verbatim text into fenced blocks whose fence is longer than any backtick run inside.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.engine.results import RunResult, SuiteResult
+from promptloop.github.clusters import WORD, Cluster, Example, cluster_failures
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
 from promptloop.report.headline import ICONS
-from promptloop.report.names import case_label
 from promptloop.safety import (
     code_block,
     fingerprint,
@@ -27,14 +26,11 @@ from promptloop.safety import (
     neutralize,
     review_marker,
 )
-from promptloop.wording import plural
+from promptloop.wording import one_line, plural
 
-MAX_EXAMPLES = 3
 _CRITIQUE_LIMIT = 600
 _VERBATIM_LIMIT = 1200
-MODEL_ERROR = "model-error"
 
-_WORD = re.compile(r"[a-z0-9]+")
 # Words that appear in almost every critique and prompt line, so they say nothing about where.
 _STOPWORDS = frozenset(
     re.findall(
@@ -48,156 +44,11 @@ _STOPWORDS = frozenset(
 )
 
 
-# --- clustering ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Example:
-    # The case's id, or its file:line when the id is only a content hash.
-    label: str
-    source: str | None
-    inputs: Mapping[str, Any]
-    output: str | None
-    critique: str
-    fix: str | None = None
-
-
-@dataclass(frozen=True)
-class Cluster:
-    suite: str
-    cause: str
-    evaluators: tuple[str, ...]
-    case_ids: tuple[str, ...]
-    total_cases: int
-    critiques: tuple[str, ...]
-    examples: tuple[Example, ...]
-    # The model call itself failed: a provider problem, not something the prompt says.
-    infrastructure: bool = False
-    # (text, number of cases) with identical or near-identical texts folded, most cases first.
-    said: tuple[tuple[str, int], ...] = ()
-    fixes: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def count(self) -> int:
-        return len(self.case_ids)
-
-    @property
-    def share(self) -> float:
-        return self.count / self.total_cases if self.total_cases else 0.0
-
-
-class _Folder:
-    """Counts texts per case, folding near-identical ones (same words but a number or two)
-    into the first of their kind, so a comment says each thing once."""
-
-    def __init__(self) -> None:
-        self._groups: list[tuple[str, set[str], int]] = []
-
-    def add(self, text: str) -> None:
-        words = set(_WORD.findall(text.lower()))
-        for i, (first, seen, count) in enumerate(self._groups):
-            if words == seen or _similar(words, seen):
-                self._groups[i] = (first, seen, count + 1)
-                return
-        self._groups.append((text, words, 1))
-
-    def counts(self) -> tuple[tuple[str, int], ...]:
-        ranked = sorted(enumerate(self._groups), key=lambda item: (-item[1][2], item[0]))
-        return tuple((text, count) for _, (text, _, count) in ranked)
-
-
-def _similar(a: set[str], b: set[str]) -> bool:
-    # 0.7 folds "has 14 words, more than 12" with "has 15 words, more than 12" but keeps
-    # "misses the product name" apart from "misses the product tagline".
-    return bool(a and b) and len(a & b) / len(a | b) >= 0.7
-
-
-@dataclass
-class _Group:
-    # Dicts as insertion-ordered sets: membership stays O(1) on suites with many failures.
-    evaluators: dict[str, None] = field(default_factory=dict)
-    case_ids: dict[str, None] = field(default_factory=dict)
-    critiques: dict[str, None] = field(default_factory=dict)
-    examples: list[Example] = field(default_factory=list)
-    infrastructure: bool = False
-    said: _Folder = field(default_factory=_Folder)
-    fixes: _Folder = field(default_factory=_Folder)
-
-
-@dataclass(frozen=True)
-class _Cause:
-    cause: str
-    evaluator: str
-    said: str
-    fix: str | None
-    infrastructure: bool
-
-    @property
-    def critique(self) -> str:
-        return f"{self.said} (suggested fix: {self.fix})" if self.fix else self.said
-
-
-def _causes(record: CaseRecord) -> list[_Cause]:
-    """Each reason ``record`` did not pass."""
-    if record.status == "error" or record.error:
-        return [_Cause(MODEL_ERROR, "model", record.error or "the model call failed", None, True)]
-    out = []
-    for e in record.evaluations:
-        if e.passed:
-            continue
-        cause = e.error_type or (f"{e.evaluator}-error" if e.error else e.evaluator)
-        out.append(_Cause(cause, e.evaluator, e.error or e.reason, e.suggested_fix, False))
-    return out or [
-        _Cause("below-case-threshold", "score", f"score {record.score:.2f}", None, False)
-    ]
-
-
-def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) -> list[Cluster]:
-    """Clusters, largest first; a case failing for two causes counts in both."""
-    groups: dict[str, _Group] = {}
-    total = len({c.id for c in suite.cases})
-    for record in suite.cases:
-        if record.status == "pass":
-            continue
-        for why in _causes(record):
-            group = groups.setdefault(why.cause, _Group(infrastructure=why.infrastructure))
-            group.evaluators[why.evaluator] = None
-            group.critiques[why.critique] = None
-            if record.id in group.case_ids:
-                continue
-            group.case_ids[record.id] = None
-            group.said.add(why.said)
-            if why.fix:
-                group.fixes.add(why.fix)
-            if len(group.examples) < max_examples:
-                label = case_label(record)
-                where = None if label == record.source else record.source
-                group.examples.append(
-                    Example(label, where, record.vars, record.output, why.said, why.fix)
-                )
-    clusters = [
-        Cluster(
-            suite=suite.name,
-            cause=cause,
-            evaluators=tuple(g.evaluators),
-            case_ids=tuple(g.case_ids),
-            total_cases=total,
-            critiques=tuple(g.critiques),
-            examples=tuple(g.examples),
-            infrastructure=g.infrastructure,
-            said=g.said.counts(),
-            fixes=g.fixes.counts(),
-        )
-        for cause, g in groups.items()
-    ]
-    return sorted(clusters, key=lambda c: (c.infrastructure, -c.count, c.cause))
-
-
 # --- attribution ---------------------------------------------------------------------------
 
 
 def tokens(text: str) -> set[str]:
-    words = _WORD.findall(text.lower().replace("_", " ").replace("-", " "))
+    words = WORD.findall(text.lower().replace("_", " ").replace("-", " "))
     return {w for w in words if w not in _STOPWORDS and (len(w) >= 3 or w.isdigit())}
 
 
@@ -265,11 +116,6 @@ def evaluator_args_text(evaluators: Sequence[Any]) -> dict[str, str]:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _flat(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _verbatim(text: str | None, info: str = "text", limit: int = _VERBATIM_LIMIT) -> str:
     if text is None:
         return "_(no output)_"
@@ -295,9 +141,9 @@ def render_examples(
         where = f" ({inline_code(ex.source)})" if ex.source else ""
         notes = ""
         if ex.critique not in said:
-            notes += f"\ncritique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+            notes += f"\ncritique: {neutralize(one_line(ex.critique, _CRITIQUE_LIMIT))}\n"
         if ex.fix and ex.fix not in fixes:
-            notes += f"\nsuggested fix: {neutralize(_flat(ex.fix, _CRITIQUE_LIMIT))}\n"
+            notes += f"\nsuggested fix: {neutralize(one_line(ex.fix, _CRITIQUE_LIMIT))}\n"
         parts.append(
             f"**{inline_code(ex.label)}**{where}\n\n"
             f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
@@ -322,7 +168,7 @@ def _folded(
     lines = []
     for i, (text, count) in enumerate(shown):
         who = f"{count} of {plural(of, 'failing case')}" if i == 0 else f"{count} of {of}"
-        lines.append(f"- **{who}:** {neutralize(_flat(text, 300))}")
+        lines.append(f"- **{who}:** {neutralize(one_line(text, 300))}")
     left = items[len(shown) :]
     if left:
         cases = sum(count for _, count in left)
@@ -453,7 +299,7 @@ def plan_findings(
         annotations.append(
             Annotation(
                 level="warning" if cluster.infrastructure else level,  # type: ignore[arg-type]
-                message=_flat(
+                message=one_line(
                     f"{cluster.count} of {cluster.total_cases} cases fail for this cause. "
                     f"e.g. {example}",
                     900,
@@ -498,143 +344,3 @@ def overall_delta_pp(result: RunResult) -> float | None:
             num += weight * float(cmp["delta_pp"])
             den += weight
     return num / den if den else None
-
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    url: str
-
-
-def render_summary(
-    report_md: str,
-    *,
-    notes: Sequence[str] = (),
-    links: Sequence[Link] = (),
-    unplaced: Sequence[PlannedComment] = (),
-    revisions: Sequence[str] = (),
-    findings: Sequence[PlannedComment] = (),
-) -> str:
-    """The sticky comment / check-run summary / job summary body (without the hidden marker).
-
-    ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
-    promptloop's own sentences; link URLs come from GitHub. ``findings`` are review comments
-    whose full list of critiques belongs here (the job summary their "more" links lead to).
-    """
-    # The report's closing <sub> stats line stays last, after what this run adds.
-    body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
-    if not sep:
-        body, footer = report_md.rstrip(), ""
-    parts = [body.rstrip()]
-    if notes:
-        parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
-    if links:
-        parts.append("See " + " · ".join(f"[the {lk.label}]({lk.url})" for lk in links) + ".")
-    if unplaced:
-        body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
-        parts.append(
-            "### Findings not posted as review comments\n\n"
-            "They concern prompt lines outside this pull request's diff, a provider error, or "
-            f"no review could be posted from this run.\n\n{body}"
-        )
-    complete = [c.complete for c in findings if c.complete]
-    if complete:
-        parts.append(
-            "<details><summary>Every critique of the review comments</summary>\n\n"
-            + "\n\n---\n\n".join(complete)
-            + "\n\n</details>"
-        )
-    parts.extend(r.rstrip() for r in revisions)
-    if footer:
-        parts.append(f"<sub>{footer.lstrip()}")
-    return "\n\n".join(p for p in parts if p) + "\n"
-
-
-def _strip_marker(body: str) -> str:
-    return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
-
-
-def held_out_line(scores: object) -> str:
-    """The suggestion's one line of evidence: its pass count on the held-out test cases,
-    which took no part in choosing it (else on validation), or ""."""
-    if not isinstance(scores, Mapping):
-        return ""
-    for key, which in (("test", "held-out test cases"), ("val", "validation cases")):
-        before, after = scores.get(f"{key}_before"), scores.get(f"{key}_after")
-        if isinstance(before, Mapping) and isinstance(after, Mapping):
-            return (
-                f"On the {which}: {_passes(before)} passed before, "
-                f"{_passes(after)} with this change."
-            )
-    return ""
-
-
-def optimizer_account(trajectory: Sequence[Any]) -> str:
-    """What the optimizer itself said about the candidates that were kept (``Candidate``-like
-    objects, read by duck typing); the run's bookkeeping stays in the trajectory file."""
-    said = [getattr(c, "rationale", "") for c in trajectory if getattr(c, "accepted", False)]
-    return " ".join(s.strip() for s in said if s and s.strip())
-
-
-_SPLITS = (
-    ("train", "train: the optimizer learned from these"),
-    ("val", "validation: chose the revision"),
-    ("test", "**test, held out**: took no part in choosing"),
-)
-
-
-def _passes(score: object) -> str:
-    if not isinstance(score, Mapping):
-        return "—"
-    passes, n = int(score.get("passes", 0)), int(score.get("n", 0))
-    return f"{passes} of {n}" if n else "—"
-
-
-def _scores_table(scores: Mapping[str, Any]) -> list[str]:
-    rows = [
-        f"| {label} | {_passes(scores.get(f'{key}_before'))} | "
-        f"{_passes(scores.get(f'{key}_after'))} |"
-        for key, label in _SPLITS
-        if scores.get(f"{key}_before") or scores.get(f"{key}_after")
-    ]
-    if not rows:
-        return []
-    lines = ["| cases | passing before | passing after |", "|---|---:|---:|", *rows]
-    p = scores.get("test_p_value")
-    if isinstance(p, int | float):
-        fixed, broken = int(scores.get("test_fixed", 0)), int(scores.get("test_broken", 0))
-        lines += [
-            "",
-            f"<sub>On the held-out test cases: {fixed} fixed, {broken} broken "
-            f"(exact McNemar p = {p:.3g}).</sub>",
-        ]
-    return lines
-
-
-def render_revision(
-    suite: str,
-    path: str,
-    rationale: str,
-    diff: str,
-    scores: Mapping[str, Any] | None,
-    where: str,
-) -> str:
-    """The optimizer's revision for the summary: how it scored, why, the diff, where it went.
-
-    ``rationale`` is the optimizer's own account (``optimizer_account``), shown as a quote."""
-    lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
-    table = _scores_table(scores or {})
-    if table:
-        lines += [*table, ""]
-    if rationale.strip():
-        lines += [f"> {neutralize(_flat(rationale, 400))}", ""]
-    lines.append(where)
-    lines += [
-        "",
-        "<details><summary>diff</summary>",
-        "",
-        code_block(diff, "diff"),
-        "",
-        "</details>",
-    ]
-    return "\n".join(lines)
