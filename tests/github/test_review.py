@@ -280,7 +280,7 @@ def test_revision_block_is_a_before_after_table_with_the_held_out_split_marked()
     )
     assert "| **test, held out**: took no part in choosing | 2 of 5 | 5 of 5 |" in block
     assert "| train: the optimizer learned from these | 1 of 4 | 4 of 4 |" in block
-    assert "> Say it once, @\u200doctocat &lt;b>calmly&lt;/b>." in block
+    assert "> **The optimizer's reason:** Say it once, @\u200doctocat &lt;b>calmly&lt;/b>." in block
     assert "(s)" not in block and "Round 1" not in block
     assert (
         held_out_line(scores)

@@ -141,7 +141,7 @@ def render_revision(
     if table:
         lines += [*table, ""]
     if rationale.strip():
-        lines += [f"> {neutralize(one_line(rationale, 400))}", ""]
+        lines += [f"> **The optimizer's reason:** {neutralize(one_line(rationale, 400))}", ""]
     lines.append(where)
     lines += [
         "",
