@@ -353,6 +353,10 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     finding = next(b for b in bodies if "no-exclamation" in b)
     assert "20 of 20 cases" in finding and "<details>" in finding
     assert "Hello Ada! ***" in finding  # the leaked key, masked
+    # One critique said once with its count; cases without an id are named by file:line.
+    assert "- **20 of 20 failing cases:** output contains" in finding
+    assert "**`evals/greet.jsonl:1`**" in finding
+    assert not re.search(r"\b[0-9a-f]{12}\b", finding.split("<!--")[0])
     suggestion = next(b for b in bodies if "```suggestion" in b)
     assert "Never use any exclamation marks; sound calm." in suggestion
     assert all(parse_review_marker(b) is not None for b in bodies)
@@ -362,6 +366,16 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     sticky = gh.issue_comments(REPO, 7)
     assert len(sticky) == 1 and is_summary(sticky[0]["body"])
     assert "FAIL" in sticky[0]["body"]
+    # It names the head it reports on by a short sha linked to the commit.
+    short = scenario.head_sha[:7]
+    assert (
+        f"Head [`{short}`](https://github.example/{REPO}/commit/{scenario.head_sha})"
+        in (sticky[0]["body"])
+    )
+    assert "changes against" not in sticky[0]["body"]
+    # The job summary, and only it, carries the chart.
+    assert "```mermaid\n" in res.summary and "xychart-beta" in res.summary
+    assert "```mermaid" not in sticky[0]["body"]
     # The optimizer's rationale can neither ping nor inject HTML.
     assert "@\u200docto" in sticky[0]["body"] and "&lt;b>bold" in sticky[0]["body"]
     runs = gh.check_runs(REPO, scenario.head_sha)

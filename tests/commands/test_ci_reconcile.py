@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from promptloop.github.markers import read_marker, review_marker
+from promptloop.github.plan import strip_marker
 from promptloop.models.scripted import register_script
 from tests.commands.test_ci_github import (
     FIXED_BOTH,
@@ -81,9 +82,8 @@ def test_a_new_head_edits_the_summary_in_place_and_supersedes_the_old_review(
     marker = read_marker(edited["body"])
     assert marker is not None and marker.get("head") == scenario.head_sha
     # The summary says which head it reports on, as a short sha linked to the commit.
-    assert (
-        f"/commit/{scenario.head_sha}" in edited["body"] or scenario.head_sha[:7] in edited["body"]
-    )
+    shown = strip_marker(edited["body"])
+    assert f"/commit/{scenario.head_sha}" in shown and scenario.head_sha[:7] in shown
     old_review = next(r for r in gh.reviews(REPO, 7) if r["commit_id"] == old_head)
     assert old_review["body"].startswith("> **Superseded** by")
     assert scenario.head_sha[:7] in old_review["body"]

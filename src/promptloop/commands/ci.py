@@ -32,12 +32,7 @@ from promptloop.github.plan import (
     check_title,
     content_fingerprint,
 )
-from promptloop.github.review import (
-    overall_delta_pp,
-    overall_pass_rate,
-    render_summary,
-    verdict_of,
-)
+from promptloop.github.review import overall_delta_pp, overall_pass_rate, verdict_of
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.session import (
     GitHubFactory,
@@ -52,6 +47,7 @@ from promptloop.github.session import (
     resolve_target,
     superseded_by,
 )
+from promptloop.github.summary import Link, render_summary
 from promptloop.github.workflow import (
     Annotation,
     annotation_commands,
@@ -289,7 +285,7 @@ def _say_on_the_pull_request(
     check run): each later part links to what the earlier ones became."""
     head_sha = target.head_sha
     inline, unplaced, annotations = plan_findings_of(
-        prepared.loaded, result, target.files, head_sha, to_repo, root
+        prepared.loaded, result, target.files, head_sha, to_repo, root, ci.runtime.run_url
     )
     revision_md = deliver_revisions(ci, revisions, target.files, pull, head_sha, inline, root)
     if revisions:
@@ -309,10 +305,14 @@ def _say_on_the_pull_request(
     if not on_github:
         # The summary carries what could not become review comments.
         unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
-    report_md = render_markdown(result)
+    repo_url = f"{ci.runtime.server_url}/{ci.runtime.repository}"
+    report_md = render_markdown(
+        result, head_sha=head_sha, repo_url=repo_url, more_url=ci.runtime.run_url
+    )
     content = content_fingerprint(head_sha, report_md)
+    job_link = [Link("job summary", ci.runtime.run_url)] if ci.runtime.run_url else []
     summary = ci.mask(
-        render_summary(report_md, notes=ci.notes(), links=ci.links, unplaced=unplaced)
+        render_summary(report_md, notes=ci.notes(), links=ci.links + job_link, unplaced=unplaced)
     )
     if ci.can_comment(pull) and pull is not None:
         publish_summary(ci, pull.number, head_sha, content, summary)
@@ -328,7 +328,13 @@ def _say_on_the_pull_request(
     publish_check_run(ci, check)
 
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
-    job_summary = render_summary(report_md, notes=ci.notes(), links=ci.links, unplaced=unplaced)
+    job_summary = render_summary(
+        render_markdown(result, head_sha=head_sha, repo_url=repo_url, max_cases=50, chart=True),
+        notes=ci.notes(),
+        links=ci.links,
+        unplaced=unplaced,
+        findings=inline,
+    )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)
     outputs = {

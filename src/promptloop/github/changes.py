@@ -58,7 +58,8 @@ def relevant_suites(
     if not names:
         return [], "no prompt, dataset or evaluator file of any suite changed"
     hit = sorted({p for n in names for p in files_by_suite[n]} & touched)
-    return names, f"changed: {', '.join(hit)}"
+    ran = names[0] if len(names) == 1 else f"{len(names)} suites"
+    return names, f"this pull request changes {', '.join(hit)}, so {ran} ran"
 
 
 def first_changed_line(hunks: Sequence[Hunk]) -> int | None:

@@ -24,18 +24,16 @@ from promptloop.github.plan import (
 )
 from promptloop.github.publish import Ledger, Publisher
 from promptloop.github.review import (
-    Link,
     PlannedComment,
     evaluator_args_text,
     plan_findings,
-    render_revision,
     review_body,
     suggestion_comment,
-    validation_change,
     verdict_of,
 )
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.summary import Link, held_out_line, optimizer_account, render_revision
 from promptloop.github.workflow import Annotation
 from promptloop.optimize import OptimizationResult
 from promptloop.project.config import LoadedConfig
@@ -121,8 +119,7 @@ def deliver_revisions(
             res.seed_text, res.revised_text, hunks_of(files.get(rev.path) if files else None)
         )
         scores = res.scores.to_dict()
-        validation = validation_change(scores)
-        why = f"Validation pass rate {validation} on held-out cases." if validation else ""
+        why = held_out_line(scores)
         if plan.complete and plan.suggestions and not ci.can_comment(pull):
             where = "No review is posted from this run; apply the diff below by hand."
         elif plan.complete and plan.suggestions:
@@ -132,7 +129,14 @@ def deliver_revisions(
         else:
             where = _deliver_whole(ci, rev, pull, head_sha, root)
         rendered.append(
-            render_revision(rev.suite, rev.path, res.rationale, res.unified_diff, scores, where)
+            render_revision(
+                rev.suite,
+                rev.path,
+                optimizer_account(res.trajectory),
+                res.unified_diff,
+                scores,
+                where,
+            )
         )
     return rendered
 
@@ -343,8 +347,10 @@ def plan_findings_of(
     head_sha: str,
     to_repo: Callable[[Path], str | None],
     root: Path,
+    more_url: str | None = None,
 ) -> tuple[list[PlannedComment], list[PlannedComment], list[Annotation]]:
-    """(inline comments, findings for the summary, annotations) over every suite."""
+    """(inline comments, findings for the summary, annotations) over every suite; ``more_url``
+    is where a comment that leaves critiques out sends the reader for the rest."""
     level = "error" if verdict_of(result) == "fail" else "warning"
     inline: list[PlannedComment] = []
     unplaced: list[PlannedComment] = []
@@ -364,6 +370,7 @@ def plan_findings_of(
             args,
             head_sha,
             level=level,
+            more_url=more_url,
         )
         annotations += anns
         for c in comments:
