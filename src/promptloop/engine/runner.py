@@ -17,6 +17,7 @@ from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
 from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.factory import build_client
+from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import (
     PromptTemplate,
@@ -113,12 +114,17 @@ class _FailureRecorder:
 
 class Runner:
     def __init__(
-        self, client: ModelClient, settings: RunSettings, progress: ProgressCallback | None = None
+        self,
+        client: ModelClient,
+        settings: RunSettings,
+        progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         self.tally = Tally()
         self._client: ModelClient = _TallyingClient(client, self.tally)
         self._settings = settings
         self._progress = progress
+        self.stop = stop or StopSignal()
 
     @property
     def client(self) -> ModelClient:
@@ -154,6 +160,21 @@ class Runner:
         return [list(row) for row in gathered]
 
     async def _run_case(
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        variant: str,
+        repeat_index: int,
+    ) -> CaseOutcome:
+        if not self.stop.requested:
+            try:
+                return await self._run_started_case(plan, rendered, case, variant, repeat_index)
+            except RunStopped:
+                pass  # half a case (an answer without its judge, say) is no result
+        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+
+    async def _run_started_case(
         self,
         plan: SuitePlan,
         rendered: RenderedPrompt,
@@ -232,6 +253,8 @@ async def _evaluate_safely(
     """An evaluator that raises is reported as an evaluator error on that case only."""
     try:
         return await evaluator.evaluate(output, case, ctx)
+    except RunStopped:
+        raise
     except Exception as exc:  # one broken evaluator must not abort the run
         return EvalResult.errored(
             evaluator.name,
@@ -252,6 +275,9 @@ class TemplateScorer:
         rows = await self._runner.run_suite(
             self._plan, prompt=template, cases=cases, variant="candidate"
         )
+        if any(outcome.not_run for outcome in rows[0]):
+            # A prompt scored on part of its cases must not be compared, let alone accepted.
+            raise RunStopped
         return rows[0]
 
 
@@ -262,15 +288,21 @@ def build_runner(
     no_cache: bool = False,
     concurrency: int | None = None,
     progress: ProgressCallback | None = None,
+    secrets: Sequence[str] = (),
+    stop: StopSignal | None = None,
 ) -> Runner:
-    """A runner with the client the config asks for: cache, retries, concurrency."""
+    """A runner with the client the config asks for: cache, retries, concurrency, the
+    secrets to mask in answers and the signal that stops it."""
     cfg = loaded.config
     cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
+    stop = stop or StopSignal()
     client, _stats = build_client(
         cache_dir=cache_dir,
         redis_url=None if no_cache else cfg.cache.redis_url,
         retries=cfg.retries,
         concurrency=concurrency or cfg.concurrency,
+        secrets=secrets,
+        stop=stop,
     )
     settings = RunSettings(
         judge_model=judge_model,
@@ -278,4 +310,4 @@ def build_runner(
         api_base=cfg.api_base,
         timeout_s=float(cfg.timeout),
     )
-    return Runner(client, settings, progress=progress)
+    return Runner(client, settings, progress=progress, stop=stop)
