@@ -163,12 +163,13 @@ def run(
 def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
     from rich.console import Console
 
-    from promptloop.commands.run import baseline_for, default_output_dir, execute_run
+    from promptloop.commands.run import baseline_for, default_output_dir, execute_run, preflight
     from promptloop.gate.verdicts import exit_code_for
     from promptloop.report.console import print_run
     from promptloop.report.files import prepare_output_dir, write_reports
     from promptloop.report.progress import progress_reporter
 
+    preflight(prepared, opts)
     out_dir = prepare_output_dir(default_output_dir(opts))
     err = Console(stderr=True)
     if prepared.models.notice:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
-from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
+from promptloop.commands.run import Prepared, RunOptions, make_runner, preflight, prepare
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
@@ -107,6 +107,7 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
                 f"suite {plan.name!r} has no {split} cases ({len(plan.cases)} cases in all); "
                 "add cases or change `splits:` in the config"
             )
+    preflight(prepared, opts.run, [plan])
     runner = make_runner(prepared, opts.run)
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.

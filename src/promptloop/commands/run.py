@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
+from promptloop.models.preflight import check_models
 from promptloop.models.stop import StopSignal
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
 from promptloop.project.config import LoadedConfig, find_config, load_config
@@ -31,6 +33,7 @@ from promptloop.project.suites import (
     ModelChoice,
     SuitePlan,
     choose_models,
+    model_uses,
     plan_suites,
     relative_display,
     shard_cases,
@@ -89,6 +92,22 @@ def prepare(opts: RunOptions) -> Prepared:
     return Prepared(loaded, models, plans, warnings, secrets)
 
 
+def preflight(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+) -> None:
+    """Refuse, before the first call, a model that cannot be called (a typo, an unknown
+    provider, a key missing from the environment): one line naming where it was written."""
+    loaded = prepared.loaded
+    uses = model_uses(
+        loaded,
+        prepared.models,
+        prepared.plans if plans is None else plans,
+        model_override=opts.model,
+        optimizer_override=opts.optimizer_model,
+    )
+    check_models(uses, api_base=loaded.config.api_base)
+
+
 def default_output_dir(opts: RunOptions) -> Path:
     return opts.output_dir or Path.cwd() / "promptloop-results"
 
@@ -137,6 +156,7 @@ async def _measure(
 def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult:
     started = time.perf_counter()
     prepared = prepared or prepare(opts)
+    preflight(prepared, opts)
     cfg = prepared.loaded.config
     repeat = opts.repeat or cfg.repeat
     if repeat < 1:

@@ -16,8 +16,10 @@ from promptloop.errors import UserError
 from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.factory import resolve_default_model
+from promptloop.models.preflight import ModelUse
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import PromptTemplate, check_variables
+from promptloop.yamlpos import format_loc
 
 T = TypeVar("T")
 
@@ -120,6 +122,55 @@ def plan_suites(
             )
         )
     return plans
+
+
+def model_uses(
+    loaded: LoadedConfig,
+    models: ModelChoice,
+    plans: Sequence[SuitePlan],
+    *,
+    model_override: str | None = None,
+    optimizer_override: str | None = None,
+) -> list[ModelUse]:
+    """Every model the plans, the judge and the optimizer will call, each with the place
+    it was chosen (the same precedence as ``plan_suites`` and ``choose_models``)."""
+    cfg = loaded.config
+    path = str(loaded.path)
+
+    def configured(value: str | None, *loc: str | int) -> ModelUse | None:
+        return ModelUse(value, format_loc(loc), path, cfg.line_of(loc)) if value else None
+
+    # The model every suite falls back to: from the command line, the config or the default.
+    if model_override:
+        default = ModelUse(model_override, "--model")
+    else:
+        default = configured(cfg.model, "model") or ModelUse(models.model, "model")
+    uses: list[ModelUse] = []
+    for plan in plans:
+        index = next(i for i, s in enumerate(cfg.suites) if s.name == plan.name)
+        front = plan.prompt.settings.model
+        suite_use = None
+        if not model_override:
+            suite_use = configured(cfg.suites[index].model, "suites", index, "model")
+        if suite_use is None and front and not model_override:
+            suite_use = ModelUse(front, "model", plan.prompt.path, _key_line(plan.prompt.source))
+        uses.append(suite_use or default)
+    judge = configured(cfg.judge_model, "judge_model") or default
+    uses.append(judge)
+    if optimizer_override:
+        uses.append(ModelUse(optimizer_override, "--optimizer-model"))
+    else:
+        uses.append(configured(cfg.optimizer_model, "optimizer_model") or judge)
+    return uses
+
+
+def _key_line(source: str, key: str = "model") -> int | None:
+    """The line where a prompt file sets ``key`` (front matter, or a YAML/JSON chat file)."""
+    pattern = re.compile(rf"^\s*[\"']?{key}[\"']?\s*:")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def _first(*values: T | None) -> T | None:
