@@ -92,6 +92,11 @@ def yaml_error(error: yaml.YAMLError, path: str, line_offset: int = 0) -> UserEr
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
+    # An unclosed quote or bracket is noticed where the scanner gives up (often the end of
+    # the file); the culprit is where it opened.
+    opened = getattr(error, "context_mark", None)
+    if opened is not None and str(context).startswith(("while scanning", "while parsing a flow")):
+        mark = opened
     text = f"invalid YAML: {problem}"
     if context:
         text += f" ({context})"

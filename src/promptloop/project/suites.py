@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -15,11 +14,12 @@ from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
 from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.registry import build_evaluator
+from promptloop.evaluators.templating import template_vars, used_variables
 from promptloop.models.factory import resolve_default_model
 from promptloop.models.preflight import ModelUse
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import PromptTemplate, check_variables
-from promptloop.yamlpos import format_loc
+from promptloop.yamlpos import format_loc, suggest
 
 T = TypeVar("T")
 
@@ -72,8 +72,28 @@ def relative_display(path: Path, root: Path) -> str:
 def _evaluator_variables(loaded: LoadedConfig, suite_index: int) -> set[str]:
     """Variables that evaluator arguments mention, e.g. ``equals: "{{ label }}"``."""
     suite = loaded.config.suites[suite_index]
-    text = json.dumps([spec.args for spec in suite.evaluators], default=str)
-    return set(re.findall(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)", text))
+    return set().union(*(used_variables(spec.args) for spec in suite.evaluators))
+
+
+def _check_evaluator_variables(
+    loaded: LoadedConfig, suite_index: int, cases: Sequence[Case]
+) -> None:
+    """An evaluator template reading a variable no case has would fail every case at run
+    time, after its model calls: refuse it now, like an undefined prompt variable."""
+    available = set().union(*(template_vars(case) for case in cases)) if cases else set()
+    suite = loaded.config.suites[suite_index]
+    for e_index, spec in enumerate(suite.evaluators):
+        unknown = sorted(used_variables(spec.args) - available)
+        if not unknown:
+            continue
+        loc = ("suites", suite_index, "evaluators", e_index, spec.kind)
+        config = loaded.config
+        raise UserError(
+            f"undefined variable '{unknown[0]}'{suggest(unknown[0], available)}",
+            path=str(loaded.path),
+            line=config.line_of(loc) or config.line_of(loc[:-1]),
+            key=format_loc(loc),
+        )
 
 
 def plan_suites(
@@ -100,6 +120,7 @@ def plan_suites(
             continue
         prompt = loaded.load_prompt(suite)
         cases = loaded.load_cases(suite)
+        _check_evaluator_variables(loaded, index, cases)
         found = check_variables(prompt, cases, also_used=_evaluator_variables(loaded, index))
         if warnings is not None:
             warnings.extend(found)
