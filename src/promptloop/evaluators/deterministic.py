@@ -693,5 +693,7 @@ def build_deterministic(
         # Name the kind as the user wrote it (not-contains), not the plain one.
         if negate and message.startswith(f"{plain}:"):
             message = kind + message[len(plain) :]
+        if isinstance(exc, EvaluatorFileError):
+            raise EvaluatorFileError(message, file=exc.file, line=exc.line) from exc
         raise ValueError(message) from exc
     return DeterministicEvaluator(name or kind, check, negate=negate, weight=weight)
