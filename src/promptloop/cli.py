@@ -405,6 +405,7 @@ def ci(
     import os
 
     from promptloop.commands.ci import CiOptions, run_ci
+    from promptloop.commands.interrupts import stop_on_signals
 
     opts = CiOptions(
         working_directory=working_directory,
@@ -417,7 +418,10 @@ def ci(
         cache_dir=cache_dir,
         results_path=results_path,
     )
-    sys.exit(run_ci(opts, dict(os.environ)))
+    with stop_on_signals() as stop:
+        opts.stop = stop
+        code = run_ci(opts, dict(os.environ))
+    sys.exit(stop.exit_code if stop.requested else code)
 
 
 def _stdout_console() -> Console:

@@ -58,6 +58,7 @@ from promptloop.github.workflow import (
     mask_commands,
     write_outputs,
 )
+from promptloop.models.stop import StopSignal
 from promptloop.optimize import OptimizationResult
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import blob_sha, changed_paths, ensure_commit, find_root, head_commit
@@ -90,6 +91,8 @@ class CiOptions:
     # Post an existing results.json (e.g. `promptloop merge` of a sharded run) instead of
     # running the suites here; no revision is learned then.
     results_path: Path | None = None
+    # The CLI's signal handlers: a cancelled job posts what finished, marked incomplete.
+    stop: StopSignal | None = None
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -426,6 +429,7 @@ class _CiRun:
             suites=tuple(suites),
             concurrency=self.opts.concurrency,
             baseline=base_sha,
+            stop=self.opts.stop,
         )
         prepared = self._with_cache_dir(prepare(run_opts))
         if self.results_path is not None:
@@ -437,7 +441,11 @@ class _CiRun:
             revisions: list[_Revision] = []
         else:
             result = execute_run(run_opts, prepared)
-            revisions = self._learn_revisions(prepared, run_opts, result, files, to_repo, head_sha)
+            revisions = []
+            if not result.incomplete:
+                revisions = self._learn_revisions(
+                    prepared, run_opts, result, files, to_repo, head_sha
+                )
         return self._report(prepared, result, revisions, files, pull, head_sha, to_repo, root)
 
     def _with_cache_dir(self, prepared: Prepared) -> Prepared:
