@@ -164,12 +164,14 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
     from rich.console import Console
 
     from promptloop.commands.run import baseline_for, default_output_dir, execute_run, preflight
+    from promptloop.errors import PromptloopError
     from promptloop.gate.verdicts import exit_code_for
     from promptloop.report.console import print_run
     from promptloop.report.files import prepare_output_dir, write_reports
     from promptloop.report.progress import progress_reporter
 
     preflight(prepared, opts)
+    existed = default_output_dir(opts).exists()
     out_dir = prepare_output_dir(default_output_dir(opts))
     err = Console(stderr=True)
     if prepared.models.notice:
@@ -180,9 +182,15 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
         # Only changed prompts run on the base too; unchanged and new ones run once.
         base_versions = baseline_for(prepared, opts.baseline).versions
         total += sum(len(version.plan.cases) for version in base_versions) * repeats
-    with progress_reporter(total, quiet=quiet) as progress:
-        opts.progress = progress
-        result = execute_run(opts, prepared)
+    try:
+        with progress_reporter(total, quiet=quiet) as progress:
+            opts.progress = progress
+            result = execute_run(opts, prepared)
+    except PromptloopError:
+        # A model that failed its preflight: leave no empty report folder behind.
+        if not existed and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
     paths = write_reports(result, out_dir)
     print_run(result, _stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")

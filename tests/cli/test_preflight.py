@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from promptloop.commands.run import RunOptions
 from promptloop.errors import UserError
 from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
-from tests.support import copy_project
+from tests.cli.test_interrupts import write_project
+from tests.support import copy_project, load_stub
 
 
 @pytest.fixture(autouse=True)
@@ -74,16 +76,51 @@ def test_front_matter_model_points_at_the_prompt_line(project: Path) -> None:
 def test_a_model_with_its_key_set_passes_the_preflight(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptloop.commands.run import RunOptions, preflight, prepare
+    from promptloop.commands.run import prepare
+    from promptloop.models.preflight import check_models
+    from promptloop.project.suites import model_uses
 
     register_script("sentiment", classifier)
     edit(project / "promptloop.yaml", "seed: 7", "seed: 7\njudge_model: openai/gpt-4o-mini")
-    opts = RunOptions(start_dir=project)
-    prepared = prepare(opts)
+    prepared = prepare(RunOptions(start_dir=project))
+    uses = model_uses(prepared.loaded, prepared.models, prepared.plans)
+    # The suite's model, the judge, and the optimizer (which defaults to the judge).
+    assert [u.model for u in uses] == ["scripted/sentiment"] + ["openai/gpt-4o-mini"] * 2
     with pytest.raises(UserError, match="OPENAI_API_KEY"):
-        preflight(prepared, opts)
+        check_models(uses, api_base=None)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-preflight-ok")
-    preflight(prepared, opts)  # no network: only litellm's resolution and the environment
+    check_models(uses, api_base=None)  # no network: only litellm's resolution and the env
+
+
+def test_a_run_answered_from_the_cache_imports_no_litellm_to_check(tmp_path: Path) -> None:
+    """The check of litellm-routed models waits for the first call that misses the cache:
+    a fully cached run must not import litellm (seconds) only to check a model."""
+    stub = load_stub()
+    code = (
+        "import sys\nfrom promptloop.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print('exit', exit.code, 'litellm' in sys.modules)\n"
+    )
+    with stub.StubServer(stub.StubConfig()) as server:
+        project = write_project(tmp_path / "p", server.base_url)
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        argv = ["run", ".", "-o", "out", "-q"]
+
+        def run(**extra: str) -> str:
+            proc = subprocess.run(
+                [sys.executable, "-c", code, *argv],
+                cwd=project,
+                env={**env, **extra},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            return proc.stdout.strip().splitlines()[-1]
+
+        assert run(OPENAI_API_KEY="sk-fill-the-cache") == "exit 0 True"
+        # Every answer is cached now: no litellm, and the key is not needed either.
+        assert run() == "exit 0 False"
+        assert server.snapshot()["requests"] == 40
 
 
 def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:

@@ -108,7 +108,7 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
                 "add cases or change `splits:` in the config"
             )
     preflight(prepared, opts.run, [plan])
-    runner = make_runner(prepared, opts.run)
+    runner = make_runner(prepared, opts.run, [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client

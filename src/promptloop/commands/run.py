@@ -25,7 +25,7 @@ from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
-from promptloop.models.preflight import check_models
+from promptloop.models.preflight import ModelUse, check_models, is_own
 from promptloop.models.stop import StopSignal
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
 from promptloop.project.config import LoadedConfig, find_config, load_config
@@ -92,27 +92,35 @@ def prepare(opts: RunOptions) -> Prepared:
     return Prepared(loaded, models, plans, warnings, secrets)
 
 
-def preflight(
-    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
-) -> None:
-    """Refuse, before the first call, a model that cannot be called (a typo, an unknown
-    provider, a key missing from the environment): one line naming where it was written."""
-    loaded = prepared.loaded
-    uses = model_uses(
-        loaded,
+def _model_uses(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None
+) -> list[ModelUse]:
+    return model_uses(
+        prepared.loaded,
         prepared.models,
         prepared.plans if plans is None else plans,
         model_override=opts.model,
         optimizer_override=opts.optimizer_model,
     )
-    check_models(uses, api_base=loaded.config.api_base)
+
+
+def preflight(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+) -> None:
+    """Refuse, before any work, a model promptloop serves itself that does not exist. The
+    models litellm routes are checked by the runner before its first provider call."""
+    own = [u for u in _model_uses(prepared, opts, plans) if is_own(u.model)]
+    check_models(own, api_base=prepared.loaded.config.api_base)
 
 
 def default_output_dir(opts: RunOptions) -> Path:
     return opts.output_dir or Path.cwd() / "promptloop-results"
 
 
-def make_runner(prepared: Prepared, opts: RunOptions) -> Runner:
+def make_runner(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+) -> Runner:
+    routed = [u for u in _model_uses(prepared, opts, plans) if not is_own(u.model)]
     return build_runner(
         prepared.loaded,
         judge_model=prepared.models.judge_model,
@@ -121,6 +129,7 @@ def make_runner(prepared: Prepared, opts: RunOptions) -> Runner:
         progress=opts.progress,
         secrets=prepared.secrets,
         stop=opts.stop,
+        preflight=routed,
     )
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.errors import PromptloopError
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
 from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.factory import build_client
+from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import (
@@ -253,8 +255,8 @@ async def _evaluate_safely(
     """An evaluator that raises is reported as an evaluator error on that case only."""
     try:
         return await evaluator.evaluate(output, case, ctx)
-    except RunStopped:
-        raise
+    except (RunStopped, PromptloopError):
+        raise  # the run is stopping, or a judge model failed its preflight: not this case's
     except Exception as exc:  # one broken evaluator must not abort the run
         return EvalResult.errored(
             evaluator.name,
@@ -290,9 +292,11 @@ def build_runner(
     progress: ProgressCallback | None = None,
     secrets: Sequence[str] = (),
     stop: StopSignal | None = None,
+    preflight: Sequence[ModelUse] = (),
 ) -> Runner:
     """A runner with the client the config asks for: cache, retries, concurrency, the
-    secrets to mask in answers and the signal that stops it."""
+    secrets to mask in answers, the signal that stops it and the models to check before
+    the first call that reaches a provider."""
     cfg = loaded.config
     cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
     stop = stop or StopSignal()
@@ -303,6 +307,8 @@ def build_runner(
         concurrency=concurrency or cfg.concurrency,
         secrets=secrets,
         stop=stop,
+        preflight=preflight,
+        api_base=cfg.api_base,
     )
     settings = RunSettings(
         judge_model=judge_model,

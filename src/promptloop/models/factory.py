@@ -15,6 +15,7 @@ from promptloop.models.cache import (
     RedisStore,
 )
 from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.preflight import ModelUse, PreflightGate
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
 from promptloop.models.stop import StopGate, StopSignal
 
@@ -38,12 +39,15 @@ def build_client(
     api_key: str | None = None,
     secrets: Sequence[str] = (),
     stop: StopSignal | None = None,
+    preflight: Sequence[ModelUse] = (),
+    api_base: str | None = None,
 ) -> tuple[ModelClient, CacheStats]:
-    """Caching(Limiter(Stop(Retrying(Masking(LiteLLM))))): the cache sits outermost so a
-    hit never waits for a concurrency slot; answers are masked before anything keeps them;
-    the stop gate sits below the limiter so calls still queued for a slot never start once
-    a stop is requested. ``redis_url`` wins over ``cache_dir``; with neither there is no
-    cache and the stats stay at zero."""
+    """Caching(Preflight(Limiter(Stop(Retrying(Masking(LiteLLM)))))): the cache sits
+    outermost so a hit never waits for a concurrency slot nor pays for the preflight's
+    litellm import; answers are masked before anything keeps them; the stop gate sits below
+    the limiter so calls still queued for a slot never start once a stop is requested.
+    ``redis_url`` wins over ``cache_dir``; with neither there is no cache and the stats
+    stay at zero."""
     stats = CacheStats()
     client: ModelClient = LiteLLMClient(api_key=api_key)
     if secrets:
@@ -52,6 +56,8 @@ def build_client(
     if stop is not None:
         client = StopGate(client, stop)
     client = ConcurrencyLimiter(client, concurrency)
+    if preflight:
+        client = PreflightGate(client, preflight, api_base)
     store: CacheStore | None = None
     if redis_url:
         store = RedisStore(redis_url)

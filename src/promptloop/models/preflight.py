@@ -3,16 +3,23 @@
 A typo in a model name or a provider key missing from the environment would otherwise
 surface only after every case ran, as an outage (exit 3) in a truncated table cell. Here
 it is one line naming where the model was written and what to fix (exit 2).
+
+promptloop's own providers (``local/``, ``scripted/``) are checked up front. Models that
+litellm routes are checked by ``PreflightGate`` just before the first call that misses the
+cache: the check needs litellm, whose import takes seconds, and a run answered wholly
+from the cache must not pay for it (nor does a typo'd model have cached answers).
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from promptloop.errors import UserError
 from promptloop.models import local, scripted
+from promptloop.models.base import ModelClient, ModelRequest, ModelResponse
 
 # Providers that serve on localhost by default, so a missing *_API_BASE is no mistake.
 _LOCAL_DEFAULT_PROVIDERS = ("ollama", "ollama_chat", "lm_studio")
@@ -26,6 +33,37 @@ class ModelUse:
     key: str
     path: str | None = None
     line: int | None = None
+
+
+def is_own(model: str) -> bool:
+    """Served by promptloop itself, so checking it needs no litellm."""
+    return model.partition("/")[0] in ("local", "scripted")
+
+
+class PreflightGate:
+    """Check the litellm-routed models once, before the first call that reaches a provider;
+    every call after a failed check raises the same one-line ``UserError``."""
+
+    def __init__(self, inner: ModelClient, uses: Sequence[ModelUse], api_base: str | None):
+        self._inner = inner
+        self._uses = list(uses)
+        self._api_base = api_base
+        self._checked = not self._uses
+        self._error: UserError | None = None
+        self._lock = asyncio.Lock()
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if not self._checked:
+            async with self._lock:
+                if not self._checked:
+                    try:
+                        check_models(self._uses, api_base=self._api_base)
+                    except UserError as exc:
+                        self._error = exc
+                    self._checked = True
+        if self._error is not None:
+            raise self._error
+        return await self._inner.complete(request)
 
 
 def check_models(uses: Iterable[ModelUse], *, api_base: str | None) -> None:
