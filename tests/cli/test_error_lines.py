@@ -122,25 +122,24 @@ def test_schema_file_that_is_not_json_points_inside_it(project: Path) -> None:
     assert "promptloop.yaml:12 suites[0].evaluators[1].json-schema" in line
 
 
-def test_python_check_that_fails_to_import_points_inside_it(project: Path) -> None:
-    (project / "checks.py").write_text("import os\nimport no_such_module_here\n")
+@pytest.mark.parametrize(
+    ("module", "fragments"),
+    [
+        ("import os\nimport no_such_module_here\n", ["checks.py:2: ", "no_such_module_here"]),
+        ("def ok(output, case):\n    return (\n\n", ["checks.py:2: ", "SyntaxError"]),
+    ],
+)
+def test_python_check_that_fails_to_import_points_inside_it(
+    project: Path, module: str, fragments: list[str]
+) -> None:
+    (project / "checks.py").write_text(module)
     edit(
         config_of(project),
         "      - max-length:",
         "      - python: checks.py:ok\n      - max-length:",
     )
-    line = assert_one_line_error(run_cli(project), "checks.py:2: ", "no_such_module_here")
+    line = assert_one_line_error(run_cli(project), *fragments)
     assert "promptloop.yaml:12 suites[0].evaluators[1].python" in line
-
-
-def test_python_check_with_a_syntax_error_points_at_it(project: Path) -> None:
-    (project / "checks.py").write_text("def ok(output, case):\n    return (\n\n")
-    edit(
-        config_of(project),
-        "      - max-length:",
-        "      - python: checks.py:ok\n      - max-length:",
-    )
-    assert_one_line_error(run_cli(project), "checks.py:2: ", "SyntaxError")
 
 
 def test_inline_dataset_item_that_is_not_a_mapping(project: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from promptloop.engine.results import read_results
-from tests.support import load_stub
+from tests.support import cli_env, load_stub
 
 CASES = 40
 
@@ -45,8 +45,7 @@ def write_project(root: Path, url: str) -> Path:
 
 
 def start_run(project: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(OPENAI_API_KEY="sk-interrupt-test", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env = cli_env(OPENAI_API_KEY="sk-interrupt-test")
     return subprocess.Popen(
         [sys.executable, "-m", "promptloop.cli", "run", ".", "-o", "out", "-q"],
         cwd=project,
@@ -124,3 +123,33 @@ def test_second_signal_exits_at_once(tmp_path: Path) -> None:
         assert time.monotonic() - signalled < 2
     assert proc.returncode == 130, stderr
     assert "second signal: exiting now" in stderr
+
+
+def test_signal_during_optimize_writes_no_prompt_and_exits_143(
+    tmp_path: Path, clean_scripts: None
+) -> None:
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+    from promptloop.models.scripted import register_script
+    from tests.cli.test_cli_optimize import REVISED, greeter, optimizer_reply
+    from tests.support import copy_project
+
+    project = copy_project("greetings", tmp_path)
+    reply = optimizer_reply(REVISED)
+
+    def cancelled(call: dict[str, Any]) -> str:
+        # GitHub cancels the job while the optimizer is asked for its first rewrite.
+        os.kill(os.getpid(), signal.SIGTERM)
+        return reply(call)
+
+    register_script("greeter", greeter)
+    register_script("optimizer", cancelled)
+    prompt = project / "prompts" / "greet.md"
+    before = prompt.read_text()
+    res = CliRunner().invoke(cli, ["optimize", "--dir", str(project), "-o", str(project / "out")])
+    assert res.exit_code == 143, res.output
+    # (The handler's own notice goes to file descriptor 2, which the runner does not capture.)
+    assert res.stderr.strip().splitlines()[-1].startswith("promptloop: interrupted by SIGTERM")
+    assert prompt.read_text() == before
+    assert not (project / "prompts" / "greet.optimized.md").exists()

@@ -3,7 +3,6 @@ was written and what to set, exit 2, no case run and no report written."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from promptloop.errors import UserError
 from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
 from tests.cli.test_interrupts import write_project
-from tests.support import copy_project, load_stub
+from tests.support import cli_env, copy_project, load_stub, run_promptloop
 
 
 @pytest.fixture(autouse=True)
@@ -103,14 +102,13 @@ def test_a_run_answered_from_the_cache_imports_no_litellm_to_check(tmp_path: Pat
     )
     with stub.StubServer(stub.StubConfig()) as server:
         project = write_project(tmp_path / "p", server.base_url)
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
         argv = ["run", ".", "-o", "out", "-q"]
 
         def run(**extra: str) -> str:
             proc = subprocess.run(
                 [sys.executable, "-c", code, *argv],
                 cwd=project,
-                env={**env, **extra},
+                env=cli_env(**extra),
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -124,15 +122,7 @@ def test_a_run_answered_from_the_cache_imports_no_litellm_to_check(tmp_path: Pat
 
 
 def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "promptloop.cli", "run", ".", "-o", "out"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_promptloop(project, "run", ".", "-o", "out")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("promptloop: error: promptloop.yaml:2: model:")

@@ -4,14 +4,11 @@ dataset that contains one, leaves only "***" in the cache, the results and the r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from promptloop.engine.results import read_results
 from promptloop.safety import known_secrets
-from tests.support import load_stub
+from tests.support import cli_env, load_stub, run_promptloop
 
 KEY = "sk-live-0123456789abcdef"
 TOKEN = "ghp_secretgithubtoken42"
@@ -29,16 +26,8 @@ def test_echoed_key_is_masked_in_cache_results_reports_and_logs(tmp_path: Path) 
             f"      - {{id: a, topic: 'the key {KEY}'}}\n      - {{id: b, topic: keys}}\n"
             "    evaluators:\n      - contains: nothing-like-this\n"
         )
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env.update(OPENAI_API_KEY=KEY, GITHUB_TOKEN=TOKEN, LITELLM_LOCAL_MODEL_COST_MAP="True")
-        proc = subprocess.run(
-            [sys.executable, "-m", "promptloop.cli", "run", ".", "-o", "out"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = cli_env(OPENAI_API_KEY=KEY, GITHUB_TOKEN=TOKEN)
+        proc = run_promptloop(project, "run", ".", "-o", "out", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     cases = read_results(project / "out" / "results.json").suites[0].cases
     assert [c.output for c in cases] == ["sure, the key is *** and ***"] * 2

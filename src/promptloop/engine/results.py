@@ -201,16 +201,25 @@ def mark_incomplete(result: RunResult, why: str) -> RunResult:
 
 
 def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
-    """The result with every known secret masked wherever it occurs (a dataset or a model
-    may have written one into any field)."""
+    """The result with every known secret masked in every string value (a dataset or a
+    model may have written one anywhere); keys and structure stay as they are."""
     listed = [s for s in secrets if s]
-    if not listed:
+    text = result.model_dump_json() if listed else ""
+    # The usual case, no secret anywhere, costs one dump (a secret with quotes or
+    # backslashes appears JSON-escaped in it).
+    if not any(s in text or json.dumps(s)[1:-1] in text for s in listed):
         return result
-    text = result.model_dump_json()
-    # A secret with quotes or backslashes appears JSON-escaped in the dump.
-    escaped = [json.dumps(s)[1:-1] for s in listed]
-    masked = mask_secrets(text, [*listed, *escaped])
-    return result if masked == text else RunResult.model_validate_json(masked)
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_secrets(value, listed)
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return value
+
+    return RunResult.model_validate(mask(result.model_dump(mode="json")))
 
 
 def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
@@ -153,7 +154,7 @@ class Runner:
         rendered = [render_prompt(template, c.vars, case_source=c.source) for c in chosen]
         per_repeat = [
             [
-                self._run_case(plan, messages, case, variant, r)
+                self._unless_stopped(case, self._run_case(plan, messages, case, variant, r))
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
             for r in range(first_repeat, first_repeat + repeat)
@@ -162,21 +163,6 @@ class Runner:
         return [list(row) for row in gathered]
 
     async def _run_case(
-        self,
-        plan: SuitePlan,
-        rendered: RenderedPrompt,
-        case: Case,
-        variant: str,
-        repeat_index: int,
-    ) -> CaseOutcome:
-        if not self.stop.requested:
-            try:
-                return await self._run_started_case(plan, rendered, case, variant, repeat_index)
-            except RunStopped:
-                pass  # half a case (an answer without its judge, say) is no result
-        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
-
-    async def _run_started_case(
         self,
         plan: SuitePlan,
         rendered: RenderedPrompt,
@@ -243,6 +229,20 @@ class Runner:
         )
         self._emit(plan.name, variant, outcome)
         return outcome
+
+    async def _unless_stopped(
+        self, case: Case, work: Coroutine[Any, Any, CaseOutcome]
+    ) -> CaseOutcome:
+        """The case's outcome, or "not run" once the run is stopping: half a case (an
+        answer without its judge, say) is no result."""
+        if not self.stop.requested:
+            try:
+                return await work
+            except RunStopped:
+                pass
+        else:
+            work.close()
+        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
 
     def _emit(self, suite: str, variant: str, outcome: CaseOutcome) -> None:
         if self._progress is not None:
