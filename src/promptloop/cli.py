@@ -194,12 +194,14 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
     paths = write_reports(result, out_dir)
     print_run(result, _stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
-    if result.incomplete and opts.stop is not None:
-        click.echo(
-            f"promptloop: {result.incomplete}: {result.not_run} cases did not run; "
-            "run again to resume from the cache",
-            err=True,
-        )
+    if opts.stop is not None and opts.stop.requested:
+        # A signal after the last case still ends the process the way it asked for.
+        if result.incomplete:
+            click.echo(
+                f"promptloop: {result.incomplete}: {result.not_run} cases did not run; "
+                "run again to resume from the cache",
+                err=True,
+            )
         return opts.stop.exit_code
     return exit_code_for(result, prepared.loaded.config.gate)
 
