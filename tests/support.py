@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,3 +35,27 @@ def copy_project(name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(PROJECTS / name, target)
     return target
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a `promptloop` subprocess: without the developer's provider keys,
+    without litellm's price-list download, plus ``extra``."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", **extra)
+    return env
+
+
+def run_promptloop(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`promptloop ARGS` as a user runs it, in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "promptloop.cli", *args],
+        cwd=cwd,
+        env=cli_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -13,6 +13,8 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from promptloop.commands.run import Prepared, RunOptions
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES_HELP = """\b
@@ -21,6 +23,7 @@ Exit codes:
   1  a gate failed
   2  usage or configuration error
   3  infrastructure error (a provider or GitHub kept failing)
+  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
 """
 
 
@@ -29,12 +32,20 @@ def _friendly_errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import os
+
+        from promptloop.commands.interrupts import Interrupted
         from promptloop.errors import PromptloopError
+        from promptloop.safety import known_secrets, mask_secrets
 
         try:
             return fn(*args, **kwargs)
         except PromptloopError as exc:
-            click.echo(f"promptloop: error: {exc.one_line()}", err=True)
+            line = mask_secrets(exc.one_line(), known_secrets(os.environ))
+            click.echo(f"promptloop: error: {line}", err=True)
+            sys.exit(exc.exit_code)
+        except Interrupted as exc:
+            click.echo(f"promptloop: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("promptloop: interrupted", err=True)
@@ -129,13 +140,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the eval suites in DIRECTORY (default: here) and write the reports."""
-    from rich.console import Console
-
-    from promptloop.commands.run import RunOptions, default_output_dir, execute_run, prepare
-    from promptloop.gate.verdicts import exit_code_for
-    from promptloop.report.console import print_run
-    from promptloop.report.files import prepare_output_dir, write_reports
-    from promptloop.report.progress import progress_reporter
+    from promptloop.commands.interrupts import stop_on_signals
+    from promptloop.commands.run import RunOptions, prepare
 
     opts = RunOptions(
         start_dir=directory,
@@ -149,26 +155,55 @@ def run(
         baseline=baseline,
         shard=shard,
     )
-    prepared = prepare(opts)
+    with stop_on_signals() as stop:
+        opts.stop = stop
+        sys.exit(_run_and_report(opts, prepare(opts), quiet))
+
+
+def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
+    from rich.console import Console
+
+    from promptloop.commands.run import baseline_for, default_output_dir, execute_run, preflight
+    from promptloop.errors import PromptloopError
+    from promptloop.gate.verdicts import exit_code_for
+    from promptloop.report.console import print_run
+    from promptloop.report.files import prepare_output_dir, write_reports
+    from promptloop.report.progress import progress_reporter
+
+    preflight(prepared, opts)
+    existed = default_output_dir(opts).exists()
     out_dir = prepare_output_dir(default_output_dir(opts))
     err = Console(stderr=True)
     if prepared.models.notice:
         err.print(f"[yellow]{prepared.models.notice}[/yellow]")
-    repeats = repeat or prepared.loaded.config.repeat
+    repeats = opts.repeat or prepared.loaded.config.repeat
     total = sum(len(p.cases) for p in prepared.plans) * repeats
-    if baseline:
-        from promptloop.commands.run import baseline_for
-
+    if opts.baseline:
         # Only changed prompts run on the base too; unchanged and new ones run once.
-        base_versions = baseline_for(prepared, baseline).versions
+        base_versions = baseline_for(prepared, opts.baseline).versions
         total += sum(len(version.plan.cases) for version in base_versions) * repeats
-    with progress_reporter(total, quiet=quiet) as progress:
-        opts.progress = progress
-        result = execute_run(opts, prepared)
+    try:
+        with progress_reporter(total, quiet=quiet) as progress:
+            opts.progress = progress
+            result = execute_run(opts, prepared)
+    except PromptloopError:
+        # A model that failed its preflight: leave no empty report folder behind.
+        if not existed and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
     paths = write_reports(result, out_dir)
     print_run(result, _stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
-    sys.exit(exit_code_for(result, prepared.loaded.config.gate))
+    if opts.stop is not None and opts.stop.requested:
+        # A signal after the last case still ends the process the way it asked for.
+        if result.incomplete:
+            click.echo(
+                f"promptloop: {result.incomplete}: {result.not_run} cases did not run; "
+                "run again to resume from the cache",
+                err=True,
+            )
+        return opts.stop.exit_code
+    return exit_code_for(result, prepared.loaded.config.gate)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -242,6 +277,7 @@ def optimize(
     never saw. The chosen prompt is scored once on the test split at the end.
     """
 
+    from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
     from promptloop.commands.run import RunOptions, default_output_dir
     from promptloop.optimize.loop import ModeSetting
@@ -267,8 +303,12 @@ def optimize(
         feedback=cast("Feedback | None", feedback),
         in_place=in_place,
     )
-    outcome = execute_optimize(opts, default_output_dir(run_opts))
-    print_optimization(outcome, _stdout_console())
+    with stop_on_signals() as stop:
+        run_opts.stop = stop
+        outcome = execute_optimize(opts, default_output_dir(run_opts))
+        print_optimization(outcome, _stdout_console())
+    if stop.requested:
+        sys.exit(stop.exit_code)
     sys.exit(optimize_exit_code(outcome.result.status, outcome.result.stop_reason))
 
 
@@ -382,6 +422,7 @@ def ci(
     import os
 
     from promptloop.commands.ci import CiOptions, run_ci
+    from promptloop.commands.interrupts import stop_on_signals
 
     opts = CiOptions(
         working_directory=working_directory,
@@ -395,7 +436,10 @@ def ci(
         results_path=results_path,
         dry_run=dry_run,
     )
-    sys.exit(run_ci(opts, dict(os.environ)))
+    with stop_on_signals() as stop:
+        opts.stop = stop
+        code = run_ci(opts, dict(os.environ))
+    sys.exit(stop.exit_code if stop.requested else code)
 
 
 def _stdout_console() -> Console:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal
 
 # GitHub rejects issue/PR/review comment bodies and check-run summaries above 65,535
@@ -271,3 +271,26 @@ def fingerprint(*parts: str) -> str:
     """A short stable id for a finding (e.g. path, case id, suggested text)."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
     return digest[:16]
+
+
+# Environment variables whose values are credentials: provider keys, tokens, passwords.
+_SECRET_NAME = re.compile(r"[_-](API[_-]KEY|TOKEN|SECRET|SECRET[_-](ACCESS[_-])?KEY|PASSWORD)$")
+# Shorter values are too likely to be ordinary words to mask everywhere.
+_MIN_SECRET = 6
+
+
+def url_password(url: str | None) -> str | None:
+    """The password in ``scheme://user:password@host`` (a Redis URL), if it has one."""
+    if not url or "@" not in url:
+        return None
+    credentials = url.partition("://")[2].rsplit("@", 1)[0]
+    password = credentials.partition(":")[2] if ":" in credentials else credentials
+    return password or None
+
+
+def known_secrets(env: Mapping[str, str], *, urls: Iterable[str | None] = ()) -> list[str]:
+    """Every value promptloop knows to be secret: credentials in the environment (provider
+    keys, the GitHub token) and passwords inside configured URLs (``cache.redis_url``)."""
+    found = {v for k, v in env.items() if _SECRET_NAME.search(k.upper()) and v}
+    found.update(p for p in (url_password(u) for u in urls) if p)
+    return sorted(s for s in found if len(s.strip()) >= _MIN_SECRET)

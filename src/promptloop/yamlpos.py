@@ -87,16 +87,49 @@ def _record(
             _record(item, child, lines, path, offset)
 
 
-def yaml_error(error: yaml.YAMLError, path: str, line_offset: int = 0) -> UserError:
+def _quote_opened_before(text: str, error: yaml.YAMLError) -> int | None:
+    """The 0-based line where a quoted value opened, when it ran on over several lines and
+    closed on the line the error is on: the quote left open earlier is the likely mistake
+    (its "closing" quote belongs to a later value)."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return None
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= mark.index:
+                break
+            if isinstance(token, yaml.ScalarToken):
+                last = token
+    except yaml.YAMLError:
+        pass
+    if last is None or last.style not in ('"', "'"):
+        return None
+    spans_lines = last.end_mark.line > last.start_mark.line
+    return last.start_mark.line if spans_lines and last.end_mark.line == mark.line else None
+
+
+def yaml_error(
+    error: yaml.YAMLError, path: str, line_offset: int = 0, source: str | None = None
+) -> UserError:
     """Turn a PyYAML error into one line pointing at the offending mark."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
-    text = f"invalid YAML: {problem}"
+    # An unclosed quote or bracket is noticed where the scanner gives up (often the end of
+    # the file); the culprit is where it opened.
+    opened = getattr(error, "context_mark", None)
+    if opened is not None and str(context).startswith(("while scanning", "while parsing a flow")):
+        mark = opened
+    message = f"invalid YAML: {problem}"
     if context:
-        text += f" ({context})"
+        message += f" ({context})"
     line = mark.line + 1 + line_offset if mark is not None else None
-    return UserError(text, path=path, line=line)
+    opened = _quote_opened_before(source, error) if source is not None else None
+    if opened is not None and line is not None:
+        message += f"; the quote opened here runs on to line {line}"
+        line = opened + 1 + line_offset
+    return UserError(message, path=path, line=line)
 
 
 def compose(text: str, path: str, line_offset: int = 0) -> yaml.Node | None:
@@ -105,7 +138,7 @@ def compose(text: str, path: str, line_offset: int = 0) -> yaml.Node | None:
     try:
         return loader.get_single_node()
     except yaml.YAMLError as error:
-        raise yaml_error(error, path, line_offset) from None
+        raise yaml_error(error, path, line_offset, source=text) from None
     finally:
         loader.dispose()
 

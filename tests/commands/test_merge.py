@@ -361,3 +361,22 @@ def test_gate_comes_from_config_then_cwd_then_defaults(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert gate_settings(None, empty).gate == GateConfig()
+
+
+def test_an_interrupted_shard_makes_the_merged_run_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    stopped = _result(
+        "1/2", [_suite("s", [_case("c1")], not_run=4)], incomplete="interrupted by SIGTERM"
+    )
+    write_results(stopped, tmp_path / "one.json")
+    write_results(_result("2/2", [_suite("s", [_case("c2")])]), tmp_path / "two.json")
+    res = CliRunner().invoke(cli, ["merge", "one.json", "two.json", "-o", "merged", "--quiet"])
+    merged = read_results(tmp_path / "merged" / "results.json")
+    # Every case that ran passed, yet a run missing cases is never a pass.
+    assert merged.suites[0].counts == (2, 0, 0) and merged.suites[0].not_run == 4
+    assert merged.incomplete == "one.json was interrupted by SIGTERM"
+    assert merged.verdict is not None and merged.verdict.failed_checks == ["incomplete"]
+    assert res.exit_code == 1
+    assert "4 cases did not run" in (tmp_path / "merged" / "report.md").read_text()

@@ -150,9 +150,10 @@ def test_real_registry_rejects_a_bad_regex_at_its_line() -> None:
     assert "regex: regex:" not in message and "'('" in message
 
 
-def test_malformed_yaml_reports_the_mark_line() -> None:
+def test_malformed_yaml_reports_the_line_the_bracket_opens() -> None:
+    # PyYAML gives up on line 6; the unclosed "[" that is the mistake is on line 5.
     message = error_of(BASE.replace("    dataset: evals/taglines.jsonl", "    dataset: [a"))
-    assert message.startswith("promptloop.yaml:6: invalid YAML:")
+    assert message.startswith("promptloop.yaml:5: invalid YAML:")
 
 
 def test_wrong_type_shows_key_line_and_value() -> None:

@@ -56,6 +56,7 @@ from promptloop.github.workflow import (
     mask_commands,
     write_outputs,
 )
+from promptloop.models.stop import StopSignal
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.report.files import write_reports
@@ -87,6 +88,8 @@ class CiOptions:
     results_path: Path | None = None
     # Print what would be written to GitHub and write nothing there.
     dry_run: bool = False
+    # The CLI's signal handlers: a cancelled job posts what finished, marked incomplete.
+    stop: StopSignal | None = None
 
 
 def collect_secrets(runtime: ActionsRuntime, env: Mapping[str, str]) -> list[str]:
@@ -256,6 +259,7 @@ def _evaluate(
         suites=tuple(selection.suites),
         concurrency=ci.opts.concurrency,
         baseline=selection.base_sha,
+        stop=ci.opts.stop,
     )
     prepared = _with_cache_dir(ci, prepare(run_opts))
     results_path = ci.opts.results_path
@@ -267,6 +271,9 @@ def _evaluate(
         )
         return prepared, read_results(results_path), []
     result = execute_run(run_opts, prepared)
+    if result.incomplete:
+        # A stopped run posts what finished; learning a revision would need the rest.
+        return prepared, result, []
     revisions = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
     return prepared, result, revisions
 

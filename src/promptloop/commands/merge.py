@@ -22,6 +22,7 @@ from promptloop.engine.results import (
     RunResult,
     SuiteResult,
     UsageTotals,
+    mark_incomplete,
     read_results,
     summarise_evaluators,
 )
@@ -66,7 +67,11 @@ def merge_command(
     inputs = [ShardInput(str(p), read_results(p)) for p in paths]
     merged = merge_results(inputs)
     settings = gate_settings(config_path, Path.cwd())
-    judged = judge_run(merged, settings.gate, seed=settings.seed)
+    if merged.incomplete:
+        # A shard that was stopped part-way leaves cases unrun: no gate decides on that.
+        judged = mark_incomplete(merged, merged.incomplete)
+    else:
+        judged = judge_run(merged, settings.gate, seed=settings.seed)
     out_dir = output_dir or Path.cwd() / "promptloop-results"
     written = write_reports(judged, out_dir)
     if console is not None:
@@ -127,6 +132,9 @@ def merge_results(inputs: Sequence[ShardInput]) -> RunResult:
         unchanged_suites=unchanged,
         optimization=optimization,
         notices=notices,
+        incomplete=next(
+            (f"{i.path} was {i.result.incomplete}" for i in inputs if i.result.incomplete), None
+        ),
     )
 
 
@@ -271,6 +279,7 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
                     "confirmation_runs": _in_dataset_order(confirmation_runs),
                     "evaluators": summarise_evaluators(ordered),
                     "usage": usage,
+                    "not_run": sum(suite.not_run for _, suite in parts[name]),
                 }
             )
         )

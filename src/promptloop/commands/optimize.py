@@ -7,17 +7,21 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
+from promptloop.commands.interrupts import Interrupted
+from promptloop.commands.run import Prepared, RunOptions, make_runner, preflight, prepare
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
 from promptloop.models.base import is_embedded
+from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import ModeSetting
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
 from promptloop.project.suites import SuitePlan
 from promptloop.report.files import prepare_output_dir
+from promptloop.safety import mask_secrets
+from promptloop.yamlpos import suggest
 
 
 @dataclass
@@ -33,14 +37,20 @@ class OptimizeOptions:
 
 
 def _pick_suite(prepared: Prepared, name: str | None) -> SuitePlan:
+    names = [p.name for p in prepared.plans]
     if name is not None:
         for plan in prepared.plans:
             if plan.name == name:
                 return plan
-    if len(prepared.plans) == 1 and name is None:
+        raise UserError(
+            f"no suite named {name!r}{suggest(name, names)} (suites: {', '.join(names)})",
+            path=str(prepared.loaded.path),
+        )
+    if len(prepared.plans) == 1:
         return prepared.plans[0]
-    names = ", ".join(p.name for p in prepared.plans)
-    raise UserError(f"name the suite to optimize: promptloop optimize SUITE (suites: {names})")
+    raise UserError(
+        f"name the suite to optimize: promptloop optimize SUITE (suites: {', '.join(names)})"
+    )
 
 
 # The embedded model has a 2048-token window that must hold the meta-prompt, the examples,
@@ -97,22 +107,26 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
                 f"suite {plan.name!r} has no {split} cases ({len(plan.cases)} cases in all); "
                 "add cases or change `splits:` in the config"
             )
-    runner = make_runner(prepared, opts.run)
+    preflight(prepared, opts.run, [plan])
+    runner = make_runner(prepared, opts.run, [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
-    return asyncio.run(
-        optimize(
-            seed_prompt=plan.prompt.source,
-            prompt_path=plan.prompt.path,
-            train=splits["train"],
-            val=splits["val"],
-            test=splits["test"],
-            scorer=scorer,
-            optimizer=client,
-            settings=settings_for(prepared, opts, plan),
-        )
+    optimizing = optimize(
+        seed_prompt=plan.prompt.source,
+        prompt_path=plan.prompt.path,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        scorer=scorer,
+        optimizer=client,
+        settings=settings_for(prepared, opts, plan),
     )
+    try:
+        return asyncio.run(optimizing)
+    except RunStopped:
+        # A half-scored candidate proves nothing; the cache keeps what was answered.
+        raise Interrupted(runner.stop) from None
 
 
 def revised_path(prompt_file: Path) -> Path:
@@ -136,5 +150,6 @@ def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome
         diff_path.write_text(result.unified_diff, encoding="utf-8")
     result_path = output_dir / f"optimize-{plan.name}.json"
     payload = {"schema_version": 1, "suite": plan.name, **result.to_dict()}
-    result_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    text = mask_secrets(json.dumps(payload, indent=1, ensure_ascii=False), prepared.secrets)
+    result_path.write_text(text, encoding="utf-8")
     return OptimizeOutcome(plan, result, prompt_file, written_to, diff_path, result_path)

@@ -5,28 +5,40 @@ loaded project, so ``prepare`` and ``make_runner`` live here for them."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from promptloop import __version__
 from promptloop.engine.jobs import Job, head_job, run_jobs
-from promptloop.engine.results import RunResult, SuiteResult, UsageTotals
+from promptloop.engine.results import (
+    RunResult,
+    SuiteResult,
+    UsageTotals,
+    mark_incomplete,
+    mask_result,
+)
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
+from promptloop.models.preflight import ModelUse, check_models, is_own
+from promptloop.models.stop import StopSignal
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.suites import (
     ModelChoice,
     SuitePlan,
     choose_models,
+    model_uses,
     plan_suites,
     relative_display,
     shard_cases,
 )
+from promptloop.safety import known_secrets
 
 
 @dataclass
@@ -43,6 +55,8 @@ class RunOptions:
     shard: str | None = None
     optimizer_model: str | None = None
     progress: ProgressCallback | None = None
+    # Set by the CLI's signal handlers; a stopped run returns what finished, marked incomplete.
+    stop: StopSignal | None = None
 
 
 @dataclass
@@ -51,6 +65,8 @@ class Prepared:
     models: ModelChoice
     plans: list[SuitePlan]
     warnings: list[str]
+    # Values to mask wherever promptloop writes: provider keys, tokens, the Redis password.
+    secrets: list[str] = field(default_factory=list)
     # Baselines already read from git, by ref: the CLI sizes its progress bar from one
     # before the run uses it.
     baselines: dict[str, Baseline] = field(default_factory=dict)
@@ -72,20 +88,48 @@ def prepare(opts: RunOptions) -> Prepared:
     )
     if opts.shard is not None:
         plans = [replace(p, cases=tuple(shard_cases(p.cases, opts.shard))) for p in plans]
-    return Prepared(loaded, models, plans, warnings)
+    secrets = known_secrets(os.environ, urls=[loaded.config.cache.redis_url])
+    return Prepared(loaded, models, plans, warnings, secrets)
+
+
+def _model_uses(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None
+) -> list[ModelUse]:
+    return model_uses(
+        prepared.loaded,
+        prepared.models,
+        prepared.plans if plans is None else plans,
+        model_override=opts.model,
+        optimizer_override=opts.optimizer_model,
+    )
+
+
+def preflight(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+) -> None:
+    """Refuse, before any work, a model promptloop serves itself that does not exist. The
+    models litellm routes are checked by the runner before its first provider call."""
+    own = [u for u in _model_uses(prepared, opts, plans) if is_own(u.model)]
+    check_models(own, api_base=prepared.loaded.config.api_base)
 
 
 def default_output_dir(opts: RunOptions) -> Path:
     return opts.output_dir or Path.cwd() / "promptloop-results"
 
 
-def make_runner(prepared: Prepared, opts: RunOptions) -> Runner:
+def make_runner(
+    prepared: Prepared, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+) -> Runner:
+    routed = [u for u in _model_uses(prepared, opts, plans) if not is_own(u.model)]
     return build_runner(
         prepared.loaded,
         judge_model=prepared.models.judge_model,
         no_cache=opts.no_cache,
         concurrency=opts.concurrency,
         progress=opts.progress,
+        secrets=prepared.secrets,
+        stop=opts.stop,
+        preflight=routed,
     )
 
 
@@ -102,6 +146,8 @@ async def _measure(
     cfg = prepared.loaded.config
     split_ratios = cfg.splits.ratios()
     head, base = await run_jobs(runner, jobs, repeat, split_ratios)
+    if runner.stop.requested:
+        return head, base, {}  # a partial run is not compared (nor looked at twice)
     return await look_twice(
         runner,
         jobs,
@@ -119,6 +165,7 @@ async def _measure(
 def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult:
     started = time.perf_counter()
     prepared = prepared or prepare(opts)
+    preflight(prepared, opts)
     cfg = prepared.loaded.config
     repeat = opts.repeat or cfg.repeat
     if repeat < 1:
@@ -152,4 +199,8 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
         unchanged_suites=baseline.unchanged,
         notices=notices,
     )
-    return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+    if runner.stop.requested:
+        result = mark_incomplete(result, f"interrupted by {runner.stop.name}")
+    else:
+        result = judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+    return mask_result(result, prepared.secrets)

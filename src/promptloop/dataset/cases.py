@@ -185,6 +185,15 @@ def _read_csv(text: str, display: str) -> _Rows:
                 path=display,
                 line=start,
             )
+        short = [name for name, value in record.items() if value is None]
+        if short:
+            cells = len(header) - len(short)
+            raise UserError(
+                f"row has {cells} cells but the header has {len(header)} columns "
+                f"(no value for '{short[0]}')",
+                path=display,
+                line=start,
+            )
         row: dict[str, Any] = dict(record)
         if row.get("metadata"):
             try:

@@ -46,6 +46,7 @@ def records_of(
         case_record(outcome, split_of(outcome.case.id, split_ratios), first_repeat + index)
         for index, row in enumerate(rows)
         for outcome in row
+        if not outcome.not_run
     ]
 
 
@@ -60,6 +61,7 @@ def suite_result(job: Job, rows: list[list[CaseOutcome]], split_ratios: SplitRat
         model=plan.model,
         threshold=plan.threshold,
         cases=records,
+        not_run=sum(1 for row in rows for outcome in row if outcome.not_run),
         evaluators=summarise_evaluators(records),
         usage=UsageTotals.of_records(records),
     )

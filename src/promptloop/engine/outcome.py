@@ -24,6 +24,8 @@ class CaseOutcome:
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
     latency_s: float = 0.0
+    # The run was stopped (a signal) before this case finished: it has no result at all.
+    not_run: bool = False
 
     @property
     def status(self) -> Status:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
+from promptloop.safety import mask_secrets
 
 SCHEMA_VERSION = 1
 
@@ -125,6 +126,8 @@ class SuiteResult(_Model):
     model: str
     threshold: float | None = None
     cases: list[CaseRecord]
+    # Cases (times repeats) the run was stopped before; they are in no list and no rate.
+    not_run: int = 0
     # Extra runs of changed cases taken so the gate can tell a real change from noise
     # (gate.confirm_runs); kept apart so pass rates and case lists show the first look.
     confirmation_runs: list[CaseRecord] = Field(default_factory=list)
@@ -170,6 +173,53 @@ class RunResult(_Model):
     verdict: Verdict | None = None
     optimization: dict[str, Any] | None = None
     notices: list[str] = Field(default_factory=list)
+    # Why the run stopped before every case ran (e.g. "interrupted by SIGTERM"); an
+    # incomplete run is never a pass, whatever the finished cases say.
+    incomplete: str | None = None
+
+    @property
+    def not_run(self) -> int:
+        return sum(s.not_run for s in (*self.suites, *self.baseline))
+
+
+def mark_incomplete(result: RunResult, why: str) -> RunResult:
+    """The partial result of a stopped run: finished cases kept, no gate decided."""
+    finished = sum(len(s.cases) for s in (*result.suites, *result.baseline))
+    reason = (
+        f"incomplete: {why} after {finished} of {finished + result.not_run} cases; "
+        "the gate does not decide on a partial run (a re-run resumes from the cache)"
+    )
+    verdict = Verdict(status="fail", reason=reason, failed_checks=["incomplete"])
+    return result.model_copy(
+        update={
+            "incomplete": why,
+            "verdicts": {},
+            "verdict": verdict,
+            "comparisons": {},
+        }
+    )
+
+
+def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
+    """The result with every known secret masked in every string value (a dataset or a
+    model may have written one anywhere); keys and structure stay as they are."""
+    listed = [s for s in secrets if s]
+    text = result.model_dump_json() if listed else ""
+    # The usual case, no secret anywhere, costs one dump (a secret with quotes or
+    # backslashes appears JSON-escaped in it).
+    if not any(s in text or json.dumps(s)[1:-1] in text for s in listed):
+        return result
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_secrets(value, listed)
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return value
+
+    return RunResult.model_validate(mask(result.model_dump(mode="json")))
 
 
 def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord:

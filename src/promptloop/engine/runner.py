@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.errors import PromptloopError
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
 from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.factory import build_client
+from promptloop.models.preflight import ModelUse
+from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import (
     PromptTemplate,
@@ -113,12 +117,17 @@ class _FailureRecorder:
 
 class Runner:
     def __init__(
-        self, client: ModelClient, settings: RunSettings, progress: ProgressCallback | None = None
+        self,
+        client: ModelClient,
+        settings: RunSettings,
+        progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         self.tally = Tally()
         self._client: ModelClient = _TallyingClient(client, self.tally)
         self._settings = settings
         self._progress = progress
+        self.stop = stop or StopSignal()
 
     @property
     def client(self) -> ModelClient:
@@ -145,7 +154,7 @@ class Runner:
         rendered = [render_prompt(template, c.vars, case_source=c.source) for c in chosen]
         per_repeat = [
             [
-                self._run_case(plan, messages, case, variant, r)
+                self._unless_stopped(case, self._run_case(plan, messages, case, variant, r))
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
             for r in range(first_repeat, first_repeat + repeat)
@@ -221,6 +230,20 @@ class Runner:
         self._emit(plan.name, variant, outcome)
         return outcome
 
+    async def _unless_stopped(
+        self, case: Case, work: Coroutine[Any, Any, CaseOutcome]
+    ) -> CaseOutcome:
+        """The case's outcome, or "not run" once the run is stopping: half a case (an
+        answer without its judge, say) is no result."""
+        if not self.stop.requested:
+            try:
+                return await work
+            except RunStopped:
+                pass
+        else:
+            work.close()
+        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+
     def _emit(self, suite: str, variant: str, outcome: CaseOutcome) -> None:
         if self._progress is not None:
             self._progress(CaseFinished(suite, variant, outcome.status, outcome.cached))
@@ -232,6 +255,8 @@ async def _evaluate_safely(
     """An evaluator that raises is reported as an evaluator error on that case only."""
     try:
         return await evaluator.evaluate(output, case, ctx)
+    except (RunStopped, PromptloopError):
+        raise  # the run is stopping, or a judge model failed its preflight: not this case's
     except Exception as exc:  # one broken evaluator must not abort the run
         return EvalResult.errored(
             evaluator.name,
@@ -252,6 +277,9 @@ class TemplateScorer:
         rows = await self._runner.run_suite(
             self._plan, prompt=template, cases=cases, variant="candidate"
         )
+        if any(outcome.not_run for outcome in rows[0]):
+            # A prompt scored on part of its cases must not be compared, let alone accepted.
+            raise RunStopped
         return rows[0]
 
 
@@ -262,15 +290,25 @@ def build_runner(
     no_cache: bool = False,
     concurrency: int | None = None,
     progress: ProgressCallback | None = None,
+    secrets: Sequence[str] = (),
+    stop: StopSignal | None = None,
+    preflight: Sequence[ModelUse] = (),
 ) -> Runner:
-    """A runner with the client the config asks for: cache, retries, concurrency."""
+    """A runner with the client the config asks for: cache, retries, concurrency, the
+    secrets to mask in answers, the signal that stops it and the models to check before
+    the first call that reaches a provider."""
     cfg = loaded.config
     cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
+    stop = stop or StopSignal()
     client, _stats = build_client(
         cache_dir=cache_dir,
         redis_url=None if no_cache else cfg.cache.redis_url,
         retries=cfg.retries,
         concurrency=concurrency or cfg.concurrency,
+        secrets=secrets,
+        stop=stop,
+        preflight=preflight,
+        api_base=cfg.api_base,
     )
     settings = RunSettings(
         judge_model=judge_model,
@@ -278,4 +316,4 @@ def build_runner(
         api_base=cfg.api_base,
         timeout_s=float(cfg.timeout),
     )
-    return Runner(client, settings, progress=progress)
+    return Runner(client, settings, progress=progress, stop=stop)

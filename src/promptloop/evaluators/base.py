@@ -15,6 +15,16 @@ from promptloop.dataset.cases import Case
 from promptloop.models.base import ModelClient, Usage
 
 
+class EvaluatorFileError(ValueError):
+    """A file an evaluator reads (a schema, a python module) is broken at ``line`` of
+    ``file`` (as written in the config): the line to fix is in that file, not the config."""
+
+    def __init__(self, message: str, *, file: str, line: int | None) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class EvalResult:
     evaluator: str

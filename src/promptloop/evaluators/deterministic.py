@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, quote
+from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
 
 DETERMINISTIC_KINDS: tuple[str, ...] = (
@@ -610,9 +610,10 @@ def _load_schema_file(raw: str, base_dir: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"json-schema: schema file {raw} is not valid JSON: {exc.msg} "
-            f"at line {exc.lineno} column {exc.colno}"
+        raise EvaluatorFileError(
+            f"json-schema: schema file {raw} is not valid JSON: {exc.msg} (column {exc.colno})",
+            file=raw,
+            line=exc.lineno,
         ) from exc
 
 
@@ -692,5 +693,7 @@ def build_deterministic(
         # Name the kind as the user wrote it (not-contains), not the plain one.
         if negate and message.startswith(f"{plain}:"):
             message = kind + message[len(plain) :]
+        if isinstance(exc, EvaluatorFileError):
+            raise EvaluatorFileError(message, file=exc.file, line=exc.line) from exc
         raise ValueError(message) from exc
     return DeterministicEvaluator(name or kind, check, negate=negate, weight=weight)

@@ -44,7 +44,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, quote
+from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags")
@@ -220,8 +220,33 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
         del sys.modules[module_name]
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise ValueError(f"python: importing {where} failed: {type(exc).__name__}: {exc}") from exc
+        raise EvaluatorFileError(
+            f"python: importing {where} failed: {type(exc).__name__}: {_without_location(exc)}",
+            file=where,
+            line=_failing_line(exc, path),
+        ) from exc
     return module
+
+
+def _failing_line(exc: BaseException, path: Path) -> int | None:
+    """The line of ``path`` where importing it failed: a syntax error's own line, else the
+    innermost traceback frame in that file."""
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == path:
+        return exc.lineno
+    line = None
+    trace = exc.__traceback__
+    while trace is not None:
+        if Path(trace.tb_frame.f_code.co_filename) == path:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def _without_location(exc: BaseException) -> str:
+    # A SyntaxError's text repeats the file and line, which the error line already shows.
+    if isinstance(exc, SyntaxError) and exc.msg:
+        return exc.msg
+    return str(exc)
 
 
 def _module_by_name(where: str, base_dir: Path) -> ModuleType:

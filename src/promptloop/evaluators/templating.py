@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -50,6 +50,22 @@ class TemplateRenderError(ValueError):
 
 def is_template(text: str) -> bool:
     return any(marker in text for marker in _MARKERS)
+
+
+def used_variables(args: Any) -> set[str]:
+    """Variables the templates among evaluator arguments (strings, nested anywhere) read."""
+    if isinstance(args, str):
+        if not is_template(args):
+            return set()
+        try:
+            return set(meta.find_undeclared_variables(_ENV.parse(args)))
+        except TemplateSyntaxError:
+            return set()  # reported, with its line, when the evaluator is built
+    if isinstance(args, Mapping):
+        return set().union(*(used_variables(v) for v in args.values()))
+    if isinstance(args, list | tuple):
+        return set().union(*(used_variables(v) for v in args))
+    return set()
 
 
 def template_vars(case: Case) -> dict[str, Any]:

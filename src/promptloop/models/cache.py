@@ -11,13 +11,22 @@ This module must not import litellm: a run answered wholly from the cache never 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from promptloop.errors import InfraError
-from promptloop.models.base import ModelClient, ModelRequest, ModelResponse, Usage
+from promptloop.models.base import (
+    ModelCallError,
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+)
+from promptloop.safety import mask_secrets
 
 REDIS_PREFIX = "promptloop:"
 
@@ -212,3 +221,26 @@ class CachingClient:
         else:
             self.store.set(key, encode_response(response))
         return response
+
+
+class MaskingClient:
+    """Mask every known secret in answers and errors as they arrive, so a model that echoes
+    a provider key cannot put it in the cache (which workflows save as an artifact), nor in
+    the results, reports and logs made from what it answered."""
+
+    def __init__(self, inner: ModelClient, secrets: Sequence[str]) -> None:
+        self.inner = inner
+        self.secrets = list(secrets)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        try:
+            response = await self.inner.complete(request)
+        except ModelCallError as exc:
+            masked = mask_secrets(str(exc), self.secrets)
+            if masked == str(exc):
+                raise
+            raise ModelCallError(
+                masked, kind=exc.kind, attempts=exc.attempts, retry_after_s=exc.retry_after_s
+            ) from None
+        text = mask_secrets(response.text, self.secrets)
+        return response if text == response.text else dataclasses.replace(response, text=text)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from promptloop.models.base import EMBEDDED_MODEL, ModelClient
-from promptloop.models.cache import CacheStats, CacheStore, CachingClient, DiskStore, RedisStore
+from promptloop.models.cache import (
+    CacheStats,
+    CacheStore,
+    CachingClient,
+    DiskStore,
+    MaskingClient,
+    RedisStore,
+)
 from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.preflight import ModelUse, PreflightGate
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
+from promptloop.models.stop import StopGate, StopSignal
 
 # First key found wins; each maps to an inexpensive, capable default for that provider.
 PROVIDER_DEFAULTS: tuple[tuple[str, str], ...] = (
@@ -28,14 +37,27 @@ def build_client(
     retries: int,
     concurrency: int,
     api_key: str | None = None,
+    secrets: Sequence[str] = (),
+    stop: StopSignal | None = None,
+    preflight: Sequence[ModelUse] = (),
+    api_base: str | None = None,
 ) -> tuple[ModelClient, CacheStats]:
-    """Caching(Limiter(Retrying(LiteLLM))): the cache sits outermost so a hit never waits
-    for a concurrency slot. ``redis_url`` wins over ``cache_dir``; with neither there is
-    no cache and the stats stay at zero."""
+    """Caching(Preflight(Limiter(Stop(Retrying(Masking(LiteLLM)))))): the cache sits
+    outermost so a hit never waits for a concurrency slot nor pays for the preflight's
+    litellm import; answers are masked before anything keeps them; the stop gate sits below
+    the limiter so calls still queued for a slot never start once a stop is requested.
+    ``redis_url`` wins over ``cache_dir``; with neither there is no cache and the stats
+    stay at zero."""
     stats = CacheStats()
     client: ModelClient = LiteLLMClient(api_key=api_key)
+    if secrets:
+        client = MaskingClient(client, secrets)
     client = RetryingClient(client, retries=retries)
+    if stop is not None:
+        client = StopGate(client, stop)
     client = ConcurrencyLimiter(client, concurrency)
+    if preflight:
+        client = PreflightGate(client, preflight, api_base)
     store: CacheStore | None = None
     if redis_url:
         store = RedisStore(redis_url)

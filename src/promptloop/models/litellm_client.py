@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from promptloop.models import local, scripted
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse, Usage
@@ -384,3 +384,28 @@ class LiteLLMClient:
 
 def _positive(cost: object) -> float:
     return float(cost) if isinstance(cost, int | float) and cost > 0 else 0.0
+
+
+class ProviderView(NamedTuple):
+    """litellm's own view of a model string, taken without a network call."""
+
+    # None when litellm cannot tell which provider serves the model.
+    provider: str | None
+    # Environment variables the provider needs and the environment lacks.
+    missing: list[str]
+    # What litellm knows, to suggest the nearest to a typo.
+    known_models: list[str]
+    known_providers: list[str]
+
+
+def resolve_provider(model: str) -> ProviderView:
+    litellm = _load_litellm()
+    models = [str(m) for m in getattr(litellm, "model_list", [])]
+    providers = [str(getattr(p, "value", p)) for p in getattr(litellm, "provider_list", [])]
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model)
+    except Exception:
+        return ProviderView(None, [], models, providers)
+    found = litellm.validate_environment(model)
+    missing = found.get("missing_keys") if isinstance(found, dict) else None
+    return ProviderView(str(provider), [str(k) for k in missing or []], models, providers)

@@ -59,6 +59,11 @@ def register_script(name: str, responder: Responder) -> None:
         _scripts[name] = _Script(responder)
 
 
+def has_script(name: str) -> bool:
+    with _lock:
+        return name in _scripts
+
+
 def unregister_script(name: str) -> None:
     with _lock:
         _scripts.pop(name, None)

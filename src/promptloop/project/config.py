@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from promptloop.errors import UserError
 from promptloop.evaluators import registry
+from promptloop.evaluators.base import EvaluatorFileError
 from promptloop.evaluators.specs import EvaluatorSpec, evaluator_item_schema
 from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.yamlpos import (
@@ -143,6 +144,22 @@ class SuiteConfig(_Model):
     temperature: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
 
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _inline_items_are_mappings(cls, value: Any) -> Any:
+        # Without this, a list with a non-mapping item fails both union branches and pydantic
+        # reports the first: "Input should be a valid string".
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if not isinstance(item, Mapping):
+                    raise PydanticCustomError(
+                        "dataset_item",
+                        "an inline case must be a mapping of its variables "
+                        "(id, text, expected, ...), got {kind}",
+                        {"kind": type(item).__name__, "at": (index,)},
+                    )
+        return value
+
     @field_validator("dataset")
     @classmethod
     def _dataset_not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -237,9 +254,24 @@ def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
             except ValueError as error:
                 loc: PathKey = ("suites", s_index, "evaluators", e_index, spec.kind)
                 line = config.line_of(loc) or config.line_of(loc[:-1])
+                if isinstance(error, EvaluatorFileError):
+                    raise _in_evaluator_file(error, path, line, format_loc(loc)) from None
                 # The key already names the kind; don't say it twice.
                 message = str(error).removeprefix(f"{spec.kind}: ")
                 raise UserError(message, path=path, line=line, key=format_loc(loc)) from None
+
+
+def _in_evaluator_file(
+    error: EvaluatorFileError, config_path: str, config_line: int | None, key: str
+) -> UserError:
+    """``schema.json:3: ...; used by promptloop.yaml:14 suites[0].evaluators[0].json-schema``."""
+    written = PurePath(error.file)
+    parent = PurePath(config_path).parent
+    shown = written if written.is_absolute() or str(parent) in ("", ".") else parent / written
+    where = f"{config_path}:{config_line}" if config_line is not None else config_path
+    return UserError(
+        f"{error}; used by {where} {key}", path=os.path.normpath(str(shown)), line=error.line
+    )
 
 
 def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Config:
@@ -282,6 +314,14 @@ def find_config(start: Path) -> Path:
             candidate = directory / name
             if candidate.is_file():
                 return candidate
+            if candidate.is_dir():
+                raise UserError("is a directory, not a file", path=str(candidate))
+            if candidate.is_symlink():
+                # A dangling link or a loop: saying "not found" would hide the file in plain view.
+                raise UserError(
+                    "is a symbolic link that leads to no file (a loop or a missing target)",
+                    path=str(candidate),
+                )
     raise UserError(
         f"no promptloop.yaml found in {start} or its parent directories; "
         "create one with `promptloop init` or pass --config PATH"
@@ -307,17 +347,41 @@ class LoadedConfig:
             return str(PurePath(relative))
         return os.path.normpath(str(parent / relative))
 
+    def _referenced(self, error: UserError, suite: SuiteConfig, key: str) -> UserError:
+        """A file that cannot be read at all is reported where the config names it, so the
+        line to fix is the one shown; a mistake inside the file keeps its own line."""
+        if error.line is not None:
+            return error
+        loc = ("suites", self.config.suites.index(suite), key)
+        shown = error.path or ""
+        message = error.message
+        for prefix in ("prompt file ", "dataset file ", "prompt ", "dataset "):
+            if message.startswith(prefix):
+                message = f"{shown} {message.removeprefix(prefix)}"
+                break
+        else:
+            message = f"{shown}: {message}"
+        return UserError(
+            message, path=str(self.path), line=self.config.line_of(loc), key=format_loc(loc)
+        )
+
     def load_prompt(self, suite: SuiteConfig) -> PromptTemplate:
         from promptloop.project.prompts import load_prompt
 
-        return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
+        try:
+            return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
+        except UserError as error:
+            raise self._referenced(error, suite, "prompt") from None
 
     def load_cases(self, suite: SuiteConfig) -> list[Case]:
         """The suite's cases, from its dataset file or the inline list in the config."""
         from promptloop.dataset.cases import load_dataset, parse_cases
 
         if isinstance(suite.dataset, str):
-            return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
+            try:
+                return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
+            except UserError as error:
+                raise self._referenced(error, suite, "dataset") from None
         index = self.config.suites.index(suite)
         lines = [
             self.config.line_of(("suites", index, "dataset", i)) for i in range(len(suite.dataset))

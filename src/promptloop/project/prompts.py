@@ -22,6 +22,7 @@ as a warning: datasets legitimately carry fields used elsewhere (by evaluators s
 from __future__ import annotations
 
 import functools
+import re
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,11 +115,46 @@ def _compile(text: str) -> Template:
     return _ENV.from_string(text)
 
 
+_DELIMITERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+_BLOCK_TAG = re.compile(r"{%[-+]?\s*(end)?(\w+)")
+_INNERMOST = re.compile(r"innermost block that needs to be closed is '(\w+)'")
+
+
+def _culprit_line(template: str, error: TemplateSyntaxError) -> int:
+    """Where the mistake is, not where Jinja gave up: the ``{{`` never closed, or the
+    ``{% if %}`` whose ``{% endif %}`` is missing (Jinja reports the end of the file)."""
+    reported = error.lineno or 1
+    for opening, closing in _DELIMITERS:
+        start = template.find(opening)
+        while start != -1:
+            end = template.find(closing, start + 2)
+            following = template.find(opening, start + 2)
+            if end == -1 or (following != -1 and following < end):
+                return min(template.count("\n", 0, start) + 1, reported)
+            start = following
+    innermost = _INNERMOST.search(error.message or "")
+    if innermost:
+        open_lines: list[int] = []
+        for match in _BLOCK_TAG.finditer(template):
+            if match.group(2) != innermost.group(1):
+                continue
+            if match.group(1):
+                if open_lines:
+                    open_lines.pop()
+            else:
+                open_lines.append(template.count("\n", 0, match.start()) + 1)
+        if open_lines:
+            return open_lines[-1]
+    return reported
+
+
 def _syntax_check(message: MessageTemplate, path: str) -> frozenset[str]:
     try:
         ast = _ENV.parse(message.template)
     except TemplateSyntaxError as error:
-        line = min(message.start_line + (error.lineno or 1) - 1, message.end_line)
+        line = min(
+            message.start_line + _culprit_line(message.template, error) - 1, message.end_line
+        )
         raise UserError(f"template error: {error.message}", path=path, line=line) from None
     return frozenset(meta.find_undeclared_variables(ast))
 
@@ -249,7 +285,7 @@ def load_prompt(path: Path, display_path: str | None = None) -> PromptTemplate:
     except FileNotFoundError:
         raise UserError("prompt file not found", path=shown) from None
     except IsADirectoryError:
-        raise UserError("prompt path is a directory, not a file", path=shown) from None
+        raise UserError("prompt file is a directory, not a file", path=shown) from None
     except OSError as error:
         raise UserError(f"cannot read prompt file: {error.strerror}", path=shown) from None
     if b"\x00" in raw:

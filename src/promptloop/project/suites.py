@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -15,9 +14,12 @@ from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
 from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.registry import build_evaluator
+from promptloop.evaluators.templating import template_vars, used_variables
 from promptloop.models.factory import resolve_default_model
+from promptloop.models.preflight import ModelUse
 from promptloop.project.config import LoadedConfig
 from promptloop.project.prompts import PromptTemplate, check_variables
+from promptloop.yamlpos import format_loc, suggest
 
 T = TypeVar("T")
 
@@ -70,8 +72,28 @@ def relative_display(path: Path, root: Path) -> str:
 def _evaluator_variables(loaded: LoadedConfig, suite_index: int) -> set[str]:
     """Variables that evaluator arguments mention, e.g. ``equals: "{{ label }}"``."""
     suite = loaded.config.suites[suite_index]
-    text = json.dumps([spec.args for spec in suite.evaluators], default=str)
-    return set(re.findall(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)", text))
+    return set().union(*(used_variables(spec.args) for spec in suite.evaluators))
+
+
+def _check_evaluator_variables(
+    loaded: LoadedConfig, suite_index: int, cases: Sequence[Case]
+) -> None:
+    """An evaluator template reading a variable no case has would fail every case at run
+    time, after its model calls: refuse it now, like an undefined prompt variable."""
+    available = set().union(*(template_vars(case) for case in cases)) if cases else set()
+    suite = loaded.config.suites[suite_index]
+    for e_index, spec in enumerate(suite.evaluators):
+        unknown = sorted(used_variables(spec.args) - available)
+        if not unknown:
+            continue
+        loc = ("suites", suite_index, "evaluators", e_index, spec.kind)
+        config = loaded.config
+        raise UserError(
+            f"undefined variable '{unknown[0]}'{suggest(unknown[0], available)}",
+            path=str(loaded.path),
+            line=config.line_of(loc) or config.line_of(loc[:-1]),
+            key=format_loc(loc),
+        )
 
 
 def plan_suites(
@@ -98,6 +120,7 @@ def plan_suites(
             continue
         prompt = loaded.load_prompt(suite)
         cases = loaded.load_cases(suite)
+        _check_evaluator_variables(loaded, index, cases)
         found = check_variables(prompt, cases, also_used=_evaluator_variables(loaded, index))
         if warnings is not None:
             warnings.extend(found)
@@ -120,6 +143,55 @@ def plan_suites(
             )
         )
     return plans
+
+
+def model_uses(
+    loaded: LoadedConfig,
+    models: ModelChoice,
+    plans: Sequence[SuitePlan],
+    *,
+    model_override: str | None = None,
+    optimizer_override: str | None = None,
+) -> list[ModelUse]:
+    """Every model the plans, the judge and the optimizer will call, each with the place
+    it was chosen (the same precedence as ``plan_suites`` and ``choose_models``)."""
+    cfg = loaded.config
+    path = str(loaded.path)
+
+    def configured(value: str | None, *loc: str | int) -> ModelUse | None:
+        return ModelUse(value, format_loc(loc), path, cfg.line_of(loc)) if value else None
+
+    # The model every suite falls back to: from the command line, the config or the default.
+    if model_override:
+        default = ModelUse(model_override, "--model")
+    else:
+        default = configured(cfg.model, "model") or ModelUse(models.model, "model")
+    uses: list[ModelUse] = []
+    for plan in plans:
+        index = next(i for i, s in enumerate(cfg.suites) if s.name == plan.name)
+        front = plan.prompt.settings.model
+        suite_use = None
+        if not model_override:
+            suite_use = configured(cfg.suites[index].model, "suites", index, "model")
+        if suite_use is None and front and not model_override:
+            suite_use = ModelUse(front, "model", plan.prompt.path, _key_line(plan.prompt.source))
+        uses.append(suite_use or default)
+    judge = configured(cfg.judge_model, "judge_model") or default
+    uses.append(judge)
+    if optimizer_override:
+        uses.append(ModelUse(optimizer_override, "--optimizer-model"))
+    else:
+        uses.append(configured(cfg.optimizer_model, "optimizer_model") or judge)
+    return uses
+
+
+def _key_line(source: str, key: str = "model") -> int | None:
+    """The line where a prompt file sets ``key`` (front matter, or a YAML/JSON chat file)."""
+    pattern = re.compile(rf"^\s*[\"']?{key}[\"']?\s*:")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def _first(*values: T | None) -> T | None:

@@ -13,10 +13,11 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from promptloop.engine.results import CaseRecord, RunResult, Verdict
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
 from promptloop.report.figures import format_p
 
 GATE_CASE = "promptloop gate"
+INCOMPLETE_CASE = "promptloop incomplete run"
 
 
 def render_junit(result: RunResult) -> str:
@@ -26,10 +27,14 @@ def render_junit(result: RunResult) -> str:
         changes = _changes(comparison)
         classname = f"promptloop.{suite.name}"
         cases = [_case(case, classname, changes.get(case.id)) for case in suite.cases]
+        if result.incomplete:
+            cases.append(_incomplete_case(result.incomplete, suite, classname))
         verdict = result.verdicts.get(suite.name)
         if verdict is not None:
             cases.append(_gate_case(verdict, classname))
         properties = _properties(comparison, result.baseline_ref) if comparison else None
+        if result.incomplete:
+            properties = {**(properties or {}), "not_run": str(suite.not_run)}
         suites.append(TestSuite(suite.name, cases, package="promptloop", properties=properties))
     return str(to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
 
@@ -64,6 +69,15 @@ def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] |
             )
         else:
             tc.add_failure_info(message=case.reasons or "failed", failure_type="eval")
+    return tc
+
+
+def _incomplete_case(why: str, suite: SuiteResult, classname: str) -> TestCase:
+    """Cases that never ran have no testcase of their own; this one says how many."""
+    total = len(suite.cases) + suite.not_run
+    message = f"{why}: {suite.not_run} of {total} cases did not run"
+    tc = TestCase(name=INCOMPLETE_CASE, classname=classname, stdout=message)
+    tc.add_error_info(message=message, error_type="incomplete")
     return tc
 
 

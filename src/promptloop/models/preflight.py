@@ -1,0 +1,129 @@
+"""Check every model a command will call before the first call, without the network.
+
+A typo in a model name or a provider key missing from the environment would otherwise
+surface only after every case ran, as an outage (exit 3) in a truncated table cell. Here
+it is one line naming where the model was written and what to fix (exit 2).
+
+promptloop's own providers (``local/``, ``scripted/``) are checked up front. Models that
+litellm routes are checked by ``PreflightGate`` just before the first call that misses the
+cache: the check needs litellm, whose import takes seconds, and a run answered wholly
+from the cache must not pay for it (nor does a typo'd model have cached answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from promptloop.errors import UserError
+from promptloop.models import local, scripted
+from promptloop.models.base import ModelClient, ModelRequest, ModelResponse
+
+# Providers that serve on localhost by default, so a missing *_API_BASE is no mistake.
+_LOCAL_DEFAULT_PROVIDERS = ("ollama", "ollama_chat", "lm_studio")
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """A model string and where the user wrote it (``path`` None: the command line)."""
+
+    model: str
+    key: str
+    path: str | None = None
+    line: int | None = None
+
+
+def is_own(model: str) -> bool:
+    """Served by promptloop itself, so checking it needs no litellm."""
+    return model.partition("/")[0] in ("local", "scripted")
+
+
+class PreflightGate:
+    """Check the litellm-routed models once, before the first call that reaches a provider;
+    every call after a failed check raises the same one-line ``UserError``."""
+
+    def __init__(self, inner: ModelClient, uses: Sequence[ModelUse], api_base: str | None):
+        self._inner = inner
+        self._uses = list(uses)
+        self._api_base = api_base
+        self._checked = not self._uses
+        self._error: UserError | None = None
+        self._lock = asyncio.Lock()
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if not self._checked:
+            async with self._lock:
+                if not self._checked:
+                    try:
+                        check_models(self._uses, api_base=self._api_base)
+                    except UserError as exc:
+                        self._error = exc
+                    self._checked = True
+        if self._error is not None:
+            raise self._error
+        return await self._inner.complete(request)
+
+
+def check_models(uses: Iterable[ModelUse], *, api_base: str | None) -> None:
+    """Raise ``UserError`` for the first model that cannot be called as configured."""
+    seen: set[str] = set()
+    for use in uses:
+        if use.model in seen:
+            continue
+        seen.add(use.model)
+        problem = model_problem(use.model, api_base=api_base)
+        if problem is not None:
+            raise UserError(problem, path=use.path, line=use.line, key=use.key)
+
+
+def model_problem(model: str, *, api_base: str | None) -> str | None:
+    """Why ``model`` cannot be called, or None."""
+    prefix, _, name = model.partition("/")
+    if prefix == "local":
+        if name in local.MODEL_NAMES:
+            return None
+        known = [f"local/{n}" for n in local.MODEL_NAMES]
+        hint = _nearest(model, known)
+        return f"unknown embedded model {model!r}{hint} (available: {', '.join(known)})"
+    if prefix == "scripted":
+        if scripted.has_script(name):
+            return None
+        return (
+            f"{model!r} is promptloop's test model, answered only by scripts a test registers; "
+            "name a real model, e.g. openai/gpt-4o-mini or local/smollm2"
+        )
+    from promptloop.models.litellm_client import resolve_provider
+
+    view = resolve_provider(model)
+    if view.provider is None:
+        if "/" in model and prefix not in view.known_providers:
+            hint = _nearest(prefix, view.known_providers, "provider")
+            return f"unknown provider {prefix!r} in {model!r}{hint}"
+        hint = _nearest(model, view.known_models)
+        return (
+            f"litellm cannot tell which provider serves {model!r}; write it as "
+            f"provider/model, e.g. openai/gpt-4o-mini{hint}"
+        )
+    missing = [
+        var
+        for var in view.missing
+        if not (
+            var.endswith("_API_BASE")
+            and (api_base is not None or view.provider in _LOCAL_DEFAULT_PROVIDERS)
+        )
+    ]
+    if not missing:
+        return None
+    return (
+        f"{model} needs its provider's key in the environment; not set: {', '.join(missing)} "
+        "(export it; in GitHub Actions, pass it from a repository secret)"
+    )
+
+
+def _nearest(word: str, choices: list[str], what: str = "") -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f" — did you mean {what + ' ' if what else ''}'{close[0]}'?"

@@ -1,0 +1,130 @@
+"""A model that cannot be called is found before the first call: one line naming where it
+was written and what to set, exit 2, no case run and no report written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promptloop.commands.run import RunOptions
+from promptloop.errors import UserError
+from promptloop.models.scripted import register_script, script_calls
+from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
+from tests.cli.test_interrupts import write_project
+from tests.support import cli_env, copy_project, load_stub, run_promptloop
+
+
+@pytest.fixture(autouse=True)
+def _scripts(clean_scripts: None) -> None:
+    """Every test here registers its own scripted models."""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project("sentiment", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("model", "fragments"),
+    [
+        ("gpt4o-mni", ["'gpt4o-mni'", "provider/model", "did you mean 'gpt-4o-mini'?"]),
+        ("nosuchprovider/x-large", ["unknown provider 'nosuchprovider'"]),
+        ("anthropic/claude-3-5-haiku-latest", ["not set: ANTHROPIC_API_KEY"]),
+        ("openai/gpt-4o-mini", ["not set: OPENAI_API_KEY"]),
+        ("local/smollm", ["unknown embedded model", "did you mean 'local/smollm2'?"]),
+    ],
+)
+def test_configured_model_is_checked_before_any_call(
+    project: Path, model: str, fragments: list[str]
+) -> None:
+    edit(project / "promptloop.yaml", "model: scripted/sentiment", f"model: {model}")
+    assert_one_line_error(run_cli(project), "promptloop.yaml:2: model: ", *fragments)
+    assert not (project / "out").exists()
+    assert script_calls("sentiment") == []
+
+
+def test_judge_model_is_checked_too(project: Path) -> None:
+    edit(project / "promptloop.yaml", "seed: 7", "seed: 7\njudge_model: nosuch/judge")
+    assert_one_line_error(
+        run_cli(project), "promptloop.yaml:5: judge_model: ", "unknown provider 'nosuch'"
+    )
+    assert script_calls("sentiment") == []
+
+
+def test_suite_model_names_its_suite_key(project: Path) -> None:
+    edit(project / "promptloop.yaml", "    prompt:", "    model: gpt4o-mni\n    prompt:")
+    assert_one_line_error(run_cli(project), "promptloop.yaml:7: suites[0].model: ", "gpt4o-mni")
+
+
+def test_command_line_model_is_named_as_the_option(project: Path) -> None:
+    line = assert_one_line_error(run_cli(project, "--model", "gpt4o-mni"), "--model: ")
+    assert "promptloop.yaml" not in line
+
+
+def test_front_matter_model_points_at_the_prompt_line(project: Path) -> None:
+    prompt = project / "prompts" / "classify.md"
+    prompt.write_text("---\ntemperature: 0\nmodel: nosuch/x\n---\n" + prompt.read_text())
+    assert_one_line_error(
+        run_cli(project), "prompts/classify.md:3: model: ", "unknown provider 'nosuch'"
+    )
+
+
+def test_a_model_with_its_key_set_passes_the_preflight(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptloop.commands.run import prepare
+    from promptloop.models.preflight import check_models
+    from promptloop.project.suites import model_uses
+
+    register_script("sentiment", classifier)
+    edit(project / "promptloop.yaml", "seed: 7", "seed: 7\njudge_model: openai/gpt-4o-mini")
+    prepared = prepare(RunOptions(start_dir=project))
+    uses = model_uses(prepared.loaded, prepared.models, prepared.plans)
+    # The suite's model, the judge, and the optimizer (which defaults to the judge).
+    assert [u.model for u in uses] == ["scripted/sentiment"] + ["openai/gpt-4o-mini"] * 2
+    with pytest.raises(UserError, match="OPENAI_API_KEY"):
+        check_models(uses, api_base=None)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-preflight-ok")
+    check_models(uses, api_base=None)  # no network: only litellm's resolution and the env
+
+
+def test_a_run_answered_from_the_cache_imports_no_litellm_to_check(tmp_path: Path) -> None:
+    """The check of litellm-routed models waits for the first call that misses the cache:
+    a fully cached run must not import litellm (seconds) only to check a model."""
+    stub = load_stub()
+    code = (
+        "import sys\nfrom promptloop.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print('exit', exit.code, 'litellm' in sys.modules)\n"
+    )
+    with stub.StubServer(stub.StubConfig()) as server:
+        project = write_project(tmp_path / "p", server.base_url)
+        argv = ["run", ".", "-o", "out", "-q"]
+
+        def run(**extra: str) -> str:
+            proc = subprocess.run(
+                [sys.executable, "-c", code, *argv],
+                cwd=project,
+                env=cli_env(**extra),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            return proc.stdout.strip().splitlines()[-1]
+
+        assert run(OPENAI_API_KEY="sk-fill-the-cache") == "exit 0 True"
+        # Every answer is cached now: no litellm, and the key is not needed either.
+        assert run() == "exit 0 False"
+        assert server.snapshot()["requests"] == 40
+
+
+def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:
+    proc = run_promptloop(project, "run", ".", "-o", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("promptloop: error: promptloop.yaml:2: model:")
+    assert "'scripted/sentiment' is promptloop's test model" in lines[0]
+    assert not (project / "out").exists()
