@@ -41,6 +41,7 @@ from promptloop.yamlpos import (
 
 if TYPE_CHECKING:
     from promptloop.dataset.cases import Case
+    from promptloop.dataset.feedback import FeedbackRecord
     from promptloop.project.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
@@ -142,6 +143,12 @@ class SuiteConfig(_Model):
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
+    feedback: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Reviewers' feedback file (JSONL); default: beside the dataset, "
+        "NAME.feedback.jsonl.",
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -329,6 +336,18 @@ class LoadedConfig:
                 if line is not None:
                     key_lines[(i, key)] = line
         return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
+
+    def feedback_file(self, suite: SuiteConfig) -> str:
+        """The suite's feedback file, relative to the config's directory."""
+        from promptloop.dataset.feedback import default_feedback_path
+
+        return suite.feedback or default_feedback_path(suite.dataset, suite.name)
+
+    def load_feedback(self, suite: SuiteConfig) -> list[FeedbackRecord]:
+        from promptloop.dataset.feedback import load_feedback
+
+        relative = self.feedback_file(suite)
+        return load_feedback(self.resolve(relative), self.display(relative))
 
 
 def load_config(path: Path) -> LoadedConfig:
