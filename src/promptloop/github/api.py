@@ -48,6 +48,10 @@ Conclusion = Literal[
 ]
 
 
+class ConflictError(InfraError):
+    """The branch moved on since the file was read (409): read it again and redo the change."""
+
+
 class ReadOnlyTokenError(InfraError):
     """The token may read but not write (fork PRs, or missing ``permissions:`` in the workflow)."""
 
@@ -101,6 +105,15 @@ class ReviewComment:
             data["start_line"] = self.start_line
             data["start_side"] = "RIGHT"
         return data
+
+
+@dataclass(frozen=True)
+class PullHead:
+    head_ref: str
+    head_sha: str
+    # None when the fork the pull request came from was deleted.
+    head_repo_full_name: str | None
+    base_ref: str
 
 
 @dataclass(frozen=True)
@@ -751,11 +764,27 @@ class GitHubClient:
         self._refuse(branch, protected)
         action = f"commit {path} to {branch}"
         data = text.encode("utf-8")
-        with self._call(action, "contents: write", write=True):
-            if blob_sha is None:
-                result = self._repo.create_file(path, message, data, branch=branch)
-            else:
-                result = self._repo.update_file(path, message, data, blob_sha, branch=branch)
+        try:
+            with self._call(action, "contents: write", write=True):
+                if blob_sha is None:
+                    result = self._repo.create_file(path, message, data, branch=branch)
+                else:
+                    result = self._repo.update_file(path, message, data, blob_sha, branch=branch)
+        except InfraError as exc:
+            cause = exc.__cause__
+            # Creating a file someone else created meanwhile is a 422 asking for its sha.
+            created_meanwhile = (
+                isinstance(cause, GithubException)
+                and cause.status == 422
+                and blob_sha is None
+                and '"sha" wasn\'t supplied' in _error_text(cause)
+            )
+            if isinstance(cause, GithubException) and (cause.status == 409 or created_meanwhile):
+                raise ConflictError(
+                    f"could not {action}: the branch moved since promptloop read it",
+                    path=path,
+                ) from exc
+            raise
         return str(result["commit"].sha)
 
     def open_pull(self, head_branch: str, into: str, title: str, body: str) -> str:
@@ -775,3 +804,46 @@ class GitHubClient:
     def _refuse(branch: str, protected: Sequence[str]) -> None:
         if branch in protected:
             raise ValueError(f"refusing to write to the pull request's base branch {branch!r}")
+
+    # -- pull request commands -----------------------------------------------------------------
+
+    def permission_of(self, login: str) -> str:
+        """``login``'s role on the repository: admin, maintain, write, triage, read or none."""
+        action = f"read {login}'s permission on {self.repo_full_name}"
+        try:
+            with self._call(action, "metadata: read"):
+                return str(self._repo.get_collaborator_role_name(login))
+        except InfraError as exc:
+            cause = exc.__cause__
+            # GitHub answers 404 for someone who is not a collaborator at all.
+            if isinstance(cause, GithubException) and cause.status == 404:
+                return "none"
+            raise
+
+    def pull_head(self, number: int) -> PullHead:
+        pull = self._pull(number)
+        with self._call(f"read pull request #{number}"):
+            head_repo = pull.head.repo
+            return PullHead(
+                head_ref=pull.head.ref,
+                head_sha=pull.head.sha,
+                head_repo_full_name=head_repo.full_name if head_repo is not None else None,
+                base_ref=pull.base.ref,
+            )
+
+    def react(self, comment_id: int, content: str, *, review_comment: bool) -> None:
+        """Acknowledge a comment with a reaction (``+1``, ``confused``, ``eyes``...)."""
+        kind = "pulls/comments" if review_comment else "issues/comments"
+        url = f"{self.base_url}/repos/{self.repo_full_name}/{kind}/{comment_id}/reactions"
+        with self._call(f"react to comment {comment_id}", "pull-requests: write", write=True):
+            self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
+
+    def reply(self, number: int, body: str, *, in_thread_of: int | None = None) -> str:
+        """Answer on the pull request, in the review thread of ``in_thread_of`` when given."""
+        pull = self._pull(number)
+        action = f"reply on pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            text = truncate_body(self._clean(body))
+            if in_thread_of is None:
+                return str(pull.create_issue_comment(text).html_url)
+            return str(pull.create_review_comment_reply(in_thread_of, text).html_url)
