@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.pr_commands import run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
@@ -26,6 +27,7 @@ from promptloop.github.changes import (
     relevant_suites,
     suite_files,
 )
+from promptloop.github.comment_commands import COMMENT_EVENTS
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.plan import (
     check_run_plan,
@@ -128,6 +130,13 @@ def run_ci(
         dry_run=opts.dry_run,
         opts=opts,
     )
+    if runtime.event_name in COMMENT_EVENTS:
+        return run_comment(
+            runtime,
+            ci.github(),
+            working_directory=opts.working_directory,
+            config_path=opts.config_path,
+        )
     ctx = load_event(
         runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
     )
