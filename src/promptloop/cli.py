@@ -439,6 +439,38 @@ def schema(feedback_schema: bool) -> None:
     click.echo(json.dumps(chosen, indent=2))
 
 
+@cli.command()
+@click.argument("suite", required=False)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=".",
+    help="Project directory [default: here].",
+)
+@_config_option
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="results.json to read [default: ./promptloop-results/results.json].",
+)
+@_friendly_errors
+def calibrate(
+    suite: str | None, directory: Path, config_path: Path | None, results_path: Path | None
+) -> None:
+    """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
+    from promptloop.commands.calibrate import calibrate_suites, render_calibration
+    from promptloop.commands.run import RunOptions
+
+    found = calibrate_suites(
+        RunOptions(start_dir=directory, config_path=config_path),
+        suite,
+        results_path or Path.cwd() / "promptloop-results" / "results.json",
+    )
+    click.echo(render_calibration(found))
+
+
 @cli.group()
 def feedback() -> None:
     """Reviewers' verdicts on outputs, kept in a feedback file beside each dataset."""
