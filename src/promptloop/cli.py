@@ -439,22 +439,37 @@ def schema(feedback_schema: bool) -> None:
     click.echo(json.dumps(chosen, indent=2))
 
 
+def _project_options(fn: F) -> F:
+    """--dir, --config and --results, for commands that read a run's results.json."""
+    for option in reversed(
+        (
+            click.option(
+                "--dir",
+                "directory",
+                type=click.Path(path_type=Path, file_okay=False, exists=True),
+                default=".",
+                help="Project directory [default: here].",
+            ),
+            _config_option,
+            click.option(
+                "--results",
+                "results_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="The run's results.json [default: ./promptloop-results/results.json].",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _results_or_default(results_path: Path | None) -> Path:
+    return results_path or Path.cwd() / "promptloop-results" / "results.json"
+
+
 @cli.command()
 @click.argument("suite", required=False)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=".",
-    help="Project directory [default: here].",
-)
-@_config_option
-@click.option(
-    "--results",
-    "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="results.json to read [default: ./promptloop-results/results.json].",
-)
+@_project_options
 @_friendly_errors
 def calibrate(
     suite: str | None, directory: Path, config_path: Path | None, results_path: Path | None
@@ -466,7 +481,7 @@ def calibrate(
     found = calibrate_suites(
         RunOptions(start_dir=directory, config_path=config_path),
         suite,
-        results_path or Path.cwd() / "promptloop-results" / "results.json",
+        _results_or_default(results_path),
     )
     click.echo(render_calibration(found))
 
@@ -481,20 +496,7 @@ def feedback() -> None:
 @click.argument("case")
 @click.argument("verdict", type=click.Choice(["good", "bad"]))
 @click.argument("note", default="")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=".",
-    help="Project directory [default: here].",
-)
-@_config_option
-@click.option(
-    "--results",
-    "results_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="results.json whose output is judged [default: ./promptloop-results/results.json].",
-)
+@_project_options
 @click.option("--output", "output_text", help="Judge this output text instead of the last run's.")
 @click.option("--by", help="Who gives the verdict [default: your login name].")
 @_friendly_errors
@@ -520,7 +522,7 @@ def feedback_add(
             case=case,
             verdict=cast("Literal['good', 'bad']", verdict),
             note=note,
-            results_path=results_path or Path.cwd() / "promptloop-results" / "results.json",
+            results_path=_results_or_default(results_path),
             output=output_text,
             by=by,
         ),
