@@ -257,6 +257,25 @@ def test_a_reply_in_a_review_thread_is_answered_in_that_thread(
     assert feedback_on_branch(gh) is not None
 
 
+def test_a_reply_without_a_case_judges_the_cases_its_finding_lists(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = pr.gh
+    pr.run(capsys)
+    [inline, *_] = [c for c in gh.review_comments(REPO, 7) if c["user"]["type"] == "Bot"]
+    listed = [line.split("`")[1] for line in inline["body"].splitlines() if line.startswith("**`")]
+    assert listed
+    reply = say(pr, "dana", f"/promptloop bad: {NOTE}", reply_to=inline["id"])
+    assert run_comment(pr, reply, review=True) == 0
+    records = parse_feedback(feedback_on_branch(gh) or "", FEEDBACK)
+    assert [r.case for r in records] == listed
+    assert all(r.note == NOTE and r.verdict == "bad" for r in records)
+    # The same words on the conversation name no finding: nothing is guessed.
+    plain = say(pr, "dana", f"/promptloop bad: {NOTE}")
+    assert run_comment(pr, plain) == 0
+    assert "only a reply to one of promptloop's findings may leave it out" in our_replies(gh)[-1]
+
+
 def test_learn_answers_the_reviewers_note_in_the_rationale(pr: Scenario) -> None:
     gh = pr.gh
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from promptloop.github.comment_commands import (
     Command,
+    listed_cases,
     parse_commands,
     parse_comment_event,
     resolve_case,
 )
+from promptloop.github.review import Example, render_examples
 
 EVENTS = Path(__file__).parents[1] / "fixtures" / "github" / "events"
 
@@ -80,3 +82,17 @@ def test_a_review_comment_replies_in_its_thread() -> None:
     event = parse_comment_event("pull_request_review_comment", payload)
     assert event is not None and event.kind == "review" and event.thread_id == 11
     assert event.number == 2
+
+
+def test_a_reply_may_leave_the_case_to_the_finding_it_answers() -> None:
+    commands, problems = parse_commands("/promptloop bad: still shouting\n/promptloop Good c01")
+    assert commands == [Command("bad", None, "still shouting", 1), Command("good", "c01", "", 2)]
+    assert problems == []
+    # The ids are read the way github.review writes a finding's examples.
+    body = render_examples(
+        [
+            Example("c02-brook", None, {"name": "Brook"}, "Hello Brook!", "shouts"),
+            Example("c05-elif", "evals/x.jsonl:5", {"name": "Elif"}, "**`c09`** x", "shouts"),
+        ]
+    )
+    assert listed_cases(body) == ["c02-brook", "c05-elif"]

@@ -35,6 +35,7 @@ from promptloop.github.comment_commands import (
     Command,
     CommentEvent,
     Problem,
+    listed_cases,
     parse_commands,
     parse_comment_event,
     resolve_case,
@@ -141,13 +142,21 @@ def handle_comment(
     ids = {s.name: [c.id for c in loaded.load_cases(s)] for s in loaded.config.suites}
     verdicts: list[tuple[Command, str, str]] = []
     for command in commands:
-        if command.verb not in ("good", "bad") or command.case is None:
+        if command.verb not in ("good", "bad"):
             continue
-        resolved = resolve_case(command.case, ids)
-        if isinstance(resolved, str):
-            problems.append(Problem(command.line, "", resolved))
-        else:
-            verdicts.append((command, *resolved))
+        named = [command.case] if command.case else _thread_cases(gh, event)
+        if not named:
+            why = (
+                f"name the case: `{PREFIX} {command.verb} CASE: note` (only a reply to one of "
+                "promptloop's findings may leave it out)"
+            )
+            problems.append(Problem(command.line, "", why))
+        for wanted in named:
+            resolved = resolve_case(wanted, ids)
+            if isinstance(resolved, str):
+                problems.append(Problem(command.line, "", resolved))
+            else:
+                verdicts.append((command, *resolved))
     if problems:
         talk.react("confused")
         talk.reply(_problems_reply(problems))
@@ -171,6 +180,17 @@ def handle_comment(
         parts.append(learned)
     talk.reply("\n\n".join(parts))
     return Handled("recorded", recorded, tuple(commits))
+
+
+def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
+    """The cases listed by the promptloop finding this comment replies to; only a comment
+    promptloop itself posted (its identity and marker) is read, never someone else's."""
+    if event.kind != "review" or event.thread_id is None:
+        return []
+    for comment in gh.our_review_comments(event.number):
+        if comment.id == event.thread_id:
+            return listed_cases(comment.body)
+    return []
 
 
 def _record(

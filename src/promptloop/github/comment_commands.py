@@ -24,6 +24,7 @@ COMMENT_EVENTS = frozenset({"issue_comment", "pull_request_review_comment"})
 MAX_NOTE_CHARS = 1000
 
 _COMMAND = re.compile(rf"^ {{0,3}}{re.escape(PREFIX)}(?:\s+(?P<rest>.*))?$")
+_VERB = re.compile(r"^([A-Za-z]+)\b(.*)$")
 _VERDICT = re.compile(r"^(?P<case>[^\s:]+)?\s*(?::\s*(?P<note>.*))?$")
 
 HELP = f"""\
@@ -130,8 +131,8 @@ def parse_commands(body: str) -> tuple[list[Command], list[Problem]]:
         if match is None:
             continue
         rest = (match.group("rest") or "").strip()
-        verb, _, args = rest.partition(" ")
-        args = args.strip()
+        split = _VERB.match(rest)
+        verb, args = (split.group(1).lower(), split.group(2).strip()) if split else (rest, "")
         if verb not in VERBS:
             hint = suggest(verb, VERBS) if verb else ""
             problems.append(
@@ -153,7 +154,7 @@ def parse_commands(body: str) -> tuple[list[Command], list[Problem]]:
         found = _VERDICT.match(args)
         case = found.group("case") if found else None
         note = " ".join((found.group("note") or "").split()) if found else ""
-        if found is None or case is None:
+        if found is None or (case is None and not note):
             problems.append(Problem(number, text, f"name the case: `{PREFIX} {verb} CASE: note`"))
         elif verb == "bad" and not note:
             problems.append(
@@ -188,3 +189,14 @@ def resolve_case(wanted: str, ids_by_suite: Mapping[str, Sequence[str]]) -> tupl
     close = nearest_ids(wanted, every)
     hint = f"; nearest: {', '.join(close)}" if close else ""
     return f"no case {wanted!r} in any suite{hint}"
+
+
+# How github.review names each example case of a finding: a bold code span on its own line.
+_LISTED_CASE = re.compile(r"^\*\*`([^`\n]+)`\*\*")
+
+
+def listed_cases(body: str) -> list[str]:
+    """The case ids one of promptloop's own finding comments shows, in order; the model
+    output it quotes sits in code blocks and is never read for ids."""
+    found = (_LISTED_CASE.match(text) for _, text in _prose_lines(body))
+    return list(dict.fromkeys(m.group(1) for m in found if m))
