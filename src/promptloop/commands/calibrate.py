@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptloop.commands.run import RunOptions, locate_config
-from promptloop.dataset.feedback import FeedbackRecord, verdict_for
-from promptloop.engine.results import RunResult, read_results
+from promptloop.engine.results import read_results
 from promptloop.errors import UserError
-from promptloop.gate.calibration import Calibration, Pair, calibrate
+from promptloop.gate.calibration import Calibration, Pair, calibrate, judged_pairs
 from promptloop.yamlpos import suggest
 
 
@@ -50,26 +49,13 @@ def calibrate_suites(
         if not judges:
             out.append(SuiteCalibration(config.name, (), "no judge to calibrate"))
             continue
-        pairs = _pairs(config.name, judges, loaded.load_feedback(config), result)
+        feedback = loaded.load_feedback(config)
+        pairs: dict[str, list[Pair]] = {judge: [] for judge in judges}
+        for suite_result in (s for s in result.suites if s.name == config.name):
+            for judge, found in judged_pairs(suite_result, judges, feedback).items():
+                pairs[judge] += found
         out.append(SuiteCalibration(config.name, tuple(calibrate(j, pairs[j]) for j in judges)))
     return out
-
-
-def _pairs(
-    suite: str, judges: list[str], feedback: list[FeedbackRecord], result: RunResult
-) -> dict[str, list[Pair]]:
-    """Per judge: the first-run outputs of ``suite`` that a reviewer judged, both verdicts."""
-    pairs: dict[str, list[Pair]] = {judge: [] for judge in judges}
-    records = [r for s in result.suites if s.name == suite for r in s.cases if r.repeat == 0]
-    for record in records:
-        verdict = verdict_for(feedback, record.id, record.output)
-        if verdict is None:
-            continue
-        good = verdict.verdict == "good"
-        for e in record.evaluations:
-            if e.evaluator in pairs and e.error is None:
-                pairs[e.evaluator].append(Pair(record.id, e.passed, good, e.reason, verdict.note))
-    return pairs
 
 
 def _num(value: float | None, fmt: str) -> str:

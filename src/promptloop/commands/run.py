@@ -15,6 +15,7 @@ from promptloop.engine.jobs import Job, head_job, run_jobs
 from promptloop.engine.results import RunResult, SuiteResult, UsageTotals
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
+from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
@@ -128,7 +129,12 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     jobs += [Job(v.plan, "base", v.source, v.template) for v in baseline.versions]
     runner = make_runner(prepared, opts)
     head, base, looks = asyncio.run(_measure(runner, jobs, repeat, prepared, opts))
+    relieved, base, judge_notices = advise(prepared.loaded, head, base)
+    # The first looks counted the advisory judges' failures; the gate must look again.
+    first: FirstLooks | None = looks if relieved == head else None
+    head = relieved
     notices = [prepared.models.notice] if prepared.models.notice else []
+    notices.extend(judge_notices)
     notices.extend(prepared.warnings)
     notices.extend(baseline.notices)
     result = RunResult(
@@ -152,4 +158,4 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
         unchanged_suites=baseline.unchanged,
         notices=notices,
     )
-    return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+    return judge_run(result, cfg.gate, seed=cfg.seed, looks=first)

@@ -14,6 +14,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptloop.dataset.feedback import FeedbackRecord, verdict_for
+from promptloop.engine.results import SuiteResult
+
 Z_95 = 1.959963984540054
 
 
@@ -90,3 +93,19 @@ def calibrate(judge: str, pairs: Sequence[Pair]) -> Calibration:
         kappa_high=high,
         disagreements=tuple(p for p in pairs if p.judge_passed != p.reviewer_good),
     )
+
+
+def judged_pairs(
+    suite: SuiteResult, judges: Sequence[str], feedback: Sequence[FeedbackRecord]
+) -> dict[str, list[Pair]]:
+    """Per judge: the first-run outputs a reviewer judged, with both verdicts."""
+    pairs: dict[str, list[Pair]] = {judge: [] for judge in judges}
+    for record in suite.cases:
+        verdict = verdict_for(feedback, record.id, record.output)
+        if record.repeat != 0 or verdict is None:
+            continue
+        good = verdict.verdict == "good"
+        for e in record.evaluations:
+            if e.evaluator in pairs and e.error is None:
+                pairs[e.evaluator].append(Pair(record.id, e.passed, good, e.reason, verdict.note))
+    return pairs

@@ -77,6 +77,15 @@ class SplitsConfig(_Model):
         return (self.train, self.val, self.test)
 
 
+class GateCalibration(_Model):
+    min_labels: int = Field(
+        default=20, ge=1, description="Outputs a reviewer judged that a judge needs to gate."
+    )
+    min_kappa: float = Field(
+        default=0.4, ge=-1, le=1, description="Cohen's kappa with the reviewers a judge needs."
+    )
+
+
 class GateConfig(_Model):
     min_pass_rate: float | None = Field(
         default=None, ge=0, le=1, description="Fail when head's pass rate is below this."
@@ -101,6 +110,13 @@ class GateConfig(_Model):
         description=(
             "When head looks worse than base, re-run every case whose result changed this "
             "many more times on each side before the gate decides (0: decide on one run)."
+        ),
+    )
+    calibration: GateCalibration | None = Field(
+        default=None,
+        description=(
+            "Judges that agree too little with the reviewers (fewer labels or a lower kappa "
+            "than this) are advisory: reported and critiqued, but they do not fail the gate."
         ),
     )
 
