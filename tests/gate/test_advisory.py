@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from promptloop.cli import cli
 from promptloop.dataset.feedback import FeedbackRecord, output_fingerprint
 from promptloop.engine.results import CaseRecord, EvaluationRecord, SuiteResult
-from promptloop.gate.advisory import relieve, standing
+from promptloop.gate.advisory import judge_notice, relieve, standing
 from promptloop.models.scripted import register_script
 from tests.support import copy_project
 
@@ -66,6 +66,12 @@ def test_a_judge_that_agrees_with_the_reviewers_keeps_its_vote() -> None:
     assert not judge.advisory and judge.calibration.kappa == pytest.approx(1.0)
     [judge] = standing(SUITE, ["tone"], feedback, min_labels=5, min_kappa=0.6)
     assert judge.advisory and judge.why == "4 labelled output(s), needs 5"
+    disagreeing = [verdict("a", False), verdict("b", True), verdict("c", True), verdict("d", False)]
+    [judge] = standing(SUITE, ["tone"], disagreeing, min_labels=4, min_kappa=0.6)
+    assert judge_notice("s", judge) == (
+        "judge s/tone is advisory (does not fail the gate): kappa 0.00 on 4 labelled outputs, "
+        "needs 0.6; disagrees with the reviewers on a, b"
+    )
 
 
 def test_an_advisory_judge_no_longer_decides_a_case() -> None:

@@ -21,6 +21,7 @@ from promptloop.commands.pr_commands import run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
+from promptloop.gate.advisory import judge_notices
 from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import Conclusion, GitHubClient, PullFiles
 from promptloop.github.changes import (
@@ -280,6 +281,7 @@ def _evaluate(
         )
         return prepared, read_results(results_path), []
     result = execute_run(run_opts, prepared)
+    ci.ledger.notes.extend(n[:1].upper() + n[1:] + "." for n in judge_notices(result.notices))
     revisions = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
     return prepared, result, revisions
 

@@ -88,6 +88,25 @@ def relieve(
     return out
 
 
+NOTICE_PREFIX = "judge "
+MAX_LISTED = 5
+
+
+def judge_notice(suite: str, judge: JudgeStanding) -> str:
+    role = "advisory (does not fail the gate)" if judge.advisory else "gating"
+    text = f"{NOTICE_PREFIX}{suite}/{judge.calibration.judge} is {role}: {judge.why}"
+    apart = [p.case_id for p in judge.calibration.disagreements]
+    if apart:
+        more = f" and {len(apart) - MAX_LISTED} more" if len(apart) > MAX_LISTED else ""
+        text += f"; disagrees with the reviewers on {', '.join(apart[:MAX_LISTED])}{more}"
+    return text
+
+
+def judge_notices(notices: Sequence[str]) -> list[str]:
+    """The notices ``advise`` wrote, for the pull request's summary."""
+    return [n for n in notices if n.startswith(NOTICE_PREFIX)]
+
+
 def advise(
     loaded: LoadedConfig, head: list[SuiteResult], base: list[SuiteResult]
 ) -> tuple[list[SuiteResult], list[SuiteResult], list[str]]:
@@ -113,7 +132,5 @@ def advise(
             min_kappa=rule.min_kappa,
         )
         advisory[config.name] = frozenset(j.calibration.judge for j in found if j.advisory)
-        for j in found:
-            role = "advisory (does not fail the gate)" if j.advisory else "gating"
-            notices.append(f"judge {config.name}/{j.calibration.judge} is {role}: {j.why}")
+        notices += [judge_notice(config.name, j) for j in found]
     return relieve(head, advisory, thresholds), relieve(base, advisory, thresholds), notices
