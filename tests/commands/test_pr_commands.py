@@ -14,6 +14,7 @@ from promptloop.dataset.feedback import output_fingerprint, parse_feedback
 from promptloop.github.api import GitHubClient
 from promptloop.models.scripted import register_script, script_calls
 from tests.commands.test_ci_github import (
+    CONFIG,
     EVENTS,
     HEAD_PROMPT,
     NAMES,
@@ -124,6 +125,37 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert "Recorded 1 verdict" in reply
 
 
+def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
+    gh = scenario.gh
+    register_script("ci", model)
+    gh.add_collaborator(REPO, "dana", "maintain")
+    second = "\n".join(
+        [
+            "  - name: again",
+            "    prompt: prompts/greet.md",
+            "    dataset: evals/again.jsonl",
+            "    evaluators:",
+            '      - not-contains: "!"',
+            "",
+        ]
+    )
+    scenario.open_pull(
+        {
+            PROMPT: HEAD_PROMPT,
+            "evals/greet.jsonl": DATASET,
+            "evals/again.jsonl": json.dumps({"id": "a01-ada", "name": "Ada"}) + "\n",
+            "promptloop.yaml": CONFIG + second,
+        }
+    )
+    tip = gh.refs(REPO)["heads/feature"]
+    body = f"/promptloop bad c02-brook: {NOTE}\n/promptloop good again/a01-ada: fine"
+    assert run_comment(scenario, say(scenario, "dana", body)) == 0
+    head = gh.refs(REPO)["heads/feature"]
+    assert gh.commits(REPO)[head].parents == [tip]
+    assert "c02-brook" in (feedback_on_branch(gh) or "")
+    assert '"a01-ada"' in (gh.file_at(REPO, "feature", "evals/again.feedback.jsonl") or "")
+
+
 def test_a_readers_command_is_refused_politely_and_changes_nothing(pr: Scenario) -> None:
     gh = pr.gh
     comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")
@@ -203,7 +235,7 @@ def test_a_concurrent_push_is_read_again_and_nothing_is_lost(pr: Scenario) -> No
     )
     assert run_comment(pr, comment, factory=factory) == 0
     assert pushed
-    conflicts = [x for x in gh.requests_log if x.method == "PUT" and x.status == 409]
+    conflicts = [x for x in gh.requests_log if x.method == "PATCH" and x.status == 422]
     assert len(conflicts) == 1
     records = parse_feedback(feedback_on_branch(gh) or "", FEEDBACK)
     assert [(r.case, r.verdict) for r in records] == [

@@ -233,42 +233,51 @@ def _record(
         )
         on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
         by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
-    commits = []
+    total = sum(len(r) for r in by_file.values())
+    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
+    sha = commit_feedback(gh, branch, by_file, message)
+    commits = [sha] if sha is not None else []
     for path, records in by_file.items():
-        message = f"promptloop: {plural(len(records), 'reviewer verdict')} from {event.author}"
-        sha = commit_feedback(gh, branch, path, records, message)
-        if sha is not None:
-            commits.append(sha)
         # The checkout is the head before this commit; `learn` reads the verdicts from it.
         local = root / path
         before = local.read_text(encoding="utf-8") if local.is_file() else ""
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(append_lines(before, records), encoding="utf-8")
-    return sum(len(r) for r in by_file.values()), commits
+    return total, commits
 
 
 def commit_feedback(
-    gh: GitHubClient, branch: str, path: str, records: Sequence[FeedbackRecord], message: str
+    gh: GitHubClient,
+    branch: str,
+    records: Mapping[str, Sequence[FeedbackRecord]],
+    message: str,
 ) -> str | None:
-    """Append ``records`` to ``path`` on ``branch`` in one commit; the new commit's sha, or
-    None when they are there already (a write GitHub applied but did not confirm)."""
+    """Append each file's records to it on ``branch``, all in one commit; the new commit's
+    sha, or None when they are all there already (a write GitHub applied but did not confirm).
+    A push in between (or a write whose fate is unknown) means reading the branch again."""
     for _ in range(COMMIT_ATTEMPTS):
-        current = gh.branch_file(branch, path)
-        if current is None:
+        reads = {path: gh.branch_file(branch, path) for path in records}
+        tips = {read.tip_sha for read in reads.values() if read is not None}
+        if None in reads.values():
             raise InfraError(f"branch {branch} is gone; nothing was recorded")
-        existing = current.text or ""
-        there = {r.to_line() for r in parse_feedback(existing, path)}
-        new = [r for r in records if r.to_line() not in there]
-        if not new:
+        if len(tips) != 1:
+            continue
+        texts = {}
+        for path, read in reads.items():
+            existing = read.text or "" if read is not None else ""
+            there = {r.to_line() for r in parse_feedback(existing, path)}
+            new = [r for r in records[path] if r.to_line() not in there]
+            if new:
+                texts[path] = append_lines(existing, new)
+        if not texts:
             return None
         try:
-            return gh.put_file(branch, path, append_lines(existing, new), message, current.blob_sha)
+            return gh.commit_files(branch, texts, message, tips.pop())
         except (ConflictError, AmbiguousWriteError):
-            # Someone pushed in between, or GitHub did not say: read the branch again.
             continue
     raise InfraError(
-        f"could not commit {path} to {branch}: the branch moved {COMMIT_ATTEMPTS} times "
-        "while promptloop wrote to it; repeat the command"
+        f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
+        "promptloop wrote to it; repeat the command"
     )
 
 

@@ -7,14 +7,14 @@ PyGithub failure into a one-line ``InfraError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal, cast
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
@@ -764,27 +764,11 @@ class GitHubClient:
         self._refuse(branch, protected)
         action = f"commit {path} to {branch}"
         data = text.encode("utf-8")
-        try:
-            with self._call(action, "contents: write", write=True):
-                if blob_sha is None:
-                    result = self._repo.create_file(path, message, data, branch=branch)
-                else:
-                    result = self._repo.update_file(path, message, data, blob_sha, branch=branch)
-        except InfraError as exc:
-            cause = exc.__cause__
-            # Creating a file someone else created meanwhile is a 422 asking for its sha.
-            created_meanwhile = (
-                isinstance(cause, GithubException)
-                and cause.status == 422
-                and blob_sha is None
-                and '"sha" wasn\'t supplied' in _error_text(cause)
-            )
-            if isinstance(cause, GithubException) and (cause.status == 409 or created_meanwhile):
-                raise ConflictError(
-                    f"could not {action}: the branch moved since promptloop read it",
-                    path=path,
-                ) from exc
-            raise
+        with self._call(action, "contents: write", write=True):
+            if blob_sha is None:
+                result = self._repo.create_file(path, message, data, branch=branch)
+            else:
+                result = self._repo.update_file(path, message, data, blob_sha, branch=branch)
         return str(result["commit"].sha)
 
     def open_pull(self, head_branch: str, into: str, title: str, body: str) -> str:
@@ -830,6 +814,33 @@ class GitHubClient:
                 head_repo_full_name=head_repo.full_name if head_repo is not None else None,
                 base_ref=pull.base.ref,
             )
+
+    def commit_files(
+        self, branch: str, texts: Mapping[str, str], message: str, parent_sha: str
+    ) -> str:
+        """One commit on ``branch`` (whose tip is ``parent_sha``) setting every file in
+        ``texts``; the new commit's sha. ``ConflictError`` when the branch moved meanwhile."""
+        action = f"commit {', '.join(texts)} to {branch}"
+        try:
+            with self._call(action, "contents: write", write=True):
+                parent = self._repo.get_git_commit(parent_sha)
+                elements = [
+                    InputGitTreeElement(path, "100644", "blob", content=text)
+                    for path, text in texts.items()
+                ]
+                tree = self._repo.create_git_tree(elements, base_tree=parent.tree)
+                commit = self._repo.create_git_commit(message, tree, [parent])
+                ref = self._repo.get_git_ref(f"heads/{branch}")
+                # Loading the ref first gives it its PATCH url (see move_branch). Never forced:
+                # after a push in between the update is no fast-forward, a 422, not a lost commit.
+                _ = ref.object.sha
+                ref.edit(sha=commit.sha, force=False)
+        except InfraError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, GithubException) and cause.status == 422:
+                raise ConflictError(f"could not {action}: the branch moved meanwhile") from exc
+            raise
+        return str(commit.sha)
 
     def react(self, comment_id: int, content: str, *, review_comment: bool) -> None:
         """Acknowledge a comment with a reaction (``+1``, ``confused``, ``eyes``...)."""
