@@ -4,8 +4,8 @@ The steps: read the comment → ignore bots, ourselves and comments without a co
 GitHub for the author's permission (``author_association`` says nothing about write access)
 → refuse forks without running anything → resolve every case, or answer why not and record
 nothing → run the named cases on the checked-out head to fingerprint their outputs → append
-the verdicts to the feedback file on the head branch (one commit per file, a 409 answered by
-reading the branch again) → acknowledge with a reaction and one reply.
+the verdicts to the feedback files on the head branch (one commit for the batch; a push in
+between is answered by reading the branch again) → acknowledge with a reaction and one reply.
 """
 
 from __future__ import annotations
