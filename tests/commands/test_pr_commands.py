@@ -19,6 +19,7 @@ from tests.commands.test_ci_github import (
     HEAD_PROMPT,
     NAMES,
     PROMPT,
+    PROVIDER_KEY,
     REPO,
     TOKEN,
     Scenario,
@@ -87,6 +88,7 @@ def run_comment(
         "GITHUB_API_URL": s.gh.url,
         "GITHUB_TOKEN": TOKEN,
         "GITHUB_WORKSPACE": str(s.repo),
+        "OPENAI_API_KEY": PROVIDER_KEY,
     }
     return run_ci(CiOptions(working_directory=Path(".")), env, github_factory=factory)
 
@@ -208,6 +210,10 @@ def test_a_fork_gets_instructions_and_nothing_runs(scenario: Scenario) -> None:
     [reply] = our_replies(gh)
     assert "comes from a fork, so promptloop records nothing here" in reply
     assert f'promptloop feedback add SUITE c02-brook bad "{NOTE}"' in reply
+    # A key pasted into a note is never echoed back.
+    pasted = say(scenario, "dana", f"/promptloop bad c03-cyra: the key {PROVIDER_KEY} leaked")
+    assert run_comment(scenario, pasted) == 0
+    assert PROVIDER_KEY not in our_replies(gh)[-1] and "the key *** leaked" in our_replies(gh)[-1]
 
 
 def test_a_concurrent_push_is_read_again_and_nothing_is_lost(pr: Scenario) -> None:

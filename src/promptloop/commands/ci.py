@@ -137,6 +137,7 @@ def run_ci(
             ci.github(),
             working_directory=opts.working_directory,
             config_path=opts.config_path,
+            mask=ci.mask,
         )
     ctx = load_event(
         runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository

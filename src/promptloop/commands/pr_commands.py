@@ -82,16 +82,17 @@ def head_outputs(
 
 
 class _Conversation:
-    def __init__(self, gh: GitHubClient, event: CommentEvent) -> None:
+    def __init__(self, gh: GitHubClient, event: CommentEvent, mask: Callable[[str], str]) -> None:
         self.gh = gh
         self.event = event
+        self.mask = mask
 
     def react(self, content: str) -> None:
         self.gh.react(self.event.comment_id, content, review_comment=self.event.kind == "review")
 
     def reply(self, text: str) -> None:
         thread = self.event.thread_id if self.event.kind == "review" else None
-        self.gh.reply(self.event.number, neutralize(text), in_thread_of=thread)
+        self.gh.reply(self.event.number, self.mask(neutralize(text)), in_thread_of=thread)
 
 
 def handle_comment(
@@ -103,6 +104,7 @@ def handle_comment(
     load: Callable[[], LoadedConfig],
     checkout: Path,
     outputs: OutputsFn = head_outputs,
+    mask: Callable[[str], str] = str,
 ) -> Handled:
     event = parse_comment_event(event_name, payload)
     if event is None or event.action != "created":
@@ -113,7 +115,7 @@ def handle_comment(
     commands, problems = parse_commands(event.body)
     if not commands and not problems:
         return Handled("no command")
-    talk = _Conversation(gh, event)
+    talk = _Conversation(gh, event, mask)
     role = gh.permission_of(event.author)
     if role not in ALLOWED_ROLES:
         talk.react("-1")
@@ -329,6 +331,7 @@ def run_comment(
     *,
     working_directory: Path,
     config_path: Path | None,
+    mask: Callable[[str], str] = str,
     outputs: OutputsFn = head_outputs,
 ) -> int:
     """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
@@ -348,6 +351,7 @@ def run_comment(
             load=lambda: load_config(config_path or find_config(Path("."))),
             checkout=workdir,
             outputs=outputs,
+            mask=mask,
         )
     print(f"promptloop: comment {handled.outcome}")
     return 0
