@@ -167,16 +167,15 @@ def handle_comment(
     recorded, commits = _record(gh, loaded, root, event, head.head_ref, verdicts, outputs, talk)
     if recorded < 0:
         return Handled("refused: no output to judge")
-    named = sorted({suite for _, suite, _ in verdicts}) or list(ids)
-    learned = _learn(loaded, named) if any(c.verb == "learn" for c in commands) else ""
+    to_learn = sorted({suite for _, suite, _ in verdicts}) or list(ids)
+    learned = _learn(loaded, to_learn) if any(c.verb == "learn" for c in commands) else ""
     talk.react("+1")
     parts = []
     if verdicts:
+        where = f" in {inline_code(commits[0][:7])}" if commits else ""
         parts.append(
-            f"Recorded {plural(len(verdicts), 'verdict')} "
-            + ", ".join(f"({inline_code(c[:7])})" for c in commits)
-            + ". The `human` evaluator applies them while the outputs stay the same, and the "
-            "optimizer reads the notes first."
+            f"Recorded {plural(len(verdicts), 'verdict')}{where}. The `human` evaluator applies "
+            "them while the outputs stay the same, and the optimizer reads the notes first."
         )
     if learned:
         parts.append(learned)
@@ -288,7 +287,11 @@ def _learn(loaded: LoadedConfig, suites: Sequence[str]) -> str:
     prepared = prepare(opts)
     parts = []
     for plan in prepared.plans:
-        result = run_optimizer(prepared, plan, OptimizeOptions(run=opts))
+        try:
+            result = run_optimizer(prepared, plan, OptimizeOptions(run=opts))
+        except UserError as exc:
+            parts.append(f"**{inline_code(plan.name)}**: nothing learned: {exc.one_line()}")
+            continue
         if not result.improved:
             parts.append(
                 f"**{inline_code(plan.name)}**: no revision beat the prompt. {result.rationale}"
