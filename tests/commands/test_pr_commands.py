@@ -78,7 +78,12 @@ def comment_event(
 
 
 def run_comment(
-    s: Scenario, comment: dict[str, Any], *, review: bool = False, factory: Any = fast_client
+    s: Scenario,
+    comment: dict[str, Any],
+    *,
+    review: bool = False,
+    factory: Any = fast_client,
+    cache_dir: Path | None = None,
 ) -> int:
     event_name, path = comment_event(s, comment, review=review, name=str(comment["id"]))
     env = {
@@ -90,7 +95,8 @@ def run_comment(
         "GITHUB_WORKSPACE": str(s.repo),
         "OPENAI_API_KEY": PROVIDER_KEY,
     }
-    return run_ci(CiOptions(working_directory=Path(".")), env, github_factory=factory)
+    options = CiOptions(working_directory=Path("."), cache_dir=cache_dir)
+    return run_ci(options, env, github_factory=factory)
 
 
 def say(s: Scenario, login: str, body: str, **kw: Any) -> dict[str, Any]:
@@ -312,6 +318,23 @@ def test_a_reply_without_a_case_judges_the_cases_its_finding_lists(
     plain = say(pr, "dana", f"/promptloop bad: {NOTE}")
     assert run_comment(pr, plain) == 0
     assert "only a reply to one of promptloop's findings may leave it out" in our_replies(gh)[-1]
+
+
+def test_the_verdict_is_on_the_output_the_pull_requests_run_showed(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A model that never says the same thing twice: only the shared cache gives the comment
+    # run the output the reviewer read.
+    calls = iter(range(10_000))
+    register_script("ci", lambda call: f"{model(call)} #{next(calls)}")
+    cache = Path(".promptloop/cache")
+    pr.run(capsys, cache_dir=cache)
+    shown = json.loads((pr.tmp / "results-1" / "results.json").read_text())
+    [brook] = [c for c in shown["suites"][0]["cases"] if c["id"] == "c02-brook"]
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}")
+    assert run_comment(pr, comment, cache_dir=cache) == 0
+    [record] = parse_feedback(feedback_on_branch(pr.gh) or "", FEEDBACK)
+    assert record.output == output_fingerprint(brook["output"])
 
 
 def test_learn_answers_the_reviewers_note_in_the_rationale(pr: Scenario) -> None:

@@ -137,6 +137,7 @@ def run_ci(
             ci.github(),
             working_directory=opts.working_directory,
             config_path=opts.config_path,
+            cache_dir=opts.cache_dir,
             mask=ci.mask,
         )
     ctx = load_event(

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,8 @@ def head_outputs(
     """Run just the named cases; with the response cache these are the outputs the pull
     request's own run produced, so the fingerprints match what the reviewer read."""
     opts = RunOptions(config_path=loaded.path, suites=tuple(wanted))
-    prepared = prepare(opts)
+    # ``loaded`` may point the cache elsewhere (the action's cache-dir); the runner uses it.
+    prepared = replace(prepare(opts), loaded=loaded)
     runner = make_runner(prepared, opts)
     found: dict[tuple[str, str], str] = {}
     for plan in prepared.plans:
@@ -334,6 +335,7 @@ def run_comment(
     *,
     working_directory: Path,
     config_path: Path | None,
+    cache_dir: Path | None = None,
     mask: Callable[[str], str] = str,
     outputs: OutputsFn = head_outputs,
 ) -> int:
@@ -351,10 +353,20 @@ def run_comment(
             runtime.event_name,
             payload,
             repository=runtime.repository,
-            load=lambda: load_config(config_path or find_config(Path("."))),
+            load=lambda: _with_cache(load_config(config_path or find_config(Path("."))), cache_dir),
             checkout=workdir,
             outputs=outputs,
             mask=mask,
         )
     print(f"promptloop: comment {handled.outcome}")
     return 0
+
+
+def _with_cache(loaded: LoadedConfig, cache_dir: Path | None) -> LoadedConfig:
+    """The cache the pull request's own run filled, so the outputs are the ones it showed."""
+    if cache_dir is None:
+        return loaded
+    cache = loaded.config.cache.model_copy(
+        update={"dir": str((Path.cwd() / cache_dir).resolve()), "enabled": True}
+    )
+    return replace(loaded, config=loaded.config.model_copy(update={"cache": cache}))
