@@ -164,6 +164,48 @@ def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
     assert '"a01-ada"' in (gh.file_at(REPO, "feature", "evals/again.feedback.jsonl") or "")
 
 
+@pytest.mark.parametrize("in_diff", [True, False])
+def test_teams_without_bot_commits_get_a_suggested_change(
+    scenario: Scenario, in_diff: bool
+) -> None:
+    gh = scenario.gh
+    register_script("ci", model)
+    gh.add_collaborator(REPO, "dana", "write")
+    earlier = json.dumps(
+        {
+            "case": "c04-dmitri",
+            "output": output_fingerprint("Hello Dmitri!"),
+            "verdict": "good",
+            "by": "lee",
+            "at": "2026-12-01T20:00:00Z",
+            "source": "cli",
+        }
+    )
+    changes = {
+        PROMPT: HEAD_PROMPT,
+        "evals/greet.jsonl": DATASET,
+        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
+    }
+    if in_diff:
+        changes[FEEDBACK] = earlier + "\n"
+    scenario.open_pull(changes)
+    tip = gh.refs(REPO)["heads/feature"]
+    assert run_comment(scenario, say(scenario, "dana", f"/promptloop bad c02-brook: {NOTE}")) == 0
+    assert gh.refs(REPO)["heads/feature"] == tip  # nothing committed
+    [reply] = our_replies(gh)
+    if in_diff:
+        [suggestion] = [c for c in gh.review_comments(REPO, 7) if c["path"] == FEEDBACK]
+        assert suggestion["line"] == 1
+        block = suggestion["body"].split("```suggestion\n", 1)[1]
+        assert block.splitlines()[0] == earlier
+        assert '"case": "c02-brook"' in block.splitlines()[1]
+        assert "suggested changes in" in reply
+    else:
+        assert gh.review_comments(REPO, 7) == []
+        assert f"Add to `{FEEDBACK}` (not in this pull request's diff" in reply
+        assert '"case": "c02-brook"' in reply
+
+
 def test_a_readers_command_is_refused_politely_and_changes_nothing(pr: Scenario) -> None:
     gh = pr.gh
     comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")

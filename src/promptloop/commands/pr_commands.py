@@ -28,7 +28,7 @@ from promptloop.dataset.feedback import (
     parse_feedback,
 )
 from promptloop.errors import InfraError, UserError
-from promptloop.github.api import ConflictError, GitHubClient
+from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
 from promptloop.github.comment_commands import (
     HELP,
     PREFIX,
@@ -40,6 +40,7 @@ from promptloop.github.comment_commands import (
     parse_comment_event,
     resolve_case,
 )
+from promptloop.github.diff import hunk_containing
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import AmbiguousWriteError
 from promptloop.project.config import LoadedConfig, find_config, load_config
@@ -165,19 +166,13 @@ def handle_comment(
         talk.reply(_problems_reply(problems))
         return Handled("refused: not understood")
     root = (find_root(checkout) or checkout).resolve()
-    recorded, commits = _record(gh, loaded, root, event, head.head_ref, verdicts, outputs, talk)
+    recorded, commits, said = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
     if recorded < 0:
         return Handled("refused: no output to judge")
     to_learn = sorted({suite for _, suite, _ in verdicts}) or list(ids)
     learned = _learn(loaded, to_learn) if any(c.verb == "learn" for c in commands) else ""
     talk.react("+1")
-    parts = []
-    if verdicts:
-        where = f" in {inline_code(commits[0][:7])}" if commits else ""
-        parts.append(
-            f"Recorded {plural(len(verdicts), 'verdict')}{where}. The `human` evaluator applies "
-            "them while the outputs stay the same, and the optimizer reads the notes first."
-        )
+    parts = [said] if said else []
     if learned:
         parts.append(learned)
     talk.reply("\n\n".join(parts))
@@ -200,13 +195,14 @@ def _record(
     loaded: LoadedConfig,
     root: Path,
     event: CommentEvent,
-    branch: str,
+    head: PullHead,
     verdicts: Sequence[tuple[Command, str, str]],
     outputs: OutputsFn,
     talk: _Conversation,
-) -> tuple[int, list[str]]:
+) -> tuple[int, list[str], str]:
+    """(verdicts recorded or -1 when nothing could be, the commits, what to say about it)."""
     if not verdicts:
-        return 0, []
+        return 0, [], ""
     wanted: dict[str, list[str]] = {}
     for _, suite, case in verdicts:
         wanted.setdefault(suite, []).append(case)
@@ -219,7 +215,7 @@ def _record(
             + ", ".join(inline_code(m) for m in missing)
             + " on this head, so there is nothing to judge. Try again once it answers."
         )
-        return -1, []
+        return -1, [], ""
     now = datetime.now(UTC).replace(microsecond=0)
     by_file: dict[str, list[FeedbackRecord]] = {}
     for command, suite, case in verdicts:
@@ -236,8 +232,10 @@ def _record(
         on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
         by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
     total = sum(len(r) for r in by_file.values())
+    if loaded.config.feedback_delivery == "suggestion":
+        return total, [], offer_feedback(gh, event.number, head, by_file, talk.mask)
     message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
-    sha = commit_feedback(gh, branch, by_file, message)
+    sha = commit_feedback(gh, head.head_ref, by_file, message)
     commits = [sha] if sha is not None else []
     for path, records in by_file.items():
         # The checkout is the head before this commit; `learn` reads the verdicts from it.
@@ -245,7 +243,48 @@ def _record(
         before = local.read_text(encoding="utf-8") if local.is_file() else ""
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(append_lines(before, records), encoding="utf-8")
-    return total, commits
+    where = f" in {inline_code(commits[0][:7])}" if commits else ""
+    return (
+        total,
+        commits,
+        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
+        "the outputs stay the same, and the optimizer reads the notes first.",
+    )
+
+
+def offer_feedback(
+    gh: GitHubClient,
+    number: int,
+    head: PullHead,
+    by_file: Mapping[str, Sequence[FeedbackRecord]],
+    mask: Callable[[str], str],
+) -> str:
+    """The verdicts as suggested changes that append them to each feedback file, where its
+    last line is in the diff (GitHub suggests only there); otherwise the lines to add by hand."""
+    files = gh.pull_files(number)
+    comments: list[ReviewComment] = []
+    by_hand: list[str] = []
+    for path, records in by_file.items():
+        current = gh.branch_file(head.head_ref, path)
+        lines = (current.text or "").splitlines() if current is not None else []
+        new = "\n".join(r.to_line() for r in records)
+        changed = files.get(path)
+        if lines and changed is not None and hunk_containing(changed.hunks, len(lines)):
+            block = code_block(f"{lines[-1]}\n{new}", "suggestion")
+            body = mask(f"Reviewers' verdicts for {inline_code(path)}; commit to keep them.")
+            comments.append(ReviewComment(path, f"{body}\n\n{block}", len(lines)))
+        else:
+            by_hand.append(
+                f"Add to {inline_code(path)} (not in this pull request's diff, so GitHub cannot "
+                f"suggest it):\n\n{code_block(new, 'json')}"
+            )
+    parts = []
+    if comments:
+        review = gh.post_review(
+            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files=files
+        )
+        parts.append(f"The verdicts are suggested changes in {review.html_url}; commit them.")
+    return "\n\n".join([*parts, *by_hand])
 
 
 def commit_feedback(

@@ -195,6 +195,13 @@ class Config(_Model):
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    feedback_delivery: Literal["commit", "suggestion"] = Field(
+        default="commit",
+        description=(
+            "How reviewers' `/promptloop` verdicts reach the feedback file: a commit on the "
+            "pull request's branch, or a suggested change (for teams that forbid bot commits)."
+        ),
+    )
     suites: list[SuiteConfig] = Field(min_length=1)
 
     _lines: dict[PathKey, int] = PrivateAttr(default_factory=dict)
