@@ -33,6 +33,17 @@ DATASET = "".join(
     for i, n in enumerate(NAMES, start=1)
 )
 NOTE = "we never shout at customers; no exclamation marks"
+# A verdict someone else recorded on the branch.
+LEES_LINE = json.dumps(
+    {
+        "case": "c04-dmitri",
+        "output": output_fingerprint("Hello Dmitri!"),
+        "verdict": "good",
+        "by": "lee",
+        "at": "2026-12-01T20:00:00Z",
+        "source": "cli",
+    }
+)
 
 
 def model(call: dict[str, Any]) -> str:
@@ -97,6 +108,13 @@ def run_comment(
     }
     options = CiOptions(working_directory=Path("."), cache_dir=cache_dir)
     return run_ci(options, env, github_factory=factory)
+
+
+def fast(client: type[GitHubClient]) -> Any:
+    """A factory for ``client`` (a GitHubClient that interferes) without the client's pauses."""
+    return lambda t, u, r: client(
+        t, u, r, seconds_between_requests=None, seconds_between_writes=None, backoff_factor=0
+    )
 
 
 def say(s: Scenario, login: str, body: str, **kw: Any) -> dict[str, Any]:
@@ -171,23 +189,13 @@ def test_teams_without_bot_commits_get_a_suggested_change(
     gh = scenario.gh
     register_script("ci", model)
     gh.add_collaborator(REPO, "dana", "write")
-    earlier = json.dumps(
-        {
-            "case": "c04-dmitri",
-            "output": output_fingerprint("Hello Dmitri!"),
-            "verdict": "good",
-            "by": "lee",
-            "at": "2026-12-01T20:00:00Z",
-            "source": "cli",
-        }
-    )
     changes = {
         PROMPT: HEAD_PROMPT,
         "evals/greet.jsonl": DATASET,
         "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
     }
     if in_diff:
-        changes[FEEDBACK] = earlier + "\n"
+        changes[FEEDBACK] = LEES_LINE + "\n"
     scenario.open_pull(changes)
     tip = gh.refs(REPO)["heads/feature"]
     assert run_comment(scenario, say(scenario, "dana", f"/promptloop bad c02-brook: {NOTE}")) == 0
@@ -197,7 +205,7 @@ def test_teams_without_bot_commits_get_a_suggested_change(
         [suggestion] = [c for c in gh.review_comments(REPO, 7) if c["path"] == FEEDBACK]
         assert suggestion["line"] == 1
         block = suggestion["body"].split("```suggestion\n", 1)[1]
-        assert block.splitlines()[0] == earlier
+        assert block.splitlines()[0] == LEES_LINE
         assert '"case": "c02-brook"' in block.splitlines()[1]
         assert "suggested changes in" in reply
     else:
@@ -284,10 +292,7 @@ def test_a_concurrent_push_is_read_again_and_nothing_is_lost(pr: Scenario) -> No
             return seen
 
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}")
-    factory = lambda t, u, r: Racing(  # noqa: E731
-        t, u, r, seconds_between_requests=None, seconds_between_writes=None, backoff_factor=0
-    )
-    assert run_comment(pr, comment, factory=factory) == 0
+    assert run_comment(pr, comment, factory=fast(Racing)) == 0
     assert pushed
     conflicts = [x for x in gh.requests_log if x.method == "PATCH" and x.status == 422]
     assert len(conflicts) == 1
@@ -302,29 +307,16 @@ def test_a_concurrent_push_is_read_again_and_nothing_is_lost(pr: Scenario) -> No
 
 def test_a_file_created_meanwhile_is_read_again(pr: Scenario) -> None:
     gh = pr.gh
-    theirs = json.dumps(
-        {
-            "case": "c04-dmitri",
-            "output": output_fingerprint("Hello Dmitri!"),
-            "verdict": "good",
-            "by": "lee",
-            "at": "2026-12-01T20:00:00Z",
-            "source": "cli",
-        }
-    )
 
     class Racing(GitHubClient):
         def branch_file(self, branch: str, path: str) -> Any:
             seen = super().branch_file(branch, path)
             if seen is not None and seen.text is None:
-                gh.add_branch(REPO, "feature", {**pr.head, FEEDBACK: theirs + "\n"})
+                gh.add_branch(REPO, "feature", {**pr.head, FEEDBACK: LEES_LINE + "\n"})
             return seen
 
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}")
-    factory = lambda t, u, r: Racing(  # noqa: E731
-        t, u, r, seconds_between_requests=None, seconds_between_writes=None, backoff_factor=0
-    )
-    assert run_comment(pr, comment, factory=factory) == 0
+    assert run_comment(pr, comment, factory=fast(Racing)) == 0
     records = parse_feedback(feedback_on_branch(gh) or "", FEEDBACK)
     assert [r.case for r in records] == ["c04-dmitri", "c02-brook"]
 
