@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
@@ -465,14 +465,113 @@ def init(directory: Path) -> None:
 
 
 @cli.command()
+@click.option(
+    "--feedback",
+    "feedback_schema",
+    is_flag=True,
+    help="Print the schema of one line of a reviewers' feedback file instead.",
+)
 @_friendly_errors
-def schema() -> None:
+def schema(feedback_schema: bool) -> None:
     """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
     import json
 
+    from promptloop.dataset.feedback import feedback_json_schema
     from promptloop.project.config import config_json_schema
 
-    click.echo(json.dumps(config_json_schema(), indent=2))
+    chosen = feedback_json_schema() if feedback_schema else config_json_schema()
+    click.echo(json.dumps(chosen, indent=2))
+
+
+def _project_options(fn: F) -> F:
+    """--dir, --config and --results, for commands that read a run's results.json."""
+    for option in reversed(
+        (
+            click.option(
+                "--dir",
+                "directory",
+                type=click.Path(path_type=Path, file_okay=False, exists=True),
+                default=".",
+                help="Project directory [default: here].",
+            ),
+            _config_option,
+            click.option(
+                "--results",
+                "results_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="The run's results.json [default: ./promptloop-results/results.json].",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _results_or_default(results_path: Path | None) -> Path:
+    return results_path or Path.cwd() / "promptloop-results" / "results.json"
+
+
+@cli.command()
+@click.argument("suite", required=False)
+@_project_options
+@_friendly_errors
+def calibrate(
+    suite: str | None, directory: Path, config_path: Path | None, results_path: Path | None
+) -> None:
+    """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
+    from promptloop.commands.calibrate import calibrate_suites, render_calibration
+    from promptloop.commands.run import RunOptions
+
+    found = calibrate_suites(
+        RunOptions(start_dir=directory, config_path=config_path),
+        suite,
+        _results_or_default(results_path),
+    )
+    click.echo(render_calibration(found))
+
+
+@cli.group()
+def feedback() -> None:
+    """Reviewers' verdicts on outputs, kept in a feedback file beside each dataset."""
+
+
+@feedback.command("add")
+@click.argument("suite")
+@click.argument("case")
+@click.argument("verdict", type=click.Choice(["good", "bad"]))
+@click.argument("note", default="")
+@_project_options
+@click.option("--output", "output_text", help="Judge this output text instead of the last run's.")
+@click.option("--by", help="Who gives the verdict [default: your login name].")
+@_friendly_errors
+def feedback_add(
+    suite: str,
+    case: str,
+    verdict: str,
+    note: str,
+    directory: Path,
+    config_path: Path | None,
+    results_path: Path | None,
+    output_text: str | None,
+    by: str | None,
+) -> None:
+    """Record that CASE's last output in SUITE is good or bad, and why (NOTE)."""
+    from promptloop.commands.feedback import FeedbackAdd, add_feedback
+    from promptloop.commands.run import RunOptions
+
+    added = add_feedback(
+        RunOptions(start_dir=directory, config_path=config_path),
+        FeedbackAdd(
+            suite=suite,
+            case=case,
+            verdict=cast("Literal['good', 'bad']", verdict),
+            note=note,
+            results_path=_results_or_default(results_path),
+            output=output_text,
+            by=by,
+        ),
+    )
+    click.echo(f"{added.display}: {added.record.verdict} on {added.record.case} recorded")
 
 
 def main() -> None:

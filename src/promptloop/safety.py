@@ -57,6 +57,11 @@ def _fence_lines(text: str) -> Iterator[tuple[bool, str]]:
                 fence = None
 
 
+def fenced_lines(text: str) -> Iterator[tuple[bool, str]]:
+    """(inside a fenced code block, line) for each line of Markdown ``text``."""
+    return _fence_lines(text)
+
+
 def open_fence(text: str) -> str | None:
     """The fence still open at the end of ``text`` (so a truncation can close it), else None."""
     fence: str | None = None

@@ -935,10 +935,72 @@ def git_get_commit(g: FakeGitHub, ctx: _Ctx) -> Result:
     return 200, g._git_commit_json(r, c), {}
 
 
+# -- collaborators and reactions -------------------------------------------------------------
+
+# The legacy `permission` GitHub still reports beside the role.
+_LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
+
+
+def repos_get_collaborator_permission_level(g: FakeGitHub, ctx: _Ctx) -> Result:
+    r = g._repo_or_404(ctx)
+    login = ctx.params["username"]
+    role = r.collaborators.get(login, "none")
+    user = {**g._user_json(login), "role_name": role}
+    return (
+        200,
+        {"permission": _LEGACY_PERMISSION[role], "role_name": role, "user": user},
+        {},
+    )
+
+
+def _react(g: FakeGitHub, ctx: _Ctx, comments: list[dict[str, Any]], r: Repo) -> Result:
+    cid = ctx.params["comment_id"]
+    if not any(str(c["id"]) == cid for c in comments):
+        raise _server()._not_found()
+    content = ctx.body["content"]
+    for existing in r.reactions:
+        # GitHub answers 200 with the reaction already given instead of adding a second one.
+        if (
+            str(existing["comment_id"]) == cid
+            and existing["content"] == content
+            and existing["user"]["login"] == ctx.token.login
+        ):
+            return 200, existing["json"], {}
+    rid = g.ids.next()
+    data = {
+        "id": rid,
+        "node_id": f"REA_{rid}",
+        "user": g._user_json(ctx.token.login, ctx.token.user_id),
+        "content": content,
+        "created_at": _server()._now(),
+    }
+    r.reactions.append(
+        {"comment_id": int(cid), "content": content, "user": data["user"], "json": data}
+    )
+    return 201, data, {}
+
+
+def reactions_create_for_issue_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
+    r = g._repo_or_404(ctx)
+    return _react(g, ctx, r.issue_comments, r)
+
+
+def reactions_create_for_pull_request_review_comment(g: FakeGitHub, ctx: _Ctx) -> Result:
+    r = g._repo_or_404(ctx)
+    return _react(g, ctx, r.review_comments, r)
+
+
 HANDLERS = {
     name.replace("_", "/", 1).replace("_", "-"): fn
     for name, fn in dict(globals()).items()
     if callable(fn)
-    and name.split("_", 1)[0] in ("users", "repos", "pulls", "issues", "checks", "git")
+    and name.split("_", 1)[0] in ("users", "repos", "pulls", "issues", "checks", "git", "reactions")
     and not name.startswith("_")
 }

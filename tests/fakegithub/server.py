@@ -310,6 +310,45 @@ class FakeGitHub:
             )
             return base_sha, commit.sha
 
+    def add_collaborator(self, repo: str, login: str, role: str) -> None:
+        if role not in ("admin", "maintain", "write", "triage", "read"):
+            raise ValueError(f"unknown repository role {role!r}")
+        with self.lock:
+            self._repo(repo).collaborators[login] = role
+
+    def add_comment_by(
+        self,
+        repo: str,
+        number: int,
+        login: str,
+        body: str,
+        *,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        """A comment someone else wrote: on the conversation, or (``reply_to``, a review
+        comment's id) in that review thread. Returns it as the webhook payload carries it."""
+        path = (
+            f"/repos/{repo}/issues/{number}/comments"
+            if reply_to is None
+            else f"/repos/{repo}/pulls/{number}/comments/{reply_to}/replies"
+        )
+        with self.lock:
+            found = self.spec.match("POST", path)
+            assert found is not None, path
+            op, params = found
+            author = Token("", "write", login, self.ids.next(), actions=False)
+            ctx = _Ctx(op, params, {}, {"body": body}, author, path)
+            _, payload, _ = _HANDLERS[op.operation_id](self, ctx)
+            return dict(payload)
+
+    def reactions(self, repo: str, comment_id: int | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                dict(x)
+                for x in self._repo(repo).reactions
+                if comment_id is None or x["comment_id"] == comment_id
+            ]
+
     # -- failure injection -------------------------------------------------------------------
 
     def fail_next(self, n: int = 1, status: int = 502, *, method: str | None = None) -> None:

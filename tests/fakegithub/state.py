@@ -67,6 +67,9 @@ class Repo:
     issue_comments: list[dict[str, Any]] = field(default_factory=list)
     check_runs: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    # login -> role: admin, maintain, write, triage or read; anyone else has none.
+    collaborators: dict[str, str] = field(default_factory=dict)
+    reactions: list[dict[str, Any]] = field(default_factory=list)
     next_number: int = 1
 
     @property

@@ -17,15 +17,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.pr_commands import run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
+from promptloop.gate.advisory import judge_notices
 from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import Conclusion, GitHubClient, PullFiles
 from promptloop.github.changes import (
     relevant_suites,
     suite_files,
 )
+from promptloop.github.comment_commands import COMMENT_EVENTS
 from promptloop.github.event import DispatchContext, PullContext, PushContext, load_event
 from promptloop.github.plan import (
     check_run_plan,
@@ -127,6 +130,15 @@ def run_ci(
         dry_run=opts.dry_run,
         opts=opts,
     )
+    if runtime.event_name in COMMENT_EVENTS:
+        return run_comment(
+            runtime,
+            ci.github(),
+            working_directory=opts.working_directory,
+            config_path=opts.config_path,
+            cache_dir=opts.cache_dir,
+            mask=ci.mask,
+        )
     ctx = load_event(
         runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
     )
@@ -271,6 +283,7 @@ def _evaluate(
         )
         return prepared, read_results(results_path), []
     result = execute_run(run_opts, prepared)
+    ci.ledger.notes.extend(n[:1].upper() + n[1:] + "." for n in judge_notices(result.notices))
     if result.incomplete:
         # A stopped run posts what finished; learning a revision would need the rest.
         return prepared, result, []

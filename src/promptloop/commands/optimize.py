@@ -18,6 +18,7 @@ from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import ModeSetting
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
+from promptloop.optimize.reviewers import ReviewerNote, notes_from
 from promptloop.project.suites import SuitePlan
 from promptloop.report.files import prepare_output_dir
 from promptloop.safety import mask_secrets
@@ -121,12 +122,20 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
         scorer=scorer,
         optimizer=client,
         settings=settings_for(prepared, opts, plan),
+        reviewer_notes=reviewer_notes(prepared, plan),
     )
     try:
         return asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
         raise Interrupted(runner.stop) from None
+
+
+def reviewer_notes(prepared: Prepared, plan: SuitePlan) -> list[ReviewerNote]:
+    """What the suite's reviewers said, from its feedback file."""
+    loaded = prepared.loaded
+    suite = next(s for s in loaded.config.suites if s.name == plan.name)
+    return notes_from(loaded.load_feedback(suite), plan.cases)
 
 
 def revised_path(prompt_file: Path) -> Path:

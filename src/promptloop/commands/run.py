@@ -23,6 +23,7 @@ from promptloop.engine.results import (
 )
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
+from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
 from promptloop.models.preflight import ModelUse, check_models, is_own
@@ -175,7 +176,12 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     jobs += [Job(v.plan, "base", v.source, v.template) for v in baseline.versions]
     runner = make_runner(prepared, opts)
     head, base, looks = asyncio.run(_measure(runner, jobs, repeat, prepared, opts))
+    relieved, base, judge_notices = advise(prepared.loaded, head, base)
+    # The first looks counted the advisory judges' failures; the gate must look again.
+    first: FirstLooks | None = looks if relieved == head else None
+    head = relieved
     notices = [prepared.models.notice] if prepared.models.notice else []
+    notices.extend(judge_notices)
     notices.extend(prepared.warnings)
     notices.extend(baseline.notices)
     result = RunResult(
@@ -202,5 +208,5 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     if runner.stop.requested:
         result = mark_incomplete(result, f"interrupted by {runner.stop.name}")
     else:
-        result = judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+        result = judge_run(result, cfg.gate, seed=cfg.seed, looks=first)
     return mask_result(result, prepared.secrets)

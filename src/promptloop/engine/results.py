@@ -39,6 +39,7 @@ class EvaluationRecord(_Model):
     evidence: str | None = None
     suggested_fix: str | None = None
     weight: float = 1.0
+    abstained: bool = False
 
     @classmethod
     def of(cls, result: EvalResult) -> EvaluationRecord:
@@ -249,6 +250,8 @@ def summarise_evaluators(cases: Iterable[CaseRecord]) -> list[EvaluatorSummary]:
     tally: dict[str, list[int]] = {}
     for case in cases:
         for e in case.evaluations:
+            if e.abstained:
+                continue
             counts = tally.setdefault(e.evaluator, [0, 0, 0])
             if e.error is not None:
                 counts[2] += 1

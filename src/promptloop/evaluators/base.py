@@ -39,6 +39,9 @@ class EvalResult:
     suggested_fix: str | None = None
     weight: float = 1.0
     usage: Usage = field(default_factory=Usage)
+    # The evaluator has no opinion on this output (a reviewer's verdict on a different
+    # output): it neither passes nor fails the case, and the others decide.
+    abstained: bool = False
 
     @classmethod
     def errored(
@@ -79,7 +82,9 @@ class Evaluator(Protocol):
 
 def combine(results: Sequence[EvalResult], threshold: float = 1.0) -> tuple[bool, float]:
     """Weighted mean score; the case passes when every evaluator ran and the mean
-    reaches ``threshold``. With the default threshold of 1.0 every evaluator must pass."""
+    reaches ``threshold``. With the default threshold of 1.0 every evaluator must pass.
+    Abstentions are left out, as if the evaluator were not configured."""
+    results = [r for r in results if not r.abstained]
     if not results:
         return True, 1.0
     if any(r.error is not None for r in results):

@@ -18,6 +18,7 @@ from promptloop.evaluators.deterministic import (
     NEGATION_PREFIX,
     build_deterministic,
 )
+from promptloop.evaluators.human import HUMAN_KIND, build_human
 from promptloop.evaluators.judge import build_judge
 from promptloop.evaluators.python_check import build_python
 from promptloop.evaluators.specs import EVALUATOR_KINDS, EvaluatorSpec
@@ -64,4 +65,6 @@ def build_evaluator(spec: EvaluatorSpec | Any, *, base_dir: Path) -> Evaluator:
         return build_python(args, base_dir=base_dir, name=name, weight=weight)
     if kind == "judge":
         return build_judge(args, name=name, weight=weight)
+    if kind == HUMAN_KIND:
+        return build_human(args, name=name, weight=weight)
     return build_deterministic(kind, args, base_dir=base_dir, name=name, weight=weight)

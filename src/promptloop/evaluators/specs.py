@@ -19,6 +19,7 @@ EVALUATOR_KINDS: tuple[str, ...] = (
     *DETERMINISTIC_KINDS,
     "python",
     "judge",
+    "human",
     *(NEGATION_PREFIX + kind for kind in DETERMINISTIC_KINDS),
 )
 # Keys an evaluator list item may carry besides its single evaluator kind.

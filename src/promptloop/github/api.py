@@ -7,14 +7,14 @@ PyGithub failure into a one-line ``InfraError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal, cast
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
@@ -46,6 +46,10 @@ CommitState = Literal["error", "failure", "pending", "success"]
 Conclusion = Literal[
     "action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out"
 ]
+
+
+class ConflictError(InfraError):
+    """The branch moved on since the file was read (409): read it again and redo the change."""
 
 
 class ReadOnlyTokenError(InfraError):
@@ -101,6 +105,15 @@ class ReviewComment:
             data["start_line"] = self.start_line
             data["start_side"] = "RIGHT"
         return data
+
+
+@dataclass(frozen=True)
+class PullHead:
+    head_ref: str
+    head_sha: str
+    # None when the fork the pull request came from was deleted.
+    head_repo_full_name: str | None
+    base_ref: str
 
 
 @dataclass(frozen=True)
@@ -775,3 +788,73 @@ class GitHubClient:
     def _refuse(branch: str, protected: Sequence[str]) -> None:
         if branch in protected:
             raise ValueError(f"refusing to write to the pull request's base branch {branch!r}")
+
+    # -- pull request commands -----------------------------------------------------------------
+
+    def permission_of(self, login: str) -> str:
+        """``login``'s role on the repository: admin, maintain, write, triage, read or none."""
+        action = f"read {login}'s permission on {self.repo_full_name}"
+        try:
+            with self._call(action, "metadata: read"):
+                return str(self._repo.get_collaborator_role_name(login))
+        except InfraError as exc:
+            cause = exc.__cause__
+            # GitHub answers 404 for someone who is not a collaborator at all.
+            if isinstance(cause, GithubException) and cause.status == 404:
+                return "none"
+            raise
+
+    def pull_head(self, number: int) -> PullHead:
+        pull = self._pull(number)
+        with self._call(f"read pull request #{number}"):
+            head_repo = pull.head.repo
+            return PullHead(
+                head_ref=pull.head.ref,
+                head_sha=pull.head.sha,
+                head_repo_full_name=head_repo.full_name if head_repo is not None else None,
+                base_ref=pull.base.ref,
+            )
+
+    def commit_files(
+        self, branch: str, texts: Mapping[str, str], message: str, parent_sha: str
+    ) -> str:
+        """One commit on ``branch`` (whose tip is ``parent_sha``) setting every file in
+        ``texts``; the new commit's sha. ``ConflictError`` when the branch moved meanwhile."""
+        action = f"commit {', '.join(texts)} to {branch}"
+        try:
+            with self._call(action, "contents: write", write=True):
+                parent = self._repo.get_git_commit(parent_sha)
+                elements = [
+                    InputGitTreeElement(path, "100644", "blob", content=text)
+                    for path, text in texts.items()
+                ]
+                tree = self._repo.create_git_tree(elements, base_tree=parent.tree)
+                commit = self._repo.create_git_commit(message, tree, [parent])
+                ref = self._repo.get_git_ref(f"heads/{branch}")
+                # Loading the ref first gives it its PATCH url (see move_branch). Never forced:
+                # after a push in between the update is no fast-forward, a 422, not a lost commit.
+                _ = ref.object.sha
+                ref.edit(sha=commit.sha, force=False)
+        except InfraError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, GithubException) and cause.status == 422:
+                raise ConflictError(f"could not {action}: the branch moved meanwhile") from exc
+            raise
+        return str(commit.sha)
+
+    def react(self, comment_id: int, content: str, *, review_comment: bool) -> None:
+        """Acknowledge a comment with a reaction (``+1``, ``confused``, ``eyes``...)."""
+        kind = "pulls/comments" if review_comment else "issues/comments"
+        url = f"{self.base_url}/repos/{self.repo_full_name}/{kind}/{comment_id}/reactions"
+        with self._call(f"react to comment {comment_id}", "pull-requests: write", write=True):
+            self._gh.requester.requestJsonAndCheck("POST", url, input={"content": content})
+
+    def reply(self, number: int, body: str, *, in_thread_of: int | None = None) -> str:
+        """Answer on the pull request, in the review thread of ``in_thread_of`` when given."""
+        pull = self._pull(number)
+        action = f"reply on pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            text = truncate_body(self._clean(body))
+            if in_thread_of is None:
+                return str(pull.create_issue_comment(text).html_url)
+            return str(pull.create_review_comment_reply(in_thread_of, text).html_url)

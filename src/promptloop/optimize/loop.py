@@ -7,10 +7,11 @@ shown and never used to choose; the chosen prompt and the seed are scored on it
 once, at the end, and that paired figure is what gets reported.
 
 Acceptance rule: accept when the candidate fixes more validation cases than it
-breaks (``fixed - broken > 0``) and its mean score on the paired cases is not
-lower. The exact McNemar p-value is recorded but not required to be small: on a
-validation set of 20-50 cases a real improvement of a few cases can never reach
-p < 0.05 (5 fixed, 0 broken gives p = 0.0625), so a significance requirement
+breaks (``fixed - broken > 0``), its mean score on the paired cases is not
+lower, and it breaks no train or validation case a reviewer marked good. The
+exact McNemar p-value is recorded but not required to be small: on a validation
+set of 20-50 cases a real improvement of a few cases can never reach p < 0.05
+(5 fixed, 0 broken gives p = 0.0625), so a significance requirement
 would reject nearly every useful revision. The guard against a lucky candidate
 is instead the untouched test split, reported with its own p-value, and the
 human who reviews the suggestion.
@@ -39,7 +40,7 @@ from promptloop.models.base import (
     ModelRequest,
     is_embedded,
 )
-from promptloop.optimize import guards, metaprompt, rules
+from promptloop.optimize import guards, metaprompt, reviewers, rules
 from promptloop.optimize.packing import Feedback, Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
     Candidate,
@@ -231,7 +232,9 @@ class _Builder:
         prompt_path: str,
         settings: OptimizerSettings,
         held_out: Sequence[Case],
+        notes: Sequence[reviewers.ReviewerNote] = (),
     ) -> None:
+        self.notes = tuple(notes)
         self.mode = mode
         self.seed = seed
         self.settings = settings
@@ -266,7 +269,10 @@ class _Builder:
             return metaprompt.compact_rules_messages(
                 base_prompt=self.base,
                 current_rules=rules.parse_rules(current),
-                failures=metaprompt.failure_lines(outcomes, self.settings.feedback),
+                failures=[
+                    *reviewers.compact_lines(self.notes),
+                    *metaprompt.failure_lines(outcomes, self.settings.feedback),
+                ],
             )
         if self.mode == "rules":
             return metaprompt.rules_messages(
@@ -276,6 +282,7 @@ class _Builder:
                 variables=self.variables,
                 max_rules_tokens=self.max_rules_tokens,
                 feedback=self.settings.feedback,
+                reviewer_notes=reviewers.render_section(self.notes),
             )
         body = current if self.is_yaml else guards.split_front_matter(current)[1]
         return metaprompt.rewrite_messages(
@@ -285,6 +292,7 @@ class _Builder:
             format_lines=self.format_lines,
             max_prompt_tokens=self.limit_tokens,
             feedback=self.settings.feedback,
+            reviewer_notes=reviewers.render_section(self.notes),
         )
 
     def propose(self, reply: str) -> _Proposal:
@@ -349,6 +357,8 @@ class _Loop:
     val: Sequence[Case]
     reserve: int
     current: str
+    # Train and validation cases a reviewer marked good: no accepted candidate may break one.
+    guarded: Sequence[Case] = ()
     trajectory: list[Candidate] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -384,7 +394,10 @@ class _Loop:
         outcomes = await self.run.score(self.current, "train", self.train)
         packed = pack_examples(
             outcomes,
-            context_tokens=self.settings.context_tokens,
+            # The reviewers' notes are never cut: the examples get what they leave.
+            context_tokens=max(
+                self.settings.context_tokens - reviewers.section_tokens(self.builder.notes), 0
+            ),
             examples_per_cause=self.settings.examples_per_cause,
             feedback=self.settings.feedback,
         )
@@ -522,6 +535,13 @@ class _Loop:
         before = await self.run.score(self.current, "val", self.val)
         after = await self.run.score(candidate, "val", self.val)
         accepted, why, fixed, broken, p = decide(before, after)
+        if accepted:
+            spoiled = await self._breaks_reviewed(candidate)
+            if spoiled:
+                accepted = False
+                why = f"breaks {plural(len(spoiled), 'case')} a reviewer marked good: " + (
+                    ", ".join(spoiled)
+                )
         val_before, val_after = SplitScore.of(before), SplitScore.of(after)
         self.trajectory.append(
             Candidate(
@@ -554,6 +574,18 @@ class _Loop:
             f"{val_after.n} (fixed {fixed}, broken {broken}, exact McNemar p={p:.3g})."
         )
         self.current = candidate
+
+    async def _breaks_reviewed(self, candidate: str) -> list[str]:
+        """Ids of reviewer-approved cases the current prompt passes and ``candidate`` fails."""
+        if not self.guarded:
+            return []
+        before = await self.run.score(self.current, "reviewed", self.guarded)
+        after = await self.run.score(candidate, "reviewed", self.guarded)
+        return [
+            b.case.id
+            for b, a in zip(before, after, strict=True)
+            if b.passed and not a.passed and a.error is None
+        ]
 
     def measured_scores(self, seed: str) -> Scores:
         """Train/val figures already scored, without scoring anything more: what a run that
@@ -604,6 +636,7 @@ async def optimize(
     scorer: PromptScorer,
     optimizer: ModelClient,
     settings: OptimizerSettings,
+    reviewer_notes: Sequence[reviewers.ReviewerNote] = (),
 ) -> OptimizationResult:
     """Run up to ``settings.rounds`` rounds and return the chosen prompt with its evidence.
 
@@ -622,13 +655,14 @@ async def optimize(
         )
     loop = _Loop(
         settings=settings,
-        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test]),
+        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test], reviewer_notes),
         run=_Run(scorer, _Budget(settings.max_calls, settings.max_usd)),
         optimizer=optimizer,
         train=train,
         val=val,
         reserve=2 * len(test),
         current=seed_prompt,
+        guarded=[c for c in (*train, *val) if c.id in reviewers.marked_good(reviewer_notes)],
     )
     for round_no in range(1, settings.rounds + 1):
         if not await loop.round(round_no):

@@ -68,11 +68,13 @@ def rewrite_messages(
     format_lines: Sequence[str],
     max_prompt_tokens: int,
     feedback: Feedback,
+    reviewer_notes: str = "",
 ) -> tuple[Message, ...]:
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
     user = "\n\n".join(
         [
             f"Current prompt:\n{PROMPT_OPEN}\n{current_prompt.strip()}\n{PROMPT_CLOSE}",
+            *([reviewer_notes] if reviewer_notes else []),
             _examples(packed, feedback),
             _constraints(variables, format_lines, max_prompt_tokens),
             "Reply with a short explanation of what you changed and which failures it answers "
@@ -91,6 +93,7 @@ def rules_messages(
     variables: frozenset[str],
     max_rules_tokens: int,
     feedback: Feedback,
+    reviewer_notes: str = "",
 ) -> tuple[Message, ...]:
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
     system += " The prompt itself stays fixed; you maintain a short list of rules appended to it."
@@ -99,6 +102,7 @@ def rules_messages(
         [
             f"Prompt (fixed):\n{PROMPT_OPEN}\n{base_prompt.strip()}\n{PROMPT_CLOSE}",
             f"Current rules:\n{rules}",
+            *([reviewer_notes] if reviewer_notes else []),
             _examples(packed, feedback),
             "Constraints:\n- Each rule is one line starting with '- ', general, not about a "
             "single example.\n- Do not use {{ ... }} or {% ... %} template syntax in rules."

@@ -120,6 +120,8 @@ def _show(value: Any) -> str:
 def _feedback_lines(outcome: CaseOutcome, field_chars: int) -> tuple[str, ...]:
     lines: list[str] = []
     for e in outcome.evaluations:
+        if e.abstained:
+            continue
         verdict = "pass" if e.passed and e.error is None else "fail"
         kind = f" [{e.error_type}]" if e.error_type else ""
         text = e.error if e.error is not None else e.reason

@@ -42,6 +42,7 @@ from promptloop.yamlpos import (
 
 if TYPE_CHECKING:
     from promptloop.dataset.cases import Case
+    from promptloop.dataset.feedback import FeedbackRecord
     from promptloop.project.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
@@ -77,6 +78,15 @@ class SplitsConfig(_Model):
         return (self.train, self.val, self.test)
 
 
+class GateCalibration(_Model):
+    min_labels: int = Field(
+        default=20, ge=1, description="Outputs a reviewer judged that a judge needs to gate."
+    )
+    min_kappa: float = Field(
+        default=0.4, ge=-1, le=1, description="Cohen's kappa with the reviewers a judge needs."
+    )
+
+
 class GateConfig(_Model):
     min_pass_rate: float | None = Field(
         default=None, ge=0, le=1, description="Fail when head's pass rate is below this."
@@ -101,6 +111,13 @@ class GateConfig(_Model):
         description=(
             "When head looks worse than base, re-run every case whose result changed this "
             "many more times on each side before the gate decides (0: decide on one run)."
+        ),
+    )
+    calibration: GateCalibration | None = Field(
+        default=None,
+        description=(
+            "Judges that agree too little with the reviewers (fewer labels or a lower kappa "
+            "than this) are advisory: reported and critiqued, but they do not fail the gate."
         ),
     )
 
@@ -143,6 +160,12 @@ class SuiteConfig(_Model):
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)
+    feedback: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Reviewers' feedback file (JSONL); default: beside the dataset, "
+        "NAME.feedback.jsonl.",
+    )
 
     @field_validator("dataset", mode="before")
     @classmethod
@@ -189,6 +212,13 @@ class Config(_Model):
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    feedback_delivery: Literal["commit", "suggestion"] = Field(
+        default="commit",
+        description=(
+            "How reviewers' `/promptloop` verdicts reach the feedback file: a commit on the "
+            "pull request's branch, or a suggested change (for teams that forbid bot commits)."
+        ),
+    )
     suites: list[SuiteConfig] = Field(min_length=1)
 
     _lines: dict[PathKey, int] = PrivateAttr(default_factory=dict)
@@ -393,6 +423,18 @@ class LoadedConfig:
                 if line is not None:
                     key_lines[(i, key)] = line
         return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
+
+    def feedback_file(self, suite: SuiteConfig) -> str:
+        """The suite's feedback file, relative to the config's directory."""
+        from promptloop.dataset.feedback import default_feedback_path
+
+        return suite.feedback or default_feedback_path(suite.dataset, suite.name)
+
+    def load_feedback(self, suite: SuiteConfig) -> list[FeedbackRecord]:
+        from promptloop.dataset.feedback import load_feedback
+
+        relative = self.feedback_file(suite)
+        return load_feedback(self.resolve(relative), self.display(relative))
 
 
 def load_config(path: Path) -> LoadedConfig:

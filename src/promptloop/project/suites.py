@@ -13,6 +13,7 @@ from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
 from promptloop.evaluators.base import Evaluator
+from promptloop.evaluators.human import HumanEvaluator, bind_feedback
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.evaluators.templating import template_vars, used_variables
 from promptloop.models.factory import resolve_default_model
@@ -125,6 +126,9 @@ def plan_suites(
         if warnings is not None:
             warnings.extend(found)
         evaluators = tuple(build_evaluator(spec, base_dir=loaded.root) for spec in suite.evaluators)
+        if any(isinstance(e, HumanEvaluator) for e in evaluators):
+            feedback = loaded.load_feedback(suite)
+            evaluators = tuple(bind_feedback(e, feedback) for e in evaluators)
         settings = prompt.settings
         model = model_override or suite.model or settings.model or models.model
         temperature = _first(suite.temperature, settings.temperature, cfg.temperature)

@@ -1,0 +1,411 @@
+"""`promptloop ci` on a comment: a reviewer's `/promptloop` commands, from comment to commit.
+
+The steps: read the comment → ignore bots, ourselves and comments without a command → ask
+GitHub for the author's permission (``author_association`` says nothing about write access)
+→ refuse forks without running anything → resolve every case, or answer why not and record
+nothing → run the named cases on the checked-out head to fingerprint their outputs → append
+the verdicts to the feedback files on the head branch (one commit for the batch; a push in
+between is answered by reading the branch again) → acknowledge with a reaction and one reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.run import RunOptions, make_runner, prepare
+from promptloop.dataset.feedback import (
+    FeedbackRecord,
+    append_lines,
+    output_fingerprint,
+    parse_feedback,
+)
+from promptloop.errors import InfraError, UserError
+from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
+from promptloop.github.comment_commands import (
+    HELP,
+    PREFIX,
+    Command,
+    CommentEvent,
+    Problem,
+    listed_cases,
+    parse_commands,
+    parse_comment_event,
+    resolve_case,
+)
+from promptloop.github.diff import hunk_containing
+from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.state import AmbiguousWriteError
+from promptloop.project.config import LoadedConfig, find_config, load_config
+from promptloop.project.git import find_root, head_commit
+from promptloop.safety import code_block, inline_code, neutralize
+from promptloop.wording import plural
+
+ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
+COMMIT_ATTEMPTS = 4
+
+# (suite -> case ids) to the output each case gives on the checked-out head.
+OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
+
+
+@dataclass
+class Handled:
+    """What one comment led to, for the runner's log and the tests."""
+
+    outcome: str
+    recorded: int = 0
+    commits: tuple[str, ...] = ()
+
+
+def head_outputs(
+    loaded: LoadedConfig, wanted: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, str], str]:
+    """Run just the named cases; with the response cache these are the outputs the pull
+    request's own run produced, so the fingerprints match what the reviewer read."""
+    opts = RunOptions(config_path=loaded.path, suites=tuple(wanted))
+    # ``loaded`` may point the cache elsewhere (the action's cache-dir); the runner uses it.
+    prepared = replace(prepare(opts), loaded=loaded)
+    runner = make_runner(prepared, opts)
+    found: dict[tuple[str, str], str] = {}
+    for plan in prepared.plans:
+        cases = [c for c in plan.cases if c.id in wanted.get(plan.name, ())]
+        [outcomes] = asyncio.run(runner.run_suite(plan, cases=cases))
+        for outcome in outcomes:
+            if outcome.output is not None:
+                found[(plan.name, outcome.case.id)] = outcome.output
+    return found
+
+
+class _Conversation:
+    def __init__(self, gh: GitHubClient, event: CommentEvent, mask: Callable[[str], str]) -> None:
+        self.gh = gh
+        self.event = event
+        self.mask = mask
+
+    def react(self, content: str) -> None:
+        self.gh.react(self.event.comment_id, content, review_comment=self.event.kind == "review")
+
+    def reply(self, text: str) -> None:
+        thread = self.event.thread_id if self.event.kind == "review" else None
+        self.gh.reply(self.event.number, self.mask(neutralize(text)), in_thread_of=thread)
+
+
+def handle_comment(
+    gh: GitHubClient,
+    event_name: str,
+    payload: Mapping[str, Any],
+    *,
+    repository: str,
+    load: Callable[[], LoadedConfig],
+    checkout: Path,
+    outputs: OutputsFn = head_outputs,
+    mask: Callable[[str], str] = str,
+) -> Handled:
+    event = parse_comment_event(event_name, payload)
+    if event is None or event.action != "created":
+        return Handled("not a new comment on a pull request")
+    own = gh.own_login()
+    if event.author_is_bot or (own is not None and event.author == own):
+        return Handled("written by a bot")
+    commands, problems = parse_commands(event.body)
+    if not commands and not problems:
+        return Handled("no command")
+    talk = _Conversation(gh, event, mask)
+    role = gh.permission_of(event.author)
+    if role not in ALLOWED_ROLES:
+        talk.react("-1")
+        talk.reply(
+            f"Sorry, {event.author}: promptloop takes commands only from people with write, "
+            f"maintain or admin permission on this repository (yours: {role}). Nothing was "
+            "recorded. A maintainer can repeat the command if they agree."
+        )
+        return Handled("refused: no write permission")
+    head = gh.pull_head(event.number)
+    if (head.head_repo_full_name or "").lower() != repository.lower():
+        talk.react("eyes")
+        talk.reply(_fork_reply(commands))
+        return Handled("refused: a fork")
+    if any(c.verb == "help" for c in commands) and not problems:
+        talk.react("+1")
+        talk.reply(HELP)
+        return Handled("help")
+    checked_out = head_commit(checkout)
+    if checked_out != head.head_sha:
+        raise InfraError(
+            f"the checkout is at {checked_out or 'no commit'}, not the pull request's head "
+            f"{head.head_sha}; check out refs/pull/{event.number}/head before `promptloop ci`"
+        )
+    loaded = load()
+    ids = {s.name: [c.id for c in loaded.load_cases(s)] for s in loaded.config.suites}
+    verdicts: list[tuple[Command, str, str]] = []
+    for command in commands:
+        if command.verb not in ("good", "bad"):
+            continue
+        named = [command.case] if command.case else _thread_cases(gh, event)
+        if not named:
+            why = (
+                f"name the case: `{PREFIX} {command.verb} CASE: note` (only a reply to one of "
+                "promptloop's findings may leave it out)"
+            )
+            problems.append(Problem(command.line, "", why))
+        for wanted in named:
+            resolved = resolve_case(wanted, ids)
+            if isinstance(resolved, str):
+                problems.append(Problem(command.line, "", resolved))
+            else:
+                verdicts.append((command, *resolved))
+    if problems:
+        talk.react("confused")
+        talk.reply(_problems_reply(problems))
+        return Handled("refused: not understood")
+    root = (find_root(checkout) or checkout).resolve()
+    recorded, commits, said = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
+    if recorded < 0:
+        return Handled("refused: no output to judge")
+    to_learn = sorted({suite for _, suite, _ in verdicts}) or list(ids)
+    learned = _learn(loaded, to_learn) if any(c.verb == "learn" for c in commands) else ""
+    talk.react("+1")
+    parts = [said] if said else []
+    if learned:
+        parts.append(learned)
+    talk.reply("\n\n".join(parts))
+    return Handled("recorded", recorded, tuple(commits))
+
+
+def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
+    """The cases listed by the promptloop finding this comment replies to; only a comment
+    promptloop itself posted (its identity and marker) is read, never someone else's."""
+    if event.kind != "review" or event.thread_id is None:
+        return []
+    for comment in gh.our_review_comments(event.number):
+        if comment.id == event.thread_id:
+            return listed_cases(comment.body)
+    return []
+
+
+def _record(
+    gh: GitHubClient,
+    loaded: LoadedConfig,
+    root: Path,
+    event: CommentEvent,
+    head: PullHead,
+    verdicts: Sequence[tuple[Command, str, str]],
+    outputs: OutputsFn,
+    talk: _Conversation,
+) -> tuple[int, list[str], str]:
+    """(verdicts recorded or -1 when nothing could be, the commits, what to say about it)."""
+    if not verdicts:
+        return 0, [], ""
+    wanted: dict[str, list[str]] = {}
+    for _, suite, case in verdicts:
+        wanted.setdefault(suite, []).append(case)
+    found = outputs(loaded, wanted)
+    missing = [f"{s}/{c}" for _, s, c in verdicts if (s, c) not in found]
+    if missing:
+        talk.react("confused")
+        talk.reply(
+            "Nothing was recorded: the model gave no output for "
+            + ", ".join(inline_code(m) for m in missing)
+            + " on this head, so there is nothing to judge. Try again once it answers."
+        )
+        return -1, [], ""
+    now = datetime.now(UTC).replace(microsecond=0)
+    by_file: dict[str, list[FeedbackRecord]] = {}
+    for command, suite, case in verdicts:
+        config = next(s for s in loaded.config.suites if s.name == suite)
+        record = FeedbackRecord(
+            case=case,
+            output=output_fingerprint(found[(suite, case)]),
+            verdict="good" if command.verb == "good" else "bad",
+            note=command.note,
+            by=event.author,
+            at=now,
+            source=event.html_url or f"comment {event.comment_id}",
+        )
+        on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
+        by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
+    total = sum(len(r) for r in by_file.values())
+    if loaded.config.feedback_delivery == "suggestion":
+        return total, [], offer_feedback(gh, event.number, head, by_file, talk.mask)
+    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
+    sha = commit_feedback(gh, head.head_ref, by_file, message)
+    commits = [sha] if sha is not None else []
+    for path, records in by_file.items():
+        # The checkout is the head before this commit; `learn` reads the verdicts from it.
+        local = root / path
+        before = local.read_text(encoding="utf-8") if local.is_file() else ""
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(append_lines(before, records), encoding="utf-8")
+    where = f" in {inline_code(commits[0][:7])}" if commits else ""
+    return (
+        total,
+        commits,
+        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
+        "the outputs stay the same, and the optimizer reads the notes first.",
+    )
+
+
+def offer_feedback(
+    gh: GitHubClient,
+    number: int,
+    head: PullHead,
+    by_file: Mapping[str, Sequence[FeedbackRecord]],
+    mask: Callable[[str], str],
+) -> str:
+    """The verdicts as suggested changes that append them to each feedback file, where its
+    last line is in the diff (GitHub suggests only there); otherwise the lines to add by hand."""
+    files = gh.pull_files(number)
+    comments: list[ReviewComment] = []
+    by_hand: list[str] = []
+    for path, records in by_file.items():
+        current = gh.branch_file(head.head_ref, path)
+        lines = (current.text or "").splitlines() if current is not None else []
+        new = "\n".join(r.to_line() for r in records)
+        changed = files.get(path)
+        if lines and changed is not None and hunk_containing(changed.hunks, len(lines)):
+            block = code_block(f"{lines[-1]}\n{new}", "suggestion")
+            body = mask(f"Reviewers' verdicts for {inline_code(path)}; commit to keep them.")
+            comments.append(ReviewComment(path, f"{body}\n\n{block}", len(lines)))
+        else:
+            by_hand.append(
+                f"Add to {inline_code(path)} (not in this pull request's diff, so GitHub cannot "
+                f"suggest it):\n\n{code_block(new, 'json')}"
+            )
+    parts = []
+    if comments:
+        review = gh.post_review(
+            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files=files
+        )
+        parts.append(f"The verdicts are suggested changes in {review.html_url}; commit them.")
+    return "\n\n".join([*parts, *by_hand])
+
+
+def commit_feedback(
+    gh: GitHubClient,
+    branch: str,
+    records: Mapping[str, Sequence[FeedbackRecord]],
+    message: str,
+) -> str | None:
+    """Append each file's records to it on ``branch``, all in one commit; the new commit's
+    sha, or None when they are all there already (a write GitHub applied but did not confirm).
+    A push in between (or a write whose fate is unknown) means reading the branch again."""
+    for _ in range(COMMIT_ATTEMPTS):
+        reads = {path: gh.branch_file(branch, path) for path in records}
+        tips = {read.tip_sha for read in reads.values() if read is not None}
+        if None in reads.values():
+            raise InfraError(f"branch {branch} is gone; nothing was recorded")
+        if len(tips) != 1:
+            continue
+        texts = {}
+        for path, read in reads.items():
+            existing = read.text or "" if read is not None else ""
+            there = {r.to_line() for r in parse_feedback(existing, path)}
+            new = [r for r in records[path] if r.to_line() not in there]
+            if new:
+                texts[path] = append_lines(existing, new)
+        if not texts:
+            return None
+        try:
+            return gh.commit_files(branch, texts, message, tips.pop())
+        except (ConflictError, AmbiguousWriteError):
+            continue
+    raise InfraError(
+        f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
+        "promptloop wrote to it; repeat the command"
+    )
+
+
+def _learn(loaded: LoadedConfig, suites: Sequence[str]) -> str:
+    opts = RunOptions(config_path=loaded.path, suites=tuple(suites))
+    prepared = prepare(opts)
+    parts = []
+    for plan in prepared.plans:
+        try:
+            result = run_optimizer(prepared, plan, OptimizeOptions(run=opts))
+        except UserError as exc:
+            parts.append(f"**{inline_code(plan.name)}**: nothing learned: {exc.one_line()}")
+            continue
+        if not result.improved:
+            parts.append(
+                f"**{inline_code(plan.name)}**: no revision beat the prompt. {result.rationale}"
+            )
+            continue
+        parts.append(
+            f"**{inline_code(plan.name)}**: a revision of {inline_code(plan.prompt.path)}.\n\n"
+            f"{result.rationale}\n\n{code_block(result.unified_diff, 'diff')}"
+        )
+    return "\n\n".join(parts)
+
+
+def _problems_reply(problems: Sequence[Problem]) -> str:
+    lines = [
+        "Nothing was recorded; promptloop did not understand "
+        + ("this line:" if len(problems) == 1 else "these lines:")
+    ]
+    lines += [f"- {p.render()}" for p in sorted(problems, key=lambda p: p.line)]
+    lines.append(f"\n`{PREFIX} help` lists the commands.")
+    return "\n".join(lines)
+
+
+def _fork_reply(commands: Sequence[Command]) -> str:
+    verdicts = [c for c in commands if c.verb in ("good", "bad") and c.case]
+    how = (
+        "\n".join(f'promptloop feedback add SUITE {c.case} {c.verb} "{c.note}"' for c in verdicts)
+        or 'promptloop feedback add SUITE CASE bad "what is wrong"'
+    )
+    return (
+        "This pull request comes from a fork, so promptloop records nothing here: it would "
+        "have to run the fork's code with this repository's secrets. The fork's author can "
+        "add the feedback by hand on the branch, after `promptloop run`:\n\n"
+        f"{code_block(how, 'sh')}\n\nand commit the suite's `.feedback.jsonl` file."
+    )
+
+
+def run_comment(
+    runtime: ActionsRuntime,
+    gh: GitHubClient,
+    *,
+    working_directory: Path,
+    config_path: Path | None,
+    cache_dir: Path | None = None,
+    mask: Callable[[str], str] = str,
+    outputs: OutputsFn = head_outputs,
+) -> int:
+    """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
+    try:
+        payload = json.loads(runtime.event_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(
+            f"cannot read the event payload: {exc}", path=str(runtime.event_path)
+        ) from None
+    workdir = ((runtime.workspace or Path.cwd()) / working_directory).resolve()
+    with contextlib.chdir(workdir):
+        handled = handle_comment(
+            gh,
+            runtime.event_name,
+            payload,
+            repository=runtime.repository,
+            load=lambda: _with_cache(load_config(config_path or find_config(Path("."))), cache_dir),
+            checkout=workdir,
+            outputs=outputs,
+            mask=mask,
+        )
+    print(f"promptloop: comment {handled.outcome}")
+    return 0
+
+
+def _with_cache(loaded: LoadedConfig, cache_dir: Path | None) -> LoadedConfig:
+    """The cache the pull request's own run filled, so the outputs are the ones it showed."""
+    if cache_dir is None:
+        return loaded
+    cache = loaded.config.cache.model_copy(
+        update={"dir": str((Path.cwd() / cache_dir).resolve()), "enabled": True}
+    )
+    return replace(loaded, config=loaded.config.model_copy(update={"cache": cache}))

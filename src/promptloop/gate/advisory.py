@@ -1,0 +1,136 @@
+"""Uncalibrated judges are advisory: reported and critiqued, but they do not fail the gate.
+
+A judge earns a vote in the gate by agreeing with the reviewers it imitates: at least
+``min_labels`` outputs a reviewer judged, and Cohen's κ on them of at least ``min_kappa``.
+Until then its failures stay in the results (and reach the optimizer as critiques), while each
+case's pass or fail is decided by the other evaluators alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from promptloop.dataset.feedback import FeedbackRecord
+from promptloop.engine.results import CaseRecord, SuiteResult
+from promptloop.evaluators.base import EvalResult, combine
+from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
+from promptloop.project.config import GateCalibration, LoadedConfig
+
+
+@dataclass(frozen=True)
+class JudgeStanding:
+    suite: str
+    calibration: Calibration
+    advisory: bool
+    why: str
+
+
+def standing(
+    suite: SuiteResult,
+    judges: Sequence[str],
+    feedback: Sequence[FeedbackRecord],
+    *,
+    min_labels: int,
+    min_kappa: float,
+) -> list[JudgeStanding]:
+    pairs = judged_pairs(suite, judges, feedback)
+    out = []
+    for judge in judges:
+        c = calibrate(judge, pairs[judge])
+        if c.n < min_labels:
+            why = f"{c.n} labelled output(s), needs {min_labels}"
+        elif c.kappa is None or c.kappa < min_kappa:
+            shown = "undefined" if c.kappa is None else f"{c.kappa:.2f}"
+            why = f"kappa {shown} on {c.n} labelled outputs, needs {min_kappa:g}"
+        else:
+            out.append(JudgeStanding(suite.name, c, False, f"calibrated (kappa {c.kappa:.2f})"))
+            continue
+        out.append(JudgeStanding(suite.name, c, True, why))
+    return out
+
+
+def _decided_without(record: CaseRecord, advisory: frozenset[str], threshold: float) -> CaseRecord:
+    if record.status != "fail" or not any(e.evaluator in advisory for e in record.evaluations):
+        return record
+    rest = [
+        EvalResult(e.evaluator, e.passed, e.score, e.reason, error=e.error, weight=e.weight)
+        for e in record.evaluations
+        if e.evaluator not in advisory and not e.abstained
+    ]
+    passed, score = combine(rest, threshold)
+    return record.model_copy(update={"status": "pass" if passed else "fail", "score": score})
+
+
+def relieve(
+    suites: Sequence[SuiteResult],
+    advisory: Mapping[str, frozenset[str]],
+    thresholds: Mapping[str, float],
+) -> list[SuiteResult]:
+    """``suites`` with each case decided without its suite's advisory judges."""
+    out = []
+    for suite in suites:
+        judges = advisory.get(suite.name, frozenset())
+        if not judges:
+            out.append(suite)
+            continue
+        threshold = thresholds.get(suite.name, 1.0)
+        out.append(
+            suite.model_copy(
+                update={
+                    "cases": [_decided_without(r, judges, threshold) for r in suite.cases],
+                    "confirmation_runs": [
+                        _decided_without(r, judges, threshold) for r in suite.confirmation_runs
+                    ],
+                }
+            )
+        )
+    return out
+
+
+NOTICE_PREFIX = "judge "
+MAX_LISTED = 5
+
+
+def judge_notice(suite: str, judge: JudgeStanding) -> str:
+    role = "advisory (does not fail the gate)" if judge.advisory else "gating"
+    text = f"{NOTICE_PREFIX}{suite}/{judge.calibration.judge} is {role}: {judge.why}"
+    apart = [p.case_id for p in judge.calibration.disagreements]
+    if apart:
+        more = f" and {len(apart) - MAX_LISTED} more" if len(apart) > MAX_LISTED else ""
+        text += f"; disagrees with the reviewers on {', '.join(apart[:MAX_LISTED])}{more}"
+    return text
+
+
+def judge_notices(notices: Sequence[str]) -> list[str]:
+    """The notices ``advise`` wrote, for the pull request's summary."""
+    return [n for n in notices if n.startswith(NOTICE_PREFIX)]
+
+
+def advise(
+    loaded: LoadedConfig, head: list[SuiteResult], base: list[SuiteResult]
+) -> tuple[list[SuiteResult], list[SuiteResult], list[str]]:
+    """With ``gate.calibration`` set: head and base decided without the uncalibrated judges
+    (judged on the head's outputs, the ones reviewers saw), and a notice for each judge."""
+    rule: GateCalibration | None = loaded.config.gate.calibration
+    if rule is None:
+        return head, base, []
+    advisory: dict[str, frozenset[str]] = {}
+    notices = []
+    thresholds = {}
+    for config in loaded.config.suites:
+        judges = [spec.label for spec in config.evaluators if spec.kind == "judge"]
+        result = next((s for s in head if s.name == config.name), None)
+        if not judges or result is None:
+            continue
+        thresholds[config.name] = config.case_threshold
+        found = standing(
+            result,
+            judges,
+            loaded.load_feedback(config),
+            min_labels=rule.min_labels,
+            min_kappa=rule.min_kappa,
+        )
+        advisory[config.name] = frozenset(j.calibration.judge for j in found if j.advisory)
+        notices += [judge_notice(config.name, j) for j in found]
+    return relieve(head, advisory, thresholds), relieve(base, advisory, thresholds), notices
