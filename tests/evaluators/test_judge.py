@@ -109,7 +109,7 @@ def test_request_shape() -> None:
     assert "JSON object only" in user.content
 
 
-def test_model_override_and_prompt_text() -> None:
+def test_the_judge_sees_the_goal_not_the_prompt_under_test() -> None:
     args = {"rubric": "Be polite.", "model": "other-judge"}
     _, client = grade(
         [json.dumps(GOOD | {"error_type": None})],
@@ -118,15 +118,45 @@ def test_model_override_and_prompt_text() -> None:
     )
     request = client.requests[0]
     assert request.model == "other-judge"
+    assert request.temperature == 0.0
+    user = request.messages[1].content
+    assert "You are a support bot" not in user and "Task given" not in user
+    assert '## Task input\n{\n  "ticket": "I was charged twice"\n}' in user
+    assert "## Expected answer\nbilling" in user
+    assert not judge(args).sees_prompt
+
+
+def test_two_prompts_with_the_same_output_make_the_same_request() -> None:
+    requests = []
+    for prompt_text in ("Prompt A: be terse.", "Prompt B: be verbose."):
+        _, client = grade([json.dumps(GOOD)], prompt_text=prompt_text)
+        requests.append(client.requests[0])
+    assert requests[0] == requests[1]
+
+
+def test_show_prompt_opts_in_to_the_instructions() -> None:
+    args = {"rubric": "Be polite.", "model": "other-judge", "show_prompt": True}
+    _, client = grade(
+        [json.dumps(GOOD | {"error_type": None})],
+        args=args,
+        prompt_text="You are a support bot. Ticket: I was charged twice",
+    )
+    request = client.requests[0]
     user = request.messages[1].content
     assert "## Task given to the assistant\nYou are a support bot." in user
     assert "## Task input" not in user  # the prompt already carries the vars
+    assert judge(args).sees_prompt
     assert request.json_schema == JUDGE_SCHEMA
     assert "error_type" not in request.json_schema["properties"]
 
 
+def test_the_second_look_samples_the_judge_above_zero() -> None:
+    _, client = grade([json.dumps(GOOD)], judge_temperature=0.7)
+    assert client.requests[0].temperature == 0.7
+
+
 def test_include_input_false_leaves_the_input_out() -> None:
-    args = {"rubric": "Be polite.", "include_input": False}
+    args = {"rubric": "Be polite.", "include_input": False, "show_prompt": True}
     _, client = grade([json.dumps(GOOD)], args=args, prompt_text="SECRET PROMPT")
     user = client.requests[0].messages[1].content
     assert "SECRET PROMPT" not in user

@@ -68,6 +68,11 @@ class JudgeArgs(BaseModel):
     model: str | None = None
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     include_input: bool = True
+    # Off by default: the judge grades against the goal (rubric, case, expected value),
+    # which does not change when the prompt does. Shown the prompt under test, it grades
+    # "did it follow these instructions", sees byte-identical answers in two different
+    # requests, and in the optimizer a candidate prompt could steer the judge scoring it.
+    show_prompt: bool = False
     # Bounds a rambling local model; a critique needs far fewer tokens.
     max_tokens: int | None = Field(default=512, ge=32)
 
@@ -221,8 +226,15 @@ def system_message(rubric: str, error_types: Sequence[str]) -> str:
 
 
 def user_message(
-    output: str, case: Case, *, prompt_text: str, include_input: bool, note: str | None = None
+    output: str,
+    case: Case,
+    *,
+    prompt_text: str = "",
+    include_input: bool = True,
+    note: str | None = None,
 ) -> str:
+    """The judge's view of one output. ``prompt_text`` is empty unless the user opted in
+    with ``show_prompt``; the case's inputs are the task as the dataset states it."""
     parts: list[str] = []
     if include_input:
         if prompt_text.strip():
@@ -258,6 +270,12 @@ class JudgeEvaluator:
     def schema(self) -> dict[str, Any]:
         return judge_schema(self.args.error_types)
 
+    @property
+    def sees_prompt(self) -> bool:
+        """Whether the prompt under test is part of the request: then identical outputs
+        under two prompts are two different requests and may be judged differently."""
+        return self.args.show_prompt and self.args.include_input
+
     def request(
         self,
         output: str,
@@ -284,7 +302,7 @@ class JudgeEvaluator:
                 user_message(
                     output,
                     case,
-                    prompt_text=ctx.prompt_text,
+                    prompt_text=ctx.prompt_text if self.args.show_prompt else "",
                     include_input=self.args.include_input,
                     note=note,
                 ),
@@ -293,7 +311,7 @@ class JudgeEvaluator:
         return ModelRequest(
             model=self.args.model or ctx.judge_model,
             messages=messages,
-            temperature=0.0,
+            temperature=ctx.judge_temperature,
             max_tokens=self.args.max_tokens,
             seed=ctx.seed + attempt - 1,
             json_schema=self.schema,
@@ -390,7 +408,7 @@ def build_judge(args: Any, *, name: str | None = None, weight: float = 1.0) -> J
     if not isinstance(args, Mapping):
         raise ValueError(
             "judge: expected a rubric string or a mapping with rubric, error_types, model, "
-            "threshold, include_input, max_tokens"
+            "threshold, include_input, show_prompt, max_tokens"
         )
     try:
         parsed = JudgeArgs.model_validate(dict(args))
