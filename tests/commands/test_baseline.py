@@ -22,9 +22,12 @@ NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 BROKEN_BY_SARCASM = ("loved", "Terrible", "arrived early", "Broke", "Best", "battery")
 OTHER_PROMPT = "Is this review about shipping? Answer yes or no.\nReview: {{ text }}\n"
 
+# Sampling (the scripted model ignores it and answers the same every time): the gate
+# then has a reason to look twice, and finds out that the answers repeat.
 CONFIG = """\
 model: scripted/base-head
 seed: 3
+temperature: 0.7
 suites:
   - name: sentiment
     prompt: prompts/classify.md
@@ -286,9 +289,29 @@ def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> No
         in lines
     )
     assert (
-        "promptloop: every answer and verdict came back unchanged (the model and judge are "
+        "promptloop: every answer and verdict came back unchanged (the model is "
         "deterministic here), so the 1 remaining run is skipped" in lines
     )
+
+
+def test_a_deterministic_suite_is_decided_on_the_first_look(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text().replace("temperature: 0.7\n", ""))
+    git(root, "commit", "-qam", "temperature 0")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 1, res.output
+    # A temperature-0 model graded by exact checks answers a re-run identically, so
+    # nothing is re-run: 8 cases on each side.
+    assert len(script_calls("base-head")) == 16
+    result = read_results(root / "out" / "results.json")
+    assert result.suites[0].confirmation_runs == []
+    assert result.comparisons["sentiment"]["confirmation"] is None
+    reason = result.verdicts["sentiment"].reason
+    assert "decided on the first look: re-running cannot bring new evidence" in reason
+    assert "confirm" not in reason
 
 
 CHAT_BASE = """\

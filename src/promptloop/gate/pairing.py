@@ -149,6 +149,8 @@ class Comparison:
     confidence: float
     seed: int
     confirmation: Confirmation | None = None
+    # Why no second look was taken although head looked worse (nothing could sample).
+    first_look_only: str | None = None
 
     def of_kind(self, kind: ChangeKind) -> tuple[CasePair, ...]:
         return tuple(p for p in self.pairs if p.kind == kind)

@@ -315,6 +315,8 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         figures = (
             f"pass rate {direction} {_num(abs(estimate))} pp ({interval}, one-sided {_p(p_worse)})"
         )
+        if comparison.first_look_only and estimate < 0:
+            figures += f", decided on the first look: {comparison.first_look_only}"
     else:
         estimate, p_worse = confirmation.delta_pp, confirmation.p_worse
         rerun = (
@@ -323,7 +325,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         )
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
-            found = f"{verb} a {_num(abs(estimate))} pp drop (one-sided {_p(p_worse)})"
+            found = f"{verb} {_a(_num(abs(estimate)))} pp drop (one-sided {_p(p_worse)})"
         else:
             found = f"shows no drop (one-sided {_p(p_worse)})"
         figures = (
@@ -378,6 +380,13 @@ def _num(value: float) -> str:
     if text == "-0.0":
         text = "0.0"
     return text.replace("-", "−")
+
+
+def _a(number: str) -> str:
+    """The number with its article as it is read aloud: "an 8.2", "an 11.0", "a 9.5"."""
+    whole = number.split(".")[0]
+    article = "an" if whole.startswith("8") or whole in ("11", "18") else "a"
+    return f"{article} {number}"
 
 
 def _level(confidence: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -219,6 +220,8 @@ def judge_run(
         if suite.name in looks:
             comparison, head_records = looks[suite.name]
             comparison = _confirmed(comparison, base[suite.name], suite, policy)
+            if suite.first_look_only:
+                comparison = dataclasses.replace(comparison, first_look_only=suite.first_look_only)
             comparisons[suite.name] = comparison_summary(comparison)
         else:
             head_records = pair_records(suite.cases, policy.critical_tags)

@@ -102,6 +102,22 @@ class GateConfig(_Model):
             "many more times on each side before the gate decides (0: decide on one run)."
         ),
     )
+    confirm_judge_temperature: float = Field(
+        default=0.7,
+        gt=0,
+        le=2,
+        description=(
+            "Temperature of the judge on those re-runs: a judge at temperature 0 repeats "
+            "its verdict on an identical request, so only sampling brings new evidence."
+        ),
+    )
+    holm: bool = Field(
+        default=True,
+        description=(
+            "With several suites, hold identical prompts to one false-fail rate of "
+            "1 - confidence in all (Holm's step-down); false: the bound is per suite."
+        ),
+    )
 
 
 class OptimizerConfig(_Model):
