@@ -91,7 +91,7 @@ def test_the_shared_side_is_not_charged_twice() -> None:
 def test_show_prompt_makes_identical_outputs_separate_requests() -> None:
     client = _FlipFlopJudge()
     runner = Runner(client, RunSettings(judge_model="j"))
-    base, head = asyncio.run(_both_sides(runner, _plan(show_prompt=True)))
+    _base, head = asyncio.run(_both_sides(runner, _plan(show_prompt=True)))
     assert len(client.judge_requests) == 4
     # The judge, shown the head's prompt, failed case a's unchanged answer on head.
     assert head[0] is False

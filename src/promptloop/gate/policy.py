@@ -122,6 +122,14 @@ class GatePolicy:
 
 
 @dataclass(frozen=True)
+class Holm:
+    """This suite's regression p-value after Holm's step-down across ``suites`` suites."""
+
+    adjusted_p: float
+    suites: int
+
+
+@dataclass(frozen=True)
 class Check:
     name: CheckName
     status: Status
@@ -163,9 +171,11 @@ def decide(
     policy: GatePolicy,
     *,
     suite: str | None = None,
+    holm: Holm | None = None,
 ) -> Verdict:
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
-    then only the absolute checks (critical cases, minimum pass rate, errors) apply."""
+    then only the absolute checks (critical cases, minimum pass rate, errors) apply.
+    ``holm``, with several suites compared, is what the regression test is judged on."""
     checks: list[Check] = []
     errors = _errors_check(comparison, head, policy)
     if errors is not None:
@@ -174,7 +184,7 @@ def decide(
     if critical is not None:
         checks.append(critical)
     if comparison is not None:
-        checks.append(_regression_check(comparison, policy))
+        checks.append(_regression_check(comparison, policy, holm))
     if policy.minimum is not None:
         checks.append(_minimum_check(head, policy.minimum, policy.confidence))
     checks = [dataclasses.replace(c, suite=suite) for c in checks]
@@ -294,7 +304,16 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
     return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
 
 
-def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
+def regression_p(comparison: Comparison) -> float:
+    """The p-value the regression check tests: the confirmed one when every changed case
+    was re-run, the first look's otherwise."""
+    confirmation = comparison.confirmation
+    if confirmation is not None and confirmation.complete:
+        return confirmation.p_worse
+    return comparison.p_worse
+
+
+def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> Check:
     if comparison.paired == 0:
         return Check(
             "regression",
@@ -333,6 +352,9 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         )
     allowance = f"{_num(allowed)} pp allowed"
     significant = p_worse < policy.alpha
+    if holm is not None and holm.suites > 1 and estimate < -allowed:
+        significant = holm.adjusted_p < policy.alpha
+        figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
             return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")

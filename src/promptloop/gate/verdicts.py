@@ -10,8 +10,16 @@ from typing import Any
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
 from promptloop.gate.pairing import CaseRecord as PairRecord
 from promptloop.gate.pairing import Comparison, compare, confirm
-from promptloop.gate.policy import GatePolicy, cases_to_confirm, combine_verdicts, decide
+from promptloop.gate.policy import (
+    GatePolicy,
+    Holm,
+    cases_to_confirm,
+    combine_verdicts,
+    decide,
+    regression_p,
+)
 from promptloop.gate.policy import Verdict as GateVerdict
+from promptloop.gate.stats import holm_adjusted
 from promptloop.project.config import GateConfig
 
 
@@ -211,21 +219,28 @@ def judge_run(
     base = {s.name: s for s in result.baseline}
     if looks is None:
         looks = first_looks(result.suites, result.baseline, gate, seed)
+    compared: dict[str, Comparison] = {}
+    for suite in result.suites:
+        if suite.name in looks:
+            comparison = _confirmed(
+                looks[suite.name][0], base[suite.name], suite, _policy(gate, suite)
+            )
+            if suite.first_look_only:
+                comparison = dataclasses.replace(comparison, first_look_only=suite.first_look_only)
+            compared[suite.name] = comparison
+    holm = _holm(compared) if gate.holm else {}
     comparisons: dict[str, Any] = {}
     verdicts: dict[str, Verdict] = {}
     gate_verdicts: list[GateVerdict] = []
     for suite in result.suites:
         policy = _policy(gate, suite)
-        comparison = None
-        if suite.name in looks:
-            comparison, head_records = looks[suite.name]
-            comparison = _confirmed(comparison, base[suite.name], suite, policy)
-            if suite.first_look_only:
-                comparison = dataclasses.replace(comparison, first_look_only=suite.first_look_only)
-            comparisons[suite.name] = comparison_summary(comparison)
+        paired = compared.get(suite.name)
+        if paired is not None:
+            head_records = looks[suite.name][1]
+            comparisons[suite.name] = comparison_summary(paired)
         else:
             head_records = pair_records(suite.cases, policy.critical_tags)
-        verdict = decide(comparison, head_records, policy, suite=suite.name)
+        verdict = decide(paired, head_records, policy, suite=suite.name, holm=holm.get(suite.name))
         gate_verdicts.append(verdict)
         verdicts[suite.name] = _as_result_verdict(verdict)
     overall = _as_result_verdict(combine_verdicts(gate_verdicts))
@@ -236,6 +251,15 @@ def judge_run(
             "verdict": overall,
         }
     )
+
+
+def _holm(compared: dict[str, Comparison]) -> dict[str, Holm]:
+    """Holm's step-down over the suites' regression tests, so identical prompts fail the
+    gate in at most ``1 - confidence`` of runs however many suites there are."""
+    tested = {name: c for name, c in compared.items() if c.paired}
+    names = list(tested)
+    adjusted = holm_adjusted([regression_p(tested[n]) for n in names])
+    return {name: Holm(p, len(names)) for name, p in zip(names, adjusted, strict=True)}
 
 
 def exit_code_for(result: RunResult, gate: GateConfig) -> int:
