@@ -144,6 +144,8 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert 0 < cmp["p_value"] < 0.05
     broken_r01 = next(i for i in cmp["broken"] if i["case_id"] == "r01")
     assert (broken_r01["base_output"], broken_r01["head_output"]) == ("positive", "negative")
+    assert cmp["outputs_unchanged"] == 2 and cmp["look"] == "first"
+    assert not any(item["output_unchanged"] for item in cmp["broken"])
 
     verdict = result.verdicts["sentiment"]
     assert verdict.status == "fail"
@@ -179,6 +181,7 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     gate = testcases["promptloop gate"].find("failure")
     assert gate is not None and gate.get("message") == verdict.reason
 
+    assert "sentiment: 6 of 8 paired cases changed their output; 2 gave the same" in report
     confirmed = "the 6 changed cases ran 1 more time on each side to confirm: Δ -75.0 pp"
     assert f"sentiment: {confirmed}" in report
     assert confirmed in " ".join(res.output.split())
@@ -196,6 +199,10 @@ def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
     result = read_results(root / "out" / "results.json")
     cmp = result.comparisons["sentiment"]
     assert len(cmp["fixed"]) == 6 and cmp["broken"] == []
+    # A fixed case shows why head passes it and why base failed it.
+    fixed = cmp["fixed"][0]
+    assert fixed["head_reason"].startswith("label: ") and "expected" not in fixed["head_reason"]
+    assert fixed["base_reason"].startswith("label: expected")
     assert cmp["delta_pp"] == pytest.approx(75.0)
     assert result.verdicts["sentiment"].status == "pass"
     # Head looks better, so nothing is re-run: 8 shipping + 8 sentiment on each side.

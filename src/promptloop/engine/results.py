@@ -77,6 +77,11 @@ class CaseRecord(_Model):
         failing = [e for e in self.evaluations if not e.passed]
         return "; ".join(f"{e.evaluator}: {e.error or e.reason}" for e in failing)
 
+    @property
+    def pass_reasons(self) -> str:
+        """Why the evaluators passed it (a judge's critique says what was right)."""
+        return "; ".join(f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed)
+
 
 class EvaluatorSummary(_Model):
     name: str

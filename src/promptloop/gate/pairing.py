@@ -42,8 +42,15 @@ class CaseRecord:
     score: float
     error: bool = False
     critical: bool = False
+    # A failing run's output and reason when there is one (else the first run's), and a
+    # passing run's: a fixed case shows the head passing and the base failing.
     output: str | None = None
     reason: str = ""
+    pass_output: str | None = None
+    pass_reason: str = ""
+    # Every run's output in repeat order: equal on both sides means the output did not
+    # change, and then neither can the verdict.
+    outputs: tuple[str | None, ...] = ()
     repeats: int = 1
     errored_repeats: int = 0
 
@@ -72,6 +79,15 @@ class CasePair:
     @property
     def critical(self) -> bool:
         return any(r is not None and r.critical for r in (self.base, self.head))
+
+    @property
+    def output_unchanged(self) -> bool:
+        return (
+            self.base is not None
+            and self.head is not None
+            and bool(self.base.outputs)
+            and self.base.outputs == self.head.outputs
+        )
 
     @property
     def pass_delta(self) -> float | None:

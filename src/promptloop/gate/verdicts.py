@@ -31,9 +31,11 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
     tags = set(critical_tags)
     records = []
     for case_id, group in groups.items():
+        group.sort(key=lambda c: c.repeat)
         ran = [c for c in group if c.status != "error"]
         critical = any(t in tags for c in group for t in c.tags)
         shown = next((c for c in ran if c.status == "fail"), ran[0] if ran else group[0])
+        passing = next((c for c in ran if c.status == "pass"), None)
         records.append(
             PairRecord(
                 case_id=case_id,
@@ -43,6 +45,9 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
                 critical=critical,
                 output=shown.output,
                 reason=shown.reasons,
+                pass_output=passing.output if passing else None,
+                pass_reason=passing.pass_reasons if passing else "",
+                outputs=tuple(c.output for c in group),
                 repeats=len(group),
                 errored_repeats=len(group) - len(ran),
             )
@@ -53,21 +58,35 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
 def comparison_summary(comparison: Comparison) -> dict[str, Any]:
     """The JSON-friendly view of a comparison that reports render."""
 
+    def side(record: PairRecord | None, better: bool) -> tuple[str | None, str]:
+        """The run that shows the change: the better side passing, the worse failing."""
+        if record is None:
+            return None, ""
+        if better and record.pass_output is not None:
+            return record.pass_output, record.pass_reason
+        return record.output, record.reason
+
     def items(kind: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "case_id": p.case_id,
-                "critical": p.critical,
-                "base_output": p.base.output if p.base else None,
-                "head_output": p.head.output if p.head else None,
-                "base_reason": p.base.reason if p.base else "",
-                "head_reason": p.head.reason if p.head else "",
-                "base_passed": p.base.passed if p.base else None,
-                "head_passed": p.head.passed if p.head else None,
-            }
-            for p in comparison.pairs
-            if p.kind == kind
-        ]
+        listed = []
+        for p in comparison.pairs:
+            if p.kind != kind:
+                continue
+            base_output, base_reason = side(p.base, kind == "broken")
+            head_output, head_reason = side(p.head, kind == "fixed")
+            listed.append(
+                {
+                    "case_id": p.case_id,
+                    "critical": p.critical,
+                    "base_output": base_output,
+                    "head_output": head_output,
+                    "base_reason": base_reason,
+                    "head_reason": head_reason,
+                    "base_passed": p.base.passed if p.base else None,
+                    "head_passed": p.head.passed if p.head else None,
+                    "output_unchanged": p.output_unchanged,
+                }
+            )
+        return listed
 
     confirmation = comparison.confirmation
     return {
@@ -84,6 +103,11 @@ def comparison_summary(comparison: Comparison) -> dict[str, Any]:
             "errored_runs": confirmation.errored_runs,
         },
         "paired": comparison.paired,
+        # Δ, its interval and both p-values below are the first look's; the second
+        # look's figures are under "confirmation".
+        "look": "first",
+        "outputs_unchanged": sum(1 for p in comparison.pairs if p.output_unchanged),
+        "first_look_only": comparison.first_look_only,
         "base_pass_rate": comparison.base_pass_rate.estimate,
         "head_pass_rate": comparison.head_pass_rate.estimate,
         "delta_pp": comparison.delta_pp.estimate,

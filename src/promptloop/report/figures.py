@@ -35,3 +35,16 @@ def confirmation_line(confirmation: Mapping[str, Any]) -> str:
         f"the {what} ran {more} to confirm: Δ {confirmation['delta_pp']:+.1f} pp with every "
         f"run counted, p (head worse) {format_p(float(confirmation['p_worse']))}."
     )
+
+
+def outputs_line(comparison: Mapping[str, Any]) -> str:
+    """How many paired cases changed their output: an unchanged output keeps its verdict
+    (it was evaluated once), so only the changed ones can be fixed or broken."""
+    paired = int(comparison["paired"])
+    unchanged = int(comparison.get("outputs_unchanged", 0))
+    changed = paired - unchanged
+    return (
+        f"{changed} of {plural(paired, 'paired case')} changed their output; "
+        f"{unchanged} gave the same output on both sides and kept one verdict. "
+        "Δ, its interval and p are the first look's."
+    )

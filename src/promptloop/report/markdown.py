@@ -9,7 +9,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from promptloop.engine.results import RunResult
-from promptloop.report.figures import confirmation_line, format_p, rate_with_interval
+from promptloop.report.figures import (
+    confirmation_line,
+    format_p,
+    outputs_line,
+    rate_with_interval,
+)
 from promptloop.safety import inline_code, neutralize
 from promptloop.wording import pct
 
@@ -23,13 +28,10 @@ def _delta(cmp: dict[str, Any] | None) -> str:
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
-    """The one-sided p-value the gate itself uses (the confirmed one when the changed cases
-    were re-run), so the table and the verdict agree."""
+    """The first look's one-sided p-value, like the Δ and interval beside it; the second
+    look's figures have their own line."""
     if not cmp:
         return "—"
-    confirmation = cmp.get("confirmation")
-    if confirmation and confirmation["complete"]:
-        return format_p(float(confirmation["p_worse"]))
     return format_p(float(cmp["p_worse"]))
 
 
@@ -74,6 +76,7 @@ def render_markdown(result: RunResult, *, max_cases: int = 5) -> str:
         delta=_delta,
         pvalue=_pvalue,
         confirmation_line=confirmation_line,
+        outputs_line=outputs_line,
         max_cases=max_cases,
     )
 
