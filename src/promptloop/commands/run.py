@@ -23,6 +23,7 @@ from promptloop.project.suites import (
     ModelChoice,
     SuitePlan,
     choose_models,
+    judge_notices,
     plan_suites,
     relative_display,
     shard_cases,
@@ -130,6 +131,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     head, base, looks = asyncio.run(_measure(runner, jobs, repeat, prepared, opts))
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(prepared.warnings)
+    notices.extend(judge_notices(prepared.plans, prepared.models.judge_model))
     notices.extend(baseline.notices)
     result = RunResult(
         promptloop_version=__version__,
