@@ -11,9 +11,11 @@ from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
+from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import ModeSetting
+from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
 from promptloop.project.suites import SuitePlan
@@ -111,8 +113,14 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
             scorer=scorer,
             optimizer=client,
             settings=settings_for(prepared, opts, plan),
+            goal=describe_goal(_specs(prepared, plan)),
         )
     )
+
+
+def _specs(prepared: Prepared, plan: SuitePlan) -> list[EvaluatorSpec]:
+    suite = next(s for s in prepared.loaded.config.suites if s.name == plan.name)
+    return list(suite.evaluators)
 
 
 def revised_path(prompt_file: Path) -> Path:

@@ -231,9 +231,11 @@ class _Builder:
         prompt_path: str,
         settings: OptimizerSettings,
         held_out: Sequence[Case],
+        goal: str = "",
     ) -> None:
         self.mode = mode
         self.seed = seed
+        self.goal = goal
         self.settings = settings
         self.held_out = held_out
         self.is_yaml = is_chat_path(prompt_path)
@@ -276,6 +278,7 @@ class _Builder:
                 variables=self.variables,
                 max_rules_tokens=self.max_rules_tokens,
                 feedback=self.settings.feedback,
+                goal=self.goal,
             )
         body = current if self.is_yaml else guards.split_front_matter(current)[1]
         return metaprompt.rewrite_messages(
@@ -285,6 +288,8 @@ class _Builder:
             format_lines=self.format_lines,
             max_prompt_tokens=self.limit_tokens,
             feedback=self.settings.feedback,
+            goal=self.goal,
+            original_prompt=self.seed if self.is_yaml else guards.split_front_matter(self.seed)[1],
         )
 
     def propose(self, reply: str) -> _Proposal:
@@ -604,8 +609,14 @@ async def optimize(
     scorer: PromptScorer,
     optimizer: ModelClient,
     settings: OptimizerSettings,
+    goal: str = "",
 ) -> OptimizationResult:
     """Run up to ``settings.rounds`` rounds and return the chosen prompt with its evidence.
+
+    ``goal`` says in words what the suite's evaluators check (``metaprompt.describe_goal``);
+    every round's meta-prompt states it. Candidates are scored by ``scorer``, whose judge
+    sees the rubric and the case, never the candidate prompt, so a candidate cannot
+    steer the grader that accepts it.
 
     Raises ``UserError`` for unusable input (no train/val cases, a seed that does not
     parse, rules mode on a YAML file). A failing optimizer call does not raise: it ends
@@ -622,7 +633,7 @@ async def optimize(
         )
     loop = _Loop(
         settings=settings,
-        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test]),
+        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test], goal),
         run=_Run(scorer, _Budget(settings.max_calls, settings.max_usd)),
         optimizer=optimizer,
         train=train,
