@@ -246,6 +246,8 @@ def test_prompt_new_in_head_runs_alone(repo: tuple[Path, str]) -> None:
 
 def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
     root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text() + "gate:\n  confirm_runs: 2\n")
     commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
     flips: dict[str, int] = {}
 
@@ -279,6 +281,8 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
 
 def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> None:
     root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text() + "gate:\n  confirm_runs: 2\n")
     commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
     register_script("base-head", answer)
     res = CliRunner().invoke(

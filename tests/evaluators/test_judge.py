@@ -387,3 +387,24 @@ def test_string_args_are_the_rubric_and_name_defaults_to_judge() -> None:
     assert evaluator.name == "judge"
     assert evaluator.args.rubric == "Be kind."
     assert judge("Be kind.", name="kindness", weight=2).name == "kindness"
+
+
+PASS_ANSWER = {"critique": "Right team.", "passed": True, "score": 0.9}
+
+
+def test_the_second_look_takes_the_majority_of_independent_samples() -> None:
+    answers = [json.dumps(PASS_ANSWER), json.dumps(GOOD), json.dumps(PASS_ANSWER)]
+    result, client = grade(answers, judge_temperature=0.7, judge_samples=3)
+    assert result.passed and result.error is None
+    assert result.reason == "Right team. (2 of 3 judge samples agree)"
+    assert result.score == pytest.approx((0.9 + 0.2 + 0.9) / 3)
+    assert result.usage == Usage(30, 15, 0.003)
+    seeds = [r.seed for r in client.requests]
+    assert len(set(seeds)) == 3 and all(r.temperature == 0.7 for r in client.requests)
+
+
+def test_a_tie_between_usable_samples_is_a_fail() -> None:
+    answers = [json.dumps(PASS_ANSWER), json.dumps(GOOD)]
+    result, _ = grade(answers, judge_samples=2)
+    assert not result.passed and result.error is None
+    assert result.reason.endswith("(1 of 2 judge samples agree)")

@@ -69,6 +69,8 @@ class SecondLook:
     """
 
     judge_temperature: float
+    # A judge verdict is the majority of this many samples.
+    judge_samples: int = 1
 
 
 @dataclass
@@ -220,6 +222,7 @@ class Runner:
             judge_attempts=settings.judge_attempts,
             timeout_s=settings.timeout_s,
             judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
+            judge_samples=1 if second_look is None else second_look.judge_samples,
         )
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
@@ -273,7 +276,7 @@ def _evaluation_key(
     """Everything an evaluation depends on: the output and the case, the judge's seed and
     temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
     shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
-    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, shown)
+    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:

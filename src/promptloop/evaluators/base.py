@@ -59,6 +59,8 @@ class EvalContext:
     # 0 on the first look, so an identical request gets an identical verdict; the gate's
     # second look samples above zero, since a temperature-0 judge ignores the seed.
     judge_temperature: float = 0.0
+    # Independent judge samples whose majority is the verdict (the second look's).
+    judge_samples: int = 1
     api_base: str | None = None
     judge_attempts: int = 3
     timeout_s: float = 60.0

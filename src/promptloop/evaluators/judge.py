@@ -10,11 +10,12 @@ that silently passes garbage would let any regression through.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -321,6 +322,19 @@ class JudgeEvaluator:
         )
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
+        """One verdict, or on the gate's second look (``ctx.judge_samples`` > 1) the
+        majority of that many independent samples."""
+        if ctx.judge_samples <= 1:
+            return await self._sample(output, case, ctx)
+        samples = await asyncio.gather(
+            *(
+                self._sample(output, case, replace(ctx, seed=ctx.seed + k * SAMPLE_SEED_STRIDE))
+                for k in range(ctx.judge_samples)
+            )
+        )
+        return majority(samples, self.name, self.weight)
+
+    async def _sample(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         attempts = max(ctx.judge_attempts, 1)
         usage = Usage()
         problem: str | None = None
@@ -383,6 +397,34 @@ class JudgeEvaluator:
 
     def _error(self, message: str, usage: Usage) -> EvalResult:
         return EvalResult.errored(self.name, message, weight=self.weight, usage=usage)
+
+
+# Samples of one evaluation take seeds this far apart, so they never share a cache entry
+# with each other, with a retry attempt or with another repeat's sample.
+SAMPLE_SEED_STRIDE = 100_003
+
+
+def majority(samples: Sequence[EvalResult], name: str, weight: float) -> EvalResult:
+    """The verdict most samples gave (a tie counts as a fail: a doubtful grader must not
+    pass an output); errored samples are left out, and all of them erring is an error."""
+    usage = Usage()
+    for sample in samples:
+        usage = usage + sample.usage
+    valid = [s for s in samples if s.error is None]
+    if not valid:
+        return replace(samples[0], usage=usage)
+    passes = sum(1 for s in valid if s.passed)
+    passed = passes * 2 > len(valid)
+    agreeing = [s for s in valid if s.passed == passed]
+    shown = agreeing[0]
+    return replace(
+        shown,
+        evaluator=name,
+        weight=weight,
+        score=sum(s.score for s in valid) / len(valid),
+        reason=f"{shown.reason} ({len(agreeing)} of {len(valid)} judge samples agree)",
+        usage=usage,
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -107,7 +107,9 @@ async def _run_confirmation(
     would only repeat it, so they are skipped. (A re-sampled judge that happens to agree
     with itself says nothing about the next sample.)"""
     runs = gate.confirm_runs
-    second_look = SecondLook(judge_temperature=gate.confirm_judge_temperature)
+    second_look = SecondLook(
+        judge_temperature=gate.confirm_judge_temperature, judge_samples=gate.confirm_judge_samples
+    )
     wanted = {name: set(ids) for name, ids in plan.items()}
     chosen = [
         (job, [c for c in job.plan.cases if c.id in wanted[job.plan.name]])

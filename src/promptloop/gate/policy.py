@@ -96,7 +96,7 @@ class GatePolicy:
     critical_tags: tuple[str, ...] = ("critical",)
     on_error: OnError = "fail"
     threshold: float | None = None
-    confirm_runs: int = 2
+    confirm_runs: int = 1
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:

@@ -94,7 +94,7 @@ class GateConfig(_Model):
         default="fail", description="What infrastructure errors do to the gate."
     )
     confirm_runs: int = Field(
-        default=2,
+        default=1,
         ge=0,
         le=20,
         description=(
@@ -110,6 +110,12 @@ class GateConfig(_Model):
             "Temperature of the judge on those re-runs: a judge at temperature 0 repeats "
             "its verdict on an identical request, so only sampling brings new evidence."
         ),
+    )
+    confirm_judge_samples: int = Field(
+        default=3,
+        ge=1,
+        le=9,
+        description=("On those re-runs a judge's verdict is the majority of this many samples."),
     )
     holm: bool = Field(
         default=True,
