@@ -183,7 +183,7 @@ def simulate_run(
     return Outcome(status, extra, comparison.delta_pp.estimate)
 
 
-def _second_look(  # noqa: PLR0913 - the run's state, passed explicitly
+def _second_look(
     world: World,
     program: Program,
     judge: _Judge,
@@ -218,9 +218,7 @@ def _second_look(  # noqa: PLR0913 - the run's state, passed explicitly
                 passed = 1.0 if verdict else 0.0
                 fresh[side].setdefault(case, []).append(passed)
                 repeated = (
-                    repeated
-                    and out == outputs[side][case]
-                    and passed == verdicts[side][case]
+                    repeated and out == outputs[side][case] and passed == verdicts[side][case]
                 )
         done += 1
         # Before: stop when every answer and verdict repeated (a sticky judge always does).
@@ -230,9 +228,7 @@ def _second_look(  # noqa: PLR0913 - the run's state, passed explicitly
         side: [_record(f"c{c}", [verdicts[side][c], *fresh[side][c]]) for c in cases]
         for side in ("base", "head")
     }
-    alone = {
-        side: [_record(f"c{c}", fresh[side][c]) for c in cases] for side in ("base", "head")
-    }
+    alone = {side: [_record(f"c{c}", fresh[side][c]) for c in cases] for side in ("base", "head")}
     result = confirm(
         comparison, every["base"], every["head"], alone["base"], alone["head"], runs=done
     )
