@@ -74,11 +74,21 @@ class Run:
     rng: random.Random
 
 
-def _judged(rng: random.Random, p: float, samples: int = 1) -> float:
+def _judged(rng: random.Random, p: float) -> float:
+    return _sampled(rng, p, 1)[0]
+
+
+def _sampled(rng: random.Random, p: float, samples: int) -> tuple[float, int]:
+    """The model's answer judged by the majority of ``samples`` judge samples, asked for
+    until settled; returns the verdict and the judge calls it took."""
     truth = rng.random() < p
-    flips = sum(rng.random() < FLIP for _ in range(samples))
-    flipped = flips * 2 > samples
-    return 1.0 if truth != flipped else 0.0
+    flips = keeps = 0
+    while flips * 2 <= samples and keeps * 2 <= samples:
+        if rng.random() < FLIP:
+            flips += 1
+        else:
+            keeps += 1
+    return (1.0 if truth != (flips > keeps) else 0.0), flips + keeps
 
 
 def _record(case_id: str, passed: float, repeats: int) -> CaseRecord:
@@ -123,7 +133,7 @@ def _rate(records: list[CaseRecord]) -> float:
 Gate = Callable[[Run, Comparison], str]
 
 
-def confirmed(run: Run, comparison: Comparison, policy: GatePolicy) -> tuple[Comparison, int]:
+def confirmed(run: Run, comparison: Comparison, policy: GatePolicy) -> tuple[Comparison, float]:
     """What `promptloop run` does before deciding: re-run the cases the gate asks for,
     ``policy.confirm_runs`` more times on each side, each verdict the majority of
     ``JUDGE_SAMPLES`` judge samples. Returns the comparison and the extra calls in units
@@ -133,6 +143,8 @@ def confirmed(run: Run, comparison: Comparison, policy: GatePolicy) -> tuple[Com
         return comparison, 0
     m = policy.confirm_runs
     index = {r.case_id: i for i, r in enumerate(run.head)}
+    # Model calls plus judge samples, both sides.
+    calls = [0]
 
     def rerun(
         first_look: list[CaseRecord], probabilities: list[float]
@@ -141,7 +153,9 @@ def confirmed(run: Run, comparison: Comparison, policy: GatePolicy) -> tuple[Com
         for case_id in ids:
             first = first_look[index[case_id]]
             p = probabilities[index[case_id]]
-            passes = sum(_judged(run.rng, p, JUDGE_SAMPLES) for _ in range(m))
+            draws = [_sampled(run.rng, p, JUDGE_SAMPLES) for _ in range(m)]
+            passes = sum(verdict for verdict, _ in draws)
+            calls[0] += m + sum(judged for _, judged in draws)
             runs = first.repeats + m
             every.append(_record(case_id, (first.passed * first.repeats + passes) / runs, runs))
             fresh.append(_record(case_id, passes / m, m))
@@ -150,9 +164,8 @@ def confirmed(run: Run, comparison: Comparison, policy: GatePolicy) -> tuple[Com
     base_every, base_fresh = rerun(run.base, run.base_p)
     head_every, head_fresh = rerun(run.head, run.head_p)
     result = confirm(comparison, base_every, head_every, base_fresh, head_fresh, runs=m)
-    # Calls: a model call and the judge samples per case run, against a model call and one
-    # judge call per case run on the first look.
-    return result, 2 * m * len(ids) * (1 + JUDGE_SAMPLES) // 2
+    # In units of a first-look case run: one model call and one judge call.
+    return result, calls[0] / 2
 
 
 def single_look_gate(run: Run, comparison: Comparison) -> str:
@@ -408,7 +421,7 @@ def main() -> int:
         "fifth to a third of them under this judge), so a change made by noise averages "
         "out and a real one persists. 'extra calls' is the second look's model and judge "
         "calls as a share of the first look's (both sides; a re-run case is one model call "
-        "and three judge samples), over all simulated runs; it is spent only on suites "
+        "and two or three judge samples), over all simulated runs; it is spent only on suites "
         "whose head looked worse. Repeats on every case (k = 3) buy the same power at "
         "three times the cost.",
         "",
@@ -501,7 +514,8 @@ def world_section() -> tuple[list[str], bool]:
         "confirm_judge_temperature=0.7): the judge sees the rubric and the case, not the "
         "prompt, so an output identical on both sides is one request and one verdict; the "
         "changed cases are re-run once, the judge's verdict being the majority of 3 "
-        "samples above temperature 0; a temperature-0 model's answer comes from the cache.",
+        "samples above temperature 0 (the third asked for only when the first two differ); "
+        "a temperature-0 model's answer comes from the cache.",
         "- **2 runs x 1 sample**: the same, with confirm_runs=2 and one judge sample.",
         f"- **{BEFORE.key}**: the program before this change: the judge saw the prompt "
         "(an identical output was two requests), and the second look re-sent the same "

@@ -127,6 +127,20 @@ def _output(world: World, case: int, side: str, truth: bool, draw: int) -> tuple
     return (case, side, truth, draw)
 
 
+def _majority(
+    judge: _Judge, truth: bool, request: tuple[object, ...], temperature: float, samples: int
+) -> bool:
+    """The majority of ``samples`` verdicts, asked for one at a time until it is settled,
+    as ``JudgeEvaluator`` does (of 3: the third only when the first two differ)."""
+    passes = fails = 0
+    while passes * 2 <= samples and fails * 2 <= samples:
+        if judge.verdict(truth, request, temperature):
+            passes += 1
+        else:
+            fails += 1
+    return passes > fails
+
+
 def _truth(world: World, p: float, rng: random.Random) -> bool:
     """Whether the model's answer is right: drawn when it samples, fixed when it does not."""
     return rng.random() < p if world.flaky else p >= 0.5
@@ -212,8 +226,7 @@ def _second_look(
                 if program.anchored and out in shared:
                     verdict = shared[out]
                 else:
-                    votes = sum(judge.verdict(t, request, temperature) for _ in range(samples))
-                    verdict = votes * 2 > samples
+                    verdict = _majority(judge, t, request, temperature, samples)
                     shared[out] = verdict
                 passed = 1.0 if verdict else 0.0
                 fresh[side].setdefault(case, []).append(passed)

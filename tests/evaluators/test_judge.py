@@ -403,6 +403,12 @@ def test_the_second_look_takes_the_majority_of_independent_samples() -> None:
     assert len(set(seeds)) == 3 and all(r.temperature == 0.7 for r in client.requests)
 
 
+def test_two_agreeing_samples_settle_a_majority_of_three() -> None:
+    result, client = grade([json.dumps(GOOD), json.dumps(GOOD)], judge_samples=3)
+    assert not result.passed and len(client.requests) == 2
+    assert result.reason.endswith("(2 of 2 judge samples agree)")
+
+
 def test_a_tie_between_usable_samples_is_a_fail() -> None:
     answers = [json.dumps(PASS_ANSWER), json.dumps(GOOD)]
     result, _ = grade(answers, judge_samples=2)

@@ -326,12 +326,18 @@ class JudgeEvaluator:
         majority of that many independent samples."""
         if ctx.judge_samples <= 1:
             return await self._sample(output, case, ctx)
-        samples = await asyncio.gather(
-            *(
-                self._sample(output, case, replace(ctx, seed=ctx.seed + k * SAMPLE_SEED_STRIDE))
-                for k in range(ctx.judge_samples)
+
+        async def sample(k: int) -> EvalResult:
+            return await self._sample(
+                output, case, replace(ctx, seed=ctx.seed + k * SAMPLE_SEED_STRIDE)
             )
-        )
+
+        # A majority is settled once one side holds it, so the samples that could not
+        # change it are never asked for (of 3: the third only when the first two differ).
+        needed = ctx.judge_samples // 2 + 1
+        samples = list(await asyncio.gather(*(sample(k) for k in range(needed))))
+        while len(samples) < ctx.judge_samples and not _settled(samples, ctx.judge_samples):
+            samples.append(await sample(len(samples)))
         return majority(samples, self.name, self.weight)
 
     async def _sample(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
@@ -402,6 +408,13 @@ class JudgeEvaluator:
 # Samples of one evaluation take seeds this far apart, so they never share a cache entry
 # with each other, with a retry attempt or with another repeat's sample.
 SAMPLE_SEED_STRIDE = 100_003
+
+
+def _settled(samples: Sequence[EvalResult], planned: int) -> bool:
+    """Whether more samples, up to ``planned``, could no longer change the majority."""
+    passes = sum(1 for s in samples if s.error is None and s.passed)
+    fails = sum(1 for s in samples if s.error is None and not s.passed)
+    return max(passes, fails) * 2 > planned
 
 
 def majority(samples: Sequence[EvalResult], name: str, weight: float) -> EvalResult:

@@ -25,14 +25,20 @@ hides a real 10-point drop about a third of the time (``bench/gate_stats.py``). 
 the first look shows head worse (it breaks more than it fixes), every case that changed
 is run ``confirm_runs`` more times on both sides and the rule above is applied to the
 confirmed figures (:class:`promptloop.gate.pairing.Confirmation`): noise-made changes average
-out, real ones persist. The false-fail bound still holds: a fail needs the confirmed
-test to reject, the confirmed test is exact under exchangeability (which cases are
-re-run depends only on which changed, not on which side won), and running it only when
-head looked worse can only remove fails. The confirmed drop is shrunk towards zero,
-never inflated, so the allowance is not reached through the confirmation itself. It
-costs extra calls only when head looks worse and only for the changed cases, and
-`promptloop run` stops after one run when every answer and verdict came back unchanged
-(a deterministic model and judge: more runs would repeat them).
+out, real ones persist. A second look must draw new evidence: the judge is re-sampled
+above temperature 0, its verdict the majority of ``confirm_judge_samples`` samples (a
+judge at temperature 0 repeats its verdict on an identical request whatever the seed),
+and the model only when it samples itself; a suite where nothing can sample is decided
+on the first look (``gate.confirmation``). The false-fail bound still holds: a fail needs
+the confirmed test to reject, the confirmed test is exact under exchangeability (which
+cases are re-run depends only on which changed, not on which side won), and running it
+only when head looked worse can only remove fails. The confirmed drop is shrunk towards
+zero, never inflated, so the allowance is not reached through the confirmation itself.
+It costs extra calls only when head looks worse and only for the changed cases.
+
+Several suites: each suite's regression p-value is adjusted by Holm's step-down across
+the suites compared (``gate.holm``), so identical prompts fail the gate in at most
+``1 - confidence`` of runs in all, not per suite.
 
 Requiring significance bounds the false-fail rate of identical prompts (A/A) by
 ``alpha`` whatever the allowance or the suite size, since a fail needs ``p < alpha``
