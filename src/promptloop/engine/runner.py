@@ -252,10 +252,12 @@ class Runner:
         key = _evaluation_key(plan, output, case, ctx)
         task = self._shared.get(key)
         # A task of an earlier event loop (the optimizer runs one per round) may never finish.
-        first = task is None or task.get_loop() is not asyncio.get_running_loop()
-        if task is None or first:
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.ensure_future(_evaluate_case(plan, output, case, ctx))
             self._shared[key] = task
+            first = True
+        else:
+            first = False
         # Shielded: one side being cancelled must not cancel the other side's evaluation.
         evaluations, error = await asyncio.shield(task)
         if not first:
