@@ -529,13 +529,14 @@ def world_section() -> tuple[list[str], bool]:
         *verdicts,
         "",
         "Why the default: against a sticky judge, re-sending the temperature-0 request "
-        "brings back the same verdicts, so the second look of the old program added nothing "
-        "and its power fell to the single look's. Sampling the judge above temperature 0 "
-        "restores it; taking the majority of 3 samples on one run beat two runs of one "
-        "sample in every world at about the same calls (with a sampling model exactly the "
-        "same: one model call and three judge samples against two and two), because the "
-        "majority errs far less often than one sample (about 2.8% against 10% at a 10% "
-        "error rate) and one run leaves the first look's real changes less diluted. "
+        "brings back the same verdicts, so the old program's second look added nothing and "
+        "its power fell to about the single look's (the 'before' column). Sampling the judge "
+        "above temperature 0 restores it. Taking the majority of 3 samples on one run caught "
+        "drops at least as often as two runs of one sample in every world, at similar calls "
+        "for a temperature-0 model and fewer for a sampling model (one model call and two "
+        "or three judge samples, the third only when the first two disagree, against two "
+        "model and two judge calls): the majority errs far less often than one sample "
+        "(about 2.8% against 10%), and one run dilutes the first look's real changes less. "
         "Identical outputs sharing one verdict remove the judge's noise from every case "
         "whose answer did not change: A/A runs then cost nothing extra, and a real drop "
         "stands out more.",
