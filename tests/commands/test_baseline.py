@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -477,4 +478,48 @@ def test_a_critical_case_broken_by_one_unlucky_draw_is_confirmed_before_failing(
         "pass rate fell 12.5 pp (95% CI" in verdict.reason
         and "re-running the 1 changed case 2 more times on each side leaves a 4.2 pp drop"
         in verdict.reason
+    )
+
+
+def test_a_judged_suite_shares_unchanged_verdicts_and_resamples_the_judge(
+    repo: tuple[Path, str],
+) -> None:
+    root, _ = repo
+    config = root / "promptloop.yaml"
+    config.write_text(
+        config.read_text()
+        .replace("temperature: 0.7\n", "judge_model: scripted/judge\n")
+        .replace('      - equals: "{{ label }}"\n', "      - judge: The label is right.\n")
+    )
+    git(root, "commit", "-qam", "a judged suite at temperature 0")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+
+    def judge(call: dict[str, Any]) -> str:
+        user = str(call["messages"][-1]["content"])
+        output = user.split("<output>\n")[1].split("\n</output>")[0]
+        passed = f'"label": "{output}"' in user
+        return json.dumps(
+            {"critique": "checked the label", "passed": passed, "score": 1.0 * passed}
+        )
+
+    register_script("judge", judge)
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 1, res.output
+    calls = script_calls("judge")
+    # The judge never sees the prompt under test.
+    assert not any("sarcastic" in str(c["messages"]) for c in calls)
+    first = [c for c in calls if c["temperature"] == 0]
+    second = [c for c in calls if c["temperature"] == 0.7]
+    # First look: 8 base outputs, and only the 6 head outputs that changed; the 2 unchanged
+    # ones kept base's verdicts. Second look: the 6 changed cases once more on each side,
+    # the judge's two agreeing samples settling each majority of 3.
+    assert (len(first), len(second)) == (14, 6 * 2 * 2)
+    # The model ran at temperature 0: its second-look answers came from the cache.
+    assert len(script_calls("base-head")) == 16
+    result = read_results(root / "out" / "results.json")
+    cmp = result.comparisons["sentiment"]
+    assert cmp["outputs_unchanged"] == 2 and len(cmp["broken"]) == 6
+    assert "re-running the 6 changed cases 1 more time on each side confirms" in (
+        result.verdicts["sentiment"].reason
     )
