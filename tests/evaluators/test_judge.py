@@ -13,7 +13,8 @@ import pytest
 from promptloop.dataset.cases import Case
 from promptloop.evaluators import JUDGE_SCHEMA, build_evaluator, judge_schema, parse_verdict
 from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.judge import JudgeEvaluator, build_judge, clip, extract_json_object
+from promptloop.evaluators.judge import JudgeEvaluator, build_judge, extract_json_object
+from promptloop.evaluators.judge_messages import clip
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
 
 CASE = Case(id="j1", vars={"ticket": "I was charged twice"}, expected="billing")
