@@ -41,7 +41,8 @@ CASES = 200
 BASE_QUALITY = 133
 SEED = 20261201
 RUBRIC = "The answer is the right answer to the case."
-POLICY = GatePolicy(max_regression_pp=5.0, confidence=0.95, confirm_runs=1)
+# The default gate, as `promptloop run` applies it.
+POLICY = GatePolicy()
 
 
 @dataclass(frozen=True)
