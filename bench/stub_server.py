@@ -21,15 +21,27 @@ Answers: the last user message is echoed back as the answer; a judge request (on
 ``response_format``, or whose messages mention JSON) gets ``{"passed": true, "score": 1,
 "critique": "..."}``. Token counts are whitespace-separated words; ``max_tokens`` cuts the
 answer and reports ``finish_reason: "length"``.
+
+Quality world (``quality_judge`` "fresh" or "sticky", for bench/gate_e2e.py): a prompt
+saying ``case <i> of <n>`` and ``quality <k>`` is answered right exactly when case i's
+rank in a permutation seeded by ``world_salt`` is below k, so a good answer depends only
+on the case and the prompt's quality; ``style <s>`` in the prompt is echoed into the
+answer, making it differ between prompts. The judge reads the answer between
+``<output>`` tags and errs on ``judge_error`` of its verdicts: "fresh" independently on
+every call, "sticky" as a function of the request at temperature 0 (as a real judge
+repeats itself) and independently above 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -73,6 +85,9 @@ class StubConfig:
     # Fixed answer text instead of the echo (judge requests still get judge JSON).
     answer: str | None = None
     judge_passed: bool = True
+    quality_judge: Literal["off", "fresh", "sticky"] = "off"
+    judge_error: float = 0.1
+    world_salt: int = 0
 
 
 @dataclass
@@ -83,10 +98,13 @@ class StubStats:
     hangs: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    # Requests with a temperature above 0 (the gate's second look samples its judge).
+    sampled: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "sampled": self.sampled,
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "malformed": self.malformed,
             "hangs": self.hangs,
@@ -105,8 +123,59 @@ def _is_judge(body: dict[str, Any]) -> bool:
     return any("json" in str(m.get("content", "")).lower() for m in body.get("messages", []))
 
 
-def _answer_text(config: StubConfig, body: dict[str, Any]) -> str:
+_CASE = re.compile(r"case (\S+) of (\d+)")
+_QUALITY = re.compile(r"quality (\d+)")
+_STYLE = re.compile(r"style (\w+)")
+_OUTPUT = re.compile(r"<output>\n?(.*?)\n?</output>", re.DOTALL)
+RIGHT = "the right answer to case"
+
+
+def _unit(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts``: the sticky judge's memory."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@functools.lru_cache(maxsize=64)
+def _ranks(salt: int, n: int) -> dict[int, int]:
+    order = random.Random(salt).sample(range(n), n)
+    return {case: rank for rank, case in enumerate(order)}
+
+
+def _world_answer(config: StubConfig, text: str) -> str:
+    case, quality = _CASE.search(text), _QUALITY.search(text)
+    if case is None or quality is None:
+        return text
+    index, n = int(case.group(1)), int(case.group(2))
+    right = _ranks(config.world_salt, n)[index] < int(quality.group(1))
+    answer = f"{RIGHT if right else 'a wrong answer to case'} {index}"
+    style = _STYLE.search(text)
+    return f"{answer} in the {style.group(1)} style" if style else answer
+
+
+def _world_verdict(config: StubConfig, body: dict[str, Any], rng: random.Random) -> str:
+    last = next(
+        (str(m.get("content", "")) for m in reversed(body["messages"]) if m["role"] == "user"),
+        "",
+    )
+    found = _OUTPUT.search(last)
+    right = found is not None and found.group(1).startswith(RIGHT)
+    temperature = float(body.get("temperature") or 0.0)
+    if config.quality_judge == "sticky" and temperature == 0:
+        wrong = _unit(config.world_salt, body["messages"]) < config.judge_error
+    else:
+        wrong = rng.random() < config.judge_error
+    passed = right != wrong
+    return json.dumps({"critique": "stub world judge", "passed": passed, "score": int(passed)})
+
+
+def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | None = None) -> str:
     messages = body.get("messages") or []
+    if config.quality_judge != "off":
+        if _is_judge(body):
+            return _world_verdict(config, body, rng or random.Random())
+        last = next((str(m.get("content", "")) for m in reversed(messages)), "")
+        return _world_answer(config, last)
     if _is_judge(body):
         last = next(
             (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
@@ -127,9 +196,12 @@ def _answer_text(config: StubConfig, body: dict[str, Any]) -> str:
     return ""
 
 
-def completion_body(config: StubConfig, body: dict[str, Any], request_no: int) -> dict[str, Any]:
-    """The JSON an OpenAI server would return for ``body``; pure, so it is easy to test."""
-    text = _answer_text(config, body)
+def completion_body(
+    config: StubConfig, body: dict[str, Any], request_no: int, rng: random.Random | None = None
+) -> dict[str, Any]:
+    """The JSON an OpenAI server would return for ``body``; pure (given ``rng``, which
+    only the quality world's judge draws from), so it is easy to test."""
+    text = _answer_text(config, body, rng)
     words = _words(text)
     finish_reason = "stop"
     max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
@@ -352,7 +424,12 @@ class StubServer:
                     content_type="application/json",
                 )
             self._count(200)
-            return web.json_response(completion_body(config, body, n))
+            if float(body.get("temperature") or 0.0) > 0:
+                with self._lock:
+                    self.stats.sampled += 1
+            with self._lock:
+                answer = completion_body(config, body, n, self._rng)
+            return web.json_response(answer)
         finally:
             with self._lock:
                 self.stats.in_flight -= 1

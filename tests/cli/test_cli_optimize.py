@@ -175,3 +175,28 @@ def test_a_zero_dollar_budget_only_binds_models_that_could_cost(
     prepared = prepare(RunOptions(start_dir=project))
     settings = settings_for(prepared, OptimizeOptions(max_usd=0.0), prepared.plans[0])
     assert settings.max_usd == expected
+
+
+def test_every_round_states_the_goal_and_candidates_meet_the_same_judge(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(
+        config.read_text().replace("seed: 11\n", "seed: 11\njudge_model: scripted/judge\n")
+        + "      - judge: The greeting names the customer.\n        name: polite\n"
+    )
+
+    def judge(call: dict[str, Any]) -> str:
+        output = str(call["messages"][-1]["content"]).split("<output>")[1]
+        passed = "Hello," not in output
+        return json.dumps({"critique": "graded", "passed": passed, "score": float(passed)})
+
+    register_script("judge", judge)
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project)
+    assert res.exit_code == 0, res.output
+    ask = script_calls("optimizer")[0]["messages"][-1]["content"]
+    assert "The goal (what every answer is graded on" in ask
+    assert '- names-the-person: `contains` "{{ name }}"' in ask
+    assert "- polite: a reviewer grades every answer against: The greeting names" in ask
+    # The judge graded seed and candidate alike from the rubric and the case alone.
+    judged = [c["messages"][-1]["content"] for c in script_calls("judge")]
+    assert judged and not any("one-line greeting" in text for text in judged)

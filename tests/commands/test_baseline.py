@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -22,9 +23,12 @@ NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 BROKEN_BY_SARCASM = ("loved", "Terrible", "arrived early", "Broke", "Best", "battery")
 OTHER_PROMPT = "Is this review about shipping? Answer yes or no.\nReview: {{ text }}\n"
 
+# Sampling (the scripted model ignores it and answers the same every time): the gate
+# then has a reason to look twice, and finds out that the answers repeat.
 CONFIG = """\
 model: scripted/base-head
 seed: 3
+temperature: 0.7
 suites:
   - name: sentiment
     prompt: prompts/classify.md
@@ -141,6 +145,8 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert 0 < cmp["p_value"] < 0.05
     broken_r01 = next(i for i in cmp["broken"] if i["case_id"] == "r01")
     assert (broken_r01["base_output"], broken_r01["head_output"]) == ("positive", "negative")
+    assert cmp["outputs_unchanged"] == 2 and cmp["look"] == "first"
+    assert not any(item["output_unchanged"] for item in cmp["broken"])
 
     verdict = result.verdicts["sentiment"]
     assert verdict.status == "fail"
@@ -188,6 +194,7 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     gate = testcases["promptloop gate"].find("failure")
     assert gate is not None and gate.get("message") == verdict.reason
 
+    assert "sentiment: 6 of 8 paired cases changed their output; 2 gave the same" in report
     confirmed = "the 6 changed cases ran 1 more time on each side to confirm: Δ -75.0 pp"
     assert f"sentiment: {confirmed}" in report
     assert confirmed in " ".join(res.output.split())
@@ -205,6 +212,10 @@ def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
     result = read_results(root / "out" / "results.json")
     cmp = result.comparisons["sentiment"]
     assert len(cmp["fixed"]) == 6 and cmp["broken"] == []
+    # A fixed case shows why head passes it and why base failed it.
+    fixed = cmp["fixed"][0]
+    assert fixed["head_reason"].startswith("label: ") and "expected" not in fixed["head_reason"]
+    assert fixed["base_reason"].startswith("label: expected")
     assert cmp["delta_pp"] == pytest.approx(75.0)
     assert result.verdicts["sentiment"].status == "pass"
     # Head looks better, so nothing is re-run: 8 shipping + 8 sentiment on each side.
@@ -248,6 +259,8 @@ def test_prompt_new_in_head_runs_alone(repo: tuple[Path, str]) -> None:
 
 def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
     root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text() + "gate:\n  confirm_runs: 2\n")
     commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
     flips: dict[str, int] = {}
 
@@ -281,6 +294,8 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
 
 def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> None:
     root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text() + "gate:\n  confirm_runs: 2\n")
     commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
     register_script("base-head", answer)
     res = CliRunner().invoke(
@@ -298,9 +313,29 @@ def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> No
         in lines
     )
     assert (
-        "promptloop: every answer and verdict came back unchanged (the model and judge are "
+        "promptloop: every answer and verdict came back unchanged (the model is "
         "deterministic here), so the 1 remaining run is skipped" in lines
     )
+
+
+def test_a_deterministic_suite_is_decided_on_the_first_look(repo: tuple[Path, str]) -> None:
+    root, base_sha = repo
+    config = root / "promptloop.yaml"
+    config.write_text(config.read_text().replace("temperature: 0.7\n", ""))
+    git(root, "commit", "-qam", "temperature 0")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 1, res.output
+    # A temperature-0 model graded by exact checks answers a re-run identically, so
+    # nothing is re-run: 8 cases on each side.
+    assert len(script_calls("base-head")) == 16
+    result = read_results(root / "out" / "results.json")
+    assert result.suites[0].confirmation_runs == []
+    assert result.comparisons["sentiment"]["confirmation"] is None
+    reason = result.verdicts["sentiment"].reason
+    assert "decided on the first look: re-running cannot bring new evidence" in reason
+    assert "confirm" not in reason
 
 
 CHAT_BASE = """\
@@ -455,4 +490,48 @@ def test_a_critical_case_broken_by_one_unlucky_draw_is_confirmed_before_failing(
         "pass rate fell 12.5 pp (95% CI" in verdict.reason
         and "re-running the 1 changed case 2 more times on each side leaves a 4.2 pp drop"
         in verdict.reason
+    )
+
+
+def test_a_judged_suite_shares_unchanged_verdicts_and_resamples_the_judge(
+    repo: tuple[Path, str],
+) -> None:
+    root, _ = repo
+    config = root / "promptloop.yaml"
+    config.write_text(
+        config.read_text()
+        .replace("temperature: 0.7\n", "judge_model: scripted/judge\n")
+        .replace('      - equals: "{{ label }}"\n', "      - judge: The label is right.\n")
+    )
+    git(root, "commit", "-qam", "a judged suite at temperature 0")
+    base_sha = git(root, "rev-parse", "HEAD")
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+
+    def judge(call: dict[str, Any]) -> str:
+        user = str(call["messages"][-1]["content"])
+        output = user.split("<output>\n")[1].split("\n</output>")[0]
+        passed = f'"label": "{output}"' in user
+        return json.dumps(
+            {"critique": "checked the label", "passed": passed, "score": 1.0 * passed}
+        )
+
+    register_script("judge", judge)
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 1, res.output
+    calls = script_calls("judge")
+    # The judge never sees the prompt under test.
+    assert not any("sarcastic" in str(c["messages"]) for c in calls)
+    first = [c for c in calls if c["temperature"] == 0]
+    second = [c for c in calls if c["temperature"] == 0.7]
+    # First look: 8 base outputs, and only the 6 head outputs that changed; the 2 unchanged
+    # ones kept base's verdicts. Second look: the 6 changed cases once more on each side,
+    # the judge's two agreeing samples settling each majority of 3.
+    assert (len(first), len(second)) == (14, 6 * 2 * 2)
+    # The model ran at temperature 0: its second-look answers came from the cache.
+    assert len(script_calls("base-head")) == 16
+    result = read_results(root / "out" / "results.json")
+    cmp = result.comparisons["sentiment"]
+    assert cmp["outputs_unchanged"] == 2 and len(cmp["broken"]) == 6
+    assert "re-running the 6 changed cases 1 more time on each side confirms" in (
+        result.verdicts["sentiment"].reason
     )

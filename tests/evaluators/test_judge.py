@@ -13,7 +13,8 @@ import pytest
 from promptloop.dataset.cases import Case
 from promptloop.evaluators import JUDGE_SCHEMA, build_evaluator, judge_schema, parse_verdict
 from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.judge import JudgeEvaluator, build_judge, clip, extract_json_object
+from promptloop.evaluators.judge import JudgeEvaluator, build_judge, extract_json_object
+from promptloop.evaluators.judge_messages import clip
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
 
 CASE = Case(id="j1", vars={"ticket": "I was charged twice"}, expected="billing")
@@ -109,7 +110,7 @@ def test_request_shape() -> None:
     assert "JSON object only" in user.content
 
 
-def test_model_override_and_prompt_text() -> None:
+def test_the_judge_sees_the_goal_not_the_prompt_under_test() -> None:
     args = {"rubric": "Be polite.", "model": "other-judge"}
     _, client = grade(
         [json.dumps(GOOD | {"error_type": None})],
@@ -118,15 +119,45 @@ def test_model_override_and_prompt_text() -> None:
     )
     request = client.requests[0]
     assert request.model == "other-judge"
+    assert request.temperature == 0.0
+    user = request.messages[1].content
+    assert "You are a support bot" not in user and "Task given" not in user
+    assert '## Task input\n{\n  "ticket": "I was charged twice"\n}' in user
+    assert "## Expected answer\nbilling" in user
+    assert not judge(args).sees_prompt
+
+
+def test_two_prompts_with_the_same_output_make_the_same_request() -> None:
+    requests = []
+    for prompt_text in ("Prompt A: be terse.", "Prompt B: be verbose."):
+        _, client = grade([json.dumps(GOOD)], prompt_text=prompt_text)
+        requests.append(client.requests[0])
+    assert requests[0] == requests[1]
+
+
+def test_show_prompt_opts_in_to_the_instructions() -> None:
+    args = {"rubric": "Be polite.", "model": "other-judge", "show_prompt": True}
+    _, client = grade(
+        [json.dumps(GOOD | {"error_type": None})],
+        args=args,
+        prompt_text="You are a support bot. Ticket: I was charged twice",
+    )
+    request = client.requests[0]
     user = request.messages[1].content
     assert "## Task given to the assistant\nYou are a support bot." in user
     assert "## Task input" not in user  # the prompt already carries the vars
+    assert judge(args).sees_prompt
     assert request.json_schema == JUDGE_SCHEMA
     assert "error_type" not in request.json_schema["properties"]
 
 
+def test_the_second_look_samples_the_judge_above_zero() -> None:
+    _, client = grade([json.dumps(GOOD)], judge_temperature=0.7)
+    assert client.requests[0].temperature == 0.7
+
+
 def test_include_input_false_leaves_the_input_out() -> None:
-    args = {"rubric": "Be polite.", "include_input": False}
+    args = {"rubric": "Be polite.", "include_input": False, "show_prompt": True}
     _, client = grade([json.dumps(GOOD)], args=args, prompt_text="SECRET PROMPT")
     user = client.requests[0].messages[1].content
     assert "SECRET PROMPT" not in user
@@ -357,3 +388,30 @@ def test_string_args_are_the_rubric_and_name_defaults_to_judge() -> None:
     assert evaluator.name == "judge"
     assert evaluator.args.rubric == "Be kind."
     assert judge("Be kind.", name="kindness", weight=2).name == "kindness"
+
+
+PASS_ANSWER = {"critique": "Right team.", "passed": True, "score": 0.9}
+
+
+def test_the_second_look_takes_the_majority_of_independent_samples() -> None:
+    answers = [json.dumps(PASS_ANSWER), json.dumps(GOOD), json.dumps(PASS_ANSWER)]
+    result, client = grade(answers, judge_temperature=0.7, judge_samples=3)
+    assert result.passed and result.error is None
+    assert result.reason == "Right team. (2 of 3 judge samples agree)"
+    assert result.score == pytest.approx((0.9 + 0.2 + 0.9) / 3)
+    assert result.usage == Usage(30, 15, 0.003)
+    seeds = [r.seed for r in client.requests]
+    assert len(set(seeds)) == 3 and all(r.temperature == 0.7 for r in client.requests)
+
+
+def test_two_agreeing_samples_settle_a_majority_of_three() -> None:
+    result, client = grade([json.dumps(GOOD), json.dumps(GOOD)], judge_samples=3)
+    assert not result.passed and len(client.requests) == 2
+    assert result.reason.endswith("(2 of 2 judge samples agree)")
+
+
+def test_a_tie_between_usable_samples_is_a_fail() -> None:
+    answers = [json.dumps(PASS_ANSWER), json.dumps(GOOD)]
+    result, _ = grade(answers, judge_samples=2)
+    assert not result.passed and result.error is None
+    assert result.reason.endswith("(1 of 2 judge samples agree)")

@@ -352,7 +352,7 @@ def test_confirmation_turns_a_noisy_drop_into_a_confirmed_fail() -> None:
     assert verdict.status == "fail"
     assert "pass rate fell 6.0 pp" in verdict.reason
     assert (
-        "re-running the 12 changed cases 2 more times on each side confirms a 8.0 pp drop"
+        "re-running the 12 changed cases 2 more times on each side confirms an 8.0 pp drop"
         in verdict.reason
     )
 

@@ -194,3 +194,11 @@ def test_sign_flip_weighs_how_far_cases_moved() -> None:
     balanced = [-1 / 3] * 5 + [1.0] * 2
     assert sign_flip_p_worse(lopsided, seed=3) < 0.05 < mcnemar_one_sided(5, 2)
     assert sign_flip_p_worse(balanced, seed=3) > 0.5
+
+
+def test_holm_adjusts_step_down_and_keeps_the_input_order() -> None:
+    adjusted = stats.holm_adjusted([0.04, 0.01, 0.5])
+    # Sorted 0.01, 0.04, 0.5 → 3 * 0.01, max(0.03, 2 * 0.04), max(0.08, 0.5).
+    assert adjusted == pytest.approx([0.08, 0.03, 0.5])
+    assert stats.holm_adjusted([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert stats.holm_adjusted([]) == []

@@ -192,3 +192,55 @@ def test_cli_arguments_map_to_config():
     assert config.error_rate == 0.1
     assert config.rate_limit_every == 5
     assert config.reject_response_format is True
+
+
+def _world_text(config: Any, body: dict[str, Any], seed: int = 0) -> str:
+    import random
+
+    reply = stub.completion_body(config, body, 1, random.Random(seed))
+    return str(reply["choices"][0]["message"]["content"])
+
+
+def test_the_quality_world_answers_by_case_rank_and_prompt_quality() -> None:
+    config = stub.StubConfig(quality_judge="sticky", world_salt=3)
+
+    def answer(quality: int, style: str = "") -> list[str]:
+        return [
+            _world_text(
+                config,
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": f"Answer case {i} of 10. quality {quality}.{style}",
+                        }
+                    ]
+                },
+            )
+            for i in range(10)
+        ]
+
+    right = [a.startswith(stub.RIGHT) for a in answer(7)]
+    assert sum(right) == 7
+    # A lower quality loses exactly the cases ranked between; the rest answer the same.
+    lower = answer(5)
+    assert sum(a.startswith(stub.RIGHT) for a in lower) == 5
+    assert all(a == b for a, b, r in zip(answer(7), lower, right, strict=True) if not r)
+    assert answer(7, " Write it in style brisk.")[0].endswith("in the brisk style")
+
+
+def test_the_sticky_judge_repeats_itself_at_temperature_zero_only() -> None:
+    config = stub.StubConfig(quality_judge="sticky", judge_error=0.5, world_salt=1)
+
+    def verdicts(temperature: float) -> set[bool]:
+        body = {
+            "messages": [
+                {"role": "user", "content": "<output>\nthe right answer to case 1\n</output>"}
+            ],
+            "response_format": {"type": "json_object"},
+            "temperature": temperature,
+        }
+        return {json.loads(_world_text(config, body, seed))["passed"] for seed in range(40)}
+
+    assert len(verdicts(0.0)) == 1
+    assert verdicts(0.7) == {True, False}

@@ -277,6 +277,10 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
                 update={
                     "cases": ordered,
                     "confirmation_runs": _in_dataset_order(confirmation_runs),
+                    # Only shards that had a changed case to confirm can say this.
+                    "first_look_only": next(
+                        (s.first_look_only for _, s in parts[name] if s.first_look_only), None
+                    ),
                     "evaluators": summarise_evaluators(ordered),
                     "usage": usage,
                     "not_run": sum(suite.not_run for _, suite in parts[name]),

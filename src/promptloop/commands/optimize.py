@@ -12,10 +12,12 @@ from promptloop.commands.run import Prepared, RunOptions, make_runner, preflight
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
+from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import ModeSetting
+from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
 from promptloop.optimize.reviewers import ReviewerNote, notes_from
@@ -123,6 +125,7 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
         optimizer=client,
         settings=settings_for(prepared, opts, plan),
         reviewer_notes=reviewer_notes(prepared, plan),
+        goal=describe_goal(_specs(prepared, plan)),
     )
     try:
         return asyncio.run(optimizing)
@@ -136,6 +139,11 @@ def reviewer_notes(prepared: Prepared, plan: SuitePlan) -> list[ReviewerNote]:
     loaded = prepared.loaded
     suite = next(s for s in loaded.config.suites if s.name == plan.name)
     return notes_from(loaded.load_feedback(suite), plan.cases)
+
+
+def _specs(prepared: Prepared, plan: SuitePlan) -> list[EvaluatorSpec]:
+    suite = next(s for s in prepared.loaded.config.suites if s.name == plan.name)
+    return list(suite.evaluators)
 
 
 def revised_path(prompt_file: Path) -> Path:

@@ -34,6 +34,7 @@ from promptloop.project.suites import (
     ModelChoice,
     SuitePlan,
     choose_models,
+    judge_notices,
     model_uses,
     plan_suites,
     relative_display,
@@ -176,13 +177,14 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     jobs += [Job(v.plan, "base", v.source, v.template) for v in baseline.versions]
     runner = make_runner(prepared, opts)
     head, base, looks = asyncio.run(_measure(runner, jobs, repeat, prepared, opts))
-    relieved, base, judge_notices = advise(prepared.loaded, head, base)
+    relieved, base, calibration_notices = advise(prepared.loaded, head, base)
     # The first looks counted the advisory judges' failures; the gate must look again.
     first: FirstLooks | None = looks if relieved == head else None
     head = relieved
     notices = [prepared.models.notice] if prepared.models.notice else []
-    notices.extend(judge_notices)
+    notices.extend(calibration_notices)
     notices.extend(prepared.warnings)
+    notices.extend(judge_notices(prepared.plans, prepared.models.judge_model))
     notices.extend(baseline.notices)
     result = RunResult(
         promptloop_version=__version__,

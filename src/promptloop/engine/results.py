@@ -79,6 +79,11 @@ class CaseRecord(_Model):
         failing = [e for e in self.evaluations if not e.passed]
         return "; ".join(f"{e.evaluator}: {e.error or e.reason}" for e in failing)
 
+    @property
+    def pass_reasons(self) -> str:
+        """Why the evaluators passed it (a judge's critique says what was right)."""
+        return "; ".join(f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed)
+
 
 class EvaluatorSummary(_Model):
     name: str
@@ -132,6 +137,9 @@ class SuiteResult(_Model):
     # Extra runs of changed cases taken so the gate can tell a real change from noise
     # (gate.confirm_runs); kept apart so pass rates and case lists show the first look.
     confirmation_runs: list[CaseRecord] = Field(default_factory=list)
+    # Set when head looked worse but re-running could not bring new evidence (every part
+    # deterministic), so the gate decided on the first look; says why.
+    first_look_only: str | None = None
     evaluators: list[EvaluatorSummary] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
 

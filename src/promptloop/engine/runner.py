@@ -8,6 +8,7 @@ CLI decides how to draw them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.errors import PromptloopError
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine
+from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, sees_prompt
 from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.factory import build_client
 from promptloop.models.preflight import ModelUse
@@ -59,6 +60,21 @@ class RunSettings:
     api_base: str | None = None
     timeout_s: float = 60.0
     judge_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class SecondLook:
+    """How the gate's confirmation runs draw evidence the first look did not have.
+
+    The judge is re-sampled at ``judge_temperature`` (a judge at temperature 0 answers an
+    identical request identically whatever the seed). The model under test is re-sampled
+    only when its own temperature is above 0; otherwise its first-look answer is asked
+    for again with the first look's seed, which the cache answers.
+    """
+
+    judge_temperature: float
+    # A judge verdict is the majority of this many samples.
+    judge_samples: int = 1
 
 
 @dataclass
@@ -128,6 +144,10 @@ class Runner:
         self._settings = settings
         self._progress = progress
         self.stop = stop or StopSignal()
+        # Evaluations by what they depend on (see ``_evaluation_key``): an output that is
+        # byte-identical under base and head gets one evaluation, so its verdict cannot
+        # differ between the sides.
+        self._shared: dict[tuple[object, ...], asyncio.Task[_Evaluated]] = {}
 
     @property
     def client(self) -> ModelClient:
@@ -143,6 +163,7 @@ class Runner:
         variant: str = "head",
         repeat: int = 1,
         first_repeat: int = 0,
+        second_look: SecondLook | None = None,
     ) -> list[list[CaseOutcome]]:
         """Outcomes per repeat, each list in case order. Repeat indices start at
         ``first_repeat``, so later runs of a case draw fresh samples, not cached ones."""
@@ -154,7 +175,9 @@ class Runner:
         rendered = [render_prompt(template, c.vars, case_source=c.source) for c in chosen]
         per_repeat = [
             [
-                self._unless_stopped(case, self._run_case(plan, messages, case, variant, r))
+                self._unless_stopped(
+                    case, self._run_case(plan, messages, case, variant, r, second_look)
+                )
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
             for r in range(first_repeat, first_repeat + repeat)
@@ -169,8 +192,12 @@ class Runner:
         case: Case,
         variant: str,
         repeat_index: int,
+        second_look: SecondLook | None = None,
     ) -> CaseOutcome:
         settings = self._settings
+        model_draw = repeat_index
+        if second_look is not None and plan.temperature <= 0:
+            model_draw = 0
         request = ModelRequest(
             model=plan.model,
             messages=rendered.messages,
@@ -178,7 +205,7 @@ class Runner:
             max_tokens=plan.max_tokens,
             # Repeats must be independent draws; the first keeps the configured seed so
             # a run with repeat=1 shares its cache with every other run.
-            seed=settings.seed + repeat_index,
+            seed=settings.seed + model_draw,
             api_base=settings.api_base,
             timeout_s=settings.timeout_s,
         )
@@ -196,26 +223,23 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
-        judge = _FailureRecorder(self._client)
+        prompt_text = "\n\n".join(m.content for m in rendered.messages)
         ctx = EvalContext(
-            judge=judge,
+            judge=self._client,
             judge_model=settings.judge_model,
-            prompt_text="\n\n".join(m.content for m in rendered.messages),
+            prompt_text=prompt_text,
             seed=settings.seed + repeat_index,
             api_base=settings.api_base,
             judge_attempts=settings.judge_attempts,
             timeout_s=settings.timeout_s,
+            judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
+            judge_samples=1 if second_look is None else second_look.judge_samples,
         )
-        evaluations = await asyncio.gather(
-            *(_evaluate_safely(e, response.text, case, ctx) for e in plan.evaluators)
-        )
+        evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
         usage = response.usage
         for e in evaluations:
             usage = usage + e.usage
-        # A judge whose provider kept failing is an infrastructure error, like a failed
-        # generation: counting it as a fail would blame the prompt (and could fake a regression).
-        error = f"judge call failed: {judge.failures[0]}" if judge.failures else None
         outcome = CaseOutcome(
             case=case,
             output=response.text,
@@ -244,9 +268,54 @@ class Runner:
             work.close()
         return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
 
+    async def _evaluations(
+        self, plan: SuitePlan, output: str, case: Case, ctx: EvalContext
+    ) -> tuple[tuple[EvalResult, ...], str | None]:
+        """The case's evaluations and its judge infrastructure error, computed once per
+        identical output: a later side that produced the same output gets the same
+        results, with zero usage (the calls were paid once)."""
+        key = _evaluation_key(plan, output, case, ctx)
+        task = self._shared.get(key)
+        # A task of an earlier event loop (the optimizer runs one per round) may never finish.
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(_evaluate_case(plan, output, case, ctx))
+            self._shared[key] = task
+            first = True
+        else:
+            first = False
+        # Shielded: one side being cancelled must not cancel the other side's evaluation.
+        evaluations, error = await asyncio.shield(task)
+        if not first:
+            evaluations = tuple(dataclasses.replace(e, usage=Usage()) for e in evaluations)
+        return evaluations, error
+
     def _emit(self, suite: str, variant: str, outcome: CaseOutcome) -> None:
         if self._progress is not None:
             self._progress(CaseFinished(suite, variant, outcome.status, outcome.cached))
+
+
+_Evaluated = tuple[tuple[EvalResult, ...], str | None]
+
+
+def _evaluation_key(
+    plan: SuitePlan, output: str, case: Case, ctx: EvalContext
+) -> tuple[object, ...]:
+    """Everything an evaluation depends on: the output and the case, the judge's seed and
+    temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
+    shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
+    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
+
+
+async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
+    judge = _FailureRecorder(ctx.judge)
+    judged = dataclasses.replace(ctx, judge=judge)
+    evaluations = await asyncio.gather(
+        *(_evaluate_safely(e, output, case, judged) for e in plan.evaluators)
+    )
+    # A judge whose provider kept failing is an infrastructure error, like a failed
+    # generation: counting it as a fail would blame the prompt (and could fake a regression).
+    error = f"judge call failed: {judge.failures[0]}" if judge.failures else None
+    return tuple(evaluations), error
 
 
 async def _evaluate_safely(

@@ -65,9 +65,15 @@ class EvalContext:
 
     judge: ModelClient
     judge_model: str
-    # The prompt as sent to the model under test, so a judge can see the instructions.
+    # The prompt as sent to the model under test; a judge shows it only when its rubric
+    # opted in (``show_prompt``).
     prompt_text: str = ""
     seed: int = 0
+    # 0 on the first look, so an identical request gets an identical verdict; the gate's
+    # second look samples above zero, since a temperature-0 judge ignores the seed.
+    judge_temperature: float = 0.0
+    # Independent judge samples whose majority is the verdict (the second look's).
+    judge_samples: int = 1
     api_base: str | None = None
     judge_attempts: int = 3
     timeout_s: float = 60.0
@@ -78,6 +84,12 @@ class Evaluator(Protocol):
     weight: float
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult: ...
+
+
+def sees_prompt(evaluator: Evaluator) -> bool:
+    """Whether the evaluator's verdict may depend on the prompt, not only on the output
+    and the case (a judge with ``show_prompt``)."""
+    return bool(getattr(evaluator, "sees_prompt", False))
 
 
 def combine(results: Sequence[EvalResult], threshold: float = 1.0) -> tuple[bool, float]:

@@ -42,8 +42,15 @@ class CaseRecord:
     score: float
     error: bool = False
     critical: bool = False
+    # A failing run's output and reason when there is one (else the first run's), and a
+    # passing run's: a fixed case shows the head passing and the base failing.
     output: str | None = None
     reason: str = ""
+    pass_output: str | None = None
+    pass_reason: str = ""
+    # Every run's output in repeat order: equal on both sides means the output did not
+    # change, and then neither can the verdict.
+    outputs: tuple[str | None, ...] = ()
     repeats: int = 1
     errored_repeats: int = 0
 
@@ -72,6 +79,15 @@ class CasePair:
     @property
     def critical(self) -> bool:
         return any(r is not None and r.critical for r in (self.base, self.head))
+
+    @property
+    def output_unchanged(self) -> bool:
+        return (
+            self.base is not None
+            and self.head is not None
+            and bool(self.base.outputs)
+            and self.base.outputs == self.head.outputs
+        )
 
     @property
     def pass_delta(self) -> float | None:
@@ -149,6 +165,8 @@ class Comparison:
     confidence: float
     seed: int
     confirmation: Confirmation | None = None
+    # Why no second look was taken although head looked worse (nothing could sample).
+    first_look_only: str | None = None
 
     def of_kind(self, kind: ChangeKind) -> tuple[CasePair, ...]:
         return tuple(p for p in self.pairs if p.kind == kind)

@@ -25,14 +25,20 @@ hides a real 10-point drop about a third of the time (``bench/gate_stats.py``). 
 the first look shows head worse (it breaks more than it fixes), every case that changed
 is run ``confirm_runs`` more times on both sides and the rule above is applied to the
 confirmed figures (:class:`promptloop.gate.pairing.Confirmation`): noise-made changes average
-out, real ones persist. The false-fail bound still holds: a fail needs the confirmed
-test to reject, the confirmed test is exact under exchangeability (which cases are
-re-run depends only on which changed, not on which side won), and running it only when
-head looked worse can only remove fails. The confirmed drop is shrunk towards zero,
-never inflated, so the allowance is not reached through the confirmation itself. It
-costs extra calls only when head looks worse and only for the changed cases, and
-`promptloop run` stops after one run when every answer and verdict came back unchanged
-(a deterministic model and judge: more runs would repeat them).
+out, real ones persist. A second look must draw new evidence: the judge is re-sampled
+above temperature 0, its verdict the majority of ``confirm_judge_samples`` samples (a
+judge at temperature 0 repeats its verdict on an identical request whatever the seed),
+and the model only when it samples itself; a suite where nothing can sample is decided
+on the first look (``gate.confirmation``). The false-fail bound still holds: a fail needs
+the confirmed test to reject, the confirmed test is exact under exchangeability (which
+cases are re-run depends only on which changed, not on which side won), and running it
+only when head looked worse can only remove fails. The confirmed drop is shrunk towards
+zero, never inflated, so the allowance is not reached through the confirmation itself.
+It costs extra calls only when head looks worse and only for the changed cases.
+
+Several suites: each suite's regression p-value is adjusted by Holm's step-down across
+the suites compared (``gate.holm``), so identical prompts fail the gate in at most
+``1 - confidence`` of runs in all, not per suite.
 
 Requiring significance bounds the false-fail rate of identical prompts (A/A) by
 ``alpha`` whatever the allowance or the suite size, since a fail needs ``p < alpha``
@@ -96,7 +102,7 @@ class GatePolicy:
     critical_tags: tuple[str, ...] = ("critical",)
     on_error: OnError = "fail"
     threshold: float | None = None
-    confirm_runs: int = 2
+    confirm_runs: int = 1
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
@@ -119,6 +125,14 @@ class GatePolicy:
     @property
     def alpha(self) -> float:
         return 1.0 - self.confidence
+
+
+@dataclass(frozen=True)
+class Holm:
+    """This suite's regression p-value after Holm's step-down across ``suites`` suites."""
+
+    adjusted_p: float
+    suites: int
 
 
 @dataclass(frozen=True)
@@ -163,9 +177,11 @@ def decide(
     policy: GatePolicy,
     *,
     suite: str | None = None,
+    holm: Holm | None = None,
 ) -> Verdict:
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
-    then only the absolute checks (critical cases, minimum pass rate, errors) apply."""
+    then only the absolute checks (critical cases, minimum pass rate, errors) apply.
+    ``holm``, with several suites compared, is what the regression test is judged on."""
     checks: list[Check] = []
     errors = _errors_check(comparison, head, policy)
     if errors is not None:
@@ -174,7 +190,7 @@ def decide(
     if critical is not None:
         checks.append(critical)
     if comparison is not None:
-        checks.append(_regression_check(comparison, policy))
+        checks.append(_regression_check(comparison, policy, holm))
     if policy.minimum is not None:
         checks.append(_minimum_check(head, policy.minimum, policy.confidence))
     checks = [dataclasses.replace(c, suite=suite) for c in checks]
@@ -294,7 +310,16 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
     return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
 
 
-def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
+def regression_p(comparison: Comparison) -> float:
+    """The p-value the regression check tests: the confirmed one when every changed case
+    was re-run, the first look's otherwise."""
+    confirmation = comparison.confirmation
+    if confirmation is not None and confirmation.complete:
+        return confirmation.p_worse
+    return comparison.p_worse
+
+
+def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> Check:
     if comparison.paired == 0:
         return Check(
             "regression",
@@ -315,6 +340,8 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         figures = (
             f"pass rate {direction} {_num(abs(estimate))} pp ({interval}, one-sided {_p(p_worse)})"
         )
+        if comparison.first_look_only and estimate < 0:
+            figures += f", decided on the first look: {comparison.first_look_only}"
     else:
         estimate, p_worse = confirmation.delta_pp, confirmation.p_worse
         rerun = (
@@ -323,7 +350,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         )
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
-            found = f"{verb} a {_num(abs(estimate))} pp drop (one-sided {_p(p_worse)})"
+            found = f"{verb} {_a(_num(abs(estimate)))} pp drop (one-sided {_p(p_worse)})"
         else:
             found = f"shows no drop (one-sided {_p(p_worse)})"
         figures = (
@@ -331,6 +358,9 @@ def _regression_check(comparison: Comparison, policy: GatePolicy) -> Check:
         )
     allowance = f"{_num(allowed)} pp allowed"
     significant = p_worse < policy.alpha
+    if holm is not None and holm.suites > 1 and estimate < -allowed:
+        significant = holm.adjusted_p < policy.alpha
+        figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
             return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
@@ -378,6 +408,13 @@ def _num(value: float) -> str:
     if text == "-0.0":
         text = "0.0"
     return text.replace("-", "−")
+
+
+def _a(number: str) -> str:
+    """The number with its article as it is read aloud: "an 8.2", "an 11.0", "a 9.5"."""
+    whole = number.split(".")[0]
+    article = "an" if whole.startswith("8") or whole in ("11", "18") else "a"
+    return f"{article} {number}"
 
 
 def _level(confidence: float) -> str:

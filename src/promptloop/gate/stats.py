@@ -128,6 +128,19 @@ def sign_flip_p_worse(deltas: Sequence[float], *, n_resamples: int = 4000, seed:
     return (hits + 1) / (n_resamples + 1)
 
 
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order: rejecting every test whose
+    adjusted p is below alpha keeps the chance of any false rejection among them at most
+    alpha, whatever their dependence."""
+    k = len(p_values)
+    adjusted = [1.0] * k
+    running = 0.0
+    for rank, index in enumerate(sorted(range(k), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (k - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
 def discordant_counts(deltas: Sequence[float]) -> tuple[int, int]:
     """``(b, c)``: cases worse on head (d < 0) and better on head (d > 0); ties ignored."""
     worse = sum(1 for d in deltas if d < -TIE_TOLERANCE)

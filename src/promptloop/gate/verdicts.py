@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -9,8 +10,16 @@ from typing import Any
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
 from promptloop.gate.pairing import CaseRecord as PairRecord
 from promptloop.gate.pairing import Comparison, compare, confirm
-from promptloop.gate.policy import GatePolicy, cases_to_confirm, combine_verdicts, decide
+from promptloop.gate.policy import (
+    GatePolicy,
+    Holm,
+    cases_to_confirm,
+    combine_verdicts,
+    decide,
+    regression_p,
+)
 from promptloop.gate.policy import Verdict as GateVerdict
+from promptloop.gate.stats import holm_adjusted
 from promptloop.project.config import GateConfig
 
 
@@ -22,9 +31,11 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
     tags = set(critical_tags)
     records = []
     for case_id, group in groups.items():
+        group.sort(key=lambda c: c.repeat)
         ran = [c for c in group if c.status != "error"]
         critical = any(t in tags for c in group for t in c.tags)
         shown = next((c for c in ran if c.status == "fail"), ran[0] if ran else group[0])
+        passing = next((c for c in ran if c.status == "pass"), None)
         records.append(
             PairRecord(
                 case_id=case_id,
@@ -34,6 +45,9 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
                 critical=critical,
                 output=shown.output,
                 reason=shown.reasons,
+                pass_output=passing.output if passing else None,
+                pass_reason=passing.pass_reasons if passing else "",
+                outputs=tuple(c.output for c in group),
                 repeats=len(group),
                 errored_repeats=len(group) - len(ran),
             )
@@ -44,21 +58,35 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
 def comparison_summary(comparison: Comparison) -> dict[str, Any]:
     """The JSON-friendly view of a comparison that reports render."""
 
+    def side(record: PairRecord | None, better: bool) -> tuple[str | None, str]:
+        """The run that shows the change: the better side passing, the worse failing."""
+        if record is None:
+            return None, ""
+        if better and record.pass_output is not None:
+            return record.pass_output, record.pass_reason
+        return record.output, record.reason
+
     def items(kind: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "case_id": p.case_id,
-                "critical": p.critical,
-                "base_output": p.base.output if p.base else None,
-                "head_output": p.head.output if p.head else None,
-                "base_reason": p.base.reason if p.base else "",
-                "head_reason": p.head.reason if p.head else "",
-                "base_passed": p.base.passed if p.base else None,
-                "head_passed": p.head.passed if p.head else None,
-            }
-            for p in comparison.pairs
-            if p.kind == kind
-        ]
+        listed = []
+        for p in comparison.pairs:
+            if p.kind != kind:
+                continue
+            base_output, base_reason = side(p.base, kind == "broken")
+            head_output, head_reason = side(p.head, kind == "fixed")
+            listed.append(
+                {
+                    "case_id": p.case_id,
+                    "critical": p.critical,
+                    "base_output": base_output,
+                    "head_output": head_output,
+                    "base_reason": base_reason,
+                    "head_reason": head_reason,
+                    "base_passed": p.base.passed if p.base else None,
+                    "head_passed": p.head.passed if p.head else None,
+                    "output_unchanged": p.output_unchanged,
+                }
+            )
+        return listed
 
     confirmation = comparison.confirmation
     return {
@@ -75,6 +103,11 @@ def comparison_summary(comparison: Comparison) -> dict[str, Any]:
             "errored_runs": confirmation.errored_runs,
         },
         "paired": comparison.paired,
+        # Δ, its interval and both p-values below are the first look's; the second
+        # look's figures are under "confirmation".
+        "look": "first",
+        "outputs_unchanged": sum(1 for p in comparison.pairs if p.output_unchanged),
+        "first_look_only": comparison.first_look_only,
         "base_pass_rate": comparison.base_pass_rate.estimate,
         "head_pass_rate": comparison.head_pass_rate.estimate,
         "delta_pp": comparison.delta_pp.estimate,
@@ -210,19 +243,28 @@ def judge_run(
     base = {s.name: s for s in result.baseline}
     if looks is None:
         looks = first_looks(result.suites, result.baseline, gate, seed)
+    compared: dict[str, Comparison] = {}
+    for suite in result.suites:
+        if suite.name in looks:
+            comparison = _confirmed(
+                looks[suite.name][0], base[suite.name], suite, _policy(gate, suite)
+            )
+            if suite.first_look_only:
+                comparison = dataclasses.replace(comparison, first_look_only=suite.first_look_only)
+            compared[suite.name] = comparison
+    holm = _holm(compared) if gate.holm else {}
     comparisons: dict[str, Any] = {}
     verdicts: dict[str, Verdict] = {}
     gate_verdicts: list[GateVerdict] = []
     for suite in result.suites:
         policy = _policy(gate, suite)
-        comparison = None
-        if suite.name in looks:
-            comparison, head_records = looks[suite.name]
-            comparison = _confirmed(comparison, base[suite.name], suite, policy)
-            comparisons[suite.name] = comparison_summary(comparison)
+        paired = compared.get(suite.name)
+        if paired is not None:
+            head_records = looks[suite.name][1]
+            comparisons[suite.name] = comparison_summary(paired)
         else:
             head_records = pair_records(suite.cases, policy.critical_tags)
-        verdict = decide(comparison, head_records, policy, suite=suite.name)
+        verdict = decide(paired, head_records, policy, suite=suite.name, holm=holm.get(suite.name))
         gate_verdicts.append(verdict)
         verdicts[suite.name] = _as_result_verdict(verdict)
     overall = _as_result_verdict(combine_verdicts(gate_verdicts))
@@ -233,6 +275,15 @@ def judge_run(
             "verdict": overall,
         }
     )
+
+
+def _holm(compared: dict[str, Comparison]) -> dict[str, Holm]:
+    """Holm's step-down over the suites' regression tests, so identical prompts fail the
+    gate in at most ``1 - confidence`` of runs however many suites there are."""
+    tested = {name: c for name, c in compared.items() if c.paired}
+    names = list(tested)
+    adjusted = holm_adjusted([regression_p(tested[n]) for n in names])
+    return {name: Holm(p, len(names)) for name, p in zip(names, adjusted, strict=True)}
 
 
 def exit_code_for(result: RunResult, gate: GateConfig) -> int:

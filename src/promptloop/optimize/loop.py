@@ -233,10 +233,12 @@ class _Builder:
         settings: OptimizerSettings,
         held_out: Sequence[Case],
         notes: Sequence[reviewers.ReviewerNote] = (),
+        goal: str = "",
     ) -> None:
         self.notes = tuple(notes)
         self.mode = mode
         self.seed = seed
+        self.goal = goal
         self.settings = settings
         self.held_out = held_out
         self.is_yaml = is_chat_path(prompt_path)
@@ -283,6 +285,7 @@ class _Builder:
                 max_rules_tokens=self.max_rules_tokens,
                 feedback=self.settings.feedback,
                 reviewer_notes=reviewers.render_section(self.notes),
+                goal=self.goal,
             )
         body = current if self.is_yaml else guards.split_front_matter(current)[1]
         return metaprompt.rewrite_messages(
@@ -293,6 +296,8 @@ class _Builder:
             max_prompt_tokens=self.limit_tokens,
             feedback=self.settings.feedback,
             reviewer_notes=reviewers.render_section(self.notes),
+            goal=self.goal,
+            original_prompt=self.seed if self.is_yaml else guards.split_front_matter(self.seed)[1],
         )
 
     def propose(self, reply: str) -> _Proposal:
@@ -637,8 +642,14 @@ async def optimize(
     optimizer: ModelClient,
     settings: OptimizerSettings,
     reviewer_notes: Sequence[reviewers.ReviewerNote] = (),
+    goal: str = "",
 ) -> OptimizationResult:
     """Run up to ``settings.rounds`` rounds and return the chosen prompt with its evidence.
+
+    ``goal`` says in words what the suite's evaluators check (``metaprompt.describe_goal``);
+    every round's meta-prompt states it. Candidates are scored by ``scorer``, whose judge
+    sees the rubric and the case, never the candidate prompt, so a candidate cannot
+    steer the grader that accepts it.
 
     Raises ``UserError`` for unusable input (no train/val cases, a seed that does not
     parse, rules mode on a YAML file). A failing optimizer call does not raise: it ends
@@ -655,7 +666,9 @@ async def optimize(
         )
     loop = _Loop(
         settings=settings,
-        builder=_Builder(mode, seed_prompt, prompt_path, settings, [*val, *test], reviewer_notes),
+        builder=_Builder(
+            mode, seed_prompt, prompt_path, settings, [*val, *test], reviewer_notes, goal
+        ),
         run=_Run(scorer, _Budget(settings.max_calls, settings.max_usd)),
         optimizer=optimizer,
         train=train,

@@ -10,12 +10,14 @@ they echo it until their token cap and never close a ``<rules>`` block.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import Message, is_embedded
 from promptloop.optimize.packing import Feedback, Packed
 from promptloop.wording import plural
@@ -25,11 +27,41 @@ RULES_OPEN, RULES_CLOSE = "<rules>", "</rules>"
 RATIONALE_OPEN, RATIONALE_CLOSE = "<rationale>", "</rationale>"
 
 _SYSTEM = (
-    "You improve instructions (prompts) given to a language model. You are shown the current "
-    "prompt and examples of what the model produced with it{feedback}. Find the general causes "
-    "of the failures and fix them with instructions that generalise to unseen inputs. Never copy "
-    "example inputs, outputs or expected answers into the prompt."
+    "You improve instructions (prompts) given to a language model. You are shown the goal "
+    "every answer is graded against, the current prompt and examples of what the model "
+    "produced with it{feedback}. Find the general causes of the failures and fix them with "
+    "instructions that generalise to unseen inputs, serving the goal rather than the wording "
+    "of earlier revisions. Never copy example inputs, outputs or expected answers into the "
+    "prompt."
 )
+GOAL_CHARS = 400
+
+
+def describe_goal(specs: Sequence[EvaluatorSpec]) -> str:
+    """The suite's goal in words: what each evaluator checks. It does not change when the
+    prompt does, so every round is steered towards it instead of after its own echoes."""
+    lines = []
+    for spec in specs:
+        args = spec.args
+        if spec.kind == "judge":
+            rubric = args if isinstance(args, str) else dict(args or {}).get("rubric", "")
+            rubric = " ".join(str(rubric).split())[:GOAL_CHARS]
+            lines.append(f"- {spec.label}: a reviewer grades every answer against: {rubric}")
+        elif args is None:
+            lines.append(f"- {spec.label}: every answer must pass the `{spec.kind}` check")
+        else:
+            shown = json.dumps(args, ensure_ascii=False, default=str)[:GOAL_CHARS]
+            lines.append(
+                f"- {spec.label}: `{spec.kind}` {shown} ({{{{ … }}}} is filled in from each case)"
+            )
+    return "\n".join(lines)
+
+
+def _goal(goal: str) -> str:
+    return (
+        "The goal (what every answer is graded on; it stays the same whatever the prompt "
+        f"says):\n{goal.strip()}"
+    )
 
 
 def _constraints(variables: frozenset[str], format_lines: Sequence[str], max_tokens: int) -> str:
@@ -69,10 +101,21 @@ def rewrite_messages(
     max_prompt_tokens: int,
     feedback: Feedback,
     reviewer_notes: str = "",
+    goal: str = "",
+    original_prompt: str = "",
 ) -> tuple[Message, ...]:
+    """``original_prompt`` is the author's, shown beside a revision (not when the current
+    prompt is still the original) so a round refines towards its intent."""
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
+    parts = [_goal(goal)] if goal.strip() else []
+    if original_prompt.strip() and original_prompt.strip() != current_prompt.strip():
+        parts.append(
+            "The author's original prompt (keep its intent; do not revert to it):\n"
+            f"<original>\n{original_prompt.strip()}\n</original>"
+        )
     user = "\n\n".join(
         [
+            *parts,
             f"Current prompt:\n{PROMPT_OPEN}\n{current_prompt.strip()}\n{PROMPT_CLOSE}",
             *([reviewer_notes] if reviewer_notes else []),
             _examples(packed, feedback),
@@ -94,12 +137,15 @@ def rules_messages(
     max_rules_tokens: int,
     feedback: Feedback,
     reviewer_notes: str = "",
+    goal: str = "",
 ) -> tuple[Message, ...]:
+    """The fixed prompt is the original, so it already stands beside the current rules."""
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
     system += " The prompt itself stays fixed; you maintain a short list of rules appended to it."
     rules = "\n".join(f"- {r}" for r in current_rules) or "(none yet)"
     user = "\n\n".join(
         [
+            *([_goal(goal)] if goal.strip() else []),
             f"Prompt (fixed):\n{PROMPT_OPEN}\n{base_prompt.strip()}\n{PROMPT_CLOSE}",
             f"Current rules:\n{rules}",
             *([reviewer_notes] if reviewer_notes else []),

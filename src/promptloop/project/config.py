@@ -105,12 +105,34 @@ class GateConfig(_Model):
         default="fail", description="What infrastructure errors do to the gate."
     )
     confirm_runs: int = Field(
-        default=2,
+        default=1,
         ge=0,
         le=20,
         description=(
             "When head looks worse than base, re-run every case whose result changed this "
             "many more times on each side before the gate decides (0: decide on one run)."
+        ),
+    )
+    confirm_judge_temperature: float = Field(
+        default=0.7,
+        gt=0,
+        le=2,
+        description=(
+            "Temperature of the judge on those re-runs: a judge at temperature 0 repeats "
+            "its verdict on an identical request, so only sampling brings new evidence."
+        ),
+    )
+    confirm_judge_samples: int = Field(
+        default=3,
+        ge=1,
+        le=9,
+        description=("On those re-runs a judge's verdict is the majority of this many samples."),
+    )
+    holm: bool = Field(
+        default=True,
+        description=(
+            "With several suites, hold identical prompts to one false-fail rate of "
+            "1 - confidence in all (Holm's step-down); false: the bound is per suite."
         ),
     )
     calibration: GateCalibration | None = Field(

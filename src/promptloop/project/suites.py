@@ -12,10 +12,12 @@ from typing import TypeVar
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
-from promptloop.evaluators.base import Evaluator
+from promptloop.evaluators.base import Evaluator, sees_prompt
 from promptloop.evaluators.human import HumanEvaluator, bind_feedback
+from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.evaluators.templating import template_vars, used_variables
+from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.models.factory import resolve_default_model
 from promptloop.models.preflight import ModelUse
 from promptloop.project.config import LoadedConfig
@@ -58,6 +60,35 @@ def choose_models(
     judge = cfg.judge_model or model
     optimizer = cfg.optimizer_model or judge
     return ModelChoice(model, judge, optimizer, notice)
+
+
+def judge_notices(plans: Sequence[SuitePlan], judge_model: str) -> list[str]:
+    """What the reader of a verdict should know about its judges: one that grades its own
+    answers, and one shown the prompt under test."""
+    notices: list[str] = []
+    own = sorted(
+        {
+            plan.name
+            for plan in plans
+            for e in plan.evaluators
+            if isinstance(e, JudgeEvaluator)
+            and (e.args.model or judge_model) == plan.model
+            # The embedded model is the free smoke test: there is no other to judge with.
+            and plan.model != EMBEDDED_MODEL
+        }
+    )
+    if own:
+        notices.append(
+            f"the judge is the model under test in {', '.join(own)}: a model tends to "
+            "prefer its own answers, so set judge_model to another model for a fairer grade"
+        )
+    shown = sorted({p.name for p in plans if any(sees_prompt(e) for e in p.evaluators)})
+    if shown:
+        notices.append(
+            f"the judge is shown the prompt under test (show_prompt) in {', '.join(shown)}: "
+            "an answer that did not change may be judged differently on base and head"
+        )
+    return notices
 
 
 def relative_display(path: Path, root: Path) -> str:

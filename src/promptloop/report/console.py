@@ -9,7 +9,12 @@ from rich.table import Table
 from rich.text import Text
 
 from promptloop.engine.results import CaseRecord, RunResult
-from promptloop.report.figures import change_with_interval, confirmation_line, rate_with_interval
+from promptloop.report.figures import (
+    change_with_interval,
+    confirmation_line,
+    outputs_line,
+    rate_with_interval,
+)
 from promptloop.report.headline import headline
 from promptloop.report.names import case_label
 from promptloop.wording import pct
@@ -98,6 +103,8 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
             f"[bold]{name}[/bold] vs {result.baseline_ref}: "
             f"{len(fixed)} fixed, {len(broken)} broken"
         )
+        if "paired" in comparison:
+            console.print(f"  {outputs_line(comparison)}", highlight=False)
         if comparison.get("confirmation"):
             console.print(f"  {confirmation_line(comparison['confirmation'])}", highlight=False)
 

@@ -48,3 +48,16 @@ def change_with_interval(cmp: Mapping[str, Any] | None) -> str:
         return "—"
     lo, hi = _signed(cmp["delta_lo_pp"]), _signed(cmp["delta_hi_pp"])
     return f"{_signed(cmp['delta_pp'])} pp [{lo}, {hi}]"
+
+
+def outputs_line(comparison: Mapping[str, Any]) -> str:
+    """How many paired cases changed their output: an unchanged output keeps its verdict
+    (it was evaluated once), so only the changed ones can be fixed or broken."""
+    paired = int(comparison["paired"])
+    unchanged = int(comparison.get("outputs_unchanged", 0))
+    changed = paired - unchanged
+    return (
+        f"{changed} of {plural(paired, 'paired case')} changed their output; "
+        f"{unchanged} gave the same output on both sides and kept one verdict. "
+        "Δ, its interval and p are the first look's."
+    )

@@ -16,6 +16,7 @@ from promptloop.report.figures import (
     change_with_interval,
     confirmation_line,
     format_p,
+    outputs_line,
     rate_with_interval,
 )
 from promptloop.report.headline import ICONS, headline
@@ -29,13 +30,10 @@ _REVISION = "\x00revision\x00"
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
-    """The one-sided p-value the gate itself uses (the confirmed one when the changed cases
-    were re-run), so the table and the verdict agree."""
+    """The first look's one-sided p-value, like the Δ and interval beside it; the second
+    look's figures have their own line."""
     if not cmp:
         return "—"
-    confirmation = cmp.get("confirmation")
-    if confirmation and confirmation["complete"]:
-        return format_p(float(confirmation["p_worse"]))
     return format_p(float(cmp["p_worse"]))
 
 
@@ -150,6 +148,7 @@ def render_markdown(
         more=more,
         verdict_cell=verdict_cell,
         confirmation_line=confirmation_line,
+        outputs_line=outputs_line,
         max_cases=max_cases,
     )
     # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
