@@ -30,12 +30,14 @@ def build_client(
     api_key: str | None = None,
 ) -> tuple[ModelClient, CacheStats]:
     """Caching(Limiter(Retrying(LiteLLM))): the cache sits outermost so a hit never waits
-    for a concurrency slot. ``redis_url`` wins over ``cache_dir``; with neither there is
-    no cache and the stats stay at zero."""
+    for a concurrency slot, and the first miss that needs litellm starts importing it,
+    outside any slot (``LiteLLMClient`` says which calls need not wait for it).
+    ``redis_url`` wins over ``cache_dir``; with neither there is no cache and the stats
+    stay at zero."""
     stats = CacheStats()
-    client: ModelClient = LiteLLMClient(api_key=api_key)
-    client = RetryingClient(client, retries=retries)
-    client = ConcurrencyLimiter(client, concurrency)
+    provider = LiteLLMClient(api_key=api_key, speculate=True)
+    client: ModelClient = RetryingClient(provider, retries=retries)
+    client = ConcurrencyLimiter(client, concurrency, admission=provider)
     store: CacheStore | None = None
     if redis_url:
         store = RedisStore(redis_url)

