@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import threading
@@ -80,6 +81,9 @@ def _load_litellm() -> Any:
         register = getattr(litellm.utils, "custom_llm_setup", None)
         if callable(register):
             register()
+        # litellm leaves a few hundred thousand long-lived objects; without this every
+        # full collection walks them all again (bench/results/throughput.md).
+        gc.freeze()
         _litellm = litellm
         return litellm
 

@@ -185,12 +185,30 @@ def _session() -> Any:
     held = _sessions.get(loop)
     if held is not None and not held[0].closed:
         return held[0]
-    # No cap of its own: the concurrency limiter in front bounds the calls in flight.
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=True)
+    # No cap of its own: the concurrency limiter in front bounds the calls in flight. The
+    # environment's proxy is looked up once per URL (``_proxy``); aiohttp's trust_env would
+    # look it and ~/.netrc up in a worker thread on every call.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     # asyncio.run cancels what is still pending when its main coroutine returns; that is
     # when this task closes the session, while the loop can still run the close.
     _sessions[loop] = (session, loop.create_task(_close_when_cancelled(session)))
     return session
+
+
+_proxies: dict[str, tuple[Any, Any]] = {}
+
+
+def _proxy(url: str) -> tuple[Any, Any]:
+    """The proxy (and its credentials) the environment names for ``url``, if any."""
+    if url not in _proxies:
+        from aiohttp.helpers import get_env_proxy_for_url
+        from yarl import URL
+
+        try:
+            _proxies[url] = get_env_proxy_for_url(URL(url))
+        except LookupError:
+            _proxies[url] = (None, None)
+    return _proxies[url]
 
 
 async def _post(
@@ -198,11 +216,14 @@ async def _post(
 ) -> tuple[int, Mapping[str, str], bytes]:
     import aiohttp
 
+    proxy, proxy_auth = _proxy(route.url)
     try:
         async with _session().post(
             route.url,
             json=body,
-            headers=dict(route.headers),
+            headers=route.headers,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as reply:
             return reply.status, reply.headers, await reply.read()
