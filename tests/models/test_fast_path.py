@@ -296,3 +296,14 @@ def test_calls_go_out_before_litellm_is_imported_and_litellm_has_the_last_word(s
     first, second = by_model["o3-mini"]
     assert first["max_tokens"] == 5 and "max_completion_tokens" not in first
     assert second["max_completion_tokens"] == 5 and "max_tokens" not in second
+
+
+def test_the_fast_path_takes_the_environments_proxy(monkeypatch):
+    from promptloop.models import openai_http
+
+    monkeypatch.setattr(openai_http, "_proxies", {})
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "skip.internal")
+    proxy, _ = openai_http._proxy("https://api.example.com/v1/chat/completions")
+    assert str(proxy) == "http://proxy.internal:3128"
+    assert openai_http._proxy("https://skip.internal/v1/chat/completions") == (None, None)
