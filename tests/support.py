@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,3 +36,22 @@ def copy_project(name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(PROJECTS / name, target)
     return target
+
+
+def run_promptloop(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m promptloop.cli ARGS`` in ``project``, as a user runs it: a process of its
+    own, the developer's provider keys removed and a stub key set."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(
+        OPENAI_API_KEY="sk-test",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONPATH=str(REPO_ROOT / "src"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "promptloop.cli", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -17,7 +17,7 @@ from promptloop.models import litellm_client
 from promptloop.models.base import Message, ModelCallError, ModelRequest, ModelResponse
 from promptloop.models.litellm_client import LiteLLMClient, openai_route
 from promptloop.models.retry import ConcurrencyLimiter
-from tests.support import REPO_ROOT, copy_project
+from tests.support import REPO_ROOT, copy_project, run_promptloop
 
 FAST = LiteLLMClient(api_key="sk-test")
 LITELLM = LiteLLMClient(api_key="sk-test", fast_path=False)
@@ -120,16 +120,7 @@ def test_not_text_becomes_a_case_error_in_a_run(serve, tmp_path):
     config.write_text(
         text.replace("model: scripted/sentiment", f"model: openai/stub\napi_base: {url}", 1)
     )
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(OPENAI_API_KEY="sk-test", PYTHONPATH=str(REPO_ROOT / "src"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "promptloop.cli", "run", ".", "-o", "out", "-q"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_promptloop(project, "run", ".", "-o", "out", "-q")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     for stream in (proc.stdout, proc.stderr):
         assert "Traceback" not in stream

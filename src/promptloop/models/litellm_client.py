@@ -360,20 +360,14 @@ class LiteLLMClient:
         kwargs: dict[str, Any] = {
             "model": request.model,
             "messages": [m.as_dict() for m in request.messages],
-            "temperature": request.temperature,
+            **openai_http.sampling(request),
             "timeout": request.timeout_s,
             "num_retries": 0,
         }
-        if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
         if request.api_base is not None:
             kwargs["api_base"] = request.api_base
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
-        if request.json_schema is not None:
-            kwargs["response_format"] = _response_format(request.json_schema)
         started = time.perf_counter()
         try:
             raw = await self._call(litellm, kwargs)

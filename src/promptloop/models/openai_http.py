@@ -66,16 +66,7 @@ def guess_route(request: ModelRequest, api_key: str | None) -> Route | None:
         or os.environ.get("OPENAI_API_BASE")
         or "https://api.openai.com/v1"
     )
-    body: dict[str, Any] = {
-        "model": request.model.removeprefix("openai/"),
-        "temperature": request.temperature,
-    }
-    if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.json_schema is not None:
-        body["response_format"] = response_format(request.json_schema)
+    body = {"model": request.model.removeprefix("openai/"), **sampling(request)}
     headers = {"Authorization": f"Bearer {key}"}
     organization = os.environ.get("OPENAI_ORGANIZATION")
     if organization:
@@ -86,6 +77,18 @@ def guess_route(request: ModelRequest, api_key: str | None) -> Route | None:
 def response_format(schema: dict[str, Any]) -> dict[str, Any]:
     """How a judge's schema is asked for, on either path."""
     return {"type": "json_schema", "json_schema": {"name": "judgement", "schema": schema}}
+
+
+def sampling(request: ModelRequest) -> dict[str, Any]:
+    """The request's parameters in OpenAI's names, which litellm takes too."""
+    params: dict[str, Any] = {"temperature": request.temperature}
+    if request.max_tokens is not None:
+        params["max_tokens"] = request.max_tokens
+    if request.seed is not None:
+        params["seed"] = request.seed
+    if request.json_schema is not None:
+        params["response_format"] = response_format(request.json_schema)
+    return params
 
 
 def one_line(text: str) -> str:
