@@ -2,8 +2,8 @@
 
 litellm is imported only when a call needs it: importing it takes seconds, and a run
 answered entirely from the cache must never pay for it. ``start_loading`` imports it in
-a background thread as soon as a run knows it will make a live call, and the concurrency
-limiter waits for that before taking a slot (``ready``), so no slot idles on the import.
+a background thread as soon as a run knows it will make a live call; any wait for it
+happens outside the concurrency limiter's slots (``LiteLLMClient.before`` and ``settle``).
 
 litellm decides where every call goes. When it says a request is a plain
 OpenAI-compatible chat completion, it also says what body it would send, and that body
@@ -26,6 +26,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from promptloop.models import litellm_errors, local, openai_http, scripted
@@ -243,7 +244,7 @@ def openai_route(litellm: Any, request: ModelRequest, api_key: str | None) -> Ro
     )
 
 
-def _pricer(litellm: Any, model: str, provider: str) -> Any:
+def _pricer(litellm: Any, model: str, provider: str) -> Callable[[int, int], float]:
     def price(prompt_tokens: int, completion_tokens: int) -> float:
         prompt, completion = litellm.cost_per_token(
             model=model,
@@ -258,7 +259,7 @@ def _pricer(litellm: Any, model: str, provider: str) -> Any:
     except Exception:
         # Unknown models (self-hosted, new releases) have no price: report zero, as
         # litellm's own path does.
-        return lambda prompt_tokens, completion_tokens: 0.0
+        return openai_http.unpriced
     return price
 
 
