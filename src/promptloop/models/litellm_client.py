@@ -61,32 +61,45 @@ def _load_litellm() -> Any:
             return _litellm
         # Without this litellm fetches its price list from the internet at import time.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        litellm.drop_params = True
-        # A reply whose content is not text makes litellm's pydantic models warn on
-        # stderr; the client reports it as one clear error instead.
-        warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
-        handlers = _make_handlers(litellm)
-        existing = [
-            entry
-            for entry in (litellm.custom_provider_map or [])
-            if entry.get("provider") not in handlers
-        ]
-        litellm.custom_provider_map = existing + [
-            {"provider": name, "custom_handler": handler} for name, handler in handlers.items()
-        ]
-        # litellm reads the map into its provider tables only when told to.
-        register = getattr(litellm.utils, "custom_llm_setup", None)
-        if callable(register):
-            register()
-        # litellm leaves a few hundred thousand long-lived objects; without this every
-        # full collection walks them all again (bench/results/throughput.md).
-        gc.freeze()
+        # The import creates a few hundred thousand objects that live as long as the
+        # process; collecting while it runs finds nothing and costs a quarter of its CPU.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            litellm = _import_litellm()
+        finally:
+            if collecting:
+                gc.enable()
         _litellm = litellm
         return litellm
+
+
+def _import_litellm() -> Any:
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    # A reply whose content is not text makes litellm's pydantic models warn on
+    # stderr; the client reports it as one clear error instead.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
+    handlers = _make_handlers(litellm)
+    existing = [
+        entry
+        for entry in (litellm.custom_provider_map or [])
+        if entry.get("provider") not in handlers
+    ]
+    litellm.custom_provider_map = existing + [
+        {"provider": name, "custom_handler": handler} for name, handler in handlers.items()
+    ]
+    # litellm reads the map into its provider tables only when told to.
+    register = getattr(litellm.utils, "custom_llm_setup", None)
+    if callable(register):
+        register()
+    # ...and without this every full collection afterwards walks them all again
+    # (bench/results/throughput.md).
+    gc.freeze()
+    return litellm
 
 
 def start_loading() -> concurrent.futures.Future[Any]:
