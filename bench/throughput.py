@@ -123,6 +123,17 @@ if which == "litellm":
                                           temperature=0.0, seed=0, num_retries=0)
             r.choices[0].message.content
         await bounded(call)
+elif which == "litellm-shared-client":
+    import litellm, openai
+    async def main():
+        shared = openai.AsyncOpenAI(base_url=url, api_key="sk-stub", max_retries=0)
+        async def call(i):
+            r = await litellm.acompletion(model="openai/stub-model", api_base=url,
+                                          api_key="sk-stub", messages=body(i), max_tokens=64,
+                                          temperature=0.0, seed=0, num_retries=0, client=shared)
+            r.choices[0].message.content
+        await bounded(call)
+        await shared.close()
 elif which == "openai-sdk":
     import openai
     async def main():
@@ -163,7 +174,7 @@ out["calls"] = timed(lambda: asyncio.run(main()))
 print(json.dumps(out))
 """
 
-OPTIONS = ("litellm", "openai-sdk", "httpx", "aiohttp", "promptloop")
+OPTIONS = ("litellm", "litellm-shared-client", "openai-sdk", "httpx", "aiohttp", "promptloop")
 
 
 def overhead_probe(calls: int, runs: int) -> dict[str, float]:
