@@ -358,6 +358,12 @@ def merge(
     type=click.Path(path_type=Path, file_okay=False),
     help="Response cache folder (restore it with actions/cache).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Run and read GitHub as usual, then print what would be created, edited, minimized "
+    "or committed there, and write nothing to GitHub.",
+)
 @_friendly_errors
 def ci(
     working_directory: Path,
@@ -369,6 +375,7 @@ def ci(
     concurrency: int | None,
     results_path: Path | None,
     cache_dir: Path | None,
+    dry_run: bool,
 ) -> None:
     """Run inside GitHub Actions: evaluate the prompts a pull request changes, post critiques
     and suggestions, and gate the merge. Reads the GITHUB_* environment of the runner."""
@@ -386,6 +393,7 @@ def ci(
         concurrency=concurrency,
         cache_dir=cache_dir,
         results_path=results_path,
+        dry_run=dry_run,
     )
     sys.exit(run_ci(opts, dict(os.environ)))
 

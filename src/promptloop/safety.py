@@ -26,11 +26,10 @@ _BACKTICK_RUN = re.compile(r"`+")
 
 AnnotationLevel = Literal["error", "warning", "notice"]
 
-# Hidden markers let a re-run find what an earlier run posted. Model text can never forge one,
-# because escape_html turns its "<" into "&lt;".
-SUMMARY_MARKER = "<!-- promptloop:summary -->"
-_REVIEW_MARKER = re.compile(r"<!-- promptloop:fp=([A-Za-z0-9._:-]+) head=([0-9A-Za-z]+) -->")
-_FINGERPRINT_OK = re.compile(r"^[A-Za-z0-9._:-]+$")
+# Inside code, "<" must stay as written, so an HTML comment opener gets a zero-width space
+# instead: it reads the same, but can never be taken for a hidden marker or close one.
+ZWSP = "\u200b"
+_COMMENT_OPEN = "<!--"
 
 
 def _fence_lines(text: str) -> Iterator[tuple[bool, str]]:
@@ -127,6 +126,11 @@ def split_code(text: str) -> list[tuple[bool, str]]:
     return merged
 
 
+def defuse_comments(piece: str) -> str:
+    """``<!--`` in code shown as code: the same to the eye, never an HTML comment or marker."""
+    return piece.replace(_COMMENT_OPEN, "<" + ZWSP + "!--")
+
+
 def _escape_prose(piece: str, *, mentions: bool, html: bool) -> str:
     if html:
         piece = piece.replace("<", "&lt;")
@@ -146,14 +150,17 @@ def break_mentions(text: str) -> str:
 def escape_html(text: str) -> str:
     """Show raw HTML (and hidden ``<!-- -->`` markers) literally instead of rendering it."""
     return "".join(
-        p if code else _escape_prose(p, mentions=False, html=True) for code, p in split_code(text)
+        defuse_comments(p) if code else _escape_prose(p, mentions=False, html=True)
+        for code, p in split_code(text)
     )
 
 
 def neutralize(text: str) -> str:
-    """Everything untrusted prose needs before it goes into Markdown: mentions and HTML."""
+    """Everything untrusted text needs before it goes into Markdown: mentions and HTML, and
+    no ``<!--`` even inside code, so it can never pass for one of promptloop's markers."""
     return "".join(
-        p if code else _escape_prose(p, mentions=True, html=True) for code, p in split_code(text)
+        defuse_comments(p) if code else _escape_prose(p, mentions=True, html=True)
+        for code, p in split_code(text)
     )
 
 
@@ -164,6 +171,8 @@ def fence_for(text: str, *, minimum: int = 3) -> str:
 
 
 def code_block(text: str, info: str = "") -> str:
+    """``text`` shown verbatim in a fenced block it cannot break out of (nor hide a marker in)."""
+    text = defuse_comments(text)
     fence = fence_for(text)
     body = text if text.endswith("\n") or not text else text + "\n"
     return f"{fence}{info}\n{body}{fence}"
@@ -171,7 +180,7 @@ def code_block(text: str, info: str = "") -> str:
 
 def inline_code(text: str) -> str:
     """A code span that shows ``text`` verbatim, whatever backticks it contains."""
-    one_line = " ".join(text.splitlines())
+    one_line = defuse_comments(" ".join(text.splitlines()))
     longest = max((len(m.group(0)) for m in _BACKTICK_RUN.finditer(one_line)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if one_line.startswith("`") or one_line.endswith("`") or not one_line else ""
@@ -262,15 +271,3 @@ def fingerprint(*parts: str) -> str:
     """A short stable id for a finding (e.g. path, case id, suggested text)."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
     return digest[:16]
-
-
-def review_marker(fp: str, head_sha: str) -> str:
-    if not _FINGERPRINT_OK.match(fp) or not head_sha.isalnum():
-        raise ValueError(f"marker parts must be simple tokens: {fp!r}, {head_sha!r}")
-    return f"<!-- promptloop:fp={fp} head={head_sha} -->"
-
-
-def parse_review_marker(body: str | None) -> tuple[str, str] | None:
-    """(fingerprint, head sha) from a comment promptloop posted, else None."""
-    match = _REVIEW_MARKER.search(body or "")
-    return (match.group(1), match.group(2)) if match else None

@@ -11,3 +11,9 @@ def plural(n: int, noun: str) -> str:
 def pct(rate: float) -> str:
     """A rate in [0, 1] as a percentage with one decimal: 0.25 → "25.0%"."""
     return f"{100 * rate:.1f}%"
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` with its whitespace runs made single spaces, cut to ``limit`` with "…"."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -88,6 +88,9 @@ def test_failing_cases_are_listed_with_reasons_and_threshold_fails_the_gate(
     assert "failing cases (4)" in res.output
     assert "r01" in res.output and "r04" in res.output
     assert "Verdict: FAIL" in res.output
+    # As on the pull request: verdict and next step before the tables.
+    assert res.output.index("Verdict: FAIL") < res.output.index("Next: ")
+    assert res.output.index("Next: ") < res.output.index("promptloop results")
     result = read_results(out / "results.json")
     failing = {c.id: c for c in result.suites[0].cases if c.status == "fail"}
     assert set(failing) == {"r01", "r04", "r05", "r06"}

@@ -150,12 +150,24 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert result.verdict is not None and result.verdict.status == "fail"
 
     report = (root / "out" / "report.md").read_text()
+    # The first screen: verdict, why in one line, what next, one five-column table.
+    first_screen = report.split("<details>")[0]
+    assert first_screen.startswith("## promptloop ❌ FAIL")
+    assert (
+        "**Why:** 1 of 2 suites fails; in sentiment, the pass rate fell from 100% on the base "
+        "to 25% on this head" in (first_screen)
+    )
+    assert "**Next:** Look at the 6 broken cases below." in first_screen
+    assert "| suite | head | base | change [95% CI] | verdict |" in first_screen
+    assert "| sentiment | 25.0% (2 of 8) | 100.0% (8 of 8) | −75.0 pp [" in first_screen
+    assert "p-value" not in first_screen and "p (head worse)" not in first_screen
     assert "base pass rate" in report
     assert "100.0%" in report and "25.0%" in report
     assert "-75.0" in report
-    assert "Broken (passed on base, fails on head): 6" in report
+    assert "sentiment: 6 broken cases (passed on the base, fail on this head)" in report
     assert "base output: `positive`" in report and "head output: `negative`" in report
-    assert f"Prompt unchanged since {base_sha}, so not run on the base: shipping." in report
+    # The base is named by its short sha.
+    assert f"Prompt unchanged since {base_sha[:7]}, so not run on the base: shipping." in report
     assert "fixed, 6 broken" in res.output
     junit = ET.parse(root / "out" / "junit.xml").getroot()
     suite = next(s for s in junit.iter("testsuite") if s.get("name") == "sentiment")

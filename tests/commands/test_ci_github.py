@@ -15,9 +15,9 @@ import pytest
 
 from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.github.api import GitHubClient
+from promptloop.github.markers import is_summary, parse_review_marker
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script, script_calls
-from promptloop.safety import SUMMARY_MARKER, parse_review_marker
 from tests.fakegithub import FakeGitHub, make_patch
 
 REPO = "octo/prompts"
@@ -248,10 +248,11 @@ class Scenario:
         options = CiOptions(output_dir=self.tmp / f"results-{self.runs}", **opts)
         capsys.readouterr()
         code = run_ci(options, env, github_factory=fast_client)
-        stdout = capsys.readouterr().out
+        captured = capsys.readouterr()
+        stdout, stderr = captured.out, captured.err
         outputs = parse_outputs(out_file.read_text() if out_file.exists() else "")
         summary = summary_file.read_text() if summary_file.exists() else ""
-        return Result(code, stdout, outputs, summary)
+        return Result(code, stdout, outputs, summary, stderr)
 
 
 @dataclass
@@ -260,6 +261,7 @@ class Result:
     stdout: str
     outputs: dict[str, str]
     summary: str
+    stderr: str = ""
 
 
 def parse_outputs(text: str) -> dict[str, str]:
@@ -351,6 +353,10 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     finding = next(b for b in bodies if "no-exclamation" in b)
     assert "20 of 20 cases" in finding and "<details>" in finding
     assert "Hello Ada! ***" in finding  # the leaked key, masked
+    # One critique said once with its count; cases without an id are named by file:line.
+    assert "- **20 of 20 failing cases:** output contains" in finding
+    assert "**`evals/greet.jsonl:1`**" in finding
+    assert not re.search(r"\b[0-9a-f]{12}\b", finding.split("<!--")[0])
     suggestion = next(b for b in bodies if "```suggestion" in b)
     assert "Never use any exclamation marks; sound calm." in suggestion
     assert all(parse_review_marker(b) is not None for b in bodies)
@@ -358,8 +364,18 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     assert all(parse_review_marker(b)[1] == scenario.head_sha for b in bodies)  # type: ignore[index]
 
     sticky = gh.issue_comments(REPO, 7)
-    assert len(sticky) == 1 and SUMMARY_MARKER in sticky[0]["body"]
+    assert len(sticky) == 1 and is_summary(sticky[0]["body"])
     assert "FAIL" in sticky[0]["body"]
+    # It names the head it reports on by a short sha linked to the commit.
+    short = scenario.head_sha[:7]
+    assert (
+        f"Head [`{short}`](https://github.example/{REPO}/commit/{scenario.head_sha})"
+        in (sticky[0]["body"])
+    )
+    assert "changes against" not in sticky[0]["body"]
+    # The job summary, and only it, carries the chart.
+    assert "```mermaid\n" in res.summary and "xychart-beta" in res.summary
+    assert "```mermaid" not in sticky[0]["body"]
     # The optimizer's rationale can neither ping nor inject HTML.
     assert "@\u200docto" in sticky[0]["body"] and "&lt;b>bold" in sticky[0]["body"]
     runs = gh.check_runs(REPO, scenario.head_sha)
@@ -670,8 +686,8 @@ def test_a_project_in_a_subfolder_comments_on_repository_paths(
 def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
     tmp_path: Path,
 ) -> None:
-    from promptloop.commands.ci import evaluator_files, relevant_suites
     from promptloop.github.api import PullFile
+    from promptloop.github.changes import evaluator_files, relevant_suites
 
     assert evaluator_files("checks/polite.py:is_polite") == ["checks/polite.py"]
     assert evaluator_files({"schema": "schemas/out.json", "allow_fence": True}) == [

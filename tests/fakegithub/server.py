@@ -26,6 +26,10 @@ SECONDARY_RATE_LIMIT = (
 )
 
 
+# A status the fake uses internally: answer nothing and close the connection.
+DROP_CONNECTION = 0
+
+
 class ApiError(Exception):
     def __init__(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
         super().__init__(payload.get("message"))
@@ -56,8 +60,9 @@ class _Injection:
     remaining: int
     status: int
     method: str | None
-    kind: str  # "error" | "secondary"
+    kind: str  # "error" | "secondary" | "applied" (the write happens, the answer is an error)
     retry_after: int
+    path: str | None = None
 
 
 def _now() -> str:
@@ -111,6 +116,8 @@ class FakeGitHub:
         self.internal_errors: list[str] = []
         self.write_count = 0  # non-GET requests answered with a 2xx
         self._injections: list[_Injection] = []
+        # Writes applied and then answered with an error (fail_after_applying_next).
+        self.applied_then_failed = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.root = ""
@@ -310,6 +317,29 @@ class FakeGitHub:
         with self.lock:
             self._injections.append(_Injection(n, status, method, "error", 0))
 
+    def fail_after_applying_next(
+        self,
+        n: int = 1,
+        status: int = 502,
+        *,
+        method: str = "POST",
+        path: str | None = None,
+        drop: bool = False,
+    ) -> None:
+        """The next `n` writes (of `method`, whose path contains `path`) are APPLIED, then
+        answered with `status`, or with `drop` the connection closes with no answer at all:
+        GitHub documents that this happens, and that retrying such a request blindly can
+        duplicate what it created."""
+        with self.lock:
+            kind = "applied-drop" if drop else "applied"
+            self._injections.append(_Injection(n, status, method, kind, 0, path))
+
+    def fail_every_write(self, status: int = 502) -> None:
+        """Every later write gets `status` without being applied (reads still work)."""
+        with self.lock:
+            for method in ("POST", "PATCH", "PUT", "DELETE"):
+                self._injections.append(_Injection(10**9, status, method, "error", 0))
+
     def secondary_rate_limit_next(
         self, n: int = 1, *, retry_after: int = 1, method: str | None = None
     ) -> None:
@@ -425,8 +455,10 @@ class FakeGitHub:
         out_headers["Content-Type"] = "application/json; charset=utf-8"
         return status, out_headers, json.dumps(payload).encode()
 
-    def _take_injection(self, method: str) -> _Injection | None:
+    def _take_injection(self, method: str, path: str) -> _Injection | None:
         for inj in self._injections:
+            if inj.path is not None and inj.path not in path:
+                continue
             if inj.remaining > 0 and inj.method in (None, method):
                 inj.remaining -= 1
                 return inj
@@ -439,8 +471,18 @@ class FakeGitHub:
         query: dict[str, str],
         headers: dict[str, str],
         raw_body: bytes,
+        *,
+        inject: bool = True,
     ) -> tuple[int, dict[str, str], Any]:
-        inj = self._take_injection(method)
+        inj = self._take_injection(method, path) if inject else None
+        if inj is not None and inj.kind in ("applied", "applied-drop"):
+            status, _, _ = self._dispatch(method, path, query, headers, raw_body, inject=False)
+            if 200 <= status < 300:
+                self.write_count += 1
+                self.applied_then_failed += 1
+            if inj.kind == "applied-drop":
+                return DROP_CONNECTION, {}, None
+            return inj.status, {}, {"message": "Server Error", "status": str(inj.status)}
         if inj is not None and inj.kind == "secondary":
             return (
                 403,
@@ -909,6 +951,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, out_headers, payload = self.owner.handle(self.command, self.path, headers, raw)
+        if status == DROP_CONNECTION:
+            # The request was applied; the client never hears back (a reset connection).
+            self.close_connection = True
+            return
         self.send_response(status)
         for k, v in out_headers.items():
             self.send_header(k, v)

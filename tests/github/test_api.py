@@ -18,9 +18,9 @@ from promptloop.github.api import (
     comment_problem,
 )
 from promptloop.github.diff import parse_patch
+from promptloop.github.markers import parse_review_marker, review_marker
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.workflow import Annotation
-from promptloop.safety import parse_review_marker, review_marker
 from tests.fakegithub import FakeGitHub
 
 REPO = "octo/prompts"
@@ -144,7 +144,7 @@ def test_review_with_suggestions_is_one_request_and_applies_cleanly(gh: FakeGitH
     assert apply_suggestion(HEAD, stored) == revised
 
     # Re-runs can recognise what was posted for this head.
-    (existing,) = c.existing_review_comments(1)
+    (existing,) = c.our_review_comments(1)
     assert (existing.fingerprint, existing.head_sha) == ("fp1", head_sha)
     assert existing.author == "github-actions[bot]"
 
@@ -205,8 +205,8 @@ def test_mark_outdated_is_idempotent(gh: FakeGitHub) -> None:
     head_sha = pull(gh)
     c = client(gh)
     marker = review_marker("fp9", head_sha)
-    c.post_review(1, head_sha, "s", [ReviewComment("prompts/a.md", f"old {marker}", 6)])
-    (existing,) = c.existing_review_comments(1)
+    c.post_review(1, head_sha, "s", [ReviewComment("prompts/a.md", f"old\n{marker}", 6)])
+    (existing,) = c.our_review_comments(1)
     updated = c.mark_outdated(existing, "the review on abc123")
     assert updated.outdated
     writes = gh.write_count
@@ -218,60 +218,6 @@ def test_mark_outdated_is_idempotent(gh: FakeGitHub) -> None:
 
 
 # --- sticky comment ------------------------------------------------------------------------
-
-
-def test_sticky_comment_is_created_once_then_patched_or_left_alone(gh: FakeGitHub) -> None:
-    pull(gh)
-    gh.set_token("human", login="alice", actions=False)
-    # Someone quoting the marker must not have their comment overwritten.
-    client(gh, "human").upsert_sticky_comment(1, "I copied <!-- promptloop:summary --> here")
-    c = client(gh)
-    url = c.upsert_sticky_comment(1, "## Results\n3/4 passed")
-    writes = gh.write_count
-    assert c.upsert_sticky_comment(1, "## Results\n3/4 passed") == url
-    assert gh.write_count == writes
-    assert c.upsert_sticky_comment(1, "## Results\n4/4 passed") == url
-    assert gh.write_count == writes + 1
-    ours = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "github-actions[bot]"]
-    (only,) = ours
-    assert only["body"].startswith("## Results\n4/4 passed")
-    assert only["body"].endswith("<!-- promptloop:summary -->")
-    alice = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "alice"]
-    assert alice[0]["body"] == "I copied <!-- promptloop:summary --> here"
-    assert len(requests_to(gh, "PATCH", "/issues/comments/")) == 1
-
-
-def test_sticky_comment_asks_who_the_token_is_only_for_someone_elses_marker(
-    gh: FakeGitHub,
-) -> None:
-    pull(gh)
-    c = client(gh)
-    c.upsert_sticky_comment(1, "## Results\n3/4 passed")
-    c.upsert_sticky_comment(1, "## Results\n4/4 passed")
-    # Only the Actions bot's own marked comment was seen, so GET /user (always refused
-    # for that token) was never needed.
-    assert requests_to(gh, "GET", "/user") == []
-
-
-def test_sticky_comment_asks_once_when_someone_else_quotes_the_marker(gh: FakeGitHub) -> None:
-    pull(gh)
-    gh.set_token("human", login="alice", actions=False)
-    client(gh, "human").upsert_sticky_comment(1, "I copied <!-- promptloop:summary --> here")
-    c = client(gh)
-    c.upsert_sticky_comment(1, "## Results\n2/4 passed")
-    c.upsert_sticky_comment(1, "## Results\n1/4 passed")
-    assert len(requests_to(gh, "GET", "/user")) == 1
-    alice = [x for x in gh.issue_comments(REPO, 1) if x["user"]["login"] == "alice"]
-    assert alice[0]["body"] == "I copied <!-- promptloop:summary --> here"
-
-
-def test_sticky_comment_body_is_truncated_with_marker_kept(gh: FakeGitHub) -> None:
-    pull(gh)
-    client(gh).upsert_sticky_comment(1, "x" * 70_000)
-    (stored,) = gh.issue_comments(REPO, 1)
-    assert len(stored["body"]) <= 65_535
-    assert "truncated" in stored["body"]
-    assert stored["body"].endswith("<!-- promptloop:summary -->")
 
 
 # --- checks and statuses -------------------------------------------------------------------
@@ -324,7 +270,7 @@ def test_read_only_token_is_a_distinct_error(gh: FakeGitHub) -> None:
     with pytest.raises(ReadOnlyTokenError, match="checks: write"):
         ro.create_check_run(head_sha, "promptloop", "success", "ok", "ok")
     with pytest.raises(ReadOnlyTokenError):
-        ro.upsert_sticky_comment(1, "hello")
+        ro.create_summary(1, "hello")
     assert gh.write_count == 0
 
 
@@ -379,46 +325,6 @@ def edits_of(gh: FakeGitHub, number: int) -> int:
     )
 
 
-def test_revision_pull_is_opened_then_reused(gh: FakeGitHub) -> None:
-    head_sha = pull(gh)
-    c = client(gh)
-    url = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v1\n", "Revise", "body")
-    assert gh.file_at(REPO, "promptloop/pr-1", "prompts/a.md") == "v1\n"
-    revision = next(p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1")
-    assert revision.base_ref == "feature"
-    assert url.endswith(f"/pull/{revision.number}")
-    again = c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise 2", "b2")
-    assert again == url
-    assert gh.file_at(REPO, "promptloop/pr-1", "prompts/a.md") == "v2\n"
-    revisions = [p for p in gh.pulls(REPO).values() if p.head_ref == "promptloop/pr-1"]
-    assert len(revisions) == 1
-    # The reused pull request now describes the new revision, not the first one.
-    assert (revisions[0].title, revisions[0].body) == ("Revise 2", "b2")
-    assert edits_of(gh, revision.number) == 1
-    # Re-sent as it is, the description is not written again.
-    c.open_revision_pull(1, "feature", head_sha, "prompts/a.md", "v2\n", "Revise 2", "b2")
-    assert edits_of(gh, revision.number) == 1
-    # The head branch itself and the base branch are untouched.
-    assert gh.file_at(REPO, "feature", "prompts/a.md") == HEAD
-    assert gh.protected_ref_writes() == []
-
-
-def test_revision_pull_refuses_the_base_branch(gh: FakeGitHub) -> None:
-    head_sha = pull(gh)
-    with pytest.raises(ValueError, match="base branch"):
-        client(gh).open_revision_pull(1, "main", head_sha, "prompts/a.md", "x\n", "t", "b")
-    assert gh.write_count == 0
-
-
-def test_revision_pull_when_actions_may_not_open_prs() -> None:
-    with FakeGitHub() as fake:
-        fake.set_token("tok")
-        fake.add_repo(REPO, actions_can_create_prs=False)
-        head_sha = pull(fake)
-        with pytest.raises(InfraError, match="Allow GitHub Actions to create"):
-            client(fake).open_revision_pull(1, "feature", head_sha, "prompts/a.md", "x\n", "t", "b")
-
-
 def test_enterprise_style_api_prefix() -> None:
     with FakeGitHub(api_prefix="/api/v3") as fake:
         fake.set_token("tok")
@@ -432,21 +338,11 @@ def test_own_token_is_never_posted(gh: FakeGitHub) -> None:
     head_sha = pull(gh)
     c = client(gh)
     c.post_review(1, head_sha, "leak tok? tok!", [ReviewComment("prompts/a.md", "x tok", 5)])
-    c.upsert_sticky_comment(1, "summary with tok")
+    c.create_summary(1, "summary with tok")
     (review,) = gh.reviews(REPO, 1)
     assert "tok" not in review["body"].replace("promptloop", "")
     assert gh.review_comments(REPO, 1)[0]["body"] == "x ***"
     assert gh.issue_comments(REPO, 1)[0]["body"].startswith("summary with ***")
-
-
-def test_revision_pull_refuses_fork_heads(gh: FakeGitHub) -> None:
-    gh.add_repo("someone/prompts", fork_of=REPO)
-    _, head_sha = gh.add_pull_from_texts(
-        REPO, 3, {"p.md": "a\n"}, {"p.md": "b\n"}, head_ref="fix", head_repo="someone/prompts"
-    )
-    with pytest.raises(InfraError, match="comes from someone/prompts"):
-        client(gh).open_revision_pull(3, "fix", head_sha, "p.md", "c\n", "t", "b")
-    assert gh.write_count == 0
 
 
 def test_commit_with_read_only_token(gh: FakeGitHub) -> None:

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptloop.dataset.cases import case_id_for
 from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
+from promptloop.github.clusters import MODEL_ERROR, cluster_failures
 from promptloop.github.diff import parse_patch
+from promptloop.github.markers import parse_review_marker
 from promptloop.github.review import (
-    MODEL_ERROR,
-    Link,
-    cluster_failures,
     finding_comment,
     overall_delta_pp,
     overall_pass_rate,
     place_cluster,
     plan_findings,
-    render_summary,
     suggestion_comment,
 )
 from promptloop.github.suggestions import plan_suggestions
-from promptloop.safety import parse_review_marker
+from promptloop.github.summary import Link, held_out_line, render_revision, render_summary
 
 PROMPT_LINES = [
     "You write a product tagline for {{ product }}.",
@@ -191,7 +190,8 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     assert "<!-- promptloop:fp" not in text
     assert "Findings not posted as review comments" in text
     assert "@\u200dsomeone" in text
-    assert "- review: https://example.invalid/r/1" in text
+    # Links carry words, not bare URLs.
+    assert "[the review](https://example.invalid/r/1)" in text
     assert text.rstrip().endswith("<sub>3 model calls</sub>")
 
 
@@ -212,3 +212,88 @@ def test_overall_rates_weigh_suites_by_cases() -> None:
     )
     assert overall_pass_rate(result) == 0.75
     assert overall_delta_pp(result) == -25.0
+
+
+def test_identical_and_near_identical_critiques_fold_into_one_line_with_a_count() -> None:
+    def judged(cid: str, reason: str, fix: str) -> CaseRecord:
+        e = ev("judge", False, reason, "too_long").model_copy(update={"suggested_fix": fix})
+        return case(cid, "fail", [e])
+
+    cases = [
+        judged("c1", "The tagline has 14 words, more than 12.", "Cut it to one clause."),
+        judged("c2", "The tagline has 15 words, more than 12.", "Cut it to one clause."),
+        judged("c3", "The tagline has 14 words, more than 12.", "Cut it to one clause."),
+        judged("c4", "It explains the product instead of selling it.", "Drop the explanation."),
+        case("c5", "pass", [ev("judge", True, "ok")]),
+    ]
+    (cluster,) = cluster_failures(suite(cases))
+    assert cluster.said == (
+        ("The tagline has 14 words, more than 12.", 3),
+        ("It explains the product instead of selling it.", 1),
+    )
+    assert cluster.fixes == (("Cut it to one clause.", 3), ("Drop the explanation.", 1))
+    body = finding_comment(cluster, "p.md", place_cluster(cluster, [], set(), None, {}), "a" * 40)
+    text = body.body
+    assert "- **3 of 4 failing cases:** The tagline has 14 words, more than 12." in text
+    assert "- **1 of 4:** It explains the product" in text
+    assert "- **3 of 4 failing cases:** Cut it to one clause." in text
+    # Said once, not again in each example (the 15-word variant is its own detail).
+    assert text.count("The tagline has 14 words, more than 12.") == 1
+    assert text.count("Cut it to one clause.") == 1
+    assert body.complete == ""  # nothing left out
+
+
+def test_a_comment_that_leaves_critiques_out_links_to_the_job_summary_which_has_them() -> None:
+    cases = [
+        case(f"k{i}", "fail", [ev("judge", False, f"{word} is wrong here", "off_topic")])
+        for i, word in enumerate(["colour", "tone", "rhythm", "grammar", "spelling", "length"])
+    ]
+    comments, _ = plan_findings(
+        suite(cases), "p.md", PROMPT_LINES, {1}, 1, {}, "a" * 40, more_url="https://x.invalid/r"
+    )
+    (comment,) = comments
+    assert "- … 2 other critiques (2 cases) in [the job summary](https://x.invalid/r)" in (
+        comment.body
+    )
+    assert "spelling is wrong here" not in comment.body
+    summary = render_summary("## promptloop\n", findings=comments)
+    assert "Every critique of the review comments" in summary
+    assert "spelling is wrong here" in summary and "length is wrong here" in summary
+
+
+def test_revision_block_is_a_before_after_table_with_the_held_out_split_marked() -> None:
+    split = {"passes": 1, "n": 4, "pass_rate": 0.25}
+    better = {"passes": 4, "n": 4, "pass_rate": 1.0}
+    scores = {
+        "train_before": split,
+        "train_after": better,
+        "val_before": split,
+        "val_after": better,
+        "test_before": {"passes": 2, "n": 5, "pass_rate": 0.4},
+        "test_after": {"passes": 5, "n": 5, "pass_rate": 1.0},
+        "test_fixed": 3,
+        "test_broken": 0,
+        "test_p_value": 0.25,
+    }
+    block = render_revision(
+        "taglines", "p.md", "Say it once, @octocat <b>calmly</b>.", "-a\n+b\n", scores, "Where."
+    )
+    assert "| **test, held out**: took no part in choosing | 2 of 5 | 5 of 5 |" in block
+    assert "| train: the optimizer learned from these | 1 of 4 | 4 of 4 |" in block
+    assert "> **The optimizer's reason:** Say it once, @\u200doctocat &lt;b>calmly&lt;/b>." in block
+    assert "(s)" not in block and "Round 1" not in block
+    assert (
+        held_out_line(scores)
+        == "On the held-out test cases: 2 of 5 passed before, 5 of 5 with this change."
+    )
+
+
+def test_examples_name_cases_without_an_id_by_file_and_line() -> None:
+    vars = {"product": "Brewly"}
+    hashed = case_id_for(vars, None)
+    record = case(hashed, "fail", [ev("no-exclamation", False, "has !")], vars=vars)
+    record = record.model_copy(update={"source": "evals/products.jsonl:4"})
+    (cluster,) = cluster_failures(suite([record]))
+    body = finding_comment(cluster, "p.md", place_cluster(cluster, [], set(), None, {}), "a" * 40)
+    assert "**`evals/products.jsonl:4`**" in body.body
+    assert hashed not in body.body.split("<!--")[0]

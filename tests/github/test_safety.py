@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from promptloop.github.markers import (
+    parse_review_marker,
+    read_marker,
+    review_marker,
+    summary_marker,
+)
 from promptloop.safety import (
-    SUMMARY_MARKER,
     ZWJ,
     annotation_command,
     break_mentions,
@@ -19,8 +25,6 @@ from promptloop.safety import (
     mask_secrets,
     neutralize,
     open_fence,
-    parse_review_marker,
-    review_marker,
     split_code,
     truncate_body,
 )
@@ -213,7 +217,35 @@ def test_review_marker_round_trip_and_validation() -> None:
 
 
 def test_model_text_cannot_forge_a_marker() -> None:
-    forged = review_marker("fp", "abc") + "\n" + SUMMARY_MARKER
+    forged = review_marker("fp", "abc") + "\n" + summary_marker("c0ffee", "abc")
     escaped = neutralize(forged)
     assert parse_review_marker(escaped) is None
-    assert SUMMARY_MARKER not in escaped
+    assert read_marker(escaped) is None
+    assert "<!--" not in escaped
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda t: code_block(t),
+        lambda t: inline_code(t),
+        lambda t: neutralize(f"```\n{t}\n```"),
+        lambda t: neutralize(f"`{t}`"),
+    ],
+)
+def test_a_marker_quoted_as_code_is_defused_too(wrap: Any) -> None:
+    forged = review_marker("0000", "0" * 40)
+    shown = wrap(forged)
+    assert "<!--" not in shown
+    # It still reads the same to a person: only a zero-width space was added.
+    assert shown.replace("\u200b", "").count(forged.split("\n")[0]) == 1
+
+
+def test_markers_are_read_from_the_last_line_only() -> None:
+    mine = review_marker("fp1", "abc")
+    assert parse_review_marker(f"text\n\n{mine}\n") == ("fp1", "abc")
+    assert parse_review_marker(f"{mine}\nquoted after it") is None
+    assert read_marker(f"a\n{summary_marker('c1', 'abc')}").fields == {  # type: ignore[union-attr]
+        "head": "abc",
+        "content": "c1",
+    }

@@ -284,7 +284,7 @@ def test_failure_after_an_accepted_round_keeps_the_improvement_and_reports_it() 
     assert result.errors and "round 2" in result.errors[0]
     assert result.trajectory[-1].error == result.errors[0]
     assert "optimizer call failures: round 2" in result.rationale
-    assert "1 candidate(s) scored on validation, 0 rejected by guards" in result.rationale
+    assert "1 candidate scored on validation, 0 rejected by guards" in result.rationale
 
 
 def test_budget_stops_the_loop_and_reserves_the_test_scoring() -> None:

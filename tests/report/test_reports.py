@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 
 from promptloop.commands.run import RunOptions, execute_run
+from promptloop.dataset.cases import case_id_for
 from promptloop.engine.results import RunResult, Verdict, read_results
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script
+from promptloop.report.chart import pass_rate_chart
 from promptloop.report.files import write_reports
+from promptloop.report.headline import headline
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
 
@@ -167,3 +170,54 @@ def test_junit_skips_the_gate_case_when_the_verdict_is_inconclusive(
     assert gate.find("failure") is None
     # A suite without a verdict gets no gate case.
     assert all(c.get("name") != "promptloop gate" for c in suites["echo"].iter("testcase"))
+
+
+def test_chart_draws_each_evaluator_and_keeps_names_from_breaking_out(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    result, _ = run_dir
+    suite = result.suites[0]
+    evaluators = [
+        e.model_copy(update={"name": 'label"] ; bar [1'}) if e.name == "label" else e
+        for e in suite.evaluators
+    ]
+    hostile = result.model_copy(
+        update={"suites": [suite.model_copy(update={"evaluators": evaluators})]}
+    )
+    chart = pass_rate_chart(hostile)
+    assert chart.startswith("```mermaid\n") and chart.endswith("\n```")
+    (x_axis,) = [line for line in chart.splitlines() if "x-axis" in line]
+    # One quoted label per evaluator, none able to close the list or the string early.
+    assert x_axis.count('"') == 2 * len(evaluators)
+    assert "]" not in x_axis[: x_axis.rindex('"')] and ";" not in x_axis
+    (bars,) = [line for line in chart.splitlines() if line.strip().startswith("bar")]
+    assert len(bars.split(",")) == len(evaluators)
+    # The sticky comment's report has no chart; only the job summary asks for one.
+    assert "```mermaid" not in render_markdown(result)
+    assert "```mermaid" in render_markdown(result, chart=True)
+
+
+def test_cases_without_an_id_are_shown_by_file_and_line(run_dir: tuple[RunResult, Path]) -> None:
+    result, _ = run_dir
+    suite = result.suites[0]
+    failing = next(c for c in suite.cases if c.status == "fail")
+    hashed = case_id_for(failing.vars, failing.expected)
+    anonymous = failing.model_copy(update={"id": hashed})
+    cases = [anonymous if c is failing else c for c in suite.cases]
+    report = render_markdown(
+        result.model_copy(update={"suites": [suite.model_copy(update={"cases": cases})]})
+    )
+    assert failing.source is not None and f"**{failing.source}**" in report
+    assert hashed not in report
+
+
+def test_an_error_decided_gate_says_to_run_again_not_to_fix_the_prompt(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    result, out = run_dir
+    head = headline(result)
+    assert head is not None and head.status == "fail"
+    assert "infrastructure error" in head.why and head.why.startswith("2 of 2 suites fail; in ")
+    assert head.next_step.startswith("run again once the model provider answers")
+    first_screen = (out / "report.md").read_text().split("<details>")[0]
+    assert "**Next:** Run again once the model provider answers" in first_screen

@@ -1,7 +1,8 @@
 """Evaluators: deterministic checks, python functions and LLM judges, one result type.
 
 ``base`` holds the seam (``EvalResult``, ``EvalContext``, ``Evaluator``, ``combine``);
-``registry.build_evaluator`` turns a config item into an evaluator.
+``specs`` how a config item is written; ``registry.build_evaluator`` turns one into an
+evaluator. May import models, dataset and the foundation.
 
 The names below load their module on first use: the config's schema needs only
 ``specs``, and `promptloop schema` should not pay for Jinja2 and every evaluator.

@@ -1,7 +1,8 @@
-"""GitHub integration for ``promptloop ci``.
+"""GitHub integration for ``promptloop ci``: reading (runtime, event, api), planning what
+to say (review, plan, reconcile) and writing it (publish, session).
 
-Pure pieces (runtime, event, diff, safety, suggestions, workflow) import no network code;
-``promptloop.github.api`` is the only module that imports PyGithub, so import it explicitly.
+``promptloop.github.api`` is the only module that imports PyGithub, so import it explicitly;
+the planning modules import no network code. May import report and everything below it.
 """
 
 from promptloop.github.diff import Hunk, PatchError, hunk_containing, lines_in_hunks, parse_patch

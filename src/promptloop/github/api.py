@@ -15,21 +15,24 @@ from typing import Any, Literal, cast
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
-from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from promptloop.errors import InfraError
 from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
-from promptloop.github.workflow import Annotation
-from promptloop.safety import (
-    GITHUB_BODY_LIMIT,
-    SUMMARY_MARKER,
-    inline_code,
-    mask_secrets,
-    parse_review_marker,
-    truncate_body,
+from promptloop.github.markers import CHECK, SUMMARY, parse_review_marker, read_marker
+from promptloop.github.state import (
+    OUTDATED_PREFIX,
+    AmbiguousWriteError,
+    BranchFile,
+    ExistingCheckRun,
+    ExistingComment,
+    ExistingPull,
+    ExistingReview,
+    ExistingSummary,
 )
+from promptloop.github.workflow import Annotation
+from promptloop.safety import GITHUB_BODY_LIMIT, inline_code, mask_secrets, truncate_body
 
 BOT_LOGIN = "github-actions[bot]"
 MAX_PULL_FILES = 3000
@@ -37,7 +40,7 @@ ANNOTATIONS_PER_REQUEST = 50
 STATUS_DESCRIPTION_LIMIT = 140
 _NOT_ACCESSIBLE = "Resource not accessible by integration"
 _ACTIONS_CANNOT_OPEN_PRS = "not permitted to create or approve pull requests"
-OUTDATED_PREFIX = "> **Outdated:** superseded by"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CommitState = Literal["error", "failure", "pending", "success"]
 Conclusion = Literal[
@@ -110,28 +113,6 @@ class PostedReview:
 
 
 @dataclass(frozen=True)
-class ExistingComment:
-    pull_number: int
-    id: int
-    body: str
-    path: str | None
-    line: int | None
-    author: str | None
-    html_url: str
-    fingerprint: str | None
-    head_sha: str | None
-
-    @property
-    def outdated(self) -> bool:
-        return self.body.startswith(OUTDATED_PREFIX)
-
-
-def content_marker(fingerprint: str) -> str:
-    """A hidden marker saying what a comment or check run reports, to skip identical re-posts."""
-    return f"<!-- promptloop:content={fingerprint} -->"
-
-
-@dataclass(frozen=True)
 class CheckRunResult:
     id: int
     html_url: str
@@ -174,8 +155,35 @@ def _error_text(exc: GithubException) -> str:
     return str(data or exc.message or f"HTTP {exc.status}")
 
 
+class _RetryOnlyWhatIsSafe(GithubRetry):
+    """PyGithub's retry, except that a write is never repeated after a 5xx answer or a
+    connection that broke once the request was out: GitHub may have applied it already (it
+    documents that such retries can duplicate), so the caller re-reads the state instead.
+    Rate-limit answers (403/429) and connections never made mean nothing was applied, so
+    those are retried for every method."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() not in _SAFE_METHODS and status_code >= 500:
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+    def increment(self, method: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        error = kwargs.get("error")
+        if (
+            error is not None
+            and method is not None
+            and method.upper() not in _SAFE_METHODS
+            and self._is_read_error(error)
+        ):
+            raise error
+        return super().increment(method, *args, **kwargs)
+
+
 class GitHubClient:
-    """A thin, typed facade over PyGithub for one repository."""
+    """A thin, typed facade over PyGithub for one repository.
+
+    Reads return plain values (``promptloop.github.state``); each write is one request (or a
+    fixed few), decided elsewhere (``reconcile``) from what the reads found."""
 
     def __init__(
         self,
@@ -195,7 +203,7 @@ class GitHubClient:
     ) -> None:
         retry_policy: GithubRetry | None = None
         if retry:
-            retry_policy = GithubRetry(
+            retry_policy = _RetryOnlyWhatIsSafe(
                 total=retries,
                 backoff_factor=backoff_factor,
                 secondary_rate_wait=secondary_rate_wait,
@@ -225,14 +233,30 @@ class GitHubClient:
     # -- plumbing ------------------------------------------------------------------------------
 
     @contextmanager
-    def _call(self, action: str, permission: str | None = None) -> Iterator[None]:
+    def _call(
+        self, action: str, permission: str | None = None, *, write: bool = False
+    ) -> Iterator[None]:
         try:
             yield
         except GithubException as exc:
+            if write and exc.status >= 500:
+                raise AmbiguousWriteError(
+                    f"could not {action}: GitHub answered {exc.status}: {_error_text(exc)}"
+                ) from exc
             raise self._translate(exc, action, permission) from exc
+        except requests.exceptions.ConnectionError as exc:
+            reason = type(exc).__name__
+            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
+                "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc)
+            )
+            error = AmbiguousWriteError if write and not never_sent else InfraError
+            raise error(
+                f"could not {action}: cannot reach GitHub at {self.base_url} ({reason})"
+            ) from exc
         except requests.exceptions.RequestException as exc:
             reason = type(exc).__name__
-            raise InfraError(
+            error = AmbiguousWriteError if write else InfraError
+            raise error(
                 f"could not {action}: cannot reach GitHub at {self.base_url} ({reason})"
             ) from exc
 
@@ -328,13 +352,15 @@ class GitHubClient:
         while True:
             attempt += 1
             try:
-                return self._create_review(number, head_sha, body, inline, moved)
-            except requests.exceptions.RequestException as exc:
-                raise InfraError(f"could not {action}: cannot reach GitHub ({exc})") from exc
-            except GithubException as exc:
-                if exc.status != 422 or not inline or attempt >= 3:
-                    raise self._translate(exc, action, "pull-requests: write") from exc
-                reason = _error_text(exc)
+                with self._call(action, "pull-requests: write", write=True):
+                    return self._create_review(number, head_sha, body, inline, moved)
+            except InfraError as exc:
+                cause = exc.__cause__
+                unplaceable = isinstance(cause, GithubException) and cause.status == 422
+                if not unplaceable or not inline or attempt >= 3:
+                    raise
+                assert isinstance(cause, GithubException)
+                reason = _error_text(cause)
             if attempt == 1:
                 known = files or self.pull_files(number)
                 still, newly = self._split_placeable(inline, known)
@@ -392,14 +418,21 @@ class GitHubClient:
             moved_to_body=tuple(moved),
         )
 
-    def existing_review_comments(self, number: int) -> list[ExistingComment]:
-        """Review comments promptloop posted earlier (those carrying its hidden marker)."""
+    def _is_ours(self, login: str | None) -> bool:
+        # Asking GitHub who we are costs a request the Actions token is always refused, so it
+        # is only asked when a marked body is not the Actions bot's.
+        return login is not None and (login == BOT_LOGIN or login == self.own_login())
+
+    def our_review_comments(self, number: int) -> list[ExistingComment]:
+        """Review comments promptloop posted earlier: written by this token's identity and
+        carrying its marker on their last line."""
         pull = self._pull(number)
         found: list[ExistingComment] = []
         with self._call(f"list review comments of pull request #{number}"):
             for c in pull.get_review_comments():
                 marker = parse_review_marker(c.body)
-                if marker is None:
+                author = c.user.login if c.user else None
+                if marker is None or not self._is_ours(author):
                     continue
                 found.append(
                     ExistingComment(
@@ -408,13 +441,106 @@ class GitHubClient:
                         body=c.body,
                         path=c.path,
                         line=c.line,
-                        author=c.user.login if c.user else None,
+                        author=author,
                         html_url=c.html_url,
                         fingerprint=marker[0],
                         head_sha=marker[1],
+                        node_id=c.node_id,
                     )
                 )
         return found
+
+    def our_reviews(self, number: int) -> list[ExistingReview]:
+        pull = self._pull(number)
+        found: list[ExistingReview] = []
+        with self._call(f"list reviews of pull request #{number}"):
+            for review in pull.get_reviews():
+                marker = read_marker(review.body)
+                author = review.user.login if review.user else None
+                if marker is None or marker.kind != "review" or not self._is_ours(author):
+                    continue
+                found.append(
+                    ExistingReview(
+                        id=review.id,
+                        body=review.body or "",
+                        head_sha=marker.get("head"),
+                        html_url=review.html_url or "",
+                    )
+                )
+        return found
+
+    def our_summary(self, number: int) -> ExistingSummary | None:
+        """The sticky summary comment: ours, with the summary marker on its last line."""
+        pull = self._pull(number)
+        with self._call(f"list comments of pull request #{number}"):
+            for c in pull.get_issue_comments():
+                marker = read_marker(c.body)
+                if marker is None or marker.kind != SUMMARY:
+                    continue
+                if not self._is_ours(c.user.login if c.user else None):
+                    continue
+                return ExistingSummary(
+                    id=c.id,
+                    body=c.body or "",
+                    html_url=str(c.html_url),
+                    content=marker.get("content"),
+                    head_sha=marker.get("head"),
+                )
+        return None
+
+    def check_runs(self, head_sha: str, name: str) -> list[ExistingCheckRun]:
+        found: list[ExistingCheckRun] = []
+        with self._call(f"list the check runs of {head_sha[:12]}"):
+            for run in self._repo.get_commit(head_sha).get_check_runs(check_name=name):
+                summary = (run.output.summary if run.output else None) or ""
+                marker = read_marker(summary)
+                found.append(
+                    ExistingCheckRun(
+                        id=run.id,
+                        conclusion=run.conclusion,
+                        content=marker.get("content") if marker and marker.kind == CHECK else None,
+                        html_url=run.html_url or "",
+                    )
+                )
+        return found
+
+    def branch_file(self, branch: str, path: str) -> BranchFile | None:
+        """The tip of ``branch`` and ``path`` on it; None when the branch does not exist."""
+        try:
+            ref = self._repo.get_git_ref(f"heads/{branch}")
+            tip = ref.object.sha
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise self._translate(exc, f"read branch {branch}", None) from exc
+        except requests.exceptions.RequestException as exc:
+            raise InfraError(
+                f"could not read branch {branch}: cannot reach GitHub ({exc})"
+            ) from exc
+        try:
+            content = self._repo.get_contents(path, ref=tip)
+        except GithubException as exc:
+            if exc.status == 404:
+                return BranchFile(branch, tip, None, None)
+            raise self._translate(exc, f"read {path} on {branch}", None) from exc
+        except requests.exceptions.RequestException as exc:
+            raise InfraError(f"could not read {path}: cannot reach GitHub ({exc})") from exc
+        if isinstance(content, list):
+            raise InfraError(f"{path} is a directory on {branch}, not a file")
+        text = content.decoded_content.decode("utf-8", errors="replace")
+        return BranchFile(branch, tip, text, str(content.sha))
+
+    def open_pulls(self, head_branch: str, into: str) -> list[ExistingPull]:
+        owner = self.repo_full_name.split("/")[0]
+        with self._call(f"list pull requests from {head_branch}"):
+            return [
+                ExistingPull(p.number, p.title or "", p.body or "", p.html_url or "")
+                for p in self._repo.get_pulls(
+                    state="open", head=f"{owner}:{head_branch}", base=into
+                )
+            ]
+
+    # -- writes: one request each, decided by the caller -------------------------------------
 
     def mark_outdated(self, comment: ExistingComment, superseded_by: str) -> ExistingComment:
         """Prefix an old comment with a visible "Outdated" note (idempotent); keeps its marker."""
@@ -423,54 +549,55 @@ class GitHubClient:
         new_body = truncate_body(
             f"{OUTDATED_PREFIX} {superseded_by}\n\n{comment.body}", GITHUB_BODY_LIMIT
         )
-        with self._call(f"edit review comment {comment.id}", "pull-requests: write"):
+        action = f"edit review comment {comment.id}"
+        with self._call(action, "pull-requests: write", write=True):
             self._pull(comment.pull_number).get_review_comment(comment.id).edit(new_body)
         return replace(comment, body=new_body)
 
-    # -- sticky summary comment ----------------------------------------------------------------
+    def minimize_comment(self, comment: ExistingComment) -> bool:
+        """Fold an old review comment away as outdated (GraphQL ``minimizeComment``); False
+        when GitHub refuses (the visible "Outdated" note stays the record either way)."""
+        if comment.node_id is None:
+            return False
+        try:
+            _, data = self._gh.requester.graphql_named_mutation(
+                mutation_name="minimizeComment",
+                mutation_input={"subjectId": comment.node_id, "classifier": "OUTDATED"},
+                output_schema="minimizedComment { isMinimized }",
+            )
+        except (GithubException, requests.exceptions.RequestException):
+            return False
+        minimized = (data or {}).get("minimizedComment") or {}
+        return minimized.get("isMinimized") is True
 
-    def upsert_sticky_comment(
-        self,
-        number: int,
-        body: str,
-        marker: str = SUMMARY_MARKER,
-        *,
-        fingerprint: str | None = None,
-    ) -> str:
-        """Create or update the one summary comment; returns its URL. No write when the body is
-        identical, or when ``fingerprint`` (what the comment says, minus timings) is unchanged."""
-        body = self._clean(body)
-        if fingerprint is not None:
-            body = f"{body}\n{content_marker(fingerprint)}"
-        text = body if marker in body else truncate_body(body, suffix=f"\n{marker}")
-        if len(text) > GITHUB_BODY_LIMIT:
-            text = truncate_body(text.replace(marker, ""), suffix=f"\n{marker}")
+    def edit_review_body(self, number: int, review_id: int, body: str) -> None:
+        action = f"edit review {review_id} on pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            self._gh.requester.requestJsonAndCheck(
+                "PUT",
+                f"{self._pull(number).url}/reviews/{review_id}",
+                input={"body": truncate_body(self._clean(body))},
+            )
 
-        def ours(comment: IssueComment) -> bool:
-            # Asking GitHub who we are costs a request the Actions token is always refused,
-            # so it is only asked when a marked comment is not the Actions bot's.
-            if comment.user is None:
-                return False
-            login = comment.user.login
-            return login == BOT_LOGIN or (login is not None and login == self.own_login())
-
-        issue_action = f"update the summary comment on pull request #{number}"
+    def create_summary(self, number: int, body: str) -> str:
         pull = self._pull(number)
-        with self._call(f"list comments of pull request #{number}"):
-            existing = next(
-                (c for c in pull.get_issue_comments() if marker in (c.body or "") and ours(c)),
-                None,
-            )
-        with self._call(issue_action, "pull-requests: write"):
-            if existing is None:
-                created = pull.create_issue_comment(text)
-                return str(created.html_url)
-            unchanged = fingerprint is not None and content_marker(fingerprint) in (
-                existing.body or ""
-            )
-            if existing.body != text and not unchanged:
-                existing.edit(text)
-            return str(existing.html_url)
+        action = f"post the summary comment on pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            created = pull.create_issue_comment(self._fit(body))
+        return str(created.html_url)
+
+    def edit_summary(self, number: int, comment_id: int, body: str) -> None:
+        action = f"update the summary comment on pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            self._pull(number).get_issue_comment(comment_id).edit(self._fit(body))
+
+    def _fit(self, body: str) -> str:
+        """Within GitHub's size limit, the last line (the marker) kept whole."""
+        body = self._clean(body)
+        head, sep, last = body.rstrip().rpartition("\n")
+        if not sep:
+            return truncate_body(body)
+        return truncate_body(head, suffix=f"\n{last}")
 
     # -- checks and statuses -------------------------------------------------------------------
 
@@ -485,17 +612,10 @@ class GitHubClient:
         annotations: Sequence[Annotation] = (),
         *,
         details_url: str | None = None,
-        fingerprint: str | None = None,
+        check_run_id: int | None = None,
     ) -> CheckRunResult:
-        """A completed check run; annotations without a path are skipped (use workflow commands).
-
-        With ``fingerprint``, a completed run of the same name on ``head_sha`` that carries it
-        is reused instead of creating another (a re-run of the same head changes nothing)."""
-        if fingerprint is not None:
-            summary = f"{summary}\n{content_marker(fingerprint)}"
-            found = self._same_check_run(head_sha, name, conclusion, content_marker(fingerprint))
-            if found is not None:
-                return found
+        """A completed check run, or with ``check_run_id`` that run rewritten; annotations
+        without a path are skipped (use workflow commands)."""
         payloads = [
             replace(a, message=self._clean(a.message)).to_check_run()
             for a in annotations
@@ -503,7 +623,7 @@ class GitHubClient:
         ]
         output: dict[str, Any] = {
             "title": title[:255] or name,
-            "summary": truncate_body(self._clean(summary or title), GITHUB_BODY_LIMIT),
+            "summary": self._fit(summary or title),
         }
         if text:
             output["text"] = truncate_body(self._clean(text), GITHUB_BODY_LIMIT)
@@ -511,34 +631,27 @@ class GitHubClient:
             payloads[i : i + ANNOTATIONS_PER_REQUEST]
             for i in range(0, len(payloads), ANNOTATIONS_PER_REQUEST)
         ]
+        first = cast(Any, {**output, "annotations": batches[0]} if batches else output)
         action = f"create the check run {name!r}"
         extra: dict[str, Any] = {"details_url": details_url} if details_url else {}
-        with self._call(action, "checks: write"):
-            run = self._repo.create_check_run(
-                name=name,
-                head_sha=head_sha,
-                status="completed",
-                conclusion=conclusion,
-                output=cast(Any, {**output, "annotations": batches[0]} if batches else output),
-                **extra,
-            )
+        with self._call(action, "checks: write", write=True):
+            if check_run_id is None:
+                run = self._repo.create_check_run(
+                    name=name,
+                    head_sha=head_sha,
+                    status="completed",
+                    conclusion=conclusion,
+                    output=first,
+                    **extra,
+                )
+            else:
+                run = self._repo.get_check_run(check_run_id)
+                run.edit(status="completed", conclusion=conclusion, output=first, **extra)
             for batch in batches[1:]:
                 run.edit(output={**output, "annotations": batch})
         return CheckRunResult(
             id=run.id, html_url=run.html_url or "", annotation_requests=len(batches)
         )
-
-    def _same_check_run(
-        self, head_sha: str, name: str, conclusion: str, marker: str
-    ) -> CheckRunResult | None:
-        with self._call(f"list the check runs of {head_sha[:12]}"):
-            for run in self._repo.get_commit(head_sha).get_check_runs(check_name=name):
-                summary = (run.output.summary if run.output else None) or ""
-                if run.conclusion == conclusion and marker in summary:
-                    return CheckRunResult(
-                        id=run.id, html_url=run.html_url or "", annotation_requests=0
-                    )
-        return None
 
     def set_status(
         self,
@@ -594,93 +707,71 @@ class GitHubClient:
         if base_ref is not None and branch == base_ref:
             raise ValueError(f"refusing to commit to the pull request's base branch {base_ref!r}")
         try:
-            result = self._repo.update_file(
-                path, message, new_text.encode("utf-8"), expected_blob_sha, branch=branch
-            )
-        except GithubException as exc:
-            if exc.status == 409:
+            with self._call(f"commit {path} to {branch}", "contents: write", write=True):
+                result = self._repo.update_file(
+                    path, message, new_text.encode("utf-8"), expected_blob_sha, branch=branch
+                )
+        except InfraError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, GithubException) and cause.status == 409:
                 raise InfraError(
                     f"could not commit {path} to {branch}: the branch moved since promptloop "
                     "read it (409 conflict); re-run on the new head",
                     path=path,
                 ) from exc
-            raise self._translate(exc, f"commit {path} to {branch}", "contents: write") from exc
-        except requests.exceptions.RequestException as exc:
-            raise InfraError(f"could not commit {path}: cannot reach GitHub ({exc})") from exc
+            raise
         return str(result["commit"].sha)
 
-    def open_revision_pull(
-        self,
-        base_number: int,
-        head_ref: str,
-        head_sha: str,
-        path: str,
-        new_text: str,
-        title: str,
-        body: str,
-    ) -> str:
-        """Put the revision on ``promptloop/pr-<n>`` and open (or reuse) a PR into ``head_ref``."""
-        pull = self._pull(base_number)
-        with self._call(f"read pull request #{base_number}"):
-            base_ref = pull.base.ref
-            head_repo = pull.head.repo.full_name if pull.head.repo is not None else None
-        branch = f"promptloop/pr-{base_number}"
-        if head_ref == base_ref or branch == base_ref:
-            raise ValueError(
-                f"refusing to write to the pull request's base branch {base_ref!r}: the revision "
-                f"PR must target the head branch"
-            )
-        if head_repo is not None and head_repo.lower() != self.repo_full_name.lower():
-            raise InfraError(
-                f"pull request #{base_number} comes from {head_repo}; a revision PR can only "
-                "target a branch of this repository (use review mode for forks)"
-            )
-        self._reset_branch(branch, head_sha)
-        blob = self.file_blob_sha(path, branch)
-        action = f"commit the revision of {path} to {branch}"
-        with self._call(action, "contents: write"):
-            if blob is None:
-                self._repo.create_file(path, title, new_text.encode("utf-8"), branch=branch)
-            else:
-                self._repo.update_file(path, title, new_text.encode("utf-8"), blob, branch=branch)
-        return self._open_or_reuse_pull(branch, head_ref, title, body)
-
-    def _reset_branch(self, branch: str, sha: str) -> None:
-        action = f"create branch {branch}"
-        try:
+    def create_branch(self, branch: str, sha: str, *, protected: Sequence[str] = ()) -> None:
+        self._refuse(branch, protected)
+        with self._call(f"create branch {branch}", "contents: write", write=True):
             self._repo.create_git_ref(ref=f"refs/heads/{branch}", sha=sha)
-            return
-        except GithubException as exc:
-            if exc.status != 422 or "already exists" not in _error_text(exc).lower():
-                raise self._translate(exc, action, "contents: write") from exc
-        except requests.exceptions.RequestException as exc:
-            raise InfraError(f"could not {action}: cannot reach GitHub ({exc})") from exc
-        # A previous run's revision branch: start it over from the current head.
-        with self._call(f"move branch {branch}", "contents: write"):
+
+    def move_branch(self, branch: str, sha: str, *, protected: Sequence[str] = ()) -> None:
+        """Force ``branch`` to ``sha`` (only promptloop's own revision branch is ever moved)."""
+        self._refuse(branch, protected)
+        with self._call(f"move branch {branch}", "contents: write", write=True):
             ref = self._repo.get_git_ref(f"heads/{branch}")
             # A lazy GitRef would PATCH its GET url (/git/ref/...), which GitHub answers with
             # 404; loading it first picks up the real /git/refs/... url from the response.
             if ref.object.sha != sha:
                 ref.edit(sha=sha, force=True)
 
-    def _open_or_reuse_pull(self, branch: str, into: str, title: str, body: str) -> str:
-        action = f"open a pull request from {branch} into {into}"
-        text = truncate_body(self._clean(body))
-        try:
-            created = self._repo.create_pull(base=into, head=branch, title=title, body=text)
-            return str(created.html_url)
-        except GithubException as exc:
-            if exc.status != 422 or "already exists" not in _error_text(exc).lower():
-                raise self._translate(exc, action, "pull-requests: write") from exc
-        except requests.exceptions.RequestException as exc:
-            raise InfraError(f"could not {action}: cannot reach GitHub ({exc})") from exc
-        owner = self.repo_full_name.split("/")[0]
-        with self._call(action, "pull-requests: write"):
-            # The branch was just reset and recommitted, so the open PR already shows the new
-            # revision; its title and body are brought up to date to describe it (and left
-            # alone when they already do, so a re-run writes nothing).
-            for existing in self._repo.get_pulls(state="open", head=f"{owner}:{branch}", base=into):
-                if existing.title != title or (existing.body or "") != text:
-                    existing.edit(title=title, body=text)
-                return str(existing.html_url)
-        raise InfraError(f"could not {action}: GitHub says it exists but does not list it")
+    def put_file(
+        self,
+        branch: str,
+        path: str,
+        text: str,
+        message: str,
+        blob_sha: str | None,
+        *,
+        protected: Sequence[str] = (),
+    ) -> str:
+        """Create (``blob_sha`` None) or update ``path`` on ``branch``; the new commit's sha."""
+        self._refuse(branch, protected)
+        action = f"commit {path} to {branch}"
+        data = text.encode("utf-8")
+        with self._call(action, "contents: write", write=True):
+            if blob_sha is None:
+                result = self._repo.create_file(path, message, data, branch=branch)
+            else:
+                result = self._repo.update_file(path, message, data, blob_sha, branch=branch)
+        return str(result["commit"].sha)
+
+    def open_pull(self, head_branch: str, into: str, title: str, body: str) -> str:
+        action = f"open a pull request from {head_branch} into {into}"
+        with self._call(action, "pull-requests: write", write=True):
+            created = self._repo.create_pull(
+                base=into, head=head_branch, title=title, body=truncate_body(self._clean(body))
+            )
+        return str(created.html_url)
+
+    def edit_pull(self, number: int, title: str, body: str) -> None:
+        action = f"update pull request #{number}"
+        with self._call(action, "pull-requests: write", write=True):
+            self._repo.get_pull(number).edit(title=title, body=truncate_body(self._clean(body)))
+
+    @staticmethod
+    def _refuse(branch: str, protected: Sequence[str]) -> None:
+        if branch in protected:
+            raise ValueError(f"refusing to write to the pull request's base branch {branch!r}")

@@ -1,10 +1,9 @@
 """What promptloop says on a pull request, computed without touching the network.
 
-Failures are clustered by cause (the judge's ``error_type``, else the evaluator's name), each
-cluster is pinned to the prompt line it most likely concerns, and every comment body is
-rendered here. Everything that came from a model or a dataset is neutralised before it lands
-in Markdown: prose goes through ``neutralize``, verbatim text into fenced blocks whose fence is
-longer than any backtick run inside.
+Each cluster of failures (``promptloop.github.clusters``) is pinned to the prompt line it most
+likely concerns, and every comment body is rendered here. Everything that came from a model
+or a dataset is neutralised before it lands in Markdown: prose goes through ``neutralize``,
+verbatim text into fenced blocks whose fence is longer than any backtick run inside.
 """
 
 from __future__ import annotations
@@ -12,27 +11,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.engine.results import RunResult, SuiteResult
+from promptloop.github.clusters import WORD, Cluster, Example, cluster_failures
+from promptloop.github.markers import review_marker
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
+from promptloop.report.headline import ICONS
 from promptloop.safety import (
     code_block,
     fingerprint,
     inline_code,
     neutralize,
-    review_marker,
 )
-from promptloop.wording import plural
+from promptloop.wording import one_line, plural
 
-MAX_EXAMPLES = 3
 _CRITIQUE_LIMIT = 600
 _VERBATIM_LIMIT = 1200
-MODEL_ERROR = "model-error"
 
-_WORD = re.compile(r"[a-z0-9]+")
 # Words that appear in almost every critique and prompt line, so they say nothing about where.
 _STOPWORDS = frozenset(
     re.findall(
@@ -46,104 +44,11 @@ _STOPWORDS = frozenset(
 )
 
 
-# --- clustering ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Example:
-    case_id: str
-    source: str | None
-    inputs: Mapping[str, Any]
-    output: str | None
-    critique: str
-
-
-@dataclass(frozen=True)
-class Cluster:
-    suite: str
-    cause: str
-    evaluators: tuple[str, ...]
-    case_ids: tuple[str, ...]
-    total_cases: int
-    critiques: tuple[str, ...]
-    examples: tuple[Example, ...]
-    # The model call itself failed: a provider problem, not something the prompt says.
-    infrastructure: bool = False
-
-    @property
-    def count(self) -> int:
-        return len(self.case_ids)
-
-    @property
-    def share(self) -> float:
-        return self.count / self.total_cases if self.total_cases else 0.0
-
-
-@dataclass
-class _Group:
-    # Dicts as insertion-ordered sets: membership stays O(1) on suites with many failures.
-    evaluators: dict[str, None] = field(default_factory=dict)
-    case_ids: dict[str, None] = field(default_factory=dict)
-    critiques: dict[str, None] = field(default_factory=dict)
-    examples: list[Example] = field(default_factory=list)
-    infrastructure: bool = False
-
-
-def _causes(record: CaseRecord) -> list[tuple[str, str, str, bool]]:
-    """(cause, evaluator, critique, infrastructure) for each reason ``record`` did not pass."""
-    if record.status == "error" or record.error:
-        return [(MODEL_ERROR, "model", record.error or "the model call failed", True)]
-    out = []
-    for e in record.evaluations:
-        if e.passed:
-            continue
-        critique = e.error or e.reason
-        if e.suggested_fix:
-            critique = f"{critique} (suggested fix: {e.suggested_fix})"
-        cause = e.error_type or (f"{e.evaluator}-error" if e.error else e.evaluator)
-        out.append((cause, e.evaluator, critique, False))
-    return out or [("below-case-threshold", "score", f"score {record.score:.2f}", False)]
-
-
-def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) -> list[Cluster]:
-    """Clusters, largest first; a case failing for two causes counts in both."""
-    groups: dict[str, _Group] = {}
-    total = len({c.id for c in suite.cases})
-    for record in suite.cases:
-        if record.status == "pass":
-            continue
-        for cause, evaluator, critique, infra in _causes(record):
-            group = groups.setdefault(cause, _Group(infrastructure=infra))
-            group.evaluators[evaluator] = None
-            group.critiques[critique] = None
-            if record.id in group.case_ids:
-                continue
-            group.case_ids[record.id] = None
-            if len(group.examples) < max_examples:
-                group.examples.append(
-                    Example(record.id, record.source, record.vars, record.output, critique)
-                )
-    clusters = [
-        Cluster(
-            suite=suite.name,
-            cause=cause,
-            evaluators=tuple(g.evaluators),
-            case_ids=tuple(g.case_ids),
-            total_cases=total,
-            critiques=tuple(g.critiques),
-            examples=tuple(g.examples),
-            infrastructure=g.infrastructure,
-        )
-        for cause, g in groups.items()
-    ]
-    return sorted(clusters, key=lambda c: (c.infrastructure, -c.count, c.cause))
-
-
 # --- attribution ---------------------------------------------------------------------------
 
 
 def tokens(text: str) -> set[str]:
-    words = _WORD.findall(text.lower().replace("_", " ").replace("-", " "))
+    words = WORD.findall(text.lower().replace("_", " ").replace("-", " "))
     return {w for w in words if w not in _STOPWORDS and (len(w) >= 3 or w.isdigit())}
 
 
@@ -211,11 +116,6 @@ def evaluator_args_text(evaluators: Sequence[Any]) -> dict[str, str]:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _flat(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _verbatim(text: str | None, info: str = "text", limit: int = _VERBATIM_LIMIT) -> str:
     if text is None:
         return "_(no output)_"
@@ -231,15 +131,23 @@ def _inputs_text(inputs: Mapping[str, Any]) -> str:
     return json.dumps(dict(inputs), ensure_ascii=False, indent=2, default=str)
 
 
-def render_examples(examples: Sequence[Example]) -> str:
+def render_examples(
+    examples: Sequence[Example], said: Collection[str] = (), fixes: Collection[str] = ()
+) -> str:
+    """Each example's input and output; its critique and fix only when the comment does not
+    already list them (``said``, ``fixes``)."""
     parts = []
     for ex in examples:
         where = f" ({inline_code(ex.source)})" if ex.source else ""
+        notes = ""
+        if ex.critique not in said:
+            notes += f"\ncritique: {neutralize(one_line(ex.critique, _CRITIQUE_LIMIT))}\n"
+        if ex.fix and ex.fix not in fixes:
+            notes += f"\nsuggested fix: {neutralize(one_line(ex.fix, _CRITIQUE_LIMIT))}\n"
         parts.append(
-            f"**{inline_code(ex.case_id)}**{where}\n\n"
+            f"**{inline_code(ex.label)}**{where}\n\n"
             f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
-            f"output:\n\n{_verbatim(ex.output)}\n\n"
-            f"critique: {neutralize(_flat(ex.critique, _CRITIQUE_LIMIT))}\n"
+            f"output:\n\n{_verbatim(ex.output)}\n{notes}"
         )
     return "\n".join(parts)
 
@@ -248,8 +156,41 @@ def cluster_fingerprint(path: str, cluster: Cluster) -> str:
     return fingerprint("cluster", path, cluster.suite, cluster.cause)
 
 
-def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
-    """The human part of a finding (no marker), used inline, in the summary and the check."""
+SHOWN_CRITIQUES = 4
+SHOWN_FIXES = 3
+
+
+def _folded(
+    items: Sequence[tuple[str, int]], of: int, limit: int | None, noun: str, more_url: str | None
+) -> list[str]:
+    """One bullet per distinct text, with how many of the ``of`` failing cases said it."""
+    shown = items if limit is None else items[:limit]
+    lines = []
+    for i, (text, count) in enumerate(shown):
+        who = f"{count} of {plural(of, 'failing case')}" if i == 0 else f"{count} of {of}"
+        lines.append(f"- **{who}:** {neutralize(one_line(text, 300))}")
+    left = items[len(shown) :]
+    if left:
+        cases = sum(count for _, count in left)
+        where = f"[the job summary]({more_url})" if more_url else "the job summary"
+        lines.append(
+            f"- … {plural(len(left), f'other {noun}')} ({plural(cases, 'case')}) in {where}"
+        )
+    return lines
+
+
+def render_cluster(
+    cluster: Cluster,
+    *,
+    heading_level: str = "",
+    more_url: str | None = None,
+    limit: int | None = SHOWN_CRITIQUES,
+    examples: bool = True,
+) -> str:
+    """The human part of a finding (no marker), used inline, in the summary and the check.
+
+    ``limit`` caps the distinct critiques shown (None: all, for the job summary, which is
+    where ``more_url`` leads)."""
     pct = f"{100 * cluster.share:.0f}%"
     evaluators = ", ".join(inline_code(e) for e in cluster.evaluators)
     title = (
@@ -258,27 +199,38 @@ def render_cluster(cluster: Cluster, *, heading_level: str = "") -> str:
         f"{plural(cluster.total_cases, 'case')} ({pct})"
     )
     lines = [title, ""]
+    said = cluster.said or tuple((c, 1) for c in cluster.critiques)
     if cluster.infrastructure:
+        said = ()
         lines.append(
             "The model provider failed on these cases, so they say nothing about this prompt; "
             "the gate treats them as the config's `gate.on_error` says."
         )
     else:
         lines.append(f"Flagged by {evaluators}. What the critiques say:")
-        for critique in cluster.critiques[:3]:
-            lines.append(f"- {neutralize(_flat(critique, 300))}")
-        if len(cluster.critiques) > 3:
-            lines.append(f"- … and {len(cluster.critiques) - 3} more in results.json")
-    if cluster.examples:
+        lines += _folded(said, cluster.count, limit, "critique", more_url)
+        if cluster.fixes:
+            fix_limit = None if limit is None else SHOWN_FIXES
+            lines += ["", "Suggested fixes:"]
+            lines += _folded(cluster.fixes, cluster.count, fix_limit, "fix", more_url)
+    if examples and cluster.examples:
         n = len(cluster.examples)
         lines += [
             "",
             f"<details><summary>{plural(n, 'example')}</summary>",
             "",
-            render_examples(cluster.examples),
+            render_examples(
+                cluster.examples,
+                {text for text, _ in said[:limit]},
+                {text for text, _ in cluster.fixes[: None if limit is None else SHOWN_FIXES]},
+            ),
             "</details>",
         ]
     return "\n".join(lines)
+
+
+def _leaves_out(cluster: Cluster) -> bool:
+    return len(cluster.said) > SHOWN_CRITIQUES or len(cluster.fixes) > SHOWN_FIXES
 
 
 @dataclass(frozen=True)
@@ -291,14 +243,22 @@ class PlannedComment:
     line: int | None
     start_line: int | None = None
     kind: str = "finding"
+    # Every critique, when ``body`` leaves some out: the job summary shows it.
+    complete: str = ""
 
 
 def finding_comment(
-    cluster: Cluster, path: str, placement: Placement, head_sha: str
+    cluster: Cluster,
+    path: str,
+    placement: Placement,
+    head_sha: str,
+    *,
+    more_url: str | None = None,
 ) -> PlannedComment:
     fp = cluster_fingerprint(path, cluster)
-    body = f"{render_cluster(cluster)}\n\n{review_marker(fp, head_sha)}"
-    return PlannedComment(path, fp, body, placement.line)
+    body = f"{render_cluster(cluster, more_url=more_url)}\n\n{review_marker(fp, head_sha)}"
+    complete = render_cluster(cluster, limit=None, examples=False) if _leaves_out(cluster) else ""
+    return PlannedComment(path, fp, body, placement.line, complete=complete)
 
 
 def suggestion_comment(
@@ -326,18 +286,20 @@ def plan_findings(
     head_sha: str,
     *,
     level: str = "warning",
+    more_url: str | None = None,
 ) -> tuple[list[PlannedComment], list[Annotation]]:
-    """Comments (inline when a line is commentable) and annotations for one suite's failures."""
+    """Comments (inline when a line is commentable) and annotations for one suite's failures;
+    ``more_url`` is the job summary, where what a comment leaves out is listed."""
     comments: list[PlannedComment] = []
     annotations: list[Annotation] = []
     for cluster in cluster_failures(suite):
         placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args)
-        comments.append(finding_comment(cluster, path, placement, head_sha))
+        comments.append(finding_comment(cluster, path, placement, head_sha, more_url=more_url))
         example = cluster.critiques[0] if cluster.critiques else ""
         annotations.append(
             Annotation(
                 level="warning" if cluster.infrastructure else level,  # type: ignore[arg-type]
-                message=_flat(
+                message=one_line(
                     f"{cluster.count} of {cluster.total_cases} cases fail for this cause. "
                     f"e.g. {example}",
                     900,
@@ -353,8 +315,8 @@ def plan_findings(
 
 def review_body(verdict: str, inline: int, summary_hint: str) -> str:
     return (
-        f"**promptloop** ({verdict}): {plural(inline, 'comment')} on the prompt "
-        f"lines the failures concern. {summary_hint}"
+        f"**promptloop {ICONS.get(verdict, '')} {verdict.upper()}**: {plural(inline, 'comment')} "
+        f"on the prompt lines the failures concern. {summary_hint}"
     )
 
 
@@ -382,89 +344,3 @@ def overall_delta_pp(result: RunResult) -> float | None:
             num += weight * float(cmp["delta_pp"])
             den += weight
     return num / den if den else None
-
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    url: str
-
-
-def render_summary(
-    report_md: str,
-    *,
-    notes: Sequence[str] = (),
-    links: Sequence[Link] = (),
-    unplaced: Sequence[PlannedComment] = (),
-    revisions: Sequence[str] = (),
-) -> str:
-    """The sticky comment / check-run summary / job summary body (without the hidden marker).
-
-    ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
-    promptloop's own sentences; link URLs come from GitHub.
-    """
-    # The report's closing <sub> stats line stays last, after what this run adds.
-    body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
-    if not sep:
-        body, footer = report_md.rstrip(), ""
-    parts = [body.rstrip()]
-    if notes:
-        parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
-    if links:
-        parts.append("\n".join(f"- {lk.label}: {lk.url}" for lk in links))
-    if unplaced:
-        body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
-        parts.append(
-            "### Findings not posted as review comments\n\n"
-            "They concern prompt lines outside this pull request's diff, a provider error, or "
-            f"no review could be posted from this run.\n\n{body}"
-        )
-    parts.extend(r.rstrip() for r in revisions)
-    if footer:
-        parts.append(f"<sub>{footer.lstrip()}")
-    return "\n\n".join(p for p in parts if p) + "\n"
-
-
-def _strip_marker(body: str) -> str:
-    return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
-
-
-def validation_change(scores: object) -> str:
-    """ "60% → 80%" from an optimization's scores (``OptimizationResult.to_dict()["scores"]``),
-    or "" when validation was not scored both ways."""
-    if not isinstance(scores, Mapping):
-        return ""
-    before, after = scores.get("val_before"), scores.get("val_after")
-    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
-        return ""
-    return (
-        f"{100 * float(before.get('pass_rate', 0)):.0f}% → "
-        f"{100 * float(after.get('pass_rate', 0)):.0f}%"
-    )
-
-
-def render_revision(
-    suite: str,
-    path: str,
-    rationale: str,
-    diff: str,
-    scores: Mapping[str, Any] | None,
-    where: str,
-) -> str:
-    """The optimizer's revision for the summary: why, how it scored, the diff, where it went."""
-    lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
-    validation = validation_change(scores)
-    if validation:
-        lines.append(f"Validation pass rate {validation} on cases the optimizer never saw.")
-    if rationale.strip():
-        lines.append(f"Why: {neutralize(_flat(rationale, 800))}")
-    lines.append(where)
-    lines += [
-        "",
-        "<details><summary>diff</summary>",
-        "",
-        code_block(diff, "diff"),
-        "",
-        "</details>",
-    ]
-    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Model clients. ``base`` holds the seam; providers are imported only when used."""
+"""Model clients. ``base`` holds the seam; providers are imported only when used, and
+``litellm_client`` is the only module that imports litellm. Imports only the foundation."""
 
 from promptloop.models.base import (
     Message,

@@ -1,4 +1,5 @@
-"""Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence."""
+"""Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence.
+May import gate (its statistics), engine, project and everything below them."""
 
 from promptloop.optimize.loop import (
     OptimizerSettings,

@@ -545,7 +545,7 @@ class _Loop:
         change = (
             _rules_change(self.current, candidate)
             if self.builder.mode == "rules"
-            else f"{len(changed_ranges(self.current, candidate))} passage(s) rewritten"
+            else f"{plural(len(changed_ranges(self.current, candidate)), 'passage')} rewritten"
         )
         account = f"Optimizer's account: {proposal.rationale} " if proposal.rationale else ""
         self.accepted.append(
@@ -687,7 +687,10 @@ def _rationale(
     unchanged = [
         c for c in trajectory if c.rejection is None and c.error is None and c.val_after is None
     ]
-    summary = f"{len(scored)} candidate(s) scored on validation, {len(rejected)} rejected by guards"
+    summary = (
+        f"{plural(len(scored), 'candidate')} scored on validation, "
+        f"{len(rejected)} rejected by guards"
+    )
     if rejected:
         summary += " (" + "; ".join(sorted({c.rejection or "" for c in rejected})) + ")"
     if unchanged:

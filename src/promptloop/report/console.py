@@ -9,7 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from promptloop.engine.results import CaseRecord, RunResult
-from promptloop.report.figures import confirmation_line, rate_with_interval
+from promptloop.report.figures import change_with_interval, confirmation_line, rate_with_interval
+from promptloop.report.headline import headline
+from promptloop.report.names import case_label
 from promptloop.wording import pct
 
 if TYPE_CHECKING:
@@ -26,6 +28,12 @@ def _clip(text: str | None, limit: int = 100) -> str:
 
 
 def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> None:
+    """Verdict and next step first, as on the pull request; then the table, then detail."""
+    head = headline(result)
+    if head is not None:
+        style = _STATUS_STYLE.get(head.status, "")
+        console.print(Text(f"Verdict: {head.status.upper()} — {head.why}", style=style))
+        console.print(Text(f"Next: {head.next_step[:1].upper()}{head.next_step[1:]}"))
     base = {s.name: s for s in result.baseline}
     summary = Table(title="promptloop results", title_justify="left")
     summary.add_column("suite")
@@ -37,6 +45,7 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
     summary.add_column("threshold", justify="right")
     if base:
         summary.add_column("base pass rate", justify="right")
+        summary.add_column("change [95% CI]", justify="right")
     summary.add_column("verdict")
     for suite in result.suites:
         passed, failed, errored = suite.counts
@@ -52,9 +61,14 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
         ]
         if base:
             row.append(rate_with_interval(base[suite.name]) if suite.name in base else "—")
+            row.append(change_with_interval(result.comparisons.get(suite.name)))
         row.append(verdict.status if verdict else "—")
         summary.add_row(*row, style=None)
     console.print(summary)
+    for name, verdict in result.verdicts.items():
+        # The headline already quotes the gate when it had nothing shorter to say.
+        if head is None or verdict.reason.rstrip(".")[1:] not in head.why:
+            console.print(Text(f"Gate, {name}: {verdict.reason}", style="dim"))
 
     for suite in result.suites:
         if suite.evaluators:
@@ -97,11 +111,6 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
         f"tokens {usage.prompt_tokens} in / {usage.completion_tokens} out · "
         f"cost ${usage.cost_usd:.4f} · wall time {result.wall_s:.1f}s"
     )
-    if result.verdict is not None:
-        style = _STATUS_STYLE.get(result.verdict.status, "")
-        console.print(
-            Text(f"Verdict: {result.verdict.status.upper()} — {result.verdict.reason}", style=style)
-        )
 
 
 def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_failures: int) -> None:
@@ -112,7 +121,7 @@ def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_fail
     table.add_column("why", max_width=70)
     for case in cases[:max_failures]:
         table.add_row(
-            case.id,
+            case_label(case),
             Text(case.status, style=_STATUS_STYLE[case.status]),
             _clip(case.output, 80),
             _clip(case.reasons, 160),

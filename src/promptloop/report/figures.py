@@ -35,3 +35,16 @@ def confirmation_line(confirmation: Mapping[str, Any]) -> str:
         f"the {what} ran {more} to confirm: Δ {confirmation['delta_pp']:+.1f} pp with every "
         f"run counted, p (head worse) {format_p(float(confirmation['p_worse']))}."
     )
+
+
+def _signed(value: float) -> str:
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
+
+
+def change_with_interval(cmp: Mapping[str, Any] | None) -> str:
+    """Head minus base in points with its interval (a results.json comparison block)."""
+    if not cmp:
+        return "—"
+    lo, hi = _signed(cmp["delta_lo_pp"]), _signed(cmp["delta_hi_pp"])
+    return f"{_signed(cmp['delta_pp'])} pp [{lo}, {hi}]"

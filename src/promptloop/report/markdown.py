@@ -3,23 +3,29 @@ neutralised here, because this text is posted to GitHub as is."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from promptloop.engine.results import RunResult
-from promptloop.report.figures import confirmation_line, format_p, rate_with_interval
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.report.chart import pass_rate_chart
+from promptloop.report.figures import (
+    change_with_interval,
+    confirmation_line,
+    format_p,
+    rate_with_interval,
+)
+from promptloop.report.headline import ICONS, headline
+from promptloop.report.names import case_labels, commit_url, short_sha
 from promptloop.safety import inline_code, neutralize
-from promptloop.wording import pct
+from promptloop.wording import pct, plural
 
-_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
-
-
-def _delta(cmp: dict[str, Any] | None) -> str:
-    if not cmp:
-        return "—"
-    return f"{cmp['delta_pp']:+.1f} [{cmp['delta_lo_pp']:+.1f}, {cmp['delta_hi_pp']:+.1f}]"
+_BLANK_RUNS = re.compile(r"\n{3,}")
+# Where the learned revision goes; NUL cannot come from the template or from a suite name.
+_REVISION = "\x00revision\x00"
 
 
 def _pvalue(cmp: dict[str, Any] | None) -> str:
@@ -63,19 +69,96 @@ def _environment() -> Environment:
     return env
 
 
-def render_markdown(result: RunResult, *, max_cases: int = 5) -> str:
+def _share(suite: SuiteResult) -> str:
+    passed, failed, _ = suite.counts
+    n = passed + failed
+    return f"{pct(passed / n)} ({passed} of {n})" if n else "n/a"
+
+
+def _full_delta(cmp: dict[str, Any] | None) -> str:
+    if not cmp:
+        return "—"
+    return f"{cmp['delta_pp']:+.1f} [{cmp['delta_lo_pp']:+.1f}, {cmp['delta_hi_pp']:+.1f}]"
+
+
+def _when(created_at: str) -> str:
+    try:
+        moment = datetime.fromisoformat(created_at)
+    except ValueError:
+        return created_at
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _commit(ref: str, repo_url: str | None) -> str:
+    url = commit_url(repo_url, ref)
+    shown = inline_code(short_sha(ref))
+    return f"[{shown}]({url})" if url else shown
+
+
+def _commits_line(result: RunResult, head_sha: str | None, repo_url: str | None) -> str:
+    """Which commits were compared and when; a <sub> line, so content fingerprints skip it."""
+    parts = []
+    if head_sha:
+        parts.append(f"Head {_commit(head_sha, repo_url)}")
+    if result.baseline_ref:
+        against = "against base" if parts else "Against base"
+        parts.append(f"{against} {_commit(result.baseline_ref, repo_url)}")
+    text = " ".join(parts)
+    return f"{text} · {_when(result.created_at)}" if text else f"Run {_when(result.created_at)}"
+
+
+def render_markdown(
+    result: RunResult,
+    *,
+    max_cases: int = 5,
+    head_sha: str | None = None,
+    repo_url: str | None = None,
+    more_url: str | None = None,
+    chart: bool = False,
+) -> str:
+    """``head_sha`` and ``repo_url`` name and link the commits; ``more_url`` is where a
+    reader finds the cases a list leaves out (the job summary); ``chart`` adds a Mermaid
+    chart, for the job summary (it takes a screen of the PR conversation for little)."""
+
+    def more(n: int) -> str:
+        where = f"[the job summary]({more_url})" if more_url else "results.json"
+        return f"<sub>… and {n} more in {where}</sub>"
+
+    def verdict_cell(name: str) -> str:
+        verdict = result.verdicts.get(name)
+        return f"{ICONS[verdict.status]} {verdict.status}" if verdict else "—"
+
+    labels = {s.name: case_labels([*s.cases, *base_cases(result, s.name)]) for s in result.suites}
     template = _environment().get_template("report.md.j2")
-    return template.render(
+    text = template.render(
         result=result,
+        revision=_REVISION,
+        head=headline(result),
         base={s.name: s for s in result.baseline},
-        icon=_ICONS,
+        ref=short_sha(result.baseline_ref or ""),
+        commits=_commits_line(result, head_sha, repo_url),
+        chart=pass_rate_chart(result) if chart else "",
+        labels=labels,
+        icon=ICONS,
         rate=rate_with_interval,
+        share=_share,
         pct=pct,
-        delta=_delta,
+        plural=plural,
+        delta=change_with_interval,
+        full_delta=_full_delta,
         pvalue=_pvalue,
+        more=more,
+        verdict_cell=verdict_cell,
         confirmation_line=confirmation_line,
         max_cases=max_cases,
     )
+    # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.replace(_REVISION, (result.optimization or {}).get("markdown", ""))
+
+
+def base_cases(result: RunResult, name: str) -> list[CaseRecord]:
+    return next((s.cases for s in result.baseline if s.name == name), [])
 
 
 def write_markdown(result: RunResult, path: Path) -> None:

@@ -1,0 +1,135 @@
+"""The three things a reviewer wants first: did it pass, why (one number, in words), what next.
+
+Built from results.json alone, so the PR comment, the job summary and the console say the same.
+The gate's own sentence (every interval and p-value) is shown further down, for whoever asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from promptloop.engine.results import RunResult, Verdict
+from promptloop.wording import plural
+
+ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    status: str
+    # promptloop's own sentences; suite names come from the config.
+    why: str
+    next_step: str
+
+
+def _rate(rate: float) -> str:
+    text = f"{100 * rate:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def _points(delta_pp: float) -> str:
+    text = f"{abs(delta_pp):.1f}".removesuffix(".0")
+    return f"{text} {'point' if text == '1' else 'points'}"
+
+
+def _counts(cmp: dict[str, Any] | None) -> tuple[int, int]:
+    if not cmp:
+        return 0, 0
+    return len(cmp.get("broken") or []), len(cmp.get("fixed") or [])
+
+
+def _delta(cmp: dict[str, Any]) -> float:
+    confirmation = cmp.get("confirmation")
+    if confirmation and confirmation.get("complete"):
+        return float(confirmation["delta_pp"])
+    return float(cmp["delta_pp"])
+
+
+def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
+    cmp = result.comparisons.get(name)
+    failed = set(verdict.failed_checks)
+    suite = next((s for s in result.suites if s.name == name), None)
+    if verdict.status == "fail" and "errors" not in failed and "critical" not in failed:
+        if "regression" in failed and cmp:
+            broken, _ = _counts(cmp)
+            confirmed = (cmp.get("confirmation") or {}).get("complete")
+            # The confirmed drop (every run counted) is what the gate decided on.
+            found = "; re-running the changed cases confirms" if confirmed else ","
+            return (
+                f"the pass rate fell from {_rate(cmp['base_pass_rate'])} on the base to "
+                f"{_rate(cmp['head_pass_rate'])} on this head ({plural(broken, 'case')} broke)"
+                f"{found} a drop of {_points(_delta(cmp))}, more than the gate allows"
+            )
+        if "min_pass_rate" in failed and suite is not None:
+            return (
+                f"this head passes {_rate(suite.pass_rate)} of its cases, "
+                "below the minimum the gate asks for"
+            )
+    if verdict.status == "pass" and cmp:
+        drop = _delta(cmp)
+        base, head = _rate(cmp["base_pass_rate"]), _rate(cmp["head_pass_rate"])
+        if base == head:
+            return f"the pass rate is {head} on this head, as on the base"
+        moved = "rose" if drop > 0 else "fell"
+        return (
+            f"the pass rate {moved} by {_points(drop)} ({base} on the base, {head} on this "
+            "head), within what the gate allows"
+        )
+    if verdict.status == "pass" and suite is not None and not cmp:
+        return f"this head passes {_rate(suite.pass_rate)} of its cases"
+    # Errors, critical cases and undecided drops: the gate's sentence is already one reason.
+    reason = verdict.reason.rstrip(".")
+    return reason[:1].lower() + reason[1:]
+
+
+def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
+    if status == "pass":
+        return "nothing; the gate does not block this pull request."
+    failed = {c for n in deciding for c in result.verdicts[n].failed_checks}
+    if "errors" in failed:
+        return (
+            "run again once the model provider answers; the errored cases say nothing "
+            "about the prompt."
+        )
+    broken = sum(_counts(result.comparisons.get(n))[0] for n in deciding)
+    failing = sum(
+        1 for s in result.suites if s.name in deciding for c in s.cases if c.status == "fail"
+    )
+    look = (
+        f"look at the {plural(broken, 'broken case')}"
+        if broken
+        else f"look at the {plural(failing, 'failing case')}"
+        if failing
+        else "look at the details"
+    )
+    if status == "inconclusive":
+        return (
+            f"{look} below, or add cases or repeats (`gate.confirm_runs`) so the gate can "
+            "tell a real drop from noise."
+        )
+    if result.optimization and result.optimization.get("suites"):
+        return f"take the learned revision, or {look}; both are below."
+    return f"{look} below."
+
+
+def headline(result: RunResult) -> Headline | None:
+    """None when no gate ran (a plain ``promptloop run`` without baseline or thresholds)."""
+    verdict = result.verdict
+    if verdict is None:
+        return None
+    status = verdict.status
+    deciding = [n for n, v in result.verdicts.items() if v.status == status]
+    if not deciding:
+        return Headline(status, verdict.reason.rstrip("."), _next_step(result, status, []))
+    first = deciding[0]
+    why = f"in {first}, {_suite_why(first, result.verdicts[first], result)}"
+    total = len(result.verdicts)
+    if total > 1 and status == "pass":
+        why = f"all {total} suites pass; {why}"
+    elif total > 1:
+        verb = {"fail": "fail", "inconclusive": "are undecided"}[status]
+        if len(deciding) == 1:
+            verb = {"fail": "fails", "inconclusive": "is undecided"}[status]
+        why = f"{len(deciding)} of {total} suites {verb}; {why}"
+    return Headline(status, why[:1].upper() + why[1:] + ".", _next_step(result, status, deciding))

@@ -1,0 +1,148 @@
+"""Golden renders: what a reviewer sees, kept in tests/fixtures/golden/ and reviewed by eye.
+
+Each golden is the Markdown promptloop posted (normalised: shas, ports, times) and its HTML as
+a CommonMark + GFM-tables renderer draws it, inside a page shaped like a GitHub comment column
+on a laptop. A test fails when either changes; run it with PROMPTLOOP_UPDATE_GOLDEN=1 to
+rewrite them, then look at the screenshots this module makes (``python -m tests.golden``,
+which needs Chromium) before committing.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+UPDATE = os.environ.get("PROMPTLOOP_UPDATE_GOLDEN") == "1"
+# A 1280×800 laptop screen; GitHub's conversation column leaves a comment about 780 px.
+SCREEN = (1280, 800)
+
+_CSS = """
+body { margin: 0; background: #fff; color: #1f2328;
+  font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; }
+.comment { width: 780px; margin: 24px 0 24px 120px; border: 1px solid #d0d7de;
+  border-radius: 6px; }
+.head { background: #f6f8fa; border-bottom: 1px solid #d0d7de; padding: 8px 16px;
+  color: #59636e; border-radius: 6px 6px 0 0; }
+.body { padding: 16px; overflow-wrap: break-word; }
+.body > :first-child { margin-top: 0; }
+h2 { font-size: 1.5em; border-bottom: 1px solid #d1d9e0; padding-bottom: .3em;
+  margin: 24px 0 16px; }
+h3 { font-size: 1.25em; margin: 24px 0 16px; }
+p, ul, table, details, blockquote, pre { margin: 0 0 16px; }
+table { border-collapse: collapse; display: block; width: max-content; max-width: 100%;
+  overflow: auto; }
+th, td { border: 1px solid #d1d9e0; padding: 6px 13px; }
+th { font-weight: 600; }
+tr:nth-child(2n) { background: #f6f8fa; }
+code { font: 85% ui-monospace, SFMono-Regular, Menlo, monospace; background: #eff1f3;
+  padding: .2em .4em; border-radius: 6px; }
+pre { background: #f6f8fa; padding: 16px; border-radius: 6px; overflow: auto; }
+pre code { background: none; padding: 0; }
+blockquote { color: #59636e; border-left: .25em solid #d1d9e0; padding: 0 1em; margin-left: 0; }
+summary { cursor: pointer; }
+sub { color: #59636e; }
+a { color: #0969da; text-decoration: none; }
+"""
+
+
+def markdown_to_html(markdown: str) -> str:
+    """CommonMark with GFM tables; raw HTML passes (GitHub allows <details>, <sub>, <br>)."""
+    renderer = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return renderer.render(markdown)
+
+
+def page(markdown: str, who: str) -> str:
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(who)}</title><style>{_CSS}</style></head>\n<body>\n"
+        f"<div class='comment'><div class='head'>{html.escape(who)}</div>\n"
+        f"<div class='body'>\n{markdown_to_html(markdown)}</div></div>\n</body></html>\n"
+    )
+
+
+def normalise(text: str, replacements: dict[str, str]) -> str:
+    """Make a render repeatable: the run's shas, ports, times and timings."""
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(old, new)
+    text = re.sub(r"http://127\.0\.0\.1:\d+", "https://github.example", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "2026-01-05 09:30 UTC", text)
+    text = re.sub(r"· \d+\.\d s ·", "· 0.4 s ·", text)
+    # The content fingerprint hashes the head sha, which differs on every run of the test.
+    return re.sub(r"\bcontent=[0-9a-f]+", "content=0000000000000000", text)
+
+
+def check(name: str, markdown: str, who: str) -> None:
+    """Compare (or with PROMPTLOOP_UPDATE_GOLDEN=1, write) NAME.md and NAME.html."""
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    rendered = {f"{name}.md": markdown, f"{name}.html": page(markdown, who)}
+    for filename, text in rendered.items():
+        path = GOLDEN / filename
+        if UPDATE or not path.exists():
+            path.write_text(text, encoding="utf-8")
+            continue
+        assert text == path.read_text(encoding="utf-8"), (
+            f"{filename} changed: look at the new render, then PROMPTLOOP_UPDATE_GOLDEN=1"
+        )
+
+
+def screenshots(mermaid_js: Path | None = None) -> list[Path]:
+    """NAME.png for every NAME.html: the first laptop screen, in headless Chromium. With
+    ``mermaid_js`` (a local mermaid.min.js) the charts are drawn as GitHub draws them."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise SystemExit("Chromium is not installed (apt-get install -y chromium)")
+    made = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for source in sorted(GOLDEN.glob("*.html")):
+            text = source.read_text(encoding="utf-8")
+            if mermaid_js is not None and "language-mermaid" in text:
+                text = _with_mermaid(text, mermaid_js)
+            staged = Path(tmp) / source.name
+            staged.write_text(text, encoding="utf-8")
+            target = source.with_suffix(".png")
+            subprocess.run(
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    "--virtual-time-budget=3000",
+                    f"--window-size={SCREEN[0]},{SCREEN[1]}",
+                    f"--screenshot={target}",
+                    staged.as_uri(),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            made.append(target)
+    return made
+
+
+def _with_mermaid(text: str, mermaid_js: Path) -> str:
+    # GitHub swaps ```mermaid blocks for the drawing; do the same before Mermaid runs.
+    text = re.sub(
+        r'<pre><code class="language-mermaid">(.*?)</code></pre>',
+        r'<pre class="mermaid">\1</pre>',
+        text,
+        flags=re.S,
+    )
+    script = mermaid_js.read_text(encoding="utf-8")
+    boot = "mermaid.initialize({startOnLoad: true});"
+    return text.replace("</body>", f"<script>{script}</script><script>{boot}</script></body>")
+
+
+if __name__ == "__main__":
+    js = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    for made in screenshots(js):
+        print(made)
