@@ -6,13 +6,18 @@ GGUF file; only the file is used, not the ``llm`` plugin around it. Both package
 the ``local`` extra and are imported only when the embedded model is first called.
 
 One ``llama_cpp.Llama`` serves the whole process. llama.cpp contexts are not
-thread-safe, so calls run one at a time in a worker thread, off the event loop.
+thread-safe, so calls run one at a time, off the event loop, and always on the same
+worker thread: llama.cpp's compute threads belong to the thread that drives it, and
+driving it from another thread starts a second team that spins against the first
+(generation ran at 40% of llama.cpp's own speed on two cores; bench/results/embedded.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
+import functools
 import importlib.metadata
 import os
 import threading
@@ -43,6 +48,7 @@ class LocalResult:
 _init_lock = threading.Lock()
 _call_lock = threading.Lock()
 _llama: Any = None
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
 
 def find_weights() -> Path | None:
@@ -141,8 +147,9 @@ async def complete(
     json_schema: dict[str, Any] | None = None,
     timeout_s: float | None = None,
 ) -> LocalResult:
-    """``complete_sync`` in a worker thread; a timeout abandons the wait, not the work."""
-    call = asyncio.to_thread(
+    """``complete_sync`` on the llama worker thread; a timeout abandons the wait, not the
+    work."""
+    work = functools.partial(
         complete_sync,
         model,
         messages,
@@ -151,6 +158,7 @@ async def complete(
         seed=seed,
         json_schema=json_schema,
     )
+    call = asyncio.get_running_loop().run_in_executor(_worker, work)
     try:
         return await asyncio.wait_for(call, timeout=timeout_s)
     except TimeoutError as exc:
