@@ -177,6 +177,8 @@ class Measured:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    # User + system CPU seconds of the process and the children it waited for.
+    cpu_s: float = 0.0
 
 
 def measure(
@@ -208,6 +210,7 @@ def measure(
         peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
+        cpu_s=usage.ru_utime + usage.ru_stime,
     )
 
 

@@ -88,6 +88,12 @@ class StubConfig:
     quality_judge: Literal["off", "fresh", "sticky"] = "off"
     judge_error: float = 0.1
     world_salt: int = 0
+    # A JSON literal sent as the message content instead of text ("5", "null", "[1]"),
+    # and an answer with an empty choices list: replies a client must refuse clearly.
+    content_json: str | None = None
+    no_choices: bool = False
+    # Keep every request body (``StubServer.bodies``), to compare what clients send.
+    record_bodies: bool = False
 
 
 @dataclass
@@ -210,6 +216,7 @@ def completion_body(
         text = " ".join(words)
         finish_reason = "length"
     prompt_tokens = sum(len(_words(str(m.get("content", "")))) for m in body.get("messages", []))
+    content: Any = text if config.content_json is None else json.loads(config.content_json)
     return {
         "id": f"chatcmpl-stub-{request_no}",
         "object": "chat.completion",
@@ -218,10 +225,10 @@ def completion_body(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": {"role": "assistant", "content": content},
                 "finish_reason": finish_reason,
             }
-        ],
+        ][: 0 if config.no_choices else 1],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(words),
@@ -236,6 +243,7 @@ class StubServer:
     def __init__(self, config: StubConfig | None = None) -> None:
         self.config = config or StubConfig()
         self.stats = StubStats()
+        self.bodies: list[dict[str, Any]] = []
         self._rng = random.Random(self.config.seed)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -391,6 +399,9 @@ class StubServer:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 self._count(400)
                 return _error(400, "request body is not JSON", "invalid_request_error")
+            if config.record_bodies:
+                with self._lock:
+                    self.bodies.append(body)
             if latency:
                 await asyncio.sleep(latency)
             if config.reject_response_format and body.get("response_format"):

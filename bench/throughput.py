@@ -3,6 +3,10 @@
 Run: ``python bench/throughput.py`` (writes bench/results/throughput.md). Options:
 ``--cases 400 --concurrency 4,16,64 --latency-ms 200 --runs 3 --no-promptfoo``.
 
+Goals (issue 17): promptloop / promptfoo wall <= 0.8 at every C; wall / limit <= 1.15 at
+C = 16 and <= 2.0 at C = 64. CPU per call is the whole process's user + system CPU over
+the 2N calls, for both tools.
+
 For each concurrency C both tools run the same suite against the same stub, alternately
 (promptloop, promptfoo, promptloop, ...) so load from other jobs on the machine hits both
 alike; medians of ``--runs`` runs are reported. Caches are off for both tools.
@@ -43,6 +47,8 @@ from common import (
     write_result,
 )
 
+LIMIT_GOALS = {16: 1.15, 64: 2.0}
+
 
 @dataclass
 class Sample:
@@ -50,6 +56,7 @@ class Sample:
     eval_s: float
     requests: int
     rss_mb: float
+    cpu_s: float
 
 
 def _check(tool: str, m: Measured, requests: int, expected: int) -> None:
@@ -71,7 +78,7 @@ def run_promptloop(project: Path, url: str, cases: int) -> Sample:
     requests = int(stub_stats(url)["requests"])  # type: ignore[call-overload]
     _check("promptloop", m, requests, 2 * cases)
     result = json.loads((out / "results.json").read_text())
-    return Sample(m.wall_s, float(result["wall_s"]), requests, m.peak_rss_mb)
+    return Sample(m.wall_s, float(result["wall_s"]), requests, m.peak_rss_mb, m.cpu_s)
 
 
 def run_promptfoo(pf: Promptfoo, project: Path, url: str, cases: int, concurrency: int) -> Sample:
@@ -82,13 +89,16 @@ def run_promptfoo(pf: Promptfoo, project: Path, url: str, cases: int, concurrenc
     requests = int(stub_stats(url)["requests"])  # type: ignore[call-overload]
     _check("promptfoo", m, requests, 2 * cases)
     stats = json.loads((project / "output.json").read_text())["results"]["stats"]
-    return Sample(m.wall_s, stats["durationMs"] / 1000, requests, m.peak_rss_mb)
+    return Sample(m.wall_s, stats["durationMs"] / 1000, requests, m.peak_rss_mb, m.cpu_s)
 
 
 PROBE = r"""
 import asyncio, json, sys, time
-url, calls = sys.argv[1], int(sys.argv[2])
+url, calls, which = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 body = lambda i: [{"role": "user", "content": f"Summarise item {i} in one line"}]
+payload = lambda i: {"model": "stub-model", "messages": body(i), "max_tokens": 64,
+                     "temperature": 0.0, "seed": 0}
+headers = {"Authorization": "Bearer sk-stub"}
 
 async def bounded(fn):
     gate = asyncio.Semaphore(16)
@@ -103,45 +113,93 @@ def timed(fn):
     return time.process_time() - cpu, time.perf_counter() - wall
 
 out = {}
-out["import"] = timed(lambda: __import__("litellm"))
-import litellm, aiohttp
-
-async def via_litellm(i):
-    await litellm.acompletion(model="openai/stub-model", api_base=url, api_key="sk-stub",
-                              messages=body(i), max_tokens=64, num_retries=0)
-
-async def plain():
-    async with aiohttp.ClientSession() as session:
+if which == "litellm":
+    out["import"] = timed(lambda: __import__("litellm"))
+    import litellm
+    async def main():
         async def call(i):
-            payload = {"model": "stub-model", "messages": body(i), "max_tokens": 64}
-            headers = {"Authorization": "Bearer sk-stub"}
-            async with session.post(url + "/chat/completions", headers=headers, json=payload) as r:
-                (await r.json())["choices"][0]["message"]["content"]
+            r = await litellm.acompletion(model="openai/stub-model", api_base=url,
+                                          api_key="sk-stub", messages=body(i), max_tokens=64,
+                                          temperature=0.0, seed=0, num_retries=0)
+            r.choices[0].message.content
         await bounded(call)
-
-out["litellm"] = timed(lambda: asyncio.run(bounded(via_litellm)))
-out["aiohttp"] = timed(lambda: asyncio.run(plain()))
+elif which == "litellm-shared-client":
+    import litellm, openai
+    async def main():
+        shared = openai.AsyncOpenAI(base_url=url, api_key="sk-stub", max_retries=0)
+        async def call(i):
+            r = await litellm.acompletion(model="openai/stub-model", api_base=url,
+                                          api_key="sk-stub", messages=body(i), max_tokens=64,
+                                          temperature=0.0, seed=0, num_retries=0, client=shared)
+            r.choices[0].message.content
+        await bounded(call)
+        await shared.close()
+elif which == "openai-sdk":
+    import openai
+    async def main():
+        client = openai.AsyncOpenAI(base_url=url, api_key="sk-stub", max_retries=0)
+        async def call(i):
+            (await client.chat.completions.create(**payload(i))).choices[0].message.content
+        await bounded(call)
+        await client.close()
+elif which == "httpx":
+    import httpx
+    async def main():
+        async with httpx.AsyncClient() as client:
+            async def call(i):
+                r = await client.post(url + "/chat/completions", headers=headers, json=payload(i))
+                json.loads(r.content)["choices"][0]["message"]["content"]
+            await bounded(call)
+elif which == "aiohttp":
+    import aiohttp
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async def call(i):
+                async with session.post(url + "/chat/completions", headers=headers,
+                                        json=payload(i)) as r:
+                    json.loads(await r.read())["choices"][0]["message"]["content"]
+            await bounded(call)
+elif which == "promptloop":
+    from promptloop.models.base import Message, ModelRequest
+    from promptloop.models.litellm_client import LiteLLMClient
+    client = LiteLLMClient(api_key="sk-stub")
+    async def main():
+        async def call(i):
+            request = ModelRequest("openai/stub-model", (Message("user", body(i)[0]["content"]),),
+                                   max_tokens=64, api_base=url)
+            (await client.complete(request)).text
+        await bounded(call)
+asyncio.run(main())  # connections, routes and lazy imports are set up once, not per call
+out["calls"] = timed(lambda: asyncio.run(main()))
 print(json.dumps(out))
 """
 
+OPTIONS = ("litellm", "litellm-shared-client", "openai-sdk", "httpx", "aiohttp", "promptloop")
+
 
 def overhead_probe(calls: int, runs: int) -> dict[str, float]:
-    """Where promptloop's time goes beyond the latency: CPU seconds to import litellm, and
-    CPU per call through litellm.acompletion versus a plain aiohttp POST, against a 0 ms
-    stub in a fresh process (medians of ``runs``)."""
-    samples: list[dict[str, list[float]]] = []
+    """CPU per call of each way to send an OpenAI-compatible chat completion, and of
+    importing litellm: a fresh Python process per option and run, against a 0 ms stub in
+    its own process, the options interleaved; medians of ``runs``."""
+    samples: dict[str, list[dict[str, list[float]]]] = {o: [] for o in OPTIONS}
     with stub_server(0) as url:
         for _ in range(runs):
-            m = measure([sys.executable, "-c", PROBE, url, str(calls)], cwd=WORK, env=bench_env())
-            if m.returncode != 0:
-                sys.exit(f"overhead probe failed: {m.stderr[-2000:]}")
-            samples.append(json.loads(m.stdout.strip().splitlines()[-1]))
-    return {
-        "import_cpu_s": median([s["import"][0] for s in samples]),
-        "import_wall_s": median([s["import"][1] for s in samples]),
-        "litellm_cpu_ms": median([s["litellm"][0] for s in samples]) / calls * 1000,
-        "aiohttp_cpu_ms": median([s["aiohttp"][0] for s in samples]) / calls * 1000,
+            for option in OPTIONS:
+                m = measure(
+                    [sys.executable, "-c", PROBE, url, str(calls), option],
+                    cwd=WORK,
+                    env=bench_env(),
+                )
+                if m.returncode != 0:
+                    sys.exit(f"overhead probe ({option}) failed: {m.stderr[-2000:]}")
+                samples[option].append(json.loads(m.stdout.strip().splitlines()[-1]))
+    probe = {
+        "import_cpu_s": median([s["import"][0] for s in samples["litellm"]]),
+        "import_wall_s": median([s["import"][1] for s in samples["litellm"]]),
     }
+    for option in OPTIONS:
+        probe[f"{option}_cpu_ms"] = median([s["calls"][0] for s in samples[option]]) / calls * 1e3
+    return probe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,29 +254,35 @@ def main(argv: list[str] | None = None) -> int:
             2 * n / ours_p,
             ours_p / limit,
             ours_e / limit,
+            median([s.cpu_s for s in ours]) / (2 * n) * 1000,
             median([s.rss_mb for s in ours]),
         ]
         if theirs:
             pf_p = median([s.process_s for s in theirs])
             pf_e = median([s.eval_s for s in theirs])
             # Ratio of medians of runs taken side by side, alternating.
-            row += [pf_p, pf_e, pf_p / limit, median([s.rss_mb for s in theirs]), ours_p / pf_p]
-            # Run-to-run spread on a shared machine is a few percent: call that a tie.
-            verdict = (
-                "faster than"
-                if ours_p < 0.97 * pf_p
-                else "NOT faster than"
-                if ours_p > 1.03 * pf_p
-                else "level with (within 3%, NOT faster)"
-            )
+            row += [
+                pf_p,
+                pf_e,
+                pf_p / limit,
+                median([s.cpu_s for s in theirs]) / (2 * n) * 1000,
+                median([s.rss_mb for s in theirs]),
+                ours_p / pf_p,
+            ]
             goal_lines.append(
-                f"- C={c}: promptloop {verdict} promptfoo ({ours_p:.2f}s vs {pf_p:.2f}s, "
-                "whole process)"
+                f"- C={c}: promptloop / promptfoo {ours_p / pf_p:.2f} ({ours_p:.2f} s vs "
+                f"{pf_p:.2f} s, whole process; goal <= 0.8: "
+                f"{'met' if ours_p / pf_p <= 0.8 else 'NOT met'})"
             )
+        goal = LIMIT_GOALS.get(c)
+        verdict = (
+            ""
+            if goal is None
+            else f"; goal <= {goal:g}x: " + ("met" if ours_p / limit <= goal else "NOT met")
+        )
         goal_lines.append(
-            f"- C={c}: whole process {ours_p / limit:.2f}x the limit "
-            f"({'met' if ours_p / limit <= 1.15 else 'NOT met'}, goal <= 1.15x); "
-            f"eval phase {ours_e / limit:.2f}x"
+            f"- C={c}: whole process {ours_p / limit:.2f}x the limit{verdict} "
+            f"(eval phase {ours_e / limit:.2f}x)"
         )
         rows.append(row)
 
@@ -231,10 +295,18 @@ def main(argv: list[str] | None = None) -> int:
         "pl calls/s",
         "pl / limit",
         "pl eval / limit",
+        "pl CPU ms/call",
         "pl peak RSS MB",
     ]
     if not isinstance(pf, str):
-        header += ["promptfoo s", "pf eval s", "pf / limit", "pf peak RSS MB", "pl / pf"]
+        header += [
+            "promptfoo s",
+            "pf eval s",
+            "pf / limit",
+            "pf CPU ms/call",
+            "pf peak RSS MB",
+            "pl / pf",
+        ]
     body = [
         f"Setup: {n} cases, each one model call then one judge call (2N = {2 * n} calls), "
         f"against bench/stub_server.py with a fixed {args.latency_ms:g} ms latency, caches off. "
@@ -245,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         "(2N calls on C slots; every model call must finish a round before the last, since its "
         "judge call depends on it). *promptloop s* / *promptfoo s* are whole-process wall "
         "times (start to exit), *eval s* the tool's own timing of the evaluation (promptloop: "
-        "results.json wall_s, which includes importing litellm on the first call; promptfoo: "
-        "its durationMs). Peak RSS is wait4's ru_maxrss of the process.",
+        "results.json wall_s; promptfoo: its durationMs). *CPU ms/call* is the process's user "
+        "+ system CPU (wait4's rusage, children included) over the 2N calls. Peak RSS is "
+        "wait4's ru_maxrss of the process.",
         "",
     ]
     if isinstance(pf, str):
@@ -260,15 +333,21 @@ def main(argv: list[str] | None = None) -> int:
     body += table(header, rows)
     body += [
         "",
-        "Where the time beyond the limit goes (a separate probe: a fresh Python process "
-        f"against a 0 ms stub, {2 * n} calls at concurrency 16, medians of {args.runs}): "
-        f"importing litellm takes {probe['import_cpu_s']:.2f} s of CPU "
-        f"({probe['import_wall_s']:.2f} s wall) before the first call can be sent, and each "
-        f"call through litellm.acompletion costs {probe['litellm_cpu_ms']:.1f} ms of CPU, "
-        f"against {probe['aiohttp_cpu_ms']:.2f} ms for the same request as a plain aiohttp "
-        f"POST. A concurrency slot is held during that CPU work, and at high concurrency the "
-        f"one event loop is saturated by it: {2 * n} calls cost about "
-        f"{2 * n * probe['litellm_cpu_ms'] / 1000:.1f} s of CPU, whatever the concurrency.",
+        "The ways to send an OpenAI-compatible chat completion, side by side (a fresh Python "
+        f"process per option and run, {2 * n} calls at concurrency 16 against a 0 ms stub, "
+        f"after one warm-up round; medians of {args.runs}, options interleaved): CPU per call.",
+        "",
+        *table(
+            ["way", "CPU ms/call", "vs litellm"],
+            [
+                [o, probe[f"{o}_cpu_ms"], probe[f"{o}_cpu_ms"] / probe["litellm_cpu_ms"]]
+                for o in OPTIONS
+            ],
+        ),
+        "",
+        f"Importing litellm takes {probe['import_cpu_s']:.2f} s of CPU "
+        f"({probe['import_wall_s']:.2f} s wall). *promptloop* is `LiteLLMClient.complete` "
+        "for an `openai/` model: litellm's route, then the aiohttp fast path.",
         "",
         "Goals:",
         "",

@@ -43,7 +43,12 @@ def cli_env(**extra: str) -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", **extra)
+    env.update(
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        # The checkout's own sources, whichever install the interpreter has.
+        PYTHONPATH=str(REPO_ROOT / "src"),
+        **extra,
+    )
     return env
 
 

@@ -575,7 +575,32 @@ def feedback_add(
 
 
 def main() -> None:
-    cli(prog_name="promptloop")
+    try:
+        cli(prog_name="promptloop")
+    except SystemExit as exc:
+        _exit(exc.code)
+    _exit(0)
+
+
+def _exit(code: object) -> None:
+    """Exit, skipping the interpreter's teardown once litellm is loaded: freeing its
+    modules object by object takes a second or more (bench/results/throughput.md), and
+    the operating system frees the memory at once. Exit handlers still run."""
+    if "litellm" not in sys.modules:
+        sys.exit(code)  # type: ignore[arg-type]
+    import atexit
+    import contextlib
+    import os
+
+    if code is not None and not isinstance(code, int):
+        click.echo(code, err=True)
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe: nothing more can be said on it.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

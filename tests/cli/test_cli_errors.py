@@ -4,9 +4,7 @@ no traceback, and whatever was already computed is kept."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from click.testing import CliRunner
 from promptloop.cli import cli
 from promptloop.engine.results import read_results
 from promptloop.models.scripted import register_script, script_calls
-from tests.support import copy_project, load_stub
+from tests.support import cli_env, copy_project, load_stub, run_promptloop
 
 NEGATIVE_WORDS = ("Terrible", "Broke", "battery", "ignored")
 
@@ -150,15 +148,8 @@ def test_provider_answering_500_makes_errors_completes_and_exits_3(project: Path
             "model: scripted/sentiment",
             f"model: openai/stub\napi_base: {url}\nretries: 1\ntimeout: 10",
         )
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-        env.update(OPENAI_API_KEY="sk-test", LITELLM_LOCAL_MODEL_COST_MAP="True")
-        proc = subprocess.run(
-            [sys.executable, "-m", "promptloop.cli", "run", ".", "-o", "out", "-q"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        proc = run_promptloop(
+            project, "run", ".", "-o", "out", "-q", env=cli_env(OPENAI_API_KEY="sk-test")
         )
     finally:
         server.stop()

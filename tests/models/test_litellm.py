@@ -31,7 +31,10 @@ def ask(url: str | None, text: str = "alpha beta gamma", **fields: Any) -> Model
     return ModelRequest(messages=(Message("user", text),), **base)
 
 
-client = LiteLLMClient(api_key="sk-test")
+@pytest.fixture(params=["fast path", "litellm path"])
+def client(request: pytest.FixtureRequest) -> LiteLLMClient:
+    """Every behaviour here holds on both paths an OpenAI-compatible call can take."""
+    return LiteLLMClient(api_key="sk-test", fast_path=request.param == "fast path")
 
 
 class SleepRecorder:
@@ -46,7 +49,7 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_completion_carries_text_usage_and_finish_reason(serve):
+def test_completion_carries_text_usage_and_finish_reason(client, serve):
     server, url = serve()
     response = run(client.complete(ask(url, "one two three four", max_tokens=3)))
     assert response.text == "one two three"
@@ -58,14 +61,14 @@ def test_completion_carries_text_usage_and_finish_reason(serve):
     assert server.snapshot()["by_status"] == {"200": 1}
 
 
-def test_known_model_gets_a_cost(serve):
+def test_known_model_gets_a_cost(client, serve):
     _, url = serve()
     response = run(client.complete(ask(url, "one two three", model="openai/gpt-4o-mini")))
     assert response.usage.completion_tokens == 3
     assert response.usage.cost_usd > 0
 
 
-def test_cost_comes_from_litellms_own_pricing_not_a_second_lookup(serve, monkeypatch):
+def test_cost_comes_from_litellms_own_pricing_not_a_second_lookup(client, serve, monkeypatch):
     # litellm prices each response as it builds it; pricing it again doubled that work.
     litellm = litellm_client._load_litellm()
     repriced: list[Any] = []
@@ -126,7 +129,7 @@ def test_custom_providers_cost_nothing():
     assert asked == []
 
 
-def test_rate_limit_retry_after_is_honoured(serve):
+def test_rate_limit_retry_after_is_honoured(client, serve):
     server, url = serve(rate_limit_first=1, retry_after_s=7)
     sleeps = SleepRecorder()
     retrying = RetryingClient(client, retries=3, base_delay_s=0.01, sleep=sleeps)
@@ -136,7 +139,7 @@ def test_rate_limit_retry_after_is_honoured(serve):
     assert server.snapshot()["by_status"] == {"200": 1, "429": 1}
 
 
-def test_rate_limit_error_carries_retry_after(serve):
+def test_rate_limit_error_carries_retry_after(client, serve):
     _, url = serve(rate_limit_every=1, retry_after_s=2.5)
     with pytest.raises(ModelCallError) as caught:
         run(client.complete(ask(url)))
@@ -145,7 +148,7 @@ def test_rate_limit_error_carries_retry_after(serve):
     assert "\n" not in str(caught.value)
 
 
-def test_server_errors_are_retried_then_succeed(serve):
+def test_server_errors_are_retried_then_succeed(client, serve):
     server, url = serve(fail_first=2)
     sleeps = SleepRecorder()
     retrying = RetryingClient(client, retries=3, base_delay_s=0.01, sleep=sleeps)
@@ -155,7 +158,7 @@ def test_server_errors_are_retried_then_succeed(serve):
     assert server.snapshot()["by_status"] == {"200": 1, "500": 2}
 
 
-def test_server_errors_forever_give_up_with_attempts(serve):
+def test_server_errors_forever_give_up_with_attempts(client, serve):
     server, url = serve(error_every=1)
     retrying = RetryingClient(client, retries=2, base_delay_s=0.01, sleep=SleepRecorder())
     with pytest.raises(ModelCallError) as caught:
@@ -167,7 +170,7 @@ def test_server_errors_forever_give_up_with_attempts(serve):
 
 
 @pytest.mark.parametrize(("status", "kind"), [(401, "auth"), (400, "bad_request")])
-def test_client_errors_are_classified_and_not_retried(serve, status, kind):
+def test_client_errors_are_classified_and_not_retried(client, serve, status, kind):
     server, url = serve(error_every=1, error_status=status)
     sleeps = SleepRecorder()
     retrying = RetryingClient(client, retries=3, sleep=sleeps)
@@ -179,21 +182,21 @@ def test_client_errors_are_classified_and_not_retried(serve, status, kind):
     assert server.snapshot()["requests"] == 1
 
 
-def test_hang_times_out(serve):
+def test_hang_times_out(client, serve):
     _, url = serve(hang_every=1)
     with pytest.raises(ModelCallError) as caught:
         run(client.complete(ask(url, timeout_s=0.5)))
     assert caught.value.kind == "timeout"
 
 
-def test_malformed_body_is_bad_response(serve):
+def test_malformed_body_is_bad_response(client, serve):
     _, url = serve(malformed_every=1)
     with pytest.raises(ModelCallError) as caught:
         run(client.complete(ask(url)))
     assert caught.value.kind == "bad_response"
 
 
-def test_refused_connection_is_connection_error():
+def test_refused_connection_is_connection_error(client):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -202,7 +205,7 @@ def test_refused_connection_is_connection_error():
     assert caught.value.kind == "connection"
 
 
-def test_json_schema_is_sent_as_response_format(serve):
+def test_json_schema_is_sent_as_response_format(client, serve):
     _, url = serve()
     schema = {"type": "object", "properties": {"passed": {"type": "boolean"}}}
     response = run(client.complete(ask(url, "grade this", json_schema=schema)))
@@ -210,7 +213,7 @@ def test_json_schema_is_sent_as_response_format(serve):
     assert verdict["passed"] is True
 
 
-def test_rejected_response_format_is_retried_without_it(serve):
+def test_rejected_response_format_is_retried_without_it(client, serve):
     server, url = serve(reject_response_format=True)
     schema = {"type": "object"}
     response = run(client.complete(ask(url, "grade this answer", json_schema=schema)))
@@ -219,7 +222,7 @@ def test_rejected_response_format_is_retried_without_it(serve):
     assert server.snapshot()["by_status"] == {"200": 1, "400": 1}
 
 
-def test_scripted_provider_goes_through_litellm():
+def test_scripted_provider_goes_through_litellm(client):
     scripted.register_script("tutor", ["first answer here", "second"])
     schema = {"type": "object"}
     request = ModelRequest(
@@ -246,7 +249,7 @@ def test_scripted_provider_goes_through_litellm():
     assert calls[0]["messages"][0] == {"role": "system", "content": "be kind"}
 
 
-def test_scripted_function_and_errors_keep_their_kind():
+def test_scripted_function_and_errors_keep_their_kind(client):
     def responder(call: dict[str, Any]) -> str | BaseException:
         text = call["messages"][-1]["content"]
         if text == "fail":
@@ -263,7 +266,7 @@ def test_scripted_function_and_errors_keep_their_kind():
     assert str(caught.value) == "slow down"
 
 
-def test_exhausted_or_missing_script_is_bad_request():
+def test_exhausted_or_missing_script_is_bad_request(client):
     scripted.register_script("once", ["only"])
     request = ModelRequest("scripted/once", (Message("user", "hi"),))
     run(client.complete(request))
@@ -276,7 +279,7 @@ def test_exhausted_or_missing_script_is_bad_request():
     assert "scripted/ghost" in str(missing.value)
 
 
-def test_unknown_embedded_model_name_is_bad_request():
+def test_unknown_embedded_model_name_is_bad_request(client):
     with pytest.raises(ModelCallError) as caught:
         run(client.complete(ModelRequest("local/gpt-9", (Message("user", "hi"),))))
     assert caught.value.kind == "bad_request"
@@ -295,7 +298,7 @@ def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
-def test_error_messages_are_short_single_lines(serve):
+def test_error_messages_are_short_single_lines(client, serve):
     _, url = serve(error_every=1, error_status=503)
     with pytest.raises(ModelCallError) as caught:
         run(client.complete(ask(url)))

@@ -78,3 +78,26 @@ def test_json_schema_completion_parses():
     assert isinstance(verdict["passed"], bool)
     assert isinstance(verdict["score"], int | float)
     assert isinstance(verdict["critique"], str)
+
+
+def test_every_call_runs_on_one_worker_thread(monkeypatch):
+    # llama.cpp's compute threads belong to the thread that drives it; a call from another
+    # thread starts a second team that spins against the first.
+    import threading
+
+    seen: list[int] = []
+
+    def fake(model: str, messages: list, **options: object) -> local.LocalResult:
+        seen.append(threading.get_ident())
+        return local.LocalResult("ok", 1, 1, "stop")
+
+    monkeypatch.setattr(local, "complete_sync", fake)
+
+    async def several() -> None:
+        await asyncio.gather(*(local.complete("smollm2", []) for _ in range(4)))
+
+    for _ in range(2):
+        asyncio.run(several())
+    assert len(seen) == 8
+    assert len(set(seen)) == 1
+    assert seen[0] != threading.get_ident()

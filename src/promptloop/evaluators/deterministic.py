@@ -21,22 +21,9 @@ from typing import Any, Literal, Protocol
 
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
+from promptloop.evaluators.specs import DETERMINISTIC_KINDS as DETERMINISTIC_KINDS
+from promptloop.evaluators.specs import NEGATION_PREFIX as NEGATION_PREFIX
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
-
-DETERMINISTIC_KINDS: tuple[str, ...] = (
-    "equals",
-    "contains",
-    "icontains",
-    "regex",
-    "starts-with",
-    "ends-with",
-    "is-json",
-    "json-schema",
-    "max-length",
-    "min-length",
-)
-
-NEGATION_PREFIX = "not-"
 
 
 @dataclass(frozen=True)

