@@ -36,6 +36,7 @@ from promptloop.models.base import (
     ModelResponse,
     Usage,
     is_embedded,
+    tool_calls_from,
 )
 from promptloop.models.openai_http import (
     Route,
@@ -190,12 +191,15 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
     return {"scripted": ScriptedHandler()}
 
 
-RouteKey = tuple[str, str | None, float, int | None, int | None, str | None]
+RouteKey = tuple[str, str | None, float, int | None, int | None, str | None, str | None]
 
 
 def _route_key(request: ModelRequest) -> RouteKey:
     schema = request.json_schema
     shape = None if schema is None else json.dumps(schema, sort_keys=True)
+    tools = None
+    if request.tools or request.tool_choice is not None:
+        tools = json.dumps([list(request.tools), request.tool_choice], sort_keys=True)
     return (
         request.model,
         request.api_base,
@@ -203,6 +207,7 @@ def _route_key(request: ModelRequest) -> RouteKey:
         request.max_tokens,
         request.seed,
         shape,
+        tools,
     )
 
 
@@ -232,6 +237,8 @@ def openai_route(litellm: Any, request: ModelRequest, api_key: str | None) -> Ro
             max_tokens=request.max_tokens,
             seed=request.seed,
             response_format=_response_format(request.json_schema),
+            tools=[dict(tool) for tool in request.tools] or None,
+            tool_choice=request.tool_choice,
             drop_params=True,
         )
         credentials = get_openai_credentials(
@@ -411,6 +418,7 @@ class LiteLLMClient:
             choice = raw.choices[0]
             content = choice.message.content
             finish_reason = choice.finish_reason
+            calls = tool_calls_from(getattr(choice.message, "tool_calls", None))
         except (AttributeError, IndexError, TypeError) as exc:
             raise ModelCallError(
                 f"{request.model} returned a response without choices", kind="bad_response"
@@ -419,11 +427,12 @@ class LiteLLMClient:
         prompt_tokens = int(getattr(usage_obj, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage_obj, "completion_tokens", 0) or 0)
         return ModelResponse(
-            text=text_content(request.model, content),
+            text=text_content(request.model, content, calls_tools=bool(calls)),
             usage=Usage(prompt_tokens, completion_tokens, self._cost(litellm, request, raw)),
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             cached=False,
             latency_s=latency,
+            tool_calls=calls,
         )
 
     @staticmethod
