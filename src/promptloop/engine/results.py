@@ -49,6 +49,21 @@ class EvaluationRecord(_Model):
         return cls(**fields)
 
 
+class ToolCallRecord(_Model):
+    name: str
+    # None when ``raw_arguments`` is not a JSON object; ``error`` says why.
+    arguments: dict[str, Any] | None = None
+    raw_arguments: str = ""
+    error: str | None = None
+    id: str | None = None
+
+    def shown(self) -> str:
+        """``name({"key": value})`` for people; broken arguments shown as they came."""
+        if self.arguments is None:
+            return f"{self.name}({self.raw_arguments}) [{self.error}]"
+        return f"{self.name}({json.dumps(self.arguments, ensure_ascii=False)})"
+
+
 class CaseRecord(_Model):
     id: str
     split: str
@@ -67,10 +82,20 @@ class CaseRecord(_Model):
     cost_usd: float = 0.0
     cached: bool = False
     latency_s: float = 0.0
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def shown_output(self) -> str | None:
+        """The output as reports show it: the text, then each tool call on its own line."""
+        if not self.tool_calls:
+            return self.output
+        lines = [self.output] if self.output else []
+        lines += [f"[tool call] {call.shown()}" for call in self.tool_calls]
+        return "\n".join(lines)
 
     @property
     def reasons(self) -> str:
@@ -251,6 +276,7 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         cost_usd=outcome.usage.cost_usd,
         cached=outcome.cached,
         latency_s=outcome.latency_s,
+        tool_calls=[ToolCallRecord(**call.as_dict()) for call in outcome.tool_calls],
     )
 
 
