@@ -1,0 +1,128 @@
+"""examples/support-agent through the CLI against the OpenAI-compatible stub, which
+answers with real ``tool_calls`` payloads: the request carries the tools, and the
+evaluators grade the calls with reasons a person (and the optimizer) can read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from promptloop.engine.results import CaseRecord, read_results
+from tests.support import REPO_ROOT, cli_env, load_stub, run_promptloop
+
+EXAMPLE = REPO_ROOT / "examples" / "support-agent"
+
+# A plausible but imperfect agent: refunds when it sees "refund", an order number and an
+# amount; looks an order up when it sees a number otherwise; hands off on "person" or
+# "lawyer". Order A7777 gets arguments that are not JSON.
+RULES = (
+    (
+        r"(?is)^(?=.*refund)(?=.*\b(A\d{4})\b)(?=.*\$(\d+)).*",
+        "issue_refund",
+        r'{"order_id": "\1", "amount": \2, "reason": "damaged"}',
+    ),
+    (r"(?is)^(?!.*refund)(?!.*A7777)(?=.*\b(A\d{4})\b).*", "lookup_order", r'{"order_id": "\1"}'),
+    (r"(A7777)", "lookup_order", r'{"order_id": "\1",'),
+    (r"(?i)real person|lawyer", "hand_off_to_human", '{"summary": "Customer asks for a person."}'),
+)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, CaseRecord], list[dict]]:
+    stub = load_stub()
+    project = tmp_path_factory.mktemp("agent") / "support-agent"
+    shutil.copytree(EXAMPLE, project)
+    config = stub.StubConfig(tool_rules=RULES, record_bodies=True)
+    with stub.StubServer(config) as server:
+        env = cli_env(OPENAI_API_KEY="sk-test", OPENAI_API_BASE=server.base_url)
+        env["OPENAI_BASE_URL"] = server.base_url
+        proc = run_promptloop(project, "run", ".", "-m", "openai/stub", "-o", "out", env=env)
+        bodies = list(server.bodies)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    result = read_results(project / "out" / "results.json")
+    cases = {c.id: c for c in result.suites[0].cases}
+    (project / "out" / "report.md").read_text()
+    return cases, bodies
+
+
+def test_the_example_has_enough_cases(ran: tuple[dict[str, CaseRecord], list[dict]]) -> None:
+    cases, _ = ran
+    assert len(cases) >= 30
+
+
+def test_requests_carry_the_prompt_files_tools_and_tool_choice(
+    ran: tuple[dict[str, CaseRecord], list[dict]],
+) -> None:
+    _, bodies = ran
+    assert bodies
+    for body in bodies:
+        names = [tool["function"]["name"] for tool in body["tools"]]
+        assert names == ["lookup_order", "issue_refund", "hand_off_to_human"]
+        assert body["tool_choice"] == "auto"
+        refund = body["tools"][1]["function"]["parameters"]
+        assert refund["properties"]["reason"]["enum"] == ["damaged", "wrong_item", "late"]
+
+
+def test_calls_are_recorded_with_parsed_and_raw_arguments(
+    ran: tuple[dict[str, CaseRecord], list[dict]],
+) -> None:
+    cases, _ = ran
+    [call] = cases["status-1"].tool_calls
+    assert (call.name, call.arguments) == ("lookup_order", {"order_id": "A1024"})
+    assert json.loads(call.raw_arguments) == {"order_id": "A1024"}
+    assert cases["status-1"].status == "pass"
+    assert cases["none-1"].tool_calls == [] and cases["none-1"].status == "pass"
+
+
+def test_right_and_wrong_tools_have_english_reasons(
+    ran: tuple[dict[str, CaseRecord], list[dict]],
+) -> None:
+    cases, _ = ran
+    by_name = {e.evaluator: e for e in cases["refund-1"].evaluations}
+    assert by_name["right-tool"].passed
+    assert (
+        'called `issue_refund` with `order_id: "A1111", amount: 40' in by_name["right-tool"].reason
+    )
+    human4 = {e.evaluator: e for e in cases["human-4"].evaluations}
+    assert not human4["right-tool"].passed
+    assert human4["right-tool"].reason.endswith("expected a call to `hand_off_to_human`")
+    assert not human4["refund-args"].passed
+    assert "amount: 900 is greater than the maximum of 500" in human4["refund-args"].reason
+    human2 = {e.evaluator: e for e in cases["human-2"].evaluations}
+    assert human2["right-tool"].reason == ("called no tool, expected a call to `hand_off_to_human`")
+    # A check of a tool that was not called leaves the verdict to the others.
+    assert human2["lookup-args"].abstained
+
+
+def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
+    ran: tuple[dict[str, CaseRecord], list[dict]],
+) -> None:
+    cases, _ = ran
+    case = cases["status-7"]
+    [call] = case.tool_calls
+    assert call.arguments is None and call.raw_arguments == '{"order_id": "A7777",'
+    assert call.error and "not valid JSON" in call.error
+    args = {e.evaluator: e for e in case.evaluations}["lookup-args"]
+    assert not args.passed and args.error
+    assert "cannot be checked" in args.reason
+    assert case.status == "fail"
+
+
+def test_reports_show_calls_readably(tmp_path: Path) -> None:
+    record = CaseRecord.model_validate(
+        {
+            "id": "x",
+            "split": "test",
+            "vars": {},
+            "output": "",
+            "status": "fail",
+            "score": 0.0,
+            "tool_calls": [
+                {"name": "refund", "arguments": {"amount": 120}, "raw_arguments": '{"amount":120}'}
+            ],
+        }
+    )
+    assert record.shown_output == '[tool call] refund({"amount": 120})'
