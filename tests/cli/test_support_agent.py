@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from promptloop.engine.results import CaseRecord, read_results
+from promptloop.safety import neutralize
 from tests.support import REPO_ROOT, cli_env, load_stub, run_promptloop
 
 EXAMPLE = REPO_ROOT / "examples" / "support-agent"
@@ -27,11 +27,15 @@ RULES = (
     (r"(?is)^(?!.*refund)(?!.*A7777)(?=.*\b(A\d{4})\b).*", "lookup_order", r'{"order_id": "\1"}'),
     (r"(A7777)", "lookup_order", r'{"order_id": "\1",'),
     (r"(?i)real person|lawyer", "hand_off_to_human", '{"summary": "Customer asks for a person."}'),
+    # A hostile model: a ping, HTML and a backtick in the arguments.
+    (r"Someone logged into", "hand_off_to_human", '{"summary": "`@ad <i>"}'),
 )
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, CaseRecord], list[dict]]:
+def ran(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, CaseRecord], list[dict], str]:
     stub = load_stub()
     project = tmp_path_factory.mktemp("agent") / "support-agent"
     shutil.copytree(EXAMPLE, project)
@@ -44,19 +48,19 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, CaseRecord]
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     result = read_results(project / "out" / "results.json")
     cases = {c.id: c for c in result.suites[0].cases}
-    (project / "out" / "report.md").read_text()
-    return cases, bodies
+    out = project / "out"
+    return cases, bodies, (out / "report.md").read_text() + (out / "junit.xml").read_text()
 
 
-def test_the_example_has_enough_cases(ran: tuple[dict[str, CaseRecord], list[dict]]) -> None:
-    cases, _ = ran
+def test_the_example_has_enough_cases(ran: tuple[dict[str, CaseRecord], list[dict], str]) -> None:
+    cases, _, _ = ran
     assert len(cases) >= 30
 
 
 def test_requests_carry_the_prompt_files_tools_and_tool_choice(
-    ran: tuple[dict[str, CaseRecord], list[dict]],
+    ran: tuple[dict[str, CaseRecord], list[dict], str],
 ) -> None:
-    _, bodies = ran
+    _, bodies, _ = ran
     assert bodies
     for body in bodies:
         names = [tool["function"]["name"] for tool in body["tools"]]
@@ -67,9 +71,9 @@ def test_requests_carry_the_prompt_files_tools_and_tool_choice(
 
 
 def test_calls_are_recorded_with_parsed_and_raw_arguments(
-    ran: tuple[dict[str, CaseRecord], list[dict]],
+    ran: tuple[dict[str, CaseRecord], list[dict], str],
 ) -> None:
-    cases, _ = ran
+    cases, _, _ = ran
     [call] = cases["status-1"].tool_calls
     assert (call.name, call.arguments) == ("lookup_order", {"order_id": "A1024"})
     assert json.loads(call.raw_arguments) == {"order_id": "A1024"}
@@ -78,9 +82,9 @@ def test_calls_are_recorded_with_parsed_and_raw_arguments(
 
 
 def test_right_and_wrong_tools_have_english_reasons(
-    ran: tuple[dict[str, CaseRecord], list[dict]],
+    ran: tuple[dict[str, CaseRecord], list[dict], str],
 ) -> None:
-    cases, _ = ran
+    cases, _, _ = ran
     by_name = {e.evaluator: e for e in cases["refund-1"].evaluations}
     assert by_name["right-tool"].passed
     assert (
@@ -91,16 +95,16 @@ def test_right_and_wrong_tools_have_english_reasons(
     assert human4["right-tool"].reason.endswith("expected a call to `hand_off_to_human`")
     assert not human4["refund-args"].passed
     assert "amount: 900 is greater than the maximum of 500" in human4["refund-args"].reason
-    human2 = {e.evaluator: e for e in cases["human-2"].evaluations}
-    assert human2["right-tool"].reason == ("called no tool, expected a call to `hand_off_to_human`")
+    human5 = {e.evaluator: e for e in cases["human-5"].evaluations}
+    assert human5["right-tool"].reason == "called no tool, expected a call to `hand_off_to_human`"
     # A check of a tool that was not called leaves the verdict to the others.
-    assert human2["lookup-args"].abstained
+    assert human5["lookup-args"].abstained
 
 
 def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
-    ran: tuple[dict[str, CaseRecord], list[dict]],
+    ran: tuple[dict[str, CaseRecord], list[dict], str],
 ) -> None:
-    cases, _ = ran
+    cases, _, _ = ran
     case = cases["status-7"]
     [call] = case.tool_calls
     assert call.arguments is None and call.raw_arguments == '{"order_id": "A7777",'
@@ -111,7 +115,22 @@ def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
     assert case.status == "fail"
 
 
-def test_reports_show_calls_readably(tmp_path: Path) -> None:
+def test_the_report_shows_calls_neutralised(
+    ran: tuple[dict[str, CaseRecord], list[dict], str],
+) -> None:
+    _, _, report_and_junit = ran
+    report, junit = report_and_junit.split("<?xml", 1)
+    [line] = [ln for ln in report.splitlines() if "[tool call] hand_off_to_human(" in ln]
+    assert "@ad <i>" in line
+    assert "[tool call] hand_off_to_human({&quot;summary&quot;: &quot;`@ad &lt;i&gt;" in junit
+    # What a model wrote sits in code spans or is defused: neutralising the lines that
+    # show it again changes nothing, so no ping, HTML or broken span got through.
+    shown = [ln for ln in report.splitlines() if ln.startswith(("- output:", "- why:"))]
+    assert len(shown) >= 10
+    assert all(neutralize(line) == line for line in shown)
+
+
+def test_reports_show_calls_readably() -> None:
     record = CaseRecord.model_validate(
         {
             "id": "x",
