@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,13 @@ def test_reports_show_calls_readably() -> None:
         }
     )
     assert record.shown_output == '[tool call] refund({"amount": 120})'
+
+
+def test_the_embedded_model_is_refused_for_a_prompt_with_tools(tmp_path: Path) -> None:
+    project = tmp_path / "support-agent"
+    shutil.copytree(EXAMPLE, project)
+    proc = run_promptloop(project, "run", ".", "-m", "local/smollm2", "-o", "out")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert "local/smollm2 cannot call tools, and prompts/agent.yaml declares `tools:`" in line
+    assert not (project / "out").exists()
