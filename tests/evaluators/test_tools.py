@@ -110,3 +110,37 @@ def test_malformed_arguments_are_an_evaluator_error_never_a_pass():
 def test_bad_arguments_are_refused_when_built(kind, args, words):
     with pytest.raises(ValueError, match=words):
         build_evaluator(SimpleNamespace(kind=kind, args=args), base_dir=Path("."))
+
+
+def test_a_judge_reads_the_calls_as_part_of_the_output():
+    seen: list[ModelRequest] = []
+
+    class Judge:
+        async def complete(self, request: ModelRequest) -> ModelResponse:
+            seen.append(request)
+            return ModelResponse('{"passed": false, "score": 0, "critique": "refunded early"}')
+
+    evaluator = build_evaluator(
+        SimpleNamespace(kind="judge", args={"rubric": "Ask for the order first."}),
+        base_dir=Path("."),
+    )
+    ctx = EvalContext(judge=Judge(), judge_model="judge", tool_calls=(REFUND,))
+    result = asyncio.run(evaluator.evaluate("Done.", CASE, ctx))
+    assert not result.passed
+    sent = "\n".join(m.content for m in seen[0].messages)
+    assert 'Done.\n[tool call] refund({"order_id": "A1", "amount": 120})' in sent
+
+
+def test_a_python_check_receives_copies_of_the_calls(tmp_path: Path):
+    (tmp_path / "toolcheck.py").write_text(
+        "def amount(output, case):\n"
+        "    [call] = case.tool_calls\n"
+        "    call['arguments']['amount'] = 0\n"
+        "    return case['tool_calls'][0]['name'] == 'refund'\n"
+    )
+    evaluator = build_evaluator(
+        SimpleNamespace(kind="python", args="toolcheck.py:amount"), base_dir=tmp_path
+    )
+    ctx = EvalContext(judge=_NoJudge(), judge_model="unused", tool_calls=(REFUND,))
+    assert asyncio.run(evaluator.evaluate("", CASE, ctx)).passed
+    assert REFUND.arguments == {"order_id": "A1", "amount": 120}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
+from promptloop.models.base import ToolCall, with_calls
 from promptloop.safety import mask_secrets
 
 SCHEMA_VERSION = 1
@@ -57,11 +58,8 @@ class ToolCallRecord(_Model):
     error: str | None = None
     id: str | None = None
 
-    def shown(self) -> str:
-        """``name({"key": value})`` for people; broken arguments shown as they came."""
-        if self.arguments is None:
-            return f"{self.name}({self.raw_arguments}) [{self.error}]"
-        return f"{self.name}({json.dumps(self.arguments, ensure_ascii=False)})"
+    def call(self) -> ToolCall:
+        return ToolCall(self.name, self.raw_arguments, self.arguments, self.error, self.id)
 
 
 class CaseRecord(_Model):
@@ -93,9 +91,7 @@ class CaseRecord(_Model):
         """The output as reports show it: the text, then each tool call on its own line."""
         if not self.tool_calls:
             return self.output
-        lines = [self.output] if self.output else []
-        lines += [f"[tool call] {call.shown()}" for call in self.tool_calls]
-        return "\n".join(lines)
+        return with_calls(self.output or "", [record.call() for record in self.tool_calls])
 
     @property
     def reasons(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -111,6 +112,12 @@ class ToolCall:
             return cls(name, raw_arguments, None, f"arguments are a JSON {kind}, not an object", id)
         return cls(name, raw_arguments, parsed, None, id)
 
+    def shown(self) -> str:
+        """``name({"key": value})`` for people; broken arguments shown as they came."""
+        if self.arguments is None:
+            return f"{self.name}({self.raw_arguments}) [{self.error}]"
+        return f"{self.name}({json.dumps(self.arguments, ensure_ascii=False)})"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -119,6 +126,13 @@ class ToolCall:
             "raw_arguments": self.raw_arguments,
             "error": self.error,
         }
+
+
+def with_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """An answer as people (and judges) read it: its text, then each call on a line."""
+    lines = [text] if text else []
+    lines += [f"[tool call] {call.shown()}" for call in calls]
+    return "\n".join(lines)
 
 
 def tool_calls_from(raw: object) -> tuple[ToolCall, ...]:
