@@ -5,12 +5,16 @@ evaluators grade the calls with reasons a person (and the optimizer) can read.""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from promptloop.cli import cli
 from promptloop.engine.results import CaseRecord, read_results
+from promptloop.models.scripted import Calls, register_script, script_calls
 from promptloop.safety import neutralize
 from tests.support import REPO_ROOT, cli_env, load_stub, run_promptloop
 
@@ -156,3 +160,35 @@ def test_the_embedded_model_is_refused_for_a_prompt_with_tools(tmp_path: Path) -
     [line] = proc.stderr.strip().splitlines()
     assert "local/smollm2 cannot call tools, and prompts/agent.yaml declares `tools:`" in line
     assert not (project / "out").exists()
+
+
+def test_the_example_runs_on_the_scripted_model_through_litellm(
+    tmp_path: Path, clean_scripts: None
+) -> None:
+    def agent(call: dict) -> str | Calls:
+        assert [t["function"]["name"] for t in call["tools"]] == [
+            "lookup_order",
+            "issue_refund",
+            "hand_off_to_human",
+        ]
+        assert call["tool_choice"] == "auto"
+        message = call["messages"][-1]["content"]
+        found = re.search(r"\bA\d{4}\b", message)
+        if found and "refund" not in message.lower():
+            return Calls(("lookup_order", json.dumps({"order_id": found.group(0)})))
+        return "Could you tell me your order number?"
+
+    register_script("agent", agent)
+    project = tmp_path / "support-agent"
+    shutil.copytree(EXAMPLE, project)
+    out = project / "out"
+    result = CliRunner().invoke(
+        cli, ["run", "-q", str(project), "-m", "scripted/agent", "-o", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    cases = {c.id: c for c in read_results(out / "results.json").suites[0].cases}
+    assert cases["status-3"].status == "pass"
+    assert cases["status-3"].tool_calls[0].arguments == {"order_id": "A3090"}
+    right = {e.evaluator: e for e in cases["refund-1"].evaluations}["right-tool"]
+    assert right.reason == "called no tool, expected a call to `issue_refund`"
+    assert len(script_calls("agent")) == 32

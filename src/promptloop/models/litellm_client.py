@@ -148,6 +148,9 @@ class _Completion(Protocol):
     @property
     def finish_reason(self) -> str | None: ...
 
+    @property
+    def tool_calls(self) -> tuple[tuple[str, str], ...]: ...
+
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The request settings our own provider takes, from litellm's handler arguments."""
@@ -157,6 +160,8 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "max_tokens": params.get("max_tokens"),
         "seed": params.get("seed"),
         "json_schema": _schema_from(params),
+        "tools": params.get("tools"),
+        "tool_choice": params.get("tool_choice"),
     }
 
 
@@ -165,12 +170,19 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
 
     def build_response(model: str, result: _Completion) -> Any:
         prompt, completion = result.prompt_tokens, result.completion_tokens
+        message: dict[str, Any] = {"role": "assistant", "content": result.text}
+        if result.tool_calls:
+            message["content"] = result.text or None
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in enumerate(result.tool_calls)
+            ]
         return litellm.ModelResponse(
             model=model,
             choices=[
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.text},
+                    "message": message,
                     "finish_reason": result.finish_reason or "stop",
                 }
             ],
