@@ -19,6 +19,8 @@ from promptloop.safety import neutralize
 from tests.support import REPO_ROOT, cli_env, load_stub, run_promptloop
 
 EXAMPLE = REPO_ROOT / "examples" / "support-agent"
+# Cases by id, the request bodies, report.md + junit.xml, the console output.
+Ran = tuple[dict[str, CaseRecord], list[dict], str, str]
 
 # A plausible but imperfect agent: refunds when it sees "refund", an order number and an
 # amount; looks an order up when it sees a number otherwise; hands off on "person" or
@@ -40,7 +42,7 @@ RULES = (
 @pytest.fixture(scope="module")
 def ran(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[dict[str, CaseRecord], list[dict], str]:
+) -> Ran:
     stub = load_stub()
     project = tmp_path_factory.mktemp("agent") / "support-agent"
     shutil.copytree(EXAMPLE, project)
@@ -54,18 +56,19 @@ def ran(
     result = read_results(project / "out" / "results.json")
     cases = {c.id: c for c in result.suites[0].cases}
     out = project / "out"
-    return cases, bodies, (out / "report.md").read_text() + (out / "junit.xml").read_text()
+    reports = (out / "report.md").read_text() + (out / "junit.xml").read_text()
+    return cases, bodies, reports, proc.stdout
 
 
-def test_the_example_has_enough_cases(ran: tuple[dict[str, CaseRecord], list[dict], str]) -> None:
-    cases, _, _ = ran
+def test_the_example_has_enough_cases(ran: Ran) -> None:
+    cases, _, _, _ = ran
     assert len(cases) >= 30
 
 
 def test_requests_carry_the_prompt_files_tools_and_tool_choice(
-    ran: tuple[dict[str, CaseRecord], list[dict], str],
+    ran: Ran,
 ) -> None:
-    _, bodies, _ = ran
+    _, bodies, _, _ = ran
     assert bodies
     for body in bodies:
         names = [tool["function"]["name"] for tool in body["tools"]]
@@ -76,9 +79,9 @@ def test_requests_carry_the_prompt_files_tools_and_tool_choice(
 
 
 def test_calls_are_recorded_with_parsed_and_raw_arguments(
-    ran: tuple[dict[str, CaseRecord], list[dict], str],
+    ran: Ran,
 ) -> None:
-    cases, _, _ = ran
+    cases, _, _, _ = ran
     [call] = cases["status-1"].tool_calls
     assert (call.name, call.arguments) == ("lookup_order", {"order_id": "A1024"})
     assert json.loads(call.raw_arguments) == {"order_id": "A1024"}
@@ -87,9 +90,9 @@ def test_calls_are_recorded_with_parsed_and_raw_arguments(
 
 
 def test_right_and_wrong_tools_have_english_reasons(
-    ran: tuple[dict[str, CaseRecord], list[dict], str],
+    ran: Ran,
 ) -> None:
-    cases, _, _ = ran
+    cases, _, _, _ = ran
     by_name = {e.evaluator: e for e in cases["refund-1"].evaluations}
     assert by_name["right-tool"].passed
     assert (
@@ -107,9 +110,9 @@ def test_right_and_wrong_tools_have_english_reasons(
 
 
 def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
-    ran: tuple[dict[str, CaseRecord], list[dict], str],
+    ran: Ran,
 ) -> None:
-    cases, _, _ = ran
+    cases, _, _, _ = ran
     case = cases["status-7"]
     [call] = case.tool_calls
     assert call.arguments is None and call.raw_arguments == '{"order_id": "A7777",'
@@ -121,12 +124,14 @@ def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
 
 
 def test_the_report_shows_calls_neutralised(
-    ran: tuple[dict[str, CaseRecord], list[dict], str],
+    ran: Ran,
 ) -> None:
-    _, _, report_and_junit = ran
+    _, _, report_and_junit, console = ran
     report, junit = report_and_junit.split("<?xml", 1)
     [line] = [ln for ln in report.splitlines() if "[tool call] hand_off_to_human(" in ln]
     assert "@ad <i>" in line
+    # The console shows it as written, not as Rich markup.
+    assert "[tool call] lookup_order(" in console
     assert "[tool call] hand_off_to_human({&quot;summary&quot;: &quot;`@ad &lt;i&gt;" in junit
     # What a model wrote sits in code spans or is defused: neutralising the lines that
     # show it again changes nothing, so no ping, HTML or broken span got through.
