@@ -17,7 +17,8 @@ Command line (benchmarks)::
     python bench/stub_server.py --port 8099 --latency-ms 200 --latency-dist lognormal \
         --error-rate 0.02 --rate-limit-every 50
 
-Answers: the last user message is echoed back as the answer; a judge request (one with
+Answers: the last user message is echoed back as the answer (or, for a request with
+``tools``, the calls ``tool_rules`` find in it); a judge request (one with
 ``response_format``, or whose messages mention JSON) gets ``{"passed": true, "score": 1,
 "critique": "..."}``. Token counts are whitespace-separated words; ``max_tokens`` cuts the
 answer and reports ``finish_reason: "length"``.
@@ -94,6 +95,10 @@ class StubConfig:
     no_choices: bool = False
     # Keep every request body (``StubServer.bodies``), to compare what clients send.
     record_bodies: bool = False
+    # Tool calling: for a request with ``tools``, each (pattern, name, arguments) whose
+    # regex matches the last user message adds a call; name and arguments are expanded
+    # with the match (``\\1``). Arguments go out as written, so they can be broken JSON.
+    tool_rules: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -202,6 +207,30 @@ def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | 
     return ""
 
 
+def _tool_calls(config: StubConfig, body: dict[str, Any]) -> list[dict[str, Any]]:
+    choice = body.get("tool_choice")
+    if not body.get("tools") or choice == "none":
+        return []
+    last = next(
+        (str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"),
+        "",
+    )
+    calls = []
+    for pattern, name, arguments in config.tool_rules:
+        for match in re.finditer(pattern, last, flags=re.MULTILINE):
+            calls.append((match.expand(name), match.expand(arguments)))
+    if not calls and isinstance(choice, dict):
+        calls.append((str(choice["function"]["name"]), "{}"))
+    return [
+        {
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        for index, (name, arguments) in enumerate(calls)
+    ]
+
+
 def completion_body(
     config: StubConfig, body: dict[str, Any], request_no: int, rng: random.Random | None = None
 ) -> dict[str, Any]:
@@ -217,6 +246,12 @@ def completion_body(
         finish_reason = "length"
     prompt_tokens = sum(len(_words(str(m.get("content", "")))) for m in body.get("messages", []))
     content: Any = text if config.content_json is None else json.loads(config.content_json)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    calls = _tool_calls(config, body)
+    if calls:
+        message = {"role": "assistant", "content": None, "tool_calls": calls}
+        finish_reason = "tool_calls"
+        words = []
     return {
         "id": f"chatcmpl-stub-{request_no}",
         "object": "chat.completion",
@@ -225,7 +260,7 @@ def completion_body(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": message,
                 "finish_reason": finish_reason,
             }
         ][: 0 if config.no_choices else 1],

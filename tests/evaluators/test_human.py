@@ -71,3 +71,17 @@ def test_a_changed_output_is_unlabelled_and_left_to_the_others() -> None:
 def test_human_takes_no_arguments() -> None:
     with pytest.raises(ValueError, match="human: takes no arguments"):
         build_evaluator(EvaluatorSpec.model_validate({"human": "x"}), base_dir=Path())
+
+
+def test_a_verdict_is_on_the_output_with_its_tool_calls() -> None:
+    from promptloop.models.base import ToolCall, with_calls
+
+    early = (ToolCall.parse("refund", '{"amount": 120}'),)
+    evaluator = HumanEvaluator(records=(record(with_calls("", early), "bad", "too early"),))
+    ctx = EvalContext(judge=_NoJudge(), judge_model="none", tool_calls=early)
+    assert not asyncio.run(evaluator.evaluate("", CASE, ctx)).passed
+    # The same (empty) text with other calls is another output: the verdict does not apply.
+    other = EvalContext(
+        judge=_NoJudge(), judge_model="none", tool_calls=(ToolCall.parse("lookup", "{}"),)
+    )
+    assert asyncio.run(evaluator.evaluate("", CASE, other)).abstained

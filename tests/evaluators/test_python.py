@@ -138,7 +138,9 @@ def test_module_target_found_in_base_dir(tmp_path: Path) -> None:
 def test_case_view_supports_attribute_and_mapping_access(checks_dir: Path) -> None:
     assert run("evals/checks.py:attr_access", "about: charged twice", checks_dir).passed
     result = run("evals/checks.py:ids", "x", checks_dir)
-    assert result.reason == "p1 ['id', 'vars', 'expected', 'metadata', 'tags'] ('smoke',)"
+    assert result.reason == (
+        "p1 ['id', 'vars', 'expected', 'metadata', 'tags', 'tool_calls'] ('smoke',)"
+    )
 
 
 def test_case_view_is_a_copy(checks_dir: Path) -> None:

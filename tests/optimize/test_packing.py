@@ -125,3 +125,22 @@ def test_braces_in_outputs_are_shown_verbatim() -> None:
         [outcome("j", output='{"label": "billing"}')], context_tokens=5000, examples_per_cause=3
     )
     assert '{"label": "billing"}' in packed.text
+
+
+def test_the_optimizer_sees_the_calls_a_failing_output_made() -> None:
+    from dataclasses import replace
+
+    from promptloop.models.base import ToolCall
+
+    refund = replace(
+        outcome("r", output="", reason="called `refund` too early"),
+        tool_calls=(ToolCall.parse("refund", '{"amount": 120}'),),
+    )
+    lookup = replace(
+        outcome("l", output="", reason="called `refund` too early"),
+        tool_calls=(ToolCall.parse("lookup", '{"id": "A1"}'),),
+    )
+    packed = pack_examples([refund, lookup], context_tokens=5000, examples_per_cause=5)
+    assert '[tool call] refund({"amount": 120})' in packed.text
+    # Different calls are different outputs, not one folded example.
+    assert [e.count for e in packed.groups[0].examples] == [1, 1]

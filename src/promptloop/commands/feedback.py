@@ -67,8 +67,8 @@ def _last_output(results_path: Path, suite: str, case: str) -> str:
         if suite_result.name != suite:
             continue
         for record in suite_result.cases:
-            if record.id == case and record.repeat == 0 and record.output is not None:
-                return record.output
+            if record.id == case and record.repeat == 0 and record.shown_output is not None:
+                return record.shown_output
     raise UserError(
         f"the last run has no output for case {case!r} of suite {suite!r}; run it again",
         path=str(results_path),

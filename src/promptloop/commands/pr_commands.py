@@ -43,6 +43,7 @@ from promptloop.github.comment_commands import (
 from promptloop.github.diff import hunk_containing
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import AmbiguousWriteError
+from promptloop.models.base import with_calls
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.safety import code_block, inline_code, neutralize
@@ -79,7 +80,8 @@ def head_outputs(
         [outcomes] = asyncio.run(runner.run_suite(plan, cases=cases))
         for outcome in outcomes:
             if outcome.output is not None:
-                found[(plan.name, outcome.case.id)] = outcome.output
+                # The calls are part of the output a reviewer judged.
+                found[(plan.name, outcome.case.id)] = with_calls(outcome.output, outcome.tool_calls)
     return found
 
 

@@ -26,6 +26,7 @@ from promptloop.errors import UserError
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
+from promptloop.models.base import is_embedded
 from promptloop.models.preflight import ModelUse, check_models, is_own
 from promptloop.models.stop import StopSignal
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
@@ -111,8 +112,19 @@ def preflight(
 ) -> None:
     """Refuse, before any work, a model promptloop serves itself that does not exist. The
     models litellm routes are checked by the runner before its first provider call."""
-    own = [u for u in _model_uses(prepared, opts, plans) if is_own(u.model)]
+    uses = _model_uses(prepared, opts, plans)
+    own = [u for u in uses if is_own(u.model)]
     check_models(own, api_base=prepared.loaded.config.api_base)
+    # The first uses are the suites' models, in the plans' order (``model_uses``).
+    for plan, use in zip(prepared.plans if plans is None else plans, uses, strict=False):
+        if plan.prompt.settings.tools and is_embedded(use.model):
+            raise UserError(
+                f"{use.model} cannot call tools, and {plan.prompt.path} declares `tools:`; "
+                "run it with a tool-capable model, e.g. --model openai/gpt-4o-mini",
+                path=use.path,
+                line=use.line,
+                key=use.key,
+            )
 
 
 def default_output_dir(opts: RunOptions) -> Path:

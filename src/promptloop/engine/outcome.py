@@ -7,7 +7,7 @@ from typing import Literal
 
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalResult
-from promptloop.models.base import Usage
+from promptloop.models.base import ToolCall, Usage
 
 Status = Literal["pass", "fail", "error"]
 
@@ -26,6 +26,8 @@ class CaseOutcome:
     latency_s: float = 0.0
     # The run was stopped (a signal) before this case finished: it has no result at all.
     not_run: bool = False
+    # The function calls the model asked for, beside (or instead of) its text.
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def status(self) -> Status:

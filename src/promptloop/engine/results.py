@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
+from promptloop.models.base import ToolCall, with_calls
 from promptloop.safety import mask_secrets
 
 SCHEMA_VERSION = 1
@@ -49,6 +50,18 @@ class EvaluationRecord(_Model):
         return cls(**fields)
 
 
+class ToolCallRecord(_Model):
+    name: str
+    # None when ``raw_arguments`` is not a JSON object; ``error`` says why.
+    arguments: dict[str, Any] | None = None
+    raw_arguments: str = ""
+    error: str | None = None
+    id: str | None = None
+
+    def call(self) -> ToolCall:
+        return ToolCall(self.name, self.raw_arguments, self.arguments, self.error, self.id)
+
+
 class CaseRecord(_Model):
     id: str
     split: str
@@ -67,10 +80,18 @@ class CaseRecord(_Model):
     cost_usd: float = 0.0
     cached: bool = False
     latency_s: float = 0.0
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def shown_output(self) -> str | None:
+        """The output as reports show it: the text, then each tool call on its own line."""
+        if not self.tool_calls:
+            return self.output
+        return with_calls(self.output or "", [record.call() for record in self.tool_calls])
 
     @property
     def reasons(self) -> str:
@@ -251,6 +272,7 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         cost_usd=outcome.usage.cost_usd,
         cached=outcome.cached,
         latency_s=outcome.latency_s,
+        tool_calls=[ToolCallRecord(**call.as_dict()) for call in outcome.tool_calls],
     )
 
 

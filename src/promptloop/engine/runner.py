@@ -201,6 +201,8 @@ class Runner:
         request = ModelRequest(
             model=plan.model,
             messages=rendered.messages,
+            tools=rendered.tools,
+            tool_choice=rendered.tool_choice,
             temperature=plan.temperature,
             max_tokens=plan.max_tokens,
             # Repeats must be independent draws; the first keeps the configured seed so
@@ -234,6 +236,7 @@ class Runner:
             timeout_s=settings.timeout_s,
             judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
             judge_samples=1 if second_look is None else second_look.judge_samples,
+            tool_calls=response.tool_calls,
         )
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
@@ -250,6 +253,7 @@ class Runner:
             usage=usage,
             cached=response.cached,
             latency_s=time.perf_counter() - started,
+            tool_calls=response.tool_calls,
         )
         self._emit(plan.name, variant, outcome)
         return outcome

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from promptloop.dataset.cases import Case
-from promptloop.models.base import ModelClient, Usage
+from promptloop.models.base import ModelClient, ToolCall, Usage
 
 
 class EvaluatorFileError(ValueError):
@@ -77,6 +77,8 @@ class EvalContext:
     api_base: str | None = None
     judge_attempts: int = 3
     timeout_s: float = 60.0
+    # The calls the model made in this output, for the tool evaluators.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class Evaluator(Protocol):

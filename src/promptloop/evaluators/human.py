@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from promptloop.dataset.cases import Case
 from promptloop.dataset.feedback import FeedbackRecord, verdict_for
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator
+from promptloop.models.base import with_calls
 
 HUMAN_KIND = "human"
 # Reasons of reviewer verdicts start with this, which is how packing and reports find them.
@@ -36,7 +37,8 @@ class HumanEvaluator:
         return HumanEvaluator(self.name, self.weight, tuple(records))
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
-        record = verdict_for(self.records, case.id, output)
+        # A verdict is on the output with its tool calls, as reviewers saw it.
+        record = verdict_for(self.records, case.id, with_calls(output, ctx.tool_calls))
         if record is None:
             return EvalResult(
                 evaluator=self.name,

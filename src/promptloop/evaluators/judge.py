@@ -24,7 +24,7 @@ from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, quote
 from promptloop.evaluators.judge_messages import system_message, user_message
 from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
-from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage
+from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage, with_calls
 
 CRITIQUE_CHARS = 240
 QUOTE_CHARS = 160
@@ -249,6 +249,8 @@ class JudgeEvaluator:
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         """One verdict, or on the gate's second look (``ctx.judge_samples`` > 1) the
         majority of that many independent samples."""
+        # The calls are part of what the model answered, so the judge reads them too.
+        output = with_calls(output, ctx.tool_calls)
         if ctx.judge_samples <= 1:
             return await self._sample(output, case, ctx)
 

@@ -8,7 +8,8 @@ Config forms::
 
 The function is called as ``fn(output, case, **args)``; it may be ``async``. ``case`` is a
 ``CaseView``: read it as a mapping (``case["vars"]["ticket"]``) or by attribute
-(``case.vars``, ``case.expected``, ``case.metadata``, ``case.id``, ``case.tags``). It holds
+(``case.vars``, ``case.expected``, ``case.metadata``, ``case.id``, ``case.tags``, and
+``case.tool_calls``, the output's calls). It holds
 copies, so a check that mutates it cannot disturb other evaluators.
 
 The function returns one of:
@@ -37,7 +38,7 @@ import importlib.util
 import inspect
 import math
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -45,9 +46,10 @@ from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
+from promptloop.models.base import ToolCall
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
-_VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags")
+_VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls")
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,20 @@ class CaseView(Mapping[str, Any]):
     expected: Any
     metadata: Mapping[str, Any]
     tags: tuple[str, ...] = ()
+    # The output's tool calls: ``{id, name, arguments, raw_arguments, error}`` each.
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, case: Case) -> CaseView:
+    def of(cls, case: Case, tool_calls: Sequence[ToolCall] = ()) -> CaseView:
         return cls(
             id=case.id,
             vars=MappingProxyType(copy.deepcopy(dict(case.vars))),
             expected=copy.deepcopy(case.expected),
             metadata=MappingProxyType(copy.deepcopy(dict(case.metadata))),
             tags=tuple(case.tags),
+            tool_calls=tuple(
+                MappingProxyType(copy.deepcopy(call.as_dict())) for call in tool_calls
+            ),
         )
 
     def __getitem__(self, key: str) -> Any:
@@ -94,7 +101,7 @@ class PythonEvaluator:
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         try:
-            view = CaseView.of(case)
+            view = CaseView.of(case, ctx.tool_calls)
             if inspect.iscoroutinefunction(self.function):
                 value = await self.function(output, view, **self.kwargs)
             else:

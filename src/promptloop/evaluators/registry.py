@@ -22,6 +22,7 @@ from promptloop.evaluators.human import HUMAN_KIND, build_human
 from promptloop.evaluators.judge import build_judge
 from promptloop.evaluators.python_check import build_python
 from promptloop.evaluators.specs import EVALUATOR_KINDS, EvaluatorSpec
+from promptloop.evaluators.tools import build_tool_args, build_tool_call
 
 
 def unknown_kind_message(kind: str) -> str:
@@ -67,4 +68,8 @@ def build_evaluator(spec: EvaluatorSpec | Any, *, base_dir: Path) -> Evaluator:
         return build_judge(args, name=name, weight=weight)
     if kind == HUMAN_KIND:
         return build_human(args, name=name, weight=weight)
+    if kind == "tool-call":
+        return build_tool_call(args, name=name, weight=weight)
+    if kind == "tool-args":
+        return build_tool_args(args, name=name, weight=weight)
     return build_deterministic(kind, args, base_dir=base_dir, name=name, weight=weight)

@@ -36,6 +36,8 @@ EVALUATOR_KINDS: tuple[str, ...] = (
     "python",
     "judge",
     "human",
+    "tool-call",
+    "tool-args",
     *(NEGATION_PREFIX + kind for kind in DETERMINISTIC_KINDS),
 )
 # Keys an evaluator list item may carry besides its single evaluator kind.

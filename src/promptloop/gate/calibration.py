@@ -101,7 +101,7 @@ def judged_pairs(
     """Per judge: the first-run outputs a reviewer judged, with both verdicts."""
     pairs: dict[str, list[Pair]] = {judge: [] for judge in judges}
     for record in suite.cases:
-        verdict = verdict_for(feedback, record.id, record.output)
+        verdict = verdict_for(feedback, record.id, record.shown_output)
         if record.repeat != 0 or verdict is None:
             continue
         good = verdict.verdict == "good"

@@ -43,11 +43,11 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
                 score=sum(c.score for c in ran) / len(ran) if ran else 0.0,
                 error=not ran,
                 critical=critical,
-                output=shown.output,
+                output=shown.shown_output,
                 reason=shown.reasons,
-                pass_output=passing.output if passing else None,
+                pass_output=passing.shown_output if passing else None,
                 pass_reason=passing.pass_reasons if passing else "",
-                outputs=tuple(c.output for c in group),
+                outputs=tuple(c.shown_output for c in group),
                 repeats=len(group),
                 errored_repeats=len(group) - len(ran),
             )
@@ -198,9 +198,9 @@ def answers_repeated(first_look: Sequence[CaseRecord], again: Sequence[CaseRecor
     stopping on it does not favour either."""
     seen: dict[str, set[tuple[str | None, str]]] = {}
     for record in first_look:
-        seen.setdefault(record.id, set()).add((record.output, record.status))
+        seen.setdefault(record.id, set()).add((record.shown_output, record.status))
     return all(
-        record.status != "error" and seen.get(record.id) == {(record.output, record.status)}
+        record.status != "error" and seen.get(record.id) == {(record.shown_output, record.status)}
         for record in again
     )
 

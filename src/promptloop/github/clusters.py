@@ -141,7 +141,7 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
                 label = case_label(record)
                 where = None if label == record.source else record.source
                 group.examples.append(
-                    Example(label, where, record.vars, record.output, why.said, why.fix)
+                    Example(label, where, record.vars, record.shown_output, why.said, why.fix)
                 )
     clusters = [
         Cluster(

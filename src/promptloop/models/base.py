@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -44,6 +45,9 @@ class ModelRequest:
     # (response_format for providers, a grammar for the embedded model).
     json_schema: dict[str, Any] | None = None
     api_base: str | None = None
+    # OpenAI function-calling tool definitions and tool_choice, sent as they are written.
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
     # Not part of the cache key: they change how we wait, not what comes back.
     timeout_s: float = 60.0
     purpose: Literal["generate", "judge", "optimize"] = "generate"
@@ -58,6 +62,11 @@ class ModelRequest:
             "json_schema": self.json_schema,
             "api_base": self.api_base,
         }
+        # Only when set, so requests without tools keep the keys they always had.
+        if self.tools:
+            payload["tools"] = list(self.tools)
+        if self.tool_choice is not None:
+            payload["tool_choice"] = self.tool_choice
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -81,6 +90,76 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for. ``arguments`` is ``None`` when
+    ``raw_arguments`` is not a JSON object, and ``error`` says why."""
+
+    name: str
+    raw_arguments: str
+    # Out of equality and hashing (responses are hashed): ``raw_arguments`` decides it.
+    arguments: dict[str, Any] | None = field(default=None, compare=False)
+    error: str | None = None
+    id: str | None = None
+
+    @classmethod
+    def parse(cls, name: str, raw_arguments: str, id: str | None = None) -> ToolCall:
+        try:
+            parsed = json.loads(raw_arguments) if raw_arguments.strip() else {}
+        except ValueError as exc:
+            return cls(name, raw_arguments, None, f"arguments are not valid JSON ({exc})", id)
+        if not isinstance(parsed, dict):
+            kind = type(parsed).__name__
+            return cls(name, raw_arguments, None, f"arguments are a JSON {kind}, not an object", id)
+        return cls(name, raw_arguments, parsed, None, id)
+
+    def shown(self) -> str:
+        """``name({"key": value})`` for people; broken arguments shown as they came."""
+        if self.arguments is None:
+            return f"{self.name}({self.raw_arguments}) [{self.error}]"
+        return f"{self.name}({json.dumps(self.arguments, ensure_ascii=False)})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "raw_arguments": self.raw_arguments,
+            "error": self.error,
+        }
+
+
+def with_calls(text: str, calls: Sequence[ToolCall]) -> str:
+    """An answer as people (and judges) read it: its text, then each call on a line."""
+    lines = [text] if text else []
+    lines += [f"[tool call] {call.shown()}" for call in calls]
+    return "\n".join(lines)
+
+
+def tool_calls_from(raw: object) -> tuple[ToolCall, ...]:
+    """The calls in an OpenAI-style ``message.tool_calls`` list (dicts or objects)."""
+    if not isinstance(raw, list | tuple):
+        return ()
+    calls = []
+    for item in raw:
+        function = _field(item, "function")
+        name = _field(function, "name")
+        arguments = _field(function, "arguments")
+        if not isinstance(name, str):
+            continue
+        if not isinstance(arguments, str):
+            arguments = "" if arguments is None else json.dumps(arguments)
+        call_id = _field(item, "id")
+        calls.append(ToolCall.parse(name, arguments, call_id if isinstance(call_id, str) else None))
+    return tuple(calls)
+
+
+def _field(item: object, name: str) -> Any:
+    if isinstance(item, dict):
+        return item.get(name)
+    return getattr(item, name, None)
+
+
+@dataclass(frozen=True)
 class ModelResponse:
     text: str
     usage: Usage = field(default_factory=Usage)
@@ -88,6 +167,7 @@ class ModelResponse:
     finish_reason: str | None = None
     cached: bool = False
     latency_s: float = 0.0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 ErrorKind = Literal[

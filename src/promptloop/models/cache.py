@@ -24,7 +24,9 @@ from promptloop.models.base import (
     ModelClient,
     ModelRequest,
     ModelResponse,
+    ToolCall,
     Usage,
+    tool_calls_from,
 )
 from promptloop.safety import mask_secrets
 
@@ -156,6 +158,11 @@ def encode_response(response: ModelResponse) -> dict[str, Any]:
         "completion_tokens": response.usage.completion_tokens,
         "cost_usd": response.usage.cost_usd,
         "finish_reason": response.finish_reason,
+        **(
+            {"tool_calls": [c.as_dict() for c in response.tool_calls]}
+            if response.tool_calls
+            else {}
+        ),
     }
 
 
@@ -172,12 +179,23 @@ def decode_response(value: dict[str, Any]) -> ModelResponse | None:
     if not isinstance(text, str):
         return None
     finish = value.get("finish_reason")
+    calls = tool_calls_from(
+        [
+            {
+                "id": c.get("id"),
+                "function": {"name": c.get("name"), "arguments": c.get("raw_arguments")},
+            }
+            for c in value.get("tool_calls") or []
+            if isinstance(c, dict)
+        ]
+    )
     return ModelResponse(
         text=text,
         usage=usage,
         finish_reason=finish if isinstance(finish, str) else None,
         cached=True,
         latency_s=0.0,
+        tool_calls=calls,
     )
 
 
@@ -243,4 +261,12 @@ class MaskingClient:
                 masked, kind=exc.kind, attempts=exc.attempts, retry_after_s=exc.retry_after_s
             ) from None
         text = mask_secrets(response.text, self.secrets)
-        return response if text == response.text else dataclasses.replace(response, text=text)
+        calls = tuple(
+            ToolCall.parse(c.name, mask_secrets(c.raw_arguments, self.secrets), c.id)
+            if mask_secrets(c.raw_arguments, self.secrets) != c.raw_arguments
+            else c
+            for c in response.tool_calls
+        )
+        if text == response.text and calls == response.tool_calls:
+            return response
+        return dataclasses.replace(response, text=text, tool_calls=calls)

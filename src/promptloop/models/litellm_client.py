@@ -36,6 +36,7 @@ from promptloop.models.base import (
     ModelResponse,
     Usage,
     is_embedded,
+    tool_calls_from,
 )
 from promptloop.models.openai_http import (
     Route,
@@ -147,6 +148,9 @@ class _Completion(Protocol):
     @property
     def finish_reason(self) -> str | None: ...
 
+    @property
+    def tool_calls(self) -> tuple[tuple[str, str], ...]: ...
+
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The request settings our own provider takes, from litellm's handler arguments."""
@@ -156,6 +160,8 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "max_tokens": params.get("max_tokens"),
         "seed": params.get("seed"),
         "json_schema": _schema_from(params),
+        "tools": params.get("tools"),
+        "tool_choice": params.get("tool_choice"),
     }
 
 
@@ -164,12 +170,19 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
 
     def build_response(model: str, result: _Completion) -> Any:
         prompt, completion = result.prompt_tokens, result.completion_tokens
+        message: dict[str, Any] = {"role": "assistant", "content": result.text}
+        if result.tool_calls:
+            message["content"] = result.text or None
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in enumerate(result.tool_calls)
+            ]
         return litellm.ModelResponse(
             model=model,
             choices=[
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.text},
+                    "message": message,
                     "finish_reason": result.finish_reason or "stop",
                 }
             ],
@@ -190,12 +203,15 @@ def _make_handlers(litellm: Any) -> dict[str, Any]:
     return {"scripted": ScriptedHandler()}
 
 
-RouteKey = tuple[str, str | None, float, int | None, int | None, str | None]
+RouteKey = tuple[str, str | None, float, int | None, int | None, str | None, str | None]
 
 
 def _route_key(request: ModelRequest) -> RouteKey:
     schema = request.json_schema
     shape = None if schema is None else json.dumps(schema, sort_keys=True)
+    tools = None
+    if request.tools or request.tool_choice is not None:
+        tools = json.dumps([list(request.tools), request.tool_choice], sort_keys=True)
     return (
         request.model,
         request.api_base,
@@ -203,6 +219,7 @@ def _route_key(request: ModelRequest) -> RouteKey:
         request.max_tokens,
         request.seed,
         shape,
+        tools,
     )
 
 
@@ -232,6 +249,8 @@ def openai_route(litellm: Any, request: ModelRequest, api_key: str | None) -> Ro
             max_tokens=request.max_tokens,
             seed=request.seed,
             response_format=_response_format(request.json_schema),
+            tools=[dict(tool) for tool in request.tools] or None,
+            tool_choice=request.tool_choice,
             drop_params=True,
         )
         credentials = get_openai_credentials(
@@ -411,6 +430,7 @@ class LiteLLMClient:
             choice = raw.choices[0]
             content = choice.message.content
             finish_reason = choice.finish_reason
+            calls = tool_calls_from(getattr(choice.message, "tool_calls", None))
         except (AttributeError, IndexError, TypeError) as exc:
             raise ModelCallError(
                 f"{request.model} returned a response without choices", kind="bad_response"
@@ -419,11 +439,12 @@ class LiteLLMClient:
         prompt_tokens = int(getattr(usage_obj, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage_obj, "completion_tokens", 0) or 0)
         return ModelResponse(
-            text=text_content(request.model, content),
+            text=text_content(request.model, content, calls_tools=bool(calls)),
             usage=Usage(prompt_tokens, completion_tokens, self._cost(litellm, request, raw)),
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             cached=False,
             latency_s=latency,
+            tool_calls=calls,
         )
 
     @staticmethod

@@ -25,7 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse, Usage
+from promptloop.models.base import (
+    ErrorKind,
+    ModelCallError,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+    tool_calls_from,
+)
 
 _MAX_MESSAGE = 200
 
@@ -89,6 +96,10 @@ def sampling(request: ModelRequest) -> dict[str, Any]:
         params["seed"] = request.seed
     if request.json_schema is not None:
         params["response_format"] = response_format(request.json_schema)
+    if request.tools:
+        params["tools"] = [dict(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        params["tool_choice"] = request.tool_choice
     return params
 
 
@@ -131,10 +142,13 @@ def not_text(model: str, type_name: str) -> ModelCallError:
     )
 
 
-def text_content(model: str, content: object) -> str:
-    """The answer's text; anything else (a number, null, a list) is the provider's fault."""
+def text_content(model: str, content: object, *, calls_tools: bool = False) -> str:
+    """The answer's text; anything else (a number, null, a list) is the provider's fault,
+    except null beside tool calls, which is how providers say "no text, only calls"."""
     if isinstance(content, str):
         return content
+    if content is None and calls_tools:
+        return ""
     raise not_text(model, "null" if content is None else type(content).__name__)
 
 
@@ -269,7 +283,8 @@ def _response(route: Route, request: ModelRequest, data: Any, latency: float) ->
             f"{request.model} returned a response without choices", kind="bad_response"
         ) from exc
     content = message.get("content") if isinstance(message, dict) else None
-    text = text_content(request.model, content)
+    calls = tool_calls_from(message.get("tool_calls") if isinstance(message, dict) else None)
+    text = text_content(request.model, content, calls_tools=bool(calls))
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     completion_tokens = int(usage.get("completion_tokens") or 0)
@@ -280,4 +295,5 @@ def _response(route: Route, request: ModelRequest, data: Any, latency: float) ->
         finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         cached=False,
         latency_s=latency,
+        tool_calls=calls,
     )

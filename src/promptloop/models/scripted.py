@@ -7,10 +7,12 @@ path, exactly like a provider call, so tests exercise the code users run.
 A script is either a sequence of answers, consumed in order (an ``Exception`` item is
 raised instead of answered), or a function of the call (a dict with ``model``,
 ``messages``, ``temperature``, ``max_tokens``, ``seed`` and ``json_schema``) returning
-the answer or an exception. Raise or return ``ModelCallError(kind=...)`` to simulate a
-provider failure of that kind. Token counts are whitespace-separated words, and
-``max_tokens`` cuts the answer with ``finish_reason="length"``, so accounting and
-truncation are testable.
+the answer or an exception. An answer may be ``Calls(...)``: tool calls (name and raw
+arguments, sent as written so they can be broken JSON) with optional text; the call dict
+then also has the request's ``tools`` and ``tool_choice``. Raise or return
+``ModelCallError(kind=...)`` to simulate a provider failure of that kind. Token counts
+are whitespace-separated words, and ``max_tokens`` cuts the answer with
+``finish_reason="length"``, so accounting and truncation are testable.
 """
 
 from __future__ import annotations
@@ -23,9 +25,22 @@ from typing import Any
 
 from promptloop.models.base import ModelCallError
 
+
+@dataclass(frozen=True)
+class Calls:
+    """A scripted answer that calls tools: ``Calls(("refund", '{"amount": 1}'))``."""
+
+    calls: tuple[tuple[str, str], ...]
+    text: str = ""
+
+    def __init__(self, *calls: tuple[str, str], text: str = "") -> None:
+        object.__setattr__(self, "calls", tuple(calls))
+        object.__setattr__(self, "text", text)
+
+
 ScriptedCall = dict[str, Any]
-ResponderFn = Callable[[ScriptedCall], "str | BaseException"]
-Responder = Iterable["str | BaseException"] | ResponderFn
+ResponderFn = Callable[[ScriptedCall], "str | Calls | BaseException"]
+Responder = Iterable["str | Calls | BaseException"] | ResponderFn
 
 
 @dataclass(frozen=True)
@@ -34,12 +49,13 @@ class ScriptedResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    tool_calls: tuple[tuple[str, str], ...] = ()
 
 
 class _Script:
     def __init__(self, responder: Responder) -> None:
         self.function: ResponderFn | None = None
-        self.queue: deque[str | BaseException] = deque()
+        self.queue: deque[str | Calls | BaseException] = deque()
         if callable(responder):
             self.function = responder
         else:
@@ -93,6 +109,8 @@ def run_script(
     max_tokens: int | None = None,
     seed: int | None = None,
     json_schema: dict[str, Any] | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    tool_choice: Any = None,
 ) -> ScriptedResult:
     """Answer one call from the script ``name``; raises what the script says to raise."""
     call: ScriptedCall = {
@@ -102,6 +120,8 @@ def run_script(
         "max_tokens": max_tokens,
         "seed": seed,
         "json_schema": json_schema,
+        "tools": tools,
+        "tool_choice": tool_choice,
     }
     with _lock:
         script = _scripts.get(name)
@@ -114,16 +134,18 @@ def run_script(
                 raise ModelCallError(
                     f"script 'scripted/{name}' has no answers left", kind="bad_request"
                 )
-            answer: str | BaseException = script.queue.popleft()
+            answer: str | Calls | BaseException = script.queue.popleft()
     if function is not None:
         answer = function(call)
     if isinstance(answer, BaseException):
         raise answer
+    prompt_tokens = sum(len(_words(str(m.get("content") or ""))) for m in messages)
+    if isinstance(answer, Calls):
+        return ScriptedResult(answer.text, prompt_tokens, 0, "tool_calls", answer.calls)
     words = _words(answer)
     finish_reason = "stop"
     if max_tokens is not None and len(words) > max_tokens:
         answer = " ".join(words[:max_tokens])
         words = words[:max_tokens]
         finish_reason = "length"
-    prompt_tokens = sum(len(_words(str(m.get("content") or ""))) for m in messages)
     return ScriptedResult(answer, prompt_tokens, len(words), finish_reason)

@@ -16,7 +16,7 @@ from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import ModelResponse
 from promptloop.optimize.packing import estimate_tokens
-from promptloop.project.prompts import template_variables
+from promptloop.project.prompts import parse_prompt, template_variables
 
 # A line of the seed that mentions one of these is taken to be an output-format instruction.
 _FORMAT_LINE = re.compile(
@@ -78,6 +78,31 @@ def check_variables(seed: str, candidate: str, path: str = "prompt.md") -> str |
     if added:
         parts.append("adds " + ", ".join(f"{{{{ {name} }}}}" for name in added))
     return "template variables changed: candidate " + " and ".join(parts)
+
+
+def check_tools(seed: str, candidate: str, path: str = "prompt.md") -> str | None:
+    """A candidate may reword a tool's description, never change what the tools are: their
+    names and parameter schemas are what the code behind them accepts, and tool_choice is
+    configuration. (Run after ``check_variables``, which rejects a file that will not parse.)"""
+    try:
+        before = parse_prompt(seed, path).settings
+        after = parse_prompt(candidate, path).settings
+    except UserError:
+        return None
+    old = {tool.function.name: tool.function.parameters for tool in before.tools}
+    new = {tool.function.name: tool.function.parameters for tool in after.tools}
+    parts = []
+    if missing := [name for name in old if name not in new]:
+        parts.append("drops or renames " + ", ".join(f"`{name}`" for name in missing))
+    if added := [name for name in new if name not in old]:
+        parts.append("adds " + ", ".join(f"`{name}`" for name in added))
+    if changed := [name for name in old if name in new and old[name] != new[name]]:
+        parts.append("changes the parameters of " + ", ".join(f"`{name}`" for name in changed))
+    if before.tool_choice != after.tool_choice:
+        parts.append("changes tool_choice")
+    if not parts:
+        return None
+    return "tools changed: candidate " + " and ".join(parts)
 
 
 def format_instruction_lines(text: str) -> list[str]:
@@ -180,6 +205,7 @@ def check_candidate(
         return "the candidate prompt is empty"
     checks = [
         check_variables(seed, candidate, path),
+        check_tools(seed, candidate, path),
         check_format_instructions(seed, candidate) if check_format else None,
         # Front matter configures the call; only the instructions count towards length.
         check_length(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.models.base import with_calls
 from promptloop.wording import plural
 
 Feedback = Literal["critiques", "scores-only"]
@@ -143,7 +144,7 @@ def _example(outcome: CaseOutcome, feedback: Feedback, field_chars: int) -> Pack
         case_id=outcome.case.id,
         inputs=inputs,
         expected=None if expected is None else truncate(_show(expected), field_chars),
-        output=truncate(outcome.output or "", field_chars),
+        output=truncate(with_calls(outcome.output or "", outcome.tool_calls), field_chars),
         passed=outcome.passed,
         score=outcome.score,
         feedback=() if feedback == "scores-only" else _feedback_lines(outcome, field_chars),

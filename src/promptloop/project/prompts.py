@@ -22,6 +22,7 @@ as a warning: datasets legitimately carry fields used elsewhere (by evaluators s
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +34,8 @@ import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
@@ -45,10 +47,101 @@ CHAT_SUFFIXES = (".yaml", ".yml", ".json")
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-class PromptSettings(BaseModel):
-    """Front matter of a text prompt (also the settings of a chat prompt)."""
+class ToolFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _schema_is_valid(self) -> ToolFunction:
+        # Imported here: a prompt without tools must not pay for loading jsonschema.
+        jsonschema = importlib.import_module("jsonschema")
+        try:
+            jsonschema.Draft202012Validator.check_schema(self.parameters)
+        except jsonschema.SchemaError as exc:
+            raise PydanticCustomError(
+                "tool_schema",
+                "parameters is not a valid JSON Schema: {error}",
+                {"error": exc.message, "at": ("parameters",)},
+            ) from None
+        return self
+
+
+class ToolSpec(BaseModel):
+    """A tool in OpenAI's function-calling shape: ``{type: function, function: {...}}``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class _ChoiceName(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+
+
+class ToolChoiceFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["function"] = "function"
+    function: _ChoiceName
+
+
+ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+
+
+class _ToolSettings(BaseModel):
+    """``tools`` and ``tool_choice``, which both prompt shapes take."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+
+    @model_validator(mode="after")
+    def _names(self) -> _ToolSettings:
+        names = [tool.function.name for tool in self.tools]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise PydanticCustomError(
+                    "tool_duplicate",
+                    "two tools are named {name}",
+                    {"name": repr(name), "at": ("tools", index, "function", "name")},
+                )
+        choice = self.tool_choice
+        if choice is not None and not self.tools:
+            raise PydanticCustomError(
+                "tool_choice_alone",
+                "tool_choice is set but no tools are declared",
+                {"at": ("tool_choice",)},
+            )
+        if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
+            raise PydanticCustomError(
+                "tool_choice_unknown",
+                "tool_choice names {name}, which is not one of the tools ({known})",
+                {
+                    "name": repr(choice.function.name),
+                    "known": ", ".join(names),
+                    "at": ("tool_choice", "function", "name"),
+                },
+            )
+        return self
+
+    def tool_dicts(self) -> tuple[dict[str, Any], ...]:
+        return tuple(tool.model_dump(exclude_none=True) for tool in self.tools)
+
+    def tool_choice_value(self) -> str | dict[str, Any] | None:
+        choice = self.tool_choice
+        return choice.model_dump() if isinstance(choice, ToolChoiceFunction) else choice
+
+
+class PromptSettings(_ToolSettings):
+    """Front matter of a text prompt (also the settings of a chat prompt)."""
 
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
@@ -64,9 +157,7 @@ class _ChatMessage(BaseModel):
     content: str
 
 
-class _ChatFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _ChatFile(_ToolSettings):
     messages: list[_ChatMessage] = Field(min_length=1)
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
@@ -101,6 +192,8 @@ class RenderedPrompt:
     messages: tuple[Message, ...]
     # Source line range (1-based, inclusive) of each rendered message.
     line_spans: tuple[tuple[int, int], ...]
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -263,6 +356,8 @@ def _parse_chat(source: str, path: str) -> PromptTemplate:
         temperature=chat.temperature,
         max_tokens=chat.max_tokens,
         description=chat.description,
+        tools=chat.tools,
+        tool_choice=chat.tool_choice,
     )
     return _build(path, source, settings, messages)
 
@@ -336,7 +431,10 @@ def render_prompt(
             ) from None
         rendered.append(Message(message.role, content))
     spans = tuple((m.start_line, m.end_line) for m in prompt.messages)
-    return RenderedPrompt(tuple(rendered), spans)
+    settings = prompt.settings
+    return RenderedPrompt(
+        tuple(rendered), spans, settings.tool_dicts(), settings.tool_choice_value()
+    )
 
 
 def check_variables(

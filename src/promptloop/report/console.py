@@ -130,8 +130,9 @@ def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_fail
         table.add_row(
             case_label(case),
             Text(case.status, style=_STATUS_STYLE[case.status]),
-            _clip(case.output, 80),
-            _clip(case.reasons, 160),
+            # Text, not markup: a model's "[tool call]" or "[/]" is shown as written.
+            Text(_clip(case.shown_output, 80)),
+            Text(_clip(case.reasons, 160)),
         )
     console.print(table)
     if len(cases) > max_failures:

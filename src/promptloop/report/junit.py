@@ -49,9 +49,9 @@ def _changes(comparison: dict[str, Any] | None) -> dict[str, tuple[str, dict[str
 
 def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] | None) -> TestCase:
     name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
-    stdout = case.output
+    stdout = case.shown_output
     if change is not None:
-        stdout = f"head output: {case.output}\nbase output: {change[1]['base_output']}"
+        stdout = f"head output: {case.shown_output}\nbase output: {change[1]['base_output']}"
     tc = TestCase(
         name=name,
         classname=classname,
