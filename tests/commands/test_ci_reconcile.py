@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptloop.github.markers import read_marker, review_marker
+from promptloop.github.markers import is_summary, read_marker, review_marker
 from promptloop.github.plan import strip_marker
 from promptloop.models.scripted import register_script
 from tests.commands.test_ci_github import (
@@ -28,10 +28,10 @@ FORGED = review_marker("0000", "0" * 40)
 
 
 def final_state_is_one_of_each(gh: FakeGitHub, heads: list[str]) -> None:
-    summaries = [c for c in gh.issue_comments(REPO, 7) if (read_marker(c["body"]) or 0)]
+    summaries = [c for c in gh.issue_comments(REPO, 7) if is_summary(c["body"])]
     assert len(summaries) == 1
     for head in heads:
-        assert len([r for r in gh.reviews(REPO, 7) if r["commit_id"] == head]) <= 1
+        assert len([r for r in gh.reviews(REPO, 7) if r["commit_id"] == head]) == 1
         assert len(gh.check_runs(REPO, head)) == 1
     bodies = [c["body"] for c in gh.review_comments(REPO, 7)]
     assert len(bodies) == len(set(bodies))

@@ -17,6 +17,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
 from github.PullRequest import PullRequest
 from github.Repository import Repository
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from promptloop.errors import InfraError
 from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
@@ -168,6 +169,15 @@ def _error_text(exc: GithubException) -> str:
     return str(data or exc.message or f"HTTP {exc.status}")
 
 
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """The connection was never made (refused, no route, connect timeout): GitHub cannot
+    have seen the request, so it is safe to say it failed."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
 class _RetryOnlyWhatIsSafe(GithubRetry):
     """PyGithub's retry, except that a write is never repeated after a 5xx answer or a
     connection that broke once the request was out: GitHub may have applied it already (it
@@ -259,10 +269,7 @@ class GitHubClient:
             raise self._translate(exc, action, permission) from exc
         except requests.exceptions.ConnectionError as exc:
             reason = type(exc).__name__
-            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
-                "NewConnectionError" in repr(exc) or "Connection refused" in repr(exc)
-            )
-            error = AmbiguousWriteError if write and not never_sent else InfraError
+            error = AmbiguousWriteError if write and not _never_sent(exc) else InfraError
             raise error(
                 f"could not {action}: cannot reach GitHub at {self.base_url} ({reason})"
             ) from exc

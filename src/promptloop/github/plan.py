@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from promptloop.engine.results import RunResult
-from promptloop.github.markers import CHECK, REVIEW, marker, review_marker, summary_marker
+from promptloop.github.markers import (
+    CHECK,
+    REVIEW,
+    marker,
+    parse_review_marker,
+    review_marker,
+    summary_marker,
+)
 from promptloop.github.review import (
     PlannedComment,
     overall_delta_pp,
@@ -128,8 +135,8 @@ def _combine(parts: Sequence[PlannedComment]) -> PlannedComment:
         return parts[0]
     head = parts[0]
     fp = fingerprint("merged", *sorted(p.fingerprint for p in parts))
-    marker_match = re.search(r"head=([0-9A-Za-z]+) -->\s*$", head.body)
-    head_sha = marker_match.group(1) if marker_match else ""
+    found = parse_review_marker(head.body)
+    head_sha = found[1] if found else ""
     body = "\n\n---\n\n".join(strip_marker(p.body) for p in parts)
     if head_sha:
         body = f"{body}\n\n{review_marker(fp, head_sha)}"

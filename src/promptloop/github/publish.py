@@ -70,11 +70,13 @@ class Ledger:
 @dataclass(frozen=True)
 class Applied:
     """A phase's outcome: ``done`` when GitHub now holds the desired state; ``answers`` maps
-    each applied action to what GitHub returned for it."""
+    each applied action to what GitHub returned for it; ``observed`` is what the last read
+    found (where nothing had to be written, the URLs and shas a caller needs are there)."""
 
     done: bool
     answers: dict[int, Any] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
+    observed: Any = None
 
 
 class Publisher:
@@ -105,7 +107,8 @@ class Publisher:
         for _ in range(PASSES):
             try:
                 gh = self._client()
-                actions = tuple(reconcile(observe(gh)))
+                observed = observe(gh)
+                actions = tuple(reconcile(observed))
             except ReadOnlyTokenError as exc:
                 self._read_only(exc)
                 return Applied(False)
@@ -114,7 +117,7 @@ class Publisher:
                 return Applied(False)
             if self.dry_run:
                 self.ledger.planned.extend(a.describe() for a in actions)
-                return Applied(True, actions=actions)
+                return Applied(True, actions=actions, observed=observed)
             answers: dict[int, Any] = {}
             try:
                 for index, action in enumerate(actions):
@@ -128,7 +131,7 @@ class Publisher:
             except InfraError as exc:
                 self._warn(what, exc)
                 return Applied(False, answers, actions)
-            return Applied(True, answers, actions)
+            return Applied(True, answers, actions, observed)
         self.ledger.warnings.append(f"could not {what}: {failure} (tried {PASSES} times)")
         self.ledger.last_failure = failure
         return Applied(False)

@@ -23,6 +23,7 @@ from promptloop.github.plan import (
     summary_plan,
 )
 from promptloop.github.publish import Ledger, Publisher
+from promptloop.github.reconcile import OpenPull
 from promptloop.github.review import (
     PlannedComment,
     evaluator_args_text,
@@ -32,6 +33,7 @@ from promptloop.github.review import (
     verdict_of,
 )
 from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.state import BranchFile, ExistingSummary
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import Link, held_out_line, optimizer_account, render_revision
 from promptloop.github.workflow import Annotation
@@ -197,9 +199,9 @@ def _publish_commit(ci: Session, plan: CommitPlan) -> str:
         return "Committing it failed; see the warnings above."
     # The commit is the branch tip now, whether this pass made it or an earlier one did.
     sha = next((a for a in applied.answers.values() if isinstance(a, str)), None)
-    if sha is None and not ci.dry_run:
-        tip = ci.github().branch_file(plan.branch, plan.path)
-        sha = tip.tip_sha if tip is not None and tip.text == plan.text else None
+    tip = applied.observed
+    if sha is None and isinstance(tip, BranchFile) and tip.text == plan.text:
+        sha = tip.tip_sha
     if sha is None:
         return f"It would be committed to {inline_code(plan.branch)} (dry run)."
     url = ci.commit_url(sha)
@@ -217,10 +219,16 @@ def _publish_revision_pull(ci: Session, plan: RevisionPullPlan) -> str:
         return "Opening a pull request with it failed; see the warnings above."
     if ci.dry_run:
         return f"It would be offered as a pull request into {inline_code(plan.into)} (dry run)."
-    pulls = ci.github().open_pulls(plan.branch, plan.into)
-    if not pulls:
+    # Opened by this pass (its answer), or by an earlier one (what the read found).
+    url = next(
+        (applied.answers.get(i) for i, a in enumerate(applied.actions) if isinstance(a, OpenPull)),
+        None,
+    )
+    if url is None and applied.observed is not None:
+        _, pulls = applied.observed
+        url = pulls[0].html_url if pulls else None
+    if url is None:
         return "Opening a pull request with it failed; see the warnings above."
-    url = pulls[0].html_url
     ci.suggestion_url = url
     ci.links.append(Link("learned revision (pull request)", url))
     return f"Opened as a pull request into {inline_code(plan.into)}: {url}"
@@ -264,9 +272,9 @@ def publish_summary(ci: Session, number: int, head_sha: str, content: str, summa
     if applied.done:
         ci.published = True
         url = next((a for a in applied.answers.values() if isinstance(a, str)), None)
-        if url is None and not ci.dry_run:
-            existing = ci.github().our_summary(number)
-            url = existing.html_url if existing is not None else None
+        existing = applied.observed
+        if url is None and isinstance(existing, ExistingSummary):
+            url = existing.html_url
         if url:
             ci.links.append(Link("summary comment", url))
 
