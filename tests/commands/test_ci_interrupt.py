@@ -43,7 +43,7 @@ def test_cancelled_ci_posts_an_incomplete_summary(
     assert len(sticky) == 1
     assert "INCOMPLETE" in sticky[0]["body"] and "did not run" in sticky[0]["body"]
     runs = scenario.gh.check_runs(REPO, scenario.head_sha)
-    assert len(runs) == 1 and runs[0]["conclusion"] == "failure"
+    assert len(runs) == 1 and runs[0]["conclusion"] == "cancelled"
     assert not any("```suggestion" in c["body"] for c in scenario.gh.review_comments(REPO, 7))
     result = read_results(Path(res.outputs["results-path"]))
     assert result.incomplete == "interrupted by SIGTERM"

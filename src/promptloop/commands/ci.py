@@ -336,9 +336,12 @@ def _say_on_the_pull_request(
     )
     if ci.can_comment(pull) and pull is not None:
         publish_summary(ci, pull.number, head_sha, content, summary)
+    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
+    # "failure" would tell the author their prompt failed when it was never finished.
+    conclusion: Conclusion = "cancelled" if result.incomplete else _CONCLUSIONS[verdict]
     check = check_run_plan(
         head_sha,
-        _CONCLUSIONS[verdict],
+        conclusion,
         check_title(result),
         summary,
         content,
