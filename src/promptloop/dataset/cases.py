@@ -80,7 +80,7 @@ def value_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
 
 def history_dicts(turns: Sequence[HistoryMessage]) -> list[dict[str, Any]]:
     """The turns in OpenAI's shape, as results.json records them."""
-    shaped = [turn.model_dump(exclude_none=True) for turn in turns]
+    shaped = [turn.model_dump(mode="json", exclude_none=True) for turn in turns]
     for turn in shaped:
         if not turn["tool_calls"]:
             del turn["tool_calls"]

@@ -43,9 +43,11 @@ def check_conversations(prompt: PromptTemplate, cases: Sequence[Case]) -> None:
                     key=f"messages[{index}].tool_calls[{number}].function.name",
                 )
         last = len(case.messages) - 1
-        if not continues and case.messages[last].role not in ("user", "tool"):
+        role = case.messages[last].role
+        if not continues and role not in ("user", "tool"):
+            article = "an" if role == "assistant" else "a"
             raise UserError(
-                f"case '{case.id}' ends its conversation with a {case.messages[last].role} "
+                f"case '{case.id}' ends its conversation with {article} {role} "
                 f"turn, and {prompt.path} has no user message to follow it: end `messages` "
                 "with the user turn (or tool result) the model should answer",
                 path=case.source,
