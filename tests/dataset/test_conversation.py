@@ -206,3 +206,14 @@ def test_inline_cases_in_the_config_point_at_the_turns_line(tmp_path: Path) -> N
     assert str(caught.value).startswith(
         f"{tmp_path / 'promptloop.yaml'}:10: messages[1].role: Input should be"
     )
+
+
+def test_the_readme_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Conversations", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "cases.yaml"
+    path.write_text(block)
+    [case] = load_dataset(path, "evals/cases.yaml")
+    assert [turn.role for turn in case.messages] == ["user", "assistant", "tool", "assistant"]
+    assert case.vars["expected_tool"] == "issue_refund"
