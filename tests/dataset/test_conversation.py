@@ -217,3 +217,14 @@ def test_the_readme_example_loads(tmp_path: Path) -> None:
     [case] = load_dataset(path, "evals/cases.yaml")
     assert [turn.role for turn in case.messages] == ["user", "assistant", "tool", "assistant"]
     assert case.vars["expected_tool"] == "issue_refund"
+
+
+def test_a_case_without_an_id_is_named_by_its_line_in_reports() -> None:
+    from promptloop.engine.outcome import CaseOutcome
+    from promptloop.engine.results import case_record
+    from promptloop.report.names import case_label
+
+    [case] = parse_cases([{"message": "hi", "messages": [ASKED]}], "evals/c.jsonl", lines=[4])
+    record = case_record(CaseOutcome(case=case, output="x", passed=True, score=1.0), "test")
+    assert record.messages == [ASKED]
+    assert case_label(record) == "evals/c.jsonl:4"
