@@ -300,3 +300,33 @@ def test_reports_show_the_earlier_turns_neutralised(ran: Ran) -> None:
     [line] = [ln for ln in render_markdown(result).splitlines() if "earlier turns" in ln]
     assert "[user]" in line and "<!--" not in line.replace("<\u200b!--", "")
     assert neutralize(line) == line
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('"tool_call_id": "call_2"', '"tool_call_id": "call_3"'),
+            "evals/cases.jsonl:41: messages[3].tool_call_id: tool_call_id 'call_3' matches no "
+            "tool call of an earlier assistant turn",
+        ),
+        (
+            ('"name": "issue_refund", "arguments"', '"name": "refund", "arguments"'),
+            "evals/cases.jsonl:42: messages[1].tool_calls[0].function.name: case "
+            "'turns-thanks-after-refund' calls `refund`, which prompts/agent.yaml does not "
+            "declare (its tools are lookup_order, issue_refund, hand_off_to_human)",
+        ),
+    ],
+)
+def test_a_broken_conversation_stops_the_run_before_any_call(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    project = tmp_path / "support-agent"
+    shutil.copytree(EXAMPLE, project)
+    dataset = project / "evals" / "cases.jsonl"
+    dataset.write_text(dataset.read_text().replace(*change))
+    proc = run_promptloop(project, "run", ".", "-m", "openai/stub", "-o", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.endswith(expected)
+    assert not (project / "out").exists()
