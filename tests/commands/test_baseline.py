@@ -346,14 +346,19 @@ CHAT_BASE = """\
 """
 
 
-def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str]) -> None:
+def chat_base(repo: tuple[Path, str]) -> tuple[Path, str]:
+    """The sentiment suite on a chat prompt, committed: the repo and that commit."""
     root, _ = repo
     config = root / "promptloop.yaml"
     config.write_text(config.read_text().replace("prompts/classify.md", "prompts/chat.yaml"))
     (root / "prompts" / "chat.yaml").write_text(CHAT_BASE)
     git(root, "add", ".")
     git(root, "commit", "-qm", "chat prompt")
-    base_sha = git(root, "rev-parse", "HEAD")
+    return root, git(root, "rev-parse", "HEAD")
+
+
+def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str]) -> None:
+    root, base_sha = chat_base(repo)
     (root / "prompts" / "chat.yaml").write_text(
         CHAT_BASE.replace("reviews.", "reviews. Be sarcastic.")
     )
@@ -540,13 +545,7 @@ def test_a_judged_suite_shares_unchanged_verdicts_and_resamples_the_judge(
 def test_turns_calling_a_tool_the_base_lacks_run_head_alone_with_a_notice(
     repo: tuple[Path, str],
 ) -> None:
-    root, _ = repo
-    config = root / "promptloop.yaml"
-    config.write_text(config.read_text().replace("prompts/classify.md", "prompts/chat.yaml"))
-    (root / "prompts" / "chat.yaml").write_text(CHAT_BASE)
-    git(root, "add", ".")
-    git(root, "commit", "-qm", "chat prompt")
-    base_sha = git(root, "rev-parse", "HEAD")
+    root, base_sha = chat_base(repo)
     tools = (
         "tools:\n  - type: function\n    function: {name: fetch_review, parameters: {}}\n"
         "messages:\n" + "".join(f"  {line}\n" for line in CHAT_BASE.splitlines())
