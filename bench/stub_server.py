@@ -18,7 +18,8 @@ Command line (benchmarks)::
         --error-rate 0.02 --rate-limit-every 50
 
 Answers: the last user message is echoed back as the answer (or, for a request with
-``tools``, the calls ``tool_rules`` find in it); a judge request (one with
+``tools``, the calls ``tool_rules`` find in it, or in the whole conversation with
+``tool_rules_read="conversation"``); a judge request (one with
 ``response_format``, or whose messages mention JSON) gets ``{"passed": true, "score": 1,
 "critique": "..."}``. Token counts are whitespace-separated words; ``max_tokens`` cuts the
 answer and reports ``finish_reason: "length"``.
@@ -99,6 +100,10 @@ class StubConfig:
     # regex matches the last user message adds a call; name and arguments are expanded
     # with the match (``\\1``). Arguments go out as written, so they can be broken JSON.
     tool_rules: tuple[tuple[str, str, str], ...] = ()
+    # What the rules read: the last user message, or the whole conversation after the
+    # system messages, one turn a line (``user: ...``, ``assistant: [tool call]
+    # name(arguments)``, ``tool: ...``), so an agent can act on earlier turns.
+    tool_rules_read: Literal["last_user", "conversation"] = "last_user"
 
 
 @dataclass
@@ -207,14 +212,35 @@ def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | 
     return ""
 
 
+def _transcript(messages: list[dict[str, Any]]) -> str:
+    lines = []
+    for message in messages:
+        role = message.get("role")
+        if role == "system":
+            continue
+        if message.get("content"):
+            lines.append(f"{role}: {' '.join(str(message['content']).split())}")
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            lines.append(f"{role}: [tool call] {function.get('name')}({function.get('arguments')})")
+    return "\n".join(lines)
+
+
 def _tool_calls(config: StubConfig, body: dict[str, Any]) -> list[dict[str, Any]]:
     choice = body.get("tool_choice")
     if not body.get("tools") or choice == "none":
         return []
-    last = next(
-        (str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"),
-        "",
-    )
+    if config.tool_rules_read == "conversation":
+        last = _transcript(body["messages"])
+    else:
+        last = next(
+            (
+                str(m.get("content", ""))
+                for m in reversed(body["messages"])
+                if m.get("role") == "user"
+            ),
+            "",
+        )
     calls = []
     for pattern, name, arguments in config.tool_rules:
         for match in re.finditer(pattern, last, flags=re.MULTILINE):

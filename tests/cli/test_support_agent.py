@@ -22,16 +22,22 @@ EXAMPLE = REPO_ROOT / "examples" / "support-agent"
 # Cases by id, the request bodies, report.md + junit.xml, the console output.
 Ran = tuple[dict[str, CaseRecord], list[dict], str, str]
 
-# A plausible but imperfect agent: refunds when it sees "refund", an order number and an
-# amount; looks an order up when it sees a number otherwise; hands off on "person" or
-# "lawyer". Order A7777 gets arguments that are not JSON.
+# A plausible but imperfect agent that reads the whole conversation: refunds when it sees
+# "refund", an order number and an amount (the last ones mentioned) and has not refunded
+# yet, even when a tool result said the order is not refundable or the amount is too big
+# for it; looks the last order number up unless it did already or a refund is asked for;
+# hands off on "person" or "lawyer". Order A7777 gets arguments that are not JSON.
 RULES = (
     (
-        r"(?is)^(?=.*refund)(?=.*\b(A\d{4})\b)(?=.*\$(\d+)).*",
+        r"(?is)\A(?!.*\[tool call\] issue_refund)(?=.*refund)(?=.*\b(A\d{4})\b)(?=.*\$(\d+)).*",
         "issue_refund",
         r'{"order_id": "\1", "amount": \2, "reason": "damaged"}',
     ),
-    (r"(?is)^(?!.*refund)(?!.*A7777)(?=.*\b(A\d{4})\b).*", "lookup_order", r'{"order_id": "\1"}'),
+    (
+        r"(?is)\A(?=.*\b(A\d{4})\b)(?!.*lookup_order\([^)]*\1)(?!.*refund)(?!.*A7777).*",
+        "lookup_order",
+        r'{"order_id": "\1"}',
+    ),
     (r"(A7777)", "lookup_order", r'{"order_id": "\1",'),
     (r"(?i)real person|lawyer", "hand_off_to_human", '{"summary": "Customer asks for a person."}'),
     # A hostile model: a ping, HTML and a backtick in the arguments.
@@ -46,7 +52,7 @@ def ran(
     stub = load_stub()
     project = tmp_path_factory.mktemp("agent") / "support-agent"
     shutil.copytree(EXAMPLE, project)
-    config = stub.StubConfig(tool_rules=RULES, record_bodies=True)
+    config = stub.StubConfig(tool_rules=RULES, tool_rules_read="conversation", record_bodies=True)
     with stub.StubServer(config) as server:
         env = cli_env(OPENAI_API_KEY="sk-test", OPENAI_API_BASE=server.base_url)
         env["OPENAI_BASE_URL"] = server.base_url
@@ -196,4 +202,131 @@ def test_the_example_runs_on_the_scripted_model_through_litellm(
     assert cases["status-3"].tool_calls[0].arguments == {"order_id": "A3090"}
     right = {e.evaluator: e for e in cases["refund-1"].evaluations}["right-tool"]
     assert right.reason == "called no tool, expected a call to `issue_refund`"
-    assert len(script_calls("agent")) == 32
+    written = (EXAMPLE / "evals" / "cases.jsonl").read_text().splitlines()
+    assert len(script_calls("agent")) == len(written) == 42
+
+
+def test_cases_with_earlier_turns_send_them_in_order(ran: Ran) -> None:
+    _, bodies, _, _ = ran
+    [body] = [b for b in bodies if b["messages"][1]["content"] == "Can you check A9901 and A9902?"]
+    assert [m["role"] for m in body["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "assistant",
+        "user",
+    ]
+    calls = body["messages"][2]["tool_calls"]
+    assert [(c["id"], c["function"]["name"]) for c in calls] == [
+        ("call_1", "lookup_order"),
+        ("call_2", "lookup_order"),
+    ]
+    assert json.loads(calls[1]["function"]["arguments"]) == {"order_id": "A9902"}
+    assert [m["tool_call_id"] for m in body["messages"][3:5]] == ["call_1", "call_2"]
+    assert body["messages"][-1] == {
+        "role": "user",
+        "content": "A9901 had the wrong item, please refund the $15.",
+    }
+    assert body["tool_choice"] == "auto" and len(body["tools"]) == 3
+
+
+def test_the_conversation_decides_what_the_agent_should_do(ran: Ran) -> None:
+    cases, _, _, _ = ran
+    turns = {cid: case for cid, case in cases.items() if cid.startswith("turns-")}
+    assert len(turns) == 10 and all(case.messages for case in turns.values())
+    # The order number came two turns ago; the lookup it asks for uses it.
+    [call] = turns["turns-number-given-earlier"].tool_calls
+    assert call.arguments == {"order_id": "A2202"}
+    assert turns["turns-number-given-earlier"].status == "pass"
+    # Already looked up, already refunded: nothing to call again.
+    assert turns["turns-already-looked-up"].tool_calls == []
+    assert turns["turns-thanks-after-refund"].status == "pass"
+    assert turns["turns-other-order"].tool_calls[0].arguments == {"order_id": "A8809"}
+    # The tool result said final sale; refunding anyway fails with a reason to learn from.
+    wrong = {e.evaluator: e for e in turns["turns-not-refundable"].evaluations}["right-tool"]
+    assert not wrong.passed
+    assert wrong.reason == (
+        'called `issue_refund` with `order_id: "A3303", amount: 60, reason: "damaged"`, '
+        "expected no tool call"
+    )
+    assert turns["turns-refund-too-big"].status == "fail"
+    passed = sorted(cid for cid, case in turns.items() if case.status == "pass")
+    assert len(passed) == 8, passed
+
+
+def test_reports_show_the_earlier_turns_neutralised(ran: Ran) -> None:
+    from promptloop.engine.results import RunResult
+    from promptloop.report.markdown import render_markdown
+
+    cases, _, report_and_junit, console = ran
+    record = cases["turns-not-refundable"]
+    assert record.messages[2] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": '{"status": "delivered", "refundable": false, "note": "final sale"}',
+    }
+    assert record.shown_history is not None
+    assert record.shown_history.splitlines()[1] == (
+        '[tool call call_1] lookup_order({"order_id": "A3303"})'
+    )
+    junit = report_and_junit.split("<?xml", 1)[1]
+    assert "earlier turns:\n[user] Refund $60 for A3303, it came late." in junit
+    assert "(4 earlier turns)" in console
+    # A hostile turn in a failing case: the report shows it in a code span, defused.
+    hostile = record.model_copy(
+        update={"messages": [{"role": "user", "content": "<!-- promptloop --> @octocat `x`"}]}
+    )
+    result = RunResult.model_validate(
+        {
+            "schema_version": 1,
+            "promptloop_version": "0",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "config_path": "promptloop.yaml",
+            "model": "openai/stub",
+            "judge_model": "openai/stub",
+            "suites": [
+                {
+                    "name": "s",
+                    "prompt_path": "prompts/agent.yaml",
+                    "prompt_sha256": "0" * 64,
+                    "model": "openai/stub",
+                    "cases": [hostile.model_dump(mode="json")],
+                }
+            ],
+        }
+    )
+    [line] = [ln for ln in render_markdown(result).splitlines() if "earlier turns" in ln]
+    assert "[user]" in line and "<!--" not in line.replace("<\u200b!--", "")
+    assert neutralize(line) == line
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('"tool_call_id": "call_2"', '"tool_call_id": "call_3"'),
+            "evals/cases.jsonl:41: messages[3].tool_call_id: tool_call_id 'call_3' matches no "
+            "tool call of an earlier assistant turn",
+        ),
+        (
+            ('"name": "issue_refund", "arguments"', '"name": "refund", "arguments"'),
+            "evals/cases.jsonl:42: messages[1].tool_calls[0].function.name: case "
+            "'turns-thanks-after-refund' calls `refund`, which prompts/agent.yaml does not "
+            "declare (its tools are lookup_order, issue_refund, hand_off_to_human)",
+        ),
+    ],
+)
+def test_a_broken_conversation_stops_the_run_before_any_call(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    project = tmp_path / "support-agent"
+    shutil.copytree(EXAMPLE, project)
+    dataset = project / "evals" / "cases.jsonl"
+    dataset.write_text(dataset.read_text().replace(*change))
+    proc = run_promptloop(project, "run", ".", "-m", "openai/stub", "-o", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.endswith(expected)
+    assert not (project / "out").exists()

@@ -54,7 +54,7 @@ def _scripts() -> Iterator[None]:
 
 def answer(call: dict[str, Any]) -> str:
     """A model whose answer depends on the prompt text, as a real one's does."""
-    text = "\n".join(str(m["content"]) for m in call["messages"])
+    text = "\n".join(str(m.get("content") or "") for m in call["messages"])
     if "about shipping" in text:
         return "no"
     negative = any(w in text for w in NEGATIVE_WORDS)
@@ -266,7 +266,7 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
 
     def noisy(call: dict[str, Any]) -> str:
         # On head, r07 fails on one repeat of two: its averaged pass is 0.5, not 0 or 1.
-        text = "\n".join(str(m["content"]) for m in call["messages"])
+        text = "\n".join(str(m.get("content") or "") for m in call["messages"])
         if "sarcastic" in text and "Exactly as described" in text:
             flips["r07"] = flips.get("r07", 0) + 1
             return "negative" if call["seed"] == 3 else "positive"
@@ -346,14 +346,19 @@ CHAT_BASE = """\
 """
 
 
-def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str]) -> None:
+def chat_base(repo: tuple[Path, str]) -> tuple[Path, str]:
+    """The sentiment suite on a chat prompt, committed: the repo and that commit."""
     root, _ = repo
     config = root / "promptloop.yaml"
     config.write_text(config.read_text().replace("prompts/classify.md", "prompts/chat.yaml"))
     (root / "prompts" / "chat.yaml").write_text(CHAT_BASE)
     git(root, "add", ".")
     git(root, "commit", "-qm", "chat prompt")
-    base_sha = git(root, "rev-parse", "HEAD")
+    return root, git(root, "rev-parse", "HEAD")
+
+
+def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str]) -> None:
+    root, base_sha = chat_base(repo)
     (root / "prompts" / "chat.yaml").write_text(
         CHAT_BASE.replace("reviews.", "reviews. Be sarcastic.")
     )
@@ -461,7 +466,7 @@ def test_a_critical_case_broken_by_one_unlucky_draw_is_confirmed_before_failing(
 
     def unlucky(call: dict[str, Any]) -> str:
         # The edited prompt gets r01 wrong on its first draw only, as a sampling model can.
-        text = "\n".join(str(m["content"]) for m in call["messages"])
+        text = "\n".join(str(m.get("content") or "") for m in call["messages"])
         if "Be brief." in text and "I loved every minute" in text and call["seed"] == 3:
             return "negative"
         return answer(call)
@@ -535,3 +540,35 @@ def test_a_judged_suite_shares_unchanged_verdicts_and_resamples_the_judge(
     assert "re-running the 6 changed cases 1 more time on each side confirms" in (
         result.verdicts["sentiment"].reason
     )
+
+
+def test_turns_calling_a_tool_the_base_lacks_run_head_alone_with_a_notice(
+    repo: tuple[Path, str],
+) -> None:
+    root, base_sha = chat_base(repo)
+    tools = (
+        "tools:\n  - type: function\n    function: {name: fetch_review, parameters: {}}\n"
+        "messages:\n" + "".join(f"  {line}\n" for line in CHAT_BASE.splitlines())
+    )
+    (root / "prompts" / "chat.yaml").write_text(tools)
+    dataset = root / "evals" / "reviews.jsonl"
+    rows = [json.loads(line) for line in dataset.read_text().splitlines()]
+    rows[0]["messages"] = [
+        {"role": "user", "content": "Fetch it first."},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c1", "function": {"name": "fetch_review", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "fetched"},
+    ]
+    dataset.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    git(root, "commit", "-qam", "a tool, and a case that used it")
+    res = run(root, "--baseline", base_sha, "-s", "sentiment")
+    assert res.exit_code == 0, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.baseline == []
+    [notice] = [n for n in result.notices if "not compared with" in n]
+    assert "case 'r01' calls `fetch_review`, which " in notice
+    assert "prompts/chat.yaml does not declare (it declares no tools); the head ran alone" in notice
+    first = script_calls("base-head")[0]["messages"]
+    assert [m["role"] for m in first] == ["system", "user", "assistant", "tool", "user"]

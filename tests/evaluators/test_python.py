@@ -139,7 +139,7 @@ def test_case_view_supports_attribute_and_mapping_access(checks_dir: Path) -> No
     assert run("evals/checks.py:attr_access", "about: charged twice", checks_dir).passed
     result = run("evals/checks.py:ids", "x", checks_dir)
     assert result.reason == (
-        "p1 ['id', 'vars', 'expected', 'metadata', 'tags', 'tool_calls'] ('smoke',)"
+        "p1 ['id', 'vars', 'expected', 'metadata', 'tags', 'tool_calls', 'messages'] ('smoke',)"
     )
 
 

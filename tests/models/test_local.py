@@ -101,3 +101,16 @@ def test_every_call_runs_on_one_worker_thread(monkeypatch):
     assert len(seen) == 8
     assert len(set(seen)) == 1
     assert seen[0] != threading.get_ident()
+
+
+@pytest.mark.embedded
+@needs_model
+def test_earlier_turns_without_tools_go_through_the_chat_template():
+    asked = Message("user", "Name a colour.")
+    alone = ModelRequest("local/smollm2", (asked,), max_tokens=4, seed=1)
+    history = (Message("user", "My name is Ada."), Message("assistant", "Hello, Ada!"))
+    continued = ModelRequest("local/smollm2", (*history, asked), max_tokens=4, seed=1)
+    short = asyncio.run(LiteLLMClient().complete(alone))
+    longer = asyncio.run(LiteLLMClient().complete(continued))
+    # Each turn is framed by the template's role tokens, not flattened into one message.
+    assert longer.usage.prompt_tokens >= short.usage.prompt_tokens + 10

@@ -6,13 +6,16 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from promptloop.dataset.conversation import Conversation, HistoryMessage
 from promptloop.errors import UserError
-from promptloop.yamlpos import load_data_file, suggest
+from promptloop.yamlpos import Located, PathKey, load_data_file, suggest, validation_error
 
 
 @dataclass(frozen=True)
@@ -24,21 +27,30 @@ class Case:
     tags: tuple[str, ...] = ()
     # "evals/triage.jsonl:12": where the case was written, for error messages.
     source: str | None = None
+    # The conversation so far (``messages:``), which the prompt continues; see
+    # dataset.conversation and project.prompts.RenderedPrompt.conversation.
+    messages: tuple[HistoryMessage, ...] = ()
 
 
 # --- loading ---------------------------------------------------------------------------
 
 # Keys of a case row that are not template variables.
-RESERVED_KEYS = ("id", "expected", "metadata", "tags")
+RESERVED_KEYS = ("id", "expected", "metadata", "tags", "messages")
 DATASET_SUFFIXES = (".jsonl", ".csv", ".yaml", ".yml", ".json")
 
 
-def case_id_for(vars: Mapping[str, Any], expected: Any) -> str:
+def case_id_for(
+    vars: Mapping[str, Any], expected: Any, messages: Sequence[Mapping[str, Any]] = ()
+) -> str:
     """Content hash used when a case has no explicit id: the first 12 hex chars of the
-    SHA-256 of ``json.dumps([vars, expected])`` with sorted keys and compact separators.
-    Editing a case's vars or expected therefore makes it a new case."""
+    SHA-256 of ``json.dumps([vars, expected])`` with sorted keys and compact separators
+    (``[vars, expected, messages]`` for a case with earlier turns, so cases without them
+    keep their ids). Editing a case's vars, expected or turns therefore makes it a new case."""
+    content: list[Any] = [dict(vars), expected]
+    if messages:
+        content.append([dict(m) for m in messages])
     blob = json.dumps(
-        [dict(vars), expected],
+        content,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -54,11 +66,55 @@ def _where(
     return (f"{source_name}:{line}" if line is not None else f"{source_name}[{index}]"), line
 
 
+def value_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
+    """The path of every key and item inside ``value`` (to look their lines up)."""
+    children: Iterable[tuple[str | int, Any]] = ()
+    if isinstance(value, Mapping):
+        children = ((k, v) for k, v in value.items() if isinstance(k, str))
+    elif isinstance(value, list):
+        children = enumerate(value)
+    for key, child in children:
+        yield (*prefix, key)
+        yield from value_paths(child, (*prefix, key))
+
+
+def history_dicts(turns: Sequence[HistoryMessage]) -> list[dict[str, Any]]:
+    """The turns in OpenAI's shape, as results.json records them."""
+    shaped = [turn.model_dump(mode="json", exclude_none=True) for turn in turns]
+    for turn in shaped:
+        if not turn["tool_calls"]:
+            del turn["tool_calls"]
+    return shaped
+
+
+def _parse_history(
+    raw: Any, line: int | None, source_name: str, source: str, lines: Mapping[PathKey, int]
+) -> tuple[HistoryMessage, ...]:
+    if not isinstance(raw, list) or not raw:
+        what = "is empty" if isinstance(raw, list) else f"is a {type(raw).__name__}"
+        raise UserError(
+            f"`messages` {what}: it holds the conversation's earlier turns, a list of "
+            "{role, content} (a variable named messages goes inside `vars:`)",
+            path=source_name if line is not None else source,
+            line=lines.get(("messages",), line),
+            key="messages",
+        )
+    located = Located(raw, {(): line, **lines} if line is not None else dict(lines))
+    try:
+        return Conversation.model_validate({"messages": raw}).messages
+    except ValidationError as exc:
+        error = validation_error(exc, located, source_name, Conversation)
+        if error.line is None:
+            # No line known (an inline list): the case's own place names it.
+            error = UserError(error.message, path=source, key=error.key)
+        raise error from None
+
+
 def _parse_row(
-    row: Any, source: str, line: int | None, source_name: str, key_lines: Mapping[str, int]
+    row: Any, source: str, line: int | None, source_name: str, key_lines: Mapping[PathKey, int]
 ) -> Case:
     def fail(message: str, key: str | None = None) -> UserError:
-        at = key_lines.get(key, line) if key is not None else line
+        at = key_lines.get((key,), line) if key is not None else line
         return (
             UserError(message, path=source_name, line=at, key=key)
             if at is not None
@@ -94,9 +150,12 @@ def _parse_row(
         tags_raw = [t.strip() for t in tags_raw.split(",") if t.strip()]
     if not isinstance(tags_raw, list | tuple) or not all(isinstance(t, str) for t in tags_raw):
         raise fail("`tags` must be a list of strings", "tags")
+    history: tuple[HistoryMessage, ...] = ()
+    if row.get("messages") is not None:
+        history = _parse_history(row["messages"], line, source_name, source, key_lines)
     raw_id = row.get("id")
     if raw_id is None:
-        case_id = case_id_for(variables, expected)
+        case_id = case_id_for(variables, expected, history_dicts(history))
     elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool) and str(raw_id).strip():
         case_id = str(raw_id).strip()
     else:
@@ -108,6 +167,7 @@ def _parse_row(
         metadata=dict(metadata),
         tags=tuple(tags_raw),
         source=source,
+        messages=history,
     )
 
 
@@ -116,19 +176,21 @@ def parse_cases(
     source_name: str,
     *,
     lines: Sequence[int | None] | None = None,
-    key_lines: Mapping[tuple[int, str], int] | None = None,
+    key_lines: Mapping[tuple[str | int, ...], int] | None = None,
 ) -> list[Case]:
     """Validate rows (one mapping per case) into cases. ``lines[i]`` is the line row ``i``
-    was written on; ``Case.source`` becomes ``source_name:line``. ``key_lines[(i, key)]``,
-    when known (YAML), lets an error about one key point at that key's own line."""
+    was written on; ``Case.source`` becomes ``source_name:line``. ``key_lines[(i, key,
+    ...)]``, when known (YAML), lets an error about a key (or a value inside it, such as
+    one turn of ``messages``) point at its own line."""
     if not rows:
         raise UserError("dataset has no cases", path=source_name)
     cases: list[Case] = []
     first_seen: dict[str, str] = {}
     # Grouped once by row: filtering all key lines per row made big datasets quadratic.
-    lines_by_row: dict[int, dict[str, int]] = {}
-    for (row_index, key), key_line in (key_lines or {}).items():
-        lines_by_row.setdefault(row_index, {})[key] = key_line
+    lines_by_row: dict[int, dict[PathKey, int]] = {}
+    for (row_index, *path), key_line in (key_lines or {}).items():
+        if isinstance(row_index, int) and path:
+            lines_by_row.setdefault(row_index, {})[tuple(path)] = key_line
     for index, row in enumerate(rows):
         source, line = _where(source_name, index, lines)
         own = lines_by_row.get(index, {})
@@ -148,7 +210,7 @@ def parse_cases(
     return cases
 
 
-_Rows = tuple[list[Any], list[int | None], dict[tuple[int, str], int]]
+_Rows = tuple[list[Any], list[int | None], dict[tuple[str | int, ...], int]]
 
 
 def _read_jsonl(text: str, display: str) -> _Rows:
@@ -195,14 +257,15 @@ def _read_csv(text: str, display: str) -> _Rows:
                 line=start,
             )
         row: dict[str, Any] = dict(record)
-        if row.get("metadata"):
-            try:
-                row["metadata"] = json.loads(row["metadata"])
-            except json.JSONDecodeError:
-                raise UserError(
-                    "`metadata` must be a JSON object", path=display, line=start, key="metadata"
-                ) from None
-        for key in ("id", "expected", "metadata", "tags"):
+        for key, what in (("metadata", "a JSON object"), ("messages", "a JSON list of turns")):
+            if row.get(key):
+                try:
+                    row[key] = json.loads(row[key])
+                except json.JSONDecodeError:
+                    raise UserError(
+                        f"`{key}` must be {what}", path=display, line=start, key=key
+                    ) from None
+        for key in RESERVED_KEYS:
             if row.get(key) == "":
                 # An empty reserved cell means "not given", not the empty string.
                 del row[key]
@@ -224,9 +287,9 @@ def _read_structured(text: str, display: str, suffix: str) -> _Rows:
             line=located.line_for(()),
         )
     key_lines = {
-        (loc[0], loc[1]): line
+        loc: line
         for loc, line in located.lines.items()
-        if len(loc) == 2 and isinstance(loc[0], int) and isinstance(loc[1], str)
+        if len(loc) >= 2 and isinstance(loc[0], int) and isinstance(loc[1], str)
     }
     return data, [located.lines.get((i,)) for i in range(len(data))], key_lines
 

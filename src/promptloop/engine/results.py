@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from promptloop.dataset.cases import history_dicts
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
-from promptloop.models.base import ToolCall, with_calls
+from promptloop.models.base import Message, ToolCall, with_calls
 from promptloop.safety import mask_secrets
 
 SCHEMA_VERSION = 1
@@ -69,6 +70,8 @@ class CaseRecord(_Model):
     vars: dict[str, Any]
     expected: Any = None
     tags: list[str] = Field(default_factory=list)
+    # The case's earlier turns in OpenAI's chat shape (``dataset.cases.history_dicts``).
+    messages: list[dict[str, Any]] = Field(default_factory=list)
     repeat: int = 0
     output: str | None
     status: Status
@@ -92,6 +95,13 @@ class CaseRecord(_Model):
         if not self.tool_calls:
             return self.output
         return with_calls(self.output or "", [record.call() for record in self.tool_calls])
+
+    @property
+    def shown_history(self) -> str | None:
+        """The earlier turns as reports show them, one ``[role]`` line each; None without."""
+        if not self.messages:
+            return None
+        return "\n".join(Message.from_dict(turn).shown() for turn in self.messages)
 
     @property
     def reasons(self) -> str:
@@ -261,6 +271,7 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         vars=dict(case.vars),
         expected=case.expected,
         tags=list(case.tags),
+        messages=history_dicts(case.messages),
         repeat=repeat,
         output=outcome.output,
         status=outcome.status,

@@ -23,6 +23,7 @@ from promptloop.models.factory import build_client
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.config import LoadedConfig
+from promptloop.project.conversations import check_conversations, history_messages
 from promptloop.project.prompts import (
     PromptTemplate,
     RenderedPrompt,
@@ -170,9 +171,13 @@ class Runner:
         template = prompt or plan.prompt
         chosen = list(plan.cases if cases is None else cases)
         check_variables(template, chosen)
+        check_conversations(template, chosen)
         # Render every case before the first model call: a template that breaks on one case
         # is the user's to fix, and finding it after half the calls would waste them.
-        rendered = [render_prompt(template, c.vars, case_source=c.source) for c in chosen]
+        rendered = [
+            render_prompt(template, c.vars, case_source=c.source, history=history_messages(c))
+            for c in chosen
+        ]
         per_repeat = [
             [
                 self._unless_stopped(
@@ -200,7 +205,7 @@ class Runner:
             model_draw = 0
         request = ModelRequest(
             model=plan.model,
-            messages=rendered.messages,
+            messages=rendered.conversation,
             tools=rendered.tools,
             tool_choice=rendered.tool_choice,
             temperature=plan.temperature,

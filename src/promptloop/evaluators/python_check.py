@@ -8,9 +8,10 @@ Config forms::
 
 The function is called as ``fn(output, case, **args)``; it may be ``async``. ``case`` is a
 ``CaseView``: read it as a mapping (``case["vars"]["ticket"]``) or by attribute
-(``case.vars``, ``case.expected``, ``case.metadata``, ``case.id``, ``case.tags``, and
-``case.tool_calls``, the output's calls). It holds
-copies, so a check that mutates it cannot disturb other evaluators.
+(``case.vars``, ``case.expected``, ``case.metadata``, ``case.id``, ``case.tags``,
+``case.tool_calls``, the output's calls, and ``case.messages``, the case's earlier turns in
+OpenAI's chat shape). It holds copies, so a check that mutates it cannot disturb other
+evaluators.
 
 The function returns one of:
 
@@ -44,12 +45,12 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.dataset.cases import Case
+from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
-_VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls")
+_VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class CaseView(Mapping[str, Any]):
     tags: tuple[str, ...] = ()
     # The output's tool calls: ``{id, name, arguments, raw_arguments, error}`` each.
     tool_calls: tuple[Mapping[str, Any], ...] = ()
+    # The case's earlier turns: ``{role, content}``, with ``tool_calls`` or ``tool_call_id``.
+    messages: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def of(cls, case: Case, tool_calls: Sequence[ToolCall] = ()) -> CaseView:
@@ -75,6 +78,7 @@ class CaseView(Mapping[str, Any]):
             tool_calls=tuple(
                 MappingProxyType(copy.deepcopy(call.as_dict())) for call in tool_calls
             ),
+            messages=tuple(MappingProxyType(turn) for turn in history_dicts(case.messages)),
         )
 
     def __getitem__(self, key: str) -> Any:

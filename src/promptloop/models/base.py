@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
+# A conversation's turns may also be tool results (a dataset case's earlier turns).
+TurnRole = Literal["system", "user", "assistant", "tool"]
 
 # The in-process SmolLM2 model (models/local.py): free, small, and greedy at temperature 0.
 EMBEDDED_MODEL = "local/smollm2"
@@ -25,11 +27,51 @@ def is_embedded(model: str) -> bool:
 
 @dataclass(frozen=True)
 class Message:
-    role: Role
-    content: str
+    """One turn in OpenAI's chat shape. ``tool_calls`` are an assistant turn's calls (its
+    content may then be empty); ``tool_call_id`` says which call a ``tool`` turn answers."""
 
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    role: TurnRole
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, turn: Mapping[str, Any]) -> Message:
+        """A turn written in OpenAI's shape (a dataset's, already validated)."""
+        call_id = turn.get("tool_call_id")
+        return cls(
+            role=turn["role"],
+            content=str(turn.get("content") or ""),
+            tool_calls=tool_calls_from(list(turn.get("tool_calls") or ())),
+            tool_call_id=call_id if isinstance(call_id, str) else None,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        if not self.tool_calls:
+            # The plain shape: requests without tool turns keep the cache keys they had.
+            return {"role": self.role, "content": self.content}
+        return {
+            "role": self.role,
+            "content": self.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.raw_arguments},
+                }
+                for call in self.tool_calls
+            ],
+        }
+
+    def shown(self) -> str:
+        """The turn as people (and judges) read it, one ``[role]`` line per part."""
+        if self.role == "tool":
+            return f"[tool result {self.tool_call_id}] {self.content}"
+        lines = [f"[{self.role}] {self.content}"] if self.content or not self.tool_calls else []
+        lines += [f"[tool call {call.id}] {call.shown()}" for call in self.tool_calls]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,14 @@ async def complete(
 async def complete_request(request: ModelRequest) -> ModelResponse:
     """A ``ModelRequest`` for ``local/<name>``, answered here: litellm adds nothing to an
     in-process model, and importing it would cost an embedded run seconds."""
+    if any(m.role == "tool" or m.tool_calls for m in request.messages):
+        # Its chat template has no tool turns; flattened to text they would read as a
+        # conversation it never had.
+        raise ModelCallError(
+            f"{request.model} cannot call tools, so it cannot continue a conversation with "
+            "tool calls or tool results; use a tool-capable model",
+            kind="bad_request",
+        )
     started = time.perf_counter()
     try:
         result = await complete(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptloop.errors import UserError
+from promptloop.project.conversations import check_conversations
 from promptloop.project.git import file_at, repo_root, resolve_ref
 from promptloop.project.prompts import PromptTemplate, parse_prompt
 from promptloop.project.suites import SuitePlan
@@ -69,6 +70,14 @@ def read_baseline(config_root: Path, plans: Sequence[SuitePlan], ref: str) -> Ba
             notices.append(
                 f"{plan.name}: not compared with {ref}: the prompt there uses {names}, "
                 "which the current cases lack; the head ran alone"
+            )
+            continue
+        try:
+            check_conversations(template, plan.cases)
+        except UserError as exc:
+            # Cases whose earlier turns call a tool the old prompt did not have yet.
+            notices.append(
+                f"{plan.name}: not compared with {ref}: {exc.message}; the head ran alone"
             )
             continue
         versions.append(BaseVersion(plan, old, template))

@@ -430,7 +430,7 @@ class LoadedConfig:
 
     def load_cases(self, suite: SuiteConfig) -> list[Case]:
         """The suite's cases, from its dataset file or the inline list in the config."""
-        from promptloop.dataset.cases import load_dataset, parse_cases
+        from promptloop.dataset.cases import load_dataset, parse_cases, value_paths
 
         if isinstance(suite.dataset, str):
             try:
@@ -441,12 +441,12 @@ class LoadedConfig:
         lines = [
             self.config.line_of(("suites", index, "dataset", i)) for i in range(len(suite.dataset))
         ]
-        key_lines: dict[tuple[int, str], int] = {}
+        key_lines: dict[tuple[str | int, ...], int] = {}
         for i, row in enumerate(suite.dataset):
-            for key in row:
-                line = self.config.line_of(("suites", index, "dataset", i, key))
+            for path in value_paths(row):
+                line = self.config.line_of(("suites", index, "dataset", i, *path))
                 if line is not None:
-                    key_lines[(i, key)] = line
+                    key_lines[(i, *path)] = line
         return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
 
     def feedback_file(self, suite: SuiteConfig) -> str:

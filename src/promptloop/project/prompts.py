@@ -194,6 +194,20 @@ class RenderedPrompt:
     line_spans: tuple[tuple[int, int], ...]
     tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str | dict[str, Any] | None = None
+    # The case's earlier turns (data, never rendered as a template).
+    history: tuple[Message, ...] = ()
+
+    @property
+    def conversation(self) -> tuple[Message, ...]:
+        """What the model is sent. The case's earlier turns go right before the prompt's
+        last ``user`` message, which is the turn being answered: after the system message
+        (and any example turns the prompt writes), before the customer's new message. A
+        prompt without a ``user`` message (a system prompt alone) comes first, and the
+        model answers the conversation's last turn."""
+        if not self.history:
+            return self.messages
+        at = continuing_turn(self.messages)
+        return (*self.messages[:at], *self.history, *self.messages[at:])
 
     @property
     def text(self) -> str:
@@ -405,10 +419,21 @@ def _template_line(error: BaseException) -> int | None:
     return lines[-1] if lines else None
 
 
+def continuing_turn(messages: Sequence[Message]) -> int:
+    """Where a case's earlier turns go: the index of the last ``user`` message, or the end."""
+    users = [i for i, message in enumerate(messages) if message.role == "user"]
+    return users[-1] if users else len(messages)
+
+
 def render_prompt(
-    prompt: PromptTemplate, variables: Mapping[str, Any], *, case_source: str | None = None
+    prompt: PromptTemplate,
+    variables: Mapping[str, Any],
+    *,
+    case_source: str | None = None,
+    history: Sequence[Message] = (),
 ) -> RenderedPrompt:
-    """Render every message for one case's variables."""
+    """Render every message for one case's variables; ``history`` (the case's earlier
+    turns) is carried along as it is (see ``RenderedPrompt.conversation``)."""
     missing = sorted(prompt.variables - set(variables))
     where = f"case {case_source}" if case_source else "the case"
     if missing:
@@ -433,7 +458,11 @@ def render_prompt(
     spans = tuple((m.start_line, m.end_line) for m in prompt.messages)
     settings = prompt.settings
     return RenderedPrompt(
-        tuple(rendered), spans, settings.tool_dicts(), settings.tool_choice_value()
+        tuple(rendered),
+        spans,
+        settings.tool_dicts(),
+        settings.tool_choice_value(),
+        tuple(history),
     )
 
 

@@ -21,6 +21,7 @@ from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.models.factory import resolve_default_model
 from promptloop.models.preflight import ModelUse
 from promptloop.project.config import LoadedConfig
+from promptloop.project.conversations import check_conversations
 from promptloop.project.prompts import PromptTemplate, check_variables
 from promptloop.yamlpos import format_loc, suggest
 
@@ -154,6 +155,7 @@ def plan_suites(
         cases = loaded.load_cases(suite)
         _check_evaluator_variables(loaded, index, cases)
         found = check_variables(prompt, cases, also_used=_evaluator_variables(loaded, index))
+        check_conversations(prompt, cases)
         if warnings is not None:
             warnings.extend(found)
         evaluators = tuple(build_evaluator(spec, base_dir=loaded.root) for spec in suite.evaluators)

@@ -17,7 +17,7 @@ from promptloop.report.figures import (
 )
 from promptloop.report.headline import headline
 from promptloop.report.names import case_label
-from promptloop.wording import pct
+from promptloop.wording import pct, plural
 
 if TYPE_CHECKING:
     from promptloop.optimize.result import OptimizeOutcome, SplitScore
@@ -127,8 +127,11 @@ def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_fail
     table.add_column("output", max_width=50)
     table.add_column("why", max_width=70)
     for case in cases[:max_failures]:
+        label = case_label(case)
+        if case.messages:
+            label += f"\n({plural(len(case.messages), 'earlier turn')})"
         table.add_row(
-            case_label(case),
+            Text(label),
             Text(case.status, style=_STATUS_STYLE[case.status]),
             # Text, not markup: a model's "[tool call]" or "[/]" is shown as written.
             Text(_clip(case.shown_output, 80)),

@@ -52,6 +52,8 @@ def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] |
     stdout = case.shown_output
     if change is not None:
         stdout = f"head output: {case.shown_output}\nbase output: {change[1]['base_output']}"
+    if case.shown_history:
+        stdout = f"earlier turns:\n{case.shown_history}\noutput: {stdout}"
     tc = TestCase(
         name=name,
         classname=classname,

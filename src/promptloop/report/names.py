@@ -15,7 +15,7 @@ SHORT_SHA = 7
 def case_label(record: CaseRecord) -> str:
     """A case's explicit id, or where it is written (``evals/x.jsonl:12``) when its id is
     only the content hash promptloop made up for it."""
-    if record.source and record.id == case_id_for(record.vars, record.expected):
+    if record.source and record.id == case_id_for(record.vars, record.expected, record.messages):
         return record.source
     return record.id
 
