@@ -9,7 +9,7 @@ import pytest
 
 from promptloop.errors import UserError
 from promptloop.project.prompts import parse_prompt
-from promptloop.project.tool_source import ToolLines, replace_descriptions, tool_lines_of
+from promptloop.project.tool_source import ToolLines, replace_descriptions
 
 MARKDOWN = """\
 ---
@@ -60,7 +60,6 @@ def test_front_matter_tools_record_their_description_lines():
         ToolLines("escalate", (9, 9)),
         ToolLines("silent", None),
     )
-    assert tool_lines_of(MARKDOWN, "agent.md") == prompt.tool_lines
 
 
 def test_block_descriptions_span_their_text_without_the_blank_line_after():

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptloop.engine.results import RunResult, SuiteResult
+from promptloop.errors import UserError
 from promptloop.github.clusters import WORD, Cluster, Example, cluster_failures
 from promptloop.github.markers import review_marker
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
-from promptloop.project.tool_source import ToolLines, tool_lines_of
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.tool_source import ToolLines
 from promptloop.report.headline import ICONS
 from promptloop.safety import (
     code_block,
@@ -333,7 +335,11 @@ def plan_findings(
     ``more_url`` is the job summary, where what a comment leaves out is listed."""
     comments: list[PlannedComment] = []
     annotations: list[Annotation] = []
-    tools = tool_lines_of("\n".join(lines) + "\n", path)
+    try:
+        tools = parse_prompt("\n".join(lines) + "\n", path).tool_lines
+    except UserError:
+        # A head that does not parse has failed already; its comments go where words lead.
+        tools = ()
     for cluster in cluster_failures(suite):
         placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args, tools)
         comments.append(finding_comment(cluster, path, placement, head_sha, more_url=more_url))

@@ -113,17 +113,6 @@ def tool_lines(root: yaml.Node | None, text: str, line_offset: int) -> tuple[Too
     return tuple(out)
 
 
-def tool_lines_of(source: str, path: str) -> tuple[ToolLines, ...]:
-    """Description lines of a prompt file's tools; none when its YAML does not compose."""
-    try:
-        region = _region(source, path)
-    except UserError:
-        return ()
-    if region is None:
-        return ()
-    return tool_lines(region.root, region.text, region.line_offset)
-
-
 def _renderings(node: yaml.ScalarNode, text: str, new: str) -> list[tuple[int, int, str]]:
     """Ways to write ``new`` in place of ``node`` (start, end, replacement in ``text``), the
     closest to the author's style first; a double-quoted string (valid YAML and JSON) last."""
