@@ -80,6 +80,10 @@ def test_a_revised_tool_description_is_accepted_and_written_in_place(project: Pa
     assert "-      description: Look up an order.\n" in diff
     assert f"+      description: {BETTER}\n" in diff
     assert [line[0] for line in diff.splitlines()[2:] if line[:1] in "+-"] == ["-", "+"]
+    assert (
+        "Round 1: 1 passage rewritten, revising the description of `lookup_order`."
+        in (payload["rationale"])
+    )
     [changed] = payload["changed_ranges"]
     assert (changed["start_line"], changed["end_line"]) == (8, 8)
 

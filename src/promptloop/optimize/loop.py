@@ -359,6 +359,18 @@ class _Builder:
             return text, f"the new tool descriptions cannot be written: {exc.message}"
 
 
+def _tools_change(before: str, after: str, path: str) -> str:
+    """``, revising the description of `a`, `b``` when a candidate rewords tools."""
+    old = {
+        t.function.name: t.function.description for t in parse_prompt(before, path).settings.tools
+    }
+    new = parse_prompt(after, path).settings.tools
+    names = [
+        f"`{t.function.name}`" for t in new if old.get(t.function.name) != t.function.description
+    ]
+    return f", revising the description of {', '.join(names)}" if names else ""
+
+
 def _describe_causes(causes: dict[str, int]) -> str:
     if not causes:
         return "no failing training cases"
@@ -598,6 +610,7 @@ class _Loop:
             _rules_change(self.current, candidate)
             if self.builder.mode == "rules"
             else f"{plural(len(changed_ranges(self.current, candidate)), 'passage')} rewritten"
+            + _tools_change(self.current, candidate, self.builder.path)
         )
         account = f"Optimizer's account: {proposal.rationale} " if proposal.rationale else ""
         self.accepted.append(
