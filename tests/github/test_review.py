@@ -20,7 +20,10 @@ from promptloop.github.review import (
 )
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import Link, held_out_line, render_revision, render_summary
-from promptloop.project.tool_source import ToolLines
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.tool_source import ToolLines, replace_descriptions
+from tests.fakegithub import make_patch
+from tests.support import REPO_ROOT
 
 PROMPT_LINES = [
     "You write a product tagline for {{ product }}.",
@@ -326,3 +329,19 @@ def test_a_tool_cluster_names_the_tool_its_reasons_or_its_check_are_about() -> N
     assert (on_description.line, on_description.annotation_line) == (13, 12)
     outside = place_cluster(called, lines, {3, 4}, 3, args, tools)
     assert (outside.line, outside.annotation_line) == (3, 12)
+
+
+def test_a_folded_description_revised_in_the_example_is_one_suggestion_on_its_lines():
+    source = (REPO_ROOT / "examples" / "support-agent" / "prompts" / "agent.yaml").read_text()
+    refund = next(
+        t for t in parse_prompt(source, "agent.yaml").tool_lines if t.name == "issue_refund"
+    )
+    new = (
+        "Refund part or all of an order, only once the customer has given the order number, "
+        "the amount and the reason (damage, a wrong item or a late delivery). Never guess one."
+    )
+    revised = replace_descriptions(source, "agent.yaml", {"issue_refund": new})
+    # The whole file is in the PR's diff, as when it is added.
+    patch, _, _ = make_patch(None, source)
+    [suggestion] = plan_suggestions(source, revised, parse_patch(patch)).suggestions
+    assert (suggestion.start_line, suggestion.line) == refund.description
