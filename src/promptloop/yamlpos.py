@@ -163,6 +163,12 @@ def load_located(text: str, path: str, line_offset: int = 0) -> Located:
     return _load_node_and_lines(text, path, line_offset)[1]
 
 
+def load_with_node(text: str, path: str, line_offset: int = 0) -> tuple[yaml.Node | None, Located]:
+    """``load_located`` that also returns the composed node (whose marks are relative to
+    ``text``, unshifted by ``line_offset``)."""
+    return _load_node_and_lines(text, path, line_offset)
+
+
 def _load_node_and_lines(
     text: str, path: str, line_offset: int = 0
 ) -> tuple[yaml.Node | None, Located]:

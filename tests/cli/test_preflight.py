@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from promptloop.cli import cli
 from promptloop.commands.run import RunOptions
 from promptloop.errors import UserError
+from promptloop.models.preflight import ModelUse, check_models, tools_problem
 from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
 from tests.cli.test_interrupts import write_project
@@ -130,3 +133,57 @@ def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("promptloop: error: promptloop.yaml:2: model:")
     assert "'scripted/sentiment' is promptloop's test model" in lines[0]
     assert not (project / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "env"),
+    [
+        ("deepseek/deepseek-reasoner", "DEEPSEEK_API_KEY"),
+        ("openai/gpt-3.5-turbo-instruct", "OPENAI_API_KEY"),
+    ],
+)
+def test_a_model_litellm_knows_cannot_call_tools_is_refused_for_a_prompt_with_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str, env: str
+) -> None:
+    monkeypatch.setenv(env, "sk-test")
+    project = copy_project("order-desk", tmp_path)
+    edit(project / "promptloop.yaml", "model: scripted/desk", f"model: {model}")
+    register_script("optimizer", lambda call: "unused")
+    res = CliRunner().invoke(cli, ["run", str(project), "-o", str(project / "out")])
+    assert_one_line_error(
+        res,
+        f"promptloop.yaml:3: model: {model} cannot call tools (litellm lists it without "
+        "function calling), and ",
+        "/prompts/desk.md declares `tools:`; choose a tool-capable model",
+    )
+    assert not (project / "out").exists()
+
+
+def test_a_model_litellm_does_not_know_is_not_refused_for_tools() -> None:
+    # litellm's supports_function_calling says False for any model it has never heard of;
+    # a new or self-hosted model may call tools perfectly well.
+    uses = [
+        ModelUse("openai/our-finetune", "model", "promptloop.yaml", 3, tools_from="agent.md"),
+        ModelUse("hosted_vllm/our-model", "model", "promptloop.yaml", 3, tools_from="agent.md"),
+        ModelUse("openai/gpt-4o-mini", "model", "promptloop.yaml", 3, tools_from="agent.md"),
+    ]
+    assert [tools_problem(u.model, "agent.md") for u in uses] == [None, None, None]
+    # Without tools, a model that cannot call them is no problem.
+    with_key = {"OPENAI_API_KEY": "sk-test"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in with_key.items():
+            patch.setenv(key, value)
+        check_models([ModelUse("openai/gpt-3.5-turbo-instruct", "model")], api_base=None)
+
+
+def test_the_openai_fast_path_learns_tool_support_without_importing_litellm() -> None:
+    code = (
+        "import sys\n"
+        "from promptloop.models.litellm_client import tool_support\n"
+        "print(tool_support('openai/gpt-3.5-turbo-instruct'), tool_support('openai/gpt-4o-mini'),"
+        " tool_support('openai/stub'), 'litellm' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+    )
+    assert proc.stdout.split() == ["False", "True", "None", "False"]

@@ -6,10 +6,11 @@ from typing import Any
 
 from promptloop.dataset.cases import case_id_for
 from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
-from promptloop.github.clusters import MODEL_ERROR, cluster_failures
+from promptloop.github.clusters import MODEL_ERROR, Cluster, cluster_failures
 from promptloop.github.diff import parse_patch
 from promptloop.github.markers import parse_review_marker
 from promptloop.github.review import (
+    cluster_tool,
     finding_comment,
     overall_delta_pp,
     overall_pass_rate,
@@ -19,6 +20,10 @@ from promptloop.github.review import (
 )
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import Link, held_out_line, render_revision, render_summary
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.tool_source import ToolLines, replace_descriptions
+from tests.fakegithub import make_patch
+from tests.support import REPO_ROOT
 
 PROMPT_LINES = [
     "You write a product tagline for {{ product }}.",
@@ -297,3 +302,46 @@ def test_examples_name_cases_without_an_id_by_file_and_line() -> None:
     body = finding_comment(cluster, "p.md", place_cluster(cluster, [], set(), None, {}), "a" * 40)
     assert "**`evals/products.jsonl:4`**" in body.body
     assert hashed not in body.body.split("<!--")[0]
+
+
+def _tool_cluster(evaluator: str, critique: str) -> Cluster:
+    return Cluster("desk", evaluator, (evaluator,), ("c1",), 4, (critique,), ())
+
+
+def test_a_tool_cluster_names_the_tool_its_reasons_or_its_check_are_about() -> None:
+    tools = (ToolLines("lookup_order", (7, 7)), ToolLines("issue_refund", (12, 14)))
+    args = {
+        "right-tool": 'tool-call "{{ expected_tool }}"',
+        "refund-args": 'tool-args {"tool": "issue_refund", "if_called": true}',
+        "polite": "judge {}",
+    }
+    called = _tool_cluster(
+        "right-tool", "called `issue_refund` with `amount: 900`, expected a call to `lookup_order`"
+    )
+    # Both named once: the first named, the call the model made.
+    assert cluster_tool(called, tools, args) == tools[1]
+    quiet = _tool_cluster("refund-args", "arguments do not match the schema")
+    assert cluster_tool(quiet, tools, args) == tools[1]
+    # A judge's critique naming a tool is not a tool check's finding.
+    assert cluster_tool(_tool_cluster("polite", "`lookup_order` was rude"), tools, args) is None
+    lines = ["x"] * 20
+    on_description = place_cluster(called, lines, {13, 14}, 13, args, tools)
+    assert (on_description.line, on_description.annotation_line) == (13, 12)
+    outside = place_cluster(called, lines, {3, 4}, 3, args, tools)
+    assert (outside.line, outside.annotation_line) == (3, 12)
+
+
+def test_a_folded_description_revised_in_the_example_is_one_suggestion_on_its_lines():
+    source = (REPO_ROOT / "examples" / "support-agent" / "prompts" / "agent.yaml").read_text()
+    refund = next(
+        t for t in parse_prompt(source, "agent.yaml").tool_lines if t.name == "issue_refund"
+    )
+    new = (
+        "Refund part or all of an order, only once the customer has given the order number, "
+        "the amount and the reason (damage, a wrong item or a late delivery). Never guess one."
+    )
+    revised = replace_descriptions(source, "agent.yaml", {"issue_refund": new})
+    # The whole file is in the PR's diff, as when it is added.
+    patch, _, _ = make_patch(None, source)
+    [suggestion] = plan_suggestions(source, revised, parse_patch(patch)).suggestions
+    assert (suggestion.start_line, suggestion.line) == refund.description

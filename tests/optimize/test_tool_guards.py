@@ -47,3 +47,17 @@ def test_changing_a_schema_or_the_choice_is_rejected():
     assert check(SEED.replace("tool_choice: auto", "tool_choice: required")) == (
         "tools changed: candidate changes tool_choice"
     )
+
+
+def test_strict_a_dropped_description_or_a_bloated_one_is_rejected():
+    strict = SEED.replace(
+        "      description: Refund an order.\n", "      description: x\n      strict: true\n"
+    )
+    assert check(strict) == "tools changed: candidate changes `strict` of `refund`"
+    dropped = SEED.replace("      description: Refund an order.\n", "")
+    assert check(dropped) == "tools changed: candidate drops the description of `refund`"
+    bloated = SEED.replace("Refund an order.", "Refund " + "very " * 80 + "carefully.")
+    assert check(bloated) == (
+        "tools changed: candidate makes the description of `refund` too long "
+        "(417 characters, over 3× the seed's 16)"
+    )

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptloop.engine.results import RunResult, SuiteResult
+from promptloop.errors import UserError
 from promptloop.github.clusters import WORD, Cluster, Example, cluster_failures
 from promptloop.github.markers import review_marker
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.tool_source import ToolLines
 from promptloop.report.headline import ICONS
 from promptloop.safety import (
     code_block,
@@ -82,18 +85,58 @@ class Placement:
     how: str
 
 
+_TOOL_KINDS = ("tool-call", "tool-args")
+_BACKTICKED = re.compile(r"`([A-Za-z0-9_-]{1,64})`")
+
+
+def cluster_tool(
+    cluster: Cluster, tools: Sequence[ToolLines], evaluator_args: Mapping[str, str]
+) -> ToolLines | None:
+    """The tool a cluster of tool-evaluator failures is about: the declared tool its
+    reasons name most (`name` in backticks, as the tool evaluators write them), the first
+    named on a tie; else the tool its ``tool-args`` check is for."""
+    args = [evaluator_args.get(name, "") for name in cluster.evaluators]
+    if not tools or not any(text.startswith(_TOOL_KINDS) for text in args):
+        return None
+    by_name = {tool.name: tool for tool in tools}
+    mentions: dict[str, int] = {}
+    for text in (*cluster.critiques, *(said for said, _ in cluster.said)):
+        for name in _BACKTICKED.findall(text):
+            if name in by_name:
+                mentions[name] = mentions.get(name, 0) + 1
+    if mentions:
+        return by_name[max(mentions, key=lambda name: mentions[name])]
+    for text in args:
+        named = re.search(r'"tool": "([^"]+)"', text)
+        if text.startswith("tool-args") and named and named.group(1) in by_name:
+            return by_name[named.group(1)]
+    return None
+
+
 def place_cluster(
     cluster: Cluster,
     lines: Sequence[str],
     commentable: Collection[int],
     first_changed: int | None,
     evaluator_args: Mapping[str, str],
+    tools: Sequence[ToolLines] = (),
 ) -> Placement:
+    """``tools`` are the prompt's tool description lines: a failure of a tool check lands
+    on the description of the tool it names, where the guidance it lacks belongs, when
+    that description is in the diff."""
     wanted = cluster_tokens(cluster, evaluator_args)
     anywhere = best_line(wanted, lines)
     annotation_line = anywhere or first_changed or 1
     if cluster.infrastructure:
         return Placement(None, annotation_line, "provider error")
+    tool = cluster_tool(cluster, tools, evaluator_args)
+    if tool is not None and tool.description is not None:
+        start, end = tool.description
+        inside = next((n for n in range(start, end + 1) if n in commentable), None)
+        how = f"the description of tool {tool.name}"
+        if inside is not None:
+            return Placement(inside, start, how)
+        annotation_line = start
     inside = best_line(wanted, lines, commentable) if commentable else None
     if inside is not None:
         return Placement(inside, annotation_line, "words shared with the critiques")
@@ -292,8 +335,13 @@ def plan_findings(
     ``more_url`` is the job summary, where what a comment leaves out is listed."""
     comments: list[PlannedComment] = []
     annotations: list[Annotation] = []
+    try:
+        tools = parse_prompt("\n".join(lines) + "\n", path).tool_lines
+    except UserError:
+        # A head that does not parse has failed already; its comments go where words lead.
+        tools = ()
     for cluster in cluster_failures(suite):
-        placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args)
+        placement = place_cluster(cluster, lines, commentable, first_changed, evaluator_args, tools)
         comments.append(finding_comment(cluster, path, placement, head_sha, more_url=more_url))
         example = cluster.critiques[0] if cluster.critiques else ""
         annotations.append(

@@ -19,7 +19,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import gc
+import importlib.util
 import json
 import os
 import threading
@@ -27,6 +29,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from promptloop.models import litellm_errors, local, openai_http, scripted
@@ -492,3 +495,54 @@ def resolve_provider(model: str) -> ProviderView:
     found = litellm.validate_environment(model)
     missing = found.get("missing_keys") if isinstance(found, dict) else None
     return ProviderView(str(provider), [str(k) for k in missing or []], models, providers)
+
+
+# Model modes whose endpoint is a chat completion, where tools go.
+_CHAT_MODES = (None, "chat", "responses")
+
+
+@functools.lru_cache(maxsize=1)
+def _model_map_file() -> dict[str, Any]:
+    """litellm's model map as shipped (what it reads with LITELLM_LOCAL_MODEL_COST_MAP),
+    read without importing litellm; empty when it cannot be found."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or spec.origin is None:
+        return {}
+    path = Path(spec.origin).with_name("model_prices_and_context_window_backup.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def tool_support(model: str) -> bool | None:
+    """litellm's word on whether ``model`` can call tools: False only when its model map
+    has the model and says it cannot (``supports_function_calling: false``, or an endpoint
+    that is not a chat completion); None when litellm does not know the model. (litellm's
+    own ``supports_function_calling`` answers False for models it has never heard of,
+    which would refuse every new or self-hosted model.)
+
+    An ``openai/`` model is looked up in the map litellm ships, without waiting for its
+    import: the fast path sends such calls before litellm has loaded."""
+    prefix, _, name = model.partition("/")
+    if prefix == "openai" and name and _litellm is None:
+        provider, table = "openai", _model_map_file()
+    else:
+        litellm = _load_litellm()
+        try:
+            name, provider, _, _ = litellm.get_llm_provider(model)
+        except Exception:
+            return None
+        table = litellm.model_cost
+    for key in (model, f"{provider}/{name}", name):
+        entry = table.get(key)
+        if not isinstance(entry, dict):
+            continue
+        # ``openai/gpt-3.5-turbo-instruct`` is listed under text-completion-openai.
+        if entry.get("litellm_provider") not in (provider, f"text-completion-{provider}"):
+            continue
+        if entry.get("supports_function_calling") is False or entry.get("mode") not in _CHAT_MODES:
+            return False
+        return True if entry.get("supports_function_calling") else None
+    return None

@@ -34,6 +34,8 @@ class ModelUse:
     key: str
     path: str | None = None
     line: int | None = None
+    # The prompt file that declares ``tools:`` for this use, if one does.
+    tools_from: str | None = None
 
 
 def is_own(model: str) -> bool:
@@ -70,15 +72,36 @@ class PreflightGate:
 
 
 def check_models(uses: Iterable[ModelUse], *, api_base: str | None) -> None:
-    """Raise ``UserError`` for the first model that cannot be called as configured."""
-    seen: set[str] = set()
+    """Raise ``UserError`` for the first model that cannot be called as configured, or
+    that litellm knows cannot call the tools a prompt declares."""
+    seen: set[tuple[str, str | None]] = set()
     for use in uses:
-        if use.model in seen:
+        if (use.model, use.tools_from) in seen:
             continue
-        seen.add(use.model)
-        problem = model_problem(use.model, api_base=api_base)
+        checked = any(model == use.model for model, _ in seen)
+        seen.add((use.model, use.tools_from))
+        problem = None if checked else model_problem(use.model, api_base=api_base)
+        if problem is None and use.tools_from is not None:
+            problem = tools_problem(use.model, use.tools_from)
         if problem is not None:
             raise UserError(problem, path=use.path, line=use.line, key=use.key)
+
+
+def tools_problem(model: str, prompt_path: str) -> str | None:
+    """Why ``model`` cannot run a prompt with tools, or None. Only a model litellm knows
+    to lack function calling is refused: one it has never heard of may well call tools.
+    (promptloop's own models are checked where the run starts: the embedded one cannot
+    call tools, scripts can.)"""
+    if is_own(model):
+        return None
+    from promptloop.models.litellm_client import tool_support
+
+    if tool_support(model) is not False:
+        return None
+    return (
+        f"{model} cannot call tools (litellm lists it without function calling), and "
+        f"{prompt_path} declares `tools:`; choose a tool-capable model, e.g. openai/gpt-4o-mini"
+    )
 
 
 def model_problem(model: str, *, api_base: str | None) -> str | None:

@@ -16,7 +16,7 @@ from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import ModelResponse
 from promptloop.optimize.packing import estimate_tokens
-from promptloop.project.prompts import parse_prompt, template_variables
+from promptloop.project.prompts import ToolSpec, parse_prompt, template_variables
 
 # A line of the seed that mentions one of these is taken to be an output-format instruction.
 _FORMAT_LINE = re.compile(
@@ -28,6 +28,8 @@ _FORMAT_WORDS = ("json", "yaml", "xml", "csv", "markdown")
 _PHRASES = ("respond with", "reply with", "answer with", "output", "only", "format")
 _LITERAL = re.compile(r"`([^`\n]+)`|\"([^\"\n]+)\"|'([^'\n]{2,})'")
 _WORD = re.compile(r"\w+")
+# A tool description this short may still grow to a useful sentence or two.
+_SHORT_DESCRIPTION = 100
 
 
 def split_front_matter(text: str) -> tuple[str, str]:
@@ -80,24 +82,48 @@ def check_variables(seed: str, candidate: str, path: str = "prompt.md") -> str |
     return "template variables changed: candidate " + " and ".join(parts)
 
 
-def check_tools(seed: str, candidate: str, path: str = "prompt.md") -> str | None:
+def _tool_changes(before: ToolSpec, after: ToolSpec, max_ratio: float) -> list[str]:
+    """What changed in one tool besides its description, and a description grown too long."""
+    name = f"`{before.function.name}`"
+    parts = []
+    if before.function.parameters != after.function.parameters:
+        parts.append(f"changes the parameters of {name}")
+    if before.function.strict != after.function.strict:
+        parts.append(f"changes `strict` of {name}")
+    old, new = before.function.description or "", after.function.description or ""
+    if before.function.description is not None and after.function.description is None:
+        parts.append(f"drops the description of {name}")
+    limit = max_ratio * max(len(old), _SHORT_DESCRIPTION)
+    if len(new) > limit:
+        parts.append(
+            f"makes the description of {name} too long ({len(new)} characters, over "
+            f"{max_ratio:g}× the seed's {len(old)})"
+        )
+    return parts
+
+
+def check_tools(
+    seed: str, candidate: str, path: str = "prompt.md", max_ratio: float = 2.0
+) -> str | None:
     """A candidate may reword a tool's description, never change what the tools are: their
-    names and parameter schemas are what the code behind them accepts, and tool_choice is
-    configuration. (Run after ``check_variables``, which rejects a file that will not parse.)"""
+    names, parameter schemas and ``strict`` are what the code behind them accepts, and
+    tool_choice is configuration. (Run after ``check_variables``, which rejects a file that
+    will not parse.)"""
     try:
         before = parse_prompt(seed, path).settings
         after = parse_prompt(candidate, path).settings
     except UserError:
         return None
-    old = {tool.function.name: tool.function.parameters for tool in before.tools}
-    new = {tool.function.name: tool.function.parameters for tool in after.tools}
+    old = {tool.function.name: tool for tool in before.tools}
+    new = {tool.function.name: tool for tool in after.tools}
     parts = []
     if missing := [name for name in old if name not in new]:
         parts.append("drops or renames " + ", ".join(f"`{name}`" for name in missing))
     if added := [name for name in new if name not in old]:
         parts.append("adds " + ", ".join(f"`{name}`" for name in added))
-    if changed := [name for name in old if name in new and old[name] != new[name]]:
-        parts.append("changes the parameters of " + ", ".join(f"`{name}`" for name in changed))
+    for name in old:
+        if name in new:
+            parts += _tool_changes(old[name], new[name], max_ratio)
     if before.tool_choice != after.tool_choice:
         parts.append("changes tool_choice")
     if not parts:
@@ -205,7 +231,7 @@ def check_candidate(
         return "the candidate prompt is empty"
     checks = [
         check_variables(seed, candidate, path),
-        check_tools(seed, candidate, path),
+        check_tools(seed, candidate, path, max_length_ratio),
         check_format_instructions(seed, candidate) if check_format else None,
         # Front matter configures the call; only the instructions count towards length.
         check_length(

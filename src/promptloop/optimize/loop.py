@@ -41,6 +41,7 @@ from promptloop.models.base import (
     is_embedded,
 )
 from promptloop.optimize import guards, metaprompt, reviewers, rules
+from promptloop.optimize import tools as tool_guidance
 from promptloop.optimize.packing import Feedback, Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
     Candidate,
@@ -52,7 +53,8 @@ from promptloop.optimize.result import (
     changed_ranges,
     unified_diff,
 )
-from promptloop.project.prompts import is_chat_path, template_variables
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.tool_source import is_chat_path, replace_descriptions
 from promptloop.wording import plural
 
 ModeSetting = Literal["auto", "rewrite", "rules"]
@@ -246,7 +248,9 @@ class _Builder:
             rules.ensure_supported(prompt_path)
         self.path = prompt_path
         # Raises UserError (file:line) when the seed itself does not parse.
-        self.variables = template_variables(seed, prompt_path)
+        parsed = parse_prompt(seed, prompt_path)
+        self.variables = parsed.variables
+        self.prompt_settings = parsed.settings
         self.front, seed_body = ("", seed) if self.is_yaml else guards.split_front_matter(seed)
         self.limit_tokens = int(settings.max_length_ratio * max(estimate_tokens(seed_body), 1))
         self.format_lines = guards.format_instruction_lines(seed)
@@ -276,6 +280,8 @@ class _Builder:
                     *metaprompt.failure_lines(outcomes, self.settings.feedback),
                 ],
             )
+        has_tools = bool(self.prompt_settings.tools)
+        calls = tool_guidance.failing_calls(outcomes, self.settings.feedback) if has_tools else ""
         if self.mode == "rules":
             return metaprompt.rules_messages(
                 base_prompt=self.base,
@@ -286,6 +292,8 @@ class _Builder:
                 feedback=self.settings.feedback,
                 reviewer_notes=reviewers.render_section(self.notes),
                 goal=self.goal,
+                tools=tool_guidance.tools_section(self.prompt_settings, revisable=False),
+                calls=calls,
             )
         body = current if self.is_yaml else guards.split_front_matter(current)[1]
         return metaprompt.rewrite_messages(
@@ -298,6 +306,12 @@ class _Builder:
             reviewer_notes=reviewers.render_section(self.notes),
             goal=self.goal,
             original_prompt=self.seed if self.is_yaml else guards.split_front_matter(self.seed)[1],
+            # A chat file shows its tools itself; Markdown keeps them in the hidden front matter.
+            tools=""
+            if self.is_yaml
+            else tool_guidance.tools_section(self.prompt_settings, revisable=True),
+            calls=calls,
+            tools_reply=tool_guidance.reply_instruction(in_file=self.is_yaml) if has_tools else "",
         )
 
     def propose(self, reply: str) -> _Proposal:
@@ -319,6 +333,9 @@ class _Builder:
                 # The optimizer echoed the front matter; ours is kept verbatim regardless.
                 body = guards.split_front_matter(body.lstrip())[1]
             text = self.front + _with_ending(body, self.seed)
+            text, rejection = self._revise_tools(reply, text)
+            if rejection is not None:
+                return _Proposal(text, rejection, rationale)
         rejection = guards.check_candidate(
             seed=self.seed,
             candidate=text,
@@ -330,6 +347,28 @@ class _Builder:
             length_allowance=self.allowance,
         )
         return _Proposal(text, rejection, rationale)
+
+    def _revise_tools(self, reply: str, text: str) -> tuple[str, str | None]:
+        """``text`` with the reply's ``<tools>`` descriptions written into it."""
+        changes, rejection = tool_guidance.parse_tools_block(reply, self.prompt_settings.tools)
+        if rejection is not None or not changes:
+            return text, rejection
+        try:
+            return replace_descriptions(text, self.path, changes), None
+        except UserError as exc:
+            return text, f"the new tool descriptions cannot be written: {exc.message}"
+
+
+def _tools_change(before: str, after: str, path: str) -> str:
+    """``, revising the description of `a`, `b``` when a candidate rewords tools."""
+    old = {
+        t.function.name: t.function.description for t in parse_prompt(before, path).settings.tools
+    }
+    new = parse_prompt(after, path).settings.tools
+    names = [
+        f"`{t.function.name}`" for t in new if old.get(t.function.name) != t.function.description
+    ]
+    return f", revising the description of {', '.join(names)}" if names else ""
 
 
 def _describe_causes(causes: dict[str, int]) -> str:
@@ -571,6 +610,7 @@ class _Loop:
             _rules_change(self.current, candidate)
             if self.builder.mode == "rules"
             else f"{plural(len(changed_ranges(self.current, candidate)), 'passage')} rewritten"
+            + _tools_change(self.current, candidate, self.builder.path)
         )
         account = f"Optimizer's account: {proposal.rationale} " if proposal.rationale else ""
         self.accepted.append(

@@ -103,9 +103,14 @@ def rewrite_messages(
     reviewer_notes: str = "",
     goal: str = "",
     original_prompt: str = "",
+    tools: str = "",
+    calls: str = "",
+    tools_reply: str = "",
 ) -> tuple[Message, ...]:
     """``original_prompt`` is the author's, shown beside a revision (not when the current
-    prompt is still the original) so a round refines towards its intent."""
+    prompt is still the original) so a round refines towards its intent. ``tools`` shows the
+    tool definitions, ``calls`` the failing tool calls (``optimize.tools``), and
+    ``tools_reply`` says how the reply may revise tool descriptions."""
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
     parts = [_goal(goal)] if goal.strip() else []
     if original_prompt.strip() and original_prompt.strip() != current_prompt.strip():
@@ -117,12 +122,15 @@ def rewrite_messages(
         [
             *parts,
             f"Current prompt:\n{PROMPT_OPEN}\n{current_prompt.strip()}\n{PROMPT_CLOSE}",
+            *([tools] if tools else []),
             *([reviewer_notes] if reviewer_notes else []),
             _examples(packed, feedback),
+            *([calls] if calls else []),
             _constraints(variables, format_lines, max_prompt_tokens),
             "Reply with a short explanation of what you changed and which failures it answers "
             f"inside {RATIONALE_OPEN}…{RATIONALE_CLOSE}, then the complete revised prompt inside "
-            f"{PROMPT_OPEN}…{PROMPT_CLOSE}. Write nothing after {PROMPT_CLOSE}.",
+            f"{PROMPT_OPEN}…{PROMPT_CLOSE}. Write nothing after {PROMPT_CLOSE}."
+            + (f" {tools_reply}" if tools_reply else ""),
         ]
     )
     return (Message("system", system), Message("user", user))
@@ -138,8 +146,11 @@ def rules_messages(
     feedback: Feedback,
     reviewer_notes: str = "",
     goal: str = "",
+    tools: str = "",
+    calls: str = "",
 ) -> tuple[Message, ...]:
-    """The fixed prompt is the original, so it already stands beside the current rules."""
+    """The fixed prompt is the original, so it already stands beside the current rules.
+    With ``tools`` (the prompt's tool definitions), rules may say when and how to call them."""
     system = _SYSTEM.format(feedback=" and critiques of it" if feedback == "critiques" else "")
     system += " The prompt itself stays fixed; you maintain a short list of rules appended to it."
     rules = "\n".join(f"- {r}" for r in current_rules) or "(none yet)"
@@ -147,15 +158,23 @@ def rules_messages(
         [
             *([_goal(goal)] if goal.strip() else []),
             f"Prompt (fixed):\n{PROMPT_OPEN}\n{base_prompt.strip()}\n{PROMPT_CLOSE}",
+            *([tools] if tools else []),
             f"Current rules:\n{rules}",
             *([reviewer_notes] if reviewer_notes else []),
             _examples(packed, feedback),
+            *([calls] if calls else []),
             "Constraints:\n- Each rule is one line starting with '- ', general, not about a "
             "single example.\n- Do not use {{ ... }} or {% ... %} template syntax in rules."
             + (
                 f"\n- The prompt's variables ({', '.join(sorted(variables))}) are filled in "
                 "elsewhere; do not repeat them."
                 if variables
+                else ""
+            )
+            + (
+                "\n- Rules may say when and how to call the tools (or not to call them), "
+                "naming them exactly as written."
+                if tools
                 else ""
             )
             + f"\n- Keep the whole list under about {max_rules_tokens} tokens.",

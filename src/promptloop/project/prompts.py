@@ -8,8 +8,9 @@ Two shapes:
 * Chat (.yaml/.yml/.json): a list of ``{role, content}`` messages, or a mapping with a
   ``messages`` list plus the same settings (except ``role``).
 
-Each message records the 1-based source lines of its content, so review comments and
-optimizer suggestions can target the exact lines of the file in a pull request.
+Each message records the 1-based source lines of its content, and each tool the lines of
+its description (``project.tool_source``), so review comments and optimizer suggestions
+can target the exact lines of the file in a pull request.
 Templates render in a Jinja2 sandbox (prompt files arrive in pull requests) with
 ``StrictUndefined`` so a missing variable is an error, never an empty string.
 
@@ -40,9 +41,13 @@ from pydantic_core import PydanticCustomError
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import Message, Role
-from promptloop.yamlpos import Located, load_data_file, load_located, node_at, validation_error
-
-CHAT_SUFFIXES = (".yaml", ".yml", ".json")
+from promptloop.project.tool_source import (
+    ToolLines,
+    front_matter_end,
+    is_chat_path,
+    tool_lines,
+)
+from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
@@ -181,6 +186,8 @@ class PromptTemplate:
     settings: PromptSettings
     messages: tuple[MessageTemplate, ...]
     variables: frozenset[str]
+    # Where each tool's description is written, in the order of ``settings.tools``.
+    tool_lines: tuple[ToolLines, ...] = ()
 
     def with_source(self, source: str) -> PromptTemplate:
         """The same file with new text (an optimizer candidate), parsed the same way."""
@@ -267,43 +274,50 @@ def _syntax_check(message: MessageTemplate, path: str) -> frozenset[str]:
 
 
 def _build(
-    path: str, source: str, settings: PromptSettings, messages: Sequence[MessageTemplate]
+    path: str,
+    source: str,
+    settings: PromptSettings,
+    messages: Sequence[MessageTemplate],
+    tools: tuple[ToolLines, ...] = (),
 ) -> PromptTemplate:
     variables: frozenset[str] = frozenset()
     for message in messages:
         variables |= _syntax_check(message, path)
-    return PromptTemplate(path, source, settings, tuple(messages), variables)
+    return PromptTemplate(path, source, settings, tuple(messages), variables, tools)
 
 
-def _split_front_matter(lines: list[str], path: str) -> tuple[dict[str, Any], int]:
-    """Front matter settings and the index of the first body line."""
+def _split_front_matter(
+    lines: list[str], path: str
+) -> tuple[dict[str, Any], int, tuple[ToolLines, ...]]:
+    """Front matter settings, the index of the first body line and the tools' lines."""
     if not lines or lines[0].rstrip("\r\n").rstrip() != "---":
-        return {}, 0
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() == "---":
-            located = load_located("".join(lines[1:index]), path, line_offset=1)
-            data = located.data
-            if data is None:
-                return {}, index + 1
-            if not isinstance(data, Mapping):
-                raise UserError(
-                    "front matter must be a mapping such as `temperature: 0.2`",
-                    path=path,
-                    line=2,
-                )
-            try:
-                PromptSettings.model_validate(data)
-            except ValidationError as exc:
-                raise validation_error(exc, located, path, PromptSettings) from None
-            return dict(data), index + 1
-    raise UserError(
-        "front matter opened with '---' is never closed by a '---' line", path=path, line=1
-    )
+        return {}, 0, ()
+    index = front_matter_end(lines)
+    if index is None:
+        raise UserError(
+            "front matter opened with '---' is never closed by a '---' line", path=path, line=1
+        )
+    text = "".join(lines[1:index])
+    root, located = load_with_node(text, path, line_offset=1)
+    data = located.data
+    if data is None:
+        return {}, index + 1, ()
+    if not isinstance(data, Mapping):
+        raise UserError(
+            "front matter must be a mapping such as `temperature: 0.2`",
+            path=path,
+            line=2,
+        )
+    try:
+        PromptSettings.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, located, path, PromptSettings) from None
+    return dict(data), index + 1, tool_lines(root, text, 1)
 
 
 def _parse_text(source: str, path: str) -> PromptTemplate:
     lines = source.splitlines(keepends=True)
-    settings_data, body_start = _split_front_matter(lines, path)
+    settings_data, body_start, tools = _split_front_matter(lines, path)
     settings = PromptSettings.model_validate(settings_data)
     first, last = body_start, len(lines) - 1
     while first <= last and not lines[first].strip():
@@ -315,7 +329,7 @@ def _parse_text(source: str, path: str) -> PromptTemplate:
     body = "".join(lines[first : last + 1])
     body = body[:-2] if body.endswith("\r\n") else body.removesuffix("\n")
     message = MessageTemplate(settings.role, body, first + 1, last + 1)
-    return _build(path, source, settings, [message])
+    return _build(path, source, settings, [message], tools)
 
 
 def _content_span(node: yaml.Node | None, fallback: int) -> tuple[int, int]:
@@ -373,11 +387,7 @@ def _parse_chat(source: str, path: str) -> PromptTemplate:
         tools=chat.tools,
         tool_choice=chat.tool_choice,
     )
-    return _build(path, source, settings, messages)
-
-
-def is_chat_path(path: str) -> bool:
-    return PurePath(path).suffix.lower() in CHAT_SUFFIXES
+    return _build(path, source, settings, messages, tool_lines(root, source, 0))
 
 
 def parse_prompt(text: str, path: str) -> PromptTemplate:

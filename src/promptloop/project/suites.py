@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -212,7 +212,11 @@ def model_uses(
             suite_use = configured(cfg.suites[index].model, "suites", index, "model")
         if suite_use is None and front and not model_override:
             suite_use = ModelUse(front, "model", plan.prompt.path, _key_line(plan.prompt.source))
-        uses.append(suite_use or default)
+        use = suite_use or default
+        # A prompt with tools needs a model that can call them (``preflight.tools_problem``).
+        uses.append(
+            replace(use, tools_from=plan.prompt.path) if plan.prompt.settings.tools else use
+        )
     judge = configured(cfg.judge_model, "judge_model") or default
     uses.append(judge)
     if optimizer_override:
