@@ -12,6 +12,7 @@ import pytest
 from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
 from promptloop.github.api import GitHubClient
+from promptloop.github.markers import is_summary, read_marker
 from promptloop.models.scripted import register_script, script_calls
 from tests.commands.test_ci_github import (
     CONFIG,
@@ -126,7 +127,12 @@ def feedback_on_branch(gh: FakeGitHub) -> str | None:
 
 
 def our_replies(gh: FakeGitHub) -> list[str]:
-    return [c["body"] for c in gh.issue_comments(REPO, 7) if c["user"]["type"] == "Bot"]
+    """promptloop's answers to commands (not its summary comment)."""
+    return [
+        c["body"]
+        for c in gh.issue_comments(REPO, 7)
+        if c["user"]["type"] == "Bot" and not is_summary(c["body"])
+    ]
 
 
 def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario) -> None:
@@ -371,17 +377,82 @@ def test_the_verdict_is_on_the_output_the_pull_requests_run_showed(
     assert record.output == output_fingerprint(brook["output"])
 
 
-def test_learn_answers_the_reviewers_note_in_the_rationale(pr: Scenario) -> None:
+def summary_of(gh: FakeGitHub) -> str:
+    [summary] = [c["body"] for c in gh.issue_comments(REPO, 7) if is_summary(c["body"])]
+    return str(summary)
+
+
+def test_learn_updates_the_review_and_suggestion_for_the_feedback_commit(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
     gh = pr.gh
+    pr.run(capsys)  # the pull_request run: the review the reviewer reads
+    [first_review] = gh.reviews(REPO, 7)
+    calls_before = len(script_calls("ci"))
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
     assert run_comment(pr, comment) == 0
+    new_head = gh.refs(REPO)["heads/feature"]
+    assert new_head != pr.head_sha and "c02-brook" in (feedback_on_branch(gh) or "")
+    # Everything is said again for the head holding the verdict, once.
+    reviews = gh.reviews(REPO, 7)
+    assert [r["commit_id"] for r in reviews] == [pr.head_sha, new_head]
+    assert f"**Superseded** by [{new_head[:7]}]" in (reviews[0]["body"] or "")
+    assert first_review["id"] == reviews[0]["id"]
+    summary = summary_of(gh)
+    marker = read_marker(summary)
+    assert marker is not None and marker.get("head") == new_head
+    [check] = gh.check_runs(REPO, head_sha=new_head)
+    assert check["conclusion"] == "failure"
+    # The revision answers the reviewer, on the pull request: in the summary and as a
+    # suggested change of the new head's review.
+    assert "The optimizer's reason:** a reviewer said no exclamation marks" in summary
+    suggestions = [
+        c
+        for c in gh.review_comments(REPO, 7)
+        if "```suggestion" in c["body"] and c["commit_id"] == new_head
+    ]
+    assert suggestions and "Never use exclamation marks; be calm." in suggestions[0]["body"]
     [reply] = our_replies(gh)
+    assert "Recorded 1 verdict" in reply
+    assert "learned a revision of `prompts/greet.md`" in reply
     assert "a reviewer said no exclamation marks" in reply
-    assert "+Never use exclamation marks; be calm." in reply
+    assert f"[the review]({reviews[1]['html_url']})" in reply
+    assert f"Updated for `{new_head[:7]}`" in reply
     # The optimizer's words are untrusted: no one is pinged.
-    assert "@octocat" not in reply
-    ask = next(c for c in script_calls("ci") if "<prompt>" in str(c["messages"]))
+    assert "@octocat" not in reply and "@octocat" not in summary
+    learning = script_calls("ci")[calls_before:]
+    ask = next(c for c in learning if "<prompt>" in str(c["messages"]))
     assert f"from reviewer dana: {NOTE}" in str(ask["messages"])
+
+
+def test_learn_again_on_the_same_head_writes_nothing_new(pr: Scenario) -> None:
+    gh = pr.gh
+    assert run_comment(pr, say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}")) == 0
+    # The next comment's workflow checks out the head that holds the verdict.
+    pr.push({FEEDBACK: feedback_on_branch(gh) or ""})
+    assert run_comment(pr, say(pr, "dana", "/promptloop learn")) == 0
+    [review] = gh.reviews(REPO, 7)
+    assert review["commit_id"] == pr.head_sha
+    posted = (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO))
+    writes = gh.write_count
+    again = say(pr, "dana", "/promptloop learn")
+    assert run_comment(pr, again) == 0
+    # Only the acknowledgement: a reaction and the reply.
+    assert gh.write_count == writes + 2
+    assert (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO)) == posted
+    assert f"[the review]({review['html_url']})" in our_replies(gh)[-1]
+
+
+def test_learn_says_why_a_suite_got_no_revision(scenario: Scenario) -> None:
+    gh = scenario.gh
+    register_script("ci", model)
+    gh.add_collaborator(REPO, "dana", "write")
+    # The pull request changes only the dataset: the prompt is not its to revise.
+    scenario.open_pull({"evals/greet.jsonl": DATASET})
+    comment = say(scenario, "dana", "/promptloop bad c02-brook: too cold\n/promptloop learn")
+    assert run_comment(scenario, comment) == 0
+    reply = our_replies(gh)[-1]
+    assert "**`greet`**: no revision: this pull request does not change its prompt." in reply
 
 
 def test_help_lists_the_commands(pr: Scenario) -> None:

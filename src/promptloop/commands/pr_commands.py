@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from promptloop.commands.optimize import OptimizeOptions, run_optimizer
 from promptloop.commands.run import RunOptions, make_runner, prepare
 from promptloop.dataset.feedback import (
     FeedbackRecord,
@@ -41,19 +40,48 @@ from promptloop.github.comment_commands import (
     resolve_case,
 )
 from promptloop.github.diff import hunk_containing
+from promptloop.github.event import PullContext
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import AmbiguousWriteError
+from promptloop.github.summary import Link
 from promptloop.models.base import with_calls
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.safety import code_block, inline_code, neutralize
-from promptloop.wording import plural
+from promptloop.wording import one_line, plural
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 COMMIT_ATTEMPTS = 4
 
 # (suite -> case ids) to the output each case gives on the checked-out head.
 OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A revision `learn` delivered, and the optimizer's own reason for it."""
+
+    suite: str
+    path: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Updated:
+    """What updating the pull request for a head (``ci``'s whole pull-request road) did."""
+
+    head_sha: str
+    revisions: tuple[Learned, ...] = ()
+    # (suite, why no revision) for the suites whose changed prompt got none.
+    unlearned: tuple[tuple[str, str], ...] = ()
+    links: tuple[Link, ...] = ()
+    # Why nothing was evaluated (no suite concerns the pull request's changes).
+    skipped: str | None = None
+
+
+# Evaluates the pull request at its head (the checked-out commit, or it plus promptloop's
+# feedback commit) and publishes the review, revision, summary and check run.
+UpdateFn = Callable[[PullContext, str], Updated]
 
 
 @dataclass
@@ -63,6 +91,16 @@ class Handled:
     outcome: str
     recorded: int = 0
     commits: tuple[str, ...] = ()
+    updated: Updated | None = None
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    total: int
+    commits: tuple[str, ...]
+    said: str
+    # The branch's head holding the verdicts (None: they were offered, not committed).
+    head_sha: str | None = None
 
 
 def head_outputs(
@@ -109,6 +147,7 @@ def handle_comment(
     checkout: Path,
     outputs: OutputsFn = head_outputs,
     mask: Callable[[str], str] = str,
+    update: UpdateFn | None = None,
 ) -> Handled:
     event = parse_comment_event(event_name, payload)
     if event is None or event.action != "created":
@@ -168,17 +207,59 @@ def handle_comment(
         talk.reply(_problems_reply(problems))
         return Handled("refused: not understood")
     root = (find_root(checkout) or checkout).resolve()
-    recorded, commits, said = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
-    if recorded < 0:
+    recorded = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
+    if recorded is None:
         return Handled("refused: no output to judge")
-    to_learn = sorted({suite for _, suite, _ in verdicts}) or list(ids)
-    learned = _learn(loaded, to_learn) if any(c.verb == "learn" for c in commands) else ""
     talk.react("+1")
-    parts = [said] if said else []
-    if learned:
-        parts.append(learned)
+    parts = [recorded.said] if recorded.said else []
+    updated = None
+    if any(c.verb == "learn" for c in commands):
+        if update is None:
+            parts.append("`learn` needs `promptloop ci`; nothing was learned.")
+        else:
+            pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
+            updated = update(pull, checked_out)
+            parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
     talk.reply("\n\n".join(parts))
-    return Handled("recorded", recorded, tuple(commits))
+    return Handled("recorded", recorded.total, recorded.commits, updated)
+
+
+def _pull_context(
+    event: CommentEvent, head: PullHead, head_sha: str, repository: str
+) -> PullContext:
+    return PullContext(
+        event_name="pull_request_review_comment" if event.kind == "review" else "issue_comment",
+        number=event.number,
+        base_sha=head.base_sha,
+        base_ref=head.base_ref,
+        head_sha=head_sha,
+        head_ref=head.head_ref,
+        head_repo_full_name=head.head_repo_full_name,
+        base_repo_full_name=repository,
+        is_fork=False,
+    )
+
+
+def _updated_reply(updated: Updated, concerned: Sequence[str]) -> str:
+    """Where the review, the summary and the revision now are, and why a suite the verdicts
+    concern got no revision."""
+    if updated.skipped is not None:
+        return f"Nothing to learn: {updated.skipped}."
+    lines = []
+    for learned in updated.revisions:
+        reason = f" The optimizer's reason: {one_line(learned.rationale, 400)}"
+        lines.append(
+            f"**{inline_code(learned.suite)}**: learned a revision of "
+            f"{inline_code(learned.path)}.{reason if learned.rationale.strip() else ''}"
+        )
+    why_not = dict(updated.unlearned)
+    for suite in [*concerned, *(s for s in why_not if s not in concerned)]:
+        if suite in why_not and not any(r.suite == suite for r in updated.revisions):
+            lines.append(f"**{inline_code(suite)}**: no revision: {why_not[suite]}.")
+    head = inline_code(updated.head_sha[:7])
+    links = " · ".join(f"[the {link.label}]({link.url})" for link in updated.links)
+    lines.append(f"Updated for {head}" + (f": {links}." if links else "."))
+    return "\n\n".join(lines)
 
 
 def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
@@ -201,10 +282,10 @@ def _record(
     verdicts: Sequence[tuple[Command, str, str]],
     outputs: OutputsFn,
     talk: _Conversation,
-) -> tuple[int, list[str], str]:
-    """(verdicts recorded or -1 when nothing could be, the commits, what to say about it)."""
+) -> _Recorded | None:
+    """The verdicts recorded (None when none could be: a case gave no output)."""
     if not verdicts:
-        return 0, [], ""
+        return _Recorded(0, (), "", head.head_sha)
     wanted: dict[str, list[str]] = {}
     for _, suite, case in verdicts:
         wanted.setdefault(suite, []).append(case)
@@ -217,7 +298,7 @@ def _record(
             + ", ".join(inline_code(m) for m in missing)
             + " on this head, so there is nothing to judge. Try again once it answers."
         )
-        return -1, [], ""
+        return None
     now = datetime.now(UTC).replace(microsecond=0)
     by_file: dict[str, list[FeedbackRecord]] = {}
     for command, suite, case in verdicts:
@@ -234,24 +315,25 @@ def _record(
         on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
         by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
     total = sum(len(r) for r in by_file.values())
-    if loaded.config.feedback_delivery == "suggestion":
-        return total, [], offer_feedback(gh, event.number, head, by_file, talk.mask)
-    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
-    sha = commit_feedback(gh, head.head_ref, by_file, message)
-    commits = [sha] if sha is not None else []
     for path, records in by_file.items():
-        # The checkout is the head before this commit; `learn` reads the verdicts from it.
+        # The checkout is the head before this commit; `learn` reads the verdicts from it
+        # (offered as a suggestion, they count for what it learns all the same).
         local = root / path
         before = local.read_text(encoding="utf-8") if local.is_file() else ""
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(append_lines(before, records), encoding="utf-8")
+    if loaded.config.feedback_delivery == "suggestion":
+        said = offer_feedback(gh, event.number, head, by_file, talk.mask)
+        return _Recorded(total, (), said)
+    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
+    sha, made = commit_feedback(gh, head.head_ref, by_file, message)
+    commits = (sha,) if made else ()
     where = f" in {inline_code(commits[0][:7])}" if commits else ""
-    return (
-        total,
-        commits,
+    said = (
         f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
-        "the outputs stay the same, and the optimizer reads the notes first.",
+        "the outputs stay the same, and the optimizer reads the notes first."
     )
+    return _Recorded(total, commits, said, sha)
 
 
 def offer_feedback(
@@ -294,10 +376,11 @@ def commit_feedback(
     branch: str,
     records: Mapping[str, Sequence[FeedbackRecord]],
     message: str,
-) -> str | None:
-    """Append each file's records to it on ``branch``, all in one commit; the new commit's
-    sha, or None when they are all there already (a write GitHub applied but did not confirm).
-    A push in between (or a write whose fate is unknown) means reading the branch again."""
+) -> tuple[str, bool]:
+    """Append each file's records to it on ``branch``, all in one commit: (the branch's tip
+    holding them, whether this call made it). They may all be there already: a write GitHub
+    applied but did not confirm. A push in between (or a write whose fate is unknown) means
+    reading the branch again."""
     for _ in range(COMMIT_ATTEMPTS):
         reads = {path: gh.branch_file(branch, path) for path in records}
         tips = {read.tip_sha for read in reads.values() if read is not None}
@@ -312,38 +395,17 @@ def commit_feedback(
             new = [r for r in records[path] if r.to_line() not in there]
             if new:
                 texts[path] = append_lines(existing, new)
+        tip = tips.pop()
         if not texts:
-            return None
+            return tip, False
         try:
-            return gh.commit_files(branch, texts, message, tips.pop())
+            return gh.commit_files(branch, texts, message, tip), True
         except (ConflictError, AmbiguousWriteError):
             continue
     raise InfraError(
         f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
         "promptloop wrote to it; repeat the command"
     )
-
-
-def _learn(loaded: LoadedConfig, suites: Sequence[str]) -> str:
-    opts = RunOptions(config_path=loaded.path, suites=tuple(suites))
-    prepared = prepare(opts)
-    parts = []
-    for plan in prepared.plans:
-        try:
-            result = run_optimizer(prepared, plan, OptimizeOptions(run=opts))
-        except UserError as exc:
-            parts.append(f"**{inline_code(plan.name)}**: nothing learned: {exc.one_line()}")
-            continue
-        if not result.improved:
-            parts.append(
-                f"**{inline_code(plan.name)}**: no revision beat the prompt. {result.rationale}"
-            )
-            continue
-        parts.append(
-            f"**{inline_code(plan.name)}**: a revision of {inline_code(plan.prompt.path)}.\n\n"
-            f"{result.rationale}\n\n{code_block(result.unified_diff, 'diff')}"
-        )
-    return "\n\n".join(parts)
 
 
 def _problems_reply(problems: Sequence[Problem]) -> str:
@@ -379,8 +441,10 @@ def run_comment(
     cache_dir: Path | None = None,
     mask: Callable[[str], str] = str,
     outputs: OutputsFn = head_outputs,
+    update: UpdateFn | None = None,
 ) -> int:
-    """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
+    """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``; ``update``
+    is ``ci``'s pull-request road, which `learn` takes."""
     try:
         payload = json.loads(runtime.event_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -398,6 +462,7 @@ def run_comment(
             checkout=workdir,
             outputs=outputs,
             mask=mask,
+            update=update,
         )
     print(f"promptloop: comment {handled.outcome}")
     return 0
