@@ -21,7 +21,6 @@ from promptloop.commands.pr_commands import Learned, Updated, run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
-from promptloop.gate.advisory import judge_notices
 from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import Conclusion, GitHubClient, PullFiles
 from promptloop.github.changes import (
@@ -317,7 +316,6 @@ def _evaluate(
         )
         return prepared, read_results(results_path), _Learned()
     result = execute_run(run_opts, prepared)
-    ci.ledger.notes.extend(n[:1].upper() + n[1:] + "." for n in judge_notices(result.notices))
     if result.incomplete:
         # A stopped run posts what finished; learning a revision would need the rest.
         return prepared, result, _Learned()

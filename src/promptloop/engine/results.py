@@ -103,8 +103,11 @@ class CaseRecord(_Model):
 
     @property
     def pass_reasons(self) -> str:
-        """Why the evaluators passed it (a judge's critique says what was right)."""
-        return "; ".join(f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed)
+        """Why the evaluators passed it (a judge's critique says what was right); one that
+        abstained said nothing about it."""
+        return "; ".join(
+            f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed and not e.abstained
+        )
 
 
 class EvaluatorSummary(_Model):
