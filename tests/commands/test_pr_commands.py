@@ -17,6 +17,7 @@ from promptloop.models.scripted import register_script, script_calls
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
+    FIXED_BOTH,
     HEAD_PROMPT,
     NAMES,
     PROMPT,
@@ -47,20 +48,32 @@ LEES_LINE = json.dumps(
 )
 
 
-def model(call: dict[str, Any]) -> str:
-    """Greets with '!' when told to; as the optimizer, answers the reviewer when shown them."""
-    text = "\n".join(str(m.get("content") or "") for m in call["messages"])
-    if "<prompt>" in text:
-        heard = "a reviewer said no exclamation marks, " if NOTE in text else ""
-        revised = HEAD_PROMPT.replace(
-            "Use exclamation marks to sound excited.", "Never use exclamation marks; be calm."
+def learner(revised: str) -> Any:
+    """Greets with '!' when told to; as the optimizer, proposes ``revised`` and answers the
+    reviewer when shown them."""
+
+    def answer(call: dict[str, Any]) -> str:
+        text = "\n".join(str(m.get("content") or "") for m in call["messages"])
+        if "<prompt>" in text:
+            heard = "a reviewer said no exclamation marks, " if NOTE in text else ""
+            return (
+                f"<rationale>{heard}so the prompt now forbids them, @octocat.</rationale>\n"
+                f"<prompt>\n{revised}</prompt>"
+            )
+        found = (
+            text.split("greeting for ", 1)[1].split(".", 1)[0] if "greeting for " in text else ""
         )
-        return (
-            f"<rationale>{heard}so the prompt now forbids them, @octocat.</rationale>\n"
-            f"<prompt>\n{revised}</prompt>"
-        )
-    name = text.split("greeting for ", 1)[1].split(".", 1)[0] if "greeting for " in text else "you"
-    return f"Hello {name}!" if "Use exclamation" in text else f"Hello {name}."
+        name = found or "you"
+        return f"Hello {name}!" if "Use exclamation" in text else f"Hello {name}."
+
+    return answer
+
+
+model = learner(
+    HEAD_PROMPT.replace(
+        "Use exclamation marks to sound excited.", "Never use exclamation marks; be calm."
+    )
+)
 
 
 @pytest.fixture
@@ -96,6 +109,7 @@ def run_comment(
     review: bool = False,
     factory: Any = fast_client,
     cache_dir: Path | None = None,
+    **opts: Any,
 ) -> int:
     event_name, path = comment_event(s, comment, review=review, name=str(comment["id"]))
     env = {
@@ -107,7 +121,7 @@ def run_comment(
         "GITHUB_WORKSPACE": str(s.repo),
         "OPENAI_API_KEY": PROVIDER_KEY,
     }
-    options = CiOptions(working_directory=Path("."), cache_dir=cache_dir)
+    options = CiOptions(working_directory=Path("."), cache_dir=cache_dir, **opts)
     return run_ci(options, env, github_factory=factory)
 
 
@@ -441,6 +455,26 @@ def test_learn_again_on_the_same_head_writes_nothing_new(pr: Scenario) -> None:
     assert gh.write_count == writes + 2
     assert (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO)) == posted
     assert f"[the review]({review['html_url']})" in our_replies(gh)[-1]
+
+
+@pytest.mark.parametrize(
+    ("mode", "link"),
+    [("commit", "learned revision (commit)"), ("pull-request", "learned revision (pull request)")],
+)
+def test_learn_delivers_a_revision_outside_the_diff_as_suggest_says(
+    pr: Scenario, mode: str, link: str
+) -> None:
+    gh = pr.gh
+    register_script("ci", learner(FIXED_BOTH))  # line 11 is outside the pull request's diff
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    assert run_comment(pr, comment, suggest=mode) == 0
+    branch = "feature" if mode == "commit" else "promptloop/pr-7"
+    assert gh.file_at(REPO, branch, PROMPT) == FIXED_BOTH
+    # The verdict stays on the branch, under the revision when it is committed there.
+    assert "c02-brook" in (feedback_on_branch(gh) or "")
+    reply = our_replies(gh)[-1]
+    assert f"[the {link}](" in reply
+    assert "a reviewer said no exclamation marks" in summary_of(gh)
 
 
 def test_learn_says_why_a_suite_got_no_revision(scenario: Scenario) -> None:
