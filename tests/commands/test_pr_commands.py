@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 
 from promptloop.commands.ci import CiOptions, run_ci
+from promptloop.commands.pr_commands import handle_comment
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
+from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
 from promptloop.github.markers import is_summary, read_marker
 from promptloop.models.scripted import register_script, script_calls
+from promptloop.project.config import load_config
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
@@ -475,6 +478,55 @@ def test_learn_delivers_a_revision_outside_the_diff_as_suggest_says(
     reply = our_replies(gh)[-1]
     assert f"[the {link}](" in reply
     assert "a reviewer said no exclamation marks" in summary_of(gh)
+
+
+def test_learn_with_verdicts_offered_as_suggestions_updates_the_checked_out_head(
+    scenario: Scenario,
+) -> None:
+    gh = scenario.gh
+    register_script("ci", model)
+    gh.add_collaborator(REPO, "dana", "write")
+    changes = {
+        PROMPT: HEAD_PROMPT,
+        "evals/greet.jsonl": DATASET,
+        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
+    }
+    scenario.open_pull(changes)
+    tip = gh.refs(REPO)["heads/feature"]
+    comment = say(scenario, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    assert run_comment(scenario, comment) == 0
+    assert gh.refs(REPO)["heads/feature"] == tip  # nothing committed
+    # The head did not move: everything is for the checked-out commit, and the offered
+    # verdict already counts for what was learned.
+    [review] = [r for r in gh.reviews(REPO, 7) if r["commit_id"] == scenario.head_sha]
+    assert "promptloop" in (review["body"] or "")
+    assert "a reviewer said no exclamation marks" in summary_of(gh)
+    assert f"Updated for `{scenario.head_sha[:7]}`" in our_replies(gh)[-1]
+
+
+def test_a_learn_that_fails_still_answers_and_fails_the_job(
+    pr: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(pull: Any, checkout_sha: str) -> Any:
+        raise UserError("optimizer_model: no such model", path="promptloop.yaml", line=3)
+
+    monkeypatch.chdir(pr.repo)
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    _, path = comment_event(pr, comment)
+    with pytest.raises(UserError):
+        handle_comment(
+            fast_client(TOKEN, pr.gh.url, REPO),
+            "issue_comment",
+            json.loads(path.read_text()),
+            repository=REPO,
+            load=lambda: load_config(pr.repo / "promptloop.yaml"),
+            checkout=pr.repo,
+            update=failing,
+        )
+    assert "c02-brook" in (feedback_on_branch(pr.gh) or "")
+    reply = our_replies(pr.gh)[-1]
+    assert "Recorded 1 verdict" in reply
+    assert "Nothing was learned: promptloop.yaml:3: optimizer_model: no such model" in reply
 
 
 def test_learn_says_why_a_suite_got_no_revision(scenario: Scenario) -> None:

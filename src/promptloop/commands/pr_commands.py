@@ -26,7 +26,7 @@ from promptloop.dataset.feedback import (
     output_fingerprint,
     parse_feedback,
 )
-from promptloop.errors import InfraError, UserError
+from promptloop.errors import InfraError, PromptloopError, UserError
 from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
 from promptloop.github.comment_commands import (
     HELP,
@@ -218,7 +218,13 @@ def handle_comment(
             parts.append("`learn` needs `promptloop ci`; nothing was learned.")
         else:
             pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
-            updated = update(pull, checked_out)
+            try:
+                updated = update(pull, checked_out)
+            except PromptloopError as exc:
+                # The verdicts are recorded either way; the reviewer learns why nothing else
+                # changed, and the job still fails with the error.
+                talk.reply("\n\n".join([*parts, f"Nothing was learned: {exc.one_line()}"]))
+                raise
             parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
     talk.reply("\n\n".join(parts))
     return Handled("recorded", recorded.total, recorded.commits, updated)
