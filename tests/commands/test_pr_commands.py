@@ -205,18 +205,23 @@ def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
     assert '"a01-ada"' in (gh.file_at(REPO, "feature", "evals/again.feedback.jsonl") or "")
 
 
+def suggesting(scenario: Scenario) -> dict[str, str]:
+    """A team that forbids bot commits: dana may command; the pull request's files."""
+    register_script("ci", model)
+    scenario.gh.add_collaborator(REPO, "dana", "write")
+    return {
+        PROMPT: HEAD_PROMPT,
+        "evals/greet.jsonl": DATASET,
+        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
+    }
+
+
 @pytest.mark.parametrize("in_diff", [True, False])
 def test_teams_without_bot_commits_get_a_suggested_change(
     scenario: Scenario, in_diff: bool
 ) -> None:
     gh = scenario.gh
-    register_script("ci", model)
-    gh.add_collaborator(REPO, "dana", "write")
-    changes = {
-        PROMPT: HEAD_PROMPT,
-        "evals/greet.jsonl": DATASET,
-        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
-    }
+    changes = suggesting(scenario)
     if in_diff:
         changes[FEEDBACK] = LEES_LINE + "\n"
     scenario.open_pull(changes)
@@ -484,13 +489,7 @@ def test_learn_with_verdicts_offered_as_suggestions_updates_the_checked_out_head
     scenario: Scenario,
 ) -> None:
     gh = scenario.gh
-    register_script("ci", model)
-    gh.add_collaborator(REPO, "dana", "write")
-    changes = {
-        PROMPT: HEAD_PROMPT,
-        "evals/greet.jsonl": DATASET,
-        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
-    }
+    changes = suggesting(scenario)
     scenario.open_pull(changes)
     tip = gh.refs(REPO)["heads/feature"]
     comment = say(scenario, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
