@@ -15,19 +15,13 @@ import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
 from promptloop.commands.run import RunOptions, make_runner, prepare
-from promptloop.dataset.feedback import (
-    FeedbackRecord,
-    append_lines,
-    output_fingerprint,
-    parse_feedback,
-)
 from promptloop.errors import InfraError, PromptloopError, UserError
-from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
+from promptloop.github.api import GitHubClient, PullHead
 from promptloop.github.comment_commands import (
     HELP,
     PREFIX,
@@ -39,22 +33,16 @@ from promptloop.github.comment_commands import (
     parse_comment_event,
     resolve_case,
 )
-from promptloop.github.diff import hunk_containing
 from promptloop.github.event import PullContext
 from promptloop.github.runtime import ActionsRuntime
-from promptloop.github.state import AmbiguousWriteError
 from promptloop.github.summary import Link
 from promptloop.models.base import with_calls
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.safety import code_block, inline_code, neutralize
-from promptloop.wording import one_line, plural
+from promptloop.wording import one_line
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
-COMMIT_ATTEMPTS = 4
-
-# (suite -> case ids) to the output each case gives on the checked-out head.
-OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
 
 
 @dataclass(frozen=True)
@@ -92,15 +80,6 @@ class Handled:
     recorded: int = 0
     commits: tuple[str, ...] = ()
     updated: Updated | None = None
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    total: int
-    commits: tuple[str, ...]
-    said: str
-    # The branch's head holding the verdicts (None: they were offered, not committed).
-    head_sha: str | None = None
 
 
 def head_outputs(
@@ -207,8 +186,14 @@ def handle_comment(
         talk.reply(_problems_reply(problems))
         return Handled("refused: not understood")
     root = (find_root(checkout) or checkout).resolve()
-    recorded = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
-    if recorded is None:
+    recorded = record_verdicts(gh, loaded, root, event, head, verdicts, outputs, talk.mask)
+    if recorded.missing:
+        talk.react("confused")
+        talk.reply(
+            "Nothing was recorded: the model gave no output for "
+            + ", ".join(inline_code(m) for m in recorded.missing)
+            + " on this head, so there is nothing to judge. Try again once it answers."
+        )
         return Handled("refused: no output to judge")
     talk.react("+1")
     parts = [recorded.said] if recorded.said else []
@@ -277,141 +262,6 @@ def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
         if comment.id == event.thread_id:
             return listed_cases(comment.body)
     return []
-
-
-def _record(
-    gh: GitHubClient,
-    loaded: LoadedConfig,
-    root: Path,
-    event: CommentEvent,
-    head: PullHead,
-    verdicts: Sequence[tuple[Command, str, str]],
-    outputs: OutputsFn,
-    talk: _Conversation,
-) -> _Recorded | None:
-    """The verdicts recorded (None when none could be: a case gave no output)."""
-    if not verdicts:
-        return _Recorded(0, (), "", head.head_sha)
-    wanted: dict[str, list[str]] = {}
-    for _, suite, case in verdicts:
-        wanted.setdefault(suite, []).append(case)
-    found = outputs(loaded, wanted)
-    missing = [f"{s}/{c}" for _, s, c in verdicts if (s, c) not in found]
-    if missing:
-        talk.react("confused")
-        talk.reply(
-            "Nothing was recorded: the model gave no output for "
-            + ", ".join(inline_code(m) for m in missing)
-            + " on this head, so there is nothing to judge. Try again once it answers."
-        )
-        return None
-    now = datetime.now(UTC).replace(microsecond=0)
-    by_file: dict[str, list[FeedbackRecord]] = {}
-    for command, suite, case in verdicts:
-        config = next(s for s in loaded.config.suites if s.name == suite)
-        record = FeedbackRecord(
-            case=case,
-            output=output_fingerprint(found[(suite, case)]),
-            verdict="good" if command.verb == "good" else "bad",
-            note=command.note,
-            by=event.author,
-            at=now,
-            source=event.html_url or f"comment {event.comment_id}",
-        )
-        on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
-        by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
-    total = sum(len(r) for r in by_file.values())
-    for path, records in by_file.items():
-        # The checkout is the head before this commit; `learn` reads the verdicts from it
-        # (offered as a suggestion, they count for what it learns all the same).
-        local = root / path
-        before = local.read_text(encoding="utf-8") if local.is_file() else ""
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_text(append_lines(before, records), encoding="utf-8")
-    if loaded.config.feedback_delivery == "suggestion":
-        said = offer_feedback(gh, event.number, head, by_file, talk.mask)
-        return _Recorded(total, (), said)
-    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
-    sha, made = commit_feedback(gh, head.head_ref, by_file, message)
-    commits = (sha,) if made else ()
-    where = f" in {inline_code(commits[0][:7])}" if commits else ""
-    said = (
-        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
-        "the outputs stay the same, and the optimizer reads the notes first."
-    )
-    return _Recorded(total, commits, said, sha)
-
-
-def offer_feedback(
-    gh: GitHubClient,
-    number: int,
-    head: PullHead,
-    by_file: Mapping[str, Sequence[FeedbackRecord]],
-    mask: Callable[[str], str],
-) -> str:
-    """The verdicts as suggested changes that append them to each feedback file, where its
-    last line is in the diff (GitHub suggests only there); otherwise the lines to add by hand."""
-    files = gh.pull_files(number)
-    comments: list[ReviewComment] = []
-    by_hand: list[str] = []
-    for path, records in by_file.items():
-        current = gh.branch_file(head.head_ref, path)
-        lines = (current.text or "").splitlines() if current is not None else []
-        new = "\n".join(r.to_line() for r in records)
-        changed = files.get(path)
-        if lines and changed is not None and hunk_containing(changed.hunks, len(lines)):
-            block = code_block(f"{lines[-1]}\n{new}", "suggestion")
-            body = mask(f"Reviewers' verdicts for {inline_code(path)}; commit to keep them.")
-            comments.append(ReviewComment(path, f"{body}\n\n{block}", len(lines)))
-        else:
-            by_hand.append(
-                f"Add to {inline_code(path)} (not in this pull request's diff, so GitHub cannot "
-                f"suggest it):\n\n{code_block(new, 'json')}"
-            )
-    parts = []
-    if comments:
-        review = gh.post_review(
-            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files=files
-        )
-        parts.append(f"The verdicts are suggested changes in {review.html_url}; commit them.")
-    return "\n\n".join([*parts, *by_hand])
-
-
-def commit_feedback(
-    gh: GitHubClient,
-    branch: str,
-    records: Mapping[str, Sequence[FeedbackRecord]],
-    message: str,
-) -> tuple[str, bool]:
-    """Append each file's records to it on ``branch``, all in one commit: (the branch's tip
-    holding them, whether this call made it). They may all be there already: a write GitHub
-    applied but did not confirm. A push in between (or a write whose fate is unknown) means
-    reading the branch again."""
-    for _ in range(COMMIT_ATTEMPTS):
-        reads = {path: gh.branch_file(branch, path) for path in records}
-        tips = {read.tip_sha for read in reads.values() if read is not None}
-        if None in reads.values():
-            raise InfraError(f"branch {branch} is gone; nothing was recorded")
-        if len(tips) != 1:
-            continue
-        texts = {}
-        for path, read in reads.items():
-            existing = read.text or "" if read is not None else ""
-            there = {r.to_line() for r in parse_feedback(existing, path)}
-            new = [r for r in records[path] if r.to_line() not in there]
-            if new:
-                texts[path] = append_lines(existing, new)
-        tip = tips.pop()
-        if not texts:
-            return tip, False
-        try:
-            return gh.commit_files(branch, texts, message, tip), True
-        except (ConflictError, AmbiguousWriteError):
-            continue
-    raise InfraError(
-        f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
-        "promptloop wrote to it; repeat the command"
-    )
 
 
 def _problems_reply(problems: Sequence[Problem]) -> str:
