@@ -172,6 +172,8 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert [r["content"] for r in gh.reactions(REPO, comment["id"])] == ["+1"]
     [reply] = our_replies(gh)
     assert "Recorded 1 verdict" in reply
+    # The commit starts no workflow run, so the reviewer learns what is now stale.
+    assert "still those of the previous head; `/promptloop learn` updates them" in reply
 
 
 def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:

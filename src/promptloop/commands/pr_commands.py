@@ -198,7 +198,14 @@ def handle_comment(
     talk.react("+1")
     parts = [recorded.said] if recorded.said else []
     updated = None
-    if any(c.verb == "learn" for c in commands):
+    learn = any(c.verb == "learn" for c in commands)
+    if recorded.commits and not learn:
+        # A commit pushed with the Actions token starts no workflow run: say what is stale.
+        parts.append(
+            "The review, the summary and the check are still those of the previous head; "
+            f"`{PREFIX} learn` updates them for this one (a push does too)."
+        )
+    if learn:
         if update is None:
             parts.append("`learn` needs `promptloop ci`; nothing was learned.")
         else:
