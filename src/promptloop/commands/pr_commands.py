@@ -79,7 +79,6 @@ class Handled:
     outcome: str
     recorded: int = 0
     commits: tuple[str, ...] = ()
-    updated: Updated | None = None
 
 
 def head_outputs(
@@ -125,8 +124,8 @@ def handle_comment(
     load: Callable[[], LoadedConfig],
     checkout: Path,
     outputs: OutputsFn = head_outputs,
+    update: UpdateFn,
     mask: Callable[[str], str] = str,
-    update: UpdateFn | None = None,
 ) -> Handled:
     event = parse_comment_event(event_name, payload)
     if event is None or event.action != "created":
@@ -197,7 +196,6 @@ def handle_comment(
         return Handled("refused: no output to judge")
     talk.react("+1")
     parts = [recorded.said] if recorded.said else []
-    updated = None
     learn = any(c.verb == "learn" for c in commands)
     if recorded.commits and not learn:
         # A commit pushed with the Actions token starts no workflow run: say what is stale.
@@ -206,20 +204,17 @@ def handle_comment(
             f"`{PREFIX} learn` updates them for this one (a push does too)."
         )
     if learn:
-        if update is None:
-            parts.append("`learn` needs `promptloop ci`; nothing was learned.")
-        else:
-            pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
-            try:
-                updated = update(pull, checked_out)
-            except PromptloopError as exc:
-                # The verdicts are recorded either way; the reviewer learns why nothing else
-                # changed, and the job still fails with the error.
-                talk.reply("\n\n".join([*parts, f"Nothing was learned: {exc.one_line()}"]))
-                raise
-            parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
+        pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
+        try:
+            updated = update(pull, checked_out)
+        except PromptloopError as exc:
+            # The verdicts are recorded either way; the reviewer learns why nothing else
+            # changed, and the job still fails with the error.
+            talk.reply("\n\n".join([*parts, f"Nothing was learned: {exc.one_line()}"]))
+            raise
+        parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
     talk.reply("\n\n".join(parts))
-    return Handled("recorded", recorded.total, recorded.commits, updated)
+    return Handled("recorded", recorded.total, recorded.commits)
 
 
 def _pull_context(
@@ -302,9 +297,9 @@ def run_comment(
     working_directory: Path,
     config_path: Path | None,
     cache_dir: Path | None = None,
+    update: UpdateFn,
     mask: Callable[[str], str] = str,
     outputs: OutputsFn = head_outputs,
-    update: UpdateFn | None = None,
 ) -> int:
     """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``; ``update``
     is ``ci``'s pull-request road, which `learn` takes."""
