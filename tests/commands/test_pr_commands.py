@@ -365,6 +365,24 @@ def test_a_reply_in_a_review_thread_is_answered_in_that_thread(
     assert feedback_on_branch(gh) is not None
 
 
+def test_learn_in_a_review_thread_is_answered_there_with_the_updated_review(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = pr.gh
+    pr.run(capsys)
+    [inline, *_] = [c for c in gh.review_comments(REPO, 7) if c["user"]["type"] == "Bot"]
+    body = f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn"
+    reply = say(pr, "dana", body, reply_to=inline["id"])
+    assert run_comment(pr, reply, review=True) == 0
+    [answer] = [c for c in gh.review_comments(REPO, 7) if c.get("in_reply_to_id") == inline["id"]][
+        -1:
+    ]
+    # (A reply in a thread is a review of its own on GitHub: the one to link is promptloop's.)
+    latest = [r for r in gh.reviews(REPO, 7) if "promptloop:review" in (r["body"] or "")][-1]
+    assert latest["commit_id"] == gh.refs(REPO)["heads/feature"]
+    assert f"[the review]({latest['html_url']})" in answer["body"]
+
+
 def test_a_reply_without_a_case_judges_the_cases_its_finding_lists(
     pr: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
