@@ -172,8 +172,11 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert [r["content"] for r in gh.reactions(REPO, comment["id"])] == ["+1"]
     [reply] = our_replies(gh)
     assert "Recorded 1 verdict" in reply
-    # The commit starts no workflow run, so the reviewer learns what is now stale.
-    assert "still those of the previous head; `/promptloop learn` updates them" in reply
+    # The commit starts no workflow run, so promptloop does what the push would have started:
+    # the new head has its review, summary and check run at once.
+    assert f"Updated for `{head[:7]}`" in reply
+    assert [r["commit_id"] for r in gh.reviews(REPO, 7)] == [head]
+    assert [c["conclusion"] for c in gh.check_runs(REPO, head_sha=head)] == ["failure"]
 
 
 def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
@@ -473,8 +476,7 @@ def test_learn_again_on_the_same_head_writes_nothing_new(pr: Scenario) -> None:
     # The next comment's workflow checks out the head that holds the verdict.
     pr.push({FEEDBACK: feedback_on_branch(gh) or ""})
     assert run_comment(pr, say(pr, "dana", "/promptloop learn")) == 0
-    [review] = gh.reviews(REPO, 7)
-    assert review["commit_id"] == pr.head_sha
+    [review] = [r for r in gh.reviews(REPO, 7) if r["commit_id"] == pr.head_sha]
     posted = (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO))
     writes = gh.write_count
     again = say(pr, "dana", "/promptloop learn")

@@ -111,8 +111,9 @@ def test_reviewers_teach_the_prompt_from_the_pull_request(
     assert (feedback_on_branch(gh), gh.refs(REPO)["heads/feature"]) == (before, tip)
     assert "(yours: read)" in our_replies(gh)[-1]
 
-    # A collaborator's one line.
-    comment = say(walk, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    # A collaborator's one line (no `learn` needed: the commit it makes is evaluated as a
+    # push would be).
+    comment = say(walk, "dana", f"/promptloop bad c02-brook: {NOTE}")
     assert run_comment(walk, comment) == 0
     after = feedback_on_branch(gh) or ""
     # ... is one reviewable line appended to the feedback file on the branch,

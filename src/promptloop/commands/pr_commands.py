@@ -196,14 +196,9 @@ def handle_comment(
         return Handled("refused: no output to judge")
     talk.react("+1")
     parts = [recorded.said] if recorded.said else []
-    learn = any(c.verb == "learn" for c in commands)
-    if recorded.commits and not learn:
-        # A commit pushed with the Actions token starts no workflow run: say what is stale.
-        parts.append(
-            "The review, the summary and the check are still those of the previous head; "
-            f"`{PREFIX} learn` updates them for this one (a push does too)."
-        )
-    if learn:
+    # A commit pushed with the Actions token starts no workflow run, so promptloop does what
+    # the push would have started: without it the new head has no review, summary or check.
+    if recorded.commits or any(c.verb == "learn" for c in commands):
         pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
         try:
             updated = update(pull, checked_out)
