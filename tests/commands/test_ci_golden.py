@@ -14,10 +14,13 @@ import pytest
 from tests import golden
 from tests.commands import test_ci_github as ci
 from tests.commands.test_ci_github import HEAD_PROMPT, PROMPT, REPO, Scenario, prompt
+from tests.commands.test_pr_commands import NOTE, run_comment, say, summary_of
+from tests.commands.test_reviewers_teach import walk
 
 # The same real-git, fake-GitHub world as the ci tests.
 gh = ci.gh
 scenario = ci.scenario
+__all__ = ["walk"]
 
 
 def _normalised(scenario: Scenario, text: str) -> str:
@@ -72,3 +75,21 @@ def test_golden_passing_pull_request(
     screen = _first_screen(golden.markdown_to_html(sticky))
     assert "<h2>promptloop ✅ PASS</h2>" in screen
     assert "<strong>Next:</strong> Nothing; the gate does not block this pull request." in screen
+
+
+def test_golden_after_a_reviewers_learn(walk: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    walk.run(capsys)
+    comment = say(walk, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    assert run_comment(walk, comment) == 0
+    new_head = walk.gh.refs(REPO)["heads/feature"]
+    fake = {walk.head_sha: "4e1d" * 10, walk.base_sha: "b45e" * 10, new_head: "fb4a" * 10}
+    shas = {**fake, **{old[:7]: new[:7] for old, new in fake.items()}}
+    sticky = golden.normalise(summary_of(walk.gh), shas)
+    golden.check("learned-sticky", sticky, "github-actions commented")
+
+    html = golden.markdown_to_html(sticky)
+    # The judges' standing is on the first screen; the reviewers' verdicts have their own
+    # list, apart from the evaluators' reasons.
+    screen = _first_screen(html)
+    assert "judge greet/tone is gating: calibrated (kappa 0.62 on 5 labelled outputs)" in screen
+    assert "<summary>greet: 5 reviewer verdicts (5 applied)</summary>" in html

@@ -10,12 +10,17 @@ from typing import Any
 import pytest
 
 from promptloop.commands.ci import CiOptions, run_ci
+from promptloop.commands.pr_commands import handle_comment
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
+from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
+from promptloop.github.markers import is_summary, read_marker
 from promptloop.models.scripted import register_script, script_calls
+from promptloop.project.config import load_config
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
+    FIXED_BOTH,
     HEAD_PROMPT,
     NAMES,
     PROMPT,
@@ -46,20 +51,32 @@ LEES_LINE = json.dumps(
 )
 
 
-def model(call: dict[str, Any]) -> str:
-    """Greets with '!' when told to; as the optimizer, answers the reviewer when shown them."""
-    text = "\n".join(str(m.get("content") or "") for m in call["messages"])
-    if "<prompt>" in text:
-        heard = "a reviewer said no exclamation marks, " if NOTE in text else ""
-        revised = HEAD_PROMPT.replace(
-            "Use exclamation marks to sound excited.", "Never use exclamation marks; be calm."
+def learner(revised: str) -> Any:
+    """Greets with '!' when told to; as the optimizer, proposes ``revised`` and answers the
+    reviewer when shown them."""
+
+    def answer(call: dict[str, Any]) -> str:
+        text = "\n".join(str(m.get("content") or "") for m in call["messages"])
+        if "<prompt>" in text:
+            heard = "a reviewer said no exclamation marks, " if NOTE in text else ""
+            return (
+                f"<rationale>{heard}so the prompt now forbids them, @octocat.</rationale>\n"
+                f"<prompt>\n{revised}</prompt>"
+            )
+        found = (
+            text.split("greeting for ", 1)[1].split(".", 1)[0] if "greeting for " in text else ""
         )
-        return (
-            f"<rationale>{heard}so the prompt now forbids them, @octocat.</rationale>\n"
-            f"<prompt>\n{revised}</prompt>"
-        )
-    name = text.split("greeting for ", 1)[1].split(".", 1)[0] if "greeting for " in text else "you"
-    return f"Hello {name}!" if "Use exclamation" in text else f"Hello {name}."
+        name = found or "you"
+        return f"Hello {name}!" if "Use exclamation" in text else f"Hello {name}."
+
+    return answer
+
+
+model = learner(
+    HEAD_PROMPT.replace(
+        "Use exclamation marks to sound excited.", "Never use exclamation marks; be calm."
+    )
+)
 
 
 @pytest.fixture
@@ -95,6 +112,7 @@ def run_comment(
     review: bool = False,
     factory: Any = fast_client,
     cache_dir: Path | None = None,
+    **opts: Any,
 ) -> int:
     event_name, path = comment_event(s, comment, review=review, name=str(comment["id"]))
     env = {
@@ -106,7 +124,7 @@ def run_comment(
         "GITHUB_WORKSPACE": str(s.repo),
         "OPENAI_API_KEY": PROVIDER_KEY,
     }
-    options = CiOptions(working_directory=Path("."), cache_dir=cache_dir)
+    options = CiOptions(working_directory=Path("."), cache_dir=cache_dir, **opts)
     return run_ci(options, env, github_factory=factory)
 
 
@@ -126,7 +144,12 @@ def feedback_on_branch(gh: FakeGitHub) -> str | None:
 
 
 def our_replies(gh: FakeGitHub) -> list[str]:
-    return [c["body"] for c in gh.issue_comments(REPO, 7) if c["user"]["type"] == "Bot"]
+    """promptloop's answers to commands (not its summary comment)."""
+    return [
+        c["body"]
+        for c in gh.issue_comments(REPO, 7)
+        if c["user"]["type"] == "Bot" and not is_summary(c["body"])
+    ]
 
 
 def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario) -> None:
@@ -149,6 +172,11 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert [r["content"] for r in gh.reactions(REPO, comment["id"])] == ["+1"]
     [reply] = our_replies(gh)
     assert "Recorded 1 verdict" in reply
+    # The commit starts no workflow run, so promptloop does what the push would have started:
+    # the new head has its review, summary and check run at once.
+    assert f"Updated for `{head[:7]}`" in reply
+    assert [r["commit_id"] for r in gh.reviews(REPO, 7)] == [head]
+    assert [c["conclusion"] for c in gh.check_runs(REPO, head_sha=head)] == ["failure"]
 
 
 def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
@@ -182,18 +210,23 @@ def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
     assert '"a01-ada"' in (gh.file_at(REPO, "feature", "evals/again.feedback.jsonl") or "")
 
 
+def suggesting(scenario: Scenario) -> dict[str, str]:
+    """A team that forbids bot commits: dana may command; the pull request's files."""
+    register_script("ci", model)
+    scenario.gh.add_collaborator(REPO, "dana", "write")
+    return {
+        PROMPT: HEAD_PROMPT,
+        "evals/greet.jsonl": DATASET,
+        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
+    }
+
+
 @pytest.mark.parametrize("in_diff", [True, False])
 def test_teams_without_bot_commits_get_a_suggested_change(
     scenario: Scenario, in_diff: bool
 ) -> None:
     gh = scenario.gh
-    register_script("ci", model)
-    gh.add_collaborator(REPO, "dana", "write")
-    changes = {
-        PROMPT: HEAD_PROMPT,
-        "evals/greet.jsonl": DATASET,
-        "promptloop.yaml": "feedback_delivery: suggestion\n" + CONFIG,
-    }
+    changes = suggesting(scenario)
     if in_diff:
         changes[FEEDBACK] = LEES_LINE + "\n"
     scenario.open_pull(changes)
@@ -335,6 +368,24 @@ def test_a_reply_in_a_review_thread_is_answered_in_that_thread(
     assert feedback_on_branch(gh) is not None
 
 
+def test_learn_in_a_review_thread_is_answered_there_with_the_updated_review(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = pr.gh
+    pr.run(capsys)
+    [inline, *_] = [c for c in gh.review_comments(REPO, 7) if c["user"]["type"] == "Bot"]
+    body = f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn"
+    reply = say(pr, "dana", body, reply_to=inline["id"])
+    assert run_comment(pr, reply, review=True) == 0
+    [answer] = [c for c in gh.review_comments(REPO, 7) if c.get("in_reply_to_id") == inline["id"]][
+        -1:
+    ]
+    # (A reply in a thread is a review of its own on GitHub: the one to link is promptloop's.)
+    latest = [r for r in gh.reviews(REPO, 7) if "promptloop:review" in (r["body"] or "")][-1]
+    assert latest["commit_id"] == gh.refs(REPO)["heads/feature"]
+    assert f"[the review]({latest['html_url']})" in answer["body"]
+
+
 def test_a_reply_without_a_case_judges_the_cases_its_finding_lists(
     pr: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -371,17 +422,144 @@ def test_the_verdict_is_on_the_output_the_pull_requests_run_showed(
     assert record.output == output_fingerprint(brook["output"])
 
 
-def test_learn_answers_the_reviewers_note_in_the_rationale(pr: Scenario) -> None:
+def summary_of(gh: FakeGitHub) -> str:
+    [summary] = [c["body"] for c in gh.issue_comments(REPO, 7) if is_summary(c["body"])]
+    return str(summary)
+
+
+def test_learn_updates_the_review_and_suggestion_for_the_feedback_commit(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
     gh = pr.gh
+    pr.run(capsys)  # the pull_request run: the review the reviewer reads
+    [first_review] = gh.reviews(REPO, 7)
+    calls_before = len(script_calls("ci"))
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
     assert run_comment(pr, comment) == 0
+    new_head = gh.refs(REPO)["heads/feature"]
+    assert new_head != pr.head_sha and "c02-brook" in (feedback_on_branch(gh) or "")
+    # Everything is said again for the head holding the verdict, once.
+    reviews = gh.reviews(REPO, 7)
+    assert [r["commit_id"] for r in reviews] == [pr.head_sha, new_head]
+    assert f"**Superseded** by [{new_head[:7]}]" in (reviews[0]["body"] or "")
+    assert first_review["id"] == reviews[0]["id"]
+    summary = summary_of(gh)
+    marker = read_marker(summary)
+    assert marker is not None and marker.get("head") == new_head
+    [check] = gh.check_runs(REPO, head_sha=new_head)
+    assert check["conclusion"] == "failure"
+    # The revision answers the reviewer, on the pull request: in the summary and as a
+    # suggested change of the new head's review.
+    assert "The optimizer's reason:** a reviewer said no exclamation marks" in summary
+    suggestions = [
+        c
+        for c in gh.review_comments(REPO, 7)
+        if "```suggestion" in c["body"] and c["commit_id"] == new_head
+    ]
+    assert suggestions and "Never use exclamation marks; be calm." in suggestions[0]["body"]
     [reply] = our_replies(gh)
+    assert "Recorded 1 verdict" in reply
+    assert "learned a revision of `prompts/greet.md`" in reply
     assert "a reviewer said no exclamation marks" in reply
-    assert "+Never use exclamation marks; be calm." in reply
+    assert f"[the review]({reviews[1]['html_url']})" in reply
+    assert f"Updated for `{new_head[:7]}`" in reply
     # The optimizer's words are untrusted: no one is pinged.
-    assert "@octocat" not in reply
-    ask = next(c for c in script_calls("ci") if "<prompt>" in str(c["messages"]))
+    assert "@octocat" not in reply and "@octocat" not in summary
+    learning = script_calls("ci")[calls_before:]
+    ask = next(c for c in learning if "<prompt>" in str(c["messages"]))
     assert f"from reviewer dana: {NOTE}" in str(ask["messages"])
+
+
+def test_learn_again_on_the_same_head_writes_nothing_new(pr: Scenario) -> None:
+    gh = pr.gh
+    assert run_comment(pr, say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}")) == 0
+    # The next comment's workflow checks out the head that holds the verdict.
+    pr.push({FEEDBACK: feedback_on_branch(gh) or ""})
+    assert run_comment(pr, say(pr, "dana", "/promptloop learn")) == 0
+    [review] = [r for r in gh.reviews(REPO, 7) if r["commit_id"] == pr.head_sha]
+    posted = (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO))
+    writes = gh.write_count
+    again = say(pr, "dana", "/promptloop learn")
+    assert run_comment(pr, again) == 0
+    # Only the acknowledgement: a reaction and the reply.
+    assert gh.write_count == writes + 2
+    assert (gh.review_comments(REPO, 7), summary_of(gh), gh.check_runs(REPO)) == posted
+    assert f"[the review]({review['html_url']})" in our_replies(gh)[-1]
+
+
+@pytest.mark.parametrize(
+    ("mode", "link"),
+    [("commit", "learned revision (commit)"), ("pull-request", "learned revision (pull request)")],
+)
+def test_learn_delivers_a_revision_outside_the_diff_as_suggest_says(
+    pr: Scenario, mode: str, link: str
+) -> None:
+    gh = pr.gh
+    register_script("ci", learner(FIXED_BOTH))  # line 11 is outside the pull request's diff
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    assert run_comment(pr, comment, suggest=mode) == 0
+    branch = "feature" if mode == "commit" else "promptloop/pr-7"
+    assert gh.file_at(REPO, branch, PROMPT) == FIXED_BOTH
+    # The verdict stays on the branch, under the revision when it is committed there.
+    assert "c02-brook" in (feedback_on_branch(gh) or "")
+    reply = our_replies(gh)[-1]
+    assert f"[the {link}](" in reply
+    assert "a reviewer said no exclamation marks" in summary_of(gh)
+
+
+def test_learn_with_verdicts_offered_as_suggestions_updates_the_checked_out_head(
+    scenario: Scenario,
+) -> None:
+    gh = scenario.gh
+    changes = suggesting(scenario)
+    scenario.open_pull(changes)
+    tip = gh.refs(REPO)["heads/feature"]
+    comment = say(scenario, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    assert run_comment(scenario, comment) == 0
+    assert gh.refs(REPO)["heads/feature"] == tip  # nothing committed
+    # The head did not move: everything is for the checked-out commit, and the offered
+    # verdict already counts for what was learned.
+    [review] = [r for r in gh.reviews(REPO, 7) if r["commit_id"] == scenario.head_sha]
+    assert "promptloop" in (review["body"] or "")
+    assert "a reviewer said no exclamation marks" in summary_of(gh)
+    assert f"Updated for `{scenario.head_sha[:7]}`" in our_replies(gh)[-1]
+
+
+def test_a_learn_that_fails_still_answers_and_fails_the_job(
+    pr: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(pull: Any, checkout_sha: str) -> Any:
+        raise UserError("optimizer_model: no such model", path="promptloop.yaml", line=3)
+
+    monkeypatch.chdir(pr.repo)
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
+    _, path = comment_event(pr, comment)
+    with pytest.raises(UserError):
+        handle_comment(
+            fast_client(TOKEN, pr.gh.url, REPO),
+            "issue_comment",
+            json.loads(path.read_text()),
+            repository=REPO,
+            load=lambda: load_config(pr.repo / "promptloop.yaml"),
+            checkout=pr.repo,
+            update=failing,
+        )
+    assert "c02-brook" in (feedback_on_branch(pr.gh) or "")
+    reply = our_replies(pr.gh)[-1]
+    assert "Recorded 1 verdict" in reply
+    assert "Nothing was learned: promptloop.yaml:3: optimizer_model: no such model" in reply
+
+
+def test_learn_says_why_a_suite_got_no_revision(scenario: Scenario) -> None:
+    gh = scenario.gh
+    register_script("ci", model)
+    gh.add_collaborator(REPO, "dana", "write")
+    # The pull request changes only the dataset: the prompt is not its to revise.
+    scenario.open_pull({"evals/greet.jsonl": DATASET})
+    comment = say(scenario, "dana", "/promptloop bad c02-brook: too cold\n/promptloop learn")
+    assert run_comment(scenario, comment) == 0
+    reply = our_replies(gh)[-1]
+    assert "**`greet`**: no revision: this pull request does not change its prompt." in reply
 
 
 def test_help_lists_the_commands(pr: Scenario) -> None:

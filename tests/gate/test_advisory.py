@@ -64,6 +64,7 @@ def test_a_judge_that_agrees_with_the_reviewers_keeps_its_vote() -> None:
     feedback = [verdict("a", True), verdict("b", False), verdict("c", True), verdict("d", False)]
     [judge] = standing(SUITE, ["tone"], feedback, min_labels=4, min_kappa=0.6)
     assert not judge.advisory and judge.calibration.kappa == pytest.approx(1.0)
+    assert judge.why == "calibrated (kappa 1.00 on 4 labelled outputs)"
     [judge] = standing(SUITE, ["tone"], feedback, min_labels=5, min_kappa=0.6)
     assert judge.advisory and judge.why == "4 labelled output(s), needs 5"
     disagreeing = [verdict("a", False), verdict("b", True), verdict("c", True), verdict("d", False)]

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
-from promptloop.commands.pr_commands import run_comment
+from promptloop.commands.pr_commands import Learned, Updated, run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
-from promptloop.gate.advisory import judge_notices
 from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import Conclusion, GitHubClient, PullFiles
 from promptloop.github.changes import (
@@ -50,7 +49,7 @@ from promptloop.github.session import (
     resolve_target,
     superseded_by,
 )
-from promptloop.github.summary import Link, render_summary
+from promptloop.github.summary import Link, optimizer_account, render_summary
 from promptloop.github.workflow import (
     Annotation,
     annotation_commands,
@@ -138,6 +137,7 @@ def run_ci(
             config_path=opts.config_path,
             cache_dir=opts.cache_dir,
             mask=ci.mask,
+            update=lambda pull, checkout_sha: update_pull_request(ci, pull, checkout_sha),
         )
     ctx = load_event(
         runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
@@ -145,7 +145,26 @@ def run_ci(
     with _in_workdir(ci):
         loaded, config_path = _load_config(opts)
         root = find_root(Path(".")) or _workdir(ci)
-        return _evaluate_and_report(ci, ctx, loaded, config_path, root)
+        return _evaluate_and_report(ci, ctx, loaded, config_path, root).code
+
+
+def update_pull_request(ci: _Ci, pull: PullContext, checkout_sha: str) -> Updated:
+    """What a `pull_request` run on ``pull``'s head would do (evaluate, learn, publish the
+    review, revision, summary and check run), for a reviewer's `learn`: the feedback they
+    gave is on disk, and on the head when it was committed."""
+    with _in_workdir(ci):
+        loaded, config_path = _load_config(ci.opts)
+        root = find_root(Path(".")) or _workdir(ci)
+        done = _evaluate_and_report(ci, pull, loaded, config_path, root, checkout_sha)
+    return Updated(
+        head_sha=pull.head_sha,
+        revisions=tuple(
+            Learned(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in done.revisions
+        ),
+        unlearned=tuple(done.unlearned.items()),
+        links=tuple(ci.links),
+        skipped=done.skipped,
+    )
 
 
 def _workdir(ci: _Ci) -> Path:
@@ -202,23 +221,37 @@ class _Said:
     annotations: list[Annotation]
 
 
+@dataclass(frozen=True)
+class _Reported:
+    code: int
+    revisions: list[Revision] = field(default_factory=list)
+    # Suites whose changed prompt got no revision, and why.
+    unlearned: dict[str, str] = field(default_factory=dict)
+    skipped: str | None = None
+
+
 def _evaluate_and_report(
     ci: _Ci,
     ctx: PullContext | PushContext | DispatchContext,
     loaded: LoadedConfig,
     config_path: Path,
     root: Path,
-) -> int:
+    checkout_sha: str | None = None,
+) -> _Reported:
     to_repo = _to_repo(root)
     pull = ctx if isinstance(ctx, PullContext) else None
-    target = resolve_target(ci, ctx, root)
+    target = replace(resolve_target(ci, ctx, root), checkout_sha=checkout_sha)
     selection = _select(ci, target, pull, loaded, to_repo, root)
     if selection.skip_reason is not None:
-        return _nothing_changed(ci, pull, target.head_sha, selection.skip_reason)
-    prepared, result, revisions = _evaluate(ci, selection, config_path, target, to_repo)
-    said = _say_on_the_pull_request(ci, pull, target, prepared, result, revisions, to_repo, root)
+        code = _nothing_changed(ci, pull, target.head_sha, selection.skip_reason)
+        return _Reported(code, skipped=selection.skip_reason)
+    prepared, result, learned = _evaluate(ci, selection, config_path, target, to_repo)
+    said = _say_on_the_pull_request(
+        ci, pull, target, prepared, result, learned.revisions, to_repo, root
+    )
     _runner_report(ci, said.job_summary, said.outputs, said.annotations)
-    return _exit_code(ci, exit_code_for(result, prepared.loaded.config.gate))
+    code = _exit_code(ci, exit_code_for(result, prepared.loaded.config.gate))
+    return _Reported(code, learned.revisions, learned.unlearned)
 
 
 def _select(
@@ -232,7 +265,7 @@ def _select(
     if not target.head_sha:
         raise UserError("no commit to report on: GITHUB_SHA is not set", key="GITHUB_SHA")
     local_head = head_commit(root)
-    if local_head and local_head != target.head_sha and pull is not None:
+    if local_head and local_head != (target.checkout_sha or target.head_sha) and pull is not None:
         ci.ledger.warnings.append(
             f"the checked-out commit {local_head[:12]} is not the PR head "
             f"{target.head_sha[:12]}; use actions/checkout with "
@@ -262,7 +295,7 @@ def _evaluate(
     config_path: Path,
     target: Target,
     to_repo: Callable[[Path], str | None],
-) -> tuple[Prepared, RunResult, list[Revision]]:
+) -> tuple[Prepared, RunResult, _Learned]:
     """Run the suites head vs base (or read an earlier job's results), and learn revisions."""
     run_opts = RunOptions(
         start_dir=Path("."),
@@ -281,14 +314,13 @@ def _evaluate(
             f"Results from {results_path.name} (computed by earlier jobs), so no "
             "revision is learned in this job."
         )
-        return prepared, read_results(results_path), []
+        return prepared, read_results(results_path), _Learned()
     result = execute_run(run_opts, prepared)
-    ci.ledger.notes.extend(n[:1].upper() + n[1:] + "." for n in judge_notices(result.notices))
     if result.incomplete:
         # A stopped run posts what finished; learning a revision would need the rest.
-        return prepared, result, []
-    revisions = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
-    return prepared, result, revisions
+        return prepared, result, _Learned()
+    learned = _learn_revisions(ci, prepared, run_opts, result, target.files, to_repo)
+    return prepared, result, learned
 
 
 def _say_on_the_pull_request(
@@ -307,7 +339,9 @@ def _say_on_the_pull_request(
     inline, unplaced, annotations = plan_findings_of(
         prepared.loaded, result, target.files, head_sha, to_repo, root, ci.runtime.run_url
     )
-    revision_md = deliver_revisions(ci, revisions, target.files, pull, head_sha, inline, root)
+    revision_md = deliver_revisions(
+        ci, revisions, target.files, pull, head_sha, inline, root, target.checkout_sha
+    )
     if revisions:
         optimization = {
             "markdown": "\n\n".join(revision_md),
@@ -379,6 +413,12 @@ def _with_cache_dir(ci: _Ci, prepared: Prepared) -> Prepared:
     return replace(prepared, loaded=loaded)
 
 
+@dataclass
+class _Learned:
+    revisions: list[Revision] = field(default_factory=list)
+    unlearned: dict[str, str] = field(default_factory=dict)
+
+
 def _learn_revisions(
     ci: _Ci,
     prepared: Prepared,
@@ -386,33 +426,39 @@ def _learn_revisions(
     result: RunResult,
     files: PullFiles | None,
     to_repo: Callable[[Path], str | None],
-) -> list[Revision]:
+) -> _Learned:
+    learned = _Learned()
     if ci.opts.suggest == "off" or files is None:
-        return []
-    revisions: list[Revision] = []
+        return learned
     seen_paths: set[str] = set()
     for plan in prepared.plans:
         suite = next((s for s in result.suites if s.name == plan.name), None)
         path = to_repo(Path(plan.prompt.path))
         pull_file = files.get(path) if path else None
-        if suite is None or path is None or pull_file is None or path in seen_paths:
+        if suite is None or path is None or path in seen_paths:
             continue
-        if pull_file.status == "removed" or not any(c.status == "fail" for c in suite.cases):
+        if pull_file is None or pull_file.status == "removed":
+            learned.unlearned[plan.name] = "this pull request does not change its prompt"
+            continue
+        if not any(c.status == "fail" for c in suite.cases):
+            learned.unlearned[plan.name] = "no case fails"
             continue
         seen_paths.add(path)
         try:
             optimized = run_optimizer(prepared, plan, OptimizeOptions(run=run_opts))
         except PromptloopError as exc:
             ci.ledger.notes.append(f"No revision learned for {plan.name}: {exc.one_line()}")
+            learned.unlearned[plan.name] = exc.one_line()
             continue
         if optimized.improved and optimized.revised_text != optimized.seed_text:
-            revisions.append(Revision(plan.name, path, optimized))
+            learned.revisions.append(Revision(plan.name, path, optimized))
         else:
             reason = optimized.stop_reason or optimized.status
             ci.ledger.notes.append(
                 f"The optimizer found no better prompt for {plan.name} ({reason})."
             )
-    return revisions
+            learned.unlearned[plan.name] = f"the optimizer found no better prompt ({reason})"
+    return learned
 
 
 def _nothing_changed(ci: _Ci, pull: PullContext | None, head_sha: str, why: str) -> int:

@@ -271,6 +271,7 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
             confirmation_runs.extend(suite.confirmation_runs)
             usage = usage.add(suite.usage)
         ordered = _in_dataset_order(cases)
+        position = {case.id: i for i, case in reversed(list(enumerate(ordered)))}
         template = parts[name][0][1]
         merged.append(
             template.model_copy(
@@ -284,6 +285,10 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
                     "evaluators": summarise_evaluators(ordered),
                     "usage": usage,
                     "not_run": sum(suite.not_run for _, suite in parts[name]),
+                    "reviews": sorted(
+                        (r for _, suite in parts[name] for r in suite.reviews),
+                        key=lambda r: position.get(r.case_id, len(position)),
+                    ),
                 }
             )
         )

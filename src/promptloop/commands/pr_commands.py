@@ -15,20 +15,13 @@ import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
 from promptloop.commands.run import RunOptions, make_runner, prepare
-from promptloop.dataset.feedback import (
-    FeedbackRecord,
-    append_lines,
-    output_fingerprint,
-    parse_feedback,
-)
-from promptloop.errors import InfraError, UserError
-from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
+from promptloop.errors import InfraError, PromptloopError, UserError
+from promptloop.github.api import GitHubClient, PullHead
 from promptloop.github.comment_commands import (
     HELP,
     PREFIX,
@@ -40,20 +33,43 @@ from promptloop.github.comment_commands import (
     parse_comment_event,
     resolve_case,
 )
-from promptloop.github.diff import hunk_containing
+from promptloop.github.event import PullContext
 from promptloop.github.runtime import ActionsRuntime
-from promptloop.github.state import AmbiguousWriteError
+from promptloop.github.summary import Link
 from promptloop.models.base import with_calls
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.safety import code_block, inline_code, neutralize
-from promptloop.wording import plural
+from promptloop.wording import one_line
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
-COMMIT_ATTEMPTS = 4
 
-# (suite -> case ids) to the output each case gives on the checked-out head.
-OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
+
+@dataclass(frozen=True)
+class Learned:
+    """A revision `learn` delivered, and the optimizer's own reason for it."""
+
+    suite: str
+    path: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Updated:
+    """What updating the pull request for a head (``ci``'s whole pull-request road) did."""
+
+    head_sha: str
+    revisions: tuple[Learned, ...] = ()
+    # (suite, why no revision) for the suites whose changed prompt got none.
+    unlearned: tuple[tuple[str, str], ...] = ()
+    links: tuple[Link, ...] = ()
+    # Why nothing was evaluated (no suite concerns the pull request's changes).
+    skipped: str | None = None
+
+
+# Evaluates the pull request at its head (the checked-out commit, or it plus promptloop's
+# feedback commit) and publishes the review, revision, summary and check run.
+UpdateFn = Callable[[PullContext, str], Updated]
 
 
 @dataclass
@@ -108,6 +124,7 @@ def handle_comment(
     load: Callable[[], LoadedConfig],
     checkout: Path,
     outputs: OutputsFn = head_outputs,
+    update: UpdateFn,
     mask: Callable[[str], str] = str,
 ) -> Handled:
     event = parse_comment_event(event_name, payload)
@@ -168,17 +185,69 @@ def handle_comment(
         talk.reply(_problems_reply(problems))
         return Handled("refused: not understood")
     root = (find_root(checkout) or checkout).resolve()
-    recorded, commits, said = _record(gh, loaded, root, event, head, verdicts, outputs, talk)
-    if recorded < 0:
+    recorded = record_verdicts(gh, loaded, root, event, head, verdicts, outputs, talk.mask)
+    if recorded.missing:
+        talk.react("confused")
+        talk.reply(
+            "Nothing was recorded: the model gave no output for "
+            + ", ".join(inline_code(m) for m in recorded.missing)
+            + " on this head, so there is nothing to judge. Try again once it answers."
+        )
         return Handled("refused: no output to judge")
-    to_learn = sorted({suite for _, suite, _ in verdicts}) or list(ids)
-    learned = _learn(loaded, to_learn) if any(c.verb == "learn" for c in commands) else ""
     talk.react("+1")
-    parts = [said] if said else []
-    if learned:
-        parts.append(learned)
+    parts = [recorded.said] if recorded.said else []
+    # A commit pushed with the Actions token starts no workflow run, so promptloop does what
+    # the push would have started: without it the new head has no review, summary or check.
+    if recorded.commits or any(c.verb == "learn" for c in commands):
+        pull = _pull_context(event, head, recorded.head_sha or head.head_sha, repository)
+        try:
+            updated = update(pull, checked_out)
+        except PromptloopError as exc:
+            # The verdicts are recorded either way; the reviewer learns why nothing else
+            # changed, and the job still fails with the error.
+            talk.reply("\n\n".join([*parts, f"Nothing was learned: {exc.one_line()}"]))
+            raise
+        parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
     talk.reply("\n\n".join(parts))
-    return Handled("recorded", recorded, tuple(commits))
+    return Handled("recorded", recorded.total, recorded.commits)
+
+
+def _pull_context(
+    event: CommentEvent, head: PullHead, head_sha: str, repository: str
+) -> PullContext:
+    return PullContext(
+        event_name="pull_request_review_comment" if event.kind == "review" else "issue_comment",
+        number=event.number,
+        base_sha=head.base_sha,
+        base_ref=head.base_ref,
+        head_sha=head_sha,
+        head_ref=head.head_ref,
+        head_repo_full_name=head.head_repo_full_name,
+        base_repo_full_name=repository,
+        is_fork=False,
+    )
+
+
+def _updated_reply(updated: Updated, concerned: Sequence[str]) -> str:
+    """Where the review, the summary and the revision now are, and why a suite the verdicts
+    concern got no revision."""
+    if updated.skipped is not None:
+        return f"Nothing to learn: {updated.skipped}."
+    lines = []
+    for learned in updated.revisions:
+        reason = f" The optimizer's reason: {one_line(learned.rationale, 400)}"
+        lines.append(
+            f"**{inline_code(learned.suite)}**: learned a revision of "
+            f"{inline_code(learned.path)}.{reason if learned.rationale.strip() else ''}"
+        )
+    why_not = dict(updated.unlearned)
+    for suite in [*concerned, *(s for s in why_not if s not in concerned)]:
+        if suite in why_not and not any(r.suite == suite for r in updated.revisions):
+            lines.append(f"**{inline_code(suite)}**: no revision: {why_not[suite]}.")
+    head = inline_code(updated.head_sha[:7])
+    links = " · ".join(f"[the {link.label}]({link.url})" for link in updated.links)
+    lines.append(f"Updated for {head}" + (f": {links}." if links else "."))
+    return "\n\n".join(lines)
 
 
 def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
@@ -190,160 +259,6 @@ def _thread_cases(gh: GitHubClient, event: CommentEvent) -> list[str]:
         if comment.id == event.thread_id:
             return listed_cases(comment.body)
     return []
-
-
-def _record(
-    gh: GitHubClient,
-    loaded: LoadedConfig,
-    root: Path,
-    event: CommentEvent,
-    head: PullHead,
-    verdicts: Sequence[tuple[Command, str, str]],
-    outputs: OutputsFn,
-    talk: _Conversation,
-) -> tuple[int, list[str], str]:
-    """(verdicts recorded or -1 when nothing could be, the commits, what to say about it)."""
-    if not verdicts:
-        return 0, [], ""
-    wanted: dict[str, list[str]] = {}
-    for _, suite, case in verdicts:
-        wanted.setdefault(suite, []).append(case)
-    found = outputs(loaded, wanted)
-    missing = [f"{s}/{c}" for _, s, c in verdicts if (s, c) not in found]
-    if missing:
-        talk.react("confused")
-        talk.reply(
-            "Nothing was recorded: the model gave no output for "
-            + ", ".join(inline_code(m) for m in missing)
-            + " on this head, so there is nothing to judge. Try again once it answers."
-        )
-        return -1, [], ""
-    now = datetime.now(UTC).replace(microsecond=0)
-    by_file: dict[str, list[FeedbackRecord]] = {}
-    for command, suite, case in verdicts:
-        config = next(s for s in loaded.config.suites if s.name == suite)
-        record = FeedbackRecord(
-            case=case,
-            output=output_fingerprint(found[(suite, case)]),
-            verdict="good" if command.verb == "good" else "bad",
-            note=command.note,
-            by=event.author,
-            at=now,
-            source=event.html_url or f"comment {event.comment_id}",
-        )
-        on_disk = loaded.resolve(loaded.feedback_file(config)).resolve()
-        by_file.setdefault(on_disk.relative_to(root).as_posix(), []).append(record)
-    total = sum(len(r) for r in by_file.values())
-    if loaded.config.feedback_delivery == "suggestion":
-        return total, [], offer_feedback(gh, event.number, head, by_file, talk.mask)
-    message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
-    sha = commit_feedback(gh, head.head_ref, by_file, message)
-    commits = [sha] if sha is not None else []
-    for path, records in by_file.items():
-        # The checkout is the head before this commit; `learn` reads the verdicts from it.
-        local = root / path
-        before = local.read_text(encoding="utf-8") if local.is_file() else ""
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_text(append_lines(before, records), encoding="utf-8")
-    where = f" in {inline_code(commits[0][:7])}" if commits else ""
-    return (
-        total,
-        commits,
-        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
-        "the outputs stay the same, and the optimizer reads the notes first.",
-    )
-
-
-def offer_feedback(
-    gh: GitHubClient,
-    number: int,
-    head: PullHead,
-    by_file: Mapping[str, Sequence[FeedbackRecord]],
-    mask: Callable[[str], str],
-) -> str:
-    """The verdicts as suggested changes that append them to each feedback file, where its
-    last line is in the diff (GitHub suggests only there); otherwise the lines to add by hand."""
-    files = gh.pull_files(number)
-    comments: list[ReviewComment] = []
-    by_hand: list[str] = []
-    for path, records in by_file.items():
-        current = gh.branch_file(head.head_ref, path)
-        lines = (current.text or "").splitlines() if current is not None else []
-        new = "\n".join(r.to_line() for r in records)
-        changed = files.get(path)
-        if lines and changed is not None and hunk_containing(changed.hunks, len(lines)):
-            block = code_block(f"{lines[-1]}\n{new}", "suggestion")
-            body = mask(f"Reviewers' verdicts for {inline_code(path)}; commit to keep them.")
-            comments.append(ReviewComment(path, f"{body}\n\n{block}", len(lines)))
-        else:
-            by_hand.append(
-                f"Add to {inline_code(path)} (not in this pull request's diff, so GitHub cannot "
-                f"suggest it):\n\n{code_block(new, 'json')}"
-            )
-    parts = []
-    if comments:
-        review = gh.post_review(
-            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files=files
-        )
-        parts.append(f"The verdicts are suggested changes in {review.html_url}; commit them.")
-    return "\n\n".join([*parts, *by_hand])
-
-
-def commit_feedback(
-    gh: GitHubClient,
-    branch: str,
-    records: Mapping[str, Sequence[FeedbackRecord]],
-    message: str,
-) -> str | None:
-    """Append each file's records to it on ``branch``, all in one commit; the new commit's
-    sha, or None when they are all there already (a write GitHub applied but did not confirm).
-    A push in between (or a write whose fate is unknown) means reading the branch again."""
-    for _ in range(COMMIT_ATTEMPTS):
-        reads = {path: gh.branch_file(branch, path) for path in records}
-        tips = {read.tip_sha for read in reads.values() if read is not None}
-        if None in reads.values():
-            raise InfraError(f"branch {branch} is gone; nothing was recorded")
-        if len(tips) != 1:
-            continue
-        texts = {}
-        for path, read in reads.items():
-            existing = read.text or "" if read is not None else ""
-            there = {r.to_line() for r in parse_feedback(existing, path)}
-            new = [r for r in records[path] if r.to_line() not in there]
-            if new:
-                texts[path] = append_lines(existing, new)
-        if not texts:
-            return None
-        try:
-            return gh.commit_files(branch, texts, message, tips.pop())
-        except (ConflictError, AmbiguousWriteError):
-            continue
-    raise InfraError(
-        f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
-        "promptloop wrote to it; repeat the command"
-    )
-
-
-def _learn(loaded: LoadedConfig, suites: Sequence[str]) -> str:
-    opts = RunOptions(config_path=loaded.path, suites=tuple(suites))
-    prepared = prepare(opts)
-    parts = []
-    for plan in prepared.plans:
-        try:
-            result = run_optimizer(prepared, plan, OptimizeOptions(run=opts))
-        except UserError as exc:
-            parts.append(f"**{inline_code(plan.name)}**: nothing learned: {exc.one_line()}")
-            continue
-        if not result.improved:
-            parts.append(
-                f"**{inline_code(plan.name)}**: no revision beat the prompt. {result.rationale}"
-            )
-            continue
-        parts.append(
-            f"**{inline_code(plan.name)}**: a revision of {inline_code(plan.prompt.path)}.\n\n"
-            f"{result.rationale}\n\n{code_block(result.unified_diff, 'diff')}"
-        )
-    return "\n\n".join(parts)
 
 
 def _problems_reply(problems: Sequence[Problem]) -> str:
@@ -377,10 +292,12 @@ def run_comment(
     working_directory: Path,
     config_path: Path | None,
     cache_dir: Path | None = None,
+    update: UpdateFn,
     mask: Callable[[str], str] = str,
     outputs: OutputsFn = head_outputs,
 ) -> int:
-    """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
+    """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``; ``update``
+    is ``ci``'s pull-request road, which `learn` takes."""
     try:
         payload = json.loads(runtime.event_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -398,6 +315,7 @@ def run_comment(
             checkout=workdir,
             outputs=outputs,
             mask=mask,
+            update=update,
         )
     print(f"promptloop: comment {handled.outcome}")
     return 0

@@ -20,9 +20,11 @@ from promptloop.engine.results import (
     UsageTotals,
     mark_incomplete,
     mask_result,
+    reviewer_verdicts,
 )
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.errors import UserError
+from promptloop.evaluators.human import HumanEvaluator
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
@@ -176,6 +178,23 @@ async def _measure(
     )
 
 
+def _with_reviews(prepared: Prepared, head: list[SuiteResult]) -> list[SuiteResult]:
+    """Each suite with its reviewers' verdicts on the cases this run gave."""
+    configs = {s.name: s for s in prepared.loaded.config.suites}
+    plans = {p.name: p for p in prepared.plans}
+    out = []
+    for suite in head:
+        config, plan = configs.get(suite.name), plans.get(suite.name)
+        records = prepared.loaded.load_feedback(config) if config is not None else []
+        if not records or plan is None:
+            out.append(suite)
+            continue
+        counted = any(isinstance(e, HumanEvaluator) for e in plan.evaluators)
+        reviews = reviewer_verdicts(suite.cases, records, counted=counted)
+        out.append(suite.model_copy(update={"reviews": reviews}))
+    return out
+
+
 def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult:
     started = time.perf_counter()
     prepared = prepared or prepare(opts)
@@ -192,7 +211,7 @@ def execute_run(opts: RunOptions, prepared: Prepared | None = None) -> RunResult
     relieved, base, calibration_notices = advise(prepared.loaded, head, base)
     # The first looks counted the advisory judges' failures; the gate must look again.
     first: FirstLooks | None = looks if relieved == head else None
-    head = relieved
+    head = _with_reviews(prepared, relieved)
     notices = [prepared.models.notice] if prepared.models.notice else []
     notices.extend(calibration_notices)
     notices.extend(prepared.warnings)

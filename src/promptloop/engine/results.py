@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptloop.dataset.cases import history_dicts
+from promptloop.dataset.feedback import FeedbackRecord, latest_by_output, verdict_for
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
@@ -112,8 +113,11 @@ class CaseRecord(_Model):
 
     @property
     def pass_reasons(self) -> str:
-        """Why the evaluators passed it (a judge's critique says what was right)."""
-        return "; ".join(f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed)
+        """Why the evaluators passed it (a judge's critique says what was right); one that
+        abstained said nothing about it."""
+        return "; ".join(
+            f"{e.evaluator}: {e.reason}" for e in self.evaluations if e.passed and not e.abstained
+        )
 
 
 class EvaluatorSummary(_Model):
@@ -155,6 +159,55 @@ class UsageTotals(_Model):
         )
 
 
+ReviewStatus = Literal["applied", "unused", "changed"]
+
+
+class ReviewRecord(_Model):
+    """A reviewer's verdict on a case of this run, kept apart from the evaluators' reasons:
+    a person's word, not a judge's."""
+
+    case_id: str
+    verdict: Literal["good", "bad"]
+    by: str
+    note: str = ""
+    at: str
+    source: str
+    # applied: this run's output is the one judged, and the suite's `human` evaluator counted
+    # it; unused: the same output, but the suite has no `human` evaluator (the optimizer and
+    # `calibrate` still read it); changed: the output changed since, so the case is unlabelled.
+    status: ReviewStatus
+
+
+def reviewer_verdicts(
+    cases: Iterable[CaseRecord], records: Sequence[FeedbackRecord], *, counted: bool
+) -> list[ReviewRecord]:
+    """Per case of the run (its first repeat), the verdict on its output, else the latest
+    verdict on an earlier output of it."""
+    latest = latest_by_output(records)
+    out: list[ReviewRecord] = []
+    seen: set[str] = set()
+    for case in cases:
+        mine = [r for r in latest if r.case == case.id]
+        if case.id in seen or not mine:
+            continue
+        seen.add(case.id)
+        same = verdict_for(mine, case.id, case.shown_output)
+        record = same or mine[-1]
+        status: ReviewStatus = ("applied" if counted else "unused") if same else "changed"
+        out.append(
+            ReviewRecord(
+                case_id=case.id,
+                verdict=record.verdict,
+                by=record.by,
+                note=record.note,
+                at=record.at.isoformat(),
+                source=record.source,
+                status=status,
+            )
+        )
+    return out
+
+
 class SuiteResult(_Model):
     name: str
     variant: Literal["head", "base"] = "head"
@@ -173,6 +226,8 @@ class SuiteResult(_Model):
     first_look_only: str | None = None
     evaluators: list[EvaluatorSummary] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
+    # Reviewers' verdicts on this run's cases (head only: reviewers judge the head's outputs).
+    reviews: list[ReviewRecord] = Field(default_factory=list)
 
     @property
     def counts(self) -> tuple[int, int, int]:

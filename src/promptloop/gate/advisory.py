@@ -44,7 +44,8 @@ def standing(
             shown = "undefined" if c.kappa is None else f"{c.kappa:.2f}"
             why = f"kappa {shown} on {c.n} labelled outputs, needs {min_kappa:g}"
         else:
-            out.append(JudgeStanding(suite.name, c, False, f"calibrated (kappa {c.kappa:.2f})"))
+            why = f"calibrated (kappa {c.kappa:.2f} on {c.n} labelled outputs)"
+            out.append(JudgeStanding(suite.name, c, False, why))
             continue
         out.append(JudgeStanding(suite.name, c, True, why))
     return out
@@ -100,11 +101,6 @@ def judge_notice(suite: str, judge: JudgeStanding) -> str:
         more = f" and {len(apart) - MAX_LISTED} more" if len(apart) > MAX_LISTED else ""
         text += f"; disagrees with the reviewers on {', '.join(apart[:MAX_LISTED])}{more}"
     return text
-
-
-def judge_notices(notices: Sequence[str]) -> list[str]:
-    """The notices ``advise`` wrote, for the pull request's summary."""
-    return [n for n in notices if n.startswith(NOTICE_PREFIX)]
 
 
 def advise(

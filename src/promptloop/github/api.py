@@ -115,6 +115,7 @@ class PullHead:
     # None when the fork the pull request came from was deleted.
     head_repo_full_name: str | None
     base_ref: str
+    base_sha: str
 
 
 @dataclass(frozen=True)
@@ -820,6 +821,7 @@ class GitHubClient:
                 head_sha=pull.head.sha,
                 head_repo_full_name=head_repo.full_name if head_repo is not None else None,
                 base_ref=pull.base.ref,
+                base_sha=pull.base.sha,
             )
 
     def commit_files(

@@ -32,11 +32,13 @@ HELP = f"""\
 
 - `{PREFIX} bad CASE: what is wrong` marks the output of CASE as wrong, and why
 - `{PREFIX} good CASE: why it is right` marks it right (the note is optional)
-- `{PREFIX} learn` learns a prompt revision from the feedback so far
+- `{PREFIX} learn` evaluates this head again and learns a prompt revision from the feedback \
+so far
 - `{PREFIX} help` shows this
 
 CASE is a case id as the reports show it (`SUITE/CASE` when two suites share one). The \
-verdicts are committed to the suite's feedback file on this branch."""
+verdicts are committed to the suite's feedback file on this branch, and promptloop evaluates \
+that commit as it would a push: the review, the revision, the summary and the check follow."""
 
 
 @dataclass(frozen=True)

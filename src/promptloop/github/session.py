@@ -111,9 +111,11 @@ def deliver_revisions(
     head_sha: str,
     inline: list[PlannedComment],
     root: Path,
+    checkout_sha: str | None = None,
 ) -> list[str]:
     """Each revision becomes suggestions in the review, a commit, a pull request, or a diff
-    to apply by hand; returns its block for the summary, saying which."""
+    to apply by hand; returns its block for the summary, saying which. ``checkout_sha`` is the
+    commit on disk when the head is not (see ``Target``)."""
     rendered: list[str] = []
     for rev in revisions:
         res = rev.result
@@ -129,7 +131,7 @@ def deliver_revisions(
                 inline.append(suggestion_comment(rev.path, s, head_sha, why, rev.suite))
             where = "Offered as suggested changes in the review: commit them from there."
         else:
-            where = _deliver_whole(ci, rev, pull, head_sha, root)
+            where = _deliver_whole(ci, rev, pull, head_sha, root, checkout_sha or head_sha)
         rendered.append(
             render_revision(
                 rev.suite,
@@ -144,7 +146,7 @@ def deliver_revisions(
 
 
 def _deliver_whole(
-    ci: Session, rev: Revision, pull: PullContext | None, head_sha: str, root: Path
+    ci: Session, rev: Revision, pull: PullContext | None, head_sha: str, root: Path, local: str
 ) -> str:
     """A revision that does not fit the diff: commit it, open a PR with it, or just show it."""
     mode = ci.suggest
@@ -159,7 +161,7 @@ def _deliver_whole(
             "pushed anywhere; apply the diff below by hand."
         )
     title = f"promptloop: learned revision of {rev.path}"
-    expected = blob_sha(root, head_sha, rev.path)
+    expected = blob_sha(root, local, rev.path)
     if mode == "commit":
         if expected is None:
             return "It could not be committed (the file is not in the head commit)."
@@ -295,6 +297,9 @@ class Target:
     base_sha: str | None
     changed: list[PullFile] | None
     files: PullFiles | None = None
+    # The commit checked out, when the head is not it: the head is then that commit plus
+    # promptloop's own commit of reviewers' verdicts, whose lines are on disk too.
+    checkout_sha: str | None = None
 
 
 def changed_between(root: Path, before: str, after: str) -> list[PullFile] | None:

@@ -41,7 +41,8 @@ def render_summary(
         body, footer = report_md.rstrip(), ""
     parts = [body.rstrip()]
     if notes:
-        parts.append("\n".join(f"> {neutralize(n)}" for n in notes))
+        # One paragraph each: consecutive quoted lines would run together into one.
+        parts.append("\n>\n".join(f"> {neutralize(n)}" for n in notes))
     if links:
         parts.append("See " + " · ".join(f"[the {lk.label}]({lk.url})" for lk in links) + ".")
     if unplaced:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from promptloop.engine.results import CaseRecord, RunResult
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.report.figures import (
     change_with_interval,
     confirmation_line,
@@ -16,7 +16,7 @@ from promptloop.report.figures import (
     rate_with_interval,
 )
 from promptloop.report.headline import headline
-from promptloop.report.names import case_label
+from promptloop.report.names import REVIEW_STATE, case_label
 from promptloop.wording import pct, plural
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
                     ev.name, pct(ev.pass_rate), str(ev.passed), str(ev.failed), str(ev.errored)
                 )
             console.print(table)
+        if suite.reviews:
+            _print_reviews(console, suite)
         # Errors (the model never answered) are listed apart: they say nothing about the prompt.
         for status, label in (("fail", "failing cases"), ("error", "errored cases")):
             listed = [c for c in suite.cases if c.status == status]
@@ -118,6 +120,25 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
         f"tokens {usage.prompt_tokens} in / {usage.completion_tokens} out · "
         f"cost ${usage.cost_usd:.4f} · wall time {result.wall_s:.1f}s"
     )
+
+
+def _print_reviews(console: Console, suite: SuiteResult) -> None:
+    """People's verdicts apart from the evaluators' and judges' reasons."""
+    table = Table(title=f"{suite.name}: reviewers' verdicts", title_justify="left")
+    table.add_column("case")
+    table.add_column("verdict")
+    table.add_column("by")
+    table.add_column("note", max_width=70)
+    table.add_column("stands")
+    for review in suite.reviews:
+        table.add_row(
+            review.case_id,
+            Text(review.verdict, style="green" if review.verdict == "good" else "red"),
+            Text(review.by),
+            Text(_clip(review.note, 160) if review.note else "—"),
+            REVIEW_STATE[review.status],
+        )
+    console.print(table)
 
 
 def _print_cases(console: Console, title: str, cases: list[CaseRecord], max_failures: int) -> None:

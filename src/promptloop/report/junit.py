@@ -13,8 +13,9 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
+from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult, Verdict
 from promptloop.report.figures import format_p
+from promptloop.report.names import REVIEW_STATE
 
 GATE_CASE = "promptloop gate"
 INCOMPLETE_CASE = "promptloop incomplete run"
@@ -26,7 +27,11 @@ def render_junit(result: RunResult) -> str:
         comparison = result.comparisons.get(suite.name)
         changes = _changes(comparison)
         classname = f"promptloop.{suite.name}"
-        cases = [_case(case, classname, changes.get(case.id)) for case in suite.cases]
+        reviews = {r.case_id: r for r in suite.reviews}
+        cases = [
+            _case(case, classname, changes.get(case.id), reviews.get(case.id))
+            for case in suite.cases
+        ]
         if result.incomplete:
             cases.append(_incomplete_case(result.incomplete, suite, classname))
         verdict = result.verdicts.get(suite.name)
@@ -47,13 +52,21 @@ def _changes(comparison: dict[str, Any] | None) -> dict[str, tuple[str, dict[str
     }
 
 
-def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] | None) -> TestCase:
+def _case(
+    case: CaseRecord,
+    classname: str,
+    change: tuple[str, dict[str, Any]] | None,
+    review: ReviewRecord | None,
+) -> TestCase:
     name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
     stdout = case.shown_output
     if change is not None:
         stdout = f"head output: {case.shown_output}\nbase output: {change[1]['base_output']}"
     if case.shown_history:
         stdout = f"earlier turns:\n{case.shown_history}\noutput: {stdout}"
+    if review is not None:
+        # A person's verdict, apart from the evaluators' reasons in the failure message.
+        stdout = f"{stdout or ''}\n{review_text(review)}"
     tc = TestCase(
         name=name,
         classname=classname,
@@ -72,6 +85,11 @@ def _case(case: CaseRecord, classname: str, change: tuple[str, dict[str, Any]] |
         else:
             tc.add_failure_info(message=case.reasons or "failed", failure_type="eval")
     return tc
+
+
+def review_text(review: ReviewRecord) -> str:
+    note = f": {review.note}" if review.note else ""
+    return f"reviewer {review.by}: {review.verdict}{note} ({REVIEW_STATE[review.status]})"
 
 
 def _incomplete_case(why: str, suite: SuiteResult, classname: str) -> TestCase:

@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult
 from promptloop.report.chart import pass_rate_chart
 from promptloop.report.figures import (
     change_with_interval,
@@ -20,9 +20,9 @@ from promptloop.report.figures import (
     rate_with_interval,
 )
 from promptloop.report.headline import ICONS, headline
-from promptloop.report.names import case_labels, commit_url, short_sha
+from promptloop.report.names import REVIEW_STATE, case_labels, commit_url, short_sha
 from promptloop.safety import inline_code, neutralize
-from promptloop.wording import pct, plural
+from promptloop.wording import one_line, pct, plural
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Where the learned revision goes; NUL cannot come from the template or from a suite name.
@@ -51,6 +51,26 @@ def _quote(text: object, limit: int = 300) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return inline_code(flat) if flat else "(empty output)"
+
+
+def review_line(review: ReviewRecord, label: str) -> str:
+    """One reviewer's verdict as a list item; the login and the note are untrusted."""
+    said = "👎 bad" if review.verdict == "bad" else "👍 good"
+    note = f": “{_inline(one_line(review.note, 300))}”" if review.note.strip() else ""
+    return (
+        f"**{_inline(label)}**: {said}, by {_inline(review.by)}{note} — "
+        f"{REVIEW_STATE[review.status]}"
+    )
+
+
+_REVIEW_COUNTED = {"applied": "applied", "unused": "not counted", "changed": "on a changed output"}
+
+
+def reviews_title(reviews: list[ReviewRecord]) -> str:
+    """ "2 reviewer verdicts (1 applied, 1 on a changed output)"."""
+    counts = {status: sum(1 for r in reviews if r.status == status) for status in _REVIEW_COUNTED}
+    parts = [f"{n} {_REVIEW_COUNTED[status]}" for status, n in counts.items() if n]
+    return f"{plural(len(reviews), 'reviewer verdict')} ({', '.join(parts)})"
 
 
 def _environment() -> Environment:
@@ -149,6 +169,8 @@ def render_markdown(
         verdict_cell=verdict_cell,
         confirmation_line=confirmation_line,
         outputs_line=outputs_line,
+        review_line=review_line,
+        reviews_title=reviews_title,
         max_cases=max_cases,
     )
     # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.

@@ -35,3 +35,11 @@ def commit_url(repo_url: str | None, ref: str | None) -> str | None:
     if not repo_url or not ref or not _FULL_SHA.match(ref):
         return None
     return f"{repo_url.rstrip('/')}/commit/{ref}"
+
+
+# How each reviewer verdict stands on this run's output, in every report.
+REVIEW_STATE = {
+    "applied": "applied: the output is the one judged",
+    "unused": "not counted: the output is the one judged, but the suite has no `human` evaluator",
+    "changed": "output changed, unlabelled",
+}
