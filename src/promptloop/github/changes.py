@@ -53,7 +53,7 @@ def relevant_suites(
         if f.previous_filename:
             touched.add(f.previous_filename)
     if config_path is not None and config_path in touched:
-        return list(files_by_suite), f"{config_path} changed, so every suite runs"
+        return list(files_by_suite), f"the config file {config_path} changed, so every suite runs"
     names = [name for name, paths in files_by_suite.items() if paths & touched]
     if not names:
         return [], "no prompt, dataset or evaluator file of any suite changed"
