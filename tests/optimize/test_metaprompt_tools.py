@@ -4,14 +4,16 @@ prompt's revised tool description is validated like the rest of the file."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import ModelRequest, ModelResponse, ToolCall, Usage
-from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
+from promptloop.optimize import OptimizationResult, OptimizerSettings, PromptScorer, optimize
+from promptloop.optimize.reviewers import ReviewerNote
 
 MARKDOWN = """\
 ---
@@ -81,20 +83,36 @@ class Optimizer:
         return ModelResponse(self.reply, usage=Usage(1, 1, 0.0), finish_reason="stop")
 
 
-def run(seed: str, path: str, mode: str, reply: str) -> tuple[OptimizationResult, str]:
+def run(
+    seed: str,
+    path: str,
+    mode: str,
+    reply: str,
+    *,
+    cases: Mapping[str, Sequence[Case]] = CASES,
+    scorer: PromptScorer | None = None,
+    notes: Sequence[ReviewerNote] = (),
+    **settings: Any,
+) -> tuple[OptimizationResult, str]:
+    """One round of the optimizer; the result and what it was asked."""
     optimizer = Optimizer(reply)
     result = asyncio.run(
         optimize(
             seed_prompt=seed,
             prompt_path=path,
-            train=CASES["train"],
-            val=CASES["val"],
-            test=CASES["test"],
-            scorer=RefundScorer(),
+            train=cases["train"],
+            val=cases["val"],
+            test=cases["test"],
+            scorer=scorer or RefundScorer(),
             optimizer=optimizer,
             settings=OptimizerSettings(
-                optimizer_model="openai/gpt-4.1", mode=mode, rounds=1, candidate_attempts=0
+                optimizer_model="openai/gpt-4.1",
+                mode=mode,
+                rounds=1,
+                candidate_attempts=0,
+                **settings,
             ),
+            reviewer_notes=notes,
         )
     )
     return result, optimizer.requests[0].messages[-1].content

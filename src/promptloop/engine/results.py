@@ -20,7 +20,7 @@ from promptloop.dataset.feedback import FeedbackRecord, latest_by_output, verdic
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
-from promptloop.models.base import Message, ToolCall, with_calls
+from promptloop.models.base import Message, ToolCall, recent_turns, with_calls
 from promptloop.safety import mask_secrets
 
 SCHEMA_VERSION = 1
@@ -103,6 +103,12 @@ class CaseRecord(_Model):
         if not self.messages:
             return None
         return "\n".join(Message.from_dict(turn).shown() for turn in self.messages)
+
+    @property
+    def recent_history(self) -> str | None:
+        """The last few earlier turns, each line cut short (``models.base.recent_turns``),
+        for places with little room: a review comment's example."""
+        return recent_turns([Message.from_dict(turn) for turn in self.messages])
 
     @property
     def reasons(self) -> str:

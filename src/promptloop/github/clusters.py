@@ -28,6 +28,8 @@ class Example:
     output: str | None
     critique: str
     fix: str | None = None
+    # The case's last earlier turns (``CaseRecord.recent_history``); None without.
+    history: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,15 @@ def cluster_failures(suite: SuiteResult, *, max_examples: int = MAX_EXAMPLES) ->
                 label = case_label(record)
                 where = None if label == record.source else record.source
                 group.examples.append(
-                    Example(label, where, record.vars, record.shown_output, why.said, why.fix)
+                    Example(
+                        label,
+                        where,
+                        record.vars,
+                        record.shown_output,
+                        why.said,
+                        why.fix,
+                        record.recent_history,
+                    )
                 )
     clusters = [
         Cluster(

@@ -187,10 +187,12 @@ def render_examples(
             notes += f"\ncritique: {neutralize(one_line(ex.critique, _CRITIQUE_LIMIT))}\n"
         if ex.fix and ex.fix not in fixes:
             notes += f"\nsuggested fix: {neutralize(one_line(ex.fix, _CRITIQUE_LIMIT))}\n"
+        # A code block: a turn cannot ping anyone, render HTML or pass for a marker there.
+        turns = f"earlier turns:\n\n{_verbatim(ex.history)}\n\n" if ex.history else ""
         parts.append(
             f"**{inline_code(ex.label)}**{where}\n\n"
             f"input:\n\n{_verbatim(_inputs_text(ex.inputs), 'json')}\n\n"
-            f"output:\n\n{_verbatim(ex.output)}\n{notes}"
+            f"{turns}output:\n\n{_verbatim(ex.output)}\n{notes}"
         )
     return "\n".join(parts)
 

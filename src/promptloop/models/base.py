@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from promptloop.wording import one_line, plural
+
 Role = Literal["system", "user", "assistant"]
 # A conversation's turns may also be tool results (a dataset case's earlier turns).
 TurnRole = Literal["system", "user", "assistant", "tool"]
@@ -67,11 +69,53 @@ class Message:
 
     def shown(self) -> str:
         """The turn as people (and judges) read it, one ``[role]`` line per part."""
+        return "\n".join(self.shown_parts())
+
+    def shown_parts(self) -> list[str]:
+        """The ``[role]`` parts of ``shown``: the text, then each tool call."""
         if self.role == "tool":
-            return f"[tool result {self.tool_call_id}] {self.content}"
+            return [f"[tool result {self.tool_call_id}] {self.content}"]
         lines = [f"[{self.role}] {self.content}"] if self.content or not self.tool_calls else []
         lines += [f"[tool call {call.id}] {call.shown()}" for call in self.tool_calls]
-        return "\n".join(lines)
+        return lines
+
+
+# Enough of a conversation to read a critique like "looked the order up again" by: the
+# latest turns matter most, and an optimizer's context or a review comment has little room.
+RECENT_TURNS = 6
+TURN_LINE_CHARS = 200
+RECENT_TURNS_CHARS = 1200
+
+
+def recent_turns(
+    turns: Sequence[Message],
+    *,
+    max_turns: int = RECENT_TURNS,
+    line_chars: int = TURN_LINE_CHARS,
+    max_chars: int = RECENT_TURNS_CHARS,
+) -> str | None:
+    """The last turns, one line per part each cut to ``line_chars``, as many as fit in
+    ``max_chars`` (always the last one), after a line saying how many earlier turns are left
+    out; the whole within ``max_chars``. None without turns. Not neutralised: the caller
+    knows where the text goes."""
+    # Room for the line saying how many turns are left out.
+    budget = max(max_chars - 40, 2)
+    kept: list[str] = []
+    size = 0
+    for turn in reversed(turns):
+        text = "\n".join(one_line(part, line_chars) for part in turn.shown_parts())
+        if kept and (len(kept) == max_turns or size + len(text) + 1 > budget):
+            break
+        if len(text) > budget:
+            # The last turn alone, with many calls: its end is what was answered.
+            text = "…" + text[1 - budget :]
+        kept.append(text)
+        size += len(text) + 1
+    if not kept:
+        return None
+    left_out = len(turns) - len(kept)
+    head = [f"[… {plural(left_out, 'earlier turn')} not shown]"]
+    return "\n".join([*(head if left_out else []), *reversed(kept)])
 
 
 @dataclass(frozen=True)

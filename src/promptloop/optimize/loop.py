@@ -444,6 +444,7 @@ class _Loop:
             ),
             examples_per_cause=self.settings.examples_per_cause,
             feedback=self.settings.feedback,
+            labelled={note.case_id for note in self.builder.notes},
         )
         causes = dict(packed.cause_counts)
         accepted_before = len(self.accepted)

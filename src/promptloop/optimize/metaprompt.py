@@ -336,9 +336,10 @@ def compact_rules_messages(
 ) -> tuple[Message, ...]:
     """The rules-mode meta-prompt for a small local optimizer: the prompt, the causes of
     failure with their counts, and a direct request for 1-3 rules in ``<rules>`` markers,
-    after two demonstration exchanges in exactly that shape. No inputs or outputs are
-    shown, and no template-syntax or length constraints are spelled out: a 135M model
-    echoes such text instead of obeying it, and the guards enforce them regardless."""
+    after two demonstration exchanges in exactly that shape. No inputs, outputs or earlier
+    conversation turns are shown, and no template-syntax or length constraints are spelled
+    out: a 135M model echoes such text instead of obeying it, and the guards enforce them
+    regardless."""
     messages = [Message("system", _COMPACT_SYSTEM)]
     for prompt, demo_failures, demo_rules in _DEMOS:
         messages.append(Message("user", _compact_request(prompt, (), demo_failures)))
