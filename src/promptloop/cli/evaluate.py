@@ -1,112 +1,40 @@
-"""Command-line interface. Imports stay inside commands so `--help` is instant."""
+"""The commands that evaluate: run, optimize, merge and ci."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
+from promptloop.cli.base import (
+    EXIT_CODES_HELP,
+    cli,
+    concurrency_option,
+    config_option,
+    friendly_errors,
+    model_option,
+    no_cache_option,
+    output_option,
+    quiet_option,
+    stdout_console,
+)
+
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from promptloop.commands.run import Prepared, RunOptions
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  every gate passed (or was inconclusive)
-  1  a gate failed
-  2  usage or configuration error
-  3  infrastructure error (a provider or GitHub kept failing)
-  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
-"""
-
-
-def _friendly_errors(fn: F) -> F:
-    """Turn our errors into one line on stderr and the documented exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import os
-
-        from promptloop.commands.interrupts import Interrupted
-        from promptloop.errors import PromptloopError
-        from promptloop.safety import known_secrets, mask_secrets
-
-        try:
-            return fn(*args, **kwargs)
-        except PromptloopError as exc:
-            line = mask_secrets(exc.one_line(), known_secrets(os.environ))
-            click.echo(f"promptloop: error: {line}", err=True)
-            sys.exit(exc.exit_code)
-        except Interrupted as exc:
-            click.echo(f"promptloop: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("promptloop: interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=EXIT_CODES_HELP,
-)
-@click.version_option(package_name="promptloop")
-def cli() -> None:
-    """Evaluate LLM prompts, explain every failure, and learn better prompts from the critiques.
-
-    Start with `promptloop run` in a folder that has a promptloop.yaml. With no model
-    configured and no provider key set, promptloop runs the embedded SmolLM2 model locally.
-    """
-
-
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Path to promptloop.yaml (default: found in DIRECTORY or its parents).",
-)
-_output_option = click.option(
-    "--output-dir",
-    "-o",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where to write results.json, junit.xml and report.md [default: ./promptloop-results].",
-)
-_model_option = click.option(
-    "--model",
-    "-m",
-    help="Model under test, any litellm model string "
-    "(overrides the config), e.g. openai/gpt-4o-mini or local/smollm2.",
-)
-_concurrency_option = click.option(
-    "--concurrency",
-    "-j",
-    type=click.IntRange(min=1),
-    help="Model calls in flight at once [default: from config, 8].",
-)
-_no_cache_option = click.option(
-    "--no-cache", is_flag=True, help="Ignore and don't fill the response cache."
-)
-_quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument(
     "directory", type=click.Path(path_type=Path, file_okay=False, exists=True), default="."
 )
-@_config_option
-@_output_option
-@_model_option
+@config_option
+@output_option
+@model_option
 @click.option("--suite", "-s", "suites", multiple=True, help="Run only this suite (repeatable).")
-@_concurrency_option
-@_no_cache_option
+@concurrency_option
+@no_cache_option
 @click.option(
     "--repeat",
     type=click.IntRange(min=1),
@@ -124,8 +52,8 @@ _quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress, o
     help="Run only shard I of N (split by case id), for a "
     "CI matrix; combine the partial results with `promptloop merge`.",
 )
-@_quiet_option
-@_friendly_errors
+@quiet_option
+@friendly_errors
 def run(
     directory: Path,
     config_path: Path | None,
@@ -192,7 +120,7 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
             out_dir.rmdir()
         raise
     paths = write_reports(result, out_dir)
-    print_run(result, _stdout_console())
+    print_run(result, stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
     if opts.stop is not None and opts.stop.requested:
         # A signal after the last case still ends the process the way it asked for.
@@ -216,9 +144,9 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
     show_default=True,
     help="Where to look for promptloop.yaml.",
 )
-@_config_option
-@_output_option
-@_model_option
+@config_option
+@output_option
+@model_option
 @click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")
 @click.option(
     "--rounds",
@@ -251,9 +179,9 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
     is_flag=True,
     help="Overwrite the prompt file instead of writing NAME.optimized.EXT next to it.",
 )
-@_concurrency_option
-@_no_cache_option
-@_friendly_errors
+@concurrency_option
+@no_cache_option
+@friendly_errors
 def optimize(
     suite: str | None,
     directory: Path,
@@ -276,7 +204,6 @@ def optimize(
     model, and accepts a rewrite only if it beats the current prompt on validation cases it
     never saw. The chosen prompt is scored once on the test split at the end.
     """
-
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
     from promptloop.commands.run import RunOptions, default_output_dir
@@ -306,7 +233,7 @@ def optimize(
     with stop_on_signals() as stop:
         run_opts.stop = stop
         outcome = execute_optimize(opts, default_output_dir(run_opts))
-        print_optimization(outcome, _stdout_console())
+        print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)
     sys.exit(optimize_exit_code(outcome.result.status, outcome.result.stop_reason))
@@ -324,7 +251,7 @@ def optimize_exit_code(status: str, stop_reason: str) -> int:
 @click.argument(
     "results", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
 )
-@_output_option
+@output_option
 @click.option(
     "--config",
     "config_path",
@@ -333,7 +260,7 @@ def optimize_exit_code(status: str, stop_reason: str) -> int:
     "directory upwards, else the default gate).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing; only write the reports.")
-@_friendly_errors
+@friendly_errors
 def merge(
     results: tuple[Path, ...], output_dir: Path | None, config_path: Path | None, quiet: bool
 ) -> None:
@@ -364,8 +291,8 @@ def merge(
     show_default=True,
     help="Folder holding promptloop.yaml.",
 )
-@_config_option
-@_output_option
+@config_option
+@output_option
 @click.option(
     "--comment/--no-comment",
     default=True,
@@ -386,7 +313,7 @@ def merge(
     show_default=True,
     help="never: report, but always exit 0.",
 )
-@_concurrency_option
+@concurrency_option
 @click.option(
     "--results",
     "results_path",
@@ -404,7 +331,7 @@ def merge(
     help="Run and read GitHub as usual, then print what would be created, edited, minimized "
     "or committed there, and write nothing to GitHub.",
 )
-@_friendly_errors
+@friendly_errors
 def ci(
     working_directory: Path,
     config_path: Path | None,
@@ -440,168 +367,3 @@ def ci(
         opts.stop = stop
         code = run_ci(opts, dict(os.environ))
     sys.exit(stop.exit_code if stop.requested else code)
-
-
-def _stdout_console() -> Console:
-    """Rich assumes 80 columns when stdout is not a terminal; CI logs are wider than that."""
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=120)
-    return console
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
-@_friendly_errors
-def init(directory: Path) -> None:
-    """Create a starter promptloop.yaml, prompt and dataset in DIRECTORY (default: here)."""
-    from promptloop.commands.init import write_starter
-
-    for path in write_starter(directory):
-        click.echo(f"created {path}")
-    click.echo(f"Next: promptloop run {directory}")
-
-
-@cli.command()
-@click.option(
-    "--feedback",
-    "feedback_schema",
-    is_flag=True,
-    help="Print the schema of one line of a reviewers' feedback file instead.",
-)
-@_friendly_errors
-def schema(feedback_schema: bool) -> None:
-    """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
-    import json
-
-    from promptloop.dataset.feedback import feedback_json_schema
-    from promptloop.project.config import config_json_schema
-
-    chosen = feedback_json_schema() if feedback_schema else config_json_schema()
-    click.echo(json.dumps(chosen, indent=2))
-
-
-def _project_options(fn: F) -> F:
-    """--dir, --config and --results, for commands that read a run's results.json."""
-    for option in reversed(
-        (
-            click.option(
-                "--dir",
-                "directory",
-                type=click.Path(path_type=Path, file_okay=False, exists=True),
-                default=".",
-                help="Project directory [default: here].",
-            ),
-            _config_option,
-            click.option(
-                "--results",
-                "results_path",
-                type=click.Path(path_type=Path, dir_okay=False),
-                help="The run's results.json [default: ./promptloop-results/results.json].",
-            ),
-        )
-    ):
-        fn = option(fn)
-    return fn
-
-
-def _results_or_default(results_path: Path | None) -> Path:
-    return results_path or Path.cwd() / "promptloop-results" / "results.json"
-
-
-@cli.command()
-@click.argument("suite", required=False)
-@_project_options
-@_friendly_errors
-def calibrate(
-    suite: str | None, directory: Path, config_path: Path | None, results_path: Path | None
-) -> None:
-    """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
-    from promptloop.commands.calibrate import calibrate_suites, render_calibration
-    from promptloop.commands.run import RunOptions
-
-    found = calibrate_suites(
-        RunOptions(start_dir=directory, config_path=config_path),
-        suite,
-        _results_or_default(results_path),
-    )
-    click.echo(render_calibration(found))
-
-
-@cli.group()
-def feedback() -> None:
-    """Reviewers' verdicts on outputs, kept in a feedback file beside each dataset."""
-
-
-@feedback.command("add")
-@click.argument("suite")
-@click.argument("case")
-@click.argument("verdict", type=click.Choice(["good", "bad"]))
-@click.argument("note", default="")
-@_project_options
-@click.option("--output", "output_text", help="Judge this output text instead of the last run's.")
-@click.option("--by", help="Who gives the verdict [default: your login name].")
-@_friendly_errors
-def feedback_add(
-    suite: str,
-    case: str,
-    verdict: str,
-    note: str,
-    directory: Path,
-    config_path: Path | None,
-    results_path: Path | None,
-    output_text: str | None,
-    by: str | None,
-) -> None:
-    """Record that CASE's last output in SUITE is good or bad, and why (NOTE)."""
-    from promptloop.commands.feedback import FeedbackAdd, add_feedback
-    from promptloop.commands.run import RunOptions
-
-    added = add_feedback(
-        RunOptions(start_dir=directory, config_path=config_path),
-        FeedbackAdd(
-            suite=suite,
-            case=case,
-            verdict=cast("Literal['good', 'bad']", verdict),
-            note=note,
-            results_path=_results_or_default(results_path),
-            output=output_text,
-            by=by,
-        ),
-    )
-    click.echo(f"{added.display}: {added.record.verdict} on {added.record.case} recorded")
-
-
-def main() -> None:
-    try:
-        cli(prog_name="promptloop")
-    except SystemExit as exc:
-        _exit(exc.code)
-    _exit(0)
-
-
-def _exit(code: object) -> None:
-    """Exit, skipping the interpreter's teardown once litellm is loaded: freeing its
-    modules object by object takes a second or more (bench/results/throughput.md), and
-    the operating system frees the memory at once. Exit handlers still run."""
-    if "litellm" not in sys.modules:
-        sys.exit(code)  # type: ignore[arg-type]
-    import atexit
-    import contextlib
-    import os
-
-    if code is not None and not isinstance(code, int):
-        click.echo(code, err=True)
-        code = 1
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        # A closed pipe: nothing more can be said on it.
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code or 0)
-
-
-if __name__ == "__main__":
-    main()

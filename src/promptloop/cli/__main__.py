@@ -1,0 +1,5 @@
+"""`python -m promptloop.cli`."""
+
+from promptloop.cli import main
+
+main()

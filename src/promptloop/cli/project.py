@@ -1,0 +1,104 @@
+"""The commands around a project: init, schema, calibrate and feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, cast
+
+import click
+
+from promptloop.cli.base import cli, friendly_errors, project_options, results_or_default
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@friendly_errors
+def init(directory: Path) -> None:
+    """Create a starter promptloop.yaml, prompt and dataset in DIRECTORY (default: here)."""
+    from promptloop.commands.init import write_starter
+
+    for path in write_starter(directory):
+        click.echo(f"created {path}")
+    click.echo(f"Next: promptloop run {directory}")
+
+
+@cli.command()
+@click.option(
+    "--feedback",
+    "feedback_schema",
+    is_flag=True,
+    help="Print the schema of one line of a reviewers' feedback file instead.",
+)
+@friendly_errors
+def schema(feedback_schema: bool) -> None:
+    """Print the JSON Schema of promptloop.yaml (point your editor's YAML plugin at it)."""
+    import json
+
+    from promptloop.dataset.feedback import feedback_json_schema
+    from promptloop.project.config import config_json_schema
+
+    chosen = feedback_json_schema() if feedback_schema else config_json_schema()
+    click.echo(json.dumps(chosen, indent=2))
+
+
+@cli.command()
+@click.argument("suite", required=False)
+@project_options
+@friendly_errors
+def calibrate(
+    suite: str | None, directory: Path, config_path: Path | None, results_path: Path | None
+) -> None:
+    """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
+    from promptloop.commands.calibrate import calibrate_suites, render_calibration
+    from promptloop.commands.run import RunOptions
+
+    found = calibrate_suites(
+        RunOptions(start_dir=directory, config_path=config_path),
+        suite,
+        results_or_default(results_path),
+    )
+    click.echo(render_calibration(found))
+
+
+@cli.group()
+def feedback() -> None:
+    """Reviewers' verdicts on outputs, kept in a feedback file beside each dataset."""
+
+
+@feedback.command("add")
+@click.argument("suite")
+@click.argument("case")
+@click.argument("verdict", type=click.Choice(["good", "bad"]))
+@click.argument("note", default="")
+@project_options
+@click.option("--output", "output_text", help="Judge this output text instead of the last run's.")
+@click.option("--by", help="Who gives the verdict [default: your login name].")
+@friendly_errors
+def feedback_add(
+    suite: str,
+    case: str,
+    verdict: str,
+    note: str,
+    directory: Path,
+    config_path: Path | None,
+    results_path: Path | None,
+    output_text: str | None,
+    by: str | None,
+) -> None:
+    """Record that CASE's last output in SUITE is good or bad, and why (NOTE)."""
+    from promptloop.commands.feedback import FeedbackAdd, add_feedback
+    from promptloop.commands.run import RunOptions
+
+    added = add_feedback(
+        RunOptions(start_dir=directory, config_path=config_path),
+        FeedbackAdd(
+            suite=suite,
+            case=case,
+            verdict=cast("Literal['good', 'bad']", verdict),
+            note=note,
+            results_path=results_or_default(results_path),
+            output=output_text,
+            by=by,
+        ),
+    )
+    click.echo(f"{added.display}: {added.record.verdict} on {added.record.case} recorded")
