@@ -207,8 +207,8 @@ def optimize(
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
     from promptloop.commands.run import RunOptions, default_output_dir
-    from promptloop.optimize.loop import ModeSetting
     from promptloop.optimize.packing import Feedback
+    from promptloop.optimize.settings import ModeSetting
     from promptloop.report.console import print_optimization
 
     run_opts = RunOptions(

@@ -16,11 +16,11 @@ from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
-from promptloop.optimize.loop import ModeSetting
 from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
 from promptloop.optimize.reviewers import ReviewerNote, notes_from
+from promptloop.optimize.settings import ModeSetting
 from promptloop.project.suites import SuitePlan
 from promptloop.report.files import prepare_output_dir
 from promptloop.safety import mask_secrets

@@ -1,14 +1,7 @@
 """Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence.
 May import gate (its statistics), engine, project and everything below them."""
 
-from promptloop.optimize.loop import (
-    OptimizerSettings,
-    PromptScorer,
-    decide,
-    optimize,
-    paired_counts,
-    resolve_mode,
-)
+from promptloop.optimize.loop import PromptScorer, decide, optimize, paired_counts
 from promptloop.optimize.packing import Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
     Candidate,
@@ -18,6 +11,7 @@ from promptloop.optimize.result import (
     SplitScore,
 )
 from promptloop.optimize.rules import apply_rules, parse_rules
+from promptloop.optimize.settings import OptimizerSettings, resolve_mode
 
 __all__ = [
     "Candidate",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Protocol
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
@@ -38,11 +38,10 @@ from promptloop.models.base import (
     ModelCallError,
     ModelClient,
     ModelRequest,
-    is_embedded,
 )
 from promptloop.optimize import guards, metaprompt, reviewers, rules
-from promptloop.optimize import tools as tool_guidance
-from promptloop.optimize.packing import Feedback, Packed, estimate_tokens, pack_examples
+from promptloop.optimize.candidates import CandidateBuilder, Proposal
+from promptloop.optimize.packing import Packed, pack_examples
 from promptloop.optimize.result import (
     Candidate,
     Mode,
@@ -53,11 +52,10 @@ from promptloop.optimize.result import (
     changed_ranges,
     unified_diff,
 )
+from promptloop.optimize.settings import OptimizerSettings, resolve_mode
 from promptloop.project.prompts import parse_prompt
-from promptloop.project.tool_source import is_chat_path, replace_descriptions
 from promptloop.wording import plural
 
-ModeSetting = Literal["auto", "rewrite", "rules"]
 EXPLORE_TEMPERATURE = 0.7
 TRUNCATED_ECHO_CHARS = 800
 
@@ -66,76 +64,6 @@ class PromptScorer(Protocol):
     """Scores a whole prompt file's text on cases: one outcome per case, in order."""
 
     async def score(self, prompt_source: str, cases: Sequence[Case]) -> list[CaseOutcome]: ...
-
-
-@dataclass(frozen=True)
-class OptimizerSettings:
-    optimizer_model: str
-    mode: ModeSetting = "auto"
-    rounds: int = 3
-    # Optimizer calls + cases scored; None = bounded by rounds only.
-    max_calls: int | None = None
-    max_usd: float | None = None
-    max_length_ratio: float = 2.0
-    context_tokens: int = 2000
-    examples_per_cause: int = 3
-    feedback: Feedback = "critiques"
-    seed: int = 0
-    confidence: float = 0.95
-    api_base: str | None = None
-    temperature: float = 0.0
-    # Floor for the optimizer's output budget; raised to fit a prompt at the length limit.
-    max_tokens: int = 1024
-    # Re-asks after a guard rejects a reply, per round.
-    candidate_attempts: int = 2
-    leakage_ngram: int = 8
-    timeout_s: float = 120.0
-
-    def __post_init__(self) -> None:
-        positive = {
-            "max_length_ratio": self.max_length_ratio,
-            "context_tokens": self.context_tokens,
-            "examples_per_cause": self.examples_per_cause,
-            "max_tokens": self.max_tokens,
-            "leakage_ngram": self.leakage_ngram,
-        }
-        non_negative = {
-            "rounds": self.rounds,
-            "candidate_attempts": self.candidate_attempts,
-            "max_calls": self.max_calls or 0,
-            "max_usd": self.max_usd or 0,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise UserError(f"must be positive, got {value}", key=f"optimizer.{key}")
-        for key, value in non_negative.items():
-            if value < 0:
-                raise UserError(f"must not be negative, got {value}", key=f"optimizer.{key}")
-        if not 0 < self.confidence < 1:
-            raise UserError(
-                f"must be between 0 and 1, got {self.confidence}", key="optimizer.confidence"
-            )
-        if self.feedback not in ("critiques", "scores-only"):
-            raise UserError(
-                f"must be 'critiques' or 'scores-only', got {self.feedback!r}",
-                key="optimizer.feedback",
-            )
-
-
-def resolve_mode(mode: str, optimizer_model: str, prompt_path: str = "") -> Mode:
-    """ "auto" → rules for a small local optimizer (rewriting a whole prompt is beyond
-    it), rewrite otherwise, and rewrite for chat prompts (YAML/JSON), whose messages a
-    rules block cannot be appended to."""
-    if mode == "rewrite":
-        return "rewrite"
-    if mode == "rules":
-        return "rules"
-    if mode == "auto":
-        small = is_embedded(optimizer_model)
-        return "rules" if small and not is_chat_path(prompt_path) else "rewrite"
-    raise UserError(
-        f"unknown optimizer mode {mode!r}; use auto, rewrite or rules", key="optimizer.mode"
-    )
 
 
 def paired_counts(
@@ -212,153 +140,6 @@ class _Run:
         return self.memo[key]
 
 
-def _with_ending(body: str, like: str) -> str:
-    body = body.strip("\n")
-    return body + "\n" if like.endswith("\n") else body
-
-
-@dataclass(frozen=True)
-class _Proposal:
-    text: str | None
-    rejection: str | None
-    rationale: str
-
-
-class _Builder:
-    """Everything that differs between rewrite and rules mode."""
-
-    def __init__(
-        self,
-        mode: Mode,
-        seed: str,
-        prompt_path: str,
-        settings: OptimizerSettings,
-        held_out: Sequence[Case],
-        notes: Sequence[reviewers.ReviewerNote] = (),
-        goal: str = "",
-    ) -> None:
-        self.notes = tuple(notes)
-        self.mode = mode
-        self.seed = seed
-        self.goal = goal
-        self.settings = settings
-        self.held_out = held_out
-        self.is_yaml = is_chat_path(prompt_path)
-        if mode == "rules":
-            rules.ensure_supported(prompt_path)
-        self.path = prompt_path
-        # Raises UserError (file:line) when the seed itself does not parse.
-        parsed = parse_prompt(seed, prompt_path)
-        self.variables = parsed.variables
-        self.prompt_settings = parsed.settings
-        self.front, seed_body = ("", seed) if self.is_yaml else guards.split_front_matter(seed)
-        self.limit_tokens = int(settings.max_length_ratio * max(estimate_tokens(seed_body), 1))
-        self.format_lines = guards.format_instruction_lines(seed)
-        # The rules block's markers and heading are scaffolding, not prompt growth.
-        self.allowance = estimate_tokens(rules.render_block([])) + 1 if mode == "rules" else 0
-        self.closing = metaprompt.RULES_CLOSE if mode == "rules" else metaprompt.PROMPT_CLOSE
-        self.compact = mode == "rules" and metaprompt.wants_compact_rules(settings.optimizer_model)
-        self.base = guards.split_front_matter(rules.apply_rules(seed, []))[1]
-        self.max_rules_tokens = max(self.limit_tokens - estimate_tokens(self.base), 50)
-
-    def max_tokens(self) -> int:
-        if self.compact:
-            return metaprompt.compact_reply_tokens(self.max_rules_tokens)
-        # Room for a prompt at the length limit plus the rationale, so a legal
-        # candidate is never cut off by our own output cap.
-        return max(self.settings.max_tokens, self.limit_tokens + 400)
-
-    def messages(
-        self, current: str, packed: Packed, outcomes: Sequence[CaseOutcome]
-    ) -> tuple[Message, ...]:
-        if self.compact:
-            return metaprompt.compact_rules_messages(
-                base_prompt=self.base,
-                current_rules=rules.parse_rules(current),
-                failures=[
-                    *reviewers.compact_lines(self.notes),
-                    *metaprompt.failure_lines(outcomes, self.settings.feedback),
-                ],
-            )
-        has_tools = bool(self.prompt_settings.tools)
-        calls = tool_guidance.failing_calls(outcomes, self.settings.feedback) if has_tools else ""
-        if self.mode == "rules":
-            return metaprompt.rules_messages(
-                base_prompt=self.base,
-                current_rules=rules.parse_rules(current),
-                packed=packed,
-                variables=self.variables,
-                max_rules_tokens=self.max_rules_tokens,
-                feedback=self.settings.feedback,
-                reviewer_notes=reviewers.render_section(self.notes),
-                goal=self.goal,
-                tools=tool_guidance.tools_section(self.prompt_settings, revisable=False),
-                calls=calls,
-            )
-        body = current if self.is_yaml else guards.split_front_matter(current)[1]
-        return metaprompt.rewrite_messages(
-            current_prompt=body,
-            packed=packed,
-            variables=self.variables,
-            format_lines=self.format_lines,
-            max_prompt_tokens=self.limit_tokens,
-            feedback=self.settings.feedback,
-            reviewer_notes=reviewers.render_section(self.notes),
-            goal=self.goal,
-            original_prompt=self.seed if self.is_yaml else guards.split_front_matter(self.seed)[1],
-            # A chat file shows its tools itself; Markdown keeps them in the hidden front matter.
-            tools=""
-            if self.is_yaml
-            else tool_guidance.tools_section(self.prompt_settings, revisable=True),
-            calls=calls,
-            tools_reply=tool_guidance.reply_instruction(in_file=self.is_yaml) if has_tools else "",
-        )
-
-    def propose(self, reply: str) -> _Proposal:
-        rationale = metaprompt.parse_rationale(reply)
-        if self.mode == "rules":
-            new_rules = metaprompt.parse_rules_reply(
-                reply, ignore=metaprompt.DEMO_RULES if self.compact else ()
-            )
-            if new_rules is None:
-                return _Proposal(None, "no <rules> list found in the reply", rationale)
-            if not new_rules:
-                return _Proposal(None, "the reply's rule list is empty", rationale)
-            text = rules.apply_rules(self.seed, new_rules)
-        else:
-            body = metaprompt.parse_prompt(reply)
-            if body is None:
-                return _Proposal(None, "no <prompt>…</prompt> found in the reply", rationale)
-            if self.front and body.lstrip().startswith("---"):
-                # The optimizer echoed the front matter; ours is kept verbatim regardless.
-                body = guards.split_front_matter(body.lstrip())[1]
-            text = self.front + _with_ending(body, self.seed)
-            text, rejection = self._revise_tools(reply, text)
-            if rejection is not None:
-                return _Proposal(text, rejection, rationale)
-        rejection = guards.check_candidate(
-            seed=self.seed,
-            candidate=text,
-            held_out=self.held_out,
-            max_length_ratio=self.settings.max_length_ratio,
-            check_format=self.mode == "rewrite",
-            leakage_ngram=self.settings.leakage_ngram,
-            path=self.path,
-            length_allowance=self.allowance,
-        )
-        return _Proposal(text, rejection, rationale)
-
-    def _revise_tools(self, reply: str, text: str) -> tuple[str, str | None]:
-        """``text`` with the reply's ``<tools>`` descriptions written into it."""
-        changes, rejection = tool_guidance.parse_tools_block(reply, self.prompt_settings.tools)
-        if rejection is not None or not changes:
-            return text, rejection
-        try:
-            return replace_descriptions(text, self.path, changes), None
-        except UserError as exc:
-            return text, f"the new tool descriptions cannot be written: {exc.message}"
-
-
 def _tools_change(before: str, after: str, path: str) -> str:
     """``, revising the description of `a`, `b``` when a candidate rewords tools."""
     old = {
@@ -394,7 +175,7 @@ class _Loop:
     """Mutable state of one optimisation run; ``optimize`` is its only user."""
 
     settings: OptimizerSettings
-    builder: _Builder
+    builder: CandidateBuilder
     run: _Run
     optimizer: ModelClient
     train: Sequence[Case]
@@ -490,7 +271,7 @@ class _Loop:
 
     async def _ask(
         self, round_no: int, messages: tuple[Message, ...], causes: dict[str, int], need_val: int
-    ) -> tuple[_Proposal | None, int] | None:
+    ) -> tuple[Proposal | None, int] | None:
         """Ask for a candidate, re-asking with the guard's reason when one is rejected.
         None when the optimizer call failed; (None, n) when no acceptable reply came."""
         settings = self.settings
@@ -542,7 +323,7 @@ class _Loop:
             self.budget.usd += response.usage.cost_usd
             bad_reply = guards.check_reply(response, self.builder.closing)
             proposal = (
-                _Proposal(None, bad_reply, "") if bad_reply else self.builder.propose(response.text)
+                Proposal(None, bad_reply, "") if bad_reply else self.builder.propose(response.text)
             )
             if proposal.rejection is None:
                 return proposal, attempt
@@ -573,7 +354,7 @@ class _Loop:
         return None, attempt
 
     async def _judge(
-        self, round_no: int, attempt: int, proposal: _Proposal, causes: dict[str, int]
+        self, round_no: int, attempt: int, proposal: Proposal, causes: dict[str, int]
     ) -> None:
         """Paired validation of the candidate against the current prompt."""
         candidate = proposal.text or ""
@@ -707,7 +488,7 @@ async def optimize(
         )
     loop = _Loop(
         settings=settings,
-        builder=_Builder(
+        builder=CandidateBuilder(
             mode, seed_prompt, prompt_path, settings, [*val, *test], reviewer_notes, goal
         ),
         run=_Run(scorer, _Budget(settings.max_calls, settings.max_usd)),
@@ -805,10 +586,8 @@ def _rationale(
 
 
 __all__ = [
-    "OptimizerSettings",
     "PromptScorer",
     "decide",
     "optimize",
     "paired_counts",
-    "resolve_mode",
 ]
