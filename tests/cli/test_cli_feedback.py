@@ -79,6 +79,17 @@ def test_a_verdict_becomes_a_line_beside_the_dataset(project: Path) -> None:
     assert "people.feedback.jsonl: bad on p01 recorded" in res.output
 
 
+def test_a_key_pasted_into_a_note_is_masked_in_the_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-pasted-by-mistake")
+    res = run_and_judge(project, "greetings", "p01", "bad", "broke with sk-ant-pasted-by-mistake")
+    assert res.exit_code == 0, res.output
+    written = (project / "evals" / "people.feedback.jsonl").read_text()
+    assert "sk-ant-pasted-by-mistake" not in written
+    assert json.loads(written)["note"] == "broke with ***"
+
+
 def test_an_unknown_case_names_the_nearest_ones(project: Path) -> None:
     res = run_and_judge(project, "greetings", "p21x", "bad", "x")
     assert res.exit_code == 2

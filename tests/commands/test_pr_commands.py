@@ -179,6 +179,17 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert [c["conclusion"] for c in gh.check_runs(REPO, head_sha=head)] == ["failure"]
 
 
+def test_a_secret_in_a_note_is_masked_in_the_committed_file_and_the_reply(
+    pr: Scenario,
+) -> None:
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: the key {PROVIDER_KEY} leaked\n")
+    assert run_comment(pr, comment) == 0
+    committed = feedback_on_branch(pr.gh) or ""
+    [record] = parse_feedback(committed, FEEDBACK)
+    assert PROVIDER_KEY not in committed and "***" in record.note
+    assert all(PROVIDER_KEY not in reply for reply in our_replies(pr.gh))
+
+
 def test_a_batch_over_two_suites_is_one_commit(scenario: Scenario) -> None:
     gh = scenario.gh
     register_script("ci", model)

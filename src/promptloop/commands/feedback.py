@@ -7,6 +7,7 @@ evaluator, the optimizer's reviewer notes) works without GitHub too.
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from promptloop.dataset.feedback import (
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.project.config import LoadedConfig, SuiteConfig
+from promptloop.safety import known_secrets, mask_secrets
 from promptloop.yamlpos import suggest
 
 
@@ -96,7 +98,11 @@ def add_feedback(run: RunOptions, request: FeedbackAdd) -> Added:
         case=request.case,
         output=output_fingerprint(output),
         verdict=request.verdict,
-        note=" ".join(request.note.split()),
+        # The note goes into a file meant to be committed: a pasted key must not.
+        note=mask_secrets(
+            " ".join(request.note.split()),
+            known_secrets(os.environ, urls=[loaded.config.cache.redis_url]),
+        ),
         by=request.by or _whoami(),
         at=datetime.now(UTC).replace(microsecond=0),
         source="cli",

@@ -70,7 +70,8 @@ def record_verdicts(
             case=case,
             output=output_fingerprint(found[(suite, case)]),
             verdict="good" if command.verb == "good" else "bad",
-            note=command.note,
+            # The note lands in a committed file: a secret pasted into it must not.
+            note=mask(command.note),
             by=event.author,
             at=now,
             source=event.html_url or f"comment {event.comment_id}",
