@@ -502,6 +502,7 @@ _CHAT_MODES = (None, "chat", "responses")
 
 
 @functools.lru_cache(maxsize=1)
+@functools.cache
 def _model_map_file() -> dict[str, Any]:
     """litellm's model map as shipped (what it reads with LITELLM_LOCAL_MODEL_COST_MAP),
     read without importing litellm; empty when it cannot be found."""
