@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from promptloop.bounds import TimeLimitExceeded, regex_search
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.evaluators.specs import DETERMINISTIC_KINDS as DETERMINISTIC_KINDS
@@ -54,7 +55,7 @@ class DeterministicEvaluator:
     def evaluate_sync(self, output: str, case: Case) -> EvalResult:
         try:
             finding = self.check.run(output, case)
-        except TemplateRenderError as exc:
+        except (TemplateRenderError, TimeLimitExceeded) as exc:
             return EvalResult(
                 evaluator=self.name,
                 passed=False,
@@ -220,7 +221,7 @@ class RegexCheck:
     def run(self, output: str, case: Case) -> Finding:
         regex = self._regex(case)
         shown = f"/{regex.pattern}/{self.flags}"
-        match = regex.search(output)
+        match = regex_search(regex, output)  # bounded: the output may be hostile
         if match is None:
             return Finding(
                 False,

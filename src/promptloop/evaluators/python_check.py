@@ -29,7 +29,6 @@ does not import, a missing function, a signature that cannot take ``(output, cas
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import dataclasses
@@ -45,9 +44,11 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
+from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
+from promptloop.models.stop import RunStopped
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")
@@ -106,13 +107,18 @@ class PythonEvaluator:
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         try:
             view = CaseView.of(case, ctx.tool_calls)
-            if inspect.iscoroutinefunction(self.function):
-                value = await self.function(output, view, **self.kwargs)
-            else:
-                # A worker thread: a slow check must not stall the other cases' model calls.
-                value = await asyncio.to_thread(self.function, output, view, **self.kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+            # A worker thread, stopped at the config's timeout: a slow check must not stall
+            # the other cases' model calls, and one that never returns must not hang the run.
+            value = await call_with_timeout(
+                self.function, (output, view), self.kwargs, seconds=ctx.timeout_s, what=self.target
+            )
+        except TimeLimitExceeded:
+            return self._error(
+                f"{self.target} did not return within {ctx.timeout_s:g} s (the config's "
+                "timeout) and was stopped"
+            )
+        except Abandoned:
+            raise RunStopped from None
         except (Exception, SystemExit) as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._error(f"{self.target} raised {detail}")

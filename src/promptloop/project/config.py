@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from promptloop.bounds import MAX_CONFIG_BYTES, check_file_size
 from promptloop.errors import UserError
 from promptloop.evaluators.specs import EvaluatorSpec, evaluator_item_schema
 from promptloop.models.base import EMBEDDED_MODEL
@@ -463,6 +464,7 @@ class LoadedConfig:
 
 
 def load_config(path: Path) -> LoadedConfig:
+    check_file_size(path, MAX_CONFIG_BYTES, "config file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
