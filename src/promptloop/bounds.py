@@ -57,7 +57,9 @@ def check_file_size(path: Path, limit: int, what: str, shown: str | None = None)
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1 << 20):.1f} MB" if size >= 1 << 20 else f"{size / 1024:.0f} KB"
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.1f} MB"
+    return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
 
 
 # --- regular expressions on untrusted text ---------------------------------------------------
@@ -204,7 +206,8 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
 
 # --- calls in a worker thread, given up at a timeout or when the run stops ------------------
 
-_waiting: set[asyncio.Future[Any]] = set()
+# Each wait still open, with the watchdog token of its thread once the thread has started.
+_waiting: dict[asyncio.Future[Any], list[int]] = {}
 
 
 async def call_with_timeout(
@@ -254,7 +257,7 @@ async def call_with_timeout(
             loop.call_soon_threadsafe(settle, value, error)
 
     threading.Thread(target=work, name="promptloop-check", daemon=True).start()
-    _waiting.add(future)
+    _waiting[future] = token_box
     try:
         return await asyncio.wait_for(asyncio.shield(future), seconds + 0.5)
     except TimeoutError:
@@ -262,7 +265,7 @@ async def call_with_timeout(
             _WATCHDOG.interrupt(token_box[0])
         raise TimeLimitExceeded(what, seconds) from None
     finally:
-        _waiting.discard(future)
+        _waiting.pop(future, None)
 
 
 async def _awaited(value: Any) -> Any:
@@ -270,7 +273,10 @@ async def _awaited(value: Any) -> Any:
 
 
 def abandon_all() -> None:
-    """Give up every ``call_with_timeout`` still waiting (call on the event loop's thread)."""
-    for future in list(_waiting):
+    """Give up every ``call_with_timeout`` still waiting and interrupt its thread (call on the
+    event loop's thread)."""
+    for future, token_box in list(_waiting.items()):
         if not future.done():
             future.set_exception(Abandoned())
+        if token_box:
+            _WATCHDOG.interrupt(token_box[0])
