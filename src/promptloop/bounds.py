@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import importlib
 import inspect
 import itertools
 import os
@@ -74,11 +75,36 @@ def regex_search(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     timeout as it matches, in this thread, at no cost to a search that ends in time; a
     worker process would cost a start-up and a copy of the text per search.
     """
+    return _search(pattern.pattern, pattern.flags, text)  # type: ignore[no-any-return]
+
+
+def _search(source: str, flags: int, text: str) -> Any:
     try:
-        found: Any = _bounded(pattern.pattern, pattern.flags).search(text, timeout=REGEX_TIMEOUT_S)
+        return _bounded(source, flags).search(text, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:
-        raise TimeLimitExceeded(f"the regex /{pattern.pattern}/", REGEX_TIMEOUT_S) from None
-    return found  # type: ignore[no-any-return]
+        raise TimeLimitExceeded(f"the regex /{source}/", REGEX_TIMEOUT_S) from None
+
+
+def bounded_schema_validator(cls: Any) -> Any:
+    """A jsonschema validator class whose ``pattern`` and ``patternProperties`` search the
+    instance (a model's output) with the same time limit as a ``regex`` evaluator."""
+    jsonschema = importlib.import_module("jsonschema")  # by name: it ships no type stubs
+
+    def pattern(validator: Any, source: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and _search(source, 0, instance) is None:
+            yield jsonschema.ValidationError(f"{instance!r} does not match {source!r}")
+
+    def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        for source, subschema in patterns.items():
+            for key, value in instance.items():
+                if _search(source, 0, key) is not None:
+                    yield from validator.descend(value, subschema, path=key, schema_path=source)
+
+    return jsonschema.validators.extend(
+        cls, {"pattern": pattern, "patternProperties": pattern_properties}
+    )
 
 
 @functools.lru_cache(maxsize=256)

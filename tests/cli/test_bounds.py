@@ -185,6 +185,24 @@ def test_a_backtracking_regex_on_the_output_is_an_evaluator_error_not_a_pass(
         assert "took longer than 1 s" in evaluation.error
 
 
+def test_a_backtracking_json_schema_pattern_is_an_evaluator_error(
+    tmp_path: Path, stub_server: Any
+) -> None:
+    project = write_project(
+        tmp_path / "p",
+        stub_server.base_url,
+        evaluators="      - json-schema: {type: string, pattern: '(a|aa)+$'}\n",
+        rows=1,
+    )
+    stub_server.configure(answer=json.dumps("a" * 40 + "b"))
+    result = run_cli(project)
+    assert result.returncode != 2 and "Traceback" not in result.stderr, result.stderr
+    (case,) = read_results(project / "out" / "results.json").suites[0].cases
+    (evaluation,) = case.evaluations
+    assert evaluation.passed is False
+    assert "took longer than 1 s" in (evaluation.error or "")
+
+
 def test_a_python_check_that_never_returns_errors_at_the_configs_timeout(
     tmp_path: Path, stub_server: Any
 ) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from promptloop.bounds import TimeLimitExceeded, regex_search
+from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, regex_search
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.evaluators.specs import DETERMINISTIC_KINDS as DETERMINISTIC_KINDS
@@ -620,7 +620,7 @@ def _build_json_schema(args: Any, base_dir: Path) -> JsonSchemaCheck:
         )
     schema = dict(raw)
     jsonschema = _jsonschema()
-    cls = jsonschema.validators.validator_for(schema)
+    cls = bounded_schema_validator(jsonschema.validators.validator_for(schema))
     try:
         cls.check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
