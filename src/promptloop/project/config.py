@@ -246,7 +246,9 @@ class Config(_Model):
     max_tokens: int = Field(default=256, ge=1)
     seed: int = 0
     concurrency: int = Field(default=8, ge=1)
-    timeout: float = Field(default=60, gt=0, description="Seconds per model call.")
+    timeout: float = Field(
+        default=60, gt=0, description="Seconds per model call, and per python check."
+    )
     retries: int = Field(default=4, ge=0)
     repeat: int = Field(default=1, ge=1, description="Runs per case (to measure flakiness).")
     cache: CacheConfig = Field(default_factory=CacheConfig)
