@@ -21,7 +21,7 @@ from promptloop.engine.results import read_results
 from promptloop.models.scripted import register_script
 from tests.support import cli_env, copy_project, load_stub, run_promptloop
 
-# 342 bytes that expand to 9**9 (387 million) strings.
+# 396 bytes that expand to 9**9 (387 million) strings.
 ALIAS_BOMB = "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 9 if prev else ['lol'] * 9)}]\n"
     for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
