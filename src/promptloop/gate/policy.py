@@ -73,7 +73,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from promptloop.gate.pairing import CaseRecord, Comparison
+from promptloop.gate.pairing import AveragedCase, Comparison
 from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
@@ -144,7 +144,10 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Decision:
+    """The gate's decision on a suite (or a run), every check with it; results.json keeps
+    its status, reason and failed checks (``engine.results.Verdict``)."""
+
     status: Status
     reason: str
     checks: tuple[Check, ...] = ()
@@ -173,12 +176,12 @@ def cases_to_confirm(
 
 def decide(
     comparison: Comparison | None,
-    head: Sequence[CaseRecord],
+    head: Sequence[AveragedCase],
     policy: GatePolicy,
     *,
     suite: str | None = None,
     holm: Holm | None = None,
-) -> Verdict:
+) -> Decision:
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
@@ -202,30 +205,30 @@ def decide(
             f"Head passes {pct(rate)} of {_cases(len(ran))}; there is no baseline or "
             "minimum pass rate to gate on."
         )
-        return Verdict("pass", reason, (), suite)
+        return Decision("pass", reason, (), suite)
     status = _worst(c.status for c in checks)
     order = _PRAISE_ORDER if status == "pass" else _BLAME_ORDER
     speaker = min((c for c in checks if c.status == status), key=lambda c: order.index(c.name))
-    return Verdict(status, speaker.reason, tuple(checks), suite)
+    return Decision(status, speaker.reason, tuple(checks), suite)
 
 
-def combine_verdicts(verdicts: Sequence[Verdict]) -> Verdict:
-    """One verdict for several suites: fail beats inconclusive beats pass."""
+def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
+    """One decision for several suites: fail beats inconclusive beats pass."""
     if not verdicts:
-        return Verdict("pass", "No suite was gated.")
+        return Decision("pass", "No suite was gated.")
     status = _worst(v.status for v in verdicts)
     checks = tuple(c for v in verdicts for c in v.checks)
     if len(verdicts) == 1:
-        return Verdict(status, verdicts[0].reason, checks, verdicts[0].suite)
+        return Decision(status, verdicts[0].reason, checks, verdicts[0].suite)
     if status == "pass":
-        return Verdict(status, f"All {len(verdicts)} suites pass.", checks)
+        return Decision(status, f"All {len(verdicts)} suites pass.", checks)
     worst = [v for v in verdicts if v.status == status]
     first = worst[0]
     named = f"{first.suite}: {first.reason}" if first.suite else first.reason
     verb = "fail" if status == "fail" else "are inconclusive"
     if len(worst) == 1:
         verb = "fails" if status == "fail" else "is inconclusive"
-    return Verdict(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
+    return Decision(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
 
 
 def _worst(statuses: Iterable[Status]) -> Status:
@@ -237,7 +240,7 @@ def _worst(statuses: Iterable[Status]) -> Status:
 
 
 def _errors_check(
-    comparison: Comparison | None, head: Sequence[CaseRecord], policy: GatePolicy
+    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
 ) -> Check | None:
     head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
     base_errored = 0
@@ -270,7 +273,7 @@ def _errors_check(
     )
 
 
-def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -> Check | None:
+def _critical_check(comparison: Comparison | None, head: Sequence[AveragedCase]) -> Check | None:
     if comparison is not None:
         critical = [p for p in comparison.pairs if p.critical]
         if not critical:
@@ -375,7 +378,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
     return Check("regression", "pass", f"{moves}; {figures}.")
 
 
-def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float) -> Check:
+def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> Check:
     ran = [r for r in head if not r.error]
     n = len(ran)
     required = f"the required {pct(minimum)}"

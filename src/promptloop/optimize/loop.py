@@ -46,9 +46,9 @@ from promptloop.optimize.result import (
     Candidate,
     Mode,
     OptimizationResult,
+    OptimizationStatus,
     Scores,
     SplitScore,
-    Status,
     changed_ranges,
     unified_diff,
 )
@@ -507,7 +507,7 @@ async def optimize(
     if loop.completed == 0 and not loop.errors:
         reason = loop.notes[-1] if loop.notes else "zero rounds configured"
         loop.errors.append(f"no optimisation round could run: {reason}")
-    status: Status = (
+    status: OptimizationStatus = (
         "improved" if improved else "error" if loop.completed == 0 else "no_improvement"
     )
     # A run that failed still shows the seed's figures it measured; the test split stays
