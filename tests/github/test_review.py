@@ -7,6 +7,7 @@ from typing import Any
 
 from promptloop.dataset.cases import case_id_for
 from promptloop.engine.comparison import ComparisonSummary
+from promptloop.engine.optimization import Scores, SplitScore
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.evaluators.base import EvalResult
 from promptloop.github.clusters import MODEL_ERROR, Cluster, cluster_failures
@@ -291,19 +292,19 @@ def test_a_comment_that_leaves_critiques_out_links_to_the_job_summary_which_has_
 
 
 def test_revision_block_is_a_before_after_table_with_the_held_out_split_marked() -> None:
-    split = {"passes": 1, "n": 4, "pass_rate": 0.25}
-    better = {"passes": 4, "n": 4, "pass_rate": 1.0}
-    scores = {
-        "train_before": split,
-        "train_after": better,
-        "val_before": split,
-        "val_after": better,
-        "test_before": {"passes": 2, "n": 5, "pass_rate": 0.4},
-        "test_after": {"passes": 5, "n": 5, "pass_rate": 1.0},
-        "test_fixed": 3,
-        "test_broken": 0,
-        "test_p_value": 0.25,
-    }
+    split = SplitScore(passes=1, n=4, mean_score=0.25)
+    better = SplitScore(passes=4, n=4, mean_score=1.0)
+    scores = Scores(
+        train_before=split,
+        train_after=better,
+        val_before=split,
+        val_after=better,
+        test_before=SplitScore(passes=2, n=5, mean_score=0.4),
+        test_after=SplitScore(passes=5, n=5, mean_score=1.0),
+        test_fixed=3,
+        test_broken=0,
+        test_p_value=0.25,
+    )
     block = render_revision(
         "taglines", "p.md", "Say it once, @octocat <b>calmly</b>.", "-a\n+b\n", scores, "Where."
     )

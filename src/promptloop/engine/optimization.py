@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import field
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, computed_field
 from pydantic.dataclasses import dataclass
 
 from promptloop.engine.outcome import CaseOutcome
@@ -58,10 +58,6 @@ class Scores:
     test_fixed: int = 0
     test_broken: int = 0
     test_p_value: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The scores as JSON data, each split's pass rate included."""
-        return _SCORES.dump_python(self, mode="json")  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, config=_FORBID)
@@ -116,12 +112,11 @@ class OptimizationResult:
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JsonValue]:
         """The result as JSON data (the optimizer's own file, results.json)."""
         return _RESULT.dump_python(self, mode="json")  # type: ignore[no-any-return]
 
 
-_SCORES = TypeAdapter(Scores)
 _RESULT = TypeAdapter(OptimizationResult)
 
 

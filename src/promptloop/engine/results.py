@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import to_jsonable_python
@@ -302,7 +302,7 @@ def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
     if not any(s in text or json.dumps(s)[1:-1] in text for s in listed):
         return result
 
-    def mask(value: Any) -> Any:
+    def mask(value: JsonValue) -> JsonValue:
         if isinstance(value, str):
             return mask_secrets(value, listed)
         if isinstance(value, dict):
