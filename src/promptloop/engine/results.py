@@ -275,15 +275,19 @@ class RunResult(_Model):
 
 
 def mark_incomplete(result: RunResult, why: str) -> RunResult:
-    """The partial result of a stopped run: finished cases kept, no gate decided."""
+    """The partial result of a stopped run: finished cases kept, no gate decided (and so
+    none of the gate's figures)."""
     finished = sum(len(s.cases) for s in (*result.suites, *result.baseline))
     reason = (
         f"incomplete: {why} after {finished} of {finished + result.not_run} cases; "
         "the gate does not decide on a partial run (a re-run resumes from the cache)"
     )
     verdict = Verdict(status="fail", reason=reason, failed_checks=["incomplete"])
+    unjudged = {"pass_rate_interval": None}
     return result.model_copy(
         update={
+            "suites": [s.model_copy(update=unjudged) for s in result.suites],
+            "baseline": [s.model_copy(update=unjudged) for s in result.baseline],
             "incomplete": why,
             "verdicts": {},
             "verdict": verdict,
