@@ -18,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import to_jsonable_python
 
 from promptloop.dataset.cases import history_dicts
-from promptloop.dataset.feedback import FeedbackRecord, latest_by_output, verdict_for
+from promptloop.dataset.feedback import (
+    FeedbackRecord,
+    ReviewerVerdict,
+    latest_by_output,
+    verdict_for,
+)
 from promptloop.engine.comparison import ComparisonSummary, Interval
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.outcome import CaseOutcome, Status
@@ -158,7 +163,7 @@ class ReviewRecord(_Model):
     a person's word, not a judge's."""
 
     case_id: str
-    verdict: Literal["good", "bad"]
+    verdict: ReviewerVerdict
     by: str
     note: str = ""
     at: str

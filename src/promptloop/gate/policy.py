@@ -73,15 +73,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from promptloop.engine.results import VerdictStatus
 from promptloop.gate.pairing import AveragedCase, Comparison
 from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
-Status = Literal["pass", "fail", "inconclusive"]
 OnError = Literal["fail", "neutral", "ignore"]
 CheckName = Literal["errors", "critical", "regression", "min_pass_rate"]
 
-_SEVERITY: dict[Status, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
+_SEVERITY: dict[VerdictStatus, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
 # Which check speaks for the verdict: the most fundamental problem first when
 # something is wrong, the most informative figure first when all is well.
 _BLAME_ORDER: tuple[CheckName, ...] = ("errors", "critical", "regression", "min_pass_rate")
@@ -138,7 +138,7 @@ class Holm:
 @dataclass(frozen=True)
 class Check:
     name: CheckName
-    status: Status
+    status: VerdictStatus
     reason: str
     suite: str | None = None
 
@@ -148,7 +148,7 @@ class Decision:
     """The gate's decision on a suite (or a run), every check with it; results.json keeps
     its status, reason and failed checks (``engine.results.Verdict``)."""
 
-    status: Status
+    status: VerdictStatus
     reason: str
     checks: tuple[Check, ...] = ()
     suite: str | None = None
@@ -231,8 +231,8 @@ def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
     return Decision(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
 
 
-def _worst(statuses: Iterable[Status]) -> Status:
-    worst: Status = "pass"
+def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
+    worst: VerdictStatus = "pass"
     for status in statuses:
         if _SEVERITY[status] > _SEVERITY[worst]:
             worst = status
