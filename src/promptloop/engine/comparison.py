@@ -8,6 +8,8 @@ because the results document (``engine.results``) holds them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.dataclasses import dataclass
 
@@ -67,7 +69,7 @@ class ComparisonSummary(_Record):
 
     confirmation: ConfirmationSummary | None = None
     paired: int
-    look: str = "first"
+    look: Literal["first"] = "first"
     outputs_unchanged: int = 0
     # Why no second look was taken although head looked worse (nothing could sample).
     first_look_only: str | None = None

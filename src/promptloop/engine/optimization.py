@@ -113,7 +113,7 @@ class OptimizationResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, JsonValue]:
-        """The result as JSON data (the optimizer's own file, results.json)."""
+        """The result as JSON data, for the optimizer's own file (optimize-SUITE.json)."""
         return _RESULT.dump_python(self, mode="json")  # type: ignore[no-any-return]
 
 
