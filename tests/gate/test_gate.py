@@ -6,8 +6,8 @@ import pytest
 
 from promptloop.gate.pairing import AveragedCase, Comparison, compare, confirm
 from promptloop.gate.policy import (
-    Check,
     Decision,
+    GateCheck,
     GatePolicy,
     cases_to_confirm,
     combine_decisions,
@@ -53,7 +53,7 @@ def suite(
     return base, head
 
 
-def _check(verdict: Decision, name: str) -> Check:
+def _check(verdict: Decision, name: str) -> GateCheck:
     return next(c for c in verdict.checks if c.name == name)
 
 

@@ -136,7 +136,7 @@ class Holm:
 
 
 @dataclass(frozen=True)
-class Check:
+class GateCheck:
     name: CheckName
     status: VerdictStatus
     reason: str
@@ -150,7 +150,7 @@ class Decision:
 
     status: VerdictStatus
     reason: str
-    checks: tuple[Check, ...] = ()
+    checks: tuple[GateCheck, ...] = ()
     suite: str | None = None
 
 
@@ -185,7 +185,7 @@ def decide(
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
-    checks: list[Check] = []
+    checks: list[GateCheck] = []
     errors = _errors_check(comparison, head, policy)
     if errors is not None:
         checks.append(errors)
@@ -241,7 +241,7 @@ def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
 
 def _errors_check(
     comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
-) -> Check | None:
+) -> GateCheck | None:
     head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
     base_errored = 0
     if comparison is not None:
@@ -261,19 +261,21 @@ def _errors_check(
         where += f", {confirming} while confirming"
     subject = f"{plural(total, 'case run')} hit an infrastructure error ({where})"
     if policy.on_error == "fail":
-        return Check("errors", "fail", f"{subject}, and gate.on_error is fail.")
+        return GateCheck("errors", "fail", f"{subject}, and gate.on_error is fail.")
     if policy.on_error == "neutral":
-        return Check(
+        return GateCheck(
             "errors",
             "inconclusive",
             f"{subject}, so the result is incomplete (gate.on_error is neutral).",
         )
-    return Check(
+    return GateCheck(
         "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
     )
 
 
-def _critical_check(comparison: Comparison | None, head: Sequence[AveragedCase]) -> Check | None:
+def _critical_check(
+    comparison: Comparison | None, head: Sequence[AveragedCase]
+) -> GateCheck | None:
     if comparison is not None:
         critical = [p for p in comparison.pairs if p.critical]
         if not critical:
@@ -291,12 +293,12 @@ def _critical_check(comparison: Comparison | None, head: Sequence[AveragedCase])
                 if p.base is not None and p.head is not None
             )
             more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
-            return Check(
+            return GateCheck(
                 "critical",
                 "fail",
                 f"Head breaks {plural(len(broken), 'critical case')}: {shown}{more}.",
             )
-        return Check("critical", "pass", f"No critical case broke ({len(critical)} checked).")
+        return GateCheck("critical", "pass", f"No critical case broke ({len(critical)} checked).")
     critical_head = [r for r in head if r.critical and not r.error]
     if not critical_head:
         return None
@@ -304,13 +306,13 @@ def _critical_check(comparison: Comparison | None, head: Sequence[AveragedCase])
     if failing:
         shown = ", ".join(f"{r.case_id} ({pct(r.passed)})" for r in failing[:5])
         more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
-        return Check(
+        return GateCheck(
             "critical",
             "fail",
             f"{plural(len(failing), 'critical case').capitalize()} failed on head with no "
             f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
         )
-    return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
+    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
 
 
 def regression_p(comparison: Comparison) -> float:
@@ -322,9 +324,9 @@ def regression_p(comparison: Comparison) -> float:
     return comparison.p_worse
 
 
-def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> Check:
+def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> GateCheck:
     if comparison.paired == 0:
-        return Check(
+        return GateCheck(
             "regression",
             "inconclusive",
             "No case could be paired between base and head, so a regression cannot be judged.",
@@ -366,24 +368,24 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
-            return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
-        return Check(
+            return GateCheck("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
+        return GateCheck(
             "regression",
             "inconclusive",
             f"{moves}; {figures}, more than the {allowance} but not significant at "
             f"{_level(policy.confidence)}: add cases or repeats to decide.",
         )
     if estimate < 0:
-        return Check("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
-    return Check("regression", "pass", f"{moves}; {figures}.")
+        return GateCheck("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
+    return GateCheck("regression", "pass", f"{moves}; {figures}.")
 
 
-def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> Check:
+def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> GateCheck:
     ran = [r for r in head if not r.error]
     n = len(ran)
     required = f"the required {pct(minimum)}"
     if n == 0:
-        return Check(
+        return GateCheck(
             "min_pass_rate",
             "inconclusive",
             f"No head case produced an output, so {required} cannot be checked.",
@@ -395,15 +397,15 @@ def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: flo
     bound = f"{_level(confidence)} upper bound {pct(hi)}"
     figures = f"Head pass rate {pct(rate)} over {_cases(n)}"
     if hi < minimum:
-        return Check("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
+        return GateCheck("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
     if rate < minimum:
-        return Check(
+        return GateCheck(
             "min_pass_rate",
             "inconclusive",
             f"{figures} is below {required} but within noise ({bound}): add cases or repeats "
             "to decide.",
         )
-    return Check("min_pass_rate", "pass", f"{figures} meets {required}.")
+    return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
 
 
 def _num(value: float) -> str:
