@@ -33,8 +33,14 @@ def feedback(project: Path) -> list[dict]:
 def test_otel_genai_spans_become_cases_with_their_vars_and_a_verdict(tmp_path):
     project = project_with_traces(tmp_path)
     proc = run_promptloop(
-        project, "cases", "import", "traces/otel-genai.json", "--suite", "taglines",
-        "--where", "app.prompt=tagline",
+        project,
+        "cases",
+        "import",
+        "traces/otel-genai.json",
+        "--suite",
+        "taglines",
+        "--where",
+        "app.prompt=tagline",
     )
     assert proc.returncode == 0, proc.stderr
     rows = dataset(project)
@@ -57,13 +63,23 @@ def test_otel_genai_spans_become_cases_with_their_vars_and_a_verdict(tmp_path):
     assert verdict["note"].startswith("Three sentences and exclamation marks")
     assert verdict["source"] == "trace:otel:5b8efff798038103d269b633813fc60c/aa11bb22cc33dd44"
     assert "added 2 case(s)" in proc.stdout
-    assert "1 of other prompts or not model calls" not in proc.stdout  # the HTTP span and the summary
+    assert (
+        "1 of other prompts or not model calls" not in proc.stdout
+    )  # the HTTP span and the summary
     assert "2 of other prompts or not model calls" in proc.stdout
 
 
 def test_importing_the_same_file_twice_adds_nothing(tmp_path):
     project = project_with_traces(tmp_path)
-    args = ("cases", "import", "traces/otel-genai.json", "--suite", "taglines", "--where", "app.prompt=tagline")
+    args = (
+        "cases",
+        "import",
+        "traces/otel-genai.json",
+        "--suite",
+        "taglines",
+        "--where",
+        "app.prompt=tagline",
+    )
     assert run_promptloop(project, *args).returncode == 0
     before = (project / "evals" / "products.jsonl").read_text()
     before_feedback = (project / "evals" / "products.feedback.jsonl").read_text()
@@ -78,8 +94,15 @@ def test_dry_run_prints_and_writes_nothing(tmp_path):
     project = project_with_traces(tmp_path)
     before = (project / "evals" / "products.jsonl").read_text()
     proc = run_promptloop(
-        project, "cases", "import", "traces/otel-genai.json", "--suite", "taglines",
-        "--where", "app.prompt=tagline", "--dry-run",
+        project,
+        "cases",
+        "import",
+        "traces/otel-genai.json",
+        "--suite",
+        "taglines",
+        "--where",
+        "app.prompt=tagline",
+        "--dry-run",
     )
     assert proc.returncode == 0, proc.stderr
     assert "would add 2 case(s)" in proc.stdout
@@ -92,8 +115,15 @@ def test_dry_run_prints_and_writes_nothing(tmp_path):
 def test_openinference_spans_with_phoenix_annotations(tmp_path):
     project = project_with_traces(tmp_path)
     proc = run_promptloop(
-        project, "cases", "import", "traces/openinference.json",
-        "traces/phoenix-annotations.jsonl", "--suite", "taglines", "--prompt-version", "v3",
+        project,
+        "cases",
+        "import",
+        "traces/openinference.json",
+        "traces/phoenix-annotations.jsonl",
+        "--suite",
+        "taglines",
+        "--prompt-version",
+        "v3",
     )
     assert proc.returncode == 0, proc.stderr
     [new] = dataset(project)[2:]
@@ -108,12 +138,21 @@ def test_openinference_spans_with_phoenix_annotations(tmp_path):
 def test_langfuse_export_with_scores(tmp_path):
     project = project_with_traces(tmp_path)
     proc = run_promptloop(
-        project, "cases", "import", "traces/langfuse.json", "--suite", "taglines",
-        "--prompt-name", "tagline",
+        project,
+        "cases",
+        "import",
+        "traces/langfuse.json",
+        "--suite",
+        "taglines",
+        "--prompt-name",
+        "tagline",
     )
     assert proc.returncode == 0, proc.stderr
     [new] = dataset(project)[2:]
-    assert (new["product"], new["description"]) == ("Quietly", "noise-cancelling earbuds for sleeping")
+    assert (new["product"], new["description"]) == (
+        "Quietly",
+        "noise-cancelling earbuds for sleeping",
+    )
     [verdict] = feedback(project)  # the EVAL score is a judge's, not a person's
     assert verdict["verdict"] == "bad" and verdict["note"] == "Way over 12 words."
 
@@ -122,8 +161,15 @@ def test_jsonl_logs_are_masked_and_kept_as_data(tmp_path):
     project = project_with_traces(tmp_path)
     env = cli_env(SHOP_API_KEY="sk-live-SECRETSECRETSECRET1234")
     proc = run_promptloop(
-        project, "cases", "import", "traces/log.jsonl", "--suite", "taglines",
-        "--prompt-name", "tagline", env=env,
+        project,
+        "cases",
+        "import",
+        "traces/log.jsonl",
+        "--suite",
+        "taglines",
+        "--prompt-name",
+        "tagline",
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     text = (project / "evals" / "products.jsonl").read_text()
@@ -154,8 +200,10 @@ def test_a_broken_trace_file_is_one_line_with_its_line(tmp_path):
     (project / "traces" / "broken.jsonl").write_text('{"output": "x", "messages": []}\n{not json\n')
     proc = run_promptloop(project, "cases", "import", "traces/broken.jsonl", "--suite", "taglines")
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        "promptloop: error: traces/broken.jsonl:2: invalid JSON"
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith("promptloop: error: traces/broken.jsonl:2: invalid JSON")
     )
     assert "Traceback" not in proc.stderr
 
@@ -171,12 +219,26 @@ def test_imported_cases_run_and_carry_the_reviewers_verdict(tmp_path, serve):
     """The loop closed: the thumbs-down becomes a case and a verdict; a run that gives the
     same output shows the reviewer's note on it."""
     project = project_with_traces(tmp_path)
-    args = ("cases", "import", "traces/otel-genai.json", "--suite", "taglines", "--where", "app.prompt=tagline")
+    args = (
+        "cases",
+        "import",
+        "traces/otel-genai.json",
+        "--suite",
+        "taglines",
+        "--where",
+        "app.prompt=tagline",
+    )
     assert run_promptloop(project, *args).returncode == 0
-    server, url = serve(answer="Trailmix Pro is an app! It has maps! Download now!")
+    _, url = serve(answer="Trailmix Pro is an app! It has maps! Download now!")
     config = project / "promptloop.yaml"
-    config.write_text(config.read_text().replace("model: scripted/tagline", f"model: openai/stub\napi_base: {url}"))
-    proc = run_promptloop(project, "run", ".", "-o", "out", "-q", env=cli_env(OPENAI_API_KEY="sk-test"))
+    config.write_text(
+        config.read_text().replace(
+            "model: scripted/tagline", f"model: openai/stub\napi_base: {url}"
+        )
+    )
+    proc = run_promptloop(
+        project, "run", ".", "-o", "out", "-q", env=cli_env(OPENAI_API_KEY="sk-test")
+    )
     assert proc.returncode in (0, 1), proc.stderr
     results = json.loads((project / "out" / "results.json").read_text())
     [suite] = results["suites"]

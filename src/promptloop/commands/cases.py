@@ -18,13 +18,8 @@ from promptloop.project.config import LoadedConfig, SuiteConfig
 from promptloop.project.prompts import load_prompt
 from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import
-from promptloop.traces.readers import (
-    MAX_FILE_BYTES,
-    Annotation,
-    read_trace_text,
-    with_annotations,
-)
-from promptloop.traces.spans import TraceSpan
+from promptloop.traces.readers import MAX_FILE_BYTES, read_trace_text, with_annotations
+from promptloop.traces.spans import Annotation, TraceSpan
 from promptloop.yamlpos import suggest
 
 

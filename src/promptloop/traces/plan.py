@@ -26,6 +26,8 @@ DEFAULT_PII = {
     "card": r"\b(?:\d[ -]?){13,19}\b",
     "phone": r"(?<![\w+])\+?\d[\d ().-]{7,}\d\b",
 }
+# Longer messages are not read back: a template's lazy groups are matched by backtracking.
+MAX_REBUILD_CHARS = 20_000
 _PLACEHOLDER = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
 
 
@@ -134,9 +136,10 @@ def rebuild_vars(
         if message.get("role") != template.role:
             return None
         pattern = template_pattern(template.template)
-        if pattern is None:
+        content = str(message.get("content") or "")
+        if pattern is None or len(content) > MAX_REBUILD_CHARS:
             return None
-        match = pattern.fullmatch(str(message.get("content") or ""))
+        match = pattern.fullmatch(content)
         if match is None:
             return None
         for name, value in match.groupdict().items():

@@ -7,9 +7,12 @@ into these values; what to do with them is decided elsewhere (``traces.plan``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Verdict = Literal["good", "bad"]
+from promptloop.dataset.feedback import Verdict
+
+# More spans than this in one file is refused: an import is reviewed line by line in a PR.
+MAX_SPANS = 100_000
 
 # Labels people and tools give feedback, read as a verdict (lower-case, `-`/` ` as `_`).
 GOOD_LABELS = frozenset(
@@ -71,3 +74,19 @@ def verdict_of(label: Any = None, score: Any = None) -> Verdict | None:
     if isinstance(score, int | float):
         return "good" if score >= 0.5 else "bad"
     return None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """Feedback recorded apart from its span (Phoenix exports annotations on their own)."""
+
+    span_id: str
+    feedback: SpanFeedback
+
+
+@dataclass(frozen=True)
+class TraceFile:
+    spans: tuple[TraceSpan, ...]
+    annotations: tuple[Annotation, ...] = ()
+    # Spans read but not model calls (tool or chain spans), for the summary line.
+    ignored: int = 0
