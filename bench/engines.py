@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     r = run_one(engine, n, args.max_tokens, busy, args.timeout)
                     results.setdefault((engine, n, busy), []).append(r)
                     print(
-                        f"run {i + 1} {'busy' if busy else 'idle'} threads={n} {engine}: "
+                        f"run {i + 1} {'+1 busy' if busy else 'as found'} threads={n} {engine}: "
                         + ("TIMEOUT" if r.get("timeout") else f"{r['wall_s']:.2f}s"),
                         file=sys.stderr,
                         flush=True,
@@ -177,13 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     for n in threads:
         a = results[("llama-cpp-python", n, False)][0].get("texts")
         b = results[("xllamacpp-poll0", n, False)][0].get("texts")
-        same.append(f"threads={n}: {'identical' if a == b else 'DIFFERENT'}")
+        if a is None or b is None:
+            same.append(f"threads={n}: not compared (a run timed out)")
+        else:
+            same.append(f"threads={n}: {'identical' if a == b else 'DIFFERENT'}")
     sample = results[("llama-cpp-python", threads[0], False)][0].get("texts") or []
     other = results[("xllamacpp-poll0", threads[0], False)][0].get("texts") or []
     body = [
         f"{len(PROMPTS)} chat prompts, max_tokens {args.max_tokens}, temperature 0, seed 0, "
         f"each run a fresh process; medians of {args.runs} runs, engines alternated within "
-        "each repetition. `wall` is the whole process (Python start, import, load, the "
+        "each repetition. 'as found' is the machine with whatever else was running on it (the "
+        "load average above); '+1 busy' adds one busy process. `wall` is the whole process "
+        "(Python start, import, load, the "
         "1-token request, the prompts); `ttft` the 1-token request after the load; tokens/s "
         "over the prompts alone; `vs llama-cpp-python` the ratio of median walls at the same "
         "load and thread count (below 1 is faster); RSS the process's peak.",

@@ -188,3 +188,29 @@ def test_the_thread_override_reaches_the_engine():
 
     # llama.cpp starts one compute thread per requested thread beyond the caller's own.
     assert threads_with(4) - threads_with(1) == 3
+
+
+def test_bounded_numbers_become_values_the_grammar_can_enforce():
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "count": {"type": "integer", "minimum": 0, "maximum": 5},
+            "free": {"type": "number"},
+            "items": {"type": "array", "items": {"type": "number", "minimum": -2, "maximum": 2}},
+        },
+        "required": ["score"],
+    }
+    rewritten = local.grammar_schema(schema)
+    score = rewritten["properties"]["score"]
+    assert score == {"enum": [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]}
+    # Integers and unbounded numbers are left to llama.cpp, which handles them.
+    assert rewritten["properties"]["count"] == schema["properties"]["count"]
+    assert rewritten["properties"]["free"] == {"type": "number"}
+    assert rewritten["properties"]["items"]["items"]["enum"][0] == -2
+    # Anything the grammar allows is valid under the schema the answer is checked against.
+    for value in score["enum"]:
+        jsonschema.validate({"score": value}, schema)
+    assert schema["properties"]["score"] == {"type": "number", "minimum": 0, "maximum": 1}

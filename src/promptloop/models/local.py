@@ -98,6 +98,27 @@ def thread_count(environ: dict[str, str] | None = None) -> int:
     return threads
 
 
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` with every number bounded on both sides turned into the eleven evenly
+    spaced values between its bounds: llama.cpp's grammars enforce bounds on integers only,
+    and a 135M judge left free writes scores like -1 for a range of 0..1. Each value it may
+    then write is valid under the original schema, which is what answers are checked against."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if (
+        schema.get("type") == "number"
+        and isinstance(low, int | float)
+        and isinstance(high, int | float)
+        and low <= high
+    ):
+        steps = sorted({round(low + (high - low) * i / 10, 6) for i in range(11)})
+        return {"enum": steps}
+    return {key: grammar_schema(value) for key, value in schema.items()}
+
+
 def _close() -> None:
     # Dropped while the interpreter is still whole: the engine's destructor stops its
     # server thread, which must not run during teardown.
@@ -168,7 +189,7 @@ def complete_sync(
     if json_schema is not None:
         # A grammar built from the schema makes every answer parse, which a model
         # this small would not manage unaided.
-        body["response_format"] = {"type": "json_object", "schema": json_schema}
+        body["response_format"] = {"type": "json_object", "schema": grammar_schema(json_schema)}
     with _call_lock:
         try:
             result = engine.handle_chat_completions(body)
