@@ -1,7 +1,8 @@
-"""How a promptloop.yaml evaluator item is written: its shape, the kinds, and its schema.
+"""How a promptloop.yaml evaluator item is written: its shape and its JSON Schema.
 
-The config loader validates items with ``EvaluatorSpec``; ``registry.build_evaluator``
-turns one into an evaluator.
+The config validates items with ``EvaluatorSpec`` (one known kind, weight, name); the
+kind's own arguments are validated by its class when the project is loaded
+(``registry.build_evaluator``).
 """
 
 from __future__ import annotations
@@ -12,34 +13,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from promptloop.evaluators.kind import NEGATION_PREFIX
+from promptloop.evaluators.registry import kind_names, kinds
 from promptloop.yamlpos import suggest
 
-# Here, not in ``deterministic``, so that the config's schema is known without loading
-# the evaluators themselves (``promptloop schema`` stays fast).
-DETERMINISTIC_KINDS: tuple[str, ...] = (
-    "equals",
-    "contains",
-    "icontains",
-    "regex",
-    "starts-with",
-    "ends-with",
-    "is-json",
-    "json-schema",
-    "max-length",
-    "min-length",
-)
-
-NEGATION_PREFIX = "not-"
-
-EVALUATOR_KINDS: tuple[str, ...] = (
-    *DETERMINISTIC_KINDS,
-    "python",
-    "judge",
-    "human",
-    "tool-call",
-    "tool-args",
-    *(NEGATION_PREFIX + kind for kind in DETERMINISTIC_KINDS),
-)
+# Every name a user may write, ``not-`` forms included (the kinds declare themselves).
+EVALUATOR_KINDS: tuple[str, ...] = kind_names()
 # Keys an evaluator list item may carry besides its single evaluator kind.
 _EVALUATOR_OPTIONS = ("weight", "name")
 
@@ -124,7 +103,7 @@ def _check_kind(kind: str) -> None:
 
 
 def evaluator_item_schema() -> dict[str, Any]:
-    kinds = list(EVALUATOR_KINDS)
+    """The JSON Schema of one evaluator item, with each kind's real arguments."""
     options = {
         "weight": {
             "type": "number",
@@ -134,20 +113,36 @@ def evaluator_item_schema() -> dict[str, Any]:
         },
         "name": {"type": "string", "description": "Label shown in reports."},
     }
-    variants: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "title": kind,
-            "required": [kind],
-            "properties": {kind: {"description": f"Arguments of the {kind} evaluator."}, **options},
-            "additionalProperties": False,
-        }
-        for kind in kinds
-    ]
+    declared = kinds()
+    variants: list[dict[str, Any]] = []
+    for name in EVALUATOR_KINDS:
+        cls = declared.get(name) or declared[name.removeprefix(NEGATION_PREFIX)]
+        arguments = cls.argument_schema()
+        if name not in declared:
+            arguments = {**arguments, "description": f"The opposite of {cls.kind}."}
+        variants.append(
+            {
+                "type": "object",
+                "title": name,
+                "required": [name],
+                "properties": {name: arguments, **options},
+                "additionalProperties": False,
+            }
+        )
+    bare = [name for name in EVALUATOR_KINDS if _takes_no_value(declared, name)]
     variants.append(
-        {"type": "string", "enum": kinds, "description": "An evaluator that takes no arguments."}
+        {"type": "string", "enum": bare, "description": "An evaluator that takes no arguments."}
     )
     return {
         "description": "One evaluator: exactly one kind key plus optional weight and name.",
         "anyOf": variants,
     }
+
+
+def _takes_no_value(declared: Mapping[str, Any], name: str) -> bool:
+    cls = declared.get(name) or declared[name.removeprefix(NEGATION_PREFIX)]
+    try:
+        cls.model_validate(None)
+    except ValueError:
+        return False
+    return True
