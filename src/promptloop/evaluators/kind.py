@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from promptloop.evaluators.base import Evaluator
@@ -60,6 +60,13 @@ class EvaluatorKind(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         if cls.__dict__.get("kind"):
             _register(cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nothing_written(cls, data: Any) -> Any:
+        # ``- shouting`` (a kind with nothing under it) means no arguments. A kind's own
+        # short forms run first, so one that needs an argument says so in its own words.
+        return {} if data is None else data
 
     def build(self, context: BuildContext) -> Evaluator:
         """The evaluator these arguments describe; ``ValueError`` (without the kind in

@@ -18,7 +18,6 @@ import difflib
 import importlib
 import math
 import pkgutil
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,9 @@ from promptloop.evaluators.kind import (
 )
 
 
-@cache
 def kinds() -> dict[str, type[EvaluatorKind]]:
-    """Every declared kind, by name: the modules of ``evaluators.kinds`` are imported once."""
+    """Every declared kind, by name, once each module of ``evaluators.kinds`` is imported
+    (importing is a no-op after the first time; a module added there is found too)."""
     for module in sorted(info.name for info in pkgutil.iter_modules(package.__path__)):
         importlib.import_module(f"{package.__name__}.{module}")
     return declared()

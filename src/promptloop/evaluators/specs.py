@@ -17,8 +17,6 @@ from promptloop.evaluators.kind import NEGATION_PREFIX
 from promptloop.evaluators.registry import kind_names, kinds
 from promptloop.yamlpos import suggest
 
-# Every name a user may write, ``not-`` forms included (the kinds declare themselves).
-EVALUATOR_KINDS: tuple[str, ...] = kind_names()
 # Keys an evaluator list item may carry besides its single evaluator kind.
 _EVALUATOR_OPTIONS = ("weight", "name")
 
@@ -56,10 +54,11 @@ class EvaluatorSpec(BaseModel):
             raise PydanticCustomError(
                 "evaluator_kind_missing",
                 "evaluator has no kind; write one of: {kinds}",
-                {"kinds": ", ".join(EVALUATOR_KINDS)},
+                {"kinds": ", ".join(kind_names())},
             )
+        names = kind_names()
         if len(kinds) > 1:
-            known = [str(k) for k in kinds if str(k) in EVALUATOR_KINDS]
+            known = [str(k) for k in kinds if str(k) in names]
             if len(known) > 1:
                 raise PydanticCustomError(
                     "evaluator_kind_many",
@@ -67,14 +66,14 @@ class EvaluatorSpec(BaseModel):
                     {"found": ", ".join(repr(k) for k in known)},
                 )
             # One real kind plus a stray key: report the stray key precisely.
-            stray = next(str(k) for k in kinds if str(k) not in EVALUATOR_KINDS)
+            stray = next(str(k) for k in kinds if str(k) not in names)
             raise PydanticCustomError(
                 "evaluator_extra_key",
                 "unknown key '{key}' in an evaluator (allowed besides the kind: weight, "
                 "name){hint}",
                 {
                     "key": stray,
-                    "hint": suggest(stray, [*EVALUATOR_KINDS, *_EVALUATOR_OPTIONS]),
+                    "hint": suggest(stray, [*names, *_EVALUATOR_OPTIONS]),
                     "at": (stray,),
                 },
             )
@@ -93,7 +92,7 @@ class EvaluatorSpec(BaseModel):
 
 
 def _check_kind(kind: str) -> None:
-    kinds = EVALUATOR_KINDS
+    kinds = kind_names()
     if kind not in kinds:
         raise PydanticCustomError(
             "evaluator_kind_unknown",
@@ -115,7 +114,8 @@ def evaluator_item_schema() -> dict[str, Any]:
     }
     declared = kinds()
     variants: list[dict[str, Any]] = []
-    for name in EVALUATOR_KINDS:
+    names = kind_names()
+    for name in names:
         cls = declared.get(name) or declared[name.removeprefix(NEGATION_PREFIX)]
         arguments = cls.argument_schema()
         if name not in declared:
@@ -129,7 +129,7 @@ def evaluator_item_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             }
         )
-    bare = [name for name in EVALUATOR_KINDS if _takes_no_value(declared, name)]
+    bare = [name for name in names if _takes_no_value(declared, name)]
     variants.append(
         {"type": "string", "enum": bare, "description": "An evaluator that takes no arguments."}
     )
@@ -146,3 +146,11 @@ def _takes_no_value(declared: Mapping[str, Any], name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def __getattr__(name: str) -> Any:
+    # ``EVALUATOR_KINDS``: every name a user may write, ``not-`` forms included, asked of
+    # the registry each time (the kinds declare themselves, so the list is never stale).
+    if name == "EVALUATOR_KINDS":
+        return kind_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
