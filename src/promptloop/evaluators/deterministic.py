@@ -30,7 +30,7 @@ class Finding:
     negated_reason: str
 
 
-class Check(Protocol):
+class OutputCheck(Protocol):
     def run(self, output: str, case: Case) -> Finding: ...
 
 
@@ -40,7 +40,7 @@ class DeterministicEvaluator:
     """One check, possibly negated; scores 1.0 or 0.0."""
 
     name: str
-    check: Check
+    check: OutputCheck
     negate: bool = False
     weight: float = 1.0
 
@@ -70,11 +70,11 @@ class DeterministicEvaluator:
 
 
 class CheckKind(EvaluatorKind):
-    """A deterministic kind: its arguments make a ``Check``; ``not-<kind>`` negates it."""
+    """A deterministic kind: its arguments make an ``OutputCheck``; ``not-<kind>`` negates it."""
 
     negatable: ClassVar[bool] = True
 
-    def check(self, context: BuildContext) -> Check:
+    def check(self, context: BuildContext) -> OutputCheck:
         raise NotImplementedError
 
     def build(self, context: BuildContext) -> DeterministicEvaluator:

@@ -215,7 +215,7 @@ def _template(value: Any, what: str) -> Any:
 _NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
-class ToolCall_(EvaluatorKind):
+class CallsTool(EvaluatorKind):
     """The output calls one of the named tools (`none`: calls no tool), `once` if asked;
     or calls a `sequence` of tools in that order."""
 
@@ -233,7 +233,7 @@ class ToolCall_(EvaluatorKind):
         return as_mapping(data, "name")
 
     @model_validator(mode="after")
-    def _names_or_sequence(self) -> ToolCall_:
+    def _names_or_sequence(self) -> CallsTool:
         if self.sequence is not None:
             if self.name is not None or len(self.sequence) < 2:
                 raise argument_error("sequence is a list of two or more tool names, alone")
