@@ -31,7 +31,7 @@ from promptloop.models.base import is_embedded
 from promptloop.models.preflight import check_models, is_own
 from promptloop.models.stop import StopSignal
 from promptloop.project.loader import Project, find_config, load_project
-from promptloop.project.suites import SuitePlan, judge_notices, relative_display
+from promptloop.project.suites import SuitePlan
 
 
 @dataclass
@@ -159,13 +159,11 @@ def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
     head = _with_reviews(project, relieved)
     notices = [project.models.notice] if project.models.notice else []
     notices.extend(calibration_notices)
-    notices.extend(project.warnings)
-    notices.extend(judge_notices(project.plans, project.models.judge_model))
-    notices.extend(baseline.notices)
+    notices.extend(project.notices)
     result = RunResult(
         promptloop_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        config_path=relative_display(project.loaded.path, project.loaded.root),
+        config_path=project.loaded.shown(),
         model=project.models.model,
         judge_model=project.models.judge_model,
         shard=opts.shard,

@@ -16,24 +16,21 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeVar
 
 from promptloop.dataset.feedback import FeedbackRecord
+from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
 from promptloop.evaluators.base import Evaluator, EvaluatorFileError
 from promptloop.evaluators.human import bind_feedback
 from promptloop.evaluators.registry import build_evaluator
+from promptloop.evaluators.templating import template_vars, used_variables
 from promptloop.models.preflight import ModelUse
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
 from promptloop.project.choices import ModelChoice, choose_models, suite_model
 from promptloop.project.config import Config, SuiteConfig, parse_config
 from promptloop.project.conversations import check_conversations
 from promptloop.project.prompts import check_variables
-from promptloop.project.suites import (
-    SuitePlan,
-    check_evaluator_variables,
-    evaluator_variables,
-    shard_cases,
-)
+from promptloop.project.suites import SuitePlan, judge_notices
 from promptloop.safety import known_secrets
-from promptloop.yamlpos import PathKey, format_loc
+from promptloop.yamlpos import PathKey, format_loc, suggest
 
 if TYPE_CHECKING:
     from promptloop.dataset.cases import Case
@@ -75,6 +72,16 @@ class LoadedConfig:
     def resolve(self, relative: str) -> Path:
         """A path written in the config, resolved against the config's directory."""
         return self.root / relative
+
+    def shown(self) -> str:
+        """The config's own path as results show it: relative to here, else to its folder."""
+        try:
+            return str(self.path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            try:
+                return str(self.path.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                return str(self.path)
 
     def display(self, relative: str) -> str:
         """How to show a config-relative path in messages: relative to where the user
@@ -168,8 +175,9 @@ class Project:
     loaded: LoadedConfig
     models: ModelChoice
     plans: tuple[SuitePlan, ...]
-    # Soft problems found while loading (a prompt variable no case sets, ...).
-    warnings: tuple[str, ...] = ()
+    # What a reader of the results should know from loading: soft problems (a prompt
+    # variable no case sets), judges grading their own model, suites without a base.
+    notices: tuple[str, ...] = ()
     # Values to mask wherever promptloop writes: provider keys, tokens, the Redis password.
     secrets: tuple[str, ...] = ()
     baseline: Baseline = field(default=NO_BASELINE)
@@ -227,7 +235,8 @@ def load_project(
         warnings.extend(found)
     secrets = known_secrets(environ, urls=[config.cache.redis_url])
     base = read_baseline(loaded.root, plans, baseline) if baseline else NO_BASELINE
-    return Project(loaded, models, tuple(plans), tuple(warnings), tuple(secrets), base)
+    notices = [*warnings, *judge_notices(plans, models.judge_model), *base.notices]
+    return Project(loaded, models, tuple(plans), tuple(notices), tuple(secrets), base)
 
 
 def _plan_suite(
@@ -302,3 +311,36 @@ def _in_evaluator_file(
     return UserError(
         f"{error}; used by {where} {key}", path=os.path.normpath(str(shown)), line=error.line
     )
+
+
+def evaluator_variables(suite: SuiteConfig) -> set[str]:
+    """Variables that evaluator arguments mention, e.g. ``equals: "{{ label }}"``."""
+    return set().union(*(used_variables(spec.args) for spec in suite.evaluators))
+
+
+def check_evaluator_variables(
+    config: Config, path: str, suite_index: int, cases: Sequence[Case]
+) -> None:
+    """An evaluator template reading a variable no case has would fail every case at run
+    time, after its model calls: refuse it now, like an undefined prompt variable."""
+    available = set().union(*(template_vars(case) for case in cases)) if cases else set()
+    suite = config.suites[suite_index]
+    for e_index, spec in enumerate(suite.evaluators):
+        unknown = sorted(used_variables(spec.args) - available)
+        if not unknown:
+            continue
+        loc = ("suites", suite_index, "evaluators", e_index, spec.kind)
+        raise UserError(
+            f"undefined variable '{unknown[0]}'{suggest(unknown[0], available)}",
+            path=path,
+            line=config.line_of(loc) or config.line_of(loc[:-1]),
+            key=format_loc(loc),
+        )
+
+
+def shard_cases(cases: Sequence[Case], shard_text: str | None) -> list[Case]:
+    """``--shard 2/4``: the cases of shard 2 of 4, chosen by case id."""
+    if shard_text is None:
+        return list(cases)
+    index, count = parse_shard(shard_text)
+    return select_shard(cases, index, count)
