@@ -22,7 +22,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import TemplateRenderError, is_template
+
+# Re-exported: rendering raises it, and callers may catch it from here.
+from promptloop.evaluators.base import TemplateRenderError as TemplateRenderError
+from promptloop.evaluators.base import is_template
 
 
 def _finalize(value: Any) -> Any:
