@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from promptloop.evaluators.templating import TextTemplate
 
 NEGATION_PREFIX = "not-"
+# The type of the errors ``argument_error`` makes.
+ARGUMENT_ERROR = "argument"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def text_template(source: str, *, what: str) -> TextTemplate:
 
 def argument_error(message: str) -> PydanticCustomError:
     """A problem with a kind's arguments, worded whole (the registry puts the kind first)."""
-    return PydanticCustomError("argument", "{message}", {"message": message})
+    return PydanticCustomError(ARGUMENT_ERROR, "{message}", {"message": message})
 
 
 def as_mapping(value: Any, key: str) -> Any:

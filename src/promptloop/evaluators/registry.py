@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from promptloop.evaluators import kinds as package
 from promptloop.evaluators.base import Evaluator, EvaluatorFileError
 from promptloop.evaluators.kind import (
+    ARGUMENT_ERROR,
     NEGATION_PREFIX,
     BuildContext,
     EvaluatorKind,
@@ -143,7 +144,7 @@ def _first_problem(cls: type[EvaluatorKind], exc: ValidationError) -> str:
     if first["type"] in ("bool_type", "bool_parsing"):
         message = f"must be true or false, got {first['input']!r}"
         return f"{where} {message}"
-    if first["type"].startswith("custom_") or first["type"] == "value_error" or not where:
-        # Our own validators word the whole message.
+    if first["type"] in (ARGUMENT_ERROR, "value_error") or not where:
+        # The kinds' own validators word the whole message.
         return message
     return f"{where}: {message}"
