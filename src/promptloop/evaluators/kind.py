@@ -80,6 +80,7 @@ class EvaluatorKind(BaseModel):
         """JSON Schema of what may stand under ``<kind>:`` in promptloop.yaml."""
         full = cls.model_json_schema(mode="validation")
         full.pop("title", None)
+        full.pop("description", None)  # the docstring, said once below
         forms = [*cls.short_forms, full]
         schema: dict[str, Any] = {"anyOf": forms} if len(forms) > 1 else full
         if cls.__doc__:
