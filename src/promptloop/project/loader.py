@@ -175,12 +175,28 @@ class Project:
     loaded: LoadedConfig
     models: ModelChoice
     plans: tuple[SuitePlan, ...]
-    # What a reader of the results should know from loading: soft problems (a prompt
-    # variable no case sets), judges grading their own model, suites without a base.
-    notices: tuple[str, ...] = ()
+    # Soft problems found while loading (a prompt variable no case sets, ...).
+    warnings: tuple[str, ...] = ()
     # Values to mask wherever promptloop writes: provider keys, tokens, the Redis password.
     secrets: tuple[str, ...] = ()
+    # With a baseline ref: each changed prompt as it was there, for these plans.
+    baseline_ref: str | None = None
     baseline: Baseline = field(default=NO_BASELINE)
+
+    @property
+    def notices(self) -> list[str]:
+        """What a reader of the results should know from loading: soft problems, judges
+        grading their own model or shown the prompt, suites not compared with the base."""
+        judges = judge_notices(self.plans, self.models.judge_model)
+        return [*self.warnings, *judges, *self.baseline.notices]
+
+    def narrowed(self, plans: Sequence[SuitePlan]) -> Project:
+        """The project run on these plans only (some suites, or some of their cases): the
+        base side is read again, since which prompts can be compared depends on the cases."""
+        chosen = tuple(plans)
+        return replace(
+            self, plans=chosen, baseline=_baseline(self.loaded, chosen, self.baseline_ref)
+        )
 
     def model_uses(self, plans: Sequence[SuitePlan] | None = None) -> list[ModelUse]:
         """Every model the plans, the judge and the optimizer call, each with the place it
@@ -234,9 +250,19 @@ def load_project(
         plans.append(plan)
         warnings.extend(found)
     secrets = known_secrets(environ, urls=[config.cache.redis_url])
-    base = read_baseline(loaded.root, plans, baseline) if baseline else NO_BASELINE
-    notices = [*warnings, *judge_notices(plans, models.judge_model), *base.notices]
-    return Project(loaded, models, tuple(plans), tuple(notices), tuple(secrets), base)
+    return Project(
+        loaded,
+        models,
+        tuple(plans),
+        tuple(warnings),
+        tuple(secrets),
+        baseline_ref=baseline,
+        baseline=_baseline(loaded, plans, baseline),
+    )
+
+
+def _baseline(loaded: LoadedConfig, plans: Sequence[SuitePlan], ref: str | None) -> Baseline:
+    return read_baseline(loaded.root, plans, ref) if ref else NO_BASELINE
 
 
 def _plan_suite(
