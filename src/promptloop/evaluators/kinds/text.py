@@ -160,8 +160,6 @@ class _Contains(CheckKind):
         _STRING,
         {"type": "array", "items": _STRING, "minItems": 1},
     )
-    ignore_case: ClassVar[bool] = False
-
     value: Text | None = Field(default=None, description="One text to look for.")
     values: list[Text] | None = Field(default=None, description="Texts to look for.")
     mode: Literal["any", "all"] = Field(default="any", description="Any of values, or all.")
@@ -190,7 +188,7 @@ class _Contains(CheckKind):
         return value
 
     @model_validator(mode="after")
-    def _no_empty_needle(self) -> _Contains:
+    def _one_form_and_no_empty_text(self) -> _Contains:
         if (self.values is None) == (self.value is None):
             raise argument_error("give exactly one of value (a string) or values (a list)")
         if "" in self.needles:
@@ -203,8 +201,10 @@ class _Contains(CheckKind):
 
     def check(self, context: BuildContext) -> ContainsCheck:
         values = tuple(text_template(n, what="value") for n in self.needles)
-        sensitive = not self.ignore_case and getattr(self, "case_sensitive", True)
-        return ContainsCheck(values, mode=self.mode, case_sensitive=sensitive)
+        return ContainsCheck(values, mode=self.mode, case_sensitive=self.minds_case())
+
+    def minds_case(self) -> bool:
+        return True
 
 
 class Contains(_Contains):
@@ -214,12 +214,17 @@ class Contains(_Contains):
 
     case_sensitive: StrictBool = True
 
+    def minds_case(self) -> bool:
+        return self.case_sensitive
+
 
 class IContains(_Contains):
     """Like contains, ignoring letter case."""
 
     kind: ClassVar[str] = "icontains"
-    ignore_case: ClassVar[bool] = True
+
+    def minds_case(self) -> bool:
+        return False
 
 
 # --- starts-with / ends-with --------------------------------------------------------------
