@@ -104,3 +104,17 @@ def test_feedback_is_read_once_and_reaches_the_plan(tmp_path: Path) -> None:
     [record] = project.plans[0].feedback
     assert (record.case, record.verdict, record.by) == ("a", "bad", "dana")
     assert [e.name for e in project.plans[0].evaluators] == ["icontains", "contains"]
+
+
+def test_each_evaluator_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    real = loader_module.build_evaluator
+
+    def counting(spec: EvaluatorSpec, *, base_dir: Path) -> Any:
+        built.append(spec.kind)
+        return real(spec, base_dir=base_dir)
+
+    monkeypatch.setattr(loader_module, "build_evaluator", counting)
+    project = load_project(_project(tmp_path, BASE), env={})
+    assert built == ["icontains", "contains"]
+    assert len(project.plans[0].evaluators) == 2
