@@ -16,7 +16,7 @@ from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
 from promptloop.github.markers import is_summary, read_marker
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.project.config import load_config
+from promptloop.project.loader import load_config
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
 from promptloop.commands.pr_commands import Learned, Updated, run_comment
-from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
@@ -60,8 +60,8 @@ from promptloop.github.workflow import (
     write_outputs,
 )
 from promptloop.models.stop import StopSignal
-from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
+from promptloop.project.loader import LoadedConfig, Project, find_config, load_config
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
 from promptloop.safety import escape_data
@@ -296,7 +296,7 @@ def _evaluate(
     config_path: Path,
     target: Target,
     to_repo: Callable[[Path], str | None],
-) -> tuple[Prepared, RunResult, _Learned]:
+) -> tuple[Project, RunResult, _Learned]:
     """Run the suites head vs base (or read an earlier job's results), and learn revisions."""
     run_opts = RunOptions(
         start_dir=Path("."),
@@ -307,7 +307,7 @@ def _evaluate(
         baseline=selection.base_sha,
         stop=ci.opts.stop,
     )
-    prepared = _with_cache_dir(ci, prepare(run_opts))
+    prepared = _with_cache_dir(ci, project_for(run_opts))
     results_path = ci.opts.results_path
     if results_path is not None:
         results_path = (Path.cwd() / results_path).resolve()
@@ -328,7 +328,7 @@ def _say_on_the_pull_request(
     ci: _Ci,
     pull: PullContext | None,
     target: Target,
-    prepared: Prepared,
+    prepared: Project,
     result: RunResult,
     revisions: list[Revision],
     to_repo: Callable[[Path], str | None],
@@ -403,7 +403,7 @@ def _say_on_the_pull_request(
     return _Said(job_summary, outputs, annotations)
 
 
-def _with_cache_dir(ci: _Ci, prepared: Prepared) -> Prepared:
+def _with_cache_dir(ci: _Ci, prepared: Project) -> Project:
     if ci.opts.cache_dir is None:
         return prepared
     cache_dir = (Path.cwd() / ci.opts.cache_dir).resolve()
@@ -421,7 +421,7 @@ class _Learned:
 
 def _learn_revisions(
     ci: _Ci,
-    prepared: Prepared,
+    prepared: Project,
     run_opts: RunOptions,
     result: RunResult,
     files: PullFiles | None,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
-from promptloop.commands.run import RunOptions, make_runner, prepare
+from promptloop.commands.run import RunOptions, make_runner, project_for
 from promptloop.errors import InfraError, PromptloopError, UserError
 from promptloop.github.api import GitHubClient, PullHead
 from promptloop.github.comment_commands import (
@@ -37,8 +37,8 @@ from promptloop.github.event import PullContext
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.summary import Link
 from promptloop.models.base import with_calls
-from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
+from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.safety import code_block, inline_code, neutralize
 from promptloop.wording import one_line
 
@@ -88,7 +88,7 @@ def head_outputs(
     request's own run produced, so the fingerprints match what the reviewer read."""
     opts = RunOptions(config_path=loaded.path, suites=tuple(wanted))
     # ``loaded`` may point the cache elsewhere (the action's cache-dir); the runner uses it.
-    prepared = replace(prepare(opts), loaded=loaded)
+    prepared = replace(project_for(opts), loaded=loaded)
     runner = make_runner(prepared, opts)
     found: dict[tuple[str, str], str] = {}
     for plan in prepared.plans:

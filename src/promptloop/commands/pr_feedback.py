@@ -21,7 +21,7 @@ from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewC
 from promptloop.github.comment_commands import Command, CommentEvent
 from promptloop.github.diff import hunk_containing
 from promptloop.github.state import AmbiguousWriteError
-from promptloop.project.config import LoadedConfig
+from promptloop.project.loader import LoadedConfig
 from promptloop.safety import code_block, inline_code
 from promptloop.wording import plural
 

@@ -33,6 +33,10 @@ from jinja2.utils import generate_lorem_ipsum
 from promptloop.bounds import RENDER_BUDGET_S, TimeLimitExceeded, time_limit
 from promptloop.dataset.cases import Case
 
+# Re-exported: rendering raises it, and callers may catch it from here.
+from promptloop.evaluators.base import TemplateRenderError as TemplateRenderError
+from promptloop.evaluators.base import is_template
+
 # The longest string (or list) one template operation may build, and the longest text a
 # whole render may produce. Real prompts are thousands of characters.
 MAX_VALUE_LENGTH = 1_000_000
@@ -156,9 +160,6 @@ def render_bounded(template: Template, variables: Mapping[str, Any], what: str) 
     return "".join(parts)
 
 
-_MARKERS = ("{{", "{%", "{#")
-
-
 def _finalize(value: Any) -> Any:
     # ``{{ expected }}`` with a dict or list expected must give JSON, not Python's repr,
     # so an equals/contains against a structured answer compares like for like.
@@ -175,14 +176,6 @@ _ENV = BoundedSandbox(
 )
 # ``regex: "^{{ expected | regex_escape }}$"``: a case's text used literally inside a pattern.
 _ENV.filters["regex_escape"] = lambda value: re.escape(str(value))
-
-
-class TemplateRenderError(ValueError):
-    """A template could not be rendered for one case (undefined variable, sandbox refusal)."""
-
-
-def is_template(text: str) -> bool:
-    return any(marker in text for marker in _MARKERS)
 
 
 def used_variables(args: Any) -> set[str]:

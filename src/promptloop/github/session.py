@@ -38,8 +38,8 @@ from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import Link, held_out_line, optimizer_account, render_revision
 from promptloop.github.workflow import Annotation
 from promptloop.optimize import OptimizationResult
-from promptloop.project.config import LoadedConfig
 from promptloop.project.git import blob_sha, changed_paths, ensure_commit
+from promptloop.project.loader import LoadedConfig
 from promptloop.safety import inline_code, mask_secrets
 
 GitHubFactory = Callable[[str, str, str], GitHubClient]
