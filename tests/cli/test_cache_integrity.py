@@ -144,6 +144,6 @@ def test_a_redis_url_that_mixes_text_and_a_reference_is_refused(tmp_path: Path) 
 
     text = "cache:\n  redis_url: 'redis://${env:HOST}:6379'\nsuites: []\n"
     with pytest.raises(UserError) as caught:
-        parse_config(text, "promptloop.yaml", base_dir=tmp_path)
+        parse_config(text, "promptloop.yaml")
     assert "promptloop.yaml:2" in str(caught.value)
     assert "write ${env:NAME} alone" in str(caught.value)
