@@ -686,8 +686,8 @@ def test_a_project_in_a_subfolder_comments_on_repository_paths(
 def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
     tmp_path: Path,
 ) -> None:
-    from promptloop.github.api import PullFile
     from promptloop.github.changes import evaluator_files, relevant_suites
+    from promptloop.github.state import PullFile
 
     assert evaluator_files("checks/polite.py:is_polite") == ["checks/polite.py"]
     assert evaluator_files({"schema": "schemas/out.json", "allow_fence": True}) == [

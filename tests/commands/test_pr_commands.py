@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
+from promptloop.commands import pr_commands
 from promptloop.commands.ci import CiOptions, run_ci
-from promptloop.commands.pr_commands import handle_comment
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
 from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
 from promptloop.github.markers import is_summary, read_marker
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.project.config import load_config
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
@@ -539,22 +538,14 @@ def test_learn_with_verdicts_offered_as_suggestions_updates_the_checked_out_head
 def test_a_learn_that_fails_still_answers_and_fails_the_job(
     pr: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(pull: Any, checkout_sha: str) -> Any:
+    def failing(ci: Any, pull: Any, checkout_sha: str | None = None) -> Any:
         raise UserError("optimizer_model: no such model", path="promptloop.yaml", line=3)
 
-    monkeypatch.chdir(pr.repo)
+    # The comment activity evaluates the new head directly; here that evaluation fails.
+    monkeypatch.setattr(pr_commands, "evaluate", failing)
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
-    _, path = comment_event(pr, comment)
     with pytest.raises(UserError):
-        handle_comment(
-            fast_client(TOKEN, pr.gh.url, REPO),
-            "issue_comment",
-            json.loads(path.read_text()),
-            repository=REPO,
-            load=lambda: load_config(pr.repo / "promptloop.yaml"),
-            checkout=pr.repo,
-            update=failing,
-        )
+        run_comment(pr, comment)
     assert "c02-brook" in (feedback_on_branch(pr.gh) or "")
     reply = our_replies(pr.gh)[-1]
     assert "Recorded 1 verdict" in reply

@@ -21,6 +21,8 @@ SUMMARY = "summary"
 REVIEW = "review"
 FINDING = "fp"
 CHECK = "check"
+# promptloop's answer to a reviewer's comment: ``to`` is that comment's id.
+REPLY = "reply"
 
 
 @dataclass(frozen=True)
