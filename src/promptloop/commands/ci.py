@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Mapping
 from functools import cache
 
-from promptloop.commands.ci_evaluate import Ci, CiOptions, RunnerReport, evaluate
+from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
 from promptloop.commands.pr_commands import on_comment
 from promptloop.errors import UserError
 from promptloop.github.activities import find_activity
 from promptloop.github.api import GitHubClient
 from promptloop.github.event import load_event
 from promptloop.github.publish import Publisher
+from promptloop.github.pull_request import Said
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.workflow import (
     annotation_commands,
@@ -63,17 +64,14 @@ def run_ci(
     if activity == "comment":
         answered = on_comment(ci)
         evaluated = answered.evaluated
-        if evaluated is None:
-            _report(ci, None, None)
-        else:
-            _report(ci, evaluated.report, evaluated.suggestion_url)
+        _report(ci, evaluated.said if evaluated else None)
         print(f"promptloop: comment {answered.outcome}")
         return 0
     ctx = load_event(
         runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
     )
     evaluated = evaluate(ci, ctx)
-    _report(ci, evaluated.report, evaluated.suggestion_url)
+    _report(ci, evaluated.said)
     return _exit_code(ci, evaluated.gate_code)
 
 
@@ -104,7 +102,7 @@ def _exit_code(ci: Ci, gate_code: int) -> int:
     return gate_code
 
 
-def _report(ci: Ci, report: RunnerReport | None, suggestion_url: str | None) -> None:
+def _report(ci: Ci, report: Said | None) -> None:
     """What the runner shows; with ``--dry-run``, what would have been written instead."""
     if ci.opts.dry_run:
         ledger = ci.publisher.ledger
@@ -116,7 +114,7 @@ def _report(ci: Ci, report: RunnerReport | None, suggestion_url: str | None) -> 
     if report is None:
         return
     emit(ci.mask(f"::notice title=promptloop::{text}") for text in report.notices)
-    outputs = {**report.outputs, "suggestion-url": suggestion_url or ""}
+    outputs = {**report.outputs, "suggestion-url": report.suggestion_url or ""}
     outputs.setdefault("results-path", "")
     commands, omitted = annotation_commands(report.annotations)
     emit(ci.mask(c) for c in commands)

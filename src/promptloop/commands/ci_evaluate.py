@@ -18,42 +18,19 @@ from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
 from promptloop.gate.verdicts import exit_code_for
-from promptloop.github.api import Conclusion, GitHubClient
+from promptloop.github.api import GitHubClient
 from promptloop.github.changes import relevant_suites, suite_files
-from promptloop.github.deliver import Offer, Revision, deliver_revisions
+from promptloop.github.deliver import Revision
 from promptloop.github.event import DispatchContext, PullContext, PushContext
-from promptloop.github.findings import plan_findings_of
-from promptloop.github.plan import (
-    check_run_plan,
-    check_title,
-    content_fingerprint,
-    merge_same_line,
-    review_plan,
-    summary_plan,
-)
-from promptloop.github.publish import Ledger, Publisher
-from promptloop.github.review import (
-    overall_delta_pp,
-    overall_pass_rate,
-    review_body,
-    verdict_of,
-)
+from promptloop.github.publish import Publisher
+from promptloop.github.pull_request import Said, Speaker, say, say_nothing_changed
 from promptloop.github.runtime import ActionsRuntime
-from promptloop.github.summary import Link, optimizer_account, render_summary
+from promptloop.github.summary import optimizer_account
 from promptloop.github.target import Target, read_target
-from promptloop.github.workflow import Annotation
 from promptloop.models.stop import StopSignal
 from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import ensure_commit, find_root, head_commit
-from promptloop.report.files import write_reports
-from promptloop.report.markdown import render_markdown
 from promptloop.safety import mask_secrets
-
-_CONCLUSIONS: dict[str, Conclusion] = {
-    "pass": "success",
-    "fail": "failure",
-    "inconclusive": "neutral",
-}
 
 
 @dataclass
@@ -94,17 +71,6 @@ class Ci:
 
 
 @dataclass(frozen=True)
-class RunnerReport:
-    """What the runner shows: the job summary, step outputs, annotations and warnings."""
-
-    job_summary: str
-    outputs: dict[str, str]
-    annotations: list[Annotation] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class Learned:
     """A revision the run learned, and the optimizer's own reason for it."""
 
@@ -119,14 +85,13 @@ class Evaluated:
 
     head_sha: str
     gate_code: int
-    report: RunnerReport
+    # What the runner shows, and where on GitHub the words are.
+    said: Said
     revisions: tuple[Learned, ...] = ()
     # (suite, why no revision) for the suites whose changed prompt got none.
     unlearned: tuple[tuple[str, str], ...] = ()
-    links: tuple[Link, ...] = ()
     # Why nothing was evaluated (no suite concerns the change).
     skipped: str | None = None
-    suggestion_url: str | None = None
 
 
 def evaluate(
@@ -150,12 +115,42 @@ def evaluate(
         if target.read_only:
             ci.publisher.hold()
         selection = _select(target, pull, loaded, root, have_commit)
+        speaker = Speaker(
+            ci.publisher,
+            ci.runtime,
+            ci.mask,
+            ci.opts.comment,
+            ci.opts.suggest,
+            (*target.notes, *selection.notes),
+            (*target.warnings, *selection.warnings),
+        )
         if selection.skip_reason is not None:
-            return _nothing_changed(ci, pull, target, selection)
+            why = selection.skip_reason
+            said = say_nothing_changed(speaker, pull, target.head_sha, why)
+            return Evaluated(target.head_sha, 0, said, skipped=why)
         # Run and learn.
         ran = _run(ci, selection, config_path, target, _to_repo(root))
         # Decide and publish.
-        return _say(ci, pull, target, selection, ran, root)
+        speaker = replace(speaker, notes=(*speaker.notes, *ran.notes))
+        said = say(
+            speaker,
+            pull,
+            target,
+            ran.prepared.loaded,
+            ran.result,
+            ran.revisions,
+            root,
+            _output_dir(ci),
+            _to_repo(root),
+        )
+    learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
+    return Evaluated(
+        target.head_sha,
+        exit_code_for(ran.result, ran.prepared.loaded.config.gate),
+        said,
+        tuple(Learned(*each) for each in learned),
+        tuple(ran.unlearned.items()),
+    )
 
 
 def _load_config(opts: CiOptions) -> tuple[LoadedConfig, Path]:
@@ -320,155 +315,3 @@ def _learn(
             notes.append(f"The optimizer found no better prompt for {plan.name} ({reason}).")
             unlearned[plan.name] = f"the optimizer found no better prompt ({reason})"
     return _Ran(prepared, result, revisions, unlearned, tuple(notes))
-
-
-def _notes(
-    early: tuple[str, ...], warnings: tuple[str, ...], ledger: Ledger
-) -> tuple[list[str], list[str]]:
-    """(notes for the reports, warnings for the runner) as of now: the run's own first,
-    then what publishing found."""
-    every_warning = [*warnings, *ledger.warnings]
-    return [*early, *ledger.notes, *(f"Warning: {w}" for w in every_warning)], every_warning
-
-
-def _say(
-    ci: Ci,
-    pull: PullContext | None,
-    target: Target,
-    selection: _Selection,
-    ran: _Ran,
-    root: Path,
-) -> Evaluated:
-    """Plan what the pull request shows and publish it in order (revisions, review, summary,
-    check run): each later part links to what the earlier ones became."""
-    runtime, publisher = ci.runtime, ci.publisher
-    head_sha = target.head_sha
-    early = (*target.notes, *selection.notes, *ran.notes)
-    warnings = (*target.warnings, *selection.warnings)
-    result = ran.result
-    inline, unplaced, annotations = plan_findings_of(
-        ran.prepared.loaded, result, target.files, head_sha, _to_repo(root), root, runtime.run_url
-    )
-    offer = Offer(
-        ci.opts.suggest,
-        _can_comment(ci, pull),
-        pull,
-        target.files,
-        head_sha,
-        root,
-        target.checkout_sha,
-    )
-    delivered = deliver_revisions(publisher, runtime, ran.revisions, offer)
-    inline += delivered.suggestions
-    links = list(delivered.links)
-    suggestion_url = delivered.url
-    if ran.revisions:
-        optimization = {
-            "markdown": "\n\n".join(delivered.blocks),
-            "suites": {r.suite: r.result.to_dict() for r in ran.revisions},
-        }
-        result = result.model_copy(update={"optimization": optimization})
-    paths = write_reports(result, _output_dir(ci))
-    for p in paths.values():
-        p.write_text(ci.mask(p.read_text(encoding="utf-8")), encoding="utf-8")
-
-    verdict = verdict_of(result)
-    on_github = False
-    if _can_comment(ci, pull) and pull is not None:
-        placed = [c for c in merge_same_line(inline) if c.line is not None]
-        body = review_body(verdict, len(placed), "The summary comment has the numbers.")
-        plan = review_plan(pull.number, head_sha, body, placed, _superseded_by(runtime, head_sha))
-        reviewed = publisher.review(plan, target.files)
-        # A re-run posts nothing new: the review this head got earlier is the one to link.
-        if reviewed.url:
-            links.append(Link("review", reviewed.url))
-            if suggestion_url is None and any(c.kind == "suggestion" for c in plan.comments):
-                suggestion_url = reviewed.url
-        on_github = reviewed.done
-    if not on_github:
-        # The summary carries what could not become review comments.
-        unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
-    repo_url = f"{runtime.server_url}/{runtime.repository}"
-    report_md = render_markdown(
-        result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
-    )
-    content = content_fingerprint(head_sha, report_md)
-    job_link = [Link("job summary", runtime.run_url)] if runtime.run_url else []
-    notes, _ = _notes(early, warnings, publisher.ledger)
-    summary = ci.mask(
-        render_summary(report_md, notes=notes, links=links + job_link, unplaced=unplaced)
-    )
-    if _can_comment(ci, pull) and pull is not None:
-        summarized = publisher.summary(summary_plan(pull.number, head_sha, content, summary))
-        if summarized.done and summarized.url:
-            links.append(Link("summary comment", summarized.url))
-    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
-    # "failure" would tell the author their prompt failed when it was never finished.
-    conclusion: Conclusion = "cancelled" if result.incomplete else _CONCLUSIONS[verdict]
-    check = check_run_plan(
-        head_sha, conclusion, check_title(result), summary, content, annotations, runtime.run_url
-    )
-    publisher.check_run(check)
-
-    # Notes added while publishing (read-only, failed writes) belong in the job summary too.
-    notes, runner_warnings = _notes(early, warnings, publisher.ledger)
-    job_summary = render_summary(
-        render_markdown(result, head_sha=head_sha, repo_url=repo_url, max_cases=50, chart=True),
-        notes=notes,
-        links=links,
-        unplaced=unplaced,
-        findings=inline,
-    )
-    rate = overall_pass_rate(result)
-    delta = overall_delta_pp(result)
-    outputs = {
-        "verdict": verdict,
-        "pass-rate": "" if rate is None else f"{rate:.4f}",
-        "delta": "" if delta is None else f"{delta:.2f}",
-        "results-path": str(paths["results"]),
-    }
-    return Evaluated(
-        head_sha,
-        exit_code_for(result, ran.prepared.loaded.config.gate),
-        RunnerReport(job_summary, outputs, annotations, runner_warnings),
-        tuple(
-            Learned(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions
-        ),
-        tuple(ran.unlearned.items()),
-        tuple(links),
-        suggestion_url=suggestion_url,
-    )
-
-
-def _can_comment(ci: Ci, pull: PullContext | None) -> bool:
-    return pull is not None and ci.opts.comment and not ci.publisher.ledger.read_only
-
-
-def _superseded_by(runtime: ActionsRuntime, head_sha: str) -> str:
-    return f"[{head_sha[:7]}]({runtime.commit_url(head_sha)})"
-
-
-def _nothing_changed(
-    ci: Ci, pull: PullContext | None, target: Target, selection: _Selection
-) -> Evaluated:
-    head_sha = target.head_sha
-    why = selection.skip_reason or ""
-    text = f"promptloop: nothing to evaluate ({why})."
-    if _can_comment(ci, pull) and pull is not None:
-        # A head that undid the prompt change leaves earlier findings stale.
-        by = f"{_superseded_by(ci.runtime, head_sha)} ({why})"
-        ci.publisher.supersede(pull.number, head_sha, by)
-    summary = f"## promptloop — skipped\n\n{text}\n"
-    plan = check_run_plan(
-        head_sha,
-        "neutral",
-        "promptloop: no prompt changed",
-        summary,
-        content_fingerprint(head_sha, summary),
-        details_url=ci.runtime.run_url,
-    )
-    ci.publisher.check_run(plan)
-    _, warnings = _notes((), (*target.warnings, *selection.warnings), ci.publisher.ledger)
-    outputs = {"verdict": "skipped", "pass-rate": "", "delta": ""}
-    report = RunnerReport(summary, outputs, warnings=warnings, notices=[text])
-    return Evaluated(head_sha, 0, report, skipped=why)

@@ -151,7 +151,7 @@ def _answer(ci: Ci, payload: Mapping[str, Any], outputs: OutputsFn) -> Answered:
                 evaluated.head_sha,
                 learned,
                 evaluated.unlearned,
-                evaluated.links,
+                evaluated.said.links,
                 concerned,
                 evaluated.skipped,
             )
