@@ -87,10 +87,10 @@ def on_comment(ci: Ci, outputs: OutputsFn = head_outputs) -> Answered:
             f"cannot read the event payload: {exc}", path=str(runtime.event_path)
         ) from None
     with contextlib.chdir(ci.workdir()):
-        return _answer(ci, payload, outputs)
+        return _handle(ci, payload, outputs)
 
 
-def _answer(ci: Ci, payload: Mapping[str, Any], outputs: OutputsFn) -> Answered:
+def _handle(ci: Ci, payload: Mapping[str, Any], outputs: OutputsFn) -> Answered:
     runtime = ci.runtime
     event = parse_comment_event(runtime.event_name, payload)
     if event is None or event.action != "created":

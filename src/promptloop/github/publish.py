@@ -20,13 +20,13 @@ from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.errors import InfraError
 from promptloop.github.api import GitHubClient
 from promptloop.github.markers import REPLY, with_marker
+from promptloop.github.outbound import Outbound, post_placed
 from promptloop.github.plan import (
     CheckRunPlan,
     CommitPlan,
     ReviewPlan,
     RevisionPullPlan,
     SummaryPlan,
-    split_anchorable,
 )
 from promptloop.github.reconcile import (
     Action,
@@ -53,7 +53,6 @@ from promptloop.github.reconcile import (
     summary_actions,
     supersede,
 )
-from promptloop.github.review import with_unanchored
 from promptloop.github.state import (
     AmbiguousWriteError,
     BranchFile,
@@ -65,8 +64,8 @@ from promptloop.github.state import (
     PullFiles,
     ReviewComment,
 )
-from promptloop.github.transport import GitHubError, ReadOnlyTokenError
-from promptloop.safety import DEFAULT_BODY_LIMIT, GITHUB_BODY_LIMIT, mask_secrets, truncate_body
+from promptloop.github.transport import ReadOnlyTokenError
+from promptloop.safety import GITHUB_BODY_LIMIT
 
 S = TypeVar("S")
 PASSES = 3
@@ -298,10 +297,11 @@ class Publisher:
         """Each file's records appended on ``branch`` in one commit; ``sha`` is the tip that
         holds them all (this pass's commit, or the branch as it was when all were there). A
         push in between is answered by reading the branch again."""
-        tip: list[str | None] = [None]
+        tip: str | None = None
 
         def reconcile(reads: dict[str, BranchFile | None]) -> list[Action]:
-            actions, tip[0] = feedback_actions(branch, records, reads, message)
+            nonlocal tip
+            actions, tip = feedback_actions(branch, records, reads, message)
             return actions
 
         done = self.phase(
@@ -310,7 +310,7 @@ class Publisher:
             reconcile,
             passes=PASSES + 1,
         )
-        return Outcome(done.done, done.actions, sha=done.answer(CommitFiles) or tip[0])
+        return Outcome(done.done, done.actions, sha=done.answer(CommitFiles) or tip)
 
     def offer(
         self,
@@ -348,7 +348,7 @@ class Publisher:
     # -- applying ---------------------------------------------------------------------------
 
     def _apply(self, gh: GitHubClient, action: Action) -> Any:
-        out = _Outbound(self._mask, gh.token)
+        out = Outbound(self._mask, gh.token)
         if isinstance(action, PostReview):
             return post_placed(gh, action, out)
         if isinstance(action, SupersedeReview):
@@ -406,52 +406,3 @@ class Publisher:
             texts = dict(action.texts)
             return gh.commit_files(action.branch, texts, action.message, action.parent_sha)
         raise TypeError(f"unknown action {action!r}")
-
-
-@dataclass(frozen=True)
-class _Outbound:
-    """The one step every body takes on its way to GitHub: the run's secrets and the
-    token itself masked (whatever the caller passed), then cut to GitHub's size limit."""
-
-    mask: Callable[[str], str]
-    token: str
-
-    def text(self, text: str) -> str:
-        return mask_secrets(self.mask(text), [self.token])
-
-    def body(self, text: str, limit: int = DEFAULT_BODY_LIMIT) -> str:
-        return truncate_body(self.text(text), limit)
-
-    def marked(self, text: str) -> str:
-        """Within the size limit with the last line (the marker) kept whole."""
-        text = self.text(text)
-        head, sep, last = text.rstrip().rpartition("\n")
-        if not sep:
-            return truncate_body(text)
-        return truncate_body(head, suffix=f"\n{last}")
-
-
-def post_placed(gh: GitHubClient, action: PostReview, out: _Outbound | None = None) -> PostedReview:
-    """Post the review; if GitHub still answers 422, the offenders are found against the
-    pull request's files and moved into the body, and as a last resort every comment is:
-    no content is ever dropped."""
-    out = out or _Outbound(str, gh.token)
-    inline, moved = list(action.inline), list(action.moved)
-    for attempt in (1, 2, 3):
-        try:
-            body = out.body(with_unanchored(action.body, moved))
-            sent = [replace(c, body=out.text(c.body)) for c in inline]
-            posted = gh.post_review(action.number, action.head_sha, body, sent)
-            return replace(posted, inline=tuple(inline), moved_to_body=tuple(moved))
-        except GitHubError as exc:
-            if exc.status != 422 or not inline or attempt == 3:
-                raise
-            reason = exc.detail
-        if attempt == 1:
-            still, newly = split_anchorable(inline, gh.pull_files(action.number))
-            if newly:
-                inline, moved = still, moved + newly
-                continue
-        moved += [(c, reason) for c in inline]
-        inline = []
-    raise AssertionError("unreachable")

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptloop.engine.results import RunResult
-from promptloop.github.api import Conclusion
 from promptloop.github.deliver import Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
@@ -28,6 +27,7 @@ from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.summary import Link, render_summary
 from promptloop.github.target import Target
 from promptloop.github.workflow import Annotation
+from promptloop.github.writes import Conclusion
 from promptloop.project.config import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
