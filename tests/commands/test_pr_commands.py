@@ -569,3 +569,31 @@ def test_help_lists_the_commands(pr: Scenario) -> None:
     assert run_comment(pr, comment) == 0
     [reply] = our_replies(pr.gh)
     assert "/promptloop bad CASE: what is wrong" in reply
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_a_reply_that_landed_unanswered_is_not_given_twice(pr: Scenario, drop: bool) -> None:
+    gh = pr.gh
+    comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")
+    gh.fail_after_applying_next(
+        1, 502, method="POST", path=f"/issues/{pr.number}/comments", drop=drop
+    )
+    assert run_comment(pr, comment) == 0
+    assert gh.applied_then_failed == 1
+    [reply] = our_replies(gh)
+    assert "(yours: read)" in reply
+    assert [r["content"] for r in gh.reactions(REPO, comment["id"])] == ["-1"]
+
+
+def test_replies_that_cannot_be_written_are_warned_about_not_lost(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = pr.gh
+    comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")
+    gh.fail_every_write(503)
+    capsys.readouterr()
+    assert run_comment(pr, comment) == 0
+    out = capsys.readouterr().out
+    assert our_replies(gh) == []
+    assert "::warning title=promptloop::could not reply on pull request #7" in out
+    assert "(tried 3 times)" in out

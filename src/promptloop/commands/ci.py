@@ -112,6 +112,10 @@ def _report(ci: Ci, report: Said | None) -> None:
         sys.stdout.write("".join(f"- {ci.mask(line)}\n" for line in lines))
         return
     if report is None:
+        # Nothing was evaluated (a comment answered): what publishing met is still shown.
+        ledger = ci.publisher.ledger
+        warnings = [*ledger.warnings, *ledger.notes]
+        emit(ci.mask(f"::warning title=promptloop::{escape_data(w)}") for w in warnings)
         return
     emit(ci.mask(f"::notice title=promptloop::{text}") for text in report.notices)
     outputs = {**report.outputs, "suggestion-url": report.suggestion_url or ""}
