@@ -107,6 +107,7 @@ def evaluate(
     with contextlib.chdir(workdir):
         loaded, config_path = _load_config(ci.opts)
         root = find_root(Path(".")) or workdir
+        to_repo, output_dir = _to_repo(root), _output_dir(ci)
         have_commit = cache(lambda sha: ensure_commit(root, sha))
         pull = ctx if isinstance(ctx, PullContext) else None
         # Read.
@@ -114,7 +115,7 @@ def evaluate(
         target = replace(target, checkout_sha=checkout_sha)
         if target.read_only:
             ci.publisher.hold()
-        selection = _select(target, pull, loaded, root, have_commit)
+        selection = _select(target, pull, loaded, root, to_repo, have_commit)
         speaker = Speaker(
             ci.publisher,
             ci.runtime,
@@ -129,7 +130,7 @@ def evaluate(
             said = say_nothing_changed(speaker, pull, target.head_sha, why)
             return Evaluated(target.head_sha, 0, said, skipped=why)
         # Run and learn.
-        ran = _run(ci, selection, config_path, target, _to_repo(root))
+        ran = _run(ci, selection, config_path, target, to_repo, output_dir)
         # Decide and publish.
         speaker = replace(speaker, notes=(*speaker.notes, *ran.notes))
         said = say(
@@ -140,8 +141,8 @@ def evaluate(
             ran.result,
             ran.revisions,
             root,
-            _output_dir(ci),
-            _to_repo(root),
+            output_dir,
+            to_repo,
         )
     learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
     return Evaluated(
@@ -193,6 +194,7 @@ def _select(
     pull: PullContext | None,
     loaded: LoadedConfig,
     root: Path,
+    to_repo: Callable[[Path], str | None],
     have_commit: Callable[[str], bool],
 ) -> _Selection:
     if not target.head_sha:
@@ -206,7 +208,6 @@ def _select(
             f"{target.head_sha[:12]}; use actions/checkout with "
             "ref: ${{ github.event.pull_request.head.sha }}"
         )
-    to_repo = _to_repo(root)
     by_suite = suite_files(loaded, to_repo)
     if target.changed is not None:
         suites, why = relevant_suites(by_suite, target.changed, to_repo(loaded.path))
@@ -240,12 +241,13 @@ def _run(
     config_path: Path,
     target: Target,
     to_repo: Callable[[Path], str | None],
+    output_dir: Path,
 ) -> _Ran:
     """Run the suites head vs base (or read an earlier job's results), and learn revisions."""
     run_opts = RunOptions(
         start_dir=Path("."),
         config_path=config_path,
-        output_dir=_output_dir(ci),
+        output_dir=output_dir,
         suites=tuple(selection.suites),
         concurrency=ci.opts.concurrency,
         baseline=selection.base_sha,
