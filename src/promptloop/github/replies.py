@@ -60,9 +60,10 @@ def no_output(missing: Sequence[str]) -> str:
 
 def recorded(total: int, commit: str | None) -> str:
     where = f" in {inline_code(commit[:7])}" if commit else ""
+    them, notes = ("it", "the note") if total == 1 else ("them", "the notes")
     return (
-        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
-        "the outputs stay the same, and the optimizer reads the notes first."
+        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies {them} "
+        f"while the outputs stay the same, and the optimizer reads {notes} first."
     )
 
 
