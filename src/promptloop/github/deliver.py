@@ -15,10 +15,15 @@ from promptloop.github.review import PlannedComment, suggestion_comment
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import PullFiles
 from promptloop.github.suggestions import plan_suggestions
-from promptloop.github.summary import Link, held_out_line, optimizer_account, render_revision
+from promptloop.github.summary import (
+    Link,
+    Offered,
+    held_out_line,
+    optimizer_account,
+    render_revision,
+)
 from promptloop.optimize import OptimizationResult
 from promptloop.project.git import blob_sha
-from promptloop.safety import inline_code
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,11 @@ def deliver_revisions(
         scores = res.scores.to_dict()
         why = held_out_line(scores)
         if plan.complete and plan.suggestions and not offer.can_comment:
-            where = "No review is posted from this run; apply the diff below by hand."
+            where = Offered.NO_REVIEW
         elif plan.complete and plan.suggestions:
             for s in plan.suggestions:
                 suggestions.append(suggestion_comment(rev.path, s, offer.head_sha, why, rev.suite))
-            where = "Offered as suggested changes in the review: commit them from there."
+            where = Offered.IN_REVIEW
         else:
             where, link = _deliver_whole(publisher, runtime, rev, offer)
             if link is not None:
@@ -104,26 +109,20 @@ def _deliver_whole(
     pull = offer.pull
     text = rev.result.revised_text
     if publisher.masks(text):
-        return "It contains a secret, so promptloop does not commit it anywhere.", None
+        return Offered.HOLDS_A_SECRET, None
     if pull is None or publisher.ledger.read_only:
-        return "It touches lines outside this diff; apply the diff below by hand.", None
+        return Offered.BY_HAND, None
     if mode in ("commit", "pull-request") and pull.is_fork:
-        return (
-            "It touches lines outside this diff and the PR comes from a fork, so it is not "
-            "pushed anywhere; apply the diff below by hand."
-        ), None
+        return Offered.FROM_A_FORK, None
     title = f"promptloop: learned revision of {rev.path}"
     if mode == "commit":
         expected = blob_sha(offer.root, offer.checkout_sha or offer.head_sha, rev.path)
         if expected is None:
-            return "It could not be committed (the file is not in the head commit).", None
+            return Offered.NOT_IN_HEAD, None
         plan = CommitPlan(rev.suite, rev.path, pull.head_ref, pull.base_ref, text, title, expected)
         return _commit(publisher, runtime, plan)
     if mode == "pull-request":
-        body = (
-            f"A revision of {inline_code(rev.path)} learned from the critiques on "
-            f"#{pull.number}. Merge it into {inline_code(pull.head_ref)} to take it."
-        )
+        body = Offered.pull_body(rev.path, pull.number, pull.head_ref)
         pull_plan = RevisionPullPlan(
             rev.suite,
             rev.path,
@@ -137,10 +136,7 @@ def _deliver_whole(
             body,
         )
         return _open_pull(publisher, pull_plan)
-    return (
-        "It touches lines outside this diff, so it cannot be a suggested change; apply the "
-        "diff below, or set `suggest: commit` or `suggest: pull-request`."
-    ), None
+    return Offered.OUTSIDE_THE_DIFF, None
 
 
 def _commit(
@@ -148,31 +144,22 @@ def _commit(
 ) -> tuple[str, Link | None]:
     done = publisher.commit(plan)
     if done.blocked:
-        return f"It was not committed: {done.blocked}.", None
+        return Offered.not_committed(done.blocked), None
     if not done.done:
-        return "Committing it failed; see the warnings above.", None
+        return Offered.COMMIT_FAILED, None
     # The commit is the branch tip now, whether this pass made it or an earlier one did.
     if done.sha is None:
-        return f"It would be committed to {inline_code(plan.branch)} (dry run).", None
+        return Offered.would_commit(plan.branch), None
     url = runtime.commit_url(done.sha)
-    return (
-        f"Committed to {inline_code(plan.branch)} as {url} (commits pushed with "
-        "the Actions token start no new workflow run)."
-    ), Link("learned revision (commit)", url)
+    return Offered.committed(plan.branch, url), Link("learned revision (commit)", url)
 
 
 def _open_pull(publisher: Publisher, plan: RevisionPullPlan) -> tuple[str, Link | None]:
     done = publisher.revision_pull(plan)
     if not done.done:
-        return "Opening a pull request with it failed; see the warnings above.", None
+        return Offered.PULL_FAILED, None
     if publisher.dry_run:
-        return (
-            f"It would be offered as a pull request into {inline_code(plan.into)} (dry run).",
-            None,
-        )
+        return Offered.would_open(plan.into), None
     if done.url is None:
-        return "Opening a pull request with it failed; see the warnings above.", None
-    return (
-        f"Opened as a pull request into {inline_code(plan.into)}: {done.url}",
-        Link("learned revision (pull request)", done.url),
-    )
+        return Offered.PULL_FAILED, None
+    return Offered.opened(plan.into, done.url), Link("learned revision (pull request)", done.url)
