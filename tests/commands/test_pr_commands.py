@@ -14,7 +14,7 @@ from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
 from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
-from promptloop.github.markers import is_summary, read_marker
+from promptloop.github.markers import read_marker
 from promptloop.models.scripted import register_script, script_calls
 from tests.commands.test_ci_github import (
     CONFIG,
@@ -28,6 +28,7 @@ from tests.commands.test_ci_github import (
     TOKEN,
     Scenario,
     fast_client,
+    is_summary,
 )
 from tests.fakegithub import FakeGitHub
 

@@ -7,7 +7,7 @@ client (``api``) explicitly; the planning modules import no network code. May im
 and everything below it.
 """
 
-from promptloop.github.diff import Hunk, PatchError, hunk_containing, lines_in_hunks, parse_patch
+from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
 from promptloop.github.event import (
     DispatchContext,
     EventContext,
@@ -41,7 +41,6 @@ __all__ = [
     "SuggestionPlan",
     "hunk_containing",
     "line_edits",
-    "lines_in_hunks",
     "load_event",
     "parse_event",
     "parse_patch",
