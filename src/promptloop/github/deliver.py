@@ -75,8 +75,7 @@ def deliver_revisions(
         plan = plan_suggestions(
             res.seed_text, res.revised_text, hunks_of(files.get(rev.path) if files else None)
         )
-        scores = res.scores.to_dict()
-        why = held_out_line(scores)
+        why = held_out_line(res.scores)
         if plan.complete and plan.suggestions and not offer.can_comment:
             where = Offered.NO_REVIEW
         elif plan.complete and plan.suggestions:
@@ -94,7 +93,7 @@ def deliver_revisions(
                 rev.path,
                 optimizer_account(res.trajectory),
                 res.unified_diff,
-                scores,
+                res.scores,
                 where,
             )
         )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.results import RunResult
 from promptloop.github.deliver import Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
@@ -108,10 +109,9 @@ def say(
     links = list(delivered.links)
     suggestion_url = delivered.url
     if revisions:
-        optimization = {
-            "markdown": "\n\n".join(delivered.blocks),
-            "suites": {r.suite: r.result.to_dict() for r in revisions},
-        }
+        optimization = RunOptimization(
+            markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
+        )
         result = result.model_copy(update={"optimization": optimization})
     paths = write_reports(result, output_dir)
     for p in paths.values():
