@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
-from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
 from promptloop.gate.verdicts import exit_code_for
@@ -28,8 +28,8 @@ from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.summary import optimizer_account
 from promptloop.github.target import Target, read_target
 from promptloop.models.stop import StopSignal
-from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import ensure_commit, find_root, head_commit
+from promptloop.project.loader import LoadedConfig, Project, find_config, load_config
 from promptloop.safety import mask_secrets
 
 
@@ -228,7 +228,7 @@ def _select(
 
 @dataclass(frozen=True)
 class _Ran:
-    prepared: Prepared
+    prepared: Project
     result: RunResult
     revisions: list[Revision] = field(default_factory=list)
     unlearned: dict[str, str] = field(default_factory=dict)
@@ -253,7 +253,7 @@ def _run(
         baseline=selection.base_sha,
         stop=ci.opts.stop,
     )
-    prepared = _with_cache_dir(ci.opts.cache_dir, prepare(run_opts))
+    prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
     results_path = ci.opts.results_path
     if results_path is not None:
         results_path = (Path.cwd() / results_path).resolve()
@@ -269,7 +269,7 @@ def _run(
     return _learn(prepared, run_opts, result, target, to_repo)
 
 
-def _with_cache_dir(cache_dir: Path | None, prepared: Prepared) -> Prepared:
+def _with_cache_dir(cache_dir: Path | None, prepared: Project) -> Project:
     if cache_dir is None:
         return prepared
     cfg = prepared.loaded.config
@@ -280,7 +280,7 @@ def _with_cache_dir(cache_dir: Path | None, prepared: Prepared) -> Prepared:
 
 
 def _learn(
-    prepared: Prepared,
+    prepared: Project,
     run_opts: RunOptions,
     result: RunResult,
     target: Target,

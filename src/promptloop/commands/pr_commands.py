@@ -23,7 +23,7 @@ from typing import Any
 
 from promptloop.commands.ci_evaluate import Ci, Evaluated, evaluate
 from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
-from promptloop.commands.run import RunOptions, make_runner, prepare
+from promptloop.commands.run import RunOptions, make_runner, project_for
 from promptloop.errors import InfraError, PromptloopError, UserError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
@@ -40,8 +40,8 @@ from promptloop.github.comment_commands import (
 from promptloop.github.event import PullContext
 from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
-from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
+from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.safety import neutralize
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
@@ -64,7 +64,7 @@ def head_outputs(
     request's own run produced, so the fingerprints match what the reviewer read."""
     opts = RunOptions(config_path=loaded.path, suites=tuple(wanted))
     # ``loaded`` may point the cache elsewhere (the action's cache-dir); the runner uses it.
-    prepared = replace(prepare(opts), loaded=loaded)
+    prepared = replace(project_for(opts), loaded=loaded)
     runner = make_runner(prepared, opts)
     found: dict[tuple[str, str], str] = {}
     for plan in prepared.plans:

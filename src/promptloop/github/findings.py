@@ -11,7 +11,7 @@ from promptloop.github.changes import first_changed_line, hunks_of
 from promptloop.github.review import PlannedComment, evaluator_args_text, plan_findings, verdict_of
 from promptloop.github.state import PullFiles
 from promptloop.github.workflow import Annotation
-from promptloop.project.config import LoadedConfig
+from promptloop.project.loader import LoadedConfig
 
 
 def plan_findings_of(
