@@ -366,7 +366,13 @@ def _say_on_the_pull_request(
     content = content_fingerprint(head_sha, report_md)
     job_link = [Link("job summary", ci.runtime.run_url)] if ci.runtime.run_url else []
     summary = ci.mask(
-        render_summary(report_md, notes=ci.notes(), links=ci.links + job_link, unplaced=unplaced)
+        render_summary(
+            report_md,
+            notes=ci.notes(),
+            links=ci.links + job_link,
+            unplaced=unplaced,
+            report_url=ci.runtime.report_url,
+        )
     )
     if ci.can_comment(pull) and pull is not None:
         publish_summary(ci, pull.number, head_sha, content, summary)
@@ -391,6 +397,7 @@ def _say_on_the_pull_request(
         links=ci.links,
         unplaced=unplaced,
         findings=inline,
+        report_url=ci.runtime.report_url,
     )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)

@@ -1,0 +1,274 @@
+"""Runs to render as report.html: a base-vs-head run with every kind of case, hostile text in
+every field a model, a dataset or a reviewer writes, and a learned revision; and a run of any
+size (bench/html_report.py renders 10,000 cases from it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptloop.engine.results import (
+    CaseRecord,
+    EvaluationRecord,
+    ReviewRecord,
+    RunResult,
+    SuiteResult,
+    ToolCallRecord,
+    Verdict,
+    summarise_evaluators,
+)
+
+# What the existing report tests throw at the Markdown, aimed at a browser this time: each
+# would set window.__pwned if the page ever interpreted it.
+PAYLOADS = (
+    "@octocat @org/team please look",
+    "<img src=x onerror=window.__pwned=1>",
+    "</script><script>window.__pwned=1</script>",
+    "<!--<script>window.__pwned=1</script>-->",
+    "```\n</details><svg onload=window.__pwned=1>\n```",
+    '"><iframe srcdoc="<script>parent.__pwned=1</script>">',
+    "<style>body{display:none}</style>[x](javascript:window.__pwned=1)",
+)
+
+
+def _judge(passed: bool, reason: str, fix: str | None = None) -> EvaluationRecord:
+    return EvaluationRecord(
+        evaluator="judge",
+        passed=passed,
+        score=1.0 if passed else 0.0,
+        reason=reason,
+        suggested_fix=fix,
+        evidence="quoted: " + reason[:40],
+    )
+
+
+def _case(
+    case_id: str,
+    output: str | None,
+    passed: bool | None,
+    *,
+    reason: str = "fine",
+    vars_: dict[str, Any] | None = None,
+    fix: str | None = None,
+    tools: list[ToolCallRecord] | None = None,
+    messages: list[dict[str, Any]] | None = None,
+) -> CaseRecord:
+    status = "error" if passed is None else ("pass" if passed else "fail")
+    return CaseRecord(
+        id=case_id,
+        split="test",
+        vars=vars_ or {"text": f"input of {case_id}"},
+        output=output,
+        status=status,
+        score=1.0 if passed else 0.0,
+        error="upstream 500" if passed is None else None,
+        evaluations=[] if passed is None else [_judge(passed, reason, fix)],
+        prompt_tokens=120,
+        completion_tokens=30,
+        cost_usd=0.00042,
+        latency_s=0.8,
+        tool_calls=tools or [],
+        messages=messages or [],
+    )
+
+
+def compared_run() -> RunResult:
+    """Head vs base of one suite: broken, fixed, failing on both, passing, errored, reviewed,
+    and a hostile payload in an output, a var, a reason, a tool call and a reviewer's note."""
+    head = [
+        _case(
+            "broken-1",
+            "The weather today is cold and rainy in Paris",
+            False,
+            reason="says rainy; the forecast said sunny",
+            fix="Quote the forecast's own words.",
+        ),
+        _case("fixed-1", "positive", True, reason="matches the label"),
+        _case("both-1", "neutral maybe", False, reason="hedges"),
+        _case("pass-1", "negative", True),
+        _case("error-1", None, None),
+        _case(
+            "tools-1",
+            "",
+            True,
+            tools=[ToolCallRecord(name="lookup", arguments={"city": "Paris"}, raw_arguments="")],
+            messages=[{"role": "user", "content": "earlier question"}],
+        ),
+    ]
+    base = [
+        _case("broken-1", "The weather today is warm and sunny in Paris", True),
+        _case("fixed-1", "negative", False, reason="wrong label"),
+        _case("both-1", "neutral", False, reason="no label"),
+        _case("pass-1", "negative", True),
+        _case("error-1", "positive", True),
+        _case("tools-1", "", True),
+    ]
+    for n, payload in enumerate(PAYLOADS):
+        head.append(
+            _case(
+                f"hostile-{n}",
+                payload,
+                False,
+                reason=payload,
+                vars_={"text": payload},
+                fix=payload,
+                tools=[ToolCallRecord(name=payload, raw_arguments=payload, error="not JSON")],
+            )
+        )
+        base.append(_case(f"hostile-{n}", "safe " + payload, True))
+    reviews = [
+        ReviewRecord(
+            case_id="both-1",
+            verdict="bad",
+            by="<b>mallory</b>",
+            note=PAYLOADS[1],
+            at="2026-12-01T10:00:00+00:00",
+            source="feedback.jsonl:1",
+            status="applied",
+        )
+    ]
+    return _run(head, base, reviews, optimization=_optimization())
+
+
+def _suite(cases: list[CaseRecord], variant: str, reviews: list[ReviewRecord]) -> SuiteResult:
+    return SuiteResult(
+        name="sentiment",
+        variant="head" if variant == "head" else "base",
+        prompt_path="prompts/classify.md",
+        prompt_sha256="0" * 64,
+        model="openai/gpt-4o-mini",
+        cases=cases,
+        evaluators=summarise_evaluators(cases),
+        reviews=reviews,
+    )
+
+
+def _run(
+    head: list[CaseRecord],
+    base: list[CaseRecord] | None,
+    reviews: list[ReviewRecord],
+    optimization: dict[str, Any] | None = None,
+) -> RunResult:
+    status = "fail" if base else "pass"
+    verdict = Verdict(status=status, reason="the pass rate fell", failed_checks=["regression"])
+    comparisons: dict[str, Any] = {}
+    if base:
+        by_id = {c.id: c for c in base}
+        broken = [c.id for c in head if c.status == "fail" and by_id[c.id].status == "pass"]
+        fixed = [c.id for c in head if c.status == "pass" and by_id[c.id].status == "fail"]
+        comparisons["sentiment"] = {
+            "paired": len(head),
+            "outputs_unchanged": 1,
+            "base_pass_rate": 0.6,
+            "head_pass_rate": 0.4,
+            "delta_pp": -20.0,
+            "delta_lo_pp": -35.0,
+            "delta_hi_pp": -5.0,
+            "p_worse": 0.01,
+            "confirmation": None,
+            "broken": [{"case_id": i, "critical": i == "broken-1"} for i in broken],
+            "fixed": [{"case_id": i, "critical": False} for i in fixed],
+            "errored": [],
+        }
+    return RunResult(
+        promptloop_version="0.1.0",
+        created_at="2026-12-07T04:00:00+00:00",
+        config_path="promptloop.yaml",
+        model="openai/gpt-4o-mini",
+        judge_model="openai/gpt-4o",
+        suites=[_suite(head, "head", reviews)],
+        baseline_ref="a" * 40 if base else None,
+        baseline=[_suite(base, "base", [])] if base else [],
+        comparisons=comparisons,
+        verdicts={"sentiment": verdict},
+        verdict=verdict,
+        optimization=optimization,
+    )
+
+
+def _optimization() -> dict[str, Any]:
+    split = {"passes": 6, "n": 10, "mean_score": 0.6, "errors": 0, "pass_rate": 0.6}
+    after = {"passes": 8, "n": 10, "mean_score": 0.8, "errors": 0, "pass_rate": 0.8}
+    return {
+        "markdown": "",
+        "suites": {
+            "sentiment": {
+                "status": "improved",
+                "prompt_path": "prompts/classify.md",
+                "unified_diff": "--- a/p\n+++ b/p\n@@ -1 +1 @@\n-Label it.\n+Label it; "
+                + PAYLOADS[2]
+                + "\n",
+                "rationale": "Failures hedged. " + PAYLOADS[1],
+                "scores": {
+                    "train_before": split,
+                    "train_after": after,
+                    "val_before": split,
+                    "val_after": after,
+                    "test_before": split,
+                    "test_after": after,
+                    "test_fixed": 2,
+                    "test_broken": 0,
+                    "test_p_value": 0.25,
+                },
+                "trajectory": [
+                    {
+                        "round": 1,
+                        "attempt": 1,
+                        "accepted": False,
+                        "rejection": "drops the output format line",
+                        "why": "",
+                        "val_before": None,
+                        "val_after": None,
+                        "fixed": 0,
+                        "broken": 0,
+                    },
+                    {
+                        "round": 2,
+                        "attempt": 1,
+                        "accepted": True,
+                        "rejection": None,
+                        "why": "validation rose by 2 cases",
+                        "val_before": split,
+                        "val_after": after,
+                        "fixed": 2,
+                        "broken": 0,
+                    },
+                ],
+                "stop_reason": "validation stopped improving",
+                "notes": [],
+                "errors": [],
+            }
+        },
+    }
+
+
+def single_run(cases: int = 3) -> RunResult:
+    """A plain `promptloop run`: no base, no gate."""
+    head = [_case(f"c{i}", f"answer {i}", i % 2 == 0) for i in range(cases)]
+    result = _run(head, None, [])
+    return result.model_copy(update={"verdicts": {}, "verdict": None})
+
+
+def large_run(cases: int) -> RunResult:
+    """Head vs base with ``cases`` cases of realistic length, about a fifth of them changed."""
+    sentence = "The customer wrote that the delivery was late but the support team helped. "
+    head, base = [], []
+    for i in range(cases):
+        text = f"Case {i}: " + sentence * (1 + i % 4)
+        head_ok, base_ok = i % 5 != 1, i % 5 != 2
+        head.append(
+            _case(
+                f"case-{i:05d}",
+                text + ("positive" if head_ok else "negative"),
+                head_ok,
+                reason="the label matches" if head_ok else "the label contradicts the text",
+                vars_={"review": text, "id": i},
+            )
+        )
+        base.append(
+            _case(
+                f"case-{i:05d}",
+                text + ("positive" if base_ok else "negative, maybe"),
+                base_ok,
+            )
+        )
+    return _run(head, base, [])
