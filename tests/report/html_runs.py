@@ -4,6 +4,7 @@ size (bench/html_report.py renders 10,000 cases from it)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from promptloop.engine.results import (
@@ -13,6 +14,7 @@ from promptloop.engine.results import (
     RunResult,
     SuiteResult,
     ToolCallRecord,
+    UsageTotals,
     Verdict,
     summarise_evaluators,
 )
@@ -71,9 +73,10 @@ def _case(
     )
 
 
-def compared_run() -> RunResult:
+def compared_run(hostile: bool = True) -> RunResult:
     """Head vs base of one suite: broken, fixed, failing on both, passing, errored, reviewed,
-    and a hostile payload in an output, a var, a reason, a tool call and a reviewer's note."""
+    and (``hostile``) a payload in an output, a var, a reason, a tool call and a reviewer's
+    note."""
     head = [
         _case(
             "broken-1",
@@ -102,7 +105,7 @@ def compared_run() -> RunResult:
         _case("error-1", "positive", True),
         _case("tools-1", "", True),
     ]
-    for n, payload in enumerate(PAYLOADS):
+    for n, payload in enumerate(PAYLOADS if hostile else ()):
         head.append(
             _case(
                 f"hostile-{n}",
@@ -120,13 +123,18 @@ def compared_run() -> RunResult:
             case_id="both-1",
             verdict="bad",
             by="<b>mallory</b>",
-            note=PAYLOADS[1],
+            note=PAYLOADS[1] if hostile else "Hedging is worse than a wrong label here.",
             at="2026-12-01T10:00:00+00:00",
             source="feedback.jsonl:1",
             status="applied",
         )
     ]
     return _run(head, base, reviews, optimization=_optimization())
+
+
+def _rate(cases: list[CaseRecord]) -> float:
+    ran = [c for c in cases if c.status != "error"]
+    return sum(c.passed for c in ran) / len(ran)
 
 
 def _suite(cases: list[CaseRecord], variant: str, reviews: list[ReviewRecord]) -> SuiteResult:
@@ -155,14 +163,16 @@ def _run(
         by_id = {c.id: c for c in base}
         broken = [c.id for c in head if c.status == "fail" and by_id[c.id].status == "pass"]
         fixed = [c.id for c in head if c.status == "pass" and by_id[c.id].status == "fail"]
+        head_rate, base_rate = _rate(head), _rate(base)
+        delta = 100 * (head_rate - base_rate)
         comparisons["sentiment"] = {
             "paired": len(head),
             "outputs_unchanged": 1,
-            "base_pass_rate": 0.6,
-            "head_pass_rate": 0.4,
-            "delta_pp": -20.0,
-            "delta_lo_pp": -35.0,
-            "delta_hi_pp": -5.0,
+            "base_pass_rate": base_rate,
+            "head_pass_rate": head_rate,
+            "delta_pp": delta,
+            "delta_lo_pp": delta - 15.0,
+            "delta_hi_pp": min(delta + 15.0, 100.0),
             "p_worse": 0.01,
             "confirmation": None,
             "broken": [{"case_id": i, "critical": i == "broken-1"} for i in broken],
@@ -175,6 +185,8 @@ def _run(
         config_path="promptloop.yaml",
         model="openai/gpt-4o-mini",
         judge_model="openai/gpt-4o",
+        wall_s=42.0,
+        usage=UsageTotals.of_records([*head, *(base or [])]),
         suites=[_suite(head, "head", reviews)],
         baseline_ref="a" * 40 if base else None,
         baseline=[_suite(base, "base", [])] if base else [],
@@ -248,12 +260,23 @@ def single_run(cases: int = 3) -> RunResult:
     return result.model_copy(update={"verdicts": {}, "verdict": None})
 
 
+_PROSE = (
+    "the a customer order delivery late early support team helped refund parcel box broken "
+    "arrived quickly slowly never again great terrible price quality size colour fits wrong "
+    "right item store app website checkout payment card failed worked twice once agent chat "
+    "phone email reply waited days weeks hours love hate recommend friends family gift "
+    "return exchange label tracking number lost found damaged perfect fine okay expected"
+)
+_WORDS = _PROSE.split()
+
+
 def large_run(cases: int) -> RunResult:
     """Head vs base with ``cases`` cases of realistic length, about a fifth of them changed."""
-    sentence = "The customer wrote that the delivery was late but the support team helped. "
+    # Seeded random prose, so the file compresses as real text does, not as one repeated line.
+    rng = random.Random(7)
     head, base = [], []
     for i in range(cases):
-        text = f"Case {i}: " + sentence * (1 + i % 4)
+        text = f"Case {i}: " + " ".join(rng.choice(_WORDS) for _ in range(12 + 12 * (i % 4)))
         head_ok, base_ok = i % 5 != 1, i % 5 != 2
         head.append(
             _case(

@@ -110,7 +110,7 @@ def test_the_view_data_sorts_cases_into_kinds() -> None:
     assert cases["broken-1"]["crit"] == 1
     # An output the same on both sides is carried once.
     assert cases["pass-1"]["b"]["same"] == 1 and "out" not in cases["pass-1"]["b"]
-    assert view["suites"][0]["delta"] == "−20.0 pp [−35.0, −5.0]"
+    assert view["suites"][0]["delta"] == "−59.6 pp [−74.6, −44.6]"
     (revision,) = view["revisions"]
     assert [s["label"] for s in revision["splits"]] == ["train", "validation", "held-out test"]
     assert revision["rounds"][0]["why"] == "drops the output format line"

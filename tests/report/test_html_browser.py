@@ -7,6 +7,7 @@ keyboard alone gets around. `.ci/run` installs Chromium; without it these tests 
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,22 @@ class Opened:
 
     def filter(self, label: str) -> None:
         self.page.get_by_role("button", name=label).click()
+
+    def open_case(self, case_id: str) -> Any:
+        """Click a case open and wait for its details (built on the toggle event)."""
+        name = self.page.locator(".cid", has_text=re.compile(f"^{re.escape(case_id)}$"))
+        case = self.page.locator("details.case", has=name)
+        case.locator("summary").click()
+        body = case.locator(".body")
+        body.wait_for()
+        return body
+
+    def open_all(self) -> None:
+        for summary in self.page.locator("details.case summary").all():
+            summary.click()
+        count = self.page.locator("details.case").count()
+        self.page.locator("details.case .body").nth(count - 1).wait_for()
+        assert self.page.locator("details.case .body").count() == count
 
     def pwned(self) -> Any:
         return self.page.evaluate("typeof window.__pwned")
@@ -105,9 +122,7 @@ def test_search_finds_ids_vars_and_outputs_and_sorting_reorders(report: Opened) 
 
 
 def test_the_diff_marks_the_changed_words(report: Opened) -> None:
-    page = report.page
-    page.locator("details.case summary").filter(has_text="broken-1").click()
-    case = page.locator("details.case[open]")
+    case = report.open_case("broken-1")
     assert case.locator("ins").all_text_contents() == ["cold", "rainy"]
     assert case.locator("del").all_text_contents() == ["warm", "sunny"]
     text = case.inner_text()
@@ -117,21 +132,17 @@ def test_the_diff_marks_the_changed_words(report: Opened) -> None:
 
 
 def test_a_case_shows_tool_calls_turns_reviews_and_costs(report: Opened) -> None:
-    page = report.page
-    page.locator("details.case summary").filter(has_text="tools-1").click()
-    text = page.locator("details.case[open]").inner_text()
+    text = report.open_case("tools-1").inner_text()
     assert 'lookup({"city": "Paris"})' in text
     assert "[user] earlier question" in text
     assert "120 in / 30 out tokens · $0.00042 · 0.80 s" in text
-    page.locator("details.case summary").filter(has_text="both-1").click()
-    review = page.locator("details.case[open] .review").inner_text()
+    review = report.open_case("both-1").locator(".review").inner_text()
     assert "bad, by <b>mallory</b>" in review and PAYLOADS[1] in review
 
 
 def test_hostile_text_is_shown_as_text_and_runs_nothing(report: Opened) -> None:
     page = report.page
-    for summary in page.locator("details.case summary").all():
-        summary.click()
+    report.open_all()
     shown = page.locator("#list").inner_text()
     for payload in PAYLOADS:
         assert payload.splitlines()[0] in shown
@@ -155,8 +166,7 @@ def test_the_policy_blocks_a_script_even_if_one_got_in(report: Opened) -> None:
 
 def test_no_request_leaves_the_page(report: Opened) -> None:
     page = report.page
-    for summary in page.locator("details.case summary").all():
-        summary.click()
+    report.open_all()
     report.filter("broken")
     page.fill("#q", "Paris")
     page.wait_for_timeout(100)
@@ -194,8 +204,8 @@ def test_a_run_without_a_baseline_shows_one_output(browser: Any, tmp_path: Path)
         ]
         opened.filter("failing")
         assert opened.rows() == ["c1"]
-        page.locator("details.case summary").first.click()
-        assert page.locator("details.case[open] h4").all_text_contents() == ["Output fail"]
+        body = opened.open_case("c1")
+        assert body.locator("h4").all_text_contents() == ["Output fail"]
 
 
 def test_many_cases_come_a_page_at_a_time(browser: Any, tmp_path: Path) -> None:
@@ -207,7 +217,7 @@ def test_many_cases_come_a_page_at_a_time(browser: Any, tmp_path: Path) -> None:
         # Worst first: the 46 broken cases, then the fixed ones (case 2, 7, 12, 17, 22, …).
         assert opened.rows()[0] == "case-00022"
         page.fill("#q", "case-00229")
-        page.wait_for_function("document.querySelectorAll('#list details').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('#list details').length === 1")
 
 
 def test_narrow_screens_stack_base_over_head_without_sideways_scrolling(
@@ -215,8 +225,7 @@ def test_narrow_screens_stack_base_over_head_without_sideways_scrolling(
 ) -> None:
     for opened in _open(browser, tmp_path, compared_run(), viewport={"width": 390, "height": 800}):
         page = opened.page
-        page.locator("details.case summary").first.click()
-        base, head = page.locator("details.case[open] .side").all()
+        base, head = opened.open_case("broken-1").locator(".side").all()
         assert head.bounding_box()["y"] > base.bounding_box()["y"]
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
 

@@ -242,7 +242,7 @@
     if (row.c.rev) sum.appendChild(el("span", "pill reviewed", "reviewed " + row.c.rev.v));
     if (many) sum.appendChild(el("span", "suite", row.suite));
     sum.appendChild(el("span", "cid", row.c.id));
-    sum.appendChild(el("span", "preview", preview(row.c.h.out)));
+    sum.appendChild(el("span", "preview", preview(row.c.h.out != null ? row.c.h.out : row.c.h.err)));
     det.appendChild(sum);
     det.addEventListener("toggle", function () {
       if (det.open && det.childNodes.length === 1) det.appendChild(body(row));
