@@ -18,6 +18,14 @@ from promptloop.engine.results import (
     Verdict,
     summarise_evaluators,
 )
+from promptloop.optimize.result import (
+    Candidate,
+    OptimizationResult,
+    Scores,
+    SplitScore,
+    changed_ranges,
+    unified_diff,
+)
 
 # What the existing report tests throw at the Markdown, aimed at a browser this time: each
 # would set window.__pwned if the page ever interpreted it.
@@ -198,59 +206,29 @@ def _run(
 
 
 def _optimization() -> dict[str, Any]:
-    split = {"passes": 6, "n": 10, "mean_score": 0.6, "errors": 0, "pass_rate": 0.6}
-    after = {"passes": 8, "n": 10, "mean_score": 0.8, "errors": 0, "pass_rate": 0.8}
-    return {
-        "markdown": "",
-        "suites": {
-            "sentiment": {
-                "status": "improved",
-                "prompt_path": "prompts/classify.md",
-                "unified_diff": "--- a/p\n+++ b/p\n@@ -1 +1 @@\n-Label it.\n+Label it; "
-                + PAYLOADS[2]
-                + "\n",
-                "rationale": "Failures hedged. " + PAYLOADS[1],
-                "scores": {
-                    "train_before": split,
-                    "train_after": after,
-                    "val_before": split,
-                    "val_after": after,
-                    "test_before": split,
-                    "test_after": after,
-                    "test_fixed": 2,
-                    "test_broken": 0,
-                    "test_p_value": 0.25,
-                },
-                "trajectory": [
-                    {
-                        "round": 1,
-                        "attempt": 1,
-                        "accepted": False,
-                        "rejection": "drops the output format line",
-                        "why": "",
-                        "val_before": None,
-                        "val_after": None,
-                        "fixed": 0,
-                        "broken": 0,
-                    },
-                    {
-                        "round": 2,
-                        "attempt": 1,
-                        "accepted": True,
-                        "rejection": None,
-                        "why": "validation rose by 2 cases",
-                        "val_before": split,
-                        "val_after": after,
-                        "fixed": 2,
-                        "broken": 0,
-                    },
-                ],
-                "stop_reason": "validation stopped improving",
-                "notes": [],
-                "errors": [],
-            }
-        },
-    }
+    """A learned revision as `ci` records it: the optimizer's own result, as a dict."""
+    before, after = SplitScore(6, 10, 0.6), SplitScore(8, 10, 0.8)
+    seed, revised = "Label it.\n", f"Label it; {PAYLOADS[2]}\n"
+    result = OptimizationResult(
+        status="improved",
+        improved=True,
+        mode="rewrite",
+        prompt_path="prompts/classify.md",
+        seed_text=seed,
+        revised_text=revised,
+        unified_diff=unified_diff(seed, revised, "prompts/classify.md"),
+        changed_ranges=changed_ranges(seed, revised),
+        rationale="Failures hedged. " + PAYLOADS[1],
+        scores=Scores(before, after, before, after, before, after, 2, 0, 0.25),
+        calls_used=12,
+        usd_used=0.01,
+        stop_reason="validation stopped improving",
+        trajectory=(
+            Candidate(1, 1, "x", "drops the output format line", False, ""),
+            Candidate(2, 1, revised, None, True, "validation rose by 2 cases", before, after, 2),
+        ),
+    )
+    return {"markdown": "", "suites": {"sentiment": result.to_dict()}}
 
 
 def single_run(cases: int = 3) -> RunResult:

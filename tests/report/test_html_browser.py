@@ -236,3 +236,16 @@ def test_dark_mode_follows_the_system(browser: Any, tmp_path: Path) -> None:
         for opened in _open(browser, tmp_path, single_run(), color_scheme=scheme):
             colours.append(opened.page.evaluate("getComputedStyle(document.body).backgroundColor"))
     assert colours == ["rgb(255, 255, 255)", "rgb(13, 17, 23)"]
+
+
+def test_two_suites_can_be_looked_at_one_at_a_time(browser: Any, tmp_path: Path) -> None:
+    one = single_run()
+    echo = one.suites[0].model_copy(update={"name": "echo", "cases": one.suites[0].cases[:1]})
+    for opened in _open(browser, tmp_path, one.model_copy(update={"suites": [*one.suites, echo]})):
+        page = opened.page
+        assert len(opened.rows()) == 4
+        assert page.locator("#list .suite").all_text_contents().count("echo") == 1
+        page.select_option("#suite", "echo")
+        assert opened.rows() == ["c0"]
+        page.select_option("#suite", "")
+        assert len(opened.rows()) == 4

@@ -293,6 +293,7 @@ def page_view(result: RunResult) -> dict[str, Any]:
                 "confirmation": confirmation_line(cmp["confirmation"])
                 if cmp and cmp.get("confirmation")
                 else None,
+                "first_look": (cmp.get("first_look_only") if cmp else None) or None,
                 "verdict": verdict.status if verdict else None,
                 "reason": verdict.reason if verdict else None,
                 "counts": counts,

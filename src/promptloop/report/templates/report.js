@@ -12,7 +12,7 @@
       rows.push({ suite: g.suite, compared: g.compared, c: c, order: rows.length, i: i });
     });
   });
-  var state = { kind: "all", q: "", sort: "kind", page: 0 };
+  var state = { kind: "all", q: "", sort: "kind", page: 0, suite: "" };
   var shown = [];
   var list = document.getElementById("list");
   var search = document.getElementById("q");
@@ -49,6 +49,7 @@
 
   function matches(row) {
     var k = state.kind;
+    if (state.suite && row.suite !== state.suite) return false;
     if (k === "reviewed" ? !row.c.rev : k !== "all" && row.c.k !== k) return false;
     return !state.q || haystack(row).indexOf(state.q) !== -1;
   }
@@ -297,6 +298,10 @@
     if (rows.length > 2000) timer = setTimeout(applySearch, 150);
     else applySearch();
   });
+  var suiteBox = document.getElementById("suite");
+  if (suiteBox) {
+    suiteBox.addEventListener("change", function () { state.suite = suiteBox.value; state.page = 0; refresh(); });
+  }
   sortBox.addEventListener("change", function () { state.sort = sortBox.value; state.page = 0; refresh(); });
   document.getElementById("prev").addEventListener("click", function () { state.page--; render(); });
   document.getElementById("next").addEventListener("click", function () { state.page++; render(); });
