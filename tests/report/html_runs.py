@@ -15,9 +15,9 @@ from promptloop.engine.results import (
     SuiteResult,
     ToolCallRecord,
     UsageTotals,
-    Verdict,
     summarise_evaluators,
 )
+from promptloop.gate.verdicts import judge_run
 from promptloop.optimize.result import (
     Candidate,
     OptimizationResult,
@@ -26,6 +26,7 @@ from promptloop.optimize.result import (
     changed_ranges,
     unified_diff,
 )
+from promptloop.project.config import GateConfig
 
 # What the existing report tests throw at the Markdown, aimed at a browser this time: each
 # would set window.__pwned if the page ever interpreted it.
@@ -61,6 +62,7 @@ def _case(
     fix: str | None = None,
     tools: list[ToolCallRecord] | None = None,
     messages: list[dict[str, Any]] | None = None,
+    tags: list[str] | None = None,
 ) -> CaseRecord:
     status = "error" if passed is None else ("pass" if passed else "fail")
     return CaseRecord(
@@ -78,6 +80,7 @@ def _case(
         latency_s=0.8,
         tool_calls=tools or [],
         messages=messages or [],
+        tags=tags or [],
     )
 
 
@@ -92,6 +95,7 @@ def compared_run(hostile: bool = True) -> RunResult:
             False,
             reason="says rainy; the forecast said sunny",
             fix="Quote the forecast's own words.",
+            tags=["critical"],
         ),
         _case("fixed-1", "positive", True, reason="matches the label"),
         _case("both-1", "neutral maybe", False, reason="hedges"),
@@ -106,7 +110,7 @@ def compared_run(hostile: bool = True) -> RunResult:
         ),
     ]
     base = [
-        _case("broken-1", "The weather today is warm and sunny in Paris", True),
+        _case("broken-1", "The weather today is warm and sunny in Paris", True, tags=["critical"]),
         _case("fixed-1", "negative", False, reason="wrong label"),
         _case("both-1", "neutral", False, reason="no label"),
         _case("pass-1", "negative", True),
@@ -140,11 +144,6 @@ def compared_run(hostile: bool = True) -> RunResult:
     return _run(head, base, reviews, optimization=_optimization())
 
 
-def _rate(cases: list[CaseRecord]) -> float:
-    ran = [c for c in cases if c.status != "error"]
-    return sum(c.passed for c in ran) / len(ran)
-
-
 def _suite(cases: list[CaseRecord], variant: str, reviews: list[ReviewRecord]) -> SuiteResult:
     return SuiteResult(
         name="sentiment",
@@ -164,30 +163,8 @@ def _run(
     reviews: list[ReviewRecord],
     optimization: dict[str, Any] | None = None,
 ) -> RunResult:
-    status = "fail" if base else "pass"
-    verdict = Verdict(status=status, reason="the pass rate fell", failed_checks=["regression"])
-    comparisons: dict[str, Any] = {}
-    if base:
-        by_id = {c.id: c for c in base}
-        broken = [c.id for c in head if c.status == "fail" and by_id[c.id].status == "pass"]
-        fixed = [c.id for c in head if c.status == "pass" and by_id[c.id].status == "fail"]
-        head_rate, base_rate = _rate(head), _rate(base)
-        delta = 100 * (head_rate - base_rate)
-        comparisons["sentiment"] = {
-            "paired": len(head),
-            "outputs_unchanged": 1,
-            "base_pass_rate": base_rate,
-            "head_pass_rate": head_rate,
-            "delta_pp": delta,
-            "delta_lo_pp": delta - 15.0,
-            "delta_hi_pp": min(delta + 15.0, 100.0),
-            "p_worse": 0.01,
-            "confirmation": None,
-            "broken": [{"case_id": i, "critical": i == "broken-1"} for i in broken],
-            "fixed": [{"case_id": i, "critical": False} for i in fixed],
-            "errored": [],
-        }
-    return RunResult(
+    """The run, judged by the real gate when it has a base (a plain run has no verdict)."""
+    result = RunResult(
         promptloop_version="0.1.0",
         created_at="2026-12-07T04:00:00+00:00",
         config_path="promptloop.yaml",
@@ -198,11 +175,9 @@ def _run(
         suites=[_suite(head, "head", reviews)],
         baseline_ref="a" * 40 if base else None,
         baseline=[_suite(base, "base", [])] if base else [],
-        comparisons=comparisons,
-        verdicts={"sentiment": verdict},
-        verdict=verdict,
         optimization=optimization,
     )
+    return judge_run(result, GateConfig(on_error="ignore")) if base else result
 
 
 def _optimization() -> dict[str, Any]:
@@ -234,8 +209,7 @@ def _optimization() -> dict[str, Any]:
 def single_run(cases: int = 3) -> RunResult:
     """A plain `promptloop run`: no base, no gate."""
     head = [_case(f"c{i}", f"answer {i}", i % 2 == 0) for i in range(cases)]
-    result = _run(head, None, [])
-    return result.model_copy(update={"verdicts": {}, "verdict": None})
+    return _run(head, None, [])
 
 
 _PROSE = (

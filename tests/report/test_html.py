@@ -19,6 +19,7 @@ import pytest
 from promptloop.commands.run import RunOptions, execute_run
 from promptloop.engine.results import RunResult, write_results
 from promptloop.models.scripted import clear_scripts, register_script
+from promptloop.report.figures import change_with_interval
 from promptloop.report.files import write_reports
 from promptloop.report.html import json_for_script, page_view, render_html
 from tests.report.html_runs import PAYLOADS, compared_run, single_run
@@ -110,7 +111,10 @@ def test_the_view_data_sorts_cases_into_kinds() -> None:
     assert cases["broken-1"]["crit"] == 1
     # An output the same on both sides is carried once.
     assert cases["pass-1"]["b"]["same"] == 1 and "out" not in cases["pass-1"]["b"]
-    assert view["suites"][0]["delta"] == "−59.6 pp [−74.6, −44.6]"
+    # The first screen shows the gate's own figures.
+    result = compared_run()
+    assert view["suites"][0]["delta"] == change_with_interval(result.comparisons["sentiment"])
+    assert result.verdict is not None and view["status"] == result.verdict.status == "fail"
     (revision,) = view["revisions"]
     assert [s["label"] for s in revision["splits"]] == ["train", "validation", "held-out test"]
     assert revision["rounds"][0]["why"] == "drops the output format line"
