@@ -171,3 +171,20 @@ def test_view_says_what_is_missing(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("promptloop: error: ")
     assert "promptloop-results" in done.stderr and "promptloop run" in done.stderr
+
+
+def test_broken_and_fixed_are_the_gates_word_when_it_compared() -> None:
+    result = compared_run()
+
+    def kind_of(run: RunResult, case_id: str) -> str:
+        rows = page_view(run)["cases"][0]["cases"]
+        return str(next(c["k"] for c in rows if c["id"] == case_id))
+
+    # The gate counted every repeat and did not call it broken: the page does not either.
+    overruled = {**result.comparisons["sentiment"], "broken": []}
+    assert (
+        kind_of(result.model_copy(update={"comparisons": {"sentiment": overruled}}), "broken-1")
+        == "failing"
+    )
+    # A stopped run has no comparison: the first runs' statuses say it.
+    assert kind_of(result.model_copy(update={"comparisons": {}}), "broken-1") == "broken"

@@ -106,15 +106,16 @@ def _side(record: CaseRecord, same_as: CaseRecord | None = None) -> dict[str, An
     return side
 
 
-def _kind(head: CaseRecord, base: CaseRecord | None, changed: dict[str, str]) -> str:
-    """broken / fixed as the gate paired them (repeats counted); else from the statuses."""
-    if head.id in changed:
+def _kind(head: CaseRecord, base: CaseRecord | None, changed: dict[str, str] | None) -> str:
+    """broken / fixed as the gate paired them (every repeat counted) when it compared the
+    suite, from the first runs' statuses otherwise."""
+    if changed is not None and head.id in changed:
         return changed[head.id]
     if head.status == "error" or (base is not None and base.status == "error"):
         return "error"
-    if base is None or base.passed == head.passed:
-        return "passing" if head.passed else "failing"
-    return "fixed" if head.passed else "broken"
+    if changed is None and base is not None and base.passed != head.passed:
+        return "fixed" if head.passed else "broken"
+    return "passing" if head.passed else "failing"
 
 
 def _first_runs(cases: list[CaseRecord]) -> dict[str, CaseRecord]:
@@ -126,11 +127,11 @@ def _first_runs(cases: list[CaseRecord]) -> dict[str, CaseRecord]:
 
 
 def _suite_cases(suite: SuiteResult, base: SuiteResult | None, cmp: Any) -> list[dict[str, Any]]:
-    changed = {
-        item["case_id"]: kind
-        for kind in ("broken", "fixed")
-        for item in ((cmp or {}).get(kind) or [])
-    }
+    changed = (
+        {item["case_id"]: kind for kind in ("broken", "fixed") for item in cmp.get(kind) or []}
+        if cmp
+        else None
+    )
     critical = {
         item["case_id"]
         for kind in ("broken", "fixed", "errored")
