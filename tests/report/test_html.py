@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from promptloop.commands.run import RunOptions, execute_run
-from promptloop.engine.results import RunResult, write_results
+from promptloop.engine.results import RunResult, mark_incomplete, write_results
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.figures import change_with_interval
 from promptloop.report.files import write_reports
@@ -188,3 +188,9 @@ def test_broken_and_fixed_are_the_gates_word_when_it_compared() -> None:
     )
     # A stopped run has no comparison: the first runs' statuses say it.
     assert kind_of(result.model_copy(update={"comparisons": {}}), "broken-1") == "broken"
+
+
+def test_a_stopped_run_says_so_on_its_first_screen() -> None:
+    html = render_html(mark_incomplete(compared_run(), "SIGTERM"))
+    assert '<header class="verdict incomplete">' in html
+    assert "INCOMPLETE" in html and "(SIGTERM)" in html

@@ -46,6 +46,8 @@ class Opened:
         self.page = self.context.new_page()
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # A blocked style or script (the policy's hashes out of date) is a console error.
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.goto(path.as_uri())
         self.page.wait_for_selector("html[data-ready='1']")
 
@@ -162,6 +164,9 @@ def test_the_policy_blocks_a_script_even_if_one_got_in(report: Opened) -> None:
         " s.textContent = 'window.__pwned = 1'; document.body.appendChild(s); }"
     )
     assert report.pwned() == "undefined"
+    (refused,) = report.errors
+    assert "Content Security Policy" in refused
+    report.errors.clear()
 
 
 def test_no_request_leaves_the_page(report: Opened) -> None:
