@@ -116,6 +116,8 @@ def compared_run(hostile: bool = True) -> RunResult:
         _case("pass-1", "negative", True),
         _case("error-1", "positive", True),
         _case("tools-1", "", True),
+        # Dropped from the dataset since: the head has no such case.
+        _case("gone-1", "an answer to a question no longer asked", True),
     ]
     for n, payload in enumerate(PAYLOADS if hostile else ()):
         head.append(

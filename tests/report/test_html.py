@@ -107,6 +107,7 @@ def test_the_view_data_sorts_cases_into_kinds() -> None:
         "pass-1": "passing",
         "error-1": "error",
         "tools-1": "passing",
+        "gone-1": "removed",
     }
     assert cases["broken-1"]["crit"] == 1
     # An output the same on both sides is carried once.

@@ -92,7 +92,7 @@ def report(browser: Any, tmp_path: Path) -> Iterator[Opened]:
 
 
 def test_filters_change_the_visible_rows(report: Opened) -> None:
-    assert len(report.rows()) == 13
+    assert len(report.rows()) == 14
     report.filter("broken")
     broken = report.rows()
     assert broken[0] == "broken-1" and len(broken) == 8
@@ -107,7 +107,13 @@ def test_filters_change_the_visible_rows(report: Opened) -> None:
     assert report.rows() == ["both-1"]
     report.filter("passing")
     assert sorted(report.rows()) == ["pass-1", "tools-1"]
-    assert report.page.get_by_role("button", name="passing").get_attribute("aria-pressed") == "true"
+    report.filter("removed on head")
+    assert report.rows() == ["gone-1"]
+    assert report.open_case("gone-1").locator("h4").all_text_contents() == [
+        "Base (the head has no such case) pass"
+    ]
+    pressed = report.page.locator(".filters button[aria-pressed='true']").all_text_contents()
+    assert pressed == ["removed on head 1"]
 
 
 def test_search_finds_ids_vars_and_outputs_and_sorting_reorders(report: Opened) -> None:
@@ -186,7 +192,7 @@ def test_the_keyboard_alone_gets_around(report: Opened) -> None:
     page.keyboard.type("fixed-1")
     assert report.rows() == ["fixed-1"]
     page.keyboard.press("Escape")
-    assert len(report.rows()) == 13
+    assert len(report.rows()) == 14
     # Tab from the search back to the filters, and press one.
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")

@@ -41,7 +41,7 @@ _JSON_ESCAPES = {
 }
 
 # The kinds a case can be, in the order the filters list them.
-KINDS = ("broken", "fixed", "failing", "error", "passing")
+KINDS = ("broken", "fixed", "failing", "error", "passing", "removed")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,9 @@ def _suite_cases(suite: SuiteResult, base: SuiteResult | None, cmp: Any) -> list
                 "st": review.status,
             }
         rows.append(row)
+    # Cases the base ran and the head's dataset no longer has: shown with the base's run.
+    for gone in base_runs.values():
+        rows.append({"id": case_label(gone), "k": "removed", "vars": gone.vars, "h": _side(gone)})
     return rows
 
 
@@ -337,6 +340,7 @@ def page_view(result: RunResult) -> dict[str, Any]:
         "cost": f"${result.usage.cost_usd:.4f}",
         "tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
         "version": result.promptloop_version,
+        "removed": sum(s["counts"]["removed"] for s in suites),
         "cases_total": plural(sum(len(c["cases"]) for c in cases), "case"),
         "suites": suites,
         "bars": bars,

@@ -3,7 +3,7 @@
 // dataset's vars, a reviewer's note): it only ever reaches the page through textContent.
 (function () {
   var PAGE = 50;
-  var ORDER = { broken: 0, error: 1, failing: 2, fixed: 3, passing: 4 };
+  var ORDER = { broken: 0, error: 1, failing: 2, fixed: 3, passing: 4, removed: 5 };
   var groups = JSON.parse(document.getElementById("data").textContent);
   var many = groups.length > 1;
   var rows = [];
@@ -29,6 +29,7 @@
   function kindLabel(row) {
     var k = row.c.k;
     if (k === "failing" && row.compared) return "failing on both";
+    if (k === "removed") return "removed on head";
     return k;
   }
 
@@ -214,7 +215,8 @@
       grid.appendChild(column("Head", c.h, marked(d[1], "ins")));
     } else {
       if (c.b) grid.appendChild(column("Base", c.b, output(before, c.b.err)));
-      grid.appendChild(column(c.b ? "Head" : "Output", c.h, output(headOut, c.h.err)));
+      var title = c.k === "removed" ? "Base (the head has no such case)" : c.b ? "Head" : "Output";
+      grid.appendChild(column(title, c.h, output(headOut, c.h.err)));
     }
     if (c.b && c.b.same) box.appendChild(el("p", "muted", "Same output on base and head."));
     box.appendChild(grid);
