@@ -7,9 +7,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.results import (
     CaseRecord,
-    EvaluationRecord,
     ReviewRecord,
     RunResult,
     SuiteResult,
@@ -17,6 +17,7 @@ from promptloop.engine.results import (
     UsageTotals,
     summarise_evaluators,
 )
+from promptloop.evaluators.base import EvalResult
 from promptloop.gate.verdicts import judge_run
 from promptloop.optimize.result import (
     Candidate,
@@ -41,8 +42,8 @@ PAYLOADS = (
 )
 
 
-def _judge(passed: bool, reason: str, fix: str | None = None) -> EvaluationRecord:
-    return EvaluationRecord(
+def _judge(passed: bool, reason: str, fix: str | None = None) -> EvalResult:
+    return EvalResult(
         evaluator="judge",
         passed=passed,
         score=1.0 if passed else 0.0,
@@ -163,7 +164,7 @@ def _run(
     head: list[CaseRecord],
     base: list[CaseRecord] | None,
     reviews: list[ReviewRecord],
-    optimization: dict[str, Any] | None = None,
+    optimization: RunOptimization | None = None,
 ) -> RunResult:
     """The run, judged by the real gate when it has a base (a plain run has no verdict)."""
     result = RunResult(
@@ -182,7 +183,7 @@ def _run(
     return judge_run(result, GateConfig(on_error="ignore")) if base else result
 
 
-def _optimization() -> dict[str, Any]:
+def _optimization() -> RunOptimization:
     """A learned revision as `ci` records it: the optimizer's own result, as a dict."""
     before, after = SplitScore(6, 10, 0.6), SplitScore(8, 10, 0.8)
     seed, revised = "Label it.\n", f"Label it; {PAYLOADS[2]}\n"
@@ -205,7 +206,7 @@ def _optimization() -> dict[str, Any]:
             Candidate(2, 1, revised, None, True, "validation rose by 2 cases", before, after, 2),
         ),
     )
-    return {"markdown": "", "suites": {"sentiment": result.to_dict()}}
+    return RunOptimization(suites={"sentiment": result})
 
 
 def single_run(cases: int = 3) -> RunResult:

@@ -182,7 +182,7 @@ def test_broken_and_fixed_are_the_gates_word_when_it_compared() -> None:
         return str(next(c["k"] for c in rows if c["id"] == case_id))
 
     # The gate counted every repeat and did not call it broken: the page does not either.
-    overruled = {**result.comparisons["sentiment"], "broken": []}
+    overruled = result.comparisons["sentiment"].model_copy(update={"broken": []})
     assert (
         kind_of(result.model_copy(update={"comparisons": {"sentiment": overruled}}), "broken-1")
         == "failing"

@@ -23,8 +23,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from promptloop.engine.comparison import ComparisonSummary
+from promptloop.engine.optimization import OptimizationResult, SplitScore
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
-from promptloop.gate.stats import wilson_interval
 from promptloop.report.figures import change_with_interval, confirmation_line, format_p
 from promptloop.report.headline import headline
 from promptloop.report.names import case_label, short_sha
@@ -126,18 +127,16 @@ def _first_runs(cases: list[CaseRecord]) -> dict[str, CaseRecord]:
     return firsts
 
 
-def _suite_cases(suite: SuiteResult, base: SuiteResult | None, cmp: Any) -> list[dict[str, Any]]:
-    changed = (
-        {item["case_id"]: kind for kind in ("broken", "fixed") for item in cmp.get(kind) or []}
-        if cmp
-        else None
-    )
-    critical = {
-        item["case_id"]
-        for kind in ("broken", "fixed", "errored")
-        for item in ((cmp or {}).get(kind) or [])
-        if item.get("critical")
-    }
+def _suite_cases(
+    suite: SuiteResult, base: SuiteResult | None, cmp: ComparisonSummary | None
+) -> list[dict[str, Any]]:
+    changed = None
+    critical: set[str] = set()
+    if cmp is not None:
+        changed = {c.case_id: "broken" for c in cmp.broken} | {
+            c.case_id: "fixed" for c in cmp.fixed
+        }
+        critical = {c.case_id for c in (*cmp.broken, *cmp.fixed, *cmp.errored) if c.critical}
     reviews = {r.case_id: r for r in suite.reviews}
     base_runs = _first_runs(base.cases) if base else {}
     repeats: dict[str, list[str]] = {}
@@ -190,72 +189,70 @@ def _turn_text(turn: dict[str, Any]) -> str:
 
 
 def _interval(suite: SuiteResult) -> dict[str, Any] | None:
+    """The pass rate with the interval the gate computed (a stopped run has none)."""
     passed, failed, errors = suite.counts
     n = passed + failed
     if not n:
         return None
-    lo, hi = wilson_interval(passed, n)
-    return {
-        "rate": pct(passed / n),
-        "ci": f"{pct(lo)}–{pct(hi)}",
+    shown: dict[str, Any] = {
+        "rate": pct(suite.pass_rate),
         "share": f"{passed} of {n}",
         "errors": errors,
-        "value": passed / n,
-        "lo": lo,
-        "hi": hi,
+        "value": suite.pass_rate,
+        "ci": None,
     }
+    interval = suite.pass_rate_interval
+    if interval is not None:
+        shown.update(ci=f"{pct(interval.lo)}–{pct(interval.hi)}", lo=interval.lo, hi=interval.hi)
+    return shown
 
 
-def _revision(name: str, raw: Any) -> dict[str, Any]:
+def _revision(name: str, learned: OptimizationResult) -> dict[str, Any]:
     """The learned revision of one suite, as the optimizer recorded it."""
-    scores = raw.get("scores") or {}
+    scores = learned.scores
     splits = []
     for split, label in (("train", "train"), ("val", "validation"), ("test", "held-out test")):
-        before, after = scores.get(f"{split}_before"), scores.get(f"{split}_after")
+        before, after = getattr(scores, f"{split}_before"), getattr(scores, f"{split}_after")
         if before is None and after is None:
             continue
         splits.append({"label": label, "before": _split(before), "after": _split(after)})
     rounds = [
         {
-            "round": c.get("round"),
-            "attempt": c.get("attempt"),
-            "accepted": bool(c.get("accepted")),
-            "why": c.get("error") or c.get("rejection") or c.get("why") or "",
-            "val": f"{_split(c.get('val_before'))} → {_split(c.get('val_after'))}"
-            if c.get("val_after")
-            else "—",
-            "fixed": c.get("fixed", 0),
-            "broken": c.get("broken", 0),
-            "rationale": c.get("rationale") or "",
+            "round": c.round,
+            "attempt": c.attempt,
+            "accepted": c.accepted,
+            "why": c.error or c.rejection or c.why,
+            "val": f"{_split(c.val_before)} → {_split(c.val_after)}" if c.val_after else "—",
+            "fixed": c.fixed,
+            "broken": c.broken,
+            "rationale": c.rationale,
         }
-        for c in raw.get("trajectory") or []
+        for c in learned.trajectory
     ]
-    p = scores.get("test_p_value")
+    p = scores.test_p_value
     return {
         "suite": name,
-        "status": str(raw.get("status", "")).replace("_", " "),
-        "prompt_path": raw.get("prompt_path", ""),
+        "status": learned.status.replace("_", " "),
+        "prompt_path": learned.prompt_path,
         "diff": [
-            {"kind": _diff_kind(line), "text": line}
-            for line in str(raw.get("unified_diff", "")).splitlines()
+            {"kind": _diff_kind(line), "text": line} for line in learned.unified_diff.splitlines()
         ],
-        "rationale": raw.get("rationale", ""),
+        "rationale": learned.rationale,
         "splits": splits,
         "test_line": (
-            f"held-out test: {scores.get('test_fixed', 0)} fixed, "
-            f"{scores.get('test_broken', 0)} broken"
-            + ("" if p is None else f", p {format_p(float(p))}")
+            f"held-out test: {scores.test_fixed} fixed, {scores.test_broken} broken"
+            + ("" if p is None else f", p {format_p(p)}")
         ),
         "rounds": rounds,
-        "stop_reason": raw.get("stop_reason", ""),
-        "notes": list(raw.get("notes") or []) + list(raw.get("errors") or []),
+        "stop_reason": learned.stop_reason,
+        "notes": [*learned.notes, *learned.errors],
     }
 
 
-def _split(score: Any) -> str:
-    if not score:
+def _split(score: SplitScore | None) -> str:
+    if score is None:
         return "—"
-    return f"{pct(float(score['pass_rate']))} ({score['passes']} of {score['n']})"
+    return f"{pct(score.pass_rate)} ({score.passes} of {score.n})"
 
 
 def _diff_kind(line: str) -> str:
@@ -293,11 +290,11 @@ def page_view(result: RunResult) -> dict[str, Any]:
                 "base": _interval(base[suite.name]) if suite.name in base else None,
                 "unchanged": suite.name in result.unchanged_suites,
                 "delta": change_with_interval(cmp) if cmp else None,
-                "p": format_p(float(cmp["p_worse"])) if cmp else None,
-                "confirmation": confirmation_line(cmp["confirmation"])
-                if cmp and cmp.get("confirmation")
+                "p": format_p(cmp.p_worse) if cmp else None,
+                "confirmation": confirmation_line(cmp.confirmation)
+                if cmp and cmp.confirmation
                 else None,
-                "first_look": (cmp.get("first_look_only") if cmp else None) or None,
+                "first_look": cmp.first_look_only if cmp else None,
                 "verdict": verdict.status if verdict else None,
                 "reason": verdict.reason if verdict else None,
                 "counts": counts,
@@ -320,7 +317,7 @@ def page_view(result: RunResult) -> dict[str, Any]:
         for side in ("base", "head")
         if s[side] is not None
     ]
-    learned = (result.optimization or {}).get("suites") or {}
+    learned = result.optimization.suites if result.optimization else {}
     head = headline(result)
     return {
         "status": "incomplete"
