@@ -71,8 +71,8 @@ def config(url: str) -> str:
 
 def answer_rules(revision: str) -> tuple[tuple[str, str], ...]:
     """The stub's script: the optimizer's meta-prompt gets ``revision`` (its rationale leaking
-    every secret); the model under test greets with '!' exactly when told to, and leaks
-    every secret into every answer."""
+    every secret, as the revision may too); the model under test greets with '!' exactly when
+    told to, and leaks every secret into every answer."""
     reply = (
         f"<rationale>Stop asking for exclamation marks; keys seen: {LEAKS}</rationale>\n"
         f"<prompt>\n{revision}</prompt>"
@@ -177,16 +177,20 @@ def everything_sent(gh: FakeGitHub) -> list[bytes]:
     return seen
 
 
+# A revision that quotes a secret: committed as written, it would put the secret in a tree.
+LEAKY = FIXED_BOTH + f"Never print {SECRETS['DEPLOY_TOKEN']} or {SECRETS['OPENAI_API_KEY']}.\n"
+
+
 @pytest.mark.parametrize(
-    ("suggest", "revision"),
+    ("suggest", "revision", "delivered"),
     [
-        ("suggestion", FIXED_IN_HUNK),
-        ("commit", FIXED_BOTH),
-        ("pull-request", FIXED_BOTH),
+        ("suggestion", FIXED_IN_HUNK, FIXED_IN_HUNK),
+        ("commit", LEAKY, FIXED_BOTH + "Never print *** or ***.\n"),
+        ("pull-request", LEAKY, FIXED_BOTH + "Never print *** or ***.\n"),
     ],
 )
 def test_ci_over_http_delivers_the_revision_and_sends_no_secret(
-    scenario: Scenario, stub_server: Any, suggest: str, revision: str
+    scenario: Scenario, stub_server: Any, suggest: str, revision: str, delivered: str
 ) -> None:
     gh = scenario.gh
     stub_server.configure(answer_rules=answer_rules(revision))
@@ -224,12 +228,12 @@ def test_ci_over_http_delivers_the_revision_and_sends_no_secret(
         assert "Never use any exclamation marks; sound calm." in suggestion
         assert gh.file_at(REPO, "feature", PROMPT) == HEAD_PROMPT
     elif suggest == "commit":
-        assert gh.file_at(REPO, "feature", PROMPT) == revision
+        assert gh.file_at(REPO, "feature", PROMPT) == delivered
         assert "/commit/" in outputs["suggestion-url"]
     else:
         [opened] = [p for p in gh.pulls(REPO).values() if p.number != 7]
         assert (opened.head_ref, opened.base_ref) == ("promptloop/pr-7", "feature")
-        assert gh.file_at(REPO, "promptloop/pr-7", PROMPT) == revision
+        assert gh.file_at(REPO, "promptloop/pr-7", PROMPT) == delivered
     assert outputs["suggestion-url"] in sticky[0]["body"]
 
     # The leak was real: every answer the stub gave carried every secret...
