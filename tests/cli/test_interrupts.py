@@ -66,6 +66,7 @@ class Watched:
         self.out: list[str] = []
         self.err: list[str] = []
         self._changed = threading.Condition()
+        self._closed: set[int] = set()
         self._readers = [
             threading.Thread(target=self._read, args=(stream, lines), daemon=True)
             for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err))
@@ -79,6 +80,7 @@ class Watched:
                 lines.append(line)
                 self._changed.notify_all()
         with self._changed:
+            self._closed.add(id(lines))
             self._changed.notify_all()
 
     def wait_for_stderr(self, text: str, timeout: float = 60) -> float:
@@ -87,8 +89,11 @@ class Watched:
         with self._changed:
             while not any(text in line for line in self.err):
                 left = deadline - time.monotonic()
+                # Every line is read before the stream closes: a closed stream without the
+                # line means the process ended without saying it.
+                ended = id(self.err) in self._closed
                 said = "".join(self.err)
-                assert left > 0 and self.proc.poll() is None, f"never said {text!r}: {said}"
+                assert left > 0 and not ended, f"never said {text!r}: {said}"
                 self._changed.wait(min(left, 0.5))
         return time.monotonic()
 
