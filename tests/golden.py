@@ -4,10 +4,11 @@ Each golden is the Markdown promptloop posted (normalised: shas, ports, times) a
 a CommonMark + GFM-tables renderer draws it, inside a page shaped like a GitHub comment column
 on a laptop. A test fails when either changes, and when one is missing: a golden never writes
 itself. Run the tests with PROMPTLOOP_UPDATE_GOLDEN=1 to (re)write them, then take the
-screenshots (``python -m tests.golden path/to/mermaid.min.js``, which needs Chromium; the
-script comes from the ``mermaid`` npm package, ``npm pack mermaid``) and look at every one
-before committing. ``screenshots.json`` records which HTML each PNG was taken from, so a
-screenshot older than its render (the README shows one) fails ``tests/test_golden.py``.
+screenshots (``python -m tests.golden path/to/mermaid.min.js``, which needs Chromium and an
+emoji font, ``apt-get install chromium fonts-noto-color-emoji``; the script comes from the
+``mermaid`` npm package, ``npm pack mermaid``) and look at every one before committing.
+``screenshots.json`` records which HTML each PNG was taken from, so a screenshot older than
+its render (the README shows one) fails ``tests/test_golden.py``.
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ def screenshots(mermaid_js: Path | None = None, folder: Path = GOLDEN) -> list[P
     Records in screenshots.json which HTML each one was taken from."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        raise SystemExit("Chromium is not installed (apt-get install -y chromium)")
+        raise SystemExit(
+            "Chromium is not installed (apt-get install -y chromium fonts-noto-color-emoji)"
+        )
     made = []
     taken: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
