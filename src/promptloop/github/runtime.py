@@ -96,6 +96,9 @@ class ActionsRuntime:
             return None
         return f"{self.run_url}#artifacts"
 
+    def commit_url(self, sha: str) -> str:
+        return f"{self.server_url}/{self.repository}/commit/{sha}"
+
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in comments or logs."""
         return (self.token,) if self.token else ()
