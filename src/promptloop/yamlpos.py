@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from promptloop.bounds import MAX_ALIAS_EXPANSION
 from promptloop.errors import UserError
 
 PathKey = tuple[str | int, ...]
@@ -50,8 +51,66 @@ def format_loc(loc: PathKey) -> str:
     return out
 
 
+class _AliasBomb(yaml.YAMLError):
+    """Aliases that would expand the document past ``MAX_ALIAS_EXPANSION`` values, or an
+    alias inside the value it names (a document that never ends)."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects repeated mapping keys instead of keeping the last one."""
+    """SafeLoader that rejects repeated mapping keys instead of keeping the last one, and
+    counts what aliases expand to while composing, before anything is expanded: a few
+    hundred bytes of nested aliases (a "billion laughs") would otherwise take gigabytes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}
+        self._open: set[str] = set()
+        self._expanded = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise _AliasBomb(
+                    f"the alias *{event.anchor} is inside the value it names", event.start_mark
+                )
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                self._expanded += _expanded_size(target, self._sizes)
+                if self._expanded > MAX_ALIAS_EXPANSION:
+                    raise _AliasBomb(
+                        f"YAML aliases expand this document past {MAX_ALIAS_EXPANSION:,} "
+                        "values; write the repeated values out, or repeat less",
+                        event.start_mark,
+                    )
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        if anchor is None:
+            return super().compose_node(parent, index)
+        self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.discard(anchor)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias in it is written out."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
 
 
 def _check_duplicate_keys(node: yaml.MappingNode, path: str, line_offset: int) -> None:
@@ -137,8 +196,12 @@ def compose(text: str, path: str, line_offset: int = 0) -> yaml.Node | None:
     loader = _UniqueKeyLoader(text)
     try:
         return loader.get_single_node()
+    except _AliasBomb as error:
+        raise UserError(error.message, path=path, line=error.mark.line + 1 + line_offset) from None
     except yaml.YAMLError as error:
         raise yaml_error(error, path, line_offset, source=text) from None
+    except RecursionError:
+        raise UserError("YAML nested too deeply to read", path=path) from None
     finally:
         loader.dispose()
 
@@ -174,10 +237,13 @@ def _load_node_and_lines(
 ) -> tuple[yaml.Node | None, Located]:
     node = compose(text, path, line_offset)
     lines: dict[PathKey, int] = {}
-    if node is not None:
-        lines[()] = node.start_mark.line + 1 + line_offset
-        _record(node, (), lines, path, line_offset)
-    return node, Located(construct(node, path, line_offset), lines)
+    try:
+        if node is not None:
+            lines[()] = node.start_mark.line + 1 + line_offset
+            _record(node, (), lines, path, line_offset)
+        return node, Located(construct(node, path, line_offset), lines)
+    except RecursionError:
+        raise UserError("YAML nested too deeply to read", path=path) from None
 
 
 def load_data_file(text: str, path: str, *, is_json: bool) -> tuple[yaml.Node | None, Located]:
@@ -191,6 +257,8 @@ def load_data_file(text: str, path: str, *, is_json: bool) -> tuple[yaml.Node | 
         return _load_node_and_lines(text, path)
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise UserError("JSON nested too deeply to read", path=path) from None
     except json.JSONDecodeError as error:
         raise UserError(
             f"invalid JSON: {error.msg} (column {error.colno})", path=path, line=error.lineno

@@ -106,8 +106,8 @@ def test_outputs_come_from_the_ci_step() -> None:
 
 
 def test_example_workflow_checks_out_the_head_with_history_and_caches_responses() -> None:
-    assert WORKFLOW["permissions"]["pull-requests"] == "write"
-    assert WORKFLOW["permissions"]["checks"] == "write"
+    permissions = WORKFLOW["jobs"]["promptloop"]["permissions"]
+    assert permissions["pull-requests"] == "write" and permissions["checks"] == "write"
     steps = WORKFLOW["jobs"]["promptloop"]["steps"]
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0

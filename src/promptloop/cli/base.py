@@ -49,6 +49,11 @@ def friendly_errors(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("promptloop: interrupted", err=True)
             sys.exit(130)
+        except (MemoryError, RecursionError) as exc:
+            # A file or value too big or too deeply nested for the limits to catch by name.
+            kind = "out of memory" if isinstance(exc, MemoryError) else "input nested too deeply"
+            click.echo(f"promptloop: error: {kind}: an input is too large to handle", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,8 +2,9 @@
 ``concurrency: cancel-in-progress``) stop a run instead of killing it.
 
 The first signal stops new model calls and gives the calls in flight ``GRACE_S`` to end
-before they are cancelled; the command then writes its partial reports and exits 128 + the
-signal number. A second signal exits at once.
+before they are cancelled, along with any python check still running (it is stopped, or left
+behind in its daemon thread); the command then writes its partial reports and exits 128 +
+the signal number. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
 
+from promptloop.bounds import abandon_all
 from promptloop.models.stop import StopSignal
 
 GRACE_S = 2.0
@@ -64,6 +66,12 @@ def _handler(stop: StopSignal) -> Callable[[int, FrameType | None], None]:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # not inside a run: the next run starts no call
-        loop.call_soon_threadsafe(loop.call_later, GRACE_S, stop.cancel_in_flight)
+        loop.call_soon_threadsafe(loop.call_later, GRACE_S, _stop_now, stop)
 
     return handle
+
+
+def _stop_now(stop: StopSignal) -> None:
+    stop.cancel_in_flight()
+    # A check stuck in a loop would otherwise hold its case, and the reports, until its timeout.
+    abandon_all()

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from promptloop.bounds import MAX_DATASET_BYTES, check_file_size
 from promptloop.dataset.conversation import Conversation, HistoryMessage
 from promptloop.errors import UserError
 from promptloop.yamlpos import Located, PathKey, load_data_file, suggest, validation_error
@@ -303,6 +304,7 @@ def load_dataset(path: Path, display_path: str) -> list[Case]:
             f"(use {', '.join(DATASET_SUFFIXES)})",
             path=display_path,
         )
+    check_file_size(path, MAX_DATASET_BYTES, "dataset file", display_path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptloop.bounds import MAX_DATASET_BYTES, check_file_size
 from promptloop.errors import UserError
 
 ReviewerVerdict = Literal["good", "bad"]
@@ -106,6 +107,7 @@ def parse_feedback(text: str, display: str) -> list[FeedbackRecord]:
 
 def load_feedback(path: Path, display: str) -> list[FeedbackRecord]:
     """No file yet means no feedback yet."""
+    check_file_size(path, MAX_DATASET_BYTES, "feedback file", display)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

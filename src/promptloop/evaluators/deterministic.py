@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Protocol
 
 from pydantic import BeforeValidator, WithJsonSchema
 
+from promptloop.bounds import TimeLimitExceeded
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, TemplateRenderError
 from promptloop.evaluators.kind import BuildContext, EvaluatorKind, argument_error
@@ -50,7 +51,7 @@ class DeterministicEvaluator:
     def evaluate_sync(self, output: str, case: Case) -> EvalResult:
         try:
             finding = self.check.run(output, case)
-        except TemplateRenderError as exc:
+        except (TemplateRenderError, TimeLimitExceeded) as exc:
             return EvalResult(
                 evaluator=self.name,
                 passed=False,

@@ -30,7 +30,6 @@ declared in ``kinds/python``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import dataclasses
@@ -46,9 +45,11 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
+from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
+from promptloop.models.stop import RunStopped
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")
@@ -95,16 +96,18 @@ class CaseView(Mapping[str, Any]):
 
 
 async def call_check(
-    function: Callable[..., Any], output: str, view: CaseView, kwargs: Mapping[str, Any]
+    function: Callable[..., Any],
+    output: str,
+    view: CaseView,
+    kwargs: Mapping[str, Any],
+    *,
+    seconds: float,
+    what: str,
 ) -> Any:
-    """Run a user's check on one output: the one place their code runs during a run."""
-    if inspect.iscoroutinefunction(function):
-        return await function(output, view, **kwargs)
-    # A worker thread: a slow check must not stall the other cases' model calls.
-    value = await asyncio.to_thread(function, output, view, **kwargs)
-    if inspect.isawaitable(value):
-        value = await value
-    return value
+    """Run a user's check on one output: the one place their code runs during a run. In a
+    worker thread, stopped after ``seconds`` (``TimeLimitExceeded``): a slow check must not
+    stall the other cases' model calls, and one that never returns must not hang the run."""
+    return await call_with_timeout(function, (output, view), kwargs, seconds=seconds, what=what)
 
 
 # Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
@@ -120,8 +123,20 @@ class PythonEvaluator:
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         try:
             value = await call_check(
-                self.function, output, CaseView.of(case, ctx.tool_calls), self.kwargs
+                self.function,
+                output,
+                CaseView.of(case, ctx.tool_calls),
+                self.kwargs,
+                seconds=ctx.timeout_s,
+                what=self.target,
             )
+        except TimeLimitExceeded:
+            return self._error(
+                f"{self.target} did not return within {ctx.timeout_s:g} s (the config's "
+                "timeout) and was stopped"
+            )
+        except Abandoned:
+            raise RunStopped from None
         except (Exception, SystemExit) as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._error(f"{self.target} raised {detail}")

@@ -5,6 +5,12 @@ give the same answer, so a re-run of an unchanged suite costs nothing. Failures 
 never stored (they may be transient); truncated answers are, with their finish_reason,
 because a deterministic request truncates the same way every time.
 
+A cached answer is trusted as the model's own, so whoever can write the cache can decide a
+gate. With ``PROMPTLOOP_CACHE_SECRET`` set, every entry carries an HMAC-SHA256 of its key and
+content under that secret, and an entry that does not verify (forged, edited, moved to
+another key, or written without the secret) is ignored: the model is asked again and the
+signed answer replaces it.
+
 This module must not import litellm: a run answered wholly from the cache never does.
 """
 
@@ -12,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +39,36 @@ from promptloop.models.base import (
 from promptloop.safety import mask_secrets
 
 REDIS_PREFIX = "promptloop:"
+# Named like every other secret (*_SECRET), so the masking rule hides it everywhere.
+CACHE_KEY_ENV = "PROMPTLOOP_CACHE_SECRET"
+_MAC = "mac"
+
+
+class CacheSigner:
+    """Signs entries as they are stored and verifies them as they are read."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode("utf-8")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CacheSigner | None:
+        secret = env.get(CACHE_KEY_ENV, "")
+        return cls(secret) if secret else None
+
+    def _mac(self, key: str, body: Mapping[str, Any]) -> str:
+        message = json.dumps([key, body], sort_keys=True, separators=(",", ":"))
+        return hmac.new(self._secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def sign(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {**value, _MAC: self._mac(key, value)}
+
+    def verify(self, key: str, value: dict[str, Any]) -> dict[str, Any] | None:
+        """The entry without its MAC, or None when the MAC is missing or wrong."""
+        mac = value.get(_MAC)
+        body = {k: v for k, v in value.items() if k != _MAC}
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._mac(key, body)):
+            return None
+        return body
 
 
 class CacheStore(Protocol):
@@ -207,11 +245,16 @@ class CachingClient:
     """
 
     def __init__(
-        self, inner: ModelClient, store: CacheStore, stats: CacheStats | None = None
+        self,
+        inner: ModelClient,
+        store: CacheStore,
+        stats: CacheStats | None = None,
+        signer: CacheSigner | None = None,
     ) -> None:
         self.inner = inner
         self.store = store
         self.stats = stats or CacheStats()
+        self.signer = signer
 
     @property
     def hits(self) -> int:
@@ -227,6 +270,8 @@ class CachingClient:
             stored = await asyncio.to_thread(self.store.get, key)
         else:
             stored = self.store.get(key)
+        if stored is not None and self.signer is not None:
+            stored = self.signer.verify(key, stored)  # unverified: asked again, then replaced
         if stored is not None:
             response = decode_response(stored)
             if response is not None:
@@ -234,10 +279,13 @@ class CachingClient:
                 return response
         self.stats.misses += 1
         response = await self.inner.complete(request)
+        value = encode_response(response)
+        if self.signer is not None:
+            value = self.signer.sign(key, value)
         if self.store.remote:
-            await asyncio.to_thread(self.store.set, key, encode_response(response))
+            await asyncio.to_thread(self.store.set, key, value)
         else:
-            self.store.set(key, encode_response(response))
+            self.store.set(key, value)
         return response
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from promptloop.models.base import EMBEDDED_MODEL, ModelClient
 from promptloop.models.cache import (
+    CacheSigner,
     CacheStats,
     CacheStore,
     CachingClient,
@@ -41,6 +43,7 @@ def build_client(
     stop: StopSignal | None = None,
     preflight: Sequence[ModelUse] = (),
     api_base: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[ModelClient, CacheStats]:
     """Caching(Preflight(Masking(Limiter(Stop(Retrying(LiteLLM)))))): the cache sits
     outermost so a hit never waits for a concurrency slot nor imports litellm; the first
@@ -50,7 +53,9 @@ def build_client(
     identity, which masking a secret out of it would lose, leaving it unpriced and unchecked
     by litellm's route); the stop gate sits below the limiter so calls still queued for a
     slot never start once a stop is requested. ``redis_url`` wins over ``cache_dir``; with
-    neither there is no cache and the stats stay at zero."""
+    neither there is no cache and the stats stay at zero. With ``PROMPTLOOP_CACHE_SECRET`` in
+    ``env`` (the process's environment by default) the cache signs what it stores and
+    ignores what does not verify."""
     stats = CacheStats()
     provider = LiteLLMClient(api_key=api_key, speculate=True)
     client: ModelClient = RetryingClient(provider, retries=retries)
@@ -67,7 +72,8 @@ def build_client(
     elif cache_dir is not None:
         store = DiskStore(cache_dir)
     if store is not None:
-        client = CachingClient(client, store, stats)
+        signer = CacheSigner.from_env(os.environ if env is None else env)
+        client = CachingClient(client, store, stats, signer)
     return client, stats
 
 

@@ -359,15 +359,32 @@ class _Loop:
         """Paired validation of the candidate against the current prompt."""
         candidate = proposal.text or ""
         before = await self.run.score(self.current, "val", self.val)
-        after = await self.run.score(candidate, "val", self.val)
-        accepted, why, fixed, broken, p = weigh_candidate(before, after)
-        if accepted:
-            spoiled = await self._breaks_reviewed(candidate)
-            if spoiled:
-                accepted = False
-                why = f"breaks {plural(len(spoiled), 'case')} a reviewer marked good: " + (
-                    ", ".join(spoiled)
+        try:
+            after = await self.run.score(candidate, "val", self.val)
+            accepted, why, fixed, broken, p = weigh_candidate(before, after)
+            spoiled = await self._breaks_reviewed(candidate) if accepted else []
+        except UserError as exc:
+            # The model wrote it, so it is no mistake of the user's: a candidate that does not
+            # render (an undefined variable, a sandbox refusal, past the time budget) is rejected.
+            reason = f"the candidate does not render: {exc.message}"
+            self.trajectory.append(
+                Candidate(
+                    round_no,
+                    attempt,
+                    candidate,
+                    reason,
+                    False,
+                    f"rejected: {reason}",
+                    rationale=proposal.rationale,
+                    causes=causes,
                 )
+            )
+            return
+        if spoiled:
+            accepted = False
+            why = f"breaks {plural(len(spoiled), 'case')} a reviewer marked good: " + (
+                ", ".join(spoiled)
+            )
         val_before, val_after = SplitScore.of(before), SplitScore.of(after)
         self.trajectory.append(
             Candidate(

@@ -11,6 +11,8 @@ translate pydantic's error locations through it.
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -41,10 +43,28 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 class CacheConfig(_Model):
     enabled: bool = True
     dir: str = ".promptloop/cache"
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None,
+        description="A Redis cache shared by a team. Write ${env:NAME} to read the URL (and "
+        "its password) from the environment variable NAME; unset or empty, there is no "
+        "Redis cache, which is what a fork's run, given no secrets, gets.",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url_from_environment(cls, value: str | None) -> str | None:
+        if value is None or "${" not in value:
+            return value
+        reference = _ENV_REFERENCE.fullmatch(value.strip())
+        if reference is None:
+            raise ValueError("write ${env:NAME} alone, to read the whole URL from NAME")
+        return os.environ.get(reference.group(1)) or None
 
 
 class SplitsConfig(_Model):
@@ -216,7 +236,9 @@ class Config(_Model):
     max_tokens: int = Field(default=256, ge=1)
     seed: int = 0
     concurrency: int = Field(default=8, ge=1)
-    timeout: float = Field(default=60, gt=0, description="Seconds per model call.")
+    timeout: float = Field(
+        default=60, gt=0, description="Seconds per model call, and per python check."
+    )
     retries: int = Field(default=4, ge=0)
     repeat: int = Field(default=1, ge=1, description="Runs per case (to measure flakiness).")
     cache: CacheConfig = Field(default_factory=CacheConfig)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeVar
 
+from promptloop.bounds import MAX_CONFIG_BYTES, check_file_size
 from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
@@ -152,6 +153,7 @@ class LoadedConfig:
 
 
 def load_config(path: Path) -> LoadedConfig:
+    check_file_size(path, MAX_CONFIG_BYTES, "config file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -34,12 +34,13 @@ from typing import Any, Literal
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from promptloop.bounds import MAX_PROMPT_BYTES, TimeLimitExceeded, check_file_size
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
+from promptloop.evaluators.templating import BoundedSandbox, render_bounded
 from promptloop.models.base import Message, Role
 from promptloop.project.tool_source import (
     ToolLines,
@@ -49,7 +50,7 @@ from promptloop.project.tool_source import (
 )
 from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_ENV = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 class ToolFunction(BaseModel):
@@ -399,6 +400,7 @@ def parse_prompt(text: str, path: str) -> PromptTemplate:
 
 def load_prompt(path: Path, display_path: str | None = None) -> PromptTemplate:
     shown = display_path or str(path)
+    check_file_size(path, MAX_PROMPT_BYTES, "prompt file", shown)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -456,7 +458,14 @@ def render_prompt(
     rendered: list[Message] = []
     for message in prompt.messages:
         try:
-            content = _compile(message.template).render(dict(variables))
+            content = render_bounded(_compile(message.template), variables, f"rendering {where}")
+        except TimeLimitExceeded as error:
+            raise UserError(
+                f"cannot render for {where}: the template took longer than {error.seconds:g} s "
+                "and was stopped",
+                path=prompt.path,
+                line=message.start_line,
+            ) from None
         except (UndefinedError, TemplateError, TypeError, ValueError, ArithmeticError) as error:
             relative = _template_line(error)
             line = message.start_line + relative - 1 if relative else message.start_line

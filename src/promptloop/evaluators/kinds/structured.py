@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
+from promptloop.bounds import bounded_schema_validator
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvaluatorFileError, quote
 from promptloop.evaluators.deterministic import CheckKind, Finding
@@ -104,7 +105,8 @@ def _jsonschema() -> Any:
 def schema_validator(schema: Mapping[str, Any], *, formats: bool = True) -> Any:
     """A validator for a user's JSON Schema; ``ValueError`` saying where it is invalid."""
     jsonschema = _jsonschema()
-    cls = jsonschema.validators.validator_for(dict(schema))
+    # pattern and patternProperties search the output, so under the regex time limit.
+    cls = bounded_schema_validator(jsonschema.validators.validator_for(dict(schema)))
     try:
         cls.check_schema(dict(schema))
     except jsonschema.exceptions.SchemaError as exc:
