@@ -72,7 +72,25 @@ def run_ci(
     )
     evaluated = evaluate(ci, ctx)
     _report(ci, evaluated.said)
+    _telemetry(ci, env, evaluated.said)
     return _exit_code(ci, evaluated.gate_code)
+
+
+def _telemetry(ci: Ci, env: Mapping[str, str], said: Said) -> None:
+    """The run's verdicts to the user's OpenTelemetry collector, when they set one; a
+    collector that is down is a warning, never a failed check. ``--dry-run`` sends nothing."""
+    from pathlib import Path
+
+    from promptloop.commands import telemetry
+
+    results = said.outputs.get("results-path")
+    if ci.opts.dry_run or not results or not telemetry.wanted(env, None):
+        return
+    from promptloop.engine.results import read_results
+
+    path = Path(results) if Path(results).is_absolute() else ci.workdir() / results
+    for problem in telemetry.export_telemetry(read_results(path), None, env):
+        emit([ci.mask(f"::warning title=promptloop::{escape_data(problem)}")])
 
 
 def _start(
