@@ -243,6 +243,7 @@ class Scenario:
             "GITHUB_SHA": "f" * 40,
             "GITHUB_RUN_ID": "99",
             "OPENAI_API_KEY": PROVIDER_KEY,
+            **opts.pop("env", {}),
         }
         opts.setdefault("working_directory", Path("."))
         options = CiOptions(output_dir=self.tmp / f"results-{self.runs}", **opts)

@@ -44,6 +44,7 @@ class LoggedRequest:
     path: str  # without the API prefix and query string
     status: int
     query: str = ""
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -479,7 +480,9 @@ class FakeGitHub:
             logged = (
                 path.removeprefix(self.api_prefix) if path.startswith(self.api_prefix) else path
             )
-            self.requests_log.append(LoggedRequest(method, logged, status, parsed.query))
+            self.requests_log.append(
+                LoggedRequest(method, logged, status, parsed.query, raw_body or b"")
+            )
             if method != "GET" and 200 <= status < 300:
                 self.write_count += 1
         out_headers = {

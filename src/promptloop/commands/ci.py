@@ -63,7 +63,7 @@ from promptloop.project.config import LoadedConfig, find_config, load_config
 from promptloop.project.git import find_root, head_commit
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
-from promptloop.safety import escape_data
+from promptloop.safety import escape_data, known_secrets
 
 SUGGEST_MODES = ("off", "suggestion", "commit", "pull-request")
 _CONCLUSIONS: dict[str, Conclusion] = {
@@ -95,10 +95,8 @@ class CiOptions:
 
 
 def collect_secrets(runtime: ActionsRuntime, env: Mapping[str, str]) -> list[str]:
-    """The token plus every provider key in the environment (``*_API_KEY``)."""
-    found = list(runtime.secrets())
-    found += [v for k, v in env.items() if k.upper().endswith("_API_KEY") and len(v) >= 4]
-    return sorted(set(found))
+    """The token plus every credential in the environment, by the one rule ``run`` uses."""
+    return sorted({*runtime.secrets(), *known_secrets(env)})
 
 
 @dataclass

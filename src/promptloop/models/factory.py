@@ -52,8 +52,8 @@ def build_client(
     stats = CacheStats()
     provider = LiteLLMClient(api_key=api_key, speculate=True)
     client: ModelClient = provider
-    if secrets:
-        client = MaskingClient(client, secrets)
+    # Always: credential-shaped values are masked even when no secret is known.
+    client = MaskingClient(client, secrets)
     client = RetryingClient(client, retries=retries)
     if stop is not None:
         client = StopGate(client, stop)
