@@ -17,7 +17,8 @@ from tests.safety import leaks
 def echoing_model(call: dict[str, Any]) -> str:
     text = "\n".join(str(m.get("content") or "") for m in call["messages"])
     if "<prompt>" in text:
-        return f"<rationale>Calmer. {leaks.echo_text()}</rationale>\n<prompt>\n{FIXED_IN_HUNK}</prompt>"
+        rationale = f"<rationale>Calmer. {leaks.echo_text()}</rationale>"
+        return f"{rationale}\n<prompt>\n{FIXED_IN_HUNK}</prompt>"
     name = re.search(r"greeting for (\w+)", text)
     who = name.group(1) if name else "you"
     mark = "!" if "Use exclamation" in text else "."
