@@ -111,8 +111,10 @@ class _Conversation:
         self.gh.react(self.event.comment_id, content, review_comment=self.event.kind == "review")
 
     def reply(self, text: str) -> None:
+        """``text`` is promptloop's Markdown (its links and code blocks stay live); whatever
+        the commenter, a model or an error wrote is neutralised where it is put in."""
         thread = self.event.thread_id if self.event.kind == "review" else None
-        self.gh.reply(self.event.number, self.mask(neutralize(text)), in_thread_of=thread)
+        self.gh.reply(self.event.number, self.mask(text), in_thread_of=thread)
 
 
 def handle_comment(
@@ -205,7 +207,7 @@ def handle_comment(
         except PromptloopError as exc:
             # The verdicts are recorded either way; the reviewer learns why nothing else
             # changed, and the job still fails with the error.
-            talk.reply("\n\n".join([*parts, f"Nothing was learned: {exc.one_line()}"]))
+            talk.reply("\n\n".join([*parts, f"Nothing was learned: {neutralize(exc.one_line())}"]))
             raise
         parts.append(_updated_reply(updated, sorted({s for _, s, _ in verdicts})))
     talk.reply("\n\n".join(parts))
@@ -232,10 +234,10 @@ def _updated_reply(updated: Updated, concerned: Sequence[str]) -> str:
     """Where the review, the summary and the revision now are, and why a suite the verdicts
     concern got no revision."""
     if updated.skipped is not None:
-        return f"Nothing to learn: {updated.skipped}."
+        return f"Nothing to learn: {neutralize(updated.skipped)}."
     lines = []
     for learned in updated.revisions:
-        reason = f" The optimizer's reason: {one_line(learned.rationale, 400)}"
+        reason = f" The optimizer's reason: {neutralize(one_line(learned.rationale, 400))}"
         lines.append(
             f"**{inline_code(learned.suite)}**: learned a revision of "
             f"{inline_code(learned.path)}.{reason if learned.rationale.strip() else ''}"
@@ -243,7 +245,7 @@ def _updated_reply(updated: Updated, concerned: Sequence[str]) -> str:
     why_not = dict(updated.unlearned)
     for suite in [*concerned, *(s for s in why_not if s not in concerned)]:
         if suite in why_not and not any(r.suite == suite for r in updated.revisions):
-            lines.append(f"**{inline_code(suite)}**: no revision: {why_not[suite]}.")
+            lines.append(f"**{inline_code(suite)}**: no revision: {neutralize(why_not[suite])}.")
     head = inline_code(updated.head_sha[:7])
     links = " · ".join(f"[the {link.label}]({link.url})" for link in updated.links)
     lines.append(f"Updated for {head}" + (f": {links}." if links else "."))
@@ -266,7 +268,8 @@ def _problems_reply(problems: Sequence[Problem]) -> str:
         "Nothing was recorded; promptloop did not understand "
         + ("this line:" if len(problems) == 1 else "these lines:")
     ]
-    lines += [f"- {p.render()}" for p in sorted(problems, key=lambda p: p.line)]
+    # The reasons quote the commenter's words (a case id, a verb).
+    lines += [f"- {neutralize(p.render())}" for p in sorted(problems, key=lambda p: p.line)]
     lines.append(f"\n`{PREFIX} help` lists the commands.")
     return "\n".join(lines)
 
