@@ -61,8 +61,15 @@ _CREDENTIAL_VALUE = re.compile(
     """,
     re.VERBOSE,
 )
-# A long unbroken run of token characters; masked when it also looks random (below).
-_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/-]{32,}={0,2}(?![A-Za-z0-9_+/=-])")
+# Substrings one of which every credential-shaped value holds: most text holds none of them,
+# and a few substring searches cost far less than the pattern above.
+_CREDENTIAL_HINTS = (
+    "sk-", "AKIA", "ASIA", "ABSK", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    "glpat-", "xox", "AIza", "hf_", "eyJ", "-----BEGIN",
+)  # fmt: skip
+# A long unbroken run of token characters, taken whole (possessive, started only at a run's
+# first character, so a long word costs one attempt); masked when it also looks random.
+_TOKEN_RUN = re.compile(r"(?<![A-Za-z0-9_+/=-])(?=[A-Za-z0-9_+/=-]{32})[A-Za-z0-9_+/=-]++")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACE = re.compile(r"\s+")
 
@@ -169,8 +176,8 @@ class _Masker:
                     if span is not None:
                         found.append(span)
                 at = lowered.find(anchor, at + 1)
-        for match in _CREDENTIAL_VALUE.finditer(text):
-            found.append(match.span())
+        if any(hint in text for hint in _CREDENTIAL_HINTS):
+            found.extend(m.span() for m in _CREDENTIAL_VALUE.finditer(text))
         for match in _TOKEN_RUN.finditer(text):
             if _looks_random(match.group(0)):
                 found.append(match.span())
