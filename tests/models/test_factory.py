@@ -9,7 +9,7 @@ import pytest
 
 from promptloop.models import scripted
 from promptloop.models.base import Message, ModelCallError, ModelRequest
-from promptloop.models.cache import CachingClient, DiskStore, RedisStore
+from promptloop.models.cache import CachingClient, DiskStore, MaskingClient, RedisStore
 from promptloop.models.factory import EMBEDDED_MODEL, build_client, resolve_default_model
 from promptloop.models.litellm_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
@@ -29,7 +29,9 @@ def test_layers_are_cache_limiter_retry_litellm(tmp_path):
     retrying = limiter.inner
     assert isinstance(retrying, RetryingClient)
     assert retrying.retries == 4
-    assert isinstance(retrying.inner, LiteLLMClient)
+    # Answers are masked as they arrive, before the retry, the limiter or the cache see them.
+    assert isinstance(retrying.inner, MaskingClient)
+    assert isinstance(retrying.inner.inner, LiteLLMClient)
 
 
 def test_no_cache_configured_means_no_cache_layer():

@@ -31,16 +31,16 @@ _BACKTICK_RUN = re.compile(r"`+")
 # stopping, and nothing shows): neutralising never has to guess where code starts.
 _DEFUSE = re.compile(
     r"""
-      (?P<zwj>@                                    # @user, @org/team, emails
+      (?P<zwj>@(?!\u200d)                          # @user, @org/team, emails
       | \#(?=[0-9])                                # #1, owner/repo#1
       | (?<![A-Za-z0-9])[Gg][Hh]-(?=[0-9])         # GH-1
       )
-    | (?P<zwsp><                                   # HTML, comments, autolinks (<x://…>)
-      | &                                          # entities: &#64; decodes to "@"
-      | \]                                         # [text](url), ![image](url), [ref]: url
+    | (?P<zwsp><(?!\u200b)                         # HTML, comments, autolinks (<x://…>)
+      | &(?!\u200b)                                # entities: &#64; decodes to "@"
+      | \](?=[(\[:])                               # [text](url), ![x][ref], [ref]: url
       | /(?=/)                                     # https://… and //host autolinks
       | (?i:www)(?=\.)                             # www.host autolinks
-      | (?i:mailto|xmpp):                          # mailto: and xmpp: autolinks
+      | (?i:mailto|xmpp):(?!\u200b)                # mailto: and xmpp: autolinks
       | ``(?=`) | ~~(?=~)                          # fences: no run of three
       )
     """,
@@ -59,7 +59,8 @@ def neutralize(text: str) -> str:
     GH-1, owner/repo#1, issue URLs), links and loads nothing (URLs show as inert text),
     renders no HTML, cannot pass for a hidden marker, and opens or closes no code fence.
 
-    It only inserts zero-width characters, so the text reads exactly as it was written."""
+    It only inserts zero-width characters, so the text reads exactly as it was written, and
+    neutralising twice changes nothing more."""
     return _DEFUSE.sub(_defuse, text)
 
 
