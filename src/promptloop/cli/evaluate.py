@@ -23,6 +23,7 @@ from promptloop.cli.base import (
 
 if TYPE_CHECKING:
     from promptloop.commands.run import Prepared, RunOptions
+    from promptloop.engine.results import RunResult
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -52,6 +53,13 @@ if TYPE_CHECKING:
     help="Run only shard I of N (split by case id), for a "
     "CI matrix; combine the partial results with `promptloop merge`.",
 )
+@click.option(
+    "--otel",
+    "otel_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write every verdict as OpenTelemetry (OTLP JSON lines) to this file; with "
+    "OTEL_EXPORTER_OTLP_ENDPOINT set they are sent there.",
+)
 @quiet_option
 @friendly_errors
 def run(
@@ -65,6 +73,7 @@ def run(
     repeat: int | None,
     baseline: str | None,
     shard: str | None,
+    otel_file: Path | None,
     quiet: bool,
 ) -> None:
     """Run the eval suites in DIRECTORY (default: here) and write the reports."""
@@ -85,10 +94,12 @@ def run(
     )
     with stop_on_signals() as stop:
         opts.stop = stop
-        sys.exit(_run_and_report(opts, prepare(opts), quiet))
+        sys.exit(_run_and_report(opts, prepare(opts), quiet, otel_file))
 
 
-def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
+def _run_and_report(
+    opts: RunOptions, prepared: Prepared, quiet: bool, otel_file: Path | None = None
+) -> int:
     from rich.console import Console
 
     from promptloop.commands.run import baseline_for, default_output_dir, execute_run, preflight
@@ -120,6 +131,7 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
             out_dir.rmdir()
         raise
     paths = write_reports(result, out_dir)
+    _export_telemetry(result, otel_file)
     print_run(result, stdout_console())
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
     if opts.stop is not None and opts.stop.requested:
@@ -132,6 +144,16 @@ def _run_and_report(opts: RunOptions, prepared: Prepared, quiet: bool) -> int:
             )
         return opts.stop.exit_code
     return exit_code_for(result, prepared.loaded.config.gate)
+
+
+def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
+    import os
+
+    from promptloop.commands import telemetry
+
+    if telemetry.wanted(os.environ, otel_file):
+        for problem in telemetry.export_telemetry(result, otel_file, os.environ):
+            click.echo(f"promptloop: warning: {problem}", err=True)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

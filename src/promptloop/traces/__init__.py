@@ -1,0 +1,1 @@
+"""Production traces read into cases: readers per tracer format, and the import plan."""
