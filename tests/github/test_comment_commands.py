@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptloop.github.comment_commands import (
     Command,
@@ -147,3 +149,20 @@ def test_the_commenters_own_lines_still_count_around_hidden_ones() -> None:
         Command("good", "c3", "", 12),
     ]
     assert problems == []
+
+
+PIECES = [
+    "/promptloop learn", "/promptloop bad c1: x", "\n", "\r\n", "\r", "> ", "<!--", "-->",
+    "<details>", "</details>", "<pre>", "</pre>", "`", "```", "    ", "- ", "| a |", "|-|",
+    "<div>", "</div>", "[", "](u)", "*", "**", "\\", "<span title='", "'>", " ", "x",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=30))
+def test_any_comment_parses_and_commands_come_from_their_own_lines(pieces: list[str]) -> None:
+    body = "".join(pieces)
+    commands, problems = parse_commands(body)
+    lines = body.replace("\r\n", "\n").split("\n")
+    for found in [*commands, *problems]:
+        assert lines[found.line - 1].lstrip(" ").startswith("/promptloop")
