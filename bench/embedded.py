@@ -5,7 +5,7 @@ Run: ``python bench/embedded.py`` (writes bench/results/embedded.md). Options:
 
 Goal (issue 17): an embedded run's whole-process wall within 1.15x of the model load plus
 raw llama.cpp generation time for the same cases. The raw side is a fresh Python process
-that loads the same GGUF file with the same settings as models/local.py and answers the
+that loads the same GGUF file with the same settings as models/local.py (xllamacpp) and answers the
 same rendered prompts one after another; its time is measured from before the load to
 after the last answer. The two are run alternately; medians of ``--runs``.
 """
@@ -34,21 +34,24 @@ from common import (
 from startup import imports_litellm
 
 RAW = r"""
-import json, os, sys, time
+import json, sys, time
 cases, max_tokens = json.loads(sys.argv[1]), int(sys.argv[2])
 started = time.perf_counter()
-import llama_cpp
+import xllamacpp
 from promptloop.models import local
-llama = llama_cpp.Llama(model_path=str(local.find_weights()), n_ctx=local.N_CTX,
-                        n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+params = xllamacpp.CommonParams()
+params.model.path = str(local.find_weights())
+params.n_ctx, params.n_parallel, params.verbosity = local.N_CTX, 1, -1
+for cpu in (params.cpuparams, params.cpuparams_batch):
+    cpu.n_threads, cpu.poll = local.thread_count(), 0
+engine = xllamacpp.Server(params)
 loaded = time.perf_counter()
 tokens = 0
 for text in cases:
-    out = llama.create_chat_completion(messages=[{"role": "user", "content": text}],
-                                       temperature=0.0, max_tokens=max_tokens, seed=0)
+    out = engine.handle_chat_completions({"messages": [{"role": "user", "content": text}],
+                                          "temperature": 0.0, "max_tokens": max_tokens, "seed": 0})
     tokens += out["usage"]["completion_tokens"]
 done = time.perf_counter()
-llama.close()
 print(json.dumps({"load_s": loaded - started, "generate_s": done - loaded, "tokens": tokens}))
 """
 

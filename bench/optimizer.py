@@ -181,13 +181,13 @@ def revision() -> str:
 
 
 def machine() -> list[str]:
-    try:
-        import llama_cpp
+    import importlib.metadata
 
-        llama = str(llama_cpp.__version__)
-    except ImportError:
-        llama = "not installed"
-    return [*machine_lines(), f"- Code {revision()}; llama-cpp-python {llama}"]
+    try:
+        engine = importlib.metadata.version("xllamacpp")
+    except importlib.metadata.PackageNotFoundError:
+        engine = "not installed"
+    return [*machine_lines(), f"- Code {revision()}; xllamacpp {engine}"]
 
 
 def render(

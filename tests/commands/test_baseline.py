@@ -124,13 +124,13 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     # Confirmation runs are fresh draws: seeds after the first look's.
     assert sorted({c["seed"] for c in calls}) == [3, 4]
     assert [len(s.confirmation_runs) for s in (*result.suites, *result.baseline)] == [6, 0, 6]
-    confirmation = result.comparisons["sentiment"]["confirmation"]
-    assert confirmation["cases"] == 6 and confirmation["runs"] == 1
-    assert confirmation["delta_pp"] == pytest.approx(-75.0)
-    assert confirmation["complete"] is True
+    confirmation = result.comparisons["sentiment"].confirmation
+    assert confirmation.cases == 6 and confirmation.runs == 1
+    assert confirmation.delta_pp == pytest.approx(-75.0)
+    assert confirmation.complete is True
 
     cmp = result.comparisons["sentiment"]
-    assert sorted(item["case_id"] for item in cmp["broken"]) == [
+    assert sorted(item.case_id for item in cmp.broken) == [
         "r01",
         "r02",
         "r03",
@@ -138,15 +138,15 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
         "r05",
         "r06",
     ]
-    assert cmp["fixed"] == []
-    assert cmp["base_pass_rate"] == 1.0
-    assert cmp["head_pass_rate"] == pytest.approx(0.25)
-    assert cmp["delta_pp"] == pytest.approx(-75.0)
-    assert 0 < cmp["p_value"] < 0.05
-    broken_r01 = next(i for i in cmp["broken"] if i["case_id"] == "r01")
-    assert (broken_r01["base_output"], broken_r01["head_output"]) == ("positive", "negative")
-    assert cmp["outputs_unchanged"] == 2 and cmp["look"] == "first"
-    assert not any(item["output_unchanged"] for item in cmp["broken"])
+    assert cmp.fixed == []
+    assert cmp.base_pass_rate == 1.0
+    assert cmp.head_pass_rate == pytest.approx(0.25)
+    assert cmp.delta_pp == pytest.approx(-75.0)
+    assert 0 < cmp.p_value < 0.05
+    broken_r01 = next(i for i in cmp.broken if i.case_id == "r01")
+    assert (broken_r01.base_output, broken_r01.head_output) == ("positive", "negative")
+    assert cmp.outputs_unchanged == 2 and cmp.look == "first"
+    assert not any(item.output_unchanged for item in cmp.broken)
 
     verdict = result.verdicts["sentiment"]
     assert verdict.status == "fail"
@@ -211,22 +211,22 @@ def test_improvement_against_base_passes(repo: tuple[Path, str]) -> None:
     assert res.exit_code == 0, res.output
     result = read_results(root / "out" / "results.json")
     cmp = result.comparisons["sentiment"]
-    assert len(cmp["fixed"]) == 6 and cmp["broken"] == []
+    assert len(cmp.fixed) == 6 and cmp.broken == []
     # A fixed case shows why head passes it and why base failed it.
-    fixed = cmp["fixed"][0]
-    assert fixed["head_reason"].startswith("label: ") and "expected" not in fixed["head_reason"]
-    assert fixed["base_reason"].startswith("label: expected")
-    assert cmp["delta_pp"] == pytest.approx(75.0)
+    fixed = cmp.fixed[0]
+    assert fixed.head_reason.startswith("label: ") and "expected" not in fixed.head_reason
+    assert fixed.base_reason.startswith("label: expected")
+    assert cmp.delta_pp == pytest.approx(75.0)
     assert result.verdicts["sentiment"].status == "pass"
     # Head looks better, so nothing is re-run: 8 shipping + 8 sentiment on each side.
-    assert cmp["confirmation"] is None and len(script_calls("base-head")) == 24
+    assert cmp.confirmation is None and len(script_calls("base-head")) == 24
 
     # A shard cannot tell how the whole suite moved, so it confirms every change.
     clear_scripts()
     res = run(root, "--baseline", base_sha, "--shard", "1/1")
     assert res.exit_code == 0, res.output
     result = read_results(root / "out" / "results.json")
-    assert result.comparisons["sentiment"]["confirmation"]["cases"] == 6
+    assert result.comparisons["sentiment"].confirmation.cases == 6
     # The first look comes from the cache; only the confirmation run is new calls.
     assert len(script_calls("base-head")) == 6 * 2
 
@@ -280,16 +280,16 @@ def test_repeat_two_averages_within_each_case(repo: tuple[Path, str]) -> None:
     assert len(result.suites[0].cases) == 16 and len(result.baseline[0].cases) == 16
     cmp = result.comparisons["sentiment"]
     # Head: r08 passes both repeats, r07 one of two, the six others none: (1 + 0.5) / 8.
-    assert cmp["head_pass_rate"] == pytest.approx((1.0 + 0.5) / 8)
-    assert cmp["base_pass_rate"] == 1.0
+    assert cmp.head_pass_rate == pytest.approx((1.0 + 0.5) / 8)
+    assert cmp.base_pass_rate == 1.0
     # The 7 changed cases ran twice more per side, as repeats 2 and 3: r07 passed both,
     # so over its four head runs it passes 3 of 4.
     assert flips["r07"] == 4
     head_runs = result.suites[0].confirmation_runs
     assert sorted({r.repeat for r in head_runs}) == [2, 3] and len(head_runs) == 14
-    confirmation = cmp["confirmation"]
-    assert confirmation["cases"] == 7
-    assert confirmation["delta_pp"] == pytest.approx(100 * ((0.75 - 1) + 6 * (0 - 1)) / 8)
+    confirmation = cmp.confirmation
+    assert confirmation.cases == 7
+    assert confirmation.delta_pp == pytest.approx(100 * ((0.75 - 1) + 6 * (0 - 1)) / 8)
 
 
 def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> None:
@@ -332,7 +332,7 @@ def test_a_deterministic_suite_is_decided_on_the_first_look(repo: tuple[Path, st
     assert len(script_calls("base-head")) == 16
     result = read_results(root / "out" / "results.json")
     assert result.suites[0].confirmation_runs == []
-    assert result.comparisons["sentiment"]["confirmation"] is None
+    assert result.comparisons["sentiment"].confirmation is None
     reason = result.verdicts["sentiment"].reason
     assert "decided on the first look: re-running cannot bring new evidence" in reason
     assert "confirm" not in reason
@@ -373,7 +373,7 @@ def test_chat_prompt_baseline_is_parsed_as_chat_messages(repo: tuple[Path, str])
         assert [m["role"] for m in call["messages"]] == ["system", "user"]
         assert call["messages"][1]["content"].startswith("Review: ")
     result = read_results(root / "out" / "results.json")
-    assert result.comparisons["sentiment"]["base_pass_rate"] == 1.0
+    assert result.comparisons["sentiment"].base_pass_rate == 1.0
 
 
 def test_a_base_prompt_that_does_not_parse_names_the_ref(repo: tuple[Path, str]) -> None:
@@ -444,7 +444,7 @@ def test_baseline_from_inside_the_repo_with_relative_paths(
     result = read_results(root / "out" / "results.json")
     assert [s.name for s in result.baseline] == ["sentiment"]
     assert result.unchanged_suites == ["shipping"]
-    assert len(result.comparisons["sentiment"]["broken"]) == 6
+    assert len(result.comparisons["sentiment"].broken) == 6
     assert result.baseline_ref == "HEAD~1"
     assert git(root, "rev-parse", "HEAD~1") == base_sha
 
@@ -475,7 +475,7 @@ def test_a_critical_case_broken_by_one_unlucky_draw_is_confirmed_before_failing(
     args = ["run", str(root), "-o", str(root / "out"), "-q", "-s", "sentiment"]
     res = CliRunner().invoke(cli, [*args, "--baseline", base_sha], catch_exceptions=False)
     result = read_results(root / "out" / "results.json")
-    assert [item["case_id"] for item in result.comparisons["sentiment"]["broken"]] == ["r01"]
+    assert [item.case_id for item in result.comparisons["sentiment"].broken] == ["r01"]
     if confirm_runs == 0:
         assert res.exit_code == 1, res.output
         assert result.verdict is not None and result.verdict.failed_checks == ["critical"]
@@ -536,7 +536,7 @@ def test_a_judged_suite_shares_unchanged_verdicts_and_resamples_the_judge(
     assert len(script_calls("base-head")) == 16
     result = read_results(root / "out" / "results.json")
     cmp = result.comparisons["sentiment"]
-    assert cmp["outputs_unchanged"] == 2 and len(cmp["broken"]) == 6
+    assert cmp.outputs_unchanged == 2 and len(cmp.broken) == 6
     assert "re-running the 6 changed cases 1 more time on each side confirms" in (
         result.verdicts["sentiment"].reason
     )

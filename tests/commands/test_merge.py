@@ -239,10 +239,10 @@ def test_merge_keeps_each_shards_confirmation_runs_and_judges_them_together() ->
     ]
     assert len(merged.baseline[0].confirmation_runs) == 4
     judged = judge_run(merged, GateConfig())
-    confirmation = judged.comparisons["s"]["confirmation"]
+    confirmation = judged.comparisons["s"].confirmation
     # c1 fails all three head runs against three base passes; c2 passes 2 of 3 on head.
-    assert confirmation["cases"] == 2 and confirmation["complete"] is True
-    assert confirmation["delta_pp"] == pytest.approx(100 * (-1 + (2 / 3 - 1)) / 2)
+    assert confirmation.cases == 2 and confirmation.complete is True
+    assert confirmation.delta_pp == pytest.approx(100 * (-1 + (2 / 3 - 1)) / 2)
 
 
 def test_refuses_a_confirmation_run_listed_twice() -> None:

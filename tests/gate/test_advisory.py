@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from promptloop.cli import cli
 from promptloop.dataset.feedback import FeedbackRecord, output_fingerprint
-from promptloop.engine.results import CaseRecord, EvaluationRecord, SuiteResult
+from promptloop.engine.results import CaseRecord, SuiteResult
+from promptloop.evaluators.base import EvalResult
 from promptloop.gate.advisory import judge_notice, relieve, standing
 from promptloop.models.scripted import register_script
 from tests.support import copy_project
@@ -19,12 +20,8 @@ from tests.support import copy_project
 
 def case(cid: str, judge_passed: bool, label_passed: bool = True) -> CaseRecord:
     evaluations = [
-        EvaluationRecord(
-            evaluator="label", passed=label_passed, score=float(label_passed), reason="r"
-        ),
-        EvaluationRecord(
-            evaluator="tone", passed=judge_passed, score=float(judge_passed), reason="j"
-        ),
+        EvalResult(evaluator="label", passed=label_passed, score=float(label_passed), reason="r"),
+        EvalResult(evaluator="tone", passed=judge_passed, score=float(judge_passed), reason="j"),
     ]
     passed = judge_passed and label_passed
     return CaseRecord(

@@ -4,13 +4,13 @@ import dataclasses
 
 import pytest
 
-from promptloop.gate.pairing import CaseRecord, Comparison, compare, confirm
+from promptloop.gate.pairing import AveragedCase, Comparison, compare, confirm
 from promptloop.gate.policy import (
-    Check,
+    Decision,
+    GateCheck,
     GatePolicy,
-    Verdict,
     cases_to_confirm,
-    combine_verdicts,
+    combine_decisions,
     decide,
 )
 
@@ -22,8 +22,8 @@ def rec(
     error: bool = False,
     critical: bool = False,
     errored_repeats: int = 0,
-) -> CaseRecord:
-    return CaseRecord(
+) -> AveragedCase:
+    return AveragedCase(
         case_id=case_id,
         passed=passed,
         score=passed,
@@ -35,7 +35,7 @@ def rec(
 
 def suite(
     n: int, *, both_pass: int, broken: int, fixed: int
-) -> tuple[list[CaseRecord], list[CaseRecord]]:
+) -> tuple[list[AveragedCase], list[AveragedCase]]:
     """n cases: ``both_pass`` pass on both sides, then ``broken``, then ``fixed``; the
     rest fail on both sides."""
     base, head = [], []
@@ -53,7 +53,7 @@ def suite(
     return base, head
 
 
-def _check(verdict: Verdict, name: str) -> Check:
+def _check(verdict: Decision, name: str) -> GateCheck:
     return next(c for c in verdict.checks if c.name == name)
 
 
@@ -156,7 +156,7 @@ def test_without_a_baseline_a_failing_critical_case_fails() -> None:
     assert "All 1 critical cases pass" in ok.reason
 
 
-def _head(passes: int, n: int) -> list[CaseRecord]:
+def _head(passes: int, n: int) -> list[AveragedCase]:
     return [rec(f"c{i}", 1.0 if i < passes else 0.0) for i in range(n)]
 
 
@@ -223,7 +223,7 @@ def test_errors_do_not_hide_a_regression_under_neutral() -> None:
 
 def test_no_baseline_and_no_minimum_passes_with_an_explanation() -> None:
     verdict = decide(None, _head(3, 4), GatePolicy(), suite="triage")
-    assert verdict == Verdict(
+    assert verdict == Decision(
         "pass",
         "Head passes 75.0% of 4 cases; there is no baseline or minimum pass rate to gate on.",
         (),
@@ -237,22 +237,22 @@ def test_checks_carry_the_suite_name() -> None:
     assert verdict.suite == "triage"
 
 
-def _v(status: str, suite: str) -> Verdict:
-    return Verdict(status, f"{suite} says {status}.", (), suite)  # type: ignore[arg-type]
+def _v(status: str, suite: str) -> Decision:
+    return Decision(status, f"{suite} says {status}.", (), suite)  # type: ignore[arg-type]
 
 
-def test_combine_verdicts_fail_beats_inconclusive_beats_pass() -> None:
-    assert combine_verdicts([]).status == "pass"
-    assert combine_verdicts([_v("pass", "a"), _v("pass", "b")]).reason == "All 2 suites pass."
-    mixed = combine_verdicts([_v("pass", "a"), _v("inconclusive", "b"), _v("pass", "c")])
+def test_combine_decisions_fail_beats_inconclusive_beats_pass() -> None:
+    assert combine_decisions([]).status == "pass"
+    assert combine_decisions([_v("pass", "a"), _v("pass", "b")]).reason == "All 2 suites pass."
+    mixed = combine_decisions([_v("pass", "a"), _v("inconclusive", "b"), _v("pass", "c")])
     assert mixed.status == "inconclusive"
     assert mixed.reason == "1 of 3 suites is inconclusive; b: b says inconclusive."
-    failing = combine_verdicts(
+    failing = combine_decisions(
         [_v("inconclusive", "a"), _v("fail", "b"), _v("fail", "c"), _v("pass", "d")]
     )
     assert failing.status == "fail"
     assert failing.reason == "2 of 4 suites fail; b: b says fail."
-    single = combine_verdicts([_v("fail", "only")])
+    single = combine_decisions([_v("fail", "only")])
     assert single.reason == "only says fail."
 
 
@@ -290,7 +290,7 @@ def _confirmed(
     """Confirm ``comparison`` with extra runs per case id: (base runs, head runs)."""
     firsts = {p.case_id: p for p in comparison.pairs}
 
-    def averaged(side: str, fresh_only: bool) -> list[CaseRecord]:
+    def averaged(side: str, fresh_only: bool) -> list[AveragedCase]:
         out = []
         for case_id, (base_runs, head_runs) in runs.items():
             pair = firsts[case_id]

@@ -6,15 +6,15 @@ from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.engine.results import case_record
 from promptloop.evaluators.base import EvalResult
-from promptloop.gate.pairing import CaseRecord, compare
+from promptloop.gate.pairing import AveragedCase, compare
 from promptloop.gate.stats import mcnemar_exact, mcnemar_one_sided, wilson_interval
 from promptloop.gate.verdicts import pair_records
 
 
 def rec(
     case_id: str, passed: float, score: float | None = None, *, error: bool = False
-) -> CaseRecord:
-    return CaseRecord(
+) -> AveragedCase:
+    return AveragedCase(
         case_id=case_id, passed=passed, score=passed if score is None else score, error=error
     )
 
@@ -142,7 +142,9 @@ def _outcome(
     )
 
 
-def records_from_outcomes(outcomes: list[CaseOutcome], critical_tags: set[str]) -> list[CaseRecord]:
+def records_from_outcomes(
+    outcomes: list[CaseOutcome], critical_tags: set[str]
+) -> list[AveragedCase]:
     """What a run does with its outcomes: results.json records, averaged per case."""
     return pair_records([case_record(o, "train") for o in outcomes], critical_tags)
 

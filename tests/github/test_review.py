@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from promptloop.dataset.cases import case_id_for
-from promptloop.engine.results import CaseRecord, EvaluationRecord, RunResult, SuiteResult
+from promptloop.engine.comparison import ComparisonSummary
+from promptloop.engine.optimization import Scores, SplitScore
+from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
+from promptloop.evaluators.base import EvalResult
 from promptloop.github.clusters import MODEL_ERROR, Cluster, cluster_failures
 from promptloop.github.diff import parse_patch
 from promptloop.github.markers import parse_review_marker
@@ -33,8 +37,8 @@ PROMPT_LINES = [
 ]
 
 
-def ev(name: str, passed: bool, reason: str, error_type: str | None = None) -> EvaluationRecord:
-    return EvaluationRecord(
+def ev(name: str, passed: bool, reason: str, error_type: str | None = None) -> EvalResult:
+    return EvalResult(
         evaluator=name, passed=passed, score=float(passed), reason=reason, error_type=error_type
     )
 
@@ -42,7 +46,7 @@ def ev(name: str, passed: bool, reason: str, error_type: str | None = None) -> E
 def case(
     cid: str,
     status: str,
-    evaluations: list[EvaluationRecord],
+    evaluations: list[EvalResult],
     *,
     output: str | None = "out",
     error: str | None = None,
@@ -200,6 +204,30 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     assert text.rstrip().endswith("<sub>3 model calls</sub>")
 
 
+def compared(paired: int, delta_pp: float) -> ComparisonSummary:
+    """A comparison with ``paired`` cases and Δ ``delta_pp``; no case moved."""
+    return ComparisonSummary(
+        paired=paired,
+        base_pass_rate=0.5,
+        head_pass_rate=0.5 + delta_pp / 100,
+        delta_pp=delta_pp,
+        delta_lo_pp=delta_pp,
+        delta_hi_pp=delta_pp,
+        score_delta=0.0,
+        score_delta_lo=0.0,
+        score_delta_hi=0.0,
+        p_value=1.0,
+        p_worse=1.0,
+        confidence=0.95,
+        fixed=[],
+        broken=[],
+        errored=[],
+        added=[],
+        removed=[],
+        unchanged=paired,
+    )
+
+
 def test_overall_rates_weigh_suites_by_cases() -> None:
     good = suite([case(f"g{i}", "pass", []) for i in range(3)], name="a")
     bad = suite([case("b1", "fail", [ev("x", False, "no")])], name="b")
@@ -210,10 +238,7 @@ def test_overall_rates_weigh_suites_by_cases() -> None:
         model="m",
         judge_model="m",
         suites=[good, bad],
-        comparisons={
-            "a": {"paired": 3, "delta_pp": 0.0},
-            "b": {"paired": 1, "delta_pp": -100.0},
-        },
+        comparisons={"a": compared(3, 0.0), "b": compared(1, -100.0)},
     )
     assert overall_pass_rate(result) == 0.75
     assert overall_delta_pp(result) == -25.0
@@ -221,7 +246,7 @@ def test_overall_rates_weigh_suites_by_cases() -> None:
 
 def test_identical_and_near_identical_critiques_fold_into_one_line_with_a_count() -> None:
     def judged(cid: str, reason: str, fix: str) -> CaseRecord:
-        e = ev("judge", False, reason, "too_long").model_copy(update={"suggested_fix": fix})
+        e = dataclasses.replace(ev("judge", False, reason, "too_long"), suggested_fix=fix)
         return case(cid, "fail", [e])
 
     cases = [
@@ -267,19 +292,19 @@ def test_a_comment_that_leaves_critiques_out_links_to_the_job_summary_which_has_
 
 
 def test_revision_block_is_a_before_after_table_with_the_held_out_split_marked() -> None:
-    split = {"passes": 1, "n": 4, "pass_rate": 0.25}
-    better = {"passes": 4, "n": 4, "pass_rate": 1.0}
-    scores = {
-        "train_before": split,
-        "train_after": better,
-        "val_before": split,
-        "val_after": better,
-        "test_before": {"passes": 2, "n": 5, "pass_rate": 0.4},
-        "test_after": {"passes": 5, "n": 5, "pass_rate": 1.0},
-        "test_fixed": 3,
-        "test_broken": 0,
-        "test_p_value": 0.25,
-    }
+    split = SplitScore(passes=1, n=4, mean_score=0.25)
+    better = SplitScore(passes=4, n=4, mean_score=1.0)
+    scores = Scores(
+        train_before=split,
+        train_after=better,
+        val_before=split,
+        val_after=better,
+        test_before=SplitScore(passes=2, n=5, mean_score=0.4),
+        test_after=SplitScore(passes=5, n=5, mean_score=1.0),
+        test_fixed=3,
+        test_broken=0,
+        test_p_value=0.25,
+    )
     block = render_revision(
         "taglines", "p.md", "Say it once, @octocat <b>calmly</b>.", "-a\n+b\n", scores, "Where."
     )

@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from promptloop.commands.run import RunOptions, execute_run
 from promptloop.dataset.cases import case_id_for
-from promptloop.engine.results import RunResult, Verdict, read_results
+from promptloop.engine.comparison import Interval
+from promptloop.engine.results import RunResult, Verdict, mark_incomplete, read_results
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.chart import pass_rate_chart
+from promptloop.report.console import print_run
 from promptloop.report.files import write_reports
 from promptloop.report.headline import headline
 from promptloop.report.junit import render_junit
 from promptloop.report.markdown import render_markdown
+from promptloop.wording import pct
 
 PROJECTS = Path(__file__).parents[1] / "fixtures" / "projects"
 HOSTILE = "@octocat <script>alert(1)</script> positive"
@@ -221,3 +225,28 @@ def test_an_error_decided_gate_says_to_run_again_not_to_fix_the_prompt(
     assert head.next_step.startswith("run again once the model provider answers")
     first_screen = (out / "report.md").read_text().split("<details>")[0]
     assert "**Next:** Run again once the model provider answers" in first_screen
+
+
+def test_reports_show_the_interval_the_gate_carried_and_compute_none(
+    run_dir: tuple[RunResult, Path],
+) -> None:
+    result, _ = run_dir
+    suite = result.suites[0]
+    passed, failed, _ = suite.counts
+    carried = suite.pass_rate_interval
+    assert carried is not None and carried.estimate == passed / (passed + failed)
+    assert carried.lo < carried.estimate < carried.hi and carried.confidence == 0.95
+    # Whatever the gate carried is what every report shows.
+    planted = Interval(0.5, 0.125, 0.875, 0.95)
+    shown = result.model_copy(
+        update={"suites": [suite.model_copy(update={"pass_rate_interval": planted})]}
+    )
+    console = Console(record=True, width=200)
+    print_run(shown, console)
+    assert "50.0% [12.5%–87.5%]" in console.export_text()
+    assert "| 50.0% [12.5%–87.5%] |" in render_markdown(shown)
+    # A stopped run has no gate, so no interval: its finished cases are no sample.
+    stopped = mark_incomplete(result, "interrupted by SIGTERM")
+    assert all(s.pass_rate_interval is None for s in stopped.suites)
+    rate = f"| {pct(passed / (passed + failed))} |"
+    assert rate in render_markdown(stopped)

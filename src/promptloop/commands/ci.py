@@ -19,6 +19,7 @@ from pathlib import Path
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
 from promptloop.commands.pr_commands import Learned, Updated, run_comment
 from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
+from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
 from promptloop.gate.verdicts import exit_code_for
@@ -341,10 +342,9 @@ def _say_on_the_pull_request(
         ci, revisions, target.files, pull, head_sha, inline, root, target.checkout_sha
     )
     if revisions:
-        optimization = {
-            "markdown": "\n\n".join(revision_md),
-            "suites": {r.suite: r.result.to_dict() for r in revisions},
-        }
+        optimization = RunOptimization(
+            markdown="\n\n".join(revision_md), suites={r.suite: r.result for r in revisions}
+        )
         result = result.model_copy(update={"optimization": optimization})
     paths = write_reports(result, _output_dir(ci))
     for p in paths.values():

@@ -15,7 +15,7 @@ from pathlib import Path
 from promptloop.commands.run import RunOptions, locate_config
 from promptloop.dataset.feedback import (
     FeedbackRecord,
-    Verdict,
+    ReviewerVerdict,
     append_lines,
     output_fingerprint,
     unknown_case_message,
@@ -31,7 +31,7 @@ from promptloop.yamlpos import suggest
 class FeedbackAdd:
     suite: str
     case: str
-    verdict: Verdict
+    verdict: ReviewerVerdict
     note: str
     results_path: Path
     # The output judged, when given directly rather than taken from the last run.

@@ -284,6 +284,8 @@ def _merge_suites(inputs: Sequence[ShardInput], *, baseline: bool) -> list[Suite
                     ),
                     "evaluators": summarise_evaluators(ordered),
                     "usage": usage,
+                    # A shard's interval is not the whole suite's; the merged gate fills it.
+                    "pass_rate_interval": None,
                     "not_run": sum(suite.not_run for _, suite in parts[name]),
                     "reviews": sorted(
                         (r for _, suite in parts[name] for r in suite.reviews),

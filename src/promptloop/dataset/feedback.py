@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptloop.errors import UserError
 
-Verdict = Literal["good", "bad"]
+ReviewerVerdict = Literal["good", "bad"]
 FINGERPRINT_PREFIX = "sha256:"
 FEEDBACK_SUFFIX = ".feedback.jsonl"
 
@@ -36,7 +36,7 @@ class FeedbackRecord(BaseModel):
         pattern=r"^sha256:[0-9a-f]{16}$",
         description="Fingerprint of the output the verdict was given on (sha256: + 16 hex).",
     )
-    verdict: Verdict = Field(description="good: this output is right; bad: it is wrong.")
+    verdict: ReviewerVerdict = Field(description="good: this output is right; bad: it is wrong.")
     note: str = Field(default="", description="Why, in the reviewer's words.")
     by: str = Field(min_length=1, description="Who gave the verdict (a GitHub login or a name).")
     at: datetime = Field(description="When, as an ISO 8601 timestamp.")

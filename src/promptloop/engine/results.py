@@ -1,29 +1,38 @@
 """The results.json document: everything needed to re-render reports and compare runs later.
 
-The schema is versioned; readers refuse documents of a newer major version rather
-than misreading them.
+The schema is versioned; readers refuse documents of a newer version rather than
+misreading them, and read older ones (version 1 lacks the suites' pass-rate intervals).
+The gate's figures are typed in ``engine.comparison``, the optimizer's in
+``engine.optimization``; every report reads them from here and computes none itself.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import to_jsonable_python
 
 from promptloop.dataset.cases import history_dicts
-from promptloop.dataset.feedback import FeedbackRecord, latest_by_output, verdict_for
+from promptloop.dataset.feedback import (
+    FeedbackRecord,
+    ReviewerVerdict,
+    latest_by_output,
+    verdict_for,
+)
+from promptloop.engine.comparison import ComparisonSummary, Interval
+from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import Message, ToolCall, recent_turns, with_calls
 from promptloop.safety import mask_secrets, secret_spans
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 VerdictStatus = Literal["pass", "fail", "inconclusive"]
 
@@ -32,30 +41,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class EvaluationRecord(_Model):
-    evaluator: str
-    passed: bool
-    score: float
-    reason: str
-    error: str | None = None
-    error_type: str | None = None
-    evidence: str | None = None
-    suggested_fix: str | None = None
-    weight: float = 1.0
-    abstained: bool = False
-
-    @classmethod
-    def of(cls, result: EvalResult) -> EvaluationRecord:
-        """Everything but the token usage, which is summed into the case's own."""
-        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-        del fields["usage"]
-        return cls(**fields)
-
-
 class ToolCallRecord(_Model):
     name: str
     # None when ``raw_arguments`` is not a JSON object; ``error`` says why.
-    arguments: dict[str, Any] | None = None
+    arguments: dict[str, JsonValue] | None = None
     raw_arguments: str = ""
     error: str | None = None
     id: str | None = None
@@ -68,17 +57,18 @@ class CaseRecord(_Model):
     id: str
     split: str
     source: str | None = None
-    vars: dict[str, Any]
-    expected: Any = None
+    # The case's values as JSON (a date a YAML dataset wrote is its ISO string).
+    vars: dict[str, JsonValue]
+    expected: JsonValue = None
     tags: list[str] = Field(default_factory=list)
     # The case's earlier turns in OpenAI's chat shape (``dataset.cases.history_dicts``).
-    messages: list[dict[str, Any]] = Field(default_factory=list)
+    messages: list[dict[str, JsonValue]] = Field(default_factory=list)
     repeat: int = 0
     output: str | None
     status: Status
     score: float
     error: str | None = None
-    evaluations: list[EvaluationRecord] = Field(default_factory=list)
+    evaluations: list[EvalResult] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -173,7 +163,7 @@ class ReviewRecord(_Model):
     a person's word, not a judge's."""
 
     case_id: str
-    verdict: Literal["good", "bad"]
+    verdict: ReviewerVerdict
     by: str
     note: str = ""
     at: str
@@ -234,6 +224,10 @@ class SuiteResult(_Model):
     usage: UsageTotals = Field(default_factory=UsageTotals)
     # Reviewers' verdicts on this run's cases (head only: reviewers judge the head's outputs).
     reviews: list[ReviewRecord] = Field(default_factory=list)
+    # The pass rate over the cases that ran, with its 95% Wilson interval; filled by the
+    # gate (``gate.verdicts.judge_run``). None when no gate ran: a stopped run's finished
+    # cases are no sample of the suite.
+    pass_rate_interval: Interval | None = None
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -269,10 +263,12 @@ class RunResult(_Model):
     baseline_ref: str | None = None
     baseline: list[SuiteResult] = Field(default_factory=list)
     unchanged_suites: list[str] = Field(default_factory=list)
-    comparisons: dict[str, Any] = Field(default_factory=dict)
+    # Per suite with a baseline, filled by the gate.
+    comparisons: dict[str, ComparisonSummary] = Field(default_factory=dict)
     verdicts: dict[str, Verdict] = Field(default_factory=dict)
     verdict: Verdict | None = None
-    optimization: dict[str, Any] | None = None
+    # The revisions ``ci`` learned, filled from the optimizer's results.
+    optimization: RunOptimization | None = None
     notices: list[str] = Field(default_factory=list)
     # Why the run stopped before every case ran (e.g. "interrupted by SIGTERM"); an
     # incomplete run is never a pass, whatever the finished cases say.
@@ -284,15 +280,19 @@ class RunResult(_Model):
 
 
 def mark_incomplete(result: RunResult, why: str) -> RunResult:
-    """The partial result of a stopped run: finished cases kept, no gate decided."""
+    """The partial result of a stopped run: finished cases kept, no gate decided (and so
+    none of the gate's figures)."""
     finished = sum(len(s.cases) for s in (*result.suites, *result.baseline))
     reason = (
         f"incomplete: {why} after {finished} of {finished + result.not_run} cases; "
         "the gate does not decide on a partial run (a re-run resumes from the cache)"
     )
     verdict = Verdict(status="fail", reason=reason, failed_checks=["incomplete"])
+    unjudged = {"pass_rate_interval": None}
     return result.model_copy(
         update={
+            "suites": [s.model_copy(update=unjudged) for s in result.suites],
+            "baseline": [s.model_copy(update=unjudged) for s in result.baseline],
             "incomplete": why,
             "verdicts": {},
             "verdict": verdict,
@@ -308,7 +308,7 @@ def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
     dumped = result.model_dump(mode="json")
     strings: list[str] = []
 
-    def collect(value: Any) -> None:
+    def collect(value: JsonValue) -> None:
         if isinstance(value, str):
             strings.append(value)
         elif isinstance(value, dict):
@@ -323,7 +323,7 @@ def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
     if not secret_spans("\n".join(strings), listed):
         return result
 
-    def mask(value: Any) -> Any:
+    def mask(value: JsonValue) -> JsonValue:
         if isinstance(value, str):
             return mask_secrets(value, listed)
         if isinstance(value, dict):
@@ -341,16 +341,16 @@ def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord
         id=case.id,
         split=split,
         source=case.source,
-        vars=dict(case.vars),
-        expected=case.expected,
+        vars=to_jsonable_python(dict(case.vars)),
+        expected=to_jsonable_python(case.expected),
         tags=list(case.tags),
-        messages=history_dicts(case.messages),
+        messages=to_jsonable_python(history_dicts(case.messages)),
         repeat=repeat,
         output=outcome.output,
         status=outcome.status,
         score=outcome.score,
         error=outcome.error,
-        evaluations=[EvaluationRecord.of(e) for e in outcome.evaluations],
+        evaluations=list(outcome.evaluations),
         prompt_tokens=outcome.usage.prompt_tokens,
         completion_tokens=outcome.usage.completion_tokens,
         cost_usd=outcome.usage.cost_usd,
@@ -393,6 +393,9 @@ def read_results(path: Path) -> RunResult:
     except json.JSONDecodeError as exc:
         raise UserError(f"not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version == 1:
+        # Version 2 only added fields with defaults: read as it is, written as version 2.
+        raw = {**raw, "schema_version": SCHEMA_VERSION}
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise UserError(
             f"results schema version {version!r} is not one this promptloop reads "

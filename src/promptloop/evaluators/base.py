@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, ClassVar, Protocol
+
+from pydantic import ConfigDict, Field
 
 from promptloop.dataset.cases import Case
 from promptloop.models.base import ModelClient, ToolCall, Usage
@@ -27,6 +29,11 @@ class EvaluatorFileError(ValueError):
 
 @dataclass(frozen=True)
 class EvalResult:
+    """One evaluator's verdict on one output; results.json records it as it is, but for
+    the token usage, which is summed into the case's own."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
     evaluator: str
     passed: bool
     score: float
@@ -38,7 +45,7 @@ class EvalResult:
     evidence: str | None = None
     suggested_fix: str | None = None
     weight: float = 1.0
-    usage: Usage = field(default_factory=Usage)
+    usage: Annotated[Usage, Field(exclude=True)] = field(default_factory=Usage)
     # The evaluator has no opinion on this output (a reviewer's verdict on a different
     # output): it neither passes nor fails the case, and the others decide.
     abstained: bool = False

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from promptloop.engine.comparison import Interval
 from promptloop.gate.stats import (
     TIE_TOLERANCE,
     discordant_counts,
@@ -30,7 +31,7 @@ ChangeKind = Literal["fixed", "broken", "unchanged", "errored", "added", "remove
 
 
 @dataclass(frozen=True)
-class CaseRecord:
+class AveragedCase:
     """One case under one prompt, repeats already averaged.
 
     ``passed`` and ``score`` are means over the repeats that did not error; a case
@@ -60,21 +61,11 @@ class CaseRecord:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A point estimate with its two-sided interval at ``confidence``."""
-
-    estimate: float
-    lo: float
-    hi: float
-    confidence: float
-
-
-@dataclass(frozen=True)
 class CasePair:
     case_id: str
     kind: ChangeKind
-    base: CaseRecord | None
-    head: CaseRecord | None
+    base: AveragedCase | None
+    head: AveragedCase | None
 
     @property
     def critical(self) -> bool:
@@ -183,7 +174,7 @@ class Comparison:
         return tuple(p for p in self.pairs if p.kind == "broken" and p.critical)
 
 
-def _classify(base: CaseRecord | None, head: CaseRecord | None) -> ChangeKind:
+def _classify(base: AveragedCase | None, head: AveragedCase | None) -> ChangeKind:
     if base is None:
         return "added"
     if head is None:
@@ -198,8 +189,8 @@ def _classify(base: CaseRecord | None, head: CaseRecord | None) -> ChangeKind:
     return "unchanged"
 
 
-def _index(records: Sequence[CaseRecord], side: str) -> dict[str, CaseRecord]:
-    index: dict[str, CaseRecord] = {}
+def _index(records: Sequence[AveragedCase], side: str) -> dict[str, AveragedCase]:
+    index: dict[str, AveragedCase] = {}
     for record in records:
         if record.case_id in index:
             raise ValueError(
@@ -211,8 +202,8 @@ def _index(records: Sequence[CaseRecord], side: str) -> dict[str, CaseRecord]:
 
 
 def compare(
-    base: Sequence[CaseRecord],
-    head: Sequence[CaseRecord],
+    base: Sequence[AveragedCase],
+    head: Sequence[AveragedCase],
     *,
     confidence: float = 0.95,
     seed: int = 0,
@@ -271,10 +262,10 @@ def compare(
 
 def confirm(
     comparison: Comparison,
-    base_all: Sequence[CaseRecord],
-    head_all: Sequence[CaseRecord],
-    base_fresh: Sequence[CaseRecord],
-    head_fresh: Sequence[CaseRecord],
+    base_all: Sequence[AveragedCase],
+    head_all: Sequence[AveragedCase],
+    base_fresh: Sequence[AveragedCase],
+    head_fresh: Sequence[AveragedCase],
     *,
     runs: int,
     errored_runs: int = 0,

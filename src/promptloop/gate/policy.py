@@ -73,15 +73,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from promptloop.gate.pairing import CaseRecord, Comparison
+from promptloop.engine.results import VerdictStatus
+from promptloop.gate.pairing import AveragedCase, Comparison
 from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
-Status = Literal["pass", "fail", "inconclusive"]
 OnError = Literal["fail", "neutral", "ignore"]
 CheckName = Literal["errors", "critical", "regression", "min_pass_rate"]
 
-_SEVERITY: dict[Status, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
+_SEVERITY: dict[VerdictStatus, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
 # Which check speaks for the verdict: the most fundamental problem first when
 # something is wrong, the most informative figure first when all is well.
 _BLAME_ORDER: tuple[CheckName, ...] = ("errors", "critical", "regression", "min_pass_rate")
@@ -136,18 +136,21 @@ class Holm:
 
 
 @dataclass(frozen=True)
-class Check:
+class GateCheck:
     name: CheckName
-    status: Status
+    status: VerdictStatus
     reason: str
     suite: str | None = None
 
 
 @dataclass(frozen=True)
-class Verdict:
-    status: Status
+class Decision:
+    """The gate's decision on a suite (or a run), every check with it; results.json keeps
+    its status, reason and failed checks (``engine.results.Verdict``)."""
+
+    status: VerdictStatus
     reason: str
-    checks: tuple[Check, ...] = ()
+    checks: tuple[GateCheck, ...] = ()
     suite: str | None = None
 
 
@@ -173,16 +176,16 @@ def cases_to_confirm(
 
 def decide(
     comparison: Comparison | None,
-    head: Sequence[CaseRecord],
+    head: Sequence[AveragedCase],
     policy: GatePolicy,
     *,
     suite: str | None = None,
     holm: Holm | None = None,
-) -> Verdict:
+) -> Decision:
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
-    checks: list[Check] = []
+    checks: list[GateCheck] = []
     errors = _errors_check(comparison, head, policy)
     if errors is not None:
         checks.append(errors)
@@ -202,34 +205,34 @@ def decide(
             f"Head passes {pct(rate)} of {_cases(len(ran))}; there is no baseline or "
             "minimum pass rate to gate on."
         )
-        return Verdict("pass", reason, (), suite)
+        return Decision("pass", reason, (), suite)
     status = _worst(c.status for c in checks)
     order = _PRAISE_ORDER if status == "pass" else _BLAME_ORDER
     speaker = min((c for c in checks if c.status == status), key=lambda c: order.index(c.name))
-    return Verdict(status, speaker.reason, tuple(checks), suite)
+    return Decision(status, speaker.reason, tuple(checks), suite)
 
 
-def combine_verdicts(verdicts: Sequence[Verdict]) -> Verdict:
-    """One verdict for several suites: fail beats inconclusive beats pass."""
+def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
+    """One decision for several suites: fail beats inconclusive beats pass."""
     if not verdicts:
-        return Verdict("pass", "No suite was gated.")
+        return Decision("pass", "No suite was gated.")
     status = _worst(v.status for v in verdicts)
     checks = tuple(c for v in verdicts for c in v.checks)
     if len(verdicts) == 1:
-        return Verdict(status, verdicts[0].reason, checks, verdicts[0].suite)
+        return Decision(status, verdicts[0].reason, checks, verdicts[0].suite)
     if status == "pass":
-        return Verdict(status, f"All {len(verdicts)} suites pass.", checks)
+        return Decision(status, f"All {len(verdicts)} suites pass.", checks)
     worst = [v for v in verdicts if v.status == status]
     first = worst[0]
     named = f"{first.suite}: {first.reason}" if first.suite else first.reason
     verb = "fail" if status == "fail" else "are inconclusive"
     if len(worst) == 1:
         verb = "fails" if status == "fail" else "is inconclusive"
-    return Verdict(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
+    return Decision(status, f"{len(worst)} of {len(verdicts)} suites {verb}; {named}", checks)
 
 
-def _worst(statuses: Iterable[Status]) -> Status:
-    worst: Status = "pass"
+def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
+    worst: VerdictStatus = "pass"
     for status in statuses:
         if _SEVERITY[status] > _SEVERITY[worst]:
             worst = status
@@ -237,8 +240,8 @@ def _worst(statuses: Iterable[Status]) -> Status:
 
 
 def _errors_check(
-    comparison: Comparison | None, head: Sequence[CaseRecord], policy: GatePolicy
-) -> Check | None:
+    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
+) -> GateCheck | None:
     head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
     base_errored = 0
     if comparison is not None:
@@ -258,19 +261,21 @@ def _errors_check(
         where += f", {confirming} while confirming"
     subject = f"{plural(total, 'case run')} hit an infrastructure error ({where})"
     if policy.on_error == "fail":
-        return Check("errors", "fail", f"{subject}, and gate.on_error is fail.")
+        return GateCheck("errors", "fail", f"{subject}, and gate.on_error is fail.")
     if policy.on_error == "neutral":
-        return Check(
+        return GateCheck(
             "errors",
             "inconclusive",
             f"{subject}, so the result is incomplete (gate.on_error is neutral).",
         )
-    return Check(
+    return GateCheck(
         "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
     )
 
 
-def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -> Check | None:
+def _critical_check(
+    comparison: Comparison | None, head: Sequence[AveragedCase]
+) -> GateCheck | None:
     if comparison is not None:
         critical = [p for p in comparison.pairs if p.critical]
         if not critical:
@@ -288,12 +293,12 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
                 if p.base is not None and p.head is not None
             )
             more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
-            return Check(
+            return GateCheck(
                 "critical",
                 "fail",
                 f"Head breaks {plural(len(broken), 'critical case')}: {shown}{more}.",
             )
-        return Check("critical", "pass", f"No critical case broke ({len(critical)} checked).")
+        return GateCheck("critical", "pass", f"No critical case broke ({len(critical)} checked).")
     critical_head = [r for r in head if r.critical and not r.error]
     if not critical_head:
         return None
@@ -301,13 +306,13 @@ def _critical_check(comparison: Comparison | None, head: Sequence[CaseRecord]) -
     if failing:
         shown = ", ".join(f"{r.case_id} ({pct(r.passed)})" for r in failing[:5])
         more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
-        return Check(
+        return GateCheck(
             "critical",
             "fail",
             f"{plural(len(failing), 'critical case').capitalize()} failed on head with no "
             f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
         )
-    return Check("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
+    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
 
 
 def regression_p(comparison: Comparison) -> float:
@@ -319,9 +324,9 @@ def regression_p(comparison: Comparison) -> float:
     return comparison.p_worse
 
 
-def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> Check:
+def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> GateCheck:
     if comparison.paired == 0:
-        return Check(
+        return GateCheck(
             "regression",
             "inconclusive",
             "No case could be paired between base and head, so a regression cannot be judged.",
@@ -363,24 +368,24 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
-            return Check("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
-        return Check(
+            return GateCheck("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
+        return GateCheck(
             "regression",
             "inconclusive",
             f"{moves}; {figures}, more than the {allowance} but not significant at "
             f"{_level(policy.confidence)}: add cases or repeats to decide.",
         )
     if estimate < 0:
-        return Check("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
-    return Check("regression", "pass", f"{moves}; {figures}.")
+        return GateCheck("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
+    return GateCheck("regression", "pass", f"{moves}; {figures}.")
 
 
-def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float) -> Check:
+def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> GateCheck:
     ran = [r for r in head if not r.error]
     n = len(ran)
     required = f"the required {pct(minimum)}"
     if n == 0:
-        return Check(
+        return GateCheck(
             "min_pass_rate",
             "inconclusive",
             f"No head case produced an output, so {required} cannot be checked.",
@@ -392,15 +397,15 @@ def _minimum_check(head: Sequence[CaseRecord], minimum: float, confidence: float
     bound = f"{_level(confidence)} upper bound {pct(hi)}"
     figures = f"Head pass rate {pct(rate)} over {_cases(n)}"
     if hi < minimum:
-        return Check("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
+        return GateCheck("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
     if rate < minimum:
-        return Check(
+        return GateCheck(
             "min_pass_rate",
             "inconclusive",
             f"{figures} is below {required} but within noise ({bound}): add cases or repeats "
             "to decide.",
         )
-    return Check("min_pass_rate", "pass", f"{figures} meets {required}.")
+    return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
 
 
 def _num(value: float) -> str:

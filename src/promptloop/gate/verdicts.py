@@ -5,25 +5,29 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Collection, Sequence
-from typing import Any
 
+from promptloop.engine.comparison import (
+    ChangedCase,
+    ComparisonSummary,
+    ConfirmationSummary,
+    Interval,
+)
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult, Verdict
-from promptloop.gate.pairing import CaseRecord as PairRecord
-from promptloop.gate.pairing import Comparison, compare, confirm
+from promptloop.gate.pairing import AveragedCase, ChangeKind, Comparison, compare, confirm
 from promptloop.gate.policy import (
+    Decision,
     GatePolicy,
     Holm,
     cases_to_confirm,
-    combine_verdicts,
+    combine_decisions,
     decide,
     regression_p,
 )
-from promptloop.gate.policy import Verdict as GateVerdict
-from promptloop.gate.stats import holm_adjusted
+from promptloop.gate.stats import holm_adjusted, wilson_interval
 from promptloop.project.config import GateConfig
 
 
-def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) -> list[PairRecord]:
+def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) -> list[AveragedCase]:
     """Average repeats within a case; a case errors only when every repeat errored."""
     groups: dict[str, list[CaseRecord]] = {}
     for case in cases:
@@ -37,7 +41,7 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
         shown = next((c for c in ran if c.status == "fail"), ran[0] if ran else group[0])
         passing = next((c for c in ran if c.status == "pass"), None)
         records.append(
-            PairRecord(
+            AveragedCase(
                 case_id=case_id,
                 passed=sum(1.0 for c in ran if c.status == "pass") / len(ran) if ran else 0.0,
                 score=sum(c.score for c in ran) / len(ran) if ran else 0.0,
@@ -55,10 +59,10 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
     return records
 
 
-def comparison_summary(comparison: Comparison) -> dict[str, Any]:
-    """The JSON-friendly view of a comparison that reports render."""
+def comparison_summary(comparison: Comparison) -> ComparisonSummary:
+    """What results.json keeps of a comparison, for the reports to render."""
 
-    def side(record: PairRecord | None, better: bool) -> tuple[str | None, str]:
+    def side(record: AveragedCase | None, better: bool) -> tuple[str | None, str]:
         """The run that shows the change: the better side passing, the worse failing."""
         if record is None:
             return None, ""
@@ -66,69 +70,84 @@ def comparison_summary(comparison: Comparison) -> dict[str, Any]:
             return record.pass_output, record.pass_reason
         return record.output, record.reason
 
-    def items(kind: str) -> list[dict[str, Any]]:
+    def items(kind: ChangeKind) -> list[ChangedCase]:
         listed = []
-        for p in comparison.pairs:
-            if p.kind != kind:
-                continue
+        for p in comparison.of_kind(kind):
             base_output, base_reason = side(p.base, kind == "broken")
             head_output, head_reason = side(p.head, kind == "fixed")
             listed.append(
-                {
-                    "case_id": p.case_id,
-                    "critical": p.critical,
-                    "base_output": base_output,
-                    "head_output": head_output,
-                    "base_reason": base_reason,
-                    "head_reason": head_reason,
-                    "base_passed": p.base.passed if p.base else None,
-                    "head_passed": p.head.passed if p.head else None,
-                    "output_unchanged": p.output_unchanged,
-                }
+                ChangedCase(
+                    case_id=p.case_id,
+                    critical=p.critical,
+                    base_output=base_output,
+                    head_output=head_output,
+                    base_reason=base_reason,
+                    head_reason=head_reason,
+                    base_passed=p.base.passed if p.base else None,
+                    head_passed=p.head.passed if p.head else None,
+                    output_unchanged=p.output_unchanged,
+                )
             )
         return listed
 
     confirmation = comparison.confirmation
-    return {
-        "confirmation": None
+    return ComparisonSummary(
+        confirmation=None
         if confirmation is None
-        else {
-            "cases": confirmation.cases,
-            "runs": confirmation.runs,
-            "complete": confirmation.complete,
-            "delta_pp": confirmation.delta_pp,
-            "broken": confirmation.broken_count,
-            "fixed": confirmation.fixed_count,
-            "p_worse": confirmation.p_worse,
-            "errored_runs": confirmation.errored_runs,
-        },
-        "paired": comparison.paired,
-        # Δ, its interval and both p-values below are the first look's; the second
-        # look's figures are under "confirmation".
-        "look": "first",
-        "outputs_unchanged": sum(1 for p in comparison.pairs if p.output_unchanged),
-        "first_look_only": comparison.first_look_only,
-        "base_pass_rate": comparison.base_pass_rate.estimate,
-        "head_pass_rate": comparison.head_pass_rate.estimate,
-        "delta_pp": comparison.delta_pp.estimate,
-        "delta_lo_pp": comparison.delta_pp.lo,
-        "delta_hi_pp": comparison.delta_pp.hi,
-        "score_delta": comparison.score_delta.estimate,
-        "score_delta_lo": comparison.score_delta.lo,
-        "score_delta_hi": comparison.score_delta.hi,
-        "p_value": comparison.mcnemar_p,
-        "p_worse": comparison.p_worse,
-        "confidence": comparison.confidence,
-        "fixed": items("fixed"),
-        "broken": items("broken"),
-        "errored": items("errored"),
-        "added": items("added"),
-        "removed": items("removed"),
-        "unchanged": comparison.count("unchanged"),
-    }
+        else ConfirmationSummary(
+            cases=confirmation.cases,
+            runs=confirmation.runs,
+            complete=confirmation.complete,
+            delta_pp=confirmation.delta_pp,
+            broken=confirmation.broken_count,
+            fixed=confirmation.fixed_count,
+            p_worse=confirmation.p_worse,
+            errored_runs=confirmation.errored_runs,
+        ),
+        paired=comparison.paired,
+        look="first",
+        outputs_unchanged=sum(1 for p in comparison.pairs if p.output_unchanged),
+        first_look_only=comparison.first_look_only,
+        base_pass_rate=comparison.base_pass_rate.estimate,
+        head_pass_rate=comparison.head_pass_rate.estimate,
+        delta_pp=comparison.delta_pp.estimate,
+        delta_lo_pp=comparison.delta_pp.lo,
+        delta_hi_pp=comparison.delta_pp.hi,
+        score_delta=comparison.score_delta.estimate,
+        score_delta_lo=comparison.score_delta.lo,
+        score_delta_hi=comparison.score_delta.hi,
+        p_value=comparison.mcnemar_p,
+        p_worse=comparison.p_worse,
+        confidence=comparison.confidence,
+        fixed=items("fixed"),
+        broken=items("broken"),
+        errored=items("errored"),
+        added=items("added"),
+        removed=items("removed"),
+        unchanged=comparison.count("unchanged"),
+    )
 
 
-def _as_result_verdict(verdict: GateVerdict) -> Verdict:
+# The reports' tables show every suite's pass rate at this level, whatever the gate's.
+SHOWN_CONFIDENCE = 0.95
+
+
+def pass_rate_interval(suite: SuiteResult) -> Interval | None:
+    """The suite's pass rate over the cases that ran (each repeat counted), with its Wilson
+    interval; None when no case ran."""
+    passed, failed, _ = suite.counts
+    n = passed + failed
+    if n == 0:
+        return None
+    lo, hi = wilson_interval(passed, n, SHOWN_CONFIDENCE)
+    return Interval(passed / n, lo, hi, SHOWN_CONFIDENCE)
+
+
+def _with_interval(suite: SuiteResult) -> SuiteResult:
+    return suite.model_copy(update={"pass_rate_interval": pass_rate_interval(suite)})
+
+
+def _as_result_verdict(verdict: Decision) -> Verdict:
     return Verdict(
         status=verdict.status,
         reason=verdict.reason,
@@ -150,14 +169,14 @@ def _policy(gate: GateConfig, suite: SuiteResult) -> GatePolicy:
 
 def _first_look(
     base: SuiteResult, head: SuiteResult, policy: GatePolicy, seed: int
-) -> tuple[Comparison, list[PairRecord]]:
+) -> tuple[Comparison, list[AveragedCase]]:
     head_records = pair_records(head.cases, policy.critical_tags)
     base_records = pair_records(base.cases, policy.critical_tags)
     comparison = compare(base_records, head_records, confidence=policy.confidence, seed=seed)
     return comparison, head_records
 
 
-FirstLooks = dict[str, tuple[Comparison, list[PairRecord]]]
+FirstLooks = dict[str, tuple[Comparison, list[AveragedCase]]]
 
 
 def first_looks(
@@ -237,9 +256,9 @@ def _confirmed(
 def judge_run(
     result: RunResult, gate: GateConfig, *, seed: int = 0, looks: FirstLooks | None = None
 ) -> RunResult:
-    """Fill in comparisons and verdicts. Pure: returns a new result. ``looks`` are the
-    first-look comparisons when the caller already has them (they depend only on the
-    first-look cases, which confirmation leaves alone)."""
+    """Fill in the suites' pass-rate intervals, the comparisons and the verdicts. Pure:
+    returns a new result. ``looks`` are the first-look comparisons when the caller already
+    has them (they depend only on the first-look cases, which confirmation leaves alone)."""
     base = {s.name: s for s in result.baseline}
     if looks is None:
         looks = first_looks(result.suites, result.baseline, gate, seed)
@@ -253,9 +272,9 @@ def judge_run(
                 comparison = dataclasses.replace(comparison, first_look_only=suite.first_look_only)
             compared[suite.name] = comparison
     holm = _holm(compared) if gate.holm else {}
-    comparisons: dict[str, Any] = {}
+    comparisons: dict[str, ComparisonSummary] = {}
     verdicts: dict[str, Verdict] = {}
-    gate_verdicts: list[GateVerdict] = []
+    gate_verdicts: list[Decision] = []
     for suite in result.suites:
         policy = _policy(gate, suite)
         paired = compared.get(suite.name)
@@ -267,9 +286,11 @@ def judge_run(
         verdict = decide(paired, head_records, policy, suite=suite.name, holm=holm.get(suite.name))
         gate_verdicts.append(verdict)
         verdicts[suite.name] = _as_result_verdict(verdict)
-    overall = _as_result_verdict(combine_verdicts(gate_verdicts))
+    overall = _as_result_verdict(combine_decisions(gate_verdicts))
     return result.model_copy(
         update={
+            "suites": [_with_interval(s) for s in result.suites],
+            "baseline": [_with_interval(s) for s in result.baseline],
             "comparisons": comparisons,
             "verdicts": verdicts,
             "verdict": overall,

@@ -389,8 +389,8 @@ def overall_delta_pp(result: RunResult) -> float | None:
     """Case-weighted mean of the per-suite paired deltas (None without a baseline)."""
     num = den = 0.0
     for cmp in result.comparisons.values():
-        weight = float(cmp.get("paired") or 0)
+        weight = float(cmp.paired)
         if weight:
-            num += weight * float(cmp["delta_pp"])
+            num += weight * cmp.delta_pp
             den += weight
     return num / den if den else None

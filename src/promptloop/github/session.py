@@ -122,8 +122,7 @@ def deliver_revisions(
         plan = plan_suggestions(
             res.seed_text, res.revised_text, hunks_of(files.get(rev.path) if files else None)
         )
-        scores = res.scores.to_dict()
-        why = held_out_line(scores)
+        why = held_out_line(res.scores)
         if plan.complete and plan.suggestions and not ci.can_comment(pull):
             where = "No review is posted from this run; apply the diff below by hand."
         elif plan.complete and plan.suggestions:
@@ -138,7 +137,7 @@ def deliver_revisions(
                 rev.path,
                 optimizer_account(res.trajectory),
                 res.unified_diff,
-                scores,
+                res.scores,
                 where,
             )
         )

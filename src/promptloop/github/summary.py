@@ -5,10 +5,10 @@ reason are neutralised here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from promptloop.engine.optimization import Candidate, Scores, SplitScore
 from promptloop.github.review import PlannedComment
 from promptloop.safety import code_block, inline_code, neutralize
 from promptloop.wording import one_line
@@ -69,14 +69,14 @@ def _strip_marker(body: str) -> str:
     return re.sub(r"\n*<!-- promptloop:[^>]*-->\s*$", "", body)
 
 
-def held_out_line(scores: object) -> str:
+def held_out_line(scores: Scores) -> str:
     """The suggestion's one line of evidence: its pass count on the held-out test cases,
     which took no part in choosing it (else on validation), or ""."""
-    if not isinstance(scores, Mapping):
-        return ""
-    for key, which in (("test", "held-out test cases"), ("val", "validation cases")):
-        before, after = scores.get(f"{key}_before"), scores.get(f"{key}_after")
-        if isinstance(before, Mapping) and isinstance(after, Mapping):
+    for before, after, which in (
+        (scores.test_before, scores.test_after, "held-out test cases"),
+        (scores.val_before, scores.val_after, "validation cases"),
+    ):
+        if before is not None and after is not None:
             return (
                 f"On the {which}: {_passes(before)} passed before, "
                 f"{_passes(after)} with this change."
@@ -84,44 +84,44 @@ def held_out_line(scores: object) -> str:
     return ""
 
 
-def optimizer_account(trajectory: Sequence[Any]) -> str:
-    """What the optimizer itself said about the candidates that were kept (``Candidate``-like
-    objects, read by duck typing); the run's bookkeeping stays in the trajectory file."""
-    said = [getattr(c, "rationale", "") for c in trajectory if getattr(c, "accepted", False)]
-    return " ".join(s.strip() for s in said if s and s.strip())
+def optimizer_account(trajectory: Sequence[Candidate]) -> str:
+    """What the optimizer itself said about the candidates that were kept; the run's
+    bookkeeping stays in the trajectory file."""
+    said = [c.rationale for c in trajectory if c.accepted]
+    return " ".join(s.strip() for s in said if s.strip())
 
 
-_SPLITS = (
-    ("train", "train: the optimizer learned from these"),
-    ("val", "validation: chose the revision"),
-    ("test", "**test, held out**: took no part in choosing"),
+_SPLIT_LABELS = (
+    "train: the optimizer learned from these",
+    "validation: chose the revision",
+    "**test, held out**: took no part in choosing",
 )
 
 
-def _passes(score: object) -> str:
-    if not isinstance(score, Mapping):
-        return "—"
-    passes, n = int(score.get("passes", 0)), int(score.get("n", 0))
-    return f"{passes} of {n}" if n else "—"
+def _passes(score: SplitScore | None) -> str:
+    return f"{score.passes} of {score.n}" if score is not None and score.n else "—"
 
 
-def _scores_table(scores: Mapping[str, Any]) -> list[str]:
+def _scores_table(scores: Scores) -> list[str]:
+    splits = (
+        (scores.train_before, scores.train_after),
+        (scores.val_before, scores.val_after),
+        (scores.test_before, scores.test_after),
+    )
     rows = [
-        f"| {label} | {_passes(scores.get(f'{key}_before'))} | "
-        f"{_passes(scores.get(f'{key}_after'))} |"
-        for key, label in _SPLITS
-        if scores.get(f"{key}_before") or scores.get(f"{key}_after")
+        f"| {label} | {_passes(before)} | {_passes(after)} |"
+        for label, (before, after) in zip(_SPLIT_LABELS, splits, strict=True)
+        if before is not None or after is not None
     ]
     if not rows:
         return []
     lines = ["| cases | passing before | passing after |", "|---|---:|---:|", *rows]
-    p = scores.get("test_p_value")
-    if isinstance(p, int | float):
-        fixed, broken = int(scores.get("test_fixed", 0)), int(scores.get("test_broken", 0))
+    p = scores.test_p_value
+    if p is not None:
         lines += [
             "",
-            f"<sub>On the held-out test cases: {fixed} fixed, {broken} broken "
-            f"(exact McNemar p = {p:.3g}).</sub>",
+            f"<sub>On the held-out test cases: {scores.test_fixed} fixed, "
+            f"{scores.test_broken} broken (exact McNemar p = {p:.3g}).</sub>",
         ]
     return lines
 
@@ -131,14 +131,14 @@ def render_revision(
     path: str,
     rationale: str,
     diff: str,
-    scores: Mapping[str, Any] | None,
+    scores: Scores | None,
     where: str,
 ) -> str:
     """The optimizer's revision for the summary: how it scored, why, the diff, where it went.
 
     ``rationale`` is the optimizer's own account (``optimizer_account``), shown as a quote."""
     lines = [f"### Learned revision of {inline_code(path)} ({inline_code(suite)})", ""]
-    table = _scores_table(scores or {})
+    table = _scores_table(scores) if scores is not None else []
     if table:
         lines += [*table, ""]
     if rationale.strip():

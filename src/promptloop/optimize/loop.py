@@ -46,9 +46,9 @@ from promptloop.optimize.result import (
     Candidate,
     Mode,
     OptimizationResult,
+    OptimizationStatus,
     Scores,
     SplitScore,
-    Status,
     changed_ranges,
     unified_diff,
 )
@@ -88,7 +88,7 @@ def paired_counts(
     return fixed, broken, total_before / n, total_after / n
 
 
-def decide(
+def weigh_candidate(
     before: Sequence[CaseOutcome], after: Sequence[CaseOutcome]
 ) -> tuple[bool, str, int, int, float]:
     """(accepted, why, fixed, broken, p_value) for a candidate against the current prompt."""
@@ -360,7 +360,7 @@ class _Loop:
         candidate = proposal.text or ""
         before = await self.run.score(self.current, "val", self.val)
         after = await self.run.score(candidate, "val", self.val)
-        accepted, why, fixed, broken, p = decide(before, after)
+        accepted, why, fixed, broken, p = weigh_candidate(before, after)
         if accepted:
             spoiled = await self._breaks_reviewed(candidate)
             if spoiled:
@@ -507,7 +507,7 @@ async def optimize(
     if loop.completed == 0 and not loop.errors:
         reason = loop.notes[-1] if loop.notes else "zero rounds configured"
         loop.errors.append(f"no optimisation round could run: {reason}")
-    status: Status = (
+    status: OptimizationStatus = (
         "improved" if improved else "error" if loop.completed == 0 else "no_improvement"
     )
     # A run that failed still shows the seed's figures it measured; the test split stays
@@ -587,7 +587,7 @@ def _rationale(
 
 __all__ = [
     "PromptScorer",
-    "decide",
     "optimize",
     "paired_counts",
+    "weigh_candidate",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptloop.dataset.cases import Case
-from promptloop.dataset.feedback import FeedbackRecord, Verdict, latest_by_output
+from promptloop.dataset.feedback import FeedbackRecord, ReviewerVerdict, latest_by_output
 from promptloop.optimize.metaprompt import FailureLine
 from promptloop.optimize.packing import DEFAULT_FIELD_CHARS, estimate_tokens, truncate
 
@@ -26,7 +26,7 @@ SECTION_TITLE = (
 @dataclass(frozen=True)
 class ReviewerNote:
     case_id: str
-    verdict: Verdict
+    verdict: ReviewerVerdict
     note: str
     by: str
 
@@ -67,7 +67,7 @@ def compact_lines(notes: Sequence[ReviewerNote]) -> list[FailureLine]:
 
 def marked_good(notes: Sequence[ReviewerNote]) -> frozenset[str]:
     """Cases whose latest verdict is good (a later bad on another output does not count)."""
-    latest: dict[str, Verdict] = {}
+    latest: dict[str, ReviewerVerdict] = {}
     for note in notes:
         latest[note.case_id] = note.verdict
     return frozenset(case for case, verdict in latest.items() if verdict == "good")

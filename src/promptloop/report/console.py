@@ -20,7 +20,8 @@ from promptloop.report.names import REVIEW_STATE, case_label
 from promptloop.wording import pct, plural
 
 if TYPE_CHECKING:
-    from promptloop.optimize.result import OptimizeOutcome, SplitScore
+    from promptloop.engine.optimization import SplitScore
+    from promptloop.optimize.result import OptimizeOutcome
 
 _STATUS_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
 
@@ -99,16 +100,13 @@ def print_run(result: RunResult, console: Console, *, max_failures: int = 8) -> 
                 )
 
     for name, comparison in result.comparisons.items():
-        broken = comparison.get("broken", [])
-        fixed = comparison.get("fixed", [])
         console.print(
             f"[bold]{name}[/bold] vs {result.baseline_ref}: "
-            f"{len(fixed)} fixed, {len(broken)} broken"
+            f"{len(comparison.fixed)} fixed, {len(comparison.broken)} broken"
         )
-        if "paired" in comparison:
-            console.print(f"  {outputs_line(comparison)}", highlight=False)
-        if comparison.get("confirmation"):
-            console.print(f"  {confirmation_line(comparison['confirmation'])}", highlight=False)
+        console.print(f"  {outputs_line(comparison)}", highlight=False)
+        if comparison.confirmation is not None:
+            console.print(f"  {confirmation_line(comparison.confirmation)}", highlight=False)
 
     # The summary on stdout stands alone: warnings (unused variables, skipped baselines,
     # the embedded model) are repeated here even if stderr showed some of them earlier.

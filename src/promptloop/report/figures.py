@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from promptloop.engine.comparison import ComparisonSummary, ConfirmationSummary
 from promptloop.engine.results import SuiteResult
-from promptloop.gate.stats import wilson_interval
 from promptloop.wording import pct, plural
 
 
 def rate_with_interval(suite: SuiteResult) -> str:
-    """Pass rate over cases that ran, with its 95% Wilson interval."""
+    """Pass rate over cases that ran, with the interval the gate computed (a stopped run
+    has none: its finished cases are no sample of the suite)."""
+    interval = suite.pass_rate_interval
+    if interval is not None:
+        return f"{pct(interval.estimate)} [{pct(interval.lo)}–{pct(interval.hi)}]"
     passed, failed, _ = suite.counts
-    n = passed + failed
-    if n == 0:
-        return "n/a"
-    lo, hi = wilson_interval(passed, n)
-    return f"{pct(passed / n)} [{pct(lo)}–{pct(hi)}]"
+    return pct(suite.pass_rate) if passed + failed else "n/a"
 
 
 def format_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def confirmation_line(confirmation: Mapping[str, Any]) -> str:
-    """One sentence on the gate's confirmation runs (results.json's comparison block)."""
-    cases, runs = int(confirmation["cases"]), int(confirmation["runs"])
-    what = plural(cases, "changed case")
-    more = f"{plural(runs, 'more time')} on each side"
-    if not confirmation["complete"]:
+def confirmation_line(confirmation: ConfirmationSummary) -> str:
+    """One sentence on the gate's confirmation runs."""
+    what = plural(confirmation.cases, "changed case")
+    more = f"{plural(confirmation.runs, 'more time')} on each side"
+    if not confirmation.complete:
         return f"{what} (broken critical cases) ran {more} to confirm them."
     return (
-        f"the {what} ran {more} to confirm: Δ {confirmation['delta_pp']:+.1f} pp with every "
-        f"run counted, p (head worse) {format_p(float(confirmation['p_worse']))}."
+        f"the {what} ran {more} to confirm: Δ {confirmation.delta_pp:+.1f} pp with every "
+        f"run counted, p (head worse) {format_p(confirmation.p_worse)}."
     )
 
 
@@ -42,19 +38,19 @@ def _signed(value: float) -> str:
     return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
 
 
-def change_with_interval(cmp: Mapping[str, Any] | None) -> str:
-    """Head minus base in points with its interval (a results.json comparison block)."""
-    if not cmp:
+def change_with_interval(cmp: ComparisonSummary | None) -> str:
+    """Head minus base in points with its interval."""
+    if cmp is None:
         return "—"
-    lo, hi = _signed(cmp["delta_lo_pp"]), _signed(cmp["delta_hi_pp"])
-    return f"{_signed(cmp['delta_pp'])} pp [{lo}, {hi}]"
+    lo, hi = _signed(cmp.delta_lo_pp), _signed(cmp.delta_hi_pp)
+    return f"{_signed(cmp.delta_pp)} pp [{lo}, {hi}]"
 
 
-def outputs_line(comparison: Mapping[str, Any]) -> str:
+def outputs_line(comparison: ComparisonSummary) -> str:
     """How many paired cases changed their output: an unchanged output keeps its verdict
     (it was evaluated once), so only the changed ones can be fixed or broken."""
-    paired = int(comparison["paired"])
-    unchanged = int(comparison.get("outputs_unchanged", 0))
+    paired = comparison.paired
+    unchanged = comparison.outputs_unchanged
     changed = paired - unchanged
     return (
         f"{changed} of {plural(paired, 'paired case')} changed their output; "

@@ -7,8 +7,8 @@ The gate's own sentence (every interval and p-value) is shown further down, for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from promptloop.engine.comparison import ComparisonSummary
 from promptloop.engine.results import RunResult, Verdict
 from promptloop.wording import plural
 
@@ -33,17 +33,8 @@ def _points(delta_pp: float) -> str:
     return f"{text} {'point' if text == '1' else 'points'}"
 
 
-def _counts(cmp: dict[str, Any] | None) -> tuple[int, int]:
-    if not cmp:
-        return 0, 0
-    return len(cmp.get("broken") or []), len(cmp.get("fixed") or [])
-
-
-def _delta(cmp: dict[str, Any]) -> float:
-    confirmation = cmp.get("confirmation")
-    if confirmation and confirmation.get("complete"):
-        return float(confirmation["delta_pp"])
-    return float(cmp["delta_pp"])
+def _broken(cmp: ComparisonSummary | None) -> int:
+    return len(cmp.broken) if cmp is not None else 0
 
 
 def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
@@ -51,24 +42,24 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
     failed = set(verdict.failed_checks)
     suite = next((s for s in result.suites if s.name == name), None)
     if verdict.status == "fail" and "errors" not in failed and "critical" not in failed:
-        if "regression" in failed and cmp:
-            broken, _ = _counts(cmp)
-            confirmed = (cmp.get("confirmation") or {}).get("complete")
+        if "regression" in failed and cmp is not None:
+            confirmed = cmp.confirmation is not None and cmp.confirmation.complete
             # The confirmed drop (every run counted) is what the gate decided on.
             found = "; re-running the changed cases confirms" if confirmed else ","
             return (
-                f"the pass rate fell from {_rate(cmp['base_pass_rate'])} on the base to "
-                f"{_rate(cmp['head_pass_rate'])} on this head ({plural(broken, 'case')} broke)"
-                f"{found} a drop of {_points(_delta(cmp))}, more than the gate allows"
+                f"the pass rate fell from {_rate(cmp.base_pass_rate)} on the base to "
+                f"{_rate(cmp.head_pass_rate)} on this head "
+                f"({plural(len(cmp.broken), 'case')} broke){found} a drop of "
+                f"{_points(cmp.decided_delta_pp)}, more than the gate allows"
             )
         if "min_pass_rate" in failed and suite is not None:
             return (
                 f"this head passes {_rate(suite.pass_rate)} of its cases, "
                 "below the minimum the gate asks for"
             )
-    if verdict.status == "pass" and cmp:
-        drop = _delta(cmp)
-        base, head = _rate(cmp["base_pass_rate"]), _rate(cmp["head_pass_rate"])
+    if verdict.status == "pass" and cmp is not None:
+        drop = cmp.decided_delta_pp
+        base, head = _rate(cmp.base_pass_rate), _rate(cmp.head_pass_rate)
         if base == head:
             return f"the pass rate is {head} on this head, as on the base"
         moved = "rose" if drop > 0 else "fell"
@@ -76,7 +67,7 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
             f"the pass rate {moved} by {_points(drop)} ({base} on the base, {head} on this "
             "head), within what the gate allows"
         )
-    if verdict.status == "pass" and suite is not None and not cmp:
+    if verdict.status == "pass" and suite is not None and cmp is None:
         return f"this head passes {_rate(suite.pass_rate)} of its cases"
     # Errors, critical cases and undecided drops: the gate's sentence is already one reason.
     reason = verdict.reason.rstrip(".")
@@ -92,7 +83,7 @@ def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
             "run again once the model provider answers; the errored cases say nothing "
             "about the prompt."
         )
-    broken = sum(_counts(result.comparisons.get(n))[0] for n in deciding)
+    broken = sum(_broken(result.comparisons.get(n)) for n in deciding)
     failing = sum(
         1 for s in result.suites if s.name in deciding for c in s.cases if c.status == "fail"
     )
@@ -108,7 +99,7 @@ def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
             f"{look} below, or add cases or repeats (`gate.confirm_runs`) so the gate can "
             "tell a real drop from noise."
         )
-    if result.optimization and result.optimization.get("suites"):
+    if result.optimization is not None and result.optimization.suites:
         return f"take the learned revision, or {look}; both are below."
     return f"{look} below."
 

@@ -9,10 +9,10 @@ CI test view shows the merge decision next to the cases.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from promptloop.engine.comparison import ChangedCase, ComparisonSummary
 from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult, Verdict
 from promptloop.report.figures import format_p
 from promptloop.report.names import REVIEW_STATE
@@ -44,24 +44,26 @@ def render_junit(result: RunResult) -> str:
     return str(to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
 
 
-def _changes(comparison: dict[str, Any] | None) -> dict[str, tuple[str, dict[str, Any]]]:
-    if not comparison:
+def _changes(comparison: ComparisonSummary | None) -> dict[str, tuple[str, ChangedCase]]:
+    if comparison is None:
         return {}
     return {
-        item["case_id"]: (kind, item) for kind in ("broken", "fixed") for item in comparison[kind]
+        item.case_id: (kind, item)
+        for kind, items in (("broken", comparison.broken), ("fixed", comparison.fixed))
+        for item in items
     }
 
 
 def _case(
     case: CaseRecord,
     classname: str,
-    change: tuple[str, dict[str, Any]] | None,
+    change: tuple[str, ChangedCase] | None,
     review: ReviewRecord | None,
 ) -> TestCase:
     name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
     stdout = case.shown_output
     if change is not None:
-        stdout = f"head output: {case.shown_output}\nbase output: {change[1]['base_output']}"
+        stdout = f"head output: {case.shown_output}\nbase output: {change[1].base_output}"
     if case.shown_history:
         stdout = f"earlier turns:\n{case.shown_history}\noutput: {stdout}"
     if review is not None:
@@ -110,22 +112,22 @@ def _gate_case(verdict: Verdict, classname: str) -> TestCase:
     return tc
 
 
-def _properties(comparison: dict[str, Any], baseline_ref: str | None) -> dict[str, str]:
+def _properties(comparison: ComparisonSummary, baseline_ref: str | None) -> dict[str, str]:
     properties = {
         "baseline_ref": baseline_ref or "",
-        "base_pass_rate": f"{comparison['base_pass_rate']:.4f}",
-        "head_pass_rate": f"{comparison['head_pass_rate']:.4f}",
-        "delta_pp": f"{comparison['delta_pp']:+.1f}",
-        "delta_ci_pp": f"[{comparison['delta_lo_pp']:+.1f}, {comparison['delta_hi_pp']:+.1f}]",
-        "p_head_worse": format_p(float(comparison["p_worse"])),
-        "fixed": str(len(comparison["fixed"])),
-        "broken": str(len(comparison["broken"])),
+        "base_pass_rate": f"{comparison.base_pass_rate:.4f}",
+        "head_pass_rate": f"{comparison.head_pass_rate:.4f}",
+        "delta_pp": f"{comparison.delta_pp:+.1f}",
+        "delta_ci_pp": f"[{comparison.delta_lo_pp:+.1f}, {comparison.delta_hi_pp:+.1f}]",
+        "p_head_worse": format_p(comparison.p_worse),
+        "fixed": str(len(comparison.fixed)),
+        "broken": str(len(comparison.broken)),
     }
-    confirmation = comparison.get("confirmation")
-    if confirmation:
-        properties["confirmed_cases"] = str(confirmation["cases"])
-        properties["confirmed_delta_pp"] = f"{confirmation['delta_pp']:+.1f}"
-        properties["confirmed_p_head_worse"] = format_p(float(confirmation["p_worse"]))
+    confirmation = comparison.confirmation
+    if confirmation is not None:
+        properties["confirmed_cases"] = str(confirmation.cases)
+        properties["confirmed_delta_pp"] = f"{confirmation.delta_pp:+.1f}"
+        properties["confirmed_p_head_worse"] = format_p(confirmation.p_worse)
     return properties
 
 

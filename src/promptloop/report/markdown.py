@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from promptloop.engine.comparison import ComparisonSummary
 from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult
 from promptloop.report.chart import pass_rate_chart
 from promptloop.report.figures import (
@@ -29,12 +29,12 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 _REVISION = "\x00revision\x00"
 
 
-def _pvalue(cmp: dict[str, Any] | None) -> str:
+def _pvalue(cmp: ComparisonSummary | None) -> str:
     """The first look's one-sided p-value, like the Δ and interval beside it; the second
     look's figures have their own line."""
-    if not cmp:
+    if cmp is None:
         return "—"
-    return format_p(float(cmp["p_worse"]))
+    return format_p(cmp.p_worse)
 
 
 def _inline(text: object) -> str:
@@ -93,10 +93,10 @@ def _share(suite: SuiteResult) -> str:
     return f"{pct(passed / n)} ({passed} of {n})" if n else "n/a"
 
 
-def _full_delta(cmp: dict[str, Any] | None) -> str:
-    if not cmp:
+def _full_delta(cmp: ComparisonSummary | None) -> str:
+    if cmp is None:
         return "—"
-    return f"{cmp['delta_pp']:+.1f} [{cmp['delta_lo_pp']:+.1f}, {cmp['delta_hi_pp']:+.1f}]"
+    return f"{cmp.delta_pp:+.1f} [{cmp.delta_lo_pp:+.1f}, {cmp.delta_hi_pp:+.1f}]"
 
 
 def _when(created_at: str) -> str:
@@ -175,7 +175,8 @@ def render_markdown(
     )
     # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
     text = _BLANK_RUNS.sub("\n\n", text)
-    return text.replace(_REVISION, (result.optimization or {}).get("markdown", ""))
+    revision = result.optimization.markdown if result.optimization is not None else ""
+    return text.replace(_REVISION, revision)
 
 
 def base_cases(result: RunResult, name: str) -> list[CaseRecord]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptloop.dataset.feedback import Verdict
+from promptloop.dataset.feedback import ReviewerVerdict
 
 # More spans than this in one file is refused: an import is reviewed line by line in a PR.
 MAX_SPANS = 100_000
@@ -27,7 +27,7 @@ BAD_LABELS = frozenset(
 class SpanFeedback:
     """A person's judgement of the span's output (a thumbs-down with a note, an annotation)."""
 
-    verdict: Verdict
+    verdict: ReviewerVerdict
     note: str
     by: str
     # What the tracer called it ("user-feedback", "thumbs"), for the record's source.
@@ -59,7 +59,7 @@ class TraceSpan:
         return f"{self.format}:{self.trace_id}/{self.span_id}"
 
 
-def verdict_of(label: Any = None, score: Any = None) -> Verdict | None:
+def verdict_of(label: Any = None, score: Any = None) -> ReviewerVerdict | None:
     """A label first ("thumbs-down", "incorrect"), else a score: below 0.5 is bad."""
     if isinstance(label, bool):
         return "good" if label else "bad"
