@@ -45,7 +45,7 @@ from promptloop.commands.optimize import (
     run_optimizer,
     settings_for,
 )
-from promptloop.commands.run import Prepared, RunOptions, make_runner, prepare
+from promptloop.commands.run import RunOptions, make_runner, project_for
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.outcome import CaseOutcome
@@ -53,6 +53,7 @@ from promptloop.engine.runner import CaseFinished, TemplateScorer
 from promptloop.gate.stats import mcnemar_exact
 from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
 from promptloop.project.config import CacheConfig
+from promptloop.project.loader import Project
 from promptloop.project.suites import SuitePlan
 
 BENCH = Path(__file__).resolve().parent
@@ -90,14 +91,14 @@ class Arm:
     checks: list[str] = field(default_factory=list)
 
 
-def with_cache(prepared: Prepared, cache_dir: Path) -> Prepared:
+def with_cache(prepared: Project, cache_dir: Path) -> Project:
     cfg = prepared.loaded.config
     config = cfg.model_copy(update={"cache": CacheConfig(enabled=True, dir=str(cache_dir))})
     return replace(prepared, loaded=replace(prepared.loaded, config=config))
 
 
 def score(
-    prepared: Prepared, plan: SuitePlan, text: str, cases: Sequence[Case], run: RunOptions
+    prepared: Project, plan: SuitePlan, text: str, cases: Sequence[Case], run: RunOptions
 ) -> list[CaseOutcome]:
     scorer = TemplateScorer(make_runner(prepared, run), plan)
     return asyncio.run(scorer.score(text, cases))
@@ -105,10 +106,10 @@ def score(
 
 def run_arm(
     name: str, args: argparse.Namespace, cache_root: Path, seed_val: SplitScore | None = None
-) -> tuple[Arm, Prepared, SuitePlan, dict[str, list[Case]]]:
+) -> tuple[Arm, Project, SuitePlan, dict[str, list[Case]]]:
     counter = Counter()
     run = RunOptions(config_path=args.config, model=args.model, progress=counter)
-    prepared = with_cache(prepare(run), cache_root / name)
+    prepared = with_cache(project_for(run), cache_root / name)
     plan = prepared.plans[0]
     splits = split_cases(plan.cases, prepared.loaded.config.splits.ratios())
     seed = plan.prompt.source
@@ -194,7 +195,7 @@ def render(
     args: argparse.Namespace,
     arms: list[Arm],
     splits: dict[str, list[Case]],
-    prepared: Prepared,
+    prepared: Project,
     plan: SuitePlan,
     host: list[str],
     total_s: float,

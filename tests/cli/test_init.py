@@ -3,7 +3,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from promptloop.project.config import load_config
+from promptloop.project.loader import load_config
 from promptloop.project.prompts import check_variables
 
 

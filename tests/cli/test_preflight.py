@@ -78,14 +78,12 @@ def test_front_matter_model_points_at_the_prompt_line(project: Path) -> None:
 def test_a_model_with_its_key_set_passes_the_preflight(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptloop.commands.run import prepare
+    from promptloop.commands.run import project_for
     from promptloop.models.preflight import check_models
-    from promptloop.project.suites import model_uses
 
     register_script("sentiment", classifier)
     edit(project / "promptloop.yaml", "seed: 7", "seed: 7\njudge_model: openai/gpt-4o-mini")
-    prepared = prepare(RunOptions(start_dir=project))
-    uses = model_uses(prepared.loaded, prepared.models, prepared.plans)
+    uses = project_for(RunOptions(start_dir=project)).model_uses()
     # The suite's model, the judge, and the optimizer (which defaults to the judge).
     assert [u.model for u in uses] == ["scripted/sentiment"] + ["openai/gpt-4o-mini"] * 2
     with pytest.raises(UserError, match="OPENAI_API_KEY"):

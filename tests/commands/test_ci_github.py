@@ -15,7 +15,7 @@ import pytest
 
 from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.github.api import GitHubClient
-from promptloop.github.markers import is_summary, parse_review_marker
+from promptloop.github.markers import SUMMARY, parse_review_marker, read_marker
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import clear_scripts, register_script, script_calls
 from tests.fakegithub import FakeGitHub, make_patch
@@ -315,6 +315,12 @@ def scenario(tmp_path: Path, gh: FakeGitHub) -> Iterator[Scenario]:
     register_script("ci", model(FIXED_IN_HUNK))
     yield Scenario(tmp_path, gh, repo)
     clear_scripts()
+
+
+def is_summary(body: str | None) -> bool:
+    """A body carrying promptloop's summary marker on its last line."""
+    found = read_marker(body)
+    return found is not None and found.kind == SUMMARY
 
 
 def posted_text(gh: FakeGitHub) -> str:
@@ -687,8 +693,8 @@ def test_a_project_in_a_subfolder_comments_on_repository_paths(
 def test_relevant_suites_follow_prompts_datasets_evaluator_files_and_renames(
     tmp_path: Path,
 ) -> None:
-    from promptloop.github.api import PullFile
     from promptloop.github.changes import evaluator_files, relevant_suites
+    from promptloop.github.state import PullFile
 
     assert evaluator_files("checks/polite.py:is_polite") == ["checks/polite.py"]
     assert evaluator_files({"schema": "schemas/out.json", "allow_fence": True}) == [

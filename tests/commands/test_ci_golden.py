@@ -14,7 +14,7 @@ import pytest
 from tests import golden
 from tests.commands import test_ci_github as ci
 from tests.commands.test_ci_github import HEAD_PROMPT, PROMPT, REPO, Scenario, prompt
-from tests.commands.test_pr_commands import NOTE, run_comment, say, summary_of
+from tests.commands.test_pr_commands import NOTE, our_replies, run_comment, say, summary_of
 from tests.commands.test_reviewers_teach import walk
 
 # The same real-git, fake-GitHub world as the ci tests.
@@ -93,3 +93,9 @@ def test_golden_after_a_reviewers_learn(walk: Scenario, capsys: pytest.CaptureFi
     screen = _first_screen(html)
     assert "judge greet/tone is gating: calibrated (kappa 0.62 on 5 labelled outputs)" in screen
     assert "<summary>greet: 5 reviewer verdicts (5 applied)</summary>" in html
+    # The reviewer's answer: what was recorded, learned and updated, with its links.
+    reply = golden.normalise(our_replies(walk.gh)[-1], shas)
+    golden.check("learned-reply", reply, "github-actions commented")
+    assert reply.startswith("Recorded 1 verdict in `fb4afb4`.")
+    assert "learned a revision of `prompts/greet.md`" in reply
+    assert reply.rstrip().endswith(f"<!-- promptloop:reply to={comment['id']} -->")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptloop.github.markers import is_summary, read_marker, review_marker
+from promptloop.github.markers import read_marker, review_marker
 from promptloop.github.plan import strip_marker
 from promptloop.models.scripted import register_script
 from tests.commands.test_ci_github import (
@@ -20,6 +20,7 @@ from tests.commands.test_ci_github import (
     PROMPT,
     REPO,
     Scenario,
+    is_summary,
     model,
 )
 from tests.fakegithub import FakeGitHub

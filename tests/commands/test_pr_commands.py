@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
+from promptloop.commands import pr_commands
 from promptloop.commands.ci import CiOptions, run_ci
-from promptloop.commands.pr_commands import handle_comment
 from promptloop.dataset.feedback import output_fingerprint, parse_feedback
 from promptloop.errors import UserError
 from promptloop.github.api import GitHubClient
-from promptloop.github.markers import is_summary, read_marker
+from promptloop.github.markers import read_marker
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.project.config import load_config
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
@@ -29,6 +28,7 @@ from tests.commands.test_ci_github import (
     TOKEN,
     Scenario,
     fast_client,
+    is_summary,
 )
 from tests.fakegithub import FakeGitHub
 
@@ -566,22 +566,14 @@ def test_learn_with_verdicts_offered_as_suggestions_updates_the_checked_out_head
 def test_a_learn_that_fails_still_answers_and_fails_the_job(
     pr: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(pull: Any, checkout_sha: str) -> Any:
+    def failing(ci: Any, pull: Any, checkout_sha: str | None = None) -> Any:
         raise UserError("optimizer_model: no such model", path="promptloop.yaml", line=3)
 
-    monkeypatch.chdir(pr.repo)
+    # The comment activity evaluates the new head directly; here that evaluation fails.
+    monkeypatch.setattr(pr_commands, "evaluate", failing)
     comment = say(pr, "dana", f"/promptloop bad c02-brook: {NOTE}\n/promptloop learn")
-    _, path = comment_event(pr, comment)
     with pytest.raises(UserError):
-        handle_comment(
-            fast_client(TOKEN, pr.gh.url, REPO),
-            "issue_comment",
-            json.loads(path.read_text()),
-            repository=REPO,
-            load=lambda: load_config(pr.repo / "promptloop.yaml"),
-            checkout=pr.repo,
-            update=failing,
-        )
+        run_comment(pr, comment)
     assert "c02-brook" in (feedback_on_branch(pr.gh) or "")
     reply = our_replies(pr.gh)[-1]
     assert "Recorded 1 verdict" in reply
@@ -605,3 +597,31 @@ def test_help_lists_the_commands(pr: Scenario) -> None:
     assert run_comment(pr, comment) == 0
     [reply] = our_replies(pr.gh)
     assert "/promptloop bad CASE: what is wrong" in reply
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_a_reply_that_landed_unanswered_is_not_given_twice(pr: Scenario, drop: bool) -> None:
+    gh = pr.gh
+    comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")
+    gh.fail_after_applying_next(
+        1, 502, method="POST", path=f"/issues/{pr.number}/comments", drop=drop
+    )
+    assert run_comment(pr, comment) == 0
+    assert gh.applied_then_failed == 1
+    [reply] = our_replies(gh)
+    assert "(yours: read)" in reply
+    assert [r["content"] for r in gh.reactions(REPO, comment["id"])] == ["-1"]
+
+
+def test_replies_that_cannot_be_written_are_warned_about_not_lost(
+    pr: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = pr.gh
+    comment = say(pr, "rita", "/promptloop bad c02-brook: too loud")
+    gh.fail_every_write(503)
+    capsys.readouterr()
+    assert run_comment(pr, comment) == 0
+    out = capsys.readouterr().out
+    assert our_replies(gh) == []
+    assert "::warning title=promptloop::could not reply on pull request #7" in out
+    assert "(tried 3 times)" in out

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.runner import Runner, RunSettings, SecondLook
-from promptloop.evaluators.judge import build_judge
+from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.project.prompts import parse_prompt
 from promptloop.project.suites import SuitePlan
@@ -41,7 +43,10 @@ CASES = (Case(id="a", vars={"n": "a"}), Case(id="b", vars={"n": "b"}))
 
 
 def _plan(show_prompt: bool = False) -> SuitePlan:
-    judge = build_judge({"rubric": "Is it right?", "show_prompt": show_prompt})
+    judge = build_evaluator(
+        SimpleNamespace(kind="judge", args={"rubric": "Is it right?", "show_prompt": show_prompt}),
+        base_dir=Path("."),
+    )
     return SuitePlan(
         name="s",
         prompt=parse_prompt("Base prompt, case {{ n }}", "p.md"),

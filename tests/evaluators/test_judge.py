@@ -13,7 +13,7 @@ import pytest
 from promptloop.dataset.cases import Case
 from promptloop.evaluators import JUDGE_SCHEMA, build_evaluator, judge_schema, parse_verdict
 from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.judge import JudgeEvaluator, build_judge, extract_json_object
+from promptloop.evaluators.judge import JudgeEvaluator, extract_json_object
 from promptloop.evaluators.judge_messages import clip
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
 
@@ -376,7 +376,7 @@ def test_schema_is_a_valid_simple_json_schema() -> None:
 )
 def test_build_errors(args: Any, fragment: str) -> None:
     with pytest.raises(ValueError) as info:
-        build_judge(args)
+        build_evaluator(Spec("judge", args), base_dir=Path("."))
     message = str(info.value)
     assert message.startswith("judge:")
     assert fragment in message

@@ -8,18 +8,17 @@ from typing import Any
 import pytest
 
 from promptloop.errors import InfraError
-from promptloop.github import api as api_module
-from promptloop.github.api import (
-    GitHubClient,
-    PullFile,
-    PullFiles,
-    ReadOnlyTokenError,
-    ReviewComment,
-    comment_problem,
-)
+from promptloop.github import plan as plan_module
+from promptloop.github.api import GitHubClient
 from promptloop.github.diff import parse_patch
 from promptloop.github.markers import parse_review_marker, review_marker
+from promptloop.github.outbound import post_placed
+from promptloop.github.plan import check_run_plan, comment_problem, summary_plan
+from promptloop.github.publish import Publisher
+from promptloop.github.reconcile import OutdateComment, WriteCheckRun, post_review
+from promptloop.github.state import PostedReview, PullFile, PullFiles, ReviewComment
 from promptloop.github.suggestions import plan_suggestions
+from promptloop.github.transport import ReadOnlyTokenError
 from promptloop.github.workflow import Annotation
 from tests.fakegithub import FakeGitHub
 
@@ -57,6 +56,19 @@ def pull(gh: FakeGitHub, number: int = 1) -> str:
         REPO, number, {"prompts/a.md": BASE}, {"prompts/a.md": HEAD}, head_ref="feature"
     )
     return head_sha
+
+
+def post(
+    c: GitHubClient,
+    number: int,
+    head_sha: str,
+    body: str,
+    comments: list[ReviewComment],
+    files: PullFiles | None = None,
+) -> PostedReview:
+    """A review as the publisher posts it: placed against the files when known, then
+    anything GitHub still refuses moved into the body."""
+    return post_placed(c, post_review(number, head_sha, body, comments, files))
 
 
 def requests_to(gh: FakeGitHub, method: str, fragment: str) -> list[Any]:
@@ -131,7 +143,7 @@ def test_review_with_suggestions_is_one_request_and_applies_cleanly(gh: FakeGitH
         for s in plan.suggestions
     ]
     writes_before = gh.write_count
-    posted = c.post_review(1, head_sha, "promptloop found 1 suggestion", comments, files=files)
+    posted = post(c, 1, head_sha, "promptloop found 1 suggestion", comments, files=files)
     assert gh.write_count - writes_before == 1
     assert posted.moved_to_body == ()
     (review,) = gh.reviews(REPO, 1)
@@ -153,7 +165,7 @@ def test_comment_outside_the_diff_moves_into_the_body_after_a_422(gh: FakeGitHub
     head_sha = pull(gh)
     good = ReviewComment("prompts/a.md", "inline ok", 30)
     bad = ReviewComment("prompts/a.md", "line 20 is @alice's problem", 20)
-    posted = client(gh).post_review(1, head_sha, "summary", [good, bad])
+    posted = post(client(gh), 1, head_sha, "summary", [good, bad])
     assert [r.status for r in requests_to(gh, "POST", "/pulls/1/reviews")] == [422, 200]
     assert posted.inline == (good,)
     assert posted.moved_to_body == (
@@ -170,9 +182,9 @@ def test_unexplained_422_falls_back_to_everything_in_the_body(
 ) -> None:
     head_sha = pull(gh)
     # Local validation misses the problem, so only GitHub's answer reveals it.
-    monkeypatch.setattr(api_module, "comment_problem", lambda c, f: None)
+    monkeypatch.setattr(plan_module, "comment_problem", lambda c, f: None)
     comments = [ReviewComment("prompts/a.md", "x", 5), ReviewComment("prompts/a.md", "y", 21)]
-    posted = client(gh).post_review(1, head_sha, "summary", comments)
+    posted = post(client(gh), 1, head_sha, "summary", comments)
     assert posted.inline == ()
     assert [c for c, _ in posted.moved_to_body] == comments
     assert gh.review_comments(REPO, 1) == []
@@ -207,10 +219,10 @@ def test_mark_outdated_is_idempotent(gh: FakeGitHub) -> None:
     marker = review_marker("fp9", head_sha)
     c.post_review(1, head_sha, "s", [ReviewComment("prompts/a.md", f"old\n{marker}", 6)])
     (existing,) = c.our_review_comments(1)
-    updated = c.mark_outdated(existing, "the review on abc123")
+    updated = c.mark_outdated(existing, OutdateComment(existing, "the review on abc123").body)
     assert updated.outdated
     writes = gh.write_count
-    assert c.mark_outdated(updated, "again") is updated
+    assert c.mark_outdated(updated, OutdateComment(updated, "again").body) is updated
     assert gh.write_count == writes
     (stored,) = gh.review_comments(REPO, 1)
     assert stored["body"].startswith("> **Outdated:** superseded by the review on abc123")
@@ -230,9 +242,13 @@ def test_check_run_with_120_annotations_takes_three_requests(gh: FakeGitHub) -> 
         for i in range(120)
     ]
     annotations.append(Annotation("notice", "no path: job log only"))
-    result = client(gh).create_check_run(
-        head_sha, "promptloop", "failure", "2 regressions", "s" * 70_000, "details", annotations
+    # Through the publisher, whose outbound step keeps the summary within GitHub's limit.
+    plan = check_run_plan(head_sha, "failure", "2 regressions", "s" * 70_000, "c", annotations)
+    c = client(gh)
+    applied = Publisher(lambda: c, mask=str).phase(
+        "check", lambda gh: None, lambda _: [WriteCheckRun(plan, None)]
     )
+    result = applied.answer(WriteCheckRun)
     assert result.annotation_requests == 3
     assert len(requests_to(gh, "POST", "/check-runs")) == 1
     assert len(requests_to(gh, "PATCH", "/check-runs/")) == 2
@@ -241,18 +257,6 @@ def test_check_run_with_120_annotations_takes_three_requests(gh: FakeGitHub) -> 
     assert run["output"]["annotations_count"] == 120
     assert len(run["output"]["summary"]) <= 65_535
     assert run["output"]["title"] == "2 regressions"
-
-
-def test_commit_status_description_is_capped(gh: FakeGitHub) -> None:
-    head_sha = pull(gh)
-    client(gh).set_status(head_sha, "failure", "d" * 300, "https://ci.example/run/1")
-    (status,) = gh.statuses(REPO, head_sha)
-    assert status["state"] == "failure"
-    assert status["context"] == "promptloop"
-    assert len(status["description"]) == 140
-    assert status["target_url"] == "https://ci.example/run/1"
-    with pytest.raises(ValueError, match="state"):
-        client(gh).set_status(head_sha, "bogus", "x")  # type: ignore[arg-type]
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -277,9 +281,9 @@ def test_read_only_token_is_a_distinct_error(gh: FakeGitHub) -> None:
 def test_secondary_rate_limit_is_retried(gh: FakeGitHub) -> None:
     head_sha = pull(gh)
     gh.secondary_rate_limit_next(1, retry_after=0, method="POST")
-    client(gh).set_status(head_sha, "success", "all good")
-    assert [r.status for r in requests_to(gh, "POST", "/statuses/")] == [403, 201]
-    assert len(gh.statuses(REPO, head_sha)) == 1
+    client(gh).create_summary(1, f"all good on {head_sha}")
+    assert [r.status for r in requests_to(gh, "POST", "/issues/1/comments")] == [403, 201]
+    assert len(gh.issue_comments(REPO, 1)) == 1
 
 
 def test_server_errors_retried_unless_disabled(gh: FakeGitHub) -> None:
@@ -306,9 +310,11 @@ def test_bad_token_and_unreachable_server(gh: FakeGitHub) -> None:
 def test_commit_file_and_stale_blob(gh: FakeGitHub) -> None:
     pull(gh)
     c = client(gh)
-    blob = c.file_blob_sha("prompts/a.md", "feature")
+    read = c.branch_file("feature", "prompts/a.md")
+    blob = read.blob_sha if read else None
     assert blob is not None
-    assert c.file_blob_sha("nope.md", "feature") is None
+    missing = c.branch_file("feature", "nope.md")
+    assert missing is not None and missing.blob_sha is None
     sha = c.commit_file("feature", "prompts/a.md", "revised\n", "promptloop: revise", blob)
     assert gh.refs(REPO)["heads/feature"] == sha
     assert gh.file_at(REPO, "feature", "prompts/a.md") == "revised\n"
@@ -329,16 +335,17 @@ def test_enterprise_style_api_prefix() -> None:
     with FakeGitHub(api_prefix="/api/v3") as fake:
         fake.set_token("tok")
         fake.add_repo(REPO)
-        head_sha = pull(fake)
-        client(fake).set_status(head_sha, "pending", "running")
-        assert fake.statuses(REPO, head_sha)[0]["state"] == "pending"
+        pull(fake)
+        client(fake).create_summary(1, "running")
+        assert fake.issue_comments(REPO, 1)[0]["body"] == "running"
 
 
 def test_own_token_is_never_posted(gh: FakeGitHub) -> None:
     head_sha = pull(gh)
     c = client(gh)
-    c.post_review(1, head_sha, "leak tok? tok!", [ReviewComment("prompts/a.md", "x tok", 5)])
-    c.create_summary(1, "summary with tok")
+    # Whatever the caller's mask, the outbound step never posts the client's own token.
+    post(c, 1, head_sha, "leak tok? tok!", [ReviewComment("prompts/a.md", "x tok", 5)])
+    Publisher(lambda: c, mask=str).summary(summary_plan(1, head_sha, "c", "summary with tok"))
     (review,) = gh.reviews(REPO, 1)
     assert "tok" not in review["body"].replace("promptloop", "")
     assert gh.review_comments(REPO, 1)[0]["body"] == "x ***"
@@ -348,7 +355,8 @@ def test_own_token_is_never_posted(gh: FakeGitHub) -> None:
 def test_commit_with_read_only_token(gh: FakeGitHub) -> None:
     pull(gh)
     ro = client(gh, "ro")
-    blob = ro.file_blob_sha("prompts/a.md", "feature")
+    read = ro.branch_file("feature", "prompts/a.md")
+    blob = read.blob_sha if read else None
     assert blob is not None
     with pytest.raises(ReadOnlyTokenError, match="contents: write"):
         ro.commit_file("feature", "prompts/a.md", "x\n", "m", blob)

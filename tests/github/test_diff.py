@@ -6,9 +6,7 @@ import pytest
 
 from promptloop.github.diff import (
     PatchError,
-    commentable_lines,
     hunk_containing,
-    lines_in_hunks,
     parse_patch,
 )
 
@@ -41,7 +39,7 @@ def test_two_hunks_right_side_ranges_and_kinds() -> None:
     assert second.added == {22}
     assert second.context == {21, 23}
     assert second.deleted == {21, 22}
-    assert lines_in_hunks(TWO_HUNKS) == [range(1, 7), range(21, 24)]
+    assert [h.new_lines for h in parse_patch(TWO_HUNKS)] == [range(1, 7), range(21, 24)]
 
 
 def test_hunk_containing_respects_gaps_between_hunks() -> None:
@@ -69,7 +67,7 @@ def test_no_newline_markers_on_both_sides() -> None:
     assert hunk.added == {2}
     assert hunk.context == {1}
     assert hunk.deleted == {2}
-    assert commentable_lines(patch) == {1, 2}
+    assert {n for h in parse_patch(patch) for n in h.new_lines} == {1, 2}
 
 
 def test_no_newline_marker_between_hunks() -> None:
@@ -90,14 +88,12 @@ def test_deleted_file_has_no_commentable_lines() -> None:
     patch = "@@ -1,2 +0,0 @@\n-a\n-b"
     (hunk,) = parse_patch(patch)
     assert hunk.new_count == 0
-    assert lines_in_hunks(patch) == []
     assert hunk_containing([hunk], 0) is None
 
 
 @pytest.mark.parametrize("patch", [None, ""])
 def test_missing_patch_means_nothing_is_commentable(patch: str | None) -> None:
     assert parse_patch(patch) == []
-    assert commentable_lines(patch) == frozenset()
 
 
 def test_empty_context_line_without_its_space() -> None:

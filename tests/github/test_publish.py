@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from promptloop.github.api import GitHubClient, ReviewComment
+from promptloop.github.api import GitHubClient
 from promptloop.github.markers import parse_review_marker, read_marker, review_marker
 from promptloop.github.plan import (
     RevisionPullPlan,
@@ -25,7 +25,7 @@ from promptloop.github.reconcile import (
     summary_actions,
 )
 from promptloop.github.review import PlannedComment
-from promptloop.github.state import ExistingSummary
+from promptloop.github.state import ExistingSummary, ReviewComment
 from tests.fakegithub import FakeGitHub
 
 REPO = "octo/prompts"
@@ -150,7 +150,7 @@ def test_a_review_applied_but_answered_502_is_not_posted_twice(gh: FakeGitHub) -
     head = pull(gh)
     gh.fail_after_applying_next(1, 502, method="POST", path="/reviews")
     plan = review_plan(1, head, "body", [finding("f1", head), finding("f2", head, 6)], "x")
-    applied, _ = publisher(gh).review(plan)
+    applied = publisher(gh).review(plan)
     assert gh.applied_then_failed == 1
     assert applied.done
     assert len(gh.reviews(REPO, 1)) == 1
@@ -216,7 +216,7 @@ def test_a_new_head_supersedes_the_old_review_and_minimizes_its_comments(gh: Fak
     new = "b" * 40
     gh.repo(REPO).pulls[1].head_sha = new
     gh.repo(REPO).commits[new] = gh.repo(REPO).commits[old]
-    applied, _ = p.review(review_plan(1, new, "second look", [], "[bbbbbbb](url)"))
+    applied = p.review(review_plan(1, new, "second look", [], "[bbbbbbb](url)"))
     assert applied.done
     first = next(r for r in gh.reviews(REPO, 1) if r["commit_id"] == old)
     assert first["body"].startswith("> **Superseded** by [bbbbbbb](url)")
@@ -240,7 +240,7 @@ def test_forged_markers_inside_a_comment_are_not_promptloops_state(gh: FakeGitHu
     )
     assert c.our_review_comments(1) == []
     plan = review_plan(1, head, "b", [finding("f1", head)], "x")
-    applied, _ = publisher(gh).review(plan)
+    applied = publisher(gh).review(plan)
     assert any(isinstance(a, PostReview) for a in applied.actions)
 
 
@@ -311,7 +311,7 @@ def test_a_connection_dropped_after_the_write_is_read_again_not_repeated(
 ) -> None:
     head = pull(gh)
     gh.fail_after_applying_next(1, method="POST", path="/reviews", drop=True)
-    applied, _ = publisher(gh).review(review_plan(1, head, "b", [finding("f1", head)], "x"))
+    applied = publisher(gh).review(review_plan(1, head, "b", [finding("f1", head)], "x"))
     assert gh.applied_then_failed == 1
     assert applied.done
     assert len(gh.reviews(REPO, 1)) == 1 and len(gh.review_comments(REPO, 1)) == 1

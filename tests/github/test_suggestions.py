@@ -6,9 +6,9 @@ import pytest
 
 from promptloop.github.diff import Hunk, parse_patch
 from promptloop.github.suggestions import (
-    ChangedRange,
+    LineEdit,
     Suggestion,
-    changed_ranges,
+    line_edits,
     plan_suggestions,
     suggestion_block,
 )
@@ -84,7 +84,7 @@ def test_change_outside_hunks_is_unplaceable() -> None:
     revised = HEAD.replace("line 20\n", "line twenty\n").replace("l30 pr\n", "l30 ok\n")
     plan = plan_suggestions(HEAD, revised, hunks)
     assert [s.line for s in plan.suggestions] == [30]
-    assert plan.unplaceable == (ChangedRange("replace", 20, 20, ("line twenty",), ("line 20",)),)
+    assert plan.unplaceable == (LineEdit("replace", 20, 20, ("line twenty",), ("line 20",)),)
     assert not plan.complete
 
 
@@ -163,17 +163,17 @@ def test_no_patch_means_nothing_placeable() -> None:
 
 
 def test_identical_text_has_no_changes() -> None:
-    assert changed_ranges(HEAD, HEAD) == []
+    assert line_edits(HEAD, HEAD) == []
     assert plan_suggestions(HEAD, HEAD, parse_patch(patch_between(BASE, HEAD))).complete
 
 
-def test_changed_ranges_kinds() -> None:
-    ranges = changed_ranges("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n")
+def test_line_edits_kinds() -> None:
+    ranges = line_edits("a\nb\nc\nd\n", "a\nB\nc\nd\ne\n")
     assert [(r.kind, r.start, r.end, r.new_lines) for r in ranges] == [
         ("replace", 2, 2, ("B",)),
         ("insert", 5, 4, ("e",)),
     ]
-    assert changed_ranges("a\nb\n", "b\n")[0].kind == "delete"
+    assert line_edits("a\nb\n", "b\n")[0].kind == "delete"
 
 
 @pytest.mark.parametrize("text", ["uses ```json fences```", "````", "a `b` c", "ends with `"])

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from promptloop.optimize.metaprompt import parse_prompt, parse_rationale, parse_rules_reply
+from promptloop.optimize.metaprompt import parse_prompt_reply, parse_rationale, parse_rules_reply
 from promptloop.optimize.result import (
     ChangedRange,
     OptimizationResult,
@@ -73,8 +73,8 @@ def test_result_serialises_to_json() -> None:
 
 def test_reply_parsing() -> None:
     reply = "<rationale>  Fixed\n tone. </rationale>\n<prompt>\n```\nHi {{ a }}\n```\n</prompt>"
-    assert parse_prompt(reply) == "Hi {{ a }}"
+    assert parse_prompt_reply(reply) == "Hi {{ a }}"
     assert parse_rationale(reply) == "Fixed tone."
-    assert parse_prompt("<prompt>never closed") is None
+    assert parse_prompt_reply("<prompt>never closed") is None
     assert parse_rules_reply("<rules>\n- One.\n* Two.\nnoise\n-\n</rules>") == ["One.", "Two."]
     assert parse_rules_reply("no rules here") is None

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import types
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -10,21 +8,12 @@ import pytest
 from promptloop.errors import UserError
 from promptloop.project.config import (
     Config,
-    EvaluatorSpec,
     config_json_schema,
-    find_config,
-    load_config,
     parse_config,
 )
+from promptloop.project.loader import find_config, load_config
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "config" / "project"
-
-
-@pytest.fixture
-def registry() -> types.ModuleType:
-    import promptloop.evaluators.registry as module
-
-    return module
 
 
 BASE = """\
@@ -121,33 +110,6 @@ def test_evaluator_without_kind() -> None:
     message = error_of(BASE.replace('- contains: "!"\n        weight: 2', "- weight: 2"))
     assert message.startswith("promptloop.yaml:8: suites[0].evaluators[1]: evaluator has no kind")
     assert "icontains" in message
-
-
-def test_bad_evaluator_args_from_the_registry_get_file_line_and_key(
-    registry: types.ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[tuple[str, Any, Path]] = []
-
-    def build(spec: EvaluatorSpec, base_dir: Path) -> None:
-        seen.append((spec.kind, spec.args, base_dir))
-        if spec.kind == "contains":
-            raise ValueError("contains needs a string, got a number")
-
-    monkeypatch.setattr(registry, "build_evaluator", build)
-    text = BASE.replace('contains: "!"', "contains: 5")
-    with pytest.raises(UserError) as info:
-        parse_config(text, "cfg/promptloop.yaml")
-    assert str(info.value) == (
-        "cfg/promptloop.yaml:8: suites[0].evaluators[1].contains: "
-        "contains needs a string, got a number"
-    )
-    assert seen[0] == ("icontains", "{{ product }}", Path("cfg"))
-
-
-def test_real_registry_rejects_a_bad_regex_at_its_line() -> None:
-    message = error_of(BASE.replace('contains: "!"', 'regex: "("'))
-    assert message.startswith("promptloop.yaml:8: suites[0].evaluators[1].regex: ")
-    assert "regex: regex:" not in message and "'('" in message
 
 
 def test_malformed_yaml_reports_the_line_the_bracket_opens() -> None:

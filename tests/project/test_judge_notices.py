@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from promptloop.evaluators.judge import build_judge
+from pathlib import Path
+from types import SimpleNamespace
+
+from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.project.prompts import parse_prompt
 from promptloop.project.suites import SuitePlan, judge_notices
@@ -13,7 +16,12 @@ def _plan(name: str, under_test: str, **judge: object) -> SuitePlan:
         name=name,
         prompt=parse_prompt("Hi", "p.md"),
         cases=(),
-        evaluators=(build_judge({"rubric": "Polite.", **judge}),),
+        evaluators=(
+            build_evaluator(
+                SimpleNamespace(kind="judge", args={"rubric": "Polite.", **judge}),
+                base_dir=Path("."),
+            ),
+        ),
         model=under_test,
         temperature=0.0,
         max_tokens=None,

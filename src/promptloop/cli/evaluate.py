@@ -22,8 +22,9 @@ from promptloop.cli.base import (
 )
 
 if TYPE_CHECKING:
-    from promptloop.commands.run import Prepared, RunOptions
+    from promptloop.commands.run import RunOptions
     from promptloop.engine.results import RunResult
+    from promptloop.project.loader import Project
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -78,7 +79,7 @@ def run(
 ) -> None:
     """Run the eval suites in DIRECTORY (default: here) and write the reports."""
     from promptloop.commands.interrupts import stop_on_signals
-    from promptloop.commands.run import RunOptions, prepare
+    from promptloop.commands.run import RunOptions, project_for
 
     opts = RunOptions(
         start_dir=directory,
@@ -94,37 +95,35 @@ def run(
     )
     with stop_on_signals() as stop:
         opts.stop = stop
-        sys.exit(_run_and_report(opts, prepare(opts), quiet, otel_file))
+        sys.exit(_run_and_report(opts, project_for(opts), quiet, otel_file))
 
 
 def _run_and_report(
-    opts: RunOptions, prepared: Prepared, quiet: bool, otel_file: Path | None = None
+    opts: RunOptions, project: Project, quiet: bool, otel_file: Path | None = None
 ) -> int:
     from rich.console import Console
 
-    from promptloop.commands.run import baseline_for, default_output_dir, execute_run, preflight
+    from promptloop.commands.run import default_output_dir, execute_run, preflight
     from promptloop.errors import PromptloopError
     from promptloop.gate.verdicts import exit_code_for
     from promptloop.report.console import print_run
     from promptloop.report.files import prepare_output_dir, write_reports
     from promptloop.report.progress import progress_reporter
 
-    preflight(prepared, opts)
+    preflight(project)
     existed = default_output_dir(opts).exists()
     out_dir = prepare_output_dir(default_output_dir(opts))
     err = Console(stderr=True)
-    if prepared.models.notice:
-        err.print(f"[yellow]{prepared.models.notice}[/yellow]")
-    repeats = opts.repeat or prepared.loaded.config.repeat
-    total = sum(len(p.cases) for p in prepared.plans) * repeats
-    if opts.baseline:
-        # Only changed prompts run on the base too; unchanged and new ones run once.
-        base_versions = baseline_for(prepared, opts.baseline).versions
-        total += sum(len(version.plan.cases) for version in base_versions) * repeats
+    if project.models.notice:
+        err.print(f"[yellow]{project.models.notice}[/yellow]")
+    repeats = opts.repeat or project.loaded.config.repeat
+    total = sum(len(p.cases) for p in project.plans) * repeats
+    # Only changed prompts run on the base too; unchanged and new ones run once.
+    total += sum(len(version.plan.cases) for version in project.baseline.versions) * repeats
     try:
         with progress_reporter(total, quiet=quiet) as progress:
             opts.progress = progress
-            result = execute_run(opts, prepared)
+            result = execute_run(opts, project)
     except PromptloopError:
         # A model that failed its preflight: leave no empty report folder behind.
         if not existed and not any(out_dir.iterdir()):
@@ -143,7 +142,7 @@ def _run_and_report(
                 err=True,
             )
         return opts.stop.exit_code
-    return exit_code_for(result, prepared.loaded.config.gate)
+    return exit_code_for(result, project.loaded.config.gate)
 
 
 def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:

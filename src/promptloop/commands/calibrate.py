@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions, locate_config
+from promptloop.commands.run import RunOptions, project_for
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
+from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.calibration import Calibration, Pair, calibrate, judged_pairs
 from promptloop.yamlpos import suggest
 
@@ -28,13 +29,12 @@ class SuiteCalibration:
 def calibrate_suites(
     run: RunOptions, suite: str | None, results_path: Path
 ) -> list[SuiteCalibration]:
-    loaded = locate_config(run)
-    suites = loaded.config.suites
-    names = [s.name for s in suites]
+    project = project_for(run)
+    names = [plan.name for plan in project.plans]
     if suite is not None and suite not in names:
         raise UserError(
             f"no suite named {suite!r}{suggest(suite, names)} (the config has: {', '.join(names)})",
-            path=str(loaded.path),
+            path=str(project.loaded.path),
         )
     if not results_path.is_file():
         raise UserError(
@@ -42,19 +42,18 @@ def calibrate_suites(
         )
     result = read_results(results_path)
     out = []
-    for config in suites:
-        if suite is not None and config.name != suite:
+    for plan in project.plans:
+        if suite is not None and plan.name != suite:
             continue
-        judges = [spec.label for spec in config.evaluators if spec.kind == "judge"]
+        judges = [e.name for e in plan.evaluators if isinstance(e, JudgeEvaluator)]
         if not judges:
-            out.append(SuiteCalibration(config.name, (), "no judge to calibrate"))
+            out.append(SuiteCalibration(plan.name, (), "no judge to calibrate"))
             continue
-        feedback = loaded.load_feedback(config)
         pairs: dict[str, list[Pair]] = {judge: [] for judge in judges}
-        for suite_result in (s for s in result.suites if s.name == config.name):
-            for judge, found in judged_pairs(suite_result, judges, feedback).items():
+        for suite_result in (s for s in result.suites if s.name == plan.name):
+            for judge, found in judged_pairs(suite_result, judges, plan.feedback).items():
                 pairs[judge] += found
-        out.append(SuiteCalibration(config.name, tuple(calibrate(j, pairs[j]) for j in judges)))
+        out.append(SuiteCalibration(plan.name, tuple(calibrate(j, pairs[j]) for j in judges)))
     return out
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions, locate_config
+from promptloop.commands.run import RunOptions
 from promptloop.dataset.feedback import append_lines
 from promptloop.errors import UserError
-from promptloop.project.config import LoadedConfig, SuiteConfig
+from promptloop.project.config import SuiteConfig
+from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.project.prompts import load_prompt
 from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import
@@ -80,7 +81,7 @@ def read_spans(files: Sequence[Path]) -> tuple[list[TraceSpan], int]:
 
 
 def import_cases(run: RunOptions, request: ImportRequest) -> ImportOutcome:
-    loaded = locate_config(run)
+    loaded = load_config(run.config_path or find_config(run.start_dir))
     suite = _suite(loaded, request.suite)
     if not isinstance(suite.dataset, str) or not suite.dataset.endswith(".jsonl"):
         raise UserError(

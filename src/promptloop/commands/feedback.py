@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions, locate_config
+from promptloop.commands.run import RunOptions
 from promptloop.dataset.feedback import (
     FeedbackRecord,
     ReviewerVerdict,
@@ -22,7 +22,8 @@ from promptloop.dataset.feedback import (
 )
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
-from promptloop.project.config import LoadedConfig, SuiteConfig
+from promptloop.project.config import SuiteConfig
+from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.safety import known_secrets, mask_secrets
 from promptloop.yamlpos import suggest
 
@@ -86,7 +87,7 @@ def _whoami() -> str:
 
 
 def add_feedback(run: RunOptions, request: FeedbackAdd) -> Added:
-    loaded = locate_config(run)
+    loaded = load_config(run.config_path or find_config(run.start_dir))
     suite = _suite(loaded, request.suite)
     ids = [case.id for case in loaded.load_cases(suite)]
     if request.case not in ids:

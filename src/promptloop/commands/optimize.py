@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
-from promptloop.commands.run import Prepared, RunOptions, make_runner, preflight, prepare
+from promptloop.commands.run import RunOptions, make_runner, preflight, project_for
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
 from promptloop.errors import UserError
@@ -19,8 +19,9 @@ from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
-from promptloop.optimize.reviewers import ReviewerNote, notes_from
+from promptloop.optimize.reviewers import notes_from
 from promptloop.optimize.settings import ModeSetting
+from promptloop.project.loader import Project
 from promptloop.project.suites import SuitePlan
 from promptloop.report.files import prepare_output_dir
 from promptloop.safety import mask_secrets
@@ -39,18 +40,18 @@ class OptimizeOptions:
     in_place: bool = False
 
 
-def _pick_suite(prepared: Prepared, name: str | None) -> SuitePlan:
-    names = [p.name for p in prepared.plans]
+def _pick_suite(project: Project, name: str | None) -> SuitePlan:
+    names = [p.name for p in project.plans]
     if name is not None:
-        for plan in prepared.plans:
+        for plan in project.plans:
             if plan.name == name:
                 return plan
         raise UserError(
             f"no suite named {name!r}{suggest(name, names)} (suites: {', '.join(names)})",
-            path=str(prepared.loaded.path),
+            path=str(project.loaded.path),
         )
-    if len(prepared.plans) == 1:
-        return prepared.plans[0]
+    if len(project.plans) == 1:
+        return project.plans[0]
     raise UserError(
         f"name the suite to optimize: promptloop optimize SUITE (suites: {', '.join(names)})"
     )
@@ -65,11 +66,11 @@ EMBEDDED_CANDIDATE_ATTEMPTS = 1
 
 
 def settings_for(
-    prepared: Prepared, opts: OptimizeOptions, plan: SuitePlan | None = None
+    project: Project, opts: OptimizeOptions, plan: SuitePlan | None = None
 ) -> OptimizerSettings:
-    cfg = prepared.loaded.config
+    cfg = project.loaded.config
     oc = cfg.optimizer
-    models = prepared.models
+    models = project.models
     embedded = is_embedded(models.optimizer_model)
     max_usd = opts.max_usd if opts.max_usd is not None else oc.max_usd
     tested = plan.model if plan is not None else models.model
@@ -80,7 +81,7 @@ def settings_for(
         # cannot be exceeded, and stopping before round 1 would only refuse a free run.
         max_usd = None
     return OptimizerSettings(
-        optimizer_model=prepared.models.optimizer_model,
+        optimizer_model=project.models.optimizer_model,
         mode=opts.mode or oc.mode,
         rounds=opts.rounds or oc.rounds,
         max_calls=opts.max_calls or oc.max_calls,
@@ -102,16 +103,16 @@ def settings_for(
     )
 
 
-def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) -> OptimizationResult:
-    splits = split_cases(plan.cases, prepared.loaded.config.splits.ratios())
+def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> OptimizationResult:
+    splits = split_cases(plan.cases, project.loaded.config.splits.ratios())
     for split in ("train", "val"):
         if not splits[split]:
             raise UserError(
                 f"suite {plan.name!r} has no {split} cases ({len(plan.cases)} cases in all); "
                 "add cases or change `splits:` in the config"
             )
-    preflight(prepared, opts.run, [plan])
-    runner = make_runner(prepared, opts.run, [plan])
+    preflight(project, [plan])
+    runner = make_runner(project, opts.run, [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -123,9 +124,9 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
         test=splits["test"],
         scorer=scorer,
         optimizer=client,
-        settings=settings_for(prepared, opts, plan),
-        reviewer_notes=reviewer_notes(prepared, plan),
-        goal=describe_goal(_specs(prepared, plan)),
+        settings=settings_for(project, opts, plan),
+        reviewer_notes=notes_from(plan.feedback, plan.cases),
+        goal=describe_goal(_specs(project, plan)),
     )
     try:
         return asyncio.run(optimizing)
@@ -134,15 +135,8 @@ def run_optimizer(prepared: Prepared, plan: SuitePlan, opts: OptimizeOptions) ->
         raise Interrupted(runner.stop) from None
 
 
-def reviewer_notes(prepared: Prepared, plan: SuitePlan) -> list[ReviewerNote]:
-    """What the suite's reviewers said, from its feedback file."""
-    loaded = prepared.loaded
-    suite = next(s for s in loaded.config.suites if s.name == plan.name)
-    return notes_from(loaded.load_feedback(suite), plan.cases)
-
-
-def _specs(prepared: Prepared, plan: SuitePlan) -> list[EvaluatorSpec]:
-    suite = next(s for s in prepared.loaded.config.suites if s.name == plan.name)
+def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:
+    suite = next(s for s in project.loaded.config.suites if s.name == plan.name)
     return list(suite.evaluators)
 
 
@@ -151,11 +145,11 @@ def revised_path(prompt_file: Path) -> Path:
 
 
 def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome:
-    prepared = prepare(opts.run)
-    plan = _pick_suite(prepared, opts.suite)
+    project = project_for(opts.run)
+    plan = _pick_suite(project, opts.suite)
     prepare_output_dir(output_dir)
-    result = run_optimizer(prepared, plan, opts)
-    prompt_file = prepared.loaded.root / plan.prompt.path
+    result = run_optimizer(project, plan, opts)
+    prompt_file = project.loaded.root / plan.prompt.path
     if not prompt_file.exists():
         prompt_file = Path.cwd() / plan.prompt.path
     written_to = None
@@ -167,6 +161,6 @@ def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome
         diff_path.write_text(result.unified_diff, encoding="utf-8")
     result_path = output_dir / f"optimize-{plan.name}.json"
     payload = {"schema_version": 1, "suite": plan.name, **result.to_dict()}
-    text = mask_secrets(json.dumps(payload, indent=1, ensure_ascii=False), prepared.secrets)
+    text = mask_secrets(json.dumps(payload, indent=1, ensure_ascii=False), project.secrets)
     result_path.write_text(text, encoding="utf-8")
     return OptimizeOutcome(plan, result, prompt_file, written_to, diff_path, result_path)

@@ -1,6 +1,7 @@
 """The verdicts of one comment, recorded: fingerprinted on the outputs the head gives, then
 committed onto the pull request's branch in one commit (a push in between is answered by
-reading the branch again), or offered as a suggested change for teams that forbid bot commits.
+reading the branch again), or offered as suggested changes for teams that forbid bot commits.
+Both writes go through the publisher.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promptloop.dataset.feedback import (
-    FeedbackRecord,
-    append_lines,
-    output_fingerprint,
-    parse_feedback,
-)
+from promptloop.dataset.feedback import FeedbackRecord, append_lines, output_fingerprint
 from promptloop.errors import InfraError
-from promptloop.github.api import ConflictError, GitHubClient, PullHead, ReviewComment
+from promptloop.github import replies
+from promptloop.github.api import GitHubClient
 from promptloop.github.comment_commands import Command, CommentEvent
 from promptloop.github.diff import hunk_containing
-from promptloop.github.state import AmbiguousWriteError
-from promptloop.project.config import LoadedConfig
-from promptloop.safety import code_block, inline_code
+from promptloop.github.markers import review_marker
+from promptloop.github.publish import Publisher
+from promptloop.github.state import PullHead, ReviewComment
+from promptloop.project.loader import LoadedConfig
+from promptloop.safety import code_block, fingerprint
 from promptloop.wording import plural
-
-COMMIT_ATTEMPTS = 4
 
 # (suite -> case ids) to the output each case gives on the checked-out head.
 OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
@@ -43,6 +40,7 @@ class Recorded:
 
 
 def record_verdicts(
+    publisher: Publisher,
     gh: GitHubClient,
     loaded: LoadedConfig,
     root: Path,
@@ -87,31 +85,32 @@ def record_verdicts(
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(append_lines(before, records), encoding="utf-8")
     if loaded.config.feedback_delivery == "suggestion":
-        said = offer_feedback(gh, event.number, head, by_file, mask)
+        said = offer_feedback(publisher, gh, event.number, head, by_file)
         return Recorded(total, (), said)
     message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
-    sha, made = commit_feedback(gh, head.head_ref, by_file, message)
-    commits = (sha,) if made else ()
-    where = f" in {inline_code(commits[0][:7])}" if commits else ""
-    said = (
-        f"Recorded {plural(total, 'verdict')}{where}. The `human` evaluator applies them while "
-        "the outputs stay the same, and the optimizer reads the notes first."
-    )
-    return Recorded(total, commits, said, sha)
+    done = publisher.record_feedback(head.head_ref, by_file, message)
+    if not done.done:
+        ledger = publisher.ledger
+        raise InfraError(
+            ledger.last_failure or (ledger.warnings or ledger.notes or ["nothing was recorded"])[-1]
+        )
+    made = bool(done.actions) and not publisher.dry_run and done.sha is not None
+    commits = (done.sha,) if made and done.sha else ()
+    return Recorded(total, commits, replies.recorded(total, done.sha if made else None), done.sha)
 
 
 def offer_feedback(
+    publisher: Publisher,
     gh: GitHubClient,
     number: int,
     head: PullHead,
     by_file: Mapping[str, Sequence[FeedbackRecord]],
-    mask: Callable[[str], str],
 ) -> str:
     """The verdicts as suggested changes that append them to each feedback file, where its
     last line is in the diff (GitHub suggests only there); otherwise the lines to add by hand."""
     files = gh.pull_files(number)
     comments: list[ReviewComment] = []
-    by_hand: list[str] = []
+    by_hand: list[tuple[str, str]] = []
     for path, records in by_file.items():
         current = gh.branch_file(head.head_ref, path)
         lines = (current.text or "").splitlines() if current is not None else []
@@ -119,54 +118,15 @@ def offer_feedback(
         changed = files.get(path)
         if lines and changed is not None and hunk_containing(changed.hunks, len(lines)):
             block = code_block(f"{lines[-1]}\n{new}", "suggestion")
-            body = mask(f"Reviewers' verdicts for {inline_code(path)}; commit to keep them.")
-            comments.append(ReviewComment(path, f"{body}\n\n{block}", len(lines)))
+            mark = review_marker(fingerprint("feedback", path, new), head.head_sha)
+            body = f"{replies.offer_comment(path)}\n\n{block}\n\n{mark}"
+            comments.append(ReviewComment(path, body, len(lines)))
         else:
-            by_hand.append(
-                f"Add to {inline_code(path)} (not in this pull request's diff, so GitHub cannot "
-                f"suggest it):\n\n{code_block(new, 'json')}"
-            )
-    parts = []
+            by_hand.append((path, new))
+    url = None
     if comments:
-        review = gh.post_review(
-            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files=files
+        offered = publisher.offer(
+            number, head.head_sha, "promptloop: reviewers' verdicts", comments, files
         )
-        parts.append(f"The verdicts are suggested changes in {review.html_url}; commit them.")
-    return "\n\n".join([*parts, *by_hand])
-
-
-def commit_feedback(
-    gh: GitHubClient,
-    branch: str,
-    records: Mapping[str, Sequence[FeedbackRecord]],
-    message: str,
-) -> tuple[str, bool]:
-    """Append each file's records to it on ``branch``, all in one commit: (the branch's tip
-    holding them, whether this call made it). They may all be there already: a write GitHub
-    applied but did not confirm. A push in between (or a write whose fate is unknown) means
-    reading the branch again."""
-    for _ in range(COMMIT_ATTEMPTS):
-        reads = {path: gh.branch_file(branch, path) for path in records}
-        tips = {read.tip_sha for read in reads.values() if read is not None}
-        if None in reads.values():
-            raise InfraError(f"branch {branch} is gone; nothing was recorded")
-        if len(tips) != 1:
-            continue
-        texts = {}
-        for path, read in reads.items():
-            existing = read.text or "" if read is not None else ""
-            there = {r.to_line() for r in parse_feedback(existing, path)}
-            new = [r for r in records[path] if r.to_line() not in there]
-            if new:
-                texts[path] = append_lines(existing, new)
-        tip = tips.pop()
-        if not texts:
-            return tip, False
-        try:
-            return gh.commit_files(branch, texts, message, tip), True
-        except (ConflictError, AmbiguousWriteError):
-            continue
-    raise InfraError(
-        f"could not commit to {branch}: the branch moved {COMMIT_ATTEMPTS} times while "
-        "promptloop wrote to it; repeat the command"
-    )
+        url = offered.url
+    return replies.offered(url, by_hand)

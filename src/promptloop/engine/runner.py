@@ -22,8 +22,8 @@ from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, Mo
 from promptloop.models.factory import build_client
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
-from promptloop.project.config import LoadedConfig
 from promptloop.project.conversations import check_conversations, history_messages
+from promptloop.project.loader import LoadedConfig
 from promptloop.project.prompts import (
     PromptTemplate,
     RenderedPrompt,

@@ -1,11 +1,12 @@
 """Evaluators: deterministic checks, python functions and LLM judges, one result type.
 
 ``base`` holds the seam (``EvalResult``, ``EvalContext``, ``Evaluator``, ``combine``);
-``specs`` how a config item is written; ``registry.build_evaluator`` turns one into an
+each kind is one class in ``kinds/`` that declares its arguments and registers itself;
+``specs`` is how a config item is written; ``registry.build_evaluator`` turns one into an
 evaluator. May import models, dataset and the foundation.
 
-The names below load their module on first use: the config's schema needs only
-``specs``, and `promptloop schema` should not pay for Jinja2 and every evaluator.
+The names below load their module on first use: the config's schema needs only the
+kinds' declarations, and `promptloop schema` should not pay for Jinja2 or a judge.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, quote
-    from promptloop.evaluators.deterministic import DETERMINISTIC_KINDS, DeterministicEvaluator
+    from promptloop.evaluators.deterministic import DeterministicEvaluator
     from promptloop.evaluators.judge import (
         JUDGE_SCHEMA,
-        JudgeArgs,
         JudgeEvaluator,
         JudgeVerdict,
         judge_schema,
@@ -30,10 +30,9 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "base": ("EvalContext", "EvalResult", "Evaluator", "combine", "quote"),
-    "deterministic": ("DETERMINISTIC_KINDS", "DeterministicEvaluator"),
+    "deterministic": ("DeterministicEvaluator",),
     "judge": (
         "JUDGE_SCHEMA",
-        "JudgeArgs",
         "JudgeEvaluator",
         "JudgeVerdict",
         "judge_schema",
@@ -54,7 +53,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DETERMINISTIC_KINDS",
     "EVALUATOR_KINDS",
     "JUDGE_SCHEMA",
     "CaseView",
@@ -62,7 +60,6 @@ __all__ = [
     "EvalContext",
     "EvalResult",
     "Evaluator",
-    "JudgeArgs",
     "JudgeEvaluator",
     "JudgeVerdict",
     "PythonEvaluator",

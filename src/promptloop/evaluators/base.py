@@ -27,6 +27,21 @@ class EvaluatorFileError(ValueError):
         super().__init__(message)
 
 
+class TemplateRenderError(ValueError):
+    """A template could not be rendered for one case (undefined variable, sandbox refusal).
+
+    Here, not in ``templating``, so that the evaluators can catch it without loading the
+    template engine (the config's schema reads their declarations)."""
+
+
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+def is_template(text: str) -> bool:
+    """Whether an argument is a Jinja2 template (rendered per case) rather than a literal."""
+    return any(marker in text for marker in _TEMPLATE_MARKERS)
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """One evaluator's verdict on one output; results.json records it as it is, but for

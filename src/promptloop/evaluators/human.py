@@ -59,16 +59,6 @@ class HumanEvaluator:
         )
 
 
-def build_human(args: object, *, name: str | None, weight: float) -> HumanEvaluator:
-    """``- human`` takes no arguments: the suite's feedback file is bound when it is planned."""
-    if args is not None:
-        raise ValueError(
-            f"{HUMAN_KIND}: takes no arguments (the feedback file is the suite's `feedback:`), "
-            f"got {args!r}"
-        )
-    return HumanEvaluator(name=name or HUMAN_KIND, weight=weight)
-
-
 def bind_feedback(evaluator: Evaluator, records: Sequence[FeedbackRecord]) -> Evaluator:
     """``evaluator`` with the suite's feedback, when it is a human evaluator."""
     if isinstance(evaluator, HumanEvaluator):

@@ -11,19 +11,18 @@ that silently passes garbage would let any regression through.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, quote
+from promptloop.evaluators.base import EvalContext, EvalResult, TemplateRenderError, quote
 from promptloop.evaluators.judge_messages import system_message, user_message
-from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
+from promptloop.evaluators.templating import TextTemplate
 from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage, with_calls
 
 CRITIQUE_CHARS = 240
@@ -60,40 +59,23 @@ def judge_schema(error_types: Sequence[str] = ()) -> dict[str, Any]:
 JUDGE_SCHEMA: dict[str, Any] = judge_schema()
 
 
-class JudgeArgs(BaseModel):
-    """What a user writes under ``judge:`` (a bare string is the rubric)."""
+class JudgeSettings(Protocol):
+    """What a judge was configured with (the ``judge`` kind's arguments, ``kinds/judge``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    rubric: str = Field(min_length=1)
-    error_types: list[str] = Field(default_factory=list)
-    model: str | None = None
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    include_input: bool = True
-    # Off by default: the judge grades against the goal (rubric, case, expected value),
-    # which does not change when the prompt does. Shown the prompt under test, it grades
-    # "did it follow these instructions", sees byte-identical answers in two different
-    # requests, and in the optimizer a candidate prompt could steer the judge scoring it.
-    show_prompt: bool = False
-    # Bounds a rambling local model; a critique needs far fewer tokens.
-    max_tokens: int | None = Field(default=512, ge=32)
-
-    @field_validator("rubric")
-    @classmethod
-    def _rubric_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("rubric is empty; say what a good output looks like")
-        return value
-
-    @field_validator("error_types")
-    @classmethod
-    def _error_types_distinct(cls, value: list[str]) -> list[str]:
-        cleaned = [v.strip() for v in value]
-        if any(not v for v in cleaned):
-            raise ValueError("error types must be non-empty strings")
-        if len({v.casefold() for v in cleaned}) != len(cleaned):
-            raise ValueError("error types must be distinct")
-        return cleaned
+    @property
+    def rubric(self) -> str: ...
+    @property
+    def error_types(self) -> list[str]: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def include_input(self) -> bool: ...
+    @property
+    def show_prompt(self) -> bool: ...
+    @property
+    def max_tokens(self) -> int | None: ...
 
 
 class JudgeVerdict(BaseModel):
@@ -188,7 +170,7 @@ def _normalized(text: str) -> str:
 @dataclass
 class JudgeEvaluator:
     name: str
-    args: JudgeArgs
+    args: JudgeSettings
     rubric: TextTemplate
     weight: float = 1.0
 
@@ -365,36 +347,3 @@ def majority(samples: Sequence[EvalResult], name: str, weight: float) -> EvalRes
         reason=f"{shown.reason} ({len(agreeing)} of {len(valid)} judge samples agree)",
         usage=usage,
     )
-
-
-def _first_error(exc: ValidationError) -> str:
-    errors = exc.errors()
-    # A misspelt key also makes the real one "missing"; the misspelling is the news.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        allowed = list(JudgeArgs.model_fields)
-        close = difflib.get_close_matches(where, allowed, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"judge: unknown key {where}{hint}; allowed keys: {', '.join(allowed)}"
-    if first["type"] == "missing":
-        return f"judge: missing key {where} (what a good output looks like)"
-    return f"judge: {where}: {message}" if where else f"judge: {message}"
-
-
-def build_judge(args: Any, *, name: str | None = None, weight: float = 1.0) -> JudgeEvaluator:
-    """``ValueError`` with a one-line message on bad arguments."""
-    if isinstance(args, str):
-        args = {"rubric": args}
-    if not isinstance(args, Mapping):
-        raise ValueError(
-            "judge: expected a rubric string or a mapping with rubric, error_types, model, "
-            "threshold, include_input, show_prompt, max_tokens"
-        )
-    try:
-        parsed = JudgeArgs.model_validate(dict(args))
-    except ValidationError as exc:
-        raise ValueError(_first_error(exc)) from exc
-    rubric = TextTemplate.compile(parsed.rubric, what="judge: rubric")
-    return JudgeEvaluator(name or "judge", parsed, rubric, weight=weight)

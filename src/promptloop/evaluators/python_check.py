@@ -22,9 +22,10 @@ The function returns one of:
 - an ``EvalResult``, used as is (its name and weight are replaced by the config's).
 
 A function that raises, or returns anything else, gives an errored result (never a pass)
-instead of stopping the run. Problems found when loading the config — a module that
-does not import, a missing function, a signature that cannot take ``(output, case, **args)``
-— raise ``ValueError`` so the config loader can point at the line.
+instead of stopping the run. Problems found when the project is loaded — a module that
+does not import, a missing function, a signature that cannot take ``(output, case,
+**args)`` — raise ``ValueError`` so the loader can point at the line (the kind itself is
+declared in ``kinds/python``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,19 @@ class CaseView(Mapping[str, Any]):
         return len(_VIEW_KEYS)
 
 
+async def call_check(
+    function: Callable[..., Any], output: str, view: CaseView, kwargs: Mapping[str, Any]
+) -> Any:
+    """Run a user's check on one output: the one place their code runs during a run."""
+    if inspect.iscoroutinefunction(function):
+        return await function(output, view, **kwargs)
+    # A worker thread: a slow check must not stall the other cases' model calls.
+    value = await asyncio.to_thread(function, output, view, **kwargs)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
 # Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
 @dataclass
 class PythonEvaluator:
@@ -105,14 +119,9 @@ class PythonEvaluator:
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         try:
-            view = CaseView.of(case, ctx.tool_calls)
-            if inspect.iscoroutinefunction(self.function):
-                value = await self.function(output, view, **self.kwargs)
-            else:
-                # A worker thread: a slow check must not stall the other cases' model calls.
-                value = await asyncio.to_thread(self.function, output, view, **self.kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+            value = await call_check(
+                self.function, output, CaseView.of(case, ctx.tool_calls), self.kwargs
+            )
         except (Exception, SystemExit) as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return self._error(f"{self.target} raised {detail}")
@@ -194,11 +203,11 @@ class PythonEvaluator:
 # --- building ------------------------------------------------------------------------------
 
 
-def _split_target(target: str) -> tuple[str, str]:
+def split_target(target: str) -> tuple[str, str]:
     where, sep, attr = target.rpartition(":")
     if not sep or not where.strip() or not attr.strip():
         raise ValueError(
-            f'python: expected "module:function" or "path/to/file.py:function", got {target!r}'
+            f'expected "module:function" or "path/to/file.py:function", got {target!r}'
         )
     return where.strip(), attr.strip()
 
@@ -213,7 +222,7 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
         path = base_dir / path
     path = path.resolve()
     if not path.is_file():
-        raise ValueError(f"python: file {where} not found (looked at {path})")
+        raise ValueError(f"file {where} not found (looked at {path})")
     # One module per file, reused when several evaluators name the same file.
     module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     loaded = sys.modules.get(module_name)
@@ -221,7 +230,7 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
         return loaded
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ValueError(f"python: cannot load {where} as a Python module")
+        raise ValueError(f"cannot load {where} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -232,7 +241,7 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise EvaluatorFileError(
-            f"python: importing {where} failed: {type(exc).__name__}: {_without_location(exc)}",
+            f"importing {where} failed: {type(exc).__name__}: {_without_location(exc)}",
             file=where,
             line=_failing_line(exc, path),
         ) from exc
@@ -266,14 +275,12 @@ def _module_by_name(where: str, base_dir: Path) -> ModuleType:
             return importlib.import_module(where)
     except ModuleNotFoundError as exc:
         raise ValueError(
-            f"python: cannot import module {where!r} (not on sys.path nor in {base_dir}): {exc}"
+            f"cannot import module {where!r} (not on sys.path nor in {base_dir}): {exc}"
         ) from exc
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise ValueError(
-            f"python: importing module {where!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ValueError(f"importing module {where!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -292,21 +299,21 @@ def _on_sys_path(folder: Path) -> Iterator[None]:
 
 def load_function(target: str, *, base_dir: Path) -> Callable[..., Any]:
     """Resolve ``module:function`` / ``file.py:function`` (dotted attributes allowed)."""
-    where, attr = _split_target(target)
+    where, attr = split_target(target)
     module = (
         _module_from_file(where, base_dir) if _is_file(where) else _module_by_name(where, base_dir)
     )
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"python: {where} has no attribute {attr!r}")
+            raise ValueError(f"{where} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise ValueError(f"python: {target} is a {type(obj).__name__}, not a function")
+        raise ValueError(f"{target} is a {type(obj).__name__}, not a function")
     return obj  # type: ignore[no-any-return]
 
 
-def _check_signature(fn: Callable[..., Any], target: str, kwargs: Mapping[str, Any]) -> None:
+def check_signature(fn: Callable[..., Any], target: str, kwargs: Mapping[str, Any]) -> None:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -315,55 +322,4 @@ def _check_signature(fn: Callable[..., Any], target: str, kwargs: Mapping[str, A
         signature.bind("output", "case", **kwargs)
     except TypeError as exc:
         extra = "".join(f", {k}=..." for k in kwargs)
-        raise ValueError(
-            f"python: {target} cannot be called as fn(output, case{extra}): {exc}"
-        ) from exc
-
-
-def build_python(
-    args: Any, *, base_dir: Path, name: str | None = None, weight: float = 1.0
-) -> PythonEvaluator:
-    kwargs: dict[str, Any] = {}
-    threshold = 0.5
-    if isinstance(args, str):
-        target = args
-    elif isinstance(args, Mapping):
-        unknown = sorted(str(k) for k in args if k not in ("function", "args", "threshold"))
-        if unknown:
-            raise ValueError(
-                f"python: unknown key {', '.join(unknown)}; allowed keys: function, args, threshold"
-            )
-        function_arg = args.get("function")
-        if not isinstance(function_arg, str):
-            raise ValueError('python: missing key function ("module:function")')
-        target = function_arg
-        raw_kwargs = args.get("args", {})
-        if raw_kwargs is None:
-            raw_kwargs = {}
-        if not isinstance(raw_kwargs, Mapping) or not all(isinstance(k, str) for k in raw_kwargs):
-            raise ValueError("python: args must be a mapping of keyword arguments")
-        kwargs = dict(raw_kwargs)
-        raw_threshold = args.get("threshold", 0.5)
-        if (
-            isinstance(raw_threshold, bool)
-            or not isinstance(raw_threshold, int | float)
-            or not 0.0 <= raw_threshold <= 1.0
-        ):
-            raise ValueError(f"python: threshold must be a number in 0..1, got {raw_threshold!r}")
-        threshold = float(raw_threshold)
-    else:
-        raise ValueError(
-            'python: expected "module:function", "file.py:function" or {function, args, threshold}'
-        )
-    target = target.strip()
-    function = load_function(target, base_dir=base_dir)
-    _check_signature(function, target, kwargs)
-    _, attr = _split_target(target)
-    return PythonEvaluator(
-        name=name or f"python:{attr}",
-        target=target,
-        function=function,
-        kwargs=kwargs,
-        threshold=threshold,
-        weight=weight,
-    )
+        raise ValueError(f"{target} cannot be called as fn(output, case{extra}): {exc}") from exc

@@ -1,7 +1,8 @@
-"""How a promptloop.yaml evaluator item is written: its shape, the kinds, and its schema.
+"""How a promptloop.yaml evaluator item is written: its shape and its JSON Schema.
 
-The config loader validates items with ``EvaluatorSpec``; ``registry.build_evaluator``
-turns one into an evaluator.
+The config validates items with ``EvaluatorSpec`` (one known kind, weight, name); the
+kind's own arguments are validated by its class when the project is loaded
+(``registry.build_evaluator``).
 """
 
 from __future__ import annotations
@@ -12,34 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from promptloop.evaluators.kind import NEGATION_PREFIX
+from promptloop.evaluators.registry import kind_names, kinds
 from promptloop.yamlpos import suggest
 
-# Here, not in ``deterministic``, so that the config's schema is known without loading
-# the evaluators themselves (``promptloop schema`` stays fast).
-DETERMINISTIC_KINDS: tuple[str, ...] = (
-    "equals",
-    "contains",
-    "icontains",
-    "regex",
-    "starts-with",
-    "ends-with",
-    "is-json",
-    "json-schema",
-    "max-length",
-    "min-length",
-)
-
-NEGATION_PREFIX = "not-"
-
-EVALUATOR_KINDS: tuple[str, ...] = (
-    *DETERMINISTIC_KINDS,
-    "python",
-    "judge",
-    "human",
-    "tool-call",
-    "tool-args",
-    *(NEGATION_PREFIX + kind for kind in DETERMINISTIC_KINDS),
-)
 # Keys an evaluator list item may carry besides its single evaluator kind.
 _EVALUATOR_OPTIONS = ("weight", "name")
 
@@ -77,10 +54,11 @@ class EvaluatorSpec(BaseModel):
             raise PydanticCustomError(
                 "evaluator_kind_missing",
                 "evaluator has no kind; write one of: {kinds}",
-                {"kinds": ", ".join(EVALUATOR_KINDS)},
+                {"kinds": ", ".join(kind_names())},
             )
+        names = kind_names()
         if len(kinds) > 1:
-            known = [str(k) for k in kinds if str(k) in EVALUATOR_KINDS]
+            known = [str(k) for k in kinds if str(k) in names]
             if len(known) > 1:
                 raise PydanticCustomError(
                     "evaluator_kind_many",
@@ -88,14 +66,14 @@ class EvaluatorSpec(BaseModel):
                     {"found": ", ".join(repr(k) for k in known)},
                 )
             # One real kind plus a stray key: report the stray key precisely.
-            stray = next(str(k) for k in kinds if str(k) not in EVALUATOR_KINDS)
+            stray = next(str(k) for k in kinds if str(k) not in names)
             raise PydanticCustomError(
                 "evaluator_extra_key",
                 "unknown key '{key}' in an evaluator (allowed besides the kind: weight, "
                 "name){hint}",
                 {
                     "key": stray,
-                    "hint": suggest(stray, [*EVALUATOR_KINDS, *_EVALUATOR_OPTIONS]),
+                    "hint": suggest(stray, [*names, *_EVALUATOR_OPTIONS]),
                     "at": (stray,),
                 },
             )
@@ -114,7 +92,7 @@ class EvaluatorSpec(BaseModel):
 
 
 def _check_kind(kind: str) -> None:
-    kinds = EVALUATOR_KINDS
+    kinds = kind_names()
     if kind not in kinds:
         raise PydanticCustomError(
             "evaluator_kind_unknown",
@@ -124,7 +102,7 @@ def _check_kind(kind: str) -> None:
 
 
 def evaluator_item_schema() -> dict[str, Any]:
-    kinds = list(EVALUATOR_KINDS)
+    """The JSON Schema of one evaluator item, with each kind's real arguments."""
     options = {
         "weight": {
             "type": "number",
@@ -134,20 +112,45 @@ def evaluator_item_schema() -> dict[str, Any]:
         },
         "name": {"type": "string", "description": "Label shown in reports."},
     }
-    variants: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "title": kind,
-            "required": [kind],
-            "properties": {kind: {"description": f"Arguments of the {kind} evaluator."}, **options},
-            "additionalProperties": False,
-        }
-        for kind in kinds
-    ]
+    declared = kinds()
+    variants: list[dict[str, Any]] = []
+    names = kind_names()
+    for name in names:
+        cls = declared.get(name) or declared[name.removeprefix(NEGATION_PREFIX)]
+        arguments = cls.argument_schema()
+        if name not in declared:
+            arguments = {**arguments, "description": f"The opposite of {cls.kind}."}
+        variants.append(
+            {
+                "type": "object",
+                "title": name,
+                "required": [name],
+                "properties": {name: arguments, **options},
+                "additionalProperties": False,
+            }
+        )
+    bare = [name for name in names if _takes_no_value(declared, name)]
     variants.append(
-        {"type": "string", "enum": kinds, "description": "An evaluator that takes no arguments."}
+        {"type": "string", "enum": bare, "description": "An evaluator that takes no arguments."}
     )
     return {
         "description": "One evaluator: exactly one kind key plus optional weight and name.",
         "anyOf": variants,
     }
+
+
+def _takes_no_value(declared: Mapping[str, Any], name: str) -> bool:
+    cls = declared.get(name) or declared[name.removeprefix(NEGATION_PREFIX)]
+    try:
+        cls.model_validate(None)
+    except ValueError:
+        return False
+    return True
+
+
+def __getattr__(name: str) -> Any:
+    # ``EVALUATOR_KINDS``: every name a user may write, ``not-`` forms included, asked of
+    # the registry each time (the kinds declare themselves, so the list is never stale).
+    if name == "EVALUATOR_KINDS":
+        return kind_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

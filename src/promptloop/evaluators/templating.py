@@ -23,7 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from promptloop.dataset.cases import Case
 
-_MARKERS = ("{{", "{%", "{#")
+# Re-exported: rendering raises it, and callers may catch it from here.
+from promptloop.evaluators.base import TemplateRenderError as TemplateRenderError
+from promptloop.evaluators.base import is_template
 
 
 def _finalize(value: Any) -> Any:
@@ -42,14 +44,6 @@ _ENV = SandboxedEnvironment(
 )
 # ``regex: "^{{ expected | regex_escape }}$"``: a case's text used literally inside a pattern.
 _ENV.filters["regex_escape"] = lambda value: re.escape(str(value))
-
-
-class TemplateRenderError(ValueError):
-    """A template could not be rendered for one case (undefined variable, sandbox refusal)."""
-
-
-def is_template(text: str) -> bool:
-    return any(marker in text for marker in _MARKERS)
 
 
 def used_variables(args: Any) -> set[str]:

@@ -15,7 +15,8 @@ from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.engine.results import CaseRecord, SuiteResult
 from promptloop.evaluators.base import EvalResult, combine
 from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
-from promptloop.project.config import GateCalibration, LoadedConfig
+from promptloop.project.config import GateCalibration
+from promptloop.project.loader import LoadedConfig
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ def judge_notice(suite: str, judge: JudgeStanding) -> str:
 
 
 def advise(
-    loaded: LoadedConfig, head: list[SuiteResult], base: list[SuiteResult]
+    loaded: LoadedConfig,
+    head: list[SuiteResult],
+    base: list[SuiteResult],
+    feedback: Mapping[str, Sequence[FeedbackRecord]],
 ) -> tuple[list[SuiteResult], list[SuiteResult], list[str]]:
     """With ``gate.calibration`` set: head and base decided without the uncalibrated judges
     (judged on the head's outputs, the ones reviewers saw), and a notice for each judge."""
@@ -123,7 +127,7 @@ def advise(
         found = standing(
             result,
             judges,
-            loaded.load_feedback(config),
+            feedback.get(config.name, ()),
             min_labels=rule.min_labels,
             min_kappa=rule.min_kappa,
         )

@@ -1,11 +1,13 @@
-"""GitHub integration for ``promptloop ci``: reading (runtime, event, api), planning what
-to say (review, plan, reconcile) and writing it (publish, session).
+"""GitHub integration for ``promptloop ci``: reading (runtime, event, target, api over
+transport), choosing the activity (activities), planning what to say (review, findings, plan,
+reconcile, replies) and writing it through the one publisher (publish, deliver).
 
-``promptloop.github.api`` is the only module that imports PyGithub, so import it explicitly;
-the planning modules import no network code. May import report and everything below it.
+``promptloop.github.transport`` is the only module that imports PyGithub, so import the
+client (``api``) explicitly; the planning modules import no network code. May import report
+and everything below it.
 """
 
-from promptloop.github.diff import Hunk, PatchError, hunk_containing, lines_in_hunks, parse_patch
+from promptloop.github.diff import Hunk, PatchError, hunk_containing, parse_patch
 from promptloop.github.event import (
     DispatchContext,
     EventContext,
@@ -16,10 +18,10 @@ from promptloop.github.event import (
 )
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.suggestions import (
-    ChangedRange,
+    LineEdit,
     Suggestion,
     SuggestionPlan,
-    changed_ranges,
+    line_edits,
     plan_suggestions,
     suggestion_block,
 )
@@ -28,18 +30,17 @@ from promptloop.github.workflow import Annotation
 __all__ = [
     "ActionsRuntime",
     "Annotation",
-    "ChangedRange",
     "DispatchContext",
     "EventContext",
     "Hunk",
+    "LineEdit",
     "PatchError",
     "PullContext",
     "PushContext",
     "Suggestion",
     "SuggestionPlan",
-    "changed_ranges",
     "hunk_containing",
-    "lines_in_hunks",
+    "line_edits",
     "load_event",
     "parse_event",
     "parse_patch",

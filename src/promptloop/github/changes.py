@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptloop.github.api import PullFile
 from promptloop.github.diff import Hunk
-from promptloop.project.config import LoadedConfig
+from promptloop.github.state import PullFile
+from promptloop.project.loader import LoadedConfig
 
 
 def evaluator_files(args: Any) -> list[str]:

@@ -105,14 +105,5 @@ def parse_patch(patch: str | None) -> list[Hunk]:
     return hunks
 
 
-def lines_in_hunks(patch: str | None) -> list[range]:
-    """The RIGHT-side line ranges a review comment may touch, one per non-empty hunk."""
-    return [h.new_lines for h in parse_patch(patch) if h.new_count > 0]
-
-
 def hunk_containing(hunks: Sequence[Hunk], line: int) -> Hunk | None:
     return next((h for h in hunks if h.contains(line)), None)
-
-
-def commentable_lines(patch: str | None) -> frozenset[int]:
-    return frozenset(n for r in lines_in_hunks(patch) for n in r)

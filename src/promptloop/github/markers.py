@@ -21,6 +21,8 @@ SUMMARY = "summary"
 REVIEW = "review"
 FINDING = "fp"
 CHECK = "check"
+# promptloop's answer to a reviewer's comment: ``to`` is that comment's id.
+REPLY = "reply"
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,3 @@ def parse_review_marker(body: str | None) -> tuple[str, str] | None:
 
 def summary_marker(content: str, head_sha: str) -> str:
     return marker(SUMMARY, head=head_sha, content=content)
-
-
-def is_summary(body: str | None) -> bool:
-    found = read_marker(body)
-    return found is not None and found.kind == SUMMARY

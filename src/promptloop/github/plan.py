@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from promptloop.engine.results import RunResult
+from promptloop.github.diff import hunk_containing
 from promptloop.github.markers import (
     CHECK,
     REVIEW,
@@ -24,6 +25,7 @@ from promptloop.github.review import (
     overall_pass_rate,
     verdict_of,
 )
+from promptloop.github.state import PullFiles, ReviewComment
 from promptloop.github.workflow import Annotation
 from promptloop.safety import fingerprint
 
@@ -90,6 +92,41 @@ class RevisionPullPlan:
     text: str
     title: str
     body: str
+
+
+def comment_problem(comment: ReviewComment, files: PullFiles) -> str | None:
+    """Why GitHub would reject ``comment`` (its own wording), or None if it will be accepted."""
+    pull_file = files.get(comment.path)
+    if pull_file is None:
+        return "Pull request review thread path is invalid"
+    end = hunk_containing(pull_file.hunks, comment.line)
+    if end is None:
+        return "Pull request review thread line must be part of the diff"
+    start = comment.start_line
+    if start is not None and start != comment.line:
+        if start > comment.line:
+            return "Pull request review thread start line must precede the end line."
+        if not end.contains(start):
+            return (
+                "Pull request review thread start line must be part of the same hunk as the line."
+            )
+    return None
+
+
+def split_anchorable(
+    comments: Sequence[ReviewComment], files: PullFiles
+) -> tuple[list[ReviewComment], list[tuple[ReviewComment, str]]]:
+    """(the comments GitHub will anchor on the diff, the others with why not): the others
+    go into the review's body instead, so a review is never refused over one line."""
+    ok: list[ReviewComment] = []
+    bad: list[tuple[ReviewComment, str]] = []
+    for c in comments:
+        problem = comment_problem(c, files)
+        if problem is None:
+            ok.append(c)
+        else:
+            bad.append((c, problem))
+    return ok, bad
 
 
 def strip_marker(body: str) -> str:

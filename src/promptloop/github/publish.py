@@ -1,21 +1,26 @@
-"""The one layer that writes to GitHub: observe, reconcile, apply, and after an ambiguous
-failure observe again instead of repeating the write.
+"""The one door through which promptloop writes to GitHub: observe, reconcile, apply, and
+after an ambiguous failure observe again instead of repeating the write.
 
 Every phase is ``observe() -> state``, ``reconcile(state) -> actions``, then the actions in
-order. A write GitHub may or may not have applied (``AmbiguousWriteError``) ends the pass;
-the next pass reads the state again, so a review that did land is not posted twice. A
-read-only token stops all writes; any other failure becomes a warning, and the caller learns
-whether the phase's state is now on GitHub.
+order; every body leaves through one outbound step (secrets masked, GitHub's size limits
+kept). A write GitHub may or may not have applied (``AmbiguousWriteError``), or a branch that
+moved meanwhile (``ConflictError``), ends the pass; the next pass reads the state again, so a
+review that did land is not posted twice. A read-only token stops all writes; any other
+failure becomes a warning. ``dry_run`` records the actions and writes nothing. Each phase
+returns an ``Outcome``: whether GitHub now holds the desired state, and where.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.errors import InfraError
-from promptloop.github.api import GitHubClient, PullFiles, ReadOnlyTokenError, ReviewComment
+from promptloop.github.api import GitHubClient
+from promptloop.github.markers import REPLY, with_marker
+from promptloop.github.outbound import Outbound, post_placed
 from promptloop.github.plan import (
     CheckRunPlan,
     CommitPlan,
@@ -25,6 +30,7 @@ from promptloop.github.plan import (
 )
 from promptloop.github.reconcile import (
     Action,
+    CommitFiles,
     CommitRevision,
     CreateSummary,
     EditPull,
@@ -33,11 +39,15 @@ from promptloop.github.reconcile import (
     OutdateComment,
     PostReview,
     PutRevision,
+    React,
+    Reply,
     ResetBranch,
     SupersedeReview,
     WriteCheckRun,
     check_run_actions,
     commit_actions,
+    feedback_actions,
+    offer_actions,
     review_actions,
     revision_pull_actions,
     summary_actions,
@@ -46,18 +56,26 @@ from promptloop.github.reconcile import (
 from promptloop.github.state import (
     AmbiguousWriteError,
     BranchFile,
+    ConflictError,
     ExistingComment,
     ExistingReview,
+    ExistingSummary,
+    PostedReview,
+    PullFiles,
+    ReviewComment,
 )
+from promptloop.github.transport import ReadOnlyTokenError
+from promptloop.safety import GITHUB_BODY_LIMIT
 
 S = TypeVar("S")
 PASSES = 3
+CHECK_TITLE_LIMIT = 255
 
 
 @dataclass
 class Ledger:
-    """What publishing has learned so far: notes and warnings for the reports, whether the
-    token can write, and what each applied action answered (URLs, shas)."""
+    """What the publisher has learned so far: notes and warnings for the reports, whether
+    the token can write, and the actions a dry run would have applied."""
 
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -65,82 +83,111 @@ class Ledger:
     planned: list[str] = field(default_factory=list)
     # Set only by a failure that stopped a phase: what GitHub answered, for the exit line.
     last_failure: str | None = None
+    # Whether any summary comment or check run reached GitHub.
+    published: bool = False
 
 
 @dataclass(frozen=True)
-class Applied:
-    """A phase's outcome: ``done`` when GitHub now holds the desired state; ``answers`` maps
-    each applied action to what GitHub returned for it; ``observed`` is what the last read
-    found (where nothing had to be written, the URLs and shas a caller needs are there)."""
+class Outcome:
+    """``done`` when GitHub now holds the desired state (or, in a dry run, would); ``url``
+    and ``sha`` say where it is, whether this pass wrote it or an earlier one had;
+    ``blocked`` why it cannot be written at all."""
 
+    done: bool
+    actions: tuple[Action, ...] = ()
+    url: str | None = None
+    sha: str | None = None
+    blocked: str | None = None
+
+
+@dataclass(frozen=True)
+class _Pass:
     done: bool
     answers: dict[int, Any] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     observed: Any = None
+
+    def answer(self, kind: type[Any]) -> Any:
+        """What GitHub answered to the first action of ``kind`` (None: none was applied)."""
+        return next(
+            (self.answers.get(i) for i, a in enumerate(self.actions) if isinstance(a, kind)),
+            None,
+        )
 
 
 class Publisher:
     def __init__(
         self,
         client: Callable[[], GitHubClient],
-        ledger: Ledger,
+        ledger: Ledger | None = None,
         *,
         mask: Callable[[str], str],
         dry_run: bool = False,
-        files: PullFiles | None = None,
     ) -> None:
         self._client = client
-        self.ledger = ledger
+        self.ledger = ledger or Ledger()
         self._mask = mask
         self.dry_run = dry_run
-        self.files = files
+
+    def hold(self) -> None:
+        """Write nothing from now on (a fork's token is read-only)."""
+        self.ledger.read_only = True
+
+    def masks(self, text: str) -> bool:
+        """Whether ``text`` holds a secret (that outbound would mask)."""
+        return self._mask(text) != text
 
     def phase(
         self,
         what: str,
         observe: Callable[[GitHubClient], S],
         reconcile: Callable[[S], Sequence[Action]],
-    ) -> Applied:
+        *,
+        passes: int = PASSES,
+    ) -> _Pass:
         if self.ledger.read_only:
-            return Applied(False)
+            return _Pass(False)
         failure = ""
-        for _ in range(PASSES):
+        for _ in range(passes):
             try:
                 gh = self._client()
                 observed = observe(gh)
                 actions = tuple(reconcile(observed))
+            except ConflictError as exc:
+                failure = exc.one_line()
+                continue
             except ReadOnlyTokenError as exc:
                 self._read_only(exc)
-                return Applied(False)
+                return _Pass(False)
             except InfraError as exc:
                 self._warn(what, exc)
-                return Applied(False)
+                return _Pass(False)
             if self.dry_run:
                 self.ledger.planned.extend(a.describe() for a in actions)
-                return Applied(True, actions=actions, observed=observed)
+                return _Pass(True, actions=actions, observed=observed)
             answers: dict[int, Any] = {}
             try:
                 for index, action in enumerate(actions):
                     answers[index] = self._apply(gh, action)
-            except AmbiguousWriteError as exc:
+            except (AmbiguousWriteError, ConflictError) as exc:
                 failure = exc.one_line()
                 continue  # read again: what landed is not written twice
             except ReadOnlyTokenError as exc:
                 self._read_only(exc)
-                return Applied(False, answers, actions)
+                return _Pass(False, answers, actions)
             except InfraError as exc:
                 self._warn(what, exc)
-                return Applied(False, answers, actions)
-            return Applied(True, answers, actions, observed)
-        self.ledger.warnings.append(f"could not {what}: {failure} (tried {PASSES} times)")
+                return _Pass(False, answers, actions)
+            return _Pass(True, answers, actions, observed)
+        self.ledger.warnings.append(f"could not {what}: {failure} (tried {passes} times)")
         self.ledger.last_failure = failure
-        return Applied(False)
+        return _Pass(False)
 
-    # -- the phases ------------------------------------------------------------------------
+    # -- the pull request's review, summary and check run -----------------------------------
 
-    def review(self, plan: ReviewPlan) -> tuple[Applied, list[ExistingReview]]:
-        """The inline comments this head still lacks, and earlier heads superseded; also
-        the reviews already there (a re-run links to the one it posted before)."""
+    def review(self, plan: ReviewPlan, files: PullFiles | None = None) -> Outcome:
+        """The inline comments this head still lacks, and earlier heads superseded; ``url``
+        is this head's review, posted now or by an earlier run."""
         seen: list[ExistingReview] = []
 
         def observe(gh: GitHubClient) -> tuple[list[ExistingComment], list[ExistingReview]]:
@@ -148,32 +195,47 @@ class Publisher:
             seen[:] = reviews
             return comments, reviews
 
-        applied = self.phase("post the review", observe, lambda state: review_actions(plan, *state))
-        return applied, seen
+        done = self.phase(
+            "post the review", observe, lambda state: review_actions(plan, *state, files)
+        )
+        posted: PostedReview | None = done.answer(PostReview)
+        url = posted.html_url if posted is not None else None
+        url = url or next((r.html_url for r in seen if r.head_sha == plan.head_sha), None)
+        return Outcome(done.done, done.actions, url)
 
-    def supersede(self, number: int, head_sha: str, superseded_by: str) -> Applied:
-        return self.phase(
+    def supersede(self, number: int, head_sha: str, superseded_by: str) -> Outcome:
+        done = self.phase(
             "mark earlier review comments outdated",
             lambda gh: (gh.our_review_comments(number), gh.our_reviews(number)),
             lambda state: supersede(number, head_sha, superseded_by, *state),
         )
+        return Outcome(done.done, done.actions)
 
-    def summary(self, plan: SummaryPlan) -> Applied:
-        return self.phase(
+    def summary(self, plan: SummaryPlan) -> Outcome:
+        done = self.phase(
             "update the summary comment",
             lambda gh: gh.our_summary(plan.number),
             lambda existing: summary_actions(plan, existing),
         )
+        url = done.answer(CreateSummary)
+        if url is None and isinstance(done.observed, ExistingSummary):
+            url = done.observed.html_url
+        self.ledger.published = self.ledger.published or done.done
+        return Outcome(done.done, done.actions, url)
 
-    def check_run(self, plan: CheckRunPlan) -> Applied:
-        return self.phase(
+    def check_run(self, plan: CheckRunPlan) -> Outcome:
+        done = self.phase(
             "create the check run",
             lambda gh: gh.check_runs(plan.head_sha, plan.name),
             lambda runs: check_run_actions(plan, runs),
         )
+        self.ledger.published = self.ledger.published or done.done
+        return Outcome(done.done, done.actions)
 
-    def commit(self, plan: CommitPlan) -> tuple[Applied, str | None]:
-        """(outcome, why it cannot be committed): the revision onto the PR's branch."""
+    # -- revisions --------------------------------------------------------------------------
+
+    def commit(self, plan: CommitPlan) -> Outcome:
+        """The revision onto the pull request's branch; ``sha`` is the commit holding it."""
         blocked: list[str] = []
 
         def reconcile(tip: BranchFile | None) -> list[Action]:
@@ -182,15 +244,19 @@ class Publisher:
                 blocked.append(why)
             return actions
 
-        applied = self.phase(
+        done = self.phase(
             f"commit the revision of {plan.path}",
             lambda gh: gh.branch_file(plan.branch, plan.path),
             reconcile,
         )
-        return applied, (blocked[-1] if blocked else None)
+        sha = done.answer(CommitRevision)
+        tip = done.observed
+        if sha is None and isinstance(tip, BranchFile) and tip.text == plan.text:
+            sha = tip.tip_sha
+        return Outcome(done.done, done.actions, sha=sha, blocked=blocked[-1] if blocked else None)
 
-    def revision_pull(self, plan: RevisionPullPlan) -> Applied:
-        return self.phase(
+    def revision_pull(self, plan: RevisionPullPlan) -> Outcome:
+        done = self.phase(
             "open the revision pull request",
             lambda gh: (
                 gh.branch_file(plan.branch, plan.path),
@@ -198,6 +264,72 @@ class Publisher:
             ),
             lambda state: revision_pull_actions(plan, *state),
         )
+        # Opened by this pass (its answer), or by an earlier one (what the read found).
+        url = done.answer(OpenPull)
+        if url is None and done.observed is not None:
+            _, pulls = done.observed
+            url = pulls[0].html_url if pulls else None
+        return Outcome(done.done, done.actions, url)
+
+    # -- a reviewer's comment ---------------------------------------------------------------
+
+    def react(self, comment_id: int, content: str, *, review_comment: bool) -> Outcome:
+        done = self.phase(
+            f"react to comment {comment_id}",
+            lambda gh: None,
+            lambda _: [React(comment_id, content, review_comment)],
+        )
+        return Outcome(done.done, done.actions)
+
+    def reply(self, number: int, to: int, body: str, *, in_thread_of: int | None = None) -> Outcome:
+        """One answer to comment ``to`` (in its review thread when ``in_thread_of``)."""
+        action = Reply(number, to, with_marker(body, REPLY, to=str(to)), in_thread_of)
+        done = self.phase(
+            f"reply on pull request #{number}",
+            lambda gh: gh.our_reply(number, to, in_review=in_thread_of is not None),
+            lambda answered: [] if answered else [action],
+        )
+        return Outcome(done.done, done.actions, done.answer(Reply) or done.observed)
+
+    def record_feedback(
+        self, branch: str, records: Mapping[str, Sequence[FeedbackRecord]], message: str
+    ) -> Outcome:
+        """Each file's records appended on ``branch`` in one commit; ``sha`` is the tip that
+        holds them all (this pass's commit, or the branch as it was when all were there). A
+        push in between is answered by reading the branch again."""
+        tip: str | None = None
+
+        def reconcile(reads: dict[str, BranchFile | None]) -> list[Action]:
+            nonlocal tip
+            actions, tip = feedback_actions(branch, records, reads, message)
+            return actions
+
+        done = self.phase(
+            f"commit reviewers' verdicts to {branch}",
+            lambda gh: {path: gh.branch_file(branch, path) for path in records},
+            reconcile,
+            passes=PASSES + 1,
+        )
+        return Outcome(done.done, done.actions, sha=done.answer(CommitFiles) or tip)
+
+    def offer(
+        self,
+        number: int,
+        head_sha: str,
+        body: str,
+        comments: Sequence[ReviewComment],
+        files: PullFiles,
+    ) -> Outcome:
+        """Suggested changes (each comment marked), in one review, unless already offered."""
+        done = self.phase(
+            "offer the verdicts as suggested changes",
+            lambda gh: gh.our_review_comments(number),
+            lambda existing: offer_actions(number, head_sha, body, comments, existing, files),
+        )
+        posted: PostedReview | None = done.answer(PostReview)
+        return Outcome(done.done, done.actions, posted.html_url if posted else None)
+
+    # -- failures ---------------------------------------------------------------------------
 
     def _read_only(self, exc: ReadOnlyTokenError) -> None:
         self.ledger.read_only = True
@@ -213,37 +345,32 @@ class Publisher:
         )
         self.ledger.last_failure = line
 
+    # -- applying ---------------------------------------------------------------------------
+
     def _apply(self, gh: GitHubClient, action: Action) -> Any:
-        mask = self._mask
+        out = Outbound(self._mask, gh.token)
         if isinstance(action, PostReview):
-            plan = action.plan
-            comments = [
-                ReviewComment(c.path, mask(c.body), c.line, c.start_line)
-                for c in action.comments
-                if c.line is not None
-            ]
-            return gh.post_review(
-                plan.number, plan.head_sha, mask(plan.body), comments, files=self.files
-            )
+            return post_placed(gh, action, out)
         if isinstance(action, SupersedeReview):
-            return gh.edit_review_body(action.number, action.review.id, mask(action.body))
+            return gh.edit_review_body(action.number, action.review.id, out.body(action.body))
         if isinstance(action, OutdateComment):
-            outdated = gh.mark_outdated(action.comment, action.superseded_by)
+            outdated = gh.mark_outdated(action.comment, out.body(action.body, GITHUB_BODY_LIMIT))
             gh.minimize_comment(outdated)
             return outdated
         if isinstance(action, CreateSummary):
-            return gh.create_summary(action.plan.number, mask(action.plan.body))
+            return gh.create_summary(action.plan.number, out.marked(action.plan.body))
         if isinstance(action, EditSummary):
-            return gh.edit_summary(action.plan.number, action.comment_id, mask(action.plan.body))
+            plan = action.plan
+            return gh.edit_summary(plan.number, action.comment_id, out.marked(plan.body))
         if isinstance(action, WriteCheckRun):
             p = action.plan
             return gh.create_check_run(
                 p.head_sha,
                 p.name,
                 p.conclusion,  # type: ignore[arg-type]
-                p.title,
-                mask(p.summary),
-                annotations=[replace(a, message=mask(a.message)) for a in p.annotations],
+                p.title[:CHECK_TITLE_LIMIT],
+                out.marked(p.summary or p.title),
+                annotations=[replace(a, message=out.text(a.message)) for a in p.annotations],
                 details_url=p.details_url,
                 check_run_id=action.check_run_id,
             )
@@ -266,8 +393,16 @@ class Publisher:
             )
         if isinstance(action, OpenPull):
             r = action.plan
-            return gh.open_pull(r.branch, r.into, r.title, mask(r.body))
+            return gh.open_pull(r.branch, r.into, r.title, out.body(r.body))
         if isinstance(action, EditPull):
             r = action.plan
-            return gh.edit_pull(action.pull_number, r.title, mask(r.body))
+            return gh.edit_pull(action.pull_number, r.title, out.body(r.body))
+        if isinstance(action, React):
+            return gh.react(action.comment_id, action.content, review_comment=action.review_comment)
+        if isinstance(action, Reply):
+            body = out.body(action.body)
+            return gh.reply(action.number, body, in_thread_of=action.in_thread_of)
+        if isinstance(action, CommitFiles):
+            texts = dict(action.texts)
+            return gh.commit_files(action.branch, texts, action.message, action.parent_sha)
         raise TypeError(f"unknown action {action!r}")

@@ -4,38 +4,53 @@ assert on it; ``publish`` carries it out. An empty list means GitHub already say
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from promptloop.dataset.feedback import FeedbackRecord, append_lines, parse_feedback
+from promptloop.errors import InfraError
+from promptloop.github.markers import parse_review_marker
 from promptloop.github.plan import (
     CheckRunPlan,
     CommitPlan,
     ReviewPlan,
     RevisionPullPlan,
     SummaryPlan,
+    split_anchorable,
 )
-from promptloop.github.review import PlannedComment
 from promptloop.github.state import (
+    OUTDATED_PREFIX,
     SUPERSEDED_PREFIX,
     BranchFile,
+    ConflictError,
     ExistingCheckRun,
     ExistingComment,
     ExistingPull,
     ExistingReview,
     ExistingSummary,
+    PullFiles,
+    ReviewComment,
 )
-from promptloop.wording import plural
+from promptloop.wording import one_line, plural
+
+
+class BranchGoneError(InfraError):
+    """The branch to write on no longer exists."""
 
 
 @dataclass(frozen=True)
 class PostReview:
-    plan: ReviewPlan
-    comments: tuple[PlannedComment, ...]
+    number: int
+    head_sha: str
+    body: str
+    # Where GitHub will anchor them; the others, with why, go into the body.
+    inline: tuple[ReviewComment, ...]
+    moved: tuple[tuple[ReviewComment, str], ...] = ()
 
     def describe(self) -> str:
         return (
-            f"create a review on #{self.plan.number} for {self.plan.head_sha[:7]} with "
-            f"{plural(len(self.comments), 'inline comment')}"
+            f"create a review on #{self.number} for {self.head_sha[:7]} with "
+            f"{plural(len(self.inline) + len(self.moved), 'inline comment')}"
         )
 
 
@@ -53,6 +68,11 @@ class SupersedeReview:
 class OutdateComment:
     comment: ExistingComment
     superseded_by: str
+
+    @property
+    def body(self) -> str:
+        """The old comment under a visible "Outdated" note; its marker stays last."""
+        return f"{OUTDATED_PREFIX} {self.superseded_by}\n\n{self.comment.body}"
 
     def describe(self) -> str:
         return f"mark review comment {self.comment.id} outdated and minimize it"
@@ -132,6 +152,48 @@ class EditPull:
         return f"update the title and body of pull request #{self.pull_number}"
 
 
+@dataclass(frozen=True)
+class React:
+    """A reaction on a comment; GitHub keeps one per person and content, so repeating it
+    after an unanswered write adds nothing."""
+
+    comment_id: int
+    content: str
+    review_comment: bool
+
+    def describe(self) -> str:
+        return f"react {self.content} to comment {self.comment_id}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    number: int
+    # The comment answered; the body's marker names it, so an answer is given once.
+    to: int
+    body: str
+    # The review thread to answer in (None: the pull request's conversation).
+    in_thread_of: int | None
+
+    def describe(self) -> str:
+        where = f"in the thread of comment {self.in_thread_of}" if self.in_thread_of else ""
+        first = one_line(self.body.split("\n", 1)[0], 80)
+        return f"reply on #{self.number}{' ' + where if where else ''}: {first}"
+
+
+@dataclass(frozen=True)
+class CommitFiles:
+    """Files set on a branch in one commit whose parent is the tip that was read."""
+
+    branch: str
+    texts: tuple[tuple[str, str], ...]
+    message: str
+    parent_sha: str
+
+    def describe(self) -> str:
+        paths = ", ".join(path for path, _ in self.texts)
+        return f"commit {paths} onto {self.branch} ({self.message})"
+
+
 Action = (
     PostReview
     | SupersedeReview
@@ -144,6 +206,9 @@ Action = (
     | PutRevision
     | OpenPull
     | EditPull
+    | React
+    | Reply
+    | CommitFiles
 )
 
 
@@ -167,12 +232,75 @@ def supersede(
 
 
 def review_actions(
-    plan: ReviewPlan, comments: Sequence[ExistingComment], reviews: Sequence[ExistingReview]
+    plan: ReviewPlan,
+    comments: Sequence[ExistingComment],
+    reviews: Sequence[ExistingReview],
+    files: PullFiles | None = None,
 ) -> list[Action]:
+    """The comments this head still lacks, as one review; earlier heads superseded. With
+    the pull request's ``files``, a comment GitHub would refuse goes into the body up front."""
     posted = {(c.fingerprint, c.head_sha) for c in comments}
-    new = tuple(c for c in plan.comments if (c.fingerprint, plan.head_sha) not in posted)
-    actions: list[Action] = [PostReview(plan, new)] if new else []
+    new = [
+        ReviewComment(c.path, c.body, c.line, c.start_line)
+        for c in plan.comments
+        if (c.fingerprint, plan.head_sha) not in posted and c.line is not None
+    ]
+    actions: list[Action] = []
+    if new:
+        actions.append(post_review(plan.number, plan.head_sha, plan.body, new, files))
     return actions + supersede(plan.number, plan.head_sha, plan.superseded_by, comments, reviews)
+
+
+def post_review(
+    number: int,
+    head_sha: str,
+    body: str,
+    comments: Sequence[ReviewComment],
+    files: PullFiles | None,
+) -> PostReview:
+    inline, moved = split_anchorable(comments, files) if files else (list(comments), [])
+    return PostReview(number, head_sha, body, tuple(inline), tuple(moved))
+
+
+def offer_actions(
+    number: int,
+    head_sha: str,
+    body: str,
+    comments: Sequence[ReviewComment],
+    existing: Sequence[ExistingComment],
+    files: PullFiles | None,
+) -> list[Action]:
+    """Suggested changes not yet offered on this head (each comment carries its marker)."""
+    posted = {(c.fingerprint, c.head_sha) for c in existing}
+    new = [c for c in comments if parse_review_marker(c.body) not in posted]
+    return [post_review(number, head_sha, body, new, files)] if new else []
+
+
+def feedback_actions(
+    branch: str,
+    records: Mapping[str, Sequence[FeedbackRecord]],
+    reads: Mapping[str, BranchFile | None],
+    message: str,
+) -> tuple[list[Action], str | None]:
+    """(the commit appending each file's records not on the branch yet, the tip already
+    holding them all). ``ConflictError`` when the reads saw different tips (a push in
+    between): read again."""
+    if any(read is None for read in reads.values()):
+        raise BranchGoneError(f"branch {branch} is gone; nothing was recorded")
+    tips = {read.tip_sha for read in reads.values() if read is not None}
+    if len(tips) != 1:
+        raise ConflictError(f"branch {branch} moved while promptloop read it")
+    texts = []
+    for path, read in reads.items():
+        existing = (read.text or "") if read is not None else ""
+        there = {r.to_line() for r in parse_feedback(existing, path)}
+        new = [r for r in records[path] if r.to_line() not in there]
+        if new:
+            texts.append((path, append_lines(existing, new)))
+    tip = tips.pop()
+    if not texts:
+        return [], tip
+    return [CommitFiles(branch, tuple(texts), message, tip)], None
 
 
 def summary_actions(plan: SummaryPlan, existing: ExistingSummary | None) -> list[Action]:

@@ -18,6 +18,7 @@ from promptloop.engine.results import RunResult, SuiteResult
 from promptloop.errors import UserError
 from promptloop.github.clusters import WORD, Cluster, Example, cluster_failures
 from promptloop.github.markers import review_marker
+from promptloop.github.state import ReviewComment
 from promptloop.github.suggestions import Suggestion
 from promptloop.github.workflow import Annotation
 from promptloop.project.prompts import parse_prompt
@@ -361,6 +362,21 @@ def plan_findings(
             )
         )
     return comments, annotations
+
+
+def with_unanchored(body: str, moved: Sequence[tuple[ReviewComment, str]]) -> str:
+    """The review's body carrying the comments GitHub would not anchor, each under where it
+    belonged and why it is here: no content is ever dropped."""
+    full = body.strip() or "promptloop review"
+    for comment, reason in moved:
+        where = f"line {comment.line}"
+        if comment.start_line is not None and comment.start_line != comment.line:
+            where = f"lines {comment.start_line}–{comment.line}"
+        full += (
+            f"\n\n---\n**{inline_code(comment.path)} {where}** "
+            f"(could not be placed inline: {reason})\n\n{comment.body}"
+        )
+    return full
 
 
 def review_body(verdict: str, inline: int, summary_hint: str) -> str:

@@ -85,6 +85,9 @@ class ActionsRuntime:
             return None
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
+    def commit_url(self, sha: str) -> str:
+        return f"{self.server_url}/{self.repository}/commit/{sha}"
+
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in comments or logs."""
         return (self.token,) if self.token else ()

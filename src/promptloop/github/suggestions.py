@@ -19,7 +19,7 @@ ChangeKind = Literal["replace", "delete", "insert"]
 
 
 @dataclass(frozen=True)
-class ChangedRange:
+class LineEdit:
     """One edit, in head-file line numbers (1-based).
 
     ``start..end`` (inclusive) are the replaced original lines; for an insertion ``end`` is
@@ -39,25 +39,25 @@ class Suggestion:
     body: str
     # Only set when the comment spans several lines (GitHub rejects start_line == line).
     start_line: int | None = None
-    change: ChangedRange | None = None
+    change: LineEdit | None = None
 
 
 @dataclass(frozen=True)
 class SuggestionPlan:
     suggestions: tuple[Suggestion, ...] = ()
-    unplaceable: tuple[ChangedRange, ...] = field(default_factory=tuple)
+    unplaceable: tuple[LineEdit, ...] = field(default_factory=tuple)
 
     @property
     def complete(self) -> bool:
         return not self.unplaceable
 
 
-def changed_ranges(original: str, revised: str) -> list[ChangedRange]:
+def line_edits(original: str, revised: str) -> list[LineEdit]:
     """Line-level edits turning ``original`` into ``revised`` (trailing-newline changes ignored)."""
     old = original.splitlines()
     new = revised.splitlines()
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    ranges: list[ChangedRange] = []
+    ranges: list[LineEdit] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
@@ -65,7 +65,7 @@ def changed_ranges(original: str, revised: str) -> list[ChangedRange]:
             "insert" if tag == "insert" else "delete" if tag == "delete" else "replace"
         )
         ranges.append(
-            ChangedRange(
+            LineEdit(
                 kind=kind,
                 start=i1 + 1,
                 end=i2,
@@ -88,7 +88,7 @@ def _in_one_hunk(hunks: Sequence[Hunk], start: int, end: int) -> bool:
 
 
 def place_change(
-    change: ChangedRange, original_lines: Sequence[str], hunks: Sequence[Hunk]
+    change: LineEdit, original_lines: Sequence[str], hunks: Sequence[Hunk]
 ) -> Suggestion | None:
     """The suggestion expressing ``change``, or None when GitHub would not accept it there."""
     if change.kind != "insert":
@@ -119,9 +119,9 @@ def plan_suggestions(original: str, revised: str, hunks: Sequence[Hunk]) -> Sugg
     """
     original_lines = original.splitlines()
     placed: list[Suggestion] = []
-    unplaceable: list[ChangedRange] = []
+    unplaceable: list[LineEdit] = []
     used: set[int] = set()
-    for change in changed_ranges(original, revised):
+    for change in line_edits(original, revised):
         suggestion = place_change(change, original_lines, hunks)
         if suggestion is not None:
             first = suggestion.start_line or suggestion.line

@@ -153,3 +153,53 @@ def render_revision(
         "</details>",
     ]
     return "\n".join(lines)
+
+
+class Offered:
+    """Where a learned revision went, as its block in the summary says."""
+
+    IN_REVIEW = "Offered as suggested changes in the review: commit them from there."
+    NO_REVIEW = "No review is posted from this run; apply the diff below by hand."
+    HOLDS_A_SECRET = "It contains a secret, so promptloop does not commit it anywhere."
+    BY_HAND = "It touches lines outside this diff; apply the diff below by hand."
+    FROM_A_FORK = (
+        "It touches lines outside this diff and the PR comes from a fork, so it is not "
+        "pushed anywhere; apply the diff below by hand."
+    )
+    NOT_IN_HEAD = "It could not be committed (the file is not in the head commit)."
+    COMMIT_FAILED = "Committing it failed; see the warnings above."
+    PULL_FAILED = "Opening a pull request with it failed; see the warnings above."
+    OUTSIDE_THE_DIFF = (
+        "It touches lines outside this diff, so it cannot be a suggested change; apply the "
+        "diff below, or set `suggest: commit` or `suggest: pull-request`."
+    )
+
+    @staticmethod
+    def not_committed(why: str) -> str:
+        return f"It was not committed: {why}."
+
+    @staticmethod
+    def would_commit(branch: str) -> str:
+        return f"It would be committed to {inline_code(branch)} (dry run)."
+
+    @staticmethod
+    def committed(branch: str, url: str) -> str:
+        return (
+            f"Committed to {inline_code(branch)} as {url} (commits pushed with "
+            "the Actions token start no new workflow run)."
+        )
+
+    @staticmethod
+    def would_open(into: str) -> str:
+        return f"It would be offered as a pull request into {inline_code(into)} (dry run)."
+
+    @staticmethod
+    def opened(into: str, url: str) -> str:
+        return f"Opened as a pull request into {inline_code(into)}: {url}"
+
+    @staticmethod
+    def pull_body(path: str, number: int, head_ref: str) -> str:
+        return (
+            f"A revision of {inline_code(path)} learned from the critiques on "
+            f"#{number}. Merge it into {inline_code(head_ref)} to take it."
+        )

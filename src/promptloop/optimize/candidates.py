@@ -133,7 +133,7 @@ class CandidateBuilder:
                 return Proposal(None, "the reply's rule list is empty", rationale)
             text = rules.apply_rules(self.seed, new_rules)
         else:
-            body = metaprompt.parse_prompt(reply)
+            body = metaprompt.parse_prompt_reply(reply)
             if body is None:
                 return Proposal(None, "no <prompt>…</prompt> found in the reply", rationale)
             if self.front and body.lstrip().startswith("---"):

@@ -381,7 +381,7 @@ def _unfence(text: str) -> str:
     return stripped
 
 
-def parse_prompt(reply: str) -> str | None:
+def parse_prompt_reply(reply: str) -> str | None:
     """The text between the first <prompt> and the last </prompt>, or None."""
     inner = _between(reply, PROMPT_OPEN, PROMPT_CLOSE)
     if inner is None:

@@ -1,5 +1,7 @@
 """``promptloop.yaml``: typed models, line-accurate errors and a JSON Schema.
 
+This is the file's schema only; ``project.loader`` reads it and what it names.
+
 Every mistake in the file surfaces as one ``UserError`` line such as
 ``promptloop.yaml:12: suites[0].evaluators[1]: unknown evaluator 'containz' — did you
 mean 'contains'?``. To get there we keep a ``path -> line`` map of the YAML document and
@@ -9,11 +11,8 @@ translate pydantic's error locations through it.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,19 +31,10 @@ from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.yamlpos import (
     Located,
     PathKey,
-    format_loc,
     load_located,
     suggest,
     validation_error,
 )
-
-if TYPE_CHECKING:
-    from promptloop.dataset.cases import Case
-    from promptloop.dataset.feedback import FeedbackRecord
-    from promptloop.evaluators.base import EvaluatorFileError
-    from promptloop.project.prompts import PromptTemplate
-
-CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
 
 
 class _Model(BaseModel):
@@ -297,41 +287,9 @@ def _check_top_keys(data: Mapping[Any, Any], located: Located, path: str) -> Non
             )
 
 
-def _validate_evaluator_args(config: Config, base_dir: Path, path: str) -> None:
-    # Loaded here, not at the top: `promptloop schema` needs this module but no evaluator.
-    from promptloop.evaluators import registry
-    from promptloop.evaluators.base import EvaluatorFileError
-
-    for s_index, suite in enumerate(config.suites):
-        for e_index, spec in enumerate(suite.evaluators):
-            try:
-                registry.build_evaluator(spec, base_dir=base_dir)
-            except ValueError as error:
-                loc: PathKey = ("suites", s_index, "evaluators", e_index, spec.kind)
-                line = config.line_of(loc) or config.line_of(loc[:-1])
-                if isinstance(error, EvaluatorFileError):
-                    raise _in_evaluator_file(error, path, line, format_loc(loc)) from None
-                # The key already names the kind; don't say it twice.
-                message = str(error).removeprefix(f"{spec.kind}: ")
-                raise UserError(message, path=path, line=line, key=format_loc(loc)) from None
-
-
-def _in_evaluator_file(
-    error: EvaluatorFileError, config_path: str, config_line: int | None, key: str
-) -> UserError:
-    """``schema.json:3: ...; used by promptloop.yaml:14 suites[0].evaluators[0].json-schema``."""
-    written = PurePath(error.file)
-    parent = PurePath(config_path).parent
-    shown = written if written.is_absolute() or str(parent) in ("", ".") else parent / written
-    where = f"{config_path}:{config_line}" if config_line is not None else config_path
-    return UserError(
-        f"{error}; used by {where} {key}", path=os.path.normpath(str(shown)), line=error.line
-    )
-
-
-def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Config:
-    """Parse and validate promptloop.yaml text. ``path`` is only used in messages;
-    ``base_dir`` (default: the directory of ``path``) is where evaluator files resolve."""
+def parse_config(text: str, path: str) -> Config:
+    """Parse and validate promptloop.yaml text (``path`` is only used in messages). Each
+    evaluator's own arguments are its kind's to check, when the project is loaded."""
     located = load_located(text, path)
     data = located.data
     if data is None:
@@ -354,128 +312,7 @@ def parse_config(text: str, path: str, *, base_dir: Path | None = None) -> Confi
     for s_index, suite in enumerate(config.suites):
         for e_index, spec in enumerate(suite.evaluators):
             spec.line = located.line_for(("suites", s_index, "evaluators", e_index))
-    _validate_evaluator_args(config, base_dir or Path(path).parent, path)
     return config
-
-
-# --- files ---------------------------------------------------------------------------
-
-
-def find_config(start: Path) -> Path:
-    """promptloop.yaml (or .yml) in ``start`` or the nearest parent directory."""
-    start = start if start.is_dir() else start.parent
-    for directory in (start, *start.resolve().parents):
-        for name in CONFIG_NAMES:
-            candidate = directory / name
-            if candidate.is_file():
-                return candidate
-            if candidate.is_dir():
-                raise UserError("is a directory, not a file", path=str(candidate))
-            if candidate.is_symlink():
-                # A dangling link or a loop: saying "not found" would hide the file in plain view.
-                raise UserError(
-                    "is a symbolic link that leads to no file (a loop or a missing target)",
-                    path=str(candidate),
-                )
-    raise UserError(
-        f"no promptloop.yaml found in {start} or its parent directories; "
-        "create one with `promptloop init` or pass --config PATH"
-    )
-
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    config: Config
-    # The file as given (display paths derive from it) and its directory.
-    path: Path
-    root: Path
-
-    def resolve(self, relative: str) -> Path:
-        """A path written in the config, resolved against the config's directory."""
-        return self.root / relative
-
-    def display(self, relative: str) -> str:
-        """How to show a config-relative path in messages: relative to where the user
-        pointed us, so ``evals/x.jsonl:7`` stays clickable."""
-        parent = PurePath(self.path).parent
-        if str(parent) in ("", "."):
-            return str(PurePath(relative))
-        return os.path.normpath(str(parent / relative))
-
-    def _referenced(self, error: UserError, suite: SuiteConfig, key: str) -> UserError:
-        """A file that cannot be read at all is reported where the config names it, so the
-        line to fix is the one shown; a mistake inside the file keeps its own line."""
-        if error.line is not None:
-            return error
-        loc = ("suites", self.config.suites.index(suite), key)
-        shown = error.path or ""
-        message = error.message
-        for prefix in ("prompt file ", "dataset file ", "prompt ", "dataset "):
-            if message.startswith(prefix):
-                message = f"{shown} {message.removeprefix(prefix)}"
-                break
-        else:
-            message = f"{shown}: {message}"
-        return UserError(
-            message, path=str(self.path), line=self.config.line_of(loc), key=format_loc(loc)
-        )
-
-    def load_prompt(self, suite: SuiteConfig) -> PromptTemplate:
-        from promptloop.project.prompts import load_prompt
-
-        try:
-            return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
-        except UserError as error:
-            raise self._referenced(error, suite, "prompt") from None
-
-    def load_cases(self, suite: SuiteConfig) -> list[Case]:
-        """The suite's cases, from its dataset file or the inline list in the config."""
-        from promptloop.dataset.cases import load_dataset, parse_cases, value_paths
-
-        if isinstance(suite.dataset, str):
-            try:
-                return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
-            except UserError as error:
-                raise self._referenced(error, suite, "dataset") from None
-        index = self.config.suites.index(suite)
-        lines = [
-            self.config.line_of(("suites", index, "dataset", i)) for i in range(len(suite.dataset))
-        ]
-        key_lines: dict[tuple[str | int, ...], int] = {}
-        for i, row in enumerate(suite.dataset):
-            for path in value_paths(row):
-                line = self.config.line_of(("suites", index, "dataset", i, *path))
-                if line is not None:
-                    key_lines[(i, *path)] = line
-        return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
-
-    def feedback_file(self, suite: SuiteConfig) -> str:
-        """The suite's feedback file, relative to the config's directory."""
-        from promptloop.dataset.feedback import default_feedback_path
-
-        return suite.feedback or default_feedback_path(suite.dataset, suite.name)
-
-    def load_feedback(self, suite: SuiteConfig) -> list[FeedbackRecord]:
-        from promptloop.dataset.feedback import load_feedback
-
-        relative = self.feedback_file(suite)
-        return load_feedback(self.resolve(relative), self.display(relative))
-
-
-def load_config(path: Path) -> LoadedConfig:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError("config file not found", path=str(path)) from None
-    except OSError as error:
-        raise UserError(f"cannot read config: {error.strerror}", path=str(path)) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError("is not a UTF-8 text file", path=str(path)) from None
-    root = path.parent
-    config = parse_config(text, str(path), base_dir=root)
-    return LoadedConfig(config=config, path=path, root=root)
 
 
 # --- schema --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from promptloop.commands.run import RunOptions, execute_run, prepare
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.results import CaseRecord
 from promptloop.errors import UserError
 from promptloop.testing.suites import case_message
@@ -161,7 +161,7 @@ def check(
             yaml.safe_dump({**settings, "suites": [suite]}, sort_keys=False), encoding="utf-8"
         )
         options = RunOptions(start_dir=project, config_path=config_path)
-        result = execute_run(options, prepare(options))
+        result = execute_run(options, project_for(options))
     record = result.suites[0].cases[0]
     passed = record.status == "pass"
     return CheckResult(

@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from promptloop.commands.run import Prepared, RunOptions, execute_run, prepare
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.results import CaseRecord, RunResult
+from promptloop.project.loader import Project
 from promptloop.report.files import write_reports
 
 CaseStatus = Literal["pass", "fail", "error", "skipped"]
@@ -76,7 +77,7 @@ class SuiteSession:
             baseline=baseline,
             no_cache=no_cache,
         )
-        self.prepared: Prepared = prepare(self.options)
+        self.prepared: Project = project_for(self.options)
         self._runs: dict[tuple[str, tuple[str, ...]], RunResult] = {}
 
     def suite_names(self) -> list[str]:
@@ -98,8 +99,8 @@ class SuiteSession:
                 for plan in self.prepared.plans
                 if plan.name == suite
             ]
-            # A fresh baseline cache: the baseline is read for these plans only.
-            prepared = replace(self.prepared, plans=plans, baselines={})
+            # The baseline is read again, for these plans only.
+            prepared = self.prepared.narrowed(plans)
             options = replace(self.options, suites=(suite,))
             self._runs[key] = execute_run(options, prepared)
         return self._runs[key]

@@ -9,20 +9,29 @@ object cannot be judged: that is an evaluator error, never a pass.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.templating import TemplateRenderError, TextTemplate
+from promptloop.evaluators.base import EvalContext, EvalResult, TemplateRenderError
+from promptloop.evaluators.kind import (
+    BuildContext,
+    EvaluatorKind,
+    argument_error,
+    as_mapping,
+    text_template,
+)
+from promptloop.evaluators.kinds.structured import schema_validator
 from promptloop.models.base import ToolCall
 
+if TYPE_CHECKING:
+    from promptloop.evaluators.templating import TextTemplate
+
 NO_TOOL = "none"
-_CALL_KEYS = {"name", "once", "sequence"}
-_ARGS_KEYS = {"tool", "schema", "equals", "contains", "if_called"}
 
 
 def _value(value: Any) -> str:
@@ -110,13 +119,13 @@ def _matches(expected: Any, actual: Any) -> bool:
 
 
 def _render(value: Any, case: Case) -> Any:
-    if isinstance(value, TextTemplate):
-        return value.render(case)
     if isinstance(value, Mapping):
         return {key: _render(item, case) for key, item in value.items()}
     if isinstance(value, list):
         return [_render(item, case) for item in value]
-    return value
+    # A compiled ``TextTemplate``, or a number, boolean or null written as is.
+    render = getattr(value, "render", None)
+    return render(case) if render is not None else value
 
 
 @dataclass
@@ -195,7 +204,7 @@ class ToolArgsEvaluator:
 
 def _template(value: Any, what: str) -> Any:
     if isinstance(value, str):
-        return TextTemplate.compile(value, what=what)
+        return text_template(value, what=what)
     if isinstance(value, Mapping):
         return {str(k): _template(v, f"{what}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -203,77 +212,109 @@ def _template(value: Any, what: str) -> Any:
     return value
 
 
-def build_tool_call(args: Any, *, name: str | None, weight: float) -> ToolCallEvaluator:
-    label = name or "tool-call"
-    options: Mapping[str, Any] = args if isinstance(args, Mapping) else {"name": args}
-    unknown = sorted(set(map(str, options)) - _CALL_KEYS)
-    if unknown:
-        raise ValueError(f"tool-call: unknown key {unknown[0]!r} (allowed: name, once, sequence)")
-    once = options.get("once", False)
-    if not isinstance(once, bool):
-        raise ValueError(f"tool-call: once must be true or false, got {once!r}")
-    sequence = options.get("sequence")
-    if sequence is not None:
-        if "name" in options or not isinstance(sequence, list) or len(sequence) < 2:
-            raise ValueError("tool-call: sequence is a list of two or more tool names, alone")
-        if not all(isinstance(n, str) and n for n in sequence):
-            raise ValueError("tool-call: sequence holds tool names")
-        return ToolCallEvaluator(label, sequence=tuple(sequence), weight=weight)
-    raw = options.get("name")
-    names = raw if isinstance(raw, list) else [raw]
-    if not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ValueError(
-            "tool-call: expected a tool name, a list of names (any of them), or `none`"
-        )
-    if NO_TOOL in names and (len(names) > 1 or once):
-        raise ValueError("tool-call: `none` stands alone (no other names, no once)")
-    templates = tuple(TextTemplate.compile(str(n), what="tool-call") for n in names)
-    return ToolCallEvaluator(label, names=templates, once=once, weight=weight)
+_NAMES = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
-def build_tool_args(args: Any, *, name: str | None, weight: float) -> ToolArgsEvaluator:
-    label = name or "tool-args"
-    if not isinstance(args, Mapping):
-        raise ValueError("tool-args: expected a mapping like `{tool: refund, equals: {...}}`")
-    unknown = sorted(set(map(str, args)) - _ARGS_KEYS)
-    if unknown:
-        raise ValueError(
-            f"tool-args: unknown key {unknown[0]!r} (allowed: tool, schema, equals, contains, "
-            "if_called)"
+class CallsTool(EvaluatorKind):
+    """The output calls one of the named tools (`none`: calls no tool), `once` if asked;
+    or calls a `sequence` of tools in that order."""
+
+    kind: ClassVar[str] = "tool-call"
+    quote_keys: ClassVar[bool] = True
+    short_forms: ClassVar[tuple[dict[str, Any], ...]] = ({"type": "string"}, _NAMES)
+
+    name: str | list[str] | None = Field(default=None, description="A tool name, or several.")
+    once: StrictBool = Field(default=False, description="Exactly one call to it.")
+    sequence: list[str] | None = Field(default=None, description="Tools called in this order.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return as_mapping(data, "name")
+
+    @model_validator(mode="after")
+    def _names_or_sequence(self) -> CallsTool:
+        if self.sequence is not None:
+            if self.name is not None or len(self.sequence) < 2:
+                raise argument_error("sequence is a list of two or more tool names, alone")
+            if not all(self.sequence):
+                raise argument_error("sequence holds tool names")
+            return self
+        names = self.names
+        if not names or not all(n.strip() for n in names):
+            raise argument_error("expected a tool name, a list of names (any of them), or `none`")
+        if NO_TOOL in names and (len(names) > 1 or self.once):
+            raise argument_error("`none` stands alone (no other names, no once)")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return (
+            self.name if isinstance(self.name, list) else [] if self.name is None else [self.name]
         )
-    tool = args.get("tool")
-    if not isinstance(tool, str) or not tool:
-        raise ValueError("tool-args: `tool` names the tool whose arguments are checked")
-    if not {"schema", "equals", "contains"} & set(args):
-        raise ValueError("tool-args: give at least one of schema, equals, contains")
-    if_called = args.get("if_called", False)
-    if not isinstance(if_called, bool):
-        raise ValueError(f"tool-args: if_called must be true or false, got {if_called!r}")
-    validator = None
-    schema = args.get("schema")
-    if schema is not None:
-        jsonschema = importlib.import_module("jsonschema")
-        if not isinstance(schema, Mapping):
-            raise ValueError("tool-args: schema must be a JSON Schema mapping")
-        cls = jsonschema.validators.validator_for(dict(schema))
-        try:
-            cls.check_schema(dict(schema))
-        except jsonschema.exceptions.SchemaError as exc:
-            raise ValueError(f"tool-args: invalid schema: {exc.message}") from exc
-        validator = cls(dict(schema))
-    checks: dict[str, Mapping[str, Any] | None] = {}
-    for key in ("equals", "contains"):
-        value = args.get(key)
+
+    def build(self, context: BuildContext) -> ToolCallEvaluator:
+        label = context.label(self.kind)
+        if self.sequence is not None:
+            return ToolCallEvaluator(label, sequence=tuple(self.sequence), weight=context.weight)
+        templates = tuple(text_template(n, what="name") for n in self.names)
+        return ToolCallEvaluator(label, names=templates, once=self.once, weight=context.weight)
+
+
+def _argument_values(value: Any, key: str) -> Any:
+    if value is not None and not isinstance(value, Mapping):
+        raise argument_error(f"{key} must map argument names to values")
+    return value
+
+
+class ToolArgs(EvaluatorKind):
+    """The first call to `tool` has arguments that match `schema`, equal `equals` or
+    contain `contains`; with `if_called`, an output that does not call it is left to
+    the other evaluators."""
+
+    kind: ClassVar[str] = "tool-args"
+    quote_keys: ClassVar[bool] = True
+
+    tool: str = Field(description="The tool whose arguments are checked.")
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    equals: dict[str, Any] | None = None
+    contains: dict[str, Any] | None = None
+    if_called: StrictBool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise argument_error("expected a mapping like `{tool: refund, equals: {...}}`")
+        if set(data) <= {"tool", "schema", "equals", "contains", "if_called"}:
+            tool = data.get("tool")
+            if not isinstance(tool, str) or not tool:
+                raise argument_error("`tool` names the tool whose arguments are checked")
+            if not {"schema", "equals", "contains"} & set(data):
+                raise argument_error("give at least one of schema, equals, contains")
+        return data
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _schema(cls, value: Any) -> Any:
         if value is not None and not isinstance(value, Mapping):
-            raise ValueError(f"tool-args: {key} must map argument names to values")
-        checks[key] = None if value is None else _template(value, f"tool-args.{key}")
-    return ToolArgsEvaluator(
-        label,
-        tool,
-        schema=schema,
-        validator=validator,
-        equals=checks["equals"],
-        contains=checks["contains"],
-        if_called=if_called,
-        weight=weight,
-    )
+            raise argument_error("schema must be a JSON Schema mapping")
+        return value
+
+    @field_validator("equals", "contains", mode="before")
+    @classmethod
+    def _values(cls, value: Any, info: Any) -> Any:
+        return _argument_values(value, info.field_name)
+
+    def build(self, context: BuildContext) -> ToolArgsEvaluator:
+        validator = None if self.schema_ is None else schema_validator(self.schema_, formats=False)
+        return ToolArgsEvaluator(
+            context.label(self.kind),
+            self.tool,
+            schema=self.schema_,
+            validator=validator,
+            equals=None if self.equals is None else _template(self.equals, "equals"),
+            contains=None if self.contains is None else _template(self.contains, "contains"),
+            if_called=self.if_called,
+            weight=context.weight,
+        )

@@ -1,0 +1,319 @@
+"""`promptloop ci`'s evaluating activity (a pull request, a push, a manual dispatch): read what
+changed → run the suites head vs base and learn a revision of each changed prompt that fails →
+decide what the pull request should show → publish it through the one publisher → hand the
+runner's report back. Every step returns its outcome; nothing is shared but the publisher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+from promptloop.commands.optimize import OptimizeOptions, run_optimizer
+from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.engine.results import RunResult, read_results
+from promptloop.errors import PromptloopError, UserError
+from promptloop.gate.verdicts import exit_code_for
+from promptloop.github.api import GitHubClient
+from promptloop.github.changes import relevant_suites, suite_files
+from promptloop.github.deliver import Revision
+from promptloop.github.event import DispatchContext, PullContext, PushContext
+from promptloop.github.publish import Publisher
+from promptloop.github.pull_request import Said, Speaker, say, say_nothing_changed
+from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.summary import optimizer_account
+from promptloop.github.target import Target, read_target
+from promptloop.models.stop import StopSignal
+from promptloop.project.git import ensure_commit, find_root, head_commit
+from promptloop.project.loader import LoadedConfig, Project, find_config, load_config
+from promptloop.safety import mask_secrets
+
+
+@dataclass
+class CiOptions:
+    working_directory: Path = Path(".")
+    config_path: Path | None = None
+    output_dir: Path | None = None
+    comment: bool = True
+    suggest: str = "suggestion"
+    fail_on: str = "gate"
+    concurrency: int | None = None
+    cache_dir: Path | None = None
+    # Post an existing results.json (e.g. `promptloop merge` of a sharded run) instead of
+    # running the suites here; no revision is learned then.
+    results_path: Path | None = None
+    # Print what would be written to GitHub and write nothing there.
+    dry_run: bool = False
+    # The CLI's signal handlers: a cancelled job posts what finished, marked incomplete.
+    stop: StopSignal | None = None
+
+
+@dataclass(frozen=True)
+class Ci:
+    """What every activity of one `promptloop ci` run starts from: the options, the runner's
+    environment, GitHub to read from, and the one publisher that writes to it."""
+
+    opts: CiOptions
+    runtime: ActionsRuntime
+    github: Callable[[], GitHubClient]
+    publisher: Publisher
+    secrets: tuple[str, ...] = ()
+
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets)
+
+    def workdir(self) -> Path:
+        return ((self.runtime.workspace or Path.cwd()) / self.opts.working_directory).resolve()
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A revision the run learned, and the optimizer's own reason for it."""
+
+    suite: str
+    path: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What evaluating a head did, for the runner and for a reviewer's `learn`."""
+
+    head_sha: str
+    gate_code: int
+    # What the runner shows, and where on GitHub the words are.
+    said: Said
+    revisions: tuple[Learned, ...] = ()
+    # (suite, why no revision) for the suites whose changed prompt got none.
+    unlearned: tuple[tuple[str, str], ...] = ()
+    # Why nothing was evaluated (no suite concerns the change).
+    skipped: str | None = None
+
+
+def evaluate(
+    ci: Ci,
+    ctx: PullContext | PushContext | DispatchContext,
+    checkout_sha: str | None = None,
+) -> Evaluated:
+    """``checkout_sha``: the commit on disk, when the head is it plus promptloop's own
+    feedback commit (a reviewer's `learn`)."""
+    workdir = ci.workdir()
+    if not workdir.is_dir():
+        raise UserError("working directory does not exist", path=str(workdir))
+    with contextlib.chdir(workdir):
+        loaded, config_path = _load_config(ci.opts)
+        root = find_root(Path(".")) or workdir
+        to_repo, output_dir = _to_repo(root), _output_dir(ci)
+        have_commit = cache(lambda sha: ensure_commit(root, sha))
+        pull = ctx if isinstance(ctx, PullContext) else None
+        # Read.
+        target = read_target(ci.github, ctx, root, have_commit=have_commit, sha=ci.runtime.sha)
+        target = replace(target, checkout_sha=checkout_sha)
+        if target.read_only:
+            ci.publisher.hold()
+        selection = _select(target, pull, loaded, root, to_repo, have_commit)
+        speaker = Speaker(
+            ci.publisher,
+            ci.runtime,
+            ci.mask,
+            ci.opts.comment,
+            ci.opts.suggest,
+            (*target.notes, *selection.notes),
+            (*target.warnings, *selection.warnings),
+        )
+        if selection.skip_reason is not None:
+            why = selection.skip_reason
+            said = say_nothing_changed(speaker, pull, target.head_sha, why)
+            return Evaluated(target.head_sha, 0, said, skipped=why)
+        # Run and learn.
+        ran = _run(ci, selection, config_path, target, to_repo, output_dir)
+        # Decide and publish.
+        speaker = replace(speaker, notes=(*speaker.notes, *ran.notes))
+        said = say(
+            speaker,
+            pull,
+            target,
+            ran.prepared.loaded,
+            ran.result,
+            ran.revisions,
+            root,
+            output_dir,
+            to_repo,
+        )
+    learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
+    return Evaluated(
+        target.head_sha,
+        exit_code_for(ran.result, ran.prepared.loaded.config.gate),
+        said,
+        tuple(Learned(*each) for each in learned),
+        tuple(ran.unlearned.items()),
+    )
+
+
+def _load_config(opts: CiOptions) -> tuple[LoadedConfig, Path]:
+    config_path = opts.config_path or find_config(Path("."))
+    if not config_path.is_absolute() and opts.config_path is None:
+        config_path = Path(os.path.relpath(config_path.resolve(), Path.cwd()))
+    return load_config(config_path), config_path
+
+
+def _to_repo(root: Path) -> Callable[[Path], str | None]:
+    def convert(path: Path) -> str | None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+    return convert
+
+
+def _output_dir(ci: Ci) -> Path:
+    if ci.opts.output_dir is not None:
+        return (Path.cwd() / ci.opts.output_dir).resolve()
+    return ci.workdir() / "promptloop-results"
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """What this run evaluates: the suites the change touches, against which base."""
+
+    suites: list[str]
+    base_sha: str | None
+    loaded: LoadedConfig
+    skip_reason: str | None = None
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _select(
+    target: Target,
+    pull: PullContext | None,
+    loaded: LoadedConfig,
+    root: Path,
+    to_repo: Callable[[Path], str | None],
+    have_commit: Callable[[str], bool],
+) -> _Selection:
+    if not target.head_sha:
+        raise UserError("no commit to report on: GITHUB_SHA is not set", key="GITHUB_SHA")
+    notes: list[str] = []
+    warnings: list[str] = []
+    local_head = head_commit(root)
+    if local_head and local_head != (target.checkout_sha or target.head_sha) and pull is not None:
+        warnings.append(
+            f"the checked-out commit {local_head[:12]} is not the PR head "
+            f"{target.head_sha[:12]}; use actions/checkout with "
+            "ref: ${{ github.event.pull_request.head.sha }}"
+        )
+    by_suite = suite_files(loaded, to_repo)
+    if target.changed is not None:
+        suites, why = relevant_suites(by_suite, target.changed, to_repo(loaded.path))
+        if not suites:
+            return _Selection([], None, loaded, why, tuple(notes), tuple(warnings))
+        notes.append(why[:1].upper() + why[1:] + ".")
+    else:
+        suites = list(by_suite)
+    base_sha = target.base_sha
+    if base_sha is not None and not have_commit(base_sha):
+        notes.append(
+            f"The base commit {base_sha[:12]} is not in this checkout (use actions/checkout "
+            "with fetch-depth: 0), so there is no base-vs-head comparison."
+        )
+        base_sha = None
+    return _Selection(suites, base_sha, loaded, None, tuple(notes), tuple(warnings))
+
+
+@dataclass(frozen=True)
+class _Ran:
+    prepared: Project
+    result: RunResult
+    revisions: list[Revision] = field(default_factory=list)
+    unlearned: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _run(
+    ci: Ci,
+    selection: _Selection,
+    config_path: Path,
+    target: Target,
+    to_repo: Callable[[Path], str | None],
+    output_dir: Path,
+) -> _Ran:
+    """Run the suites head vs base (or read an earlier job's results), and learn revisions."""
+    run_opts = RunOptions(
+        start_dir=Path("."),
+        config_path=config_path,
+        output_dir=output_dir,
+        suites=tuple(selection.suites),
+        concurrency=ci.opts.concurrency,
+        baseline=selection.base_sha,
+        stop=ci.opts.stop,
+    )
+    prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
+    results_path = ci.opts.results_path
+    if results_path is not None:
+        results_path = (Path.cwd() / results_path).resolve()
+        note = (
+            f"Results from {results_path.name} (computed by earlier jobs), so no "
+            "revision is learned in this job."
+        )
+        return _Ran(prepared, read_results(results_path), notes=(note,))
+    result = execute_run(run_opts, prepared)
+    if result.incomplete or ci.opts.suggest == "off" or target.files is None:
+        # A stopped run posts what finished; learning a revision would need the rest.
+        return _Ran(prepared, result)
+    return _learn(prepared, run_opts, result, target, to_repo)
+
+
+def _with_cache_dir(cache_dir: Path | None, prepared: Project) -> Project:
+    if cache_dir is None:
+        return prepared
+    cfg = prepared.loaded.config
+    where = str((Path.cwd() / cache_dir).resolve())
+    cache = cfg.cache.model_copy(update={"dir": where, "enabled": True})
+    loaded = replace(prepared.loaded, config=cfg.model_copy(update={"cache": cache}))
+    return replace(prepared, loaded=loaded)
+
+
+def _learn(
+    prepared: Project,
+    run_opts: RunOptions,
+    result: RunResult,
+    target: Target,
+    to_repo: Callable[[Path], str | None],
+) -> _Ran:
+    revisions: list[Revision] = []
+    unlearned: dict[str, str] = {}
+    notes: list[str] = []
+    seen_paths: set[str] = set()
+    files = target.files
+    for plan in prepared.plans:
+        suite = next((s for s in result.suites if s.name == plan.name), None)
+        path = to_repo(Path(plan.prompt.path))
+        pull_file = files.get(path) if files and path else None
+        if suite is None or path is None or path in seen_paths:
+            continue
+        if pull_file is None or pull_file.status == "removed":
+            unlearned[plan.name] = "this pull request does not change its prompt"
+            continue
+        if not any(c.status == "fail" for c in suite.cases):
+            unlearned[plan.name] = "no case fails"
+            continue
+        seen_paths.add(path)
+        try:
+            optimized = run_optimizer(prepared, plan, OptimizeOptions(run=run_opts))
+        except PromptloopError as exc:
+            notes.append(f"No revision learned for {plan.name}: {exc.one_line()}")
+            unlearned[plan.name] = exc.one_line()
+            continue
+        if optimized.improved and optimized.revised_text != optimized.seed_text:
+            revisions.append(Revision(plan.name, path, optimized))
+        else:
+            reason = optimized.stop_reason or optimized.status
+            notes.append(f"The optimizer found no better prompt for {plan.name} ({reason}).")
+            unlearned[plan.name] = f"the optimizer found no better prompt ({reason})"
+    return _Ran(prepared, result, revisions, unlearned, tuple(notes))

@@ -1,0 +1,32 @@
+"""Which activity a `promptloop ci` run performs, chosen from the event alone (pure).
+
+Adding an event is a line here, and an activity in ``commands`` if no existing one fits.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from promptloop.errors import UserError
+from promptloop.github.comment_commands import COMMENT_EVENTS
+from promptloop.github.event import PULL_EVENTS, SUPPORTED_EVENTS
+
+# "pull_request": evaluate the head against its base and say so on the pull request;
+# "push" and "dispatch": evaluate and report through the check run and the runner only;
+# "comment": answer a reviewer's `/promptloop` commands.
+Activity = Literal["pull_request", "push", "dispatch", "comment"]
+
+
+def find_activity(event_name: str) -> Activity:
+    if event_name in COMMENT_EVENTS:
+        return "comment"
+    if event_name in PULL_EVENTS:
+        return "pull_request"
+    if event_name == "push":
+        return "push"
+    if event_name == "workflow_dispatch":
+        return "dispatch"
+    raise UserError(
+        f"event {event_name!r} is not supported; use one of {', '.join(sorted(SUPPORTED_EVENTS))}",
+        key="GITHUB_EVENT_NAME",
+    )
