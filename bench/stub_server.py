@@ -17,7 +17,8 @@ Command line (benchmarks)::
     python bench/stub_server.py --port 8099 --latency-ms 200 --latency-dist lognormal \
         --error-rate 0.02 --rate-limit-every 50
 
-Answers: the last user message is echoed back as the answer (or, for a request with
+Answers: the first of ``answer_rules`` whose pattern the messages match, or else the last
+user message is echoed back as the answer (or, for a request with
 ``tools``, the calls ``tool_rules`` find in it, or in the whole conversation with
 ``tool_rules_read="conversation"``); a judge request (one with
 ``response_format``, or whose messages mention JSON) gets ``{"passed": true, "score": 1,
@@ -86,6 +87,10 @@ class StubConfig:
     reject_response_format: bool = False
     # Fixed answer text instead of the echo (judge requests still get judge JSON).
     answer: str | None = None
+    # Scripted answers: the first (pattern, answer) whose regex matches the request's
+    # messages (every message's text, one after another) answers, expanded with the match
+    # (``\\1``). Checked before anything else, judge requests included.
+    answer_rules: tuple[tuple[str, str], ...] = ()
     judge_passed: bool = True
     quality_judge: Literal["off", "fresh", "sticky"] = "off"
     judge_error: float = 0.1
@@ -185,8 +190,20 @@ def _world_verdict(config: StubConfig, body: dict[str, Any], rng: random.Random)
     return json.dumps({"critique": "stub world judge", "passed": passed, "score": int(passed)})
 
 
+def _ruled_answer(config: StubConfig, messages: list[dict[str, Any]]) -> str | None:
+    text = "\n".join(str(m.get("content") or "") for m in messages)
+    for pattern, answer in config.answer_rules:
+        match = re.search(pattern, text)
+        if match is not None:
+            return match.expand(answer)
+    return None
+
+
 def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | None = None) -> str:
     messages = body.get("messages") or []
+    ruled = _ruled_answer(config, messages)
+    if ruled is not None:
+        return ruled
     if config.quality_judge != "off":
         if _is_judge(body):
             return _world_verdict(config, body, rng or random.Random())

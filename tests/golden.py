@@ -2,14 +2,20 @@
 
 Each golden is the Markdown promptloop posted (normalised: shas, ports, times) and its HTML as
 a CommonMark + GFM-tables renderer draws it, inside a page shaped like a GitHub comment column
-on a laptop. A test fails when either changes; run it with PROMPTLOOP_UPDATE_GOLDEN=1 to
-rewrite them, then look at the screenshots this module makes (``python -m tests.golden``,
-which needs Chromium) before committing.
+on a laptop. A test fails when either changes, and when one is missing: a golden never writes
+itself. Run the tests with PROMPTLOOP_UPDATE_GOLDEN=1 to (re)write them, then take the
+screenshots (``python -m tests.golden path/to/mermaid.min.js``, which needs Chromium and an
+emoji font, ``apt-get install chromium fonts-noto-color-emoji``; the script comes from the
+``mermaid`` npm package, ``npm pack mermaid``) and look at every one before committing.
+``screenshots.json`` records which HTML each PNG was taken from, so a screenshot older than
+its render (the README shows one) fails ``tests/test_golden.py``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import os
 import re
 import shutil
@@ -21,7 +27,9 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-UPDATE = os.environ.get("PROMPTLOOP_UPDATE_GOLDEN") == "1"
+UPDATE_VARIABLE = "PROMPTLOOP_UPDATE_GOLDEN"
+# Which HTML (by SHA-256) each screenshot was taken from.
+MANIFEST = "screenshots.json"
 # A 1280×800 laptop screen; GitHub's conversation column leaves a comment about 780 px.
 SCREEN = (1280, 800)
 
@@ -80,29 +88,69 @@ def normalise(text: str, replacements: dict[str, str]) -> str:
     return re.sub(r"\bcontent=[0-9a-f]+", "content=0000000000000000", text)
 
 
-def check(name: str, markdown: str, who: str) -> None:
-    """Compare (or with PROMPTLOOP_UPDATE_GOLDEN=1, write) NAME.md and NAME.html."""
-    GOLDEN.mkdir(parents=True, exist_ok=True)
+def updating() -> bool:
+    """Whether this run (re)writes goldens: only when asked, never by default."""
+    return os.environ.get(UPDATE_VARIABLE) == "1"
+
+
+def check(name: str, markdown: str, who: str, folder: Path = GOLDEN) -> None:
+    """Compare NAME.md and NAME.html with the goldens in ``folder``; with
+    PROMPTLOOP_UPDATE_GOLDEN=1, write them instead. A missing golden fails."""
     rendered = {f"{name}.md": markdown, f"{name}.html": page(markdown, who)}
+    if updating():
+        folder.mkdir(parents=True, exist_ok=True)
+        for filename, text in rendered.items():
+            (folder / filename).write_text(text, encoding="utf-8")
+        return
     for filename, text in rendered.items():
-        path = GOLDEN / filename
-        if UPDATE or not path.exists():
-            path.write_text(text, encoding="utf-8")
-            continue
+        path = folder / filename
+        assert path.exists(), (
+            f"golden {filename} is missing from {folder.name}/: a golden is never written by "
+            f"the test that reads it; run with {UPDATE_VARIABLE}=1, look at the render, commit it"
+        )
         assert text == path.read_text(encoding="utf-8"), (
-            f"{filename} changed: look at the new render, then PROMPTLOOP_UPDATE_GOLDEN=1"
+            f"{filename} changed: look at the new render, then {UPDATE_VARIABLE}=1"
         )
 
 
-def screenshots(mermaid_js: Path | None = None) -> list[Path]:
+def html_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stale_screenshots(folder: Path = GOLDEN) -> list[str]:
+    """What is wrong with the screenshots in ``folder``: a render without one, one without
+    its render, or one taken from an HTML that has changed since. Empty when all is well."""
+    manifest_path = folder / MANIFEST
+    taken: dict[str, str] = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    )
+    problems = []
+    renders = {p.stem for p in folder.glob("*.html")}
+    for stem in sorted(renders):
+        png = folder / f"{stem}.png"
+        if not png.exists():
+            problems.append(f"{png.name} is missing")
+        elif taken.get(png.name) != html_digest(folder / f"{stem}.html"):
+            problems.append(f"{png.name} was not taken from the current {stem}.html")
+    for png in sorted(folder.glob("*.png")):
+        if png.stem not in renders:
+            problems.append(f"{png.name} has no {png.stem}.html")
+    return problems
+
+
+def screenshots(mermaid_js: Path | None = None, folder: Path = GOLDEN) -> list[Path]:
     """NAME.png for every NAME.html: the first laptop screen, in headless Chromium. With
-    ``mermaid_js`` (a local mermaid.min.js) the charts are drawn as GitHub draws them."""
+    ``mermaid_js`` (a local mermaid.min.js) the charts are drawn as GitHub draws them.
+    Records in screenshots.json which HTML each one was taken from."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        raise SystemExit("Chromium is not installed (apt-get install -y chromium)")
+        raise SystemExit(
+            "Chromium is not installed (apt-get install -y chromium fonts-noto-color-emoji)"
+        )
     made = []
+    taken: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for source in sorted(GOLDEN.glob("*.html")):
+        for source in sorted(folder.glob("*.html")):
             text = source.read_text(encoding="utf-8")
             if mermaid_js is not None and "language-mermaid" in text:
                 text = _with_mermaid(text, mermaid_js)
@@ -126,6 +174,8 @@ def screenshots(mermaid_js: Path | None = None) -> list[Path]:
                 timeout=120,
             )
             made.append(target)
+            taken[target.name] = html_digest(source)
+    (folder / MANIFEST).write_text(json.dumps(taken, indent=2) + "\n", encoding="utf-8")
     return made
 
 
@@ -144,5 +194,7 @@ def _with_mermaid(text: str, mermaid_js: Path) -> str:
 
 if __name__ == "__main__":
     js = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    if js is None and any("language-mermaid" in p.read_text() for p in GOLDEN.glob("*.html")):
+        raise SystemExit("a render holds a Mermaid chart: pass the path of mermaid.min.js")
     for made in screenshots(js):
         print(made)

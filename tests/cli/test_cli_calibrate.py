@@ -38,8 +38,15 @@ def invoke(*args: str) -> Any:
 
 def test_calibration_shows_agreement_kappa_and_the_disagreement(project: Path) -> None:
     out = project / "out"
-    assert invoke("run", "-q", str(project), "-o", str(out)).exit_code in (0, 1)
+    ran = invoke("run", "-q", str(project), "-o", str(out))
     results = str(out / "results.json")
+    # "positive" to every review: the negative ones fail their label, which nothing gates.
+    cases = json.loads((out / "results.json").read_text())["suites"][0]["cases"]
+    labels = [json.loads(line)["label"] for line in (project / "evals" / "reviews.jsonl").open()]
+    assert [c["status"] for c in cases] == [
+        "pass" if label == "positive" else "fail" for label in labels
+    ]
+    assert ran.exit_code == 0, ran.output
     common = ["--dir", str(project), "--results", results, "--by", "dana"]
     assert invoke("feedback", "add", "sentiment", "r01", "good", *common).exit_code == 0
     added = invoke("feedback", "add", "sentiment", "r02", "bad", "it is a complaint", *common)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
+from promptloop.engine.results import read_results
 from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, edit, run_cli
 from tests.support import copy_project
@@ -46,6 +47,13 @@ def test_evaluator_may_use_expected_when_cases_have_it(project: Path) -> None:
     edit(config_of(project), 'equals: "{{ label }}"', 'equals: "{{ expected }}"')
     res = run_cli(project, "-q")
     assert res.exit_code == 0, res.output
+    # Exit 0 alone would not tell: with nothing to gate on, a run whose every case failed
+    # (say, ``expected`` rendered empty) exits 0 too. Every label is compared and right.
+    [suite] = read_results(project / "out" / "results.json").suites
+    assert [c.status for c in suite.cases] == ["pass"] * 8
+    labels = [next(e for e in c.evaluations if e.evaluator == "label") for c in suite.cases]
+    assert all(e.passed for e in labels)
+    assert sorted({c.output for c in suite.cases}) == ["negative", "positive"]
 
 
 def test_csv_row_with_fewer_cells_than_the_header(project: Path) -> None:

@@ -671,10 +671,13 @@ def test_workflow_dispatch_runs_every_suite_without_a_baseline(
     scenario.gh.add_pull(REPO, 8, "main", scenario.base_sha, "feature", "f" * 40)
     res = scenario.run(capsys, event_name="workflow_dispatch")
 
-    assert res.outputs["verdict"] in ("pass", "fail", "inconclusive")
-    assert res.outputs["delta"] == ""
+    # Every case fails, yet without a baseline only a minimum pass rate could gate, and this
+    # project sets none: the verdict is a pass that says so.
     assert float(res.outputs["pass-rate"]) == 0.0
-    assert len(scenario.gh.check_runs(REPO, "f" * 40)) == 1
+    assert (res.code, res.outputs["verdict"], res.outputs["delta"]) == (0, "pass", "")
+    [check] = scenario.gh.check_runs(REPO, "f" * 40)
+    assert check["conclusion"] == "success"
+    assert "no baseline or minimum pass rate to gate on" in check["output"]["summary"]
 
 
 def test_a_project_in_a_subfolder_comments_on_repository_paths(
@@ -782,3 +785,20 @@ def test_results_from_earlier_jobs_are_posted_without_running_anything(
     sticky = scenario.gh.issue_comments(REPO, 7)
     assert len(sticky) == 1 and "computed by earlier jobs" in sticky[0]["body"]
     assert len(scenario.gh.reviews(REPO, 7)) == 1
+
+
+def test_the_summary_links_the_full_report_when_the_action_uploads_it(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys, env={"PROMPTLOOP_REPORT_ARTIFACT": "promptloop-report"})
+
+    link = f"**[Open the full report](https://github.example/{REPO}/actions/runs/99#artifacts)**"
+    assert link in res.summary
+    (sticky,) = scenario.gh.issue_comments(REPO, 7)
+    assert link in sticky["body"]
+    report = Path(res.outputs["results-path"]).with_name("report.html")
+    assert "Hello Ada!" in report.read_text(encoding="utf-8")
+    assert_no_secrets(report.read_text(encoding="utf-8"))
+    # Without the action's upload there is nothing to link to.
+    assert "Open the full report" not in scenario.run(capsys).summary

@@ -105,7 +105,12 @@ def test_two_shards_merge_into_the_unsharded_run(
         console=None,
     )
     merged = read_results(out / "results.json")
-    assert {p.name for p in out.iterdir()} >= {"results.json", "junit.xml", "report.md"}
+    assert {p.name for p in out.iterdir()} >= {
+        "results.json",
+        "junit.xml",
+        "report.md",
+        "report.html",
+    }
     assert _counts(merged) == _counts(whole)
     for m, w in zip(merged.suites, whole.suites, strict=True):
         assert m.name == w.name

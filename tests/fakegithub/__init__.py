@@ -13,8 +13,9 @@ response is checked against the response schema (mismatches land in gh.response_
 Inspection: gh.reviews(repo, n), gh.review_comments(repo, n=None), gh.issue_comments(repo, n=None),
 gh.check_runs(repo, head_sha=None) (with "annotations"), gh.statuses(repo, sha=None),
 gh.refs(repo), gh.commits(repo), gh.pulls(repo), gh.file_at(repo, ref, path), gh.minimized(repo),
-gh.requests_log, gh.writes(), gh.write_count, gh.ref_writes, gh.protected_ref_writes(),
-gh.internal_errors.
+gh.requests_log (each a LoggedRequest: method, path, status, query, body as the raw bytes sent),
+gh.sent_bytes() (all of them joined), gh.writes(), gh.write_count, gh.ref_writes,
+gh.protected_ref_writes(), gh.internal_errors.
 Failure injection: gh.fail_next(n, status=502, method=None),
 gh.secondary_rate_limit_next(n, retry_after=1, method=None).
 """

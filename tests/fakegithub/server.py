@@ -44,6 +44,8 @@ class LoggedRequest:
     path: str  # without the API prefix and query string
     status: int
     query: str = ""
+    # The bytes the client sent, exactly as received (empty for a request without a body):
+    # what a test scans to prove a secret never left the process.
     body: bytes = b""
 
 
@@ -459,6 +461,15 @@ class FakeGitHub:
         with self.lock:
             return [r for r in self.requests_log if r.method != "GET"]
 
+    def sent_bytes(self) -> bytes:
+        """Everything every request carried to the fake: paths, queries and bodies, in order.
+        A secret absent from this was never sent to GitHub in any form the fake saw."""
+        with self.lock:
+            return b"\n".join(
+                b" ".join((r.method.encode(), r.path.encode(), r.query.encode(), r.body))
+                for r in self.requests_log
+            )
+
     # -- URLs --------------------------------------------------------------------------------
 
     def api(self, path: str) -> str:
@@ -481,7 +492,7 @@ class FakeGitHub:
                 path.removeprefix(self.api_prefix) if path.startswith(self.api_prefix) else path
             )
             self.requests_log.append(
-                LoggedRequest(method, logged, status, parsed.query, raw_body or b"")
+                LoggedRequest(method, logged, status, parsed.query, bytes(raw_body))
             )
             if method != "GET" and 200 <= status < 300:
                 self.write_count += 1

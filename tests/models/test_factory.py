@@ -23,20 +23,21 @@ def test_layers_are_cache_limiter_retry_litellm(tmp_path):
     assert isinstance(client, CachingClient)
     assert isinstance(client.store, DiskStore)
     assert client.stats is stats
-    limiter = client.inner
+    # Answers are masked, always, before the cache keeps them.
+    masking = client.inner
+    assert isinstance(masking, MaskingClient)
+    limiter = masking.inner
     assert isinstance(limiter, ConcurrencyLimiter)
     assert limiter.limit == 7
     retrying = limiter.inner
     assert isinstance(retrying, RetryingClient)
     assert retrying.retries == 4
-    # Answers are masked as they arrive, before the retry, the limiter or the cache see them.
-    assert isinstance(retrying.inner, MaskingClient)
-    assert isinstance(retrying.inner.inner, LiteLLMClient)
+    assert isinstance(retrying.inner, LiteLLMClient)
 
 
 def test_no_cache_configured_means_no_cache_layer():
     client, stats = build_client(cache_dir=None, redis_url=None, retries=0, concurrency=1)
-    assert isinstance(client, ConcurrencyLimiter)
+    assert isinstance(client, MaskingClient) and isinstance(client.inner, ConcurrencyLimiter)
     assert (stats.hits, stats.misses) == (0, 0)
 
 

@@ -244,3 +244,22 @@ def test_the_sticky_judge_repeats_itself_at_temperature_zero_only() -> None:
 
     assert len(verdicts(0.0)) == 1
     assert verdicts(0.7) == {True, False}
+
+
+def test_answer_rules_answer_by_the_first_matching_pattern_over_every_message() -> None:
+    config = stub.StubConfig(
+        answer_rules=((r"<prompt>", "a revision"), (r"greeting for (\w+)", r"Hello \1."))
+    )
+
+    def answer(*messages: tuple[str, str]) -> str:
+        body = {"model": "m", "messages": [{"role": r, "content": c} for r, c in messages]}
+        return str(stub.completion_body(config, body, 1)["choices"][0]["message"]["content"])
+
+    assert answer(("user", "Write a greeting for Ada.")) == "Hello Ada."
+    # The pattern may sit in a system message; the first rule wins over the second.
+    assert answer(("system", "Reply in <prompt> tags."), ("user", "greeting for Ada")) == (
+        "a revision"
+    )
+    # A judge request matched by a rule gets the rule's answer; unmatched, the usual echo.
+    assert answer(("user", "Answer in JSON: greeting for Bo")) == "Hello Bo."
+    assert answer(("user", "nothing to match")) == "nothing to match"

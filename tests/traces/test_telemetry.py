@@ -153,6 +153,7 @@ def test_nothing_is_sent_or_written_unless_asked(
     assert collector.bodies == {}
     assert sorted(p.name for p in (project / "out").iterdir()) == [
         "junit.xml",
+        "report.html",
         "report.md",
         "results.json",
     ]

@@ -76,7 +76,8 @@ output_option = click.option(
     "--output-dir",
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Where to write results.json, junit.xml and report.md [default: ./promptloop-results].",
+    help="Where to write results.json, junit.xml, report.md and report.html "
+    "[default: ./promptloop-results].",
 )
 model_option = click.option(
     "--model",

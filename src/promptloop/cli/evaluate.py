@@ -287,8 +287,8 @@ def merge(
 ) -> None:
     """Combine the results.json files of `run --shard I/N` jobs into one verdict and report.
 
-    Give every shard's results.json; the merged results.json, junit.xml and report.md are
-    written to --output-dir, and the exit code is the merged gate's.
+    Give every shard's results.json; the merged results.json, junit.xml, report.md and
+    report.html are written to --output-dir, and the exit code is the merged gate's.
     """
     from rich.console import Console
 

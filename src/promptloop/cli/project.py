@@ -1,4 +1,4 @@
-"""The commands around a project: init, schema, calibrate and feedback."""
+"""The commands around a project: init, schema, calibrate, feedback and view."""
 
 from __future__ import annotations
 
@@ -102,3 +102,34 @@ def feedback_add(
         ),
     )
     click.echo(f"{added.display}: {added.record.verdict} on {added.record.case} recorded")
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--no-open",
+    is_flag=True,
+    help="Only write the report if needed and print its path (for a machine with no browser).",
+)
+@friendly_errors
+def view(path: Path | None, no_open: bool) -> None:
+    """Open a run's report.html in your browser.
+
+    PATH is a results.json, a report.html or the folder holding them [default:
+    ./promptloop-results]. The report is rebuilt from results.json when it is missing or older.
+    """
+    import webbrowser
+
+    from promptloop.commands.view import carry_out, plan_view
+
+    plan = plan_view(path, Path.cwd())
+    report = carry_out(plan)
+    if plan.rebuild_from is not None:
+        click.echo(f"wrote {report} from {plan.rebuild_from.name}")
+    uri = report.as_uri()
+    if no_open:
+        click.echo(str(report))
+    elif webbrowser.open(uri):
+        click.echo(f"opened {uri}")
+    else:
+        click.echo(f"no browser found here; open {uri}")

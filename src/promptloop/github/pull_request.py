@@ -141,7 +141,13 @@ def say(
     job_link = [Link("job summary", runtime.run_url)] if runtime.run_url else []
     notes, _ = speaker.notes_now()
     summary = speaker.mask(
-        render_summary(report_md, notes=notes, links=links + job_link, unplaced=unplaced)
+        render_summary(
+            report_md,
+            notes=notes,
+            links=links + job_link,
+            unplaced=unplaced,
+            report_url=runtime.report_url,
+        )
     )
     if speaker.can_comment(pull) and pull is not None:
         summarized = publisher.summary(summary_plan(pull.number, head_sha, content, summary))
@@ -163,6 +169,7 @@ def say(
         links=links,
         unplaced=unplaced,
         findings=inline,
+        report_url=runtime.report_url,
     )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)

@@ -28,6 +28,8 @@ class ActionsRuntime:
     workspace: Path | None = None
     sha: str | None = None
     run_id: str | None = None
+    # The artifact the action uploads the reports to (it sets PROMPTLOOP_REPORT_ARTIFACT).
+    report_artifact: str | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> ActionsRuntime:
@@ -69,6 +71,7 @@ class ActionsRuntime:
             workspace=optional_path("GITHUB_WORKSPACE"),
             sha=optional("GITHUB_SHA"),
             run_id=optional("GITHUB_RUN_ID"),
+            report_artifact=optional("PROMPTLOOP_REPORT_ARTIFACT"),
         )
 
     def require_token(self) -> str:
@@ -84,6 +87,14 @@ class ActionsRuntime:
         if self.run_id is None:
             return None
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    @property
+    def report_url(self) -> str | None:
+        """Where a reviewer downloads report.html: this run's artifacts, when the action
+        uploads them; a link promptloop writes from GitHub's own variables."""
+        if self.report_artifact is None or self.run_url is None:
+            return None
+        return f"{self.run_url}#artifacts"
 
     def commit_url(self, sha: str) -> str:
         return f"{self.server_url}/{self.repository}/commit/{sha}"

@@ -28,18 +28,25 @@ def render_summary(
     unplaced: Sequence[PlannedComment] = (),
     revisions: Sequence[str] = (),
     findings: Sequence[PlannedComment] = (),
+    report_url: str | None = None,
 ) -> str:
     """The sticky comment / check-run summary / job summary body (without the hidden marker).
 
     ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
     promptloop's own sentences; link URLs come from GitHub. ``findings`` are review comments
     whose full list of critiques belongs here (the job summary their "more" links lead to).
+    ``report_url`` is where the run's report.html can be downloaded.
     """
     # The report's closing <sub> stats line stays last, after what this run adds.
     body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
     if not sep:
         body, footer = report_md.rstrip(), ""
     parts = [body.rstrip()]
+    if report_url:
+        parts.append(
+            f"**[Open the full report]({report_url})**: report.html in this run's artifacts, "
+            "every case's base and head outputs side by side with the critiques."
+        )
     if notes:
         # One paragraph each: consecutive quoted lines would run together into one.
         parts.append("\n>\n".join(f"> {neutralize(n)}" for n in notes))

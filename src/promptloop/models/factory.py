@@ -42,22 +42,23 @@ def build_client(
     preflight: Sequence[ModelUse] = (),
     api_base: str | None = None,
 ) -> tuple[ModelClient, CacheStats]:
-    """Caching(Preflight(Limiter(Stop(Retrying(Masking(LiteLLM)))))): the cache sits
+    """Caching(Preflight(Masking(Limiter(Stop(Retrying(LiteLLM)))))): the cache sits
     outermost so a hit never waits for a concurrency slot nor imports litellm; the first
     miss that needs litellm starts importing it, outside any slot (``LiteLLMClient`` says
-    which calls need not wait for it); answers are masked before anything keeps them; the
-    stop gate sits below the limiter so calls still queued for a slot never start once a
-    stop is requested. ``redis_url`` wins over ``cache_dir``; with neither there is no cache
-    and the stats stay at zero."""
+    which calls need not wait for it); answers are masked before anything keeps them, but
+    after the limiter has had litellm settle them (an answer sent on a guess is known by
+    identity, which masking a secret out of it would lose, leaving it unpriced and unchecked
+    by litellm's route); the stop gate sits below the limiter so calls still queued for a
+    slot never start once a stop is requested. ``redis_url`` wins over ``cache_dir``; with
+    neither there is no cache and the stats stay at zero."""
     stats = CacheStats()
     provider = LiteLLMClient(api_key=api_key, speculate=True)
-    client: ModelClient = provider
-    # Always: credential-shaped values are masked even when no secret is known.
-    client = MaskingClient(client, secrets)
-    client = RetryingClient(client, retries=retries)
+    client: ModelClient = RetryingClient(provider, retries=retries)
     if stop is not None:
         client = StopGate(client, stop)
     client = ConcurrencyLimiter(client, concurrency, admission=provider)
+    # Always: credential-shaped values are masked even when no secret is known.
+    client = MaskingClient(client, secrets)
     if preflight:
         client = PreflightGate(client, preflight, api_base)
     store: CacheStore | None = None

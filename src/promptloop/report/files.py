@@ -1,4 +1,4 @@
-"""The report files of a run: results.json, junit.xml and report.md in one folder."""
+"""The report files of a run: results.json, junit.xml, report.md and report.html in one folder."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from promptloop.engine.results import RunResult, write_results
 from promptloop.errors import UserError
+from promptloop.report.html import write_html
 from promptloop.report.junit import write_junit
 from promptloop.report.markdown import write_markdown
 
@@ -28,8 +29,10 @@ def write_reports(result: RunResult, output_dir: Path) -> dict[str, Path]:
         "results": output_dir / "results.json",
         "junit": output_dir / "junit.xml",
         "report": output_dir / "report.md",
+        "html": output_dir / "report.html",
     }
     write_results(result, paths["results"])
     write_junit(result, paths["junit"])
     write_markdown(result, paths["report"])
+    write_html(result, paths["html"])
     return paths
