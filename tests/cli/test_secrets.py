@@ -8,6 +8,7 @@ from pathlib import Path
 
 from promptloop.engine.results import read_results
 from promptloop.safety import known_secrets
+from tests.safety import leaks
 from tests.support import cli_env, load_stub, run_promptloop
 
 KEY = "sk-live-0123456789abcdef"
@@ -53,3 +54,33 @@ def test_known_secrets_takes_credentials_and_url_passwords() -> None:
     found = known_secrets(env, urls=["redis://:hunter2hunter@cache:6379/0", "redis://cache"])
     assert found == sorted([KEY, TOKEN, "aws-secret-value", "hunter2hunter"])
     assert json.dumps(found)  # plain strings, ready for ::add-mask::
+
+
+def test_every_credential_kind_echoed_every_way_is_masked_in_everything_run_writes(
+    tmp_path: Path,
+) -> None:
+    stub = load_stub()
+    with stub.StubServer(stub.StubConfig(answer=leaks.echo_text())) as server:
+        project = tmp_path / "p"
+        (project / "prompts").mkdir(parents=True)
+        (project / "prompts" / "p.md").write_text("Tell me about {{ topic }}.\n")
+        (project / "promptloop.yaml").write_text(
+            f"model: openai/stub\napi_base: {server.base_url}\nretries: 0\n"
+            "suites:\n  - name: leak\n    prompt: prompts/p.md\n    dataset:\n"
+            "      - {id: a, topic: keys}\n      - {id: b, topic: tokens}\n"
+            "    evaluators:\n      - contains: nothing-like-this\n"
+        )
+        env = cli_env(**leaks.CREDENTIALS)
+        proc = run_promptloop(project, "run", ".", "-o", "out", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outputs = [c.output for c in read_results(project / "out" / "results.json").suites[0].cases]
+    assert all(o.count("***") == 5 * len(leaks.SECRETS) for o in outputs), outputs
+    ours = {project / "promptloop.yaml", project / "prompts" / "p.md"}
+    written = leaks.files_under(project, skip=ours)
+    names = {name for name, _ in written}
+    assert {"out/results.json", "out/junit.xml", "out/report.md"} <= names
+    assert any(name.startswith(".promptloop/cache") for name in names), names
+    read = leaks.assert_nothing_leaks(
+        [*written, ("stdout", proc.stdout.encode()), ("stderr", proc.stderr.encode())]
+    )
+    assert read == len(written) + 2

@@ -384,7 +384,7 @@ def test_same_repo_pr_posts_one_review_one_sticky_one_check_and_gates(
     assert "```mermaid\n" in res.summary and "xychart-beta" in res.summary
     assert "```mermaid" not in sticky[0]["body"]
     # The optimizer's rationale can neither ping nor inject HTML.
-    assert "@\u200docto" in sticky[0]["body"] and "&lt;b>bold" in sticky[0]["body"]
+    assert "@\u200docto" in sticky[0]["body"] and "<\u200bb>bold" in sticky[0]["body"]
     runs = gh.check_runs(REPO, scenario.head_sha)
     assert len(runs) == 1 and runs[0]["conclusion"] == "failure"
     assert runs[0]["name"] == "promptloop"

@@ -112,6 +112,7 @@ def run_comment(
     review: bool = False,
     factory: Any = fast_client,
     cache_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
     **opts: Any,
 ) -> int:
     event_name, path = comment_event(s, comment, review=review, name=str(comment["id"]))
@@ -123,6 +124,7 @@ def run_comment(
         "GITHUB_TOKEN": TOKEN,
         "GITHUB_WORKSPACE": str(s.repo),
         "OPENAI_API_KEY": PROVIDER_KEY,
+        **(extra_env or {}),
     }
     options = CiOptions(working_directory=Path("."), cache_dir=cache_dir, **opts)
     return run_ci(options, env, github_factory=factory)
@@ -177,6 +179,31 @@ def test_a_collaborators_verdict_is_committed_acknowledged_and_used(pr: Scenario
     assert f"Updated for `{head[:7]}`" in reply
     assert [r["commit_id"] for r in gh.reviews(REPO, 7)] == [head]
     assert [c["conclusion"] for c in gh.check_runs(REPO, head_sha=head)] == ["failure"]
+
+
+def test_lines_github_shows_quoted_or_hidden_command_nothing(pr: Scenario) -> None:
+    hidden = (
+        "> the model answered:\n/promptloop bad c02-brook: lazy quote line\n\n"
+        "<!-- a --> <!--\n/promptloop bad c03-cyra: inside a comment left open\n-->\n\n"
+        "<details><summary>log</summary>\n\n/promptloop learn\n\n</details>\n\n"
+        "<pre>\n/promptloop bad c04-dmitri: pre\n</pre>\n\n"
+        "ok\r/promptloop bad c05-elif: after a bare carriage return\n"
+    )
+    tip = pr.gh.refs(REPO)["heads/feature"]
+    assert run_comment(pr, say(pr, "dana", hidden)) == 0
+    assert feedback_on_branch(pr.gh) is None and our_replies(pr.gh) == []
+    assert pr.gh.refs(REPO)["heads/feature"] == tip
+
+
+def test_a_bedrock_key_in_a_note_is_masked_by_the_same_rule_as_run(pr: Scenario) -> None:
+    key = "bedrockbearer9z8y7x6w5v4u3t2s1r0q"
+    note = f"it printed {key.upper()} and {key[:16]}"
+    comment = say(pr, "dana", f"/promptloop bad c02-brook: {note}\n")
+    assert run_comment(pr, comment, extra_env={"AWS_BEARER_TOKEN_BEDROCK": key}) == 0
+    committed = feedback_on_branch(pr.gh) or ""
+    [record] = parse_feedback(committed, FEEDBACK)
+    assert record.note == "it printed *** and ***"
+    assert key[:12] not in committed.lower()
 
 
 def test_a_secret_in_a_note_is_masked_in_the_committed_file_and_the_reply(

@@ -47,7 +47,7 @@ def _as_version_1(text: str) -> str:
 
 def _check(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.json"
-    if golden.UPDATE or not path.exists():
+    if golden.updating() or not path.exists():
         GOLDEN.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert _as_version_1(text) == path.read_text(encoding="utf-8")

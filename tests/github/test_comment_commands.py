@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from promptloop.github.comment_commands import (
     Command,
     listed_cases,
@@ -96,3 +100,69 @@ def test_a_reply_may_leave_the_case_to_the_finding_it_answers() -> None:
         ]
     )
     assert listed_cases(body) == ["c02-brook", "c05-elif"]
+
+
+# Each body hides `/promptloop learn` where GitHub does not show it as the commenter's words.
+HIDDEN = {
+    "lazy quote continuation": "> the model said\n/promptloop learn\n",
+    "lazy continuation after a nested quote": "> > deep\n/promptloop learn\n",
+    "HTML block": "<div>\n/promptloop learn\n</div>\n",
+    "comment over lines": "<!--\nhidden\n/promptloop learn\n-->\n",
+    "second comment opened on a closing line": "<!-- a --> <!--\n/promptloop learn\n-->\n",
+    "second comment, paragraph between": "<!-- a --> <!--\n\n/promptloop learn\n\n-->\n",
+    "inline comment over lines": "see <!--\n/promptloop learn\n-->\n",
+    "pre": "<pre>\n/promptloop learn\n</pre>\n",
+    "pre with blank lines": "<pre>\n\n/promptloop learn\n\n</pre>\n",
+    "details": "<details><summary>log</summary>\n\n/promptloop learn\n\n</details>\n",
+    "details never closed": "<details>\n\n/promptloop learn\n",
+    "code span over lines": "`output:\n/promptloop learn\n`\n",
+    "link text over lines": "[click\n/promptloop learn\n](https://example.com)\n",
+    "link title over lines": '[x](/u "t\n/promptloop learn\n")\n',
+    "emphasis around it": "**the model:\n/promptloop learn\nend**\n",
+    "table row": "| a |\n| - |\n/promptloop learn\n",
+    "list item": "- /promptloop learn\n",
+    "bare carriage return splits nothing": "ok\r/promptloop learn\n",
+    "carriage return after a quote": "> quoted\r/promptloop learn\n",
+    "line separator splits nothing": "ok\u2028/promptloop learn\n",
+    "textarea": "<textarea>\n\n/promptloop learn\n\n</textarea>\n",
+    "raw element left open": "<span hidden>\n\n/promptloop learn\n",
+    "quoted output that closes the quote": "> ok</blockquote>\n>\n> /promptloop learn\n",
+}
+
+
+@pytest.mark.parametrize("body", HIDDEN.values(), ids=HIDDEN.keys())
+def test_hidden_or_quoted_lines_issue_no_command(body: str) -> None:
+    assert parse_commands(body) == ([], [])
+
+
+def test_the_commenters_own_lines_still_count_around_hidden_ones() -> None:
+    body = (
+        "> quoted\n\n/promptloop learn\r\n"
+        "<details>\n\n/promptloop bad c1: hidden\n\n</details>\n\n"
+        "/promptloop bad c2: the *tone* is off, see `x`\n"
+        "text <!-- a -->\n/promptloop good c3\n"
+    )
+    commands, problems = parse_commands(body)
+    assert commands == [
+        Command("learn", line=3),
+        Command("bad", "c2", "the *tone* is off, see `x`", 10),
+        Command("good", "c3", "", 12),
+    ]
+    assert problems == []
+
+
+PIECES = [
+    "/promptloop learn", "/promptloop bad c1: x", "\n", "\r\n", "\r", "> ", "<!--", "-->",
+    "<details>", "</details>", "<pre>", "</pre>", "`", "```", "    ", "- ", "| a |", "|-|",
+    "<div>", "</div>", "[", "](u)", "*", "**", "\\", "<span title='", "'>", " ", "x",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3)), max_size=30))
+def test_any_comment_parses_and_commands_come_from_their_own_lines(pieces: list[str]) -> None:
+    body = "".join(pieces)
+    commands, problems = parse_commands(body)
+    lines = body.replace("\r\n", "\n").split("\n")
+    for found in [*commands, *problems]:
+        assert lines[found.line - 1].lstrip(" ").startswith("/promptloop")

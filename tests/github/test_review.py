@@ -153,7 +153,7 @@ def test_comment_bodies_neutralise_model_and_dataset_text() -> None:
     # Exactly one marker, ours: the forged one in the critique is escaped.
     assert body.count("<!-- promptloop:") == 1
     assert parse_review_marker(body) == (comment.fingerprint, "a" * 40)
-    assert "ping @\u200dadmin" in body and "&lt;script>" in body
+    assert "ping @\u200dadmin" in body and "<\u200bscript>" in body
     # The output sits in a fence longer than its longest backtick run, so it cannot escape.
     assert "`````text\n" + evil_output in body
     assert "1 of 1 case" in body and "<details>" in body
@@ -310,7 +310,10 @@ def test_revision_block_is_a_before_after_table_with_the_held_out_split_marked()
     )
     assert "| **test, held out**: took no part in choosing | 2 of 5 | 5 of 5 |" in block
     assert "| train: the optimizer learned from these | 1 of 4 | 4 of 4 |" in block
-    assert "> **The optimizer's reason:** Say it once, @\u200doctocat &lt;b>calmly&lt;/b>." in block
+    assert (
+        "> **The optimizer's reason:** Say it once, @\u200doctocat <\u200bb>calmly<\u200b/b>."
+        in block
+    )
     assert "(s)" not in block and "Round 1" not in block
     assert (
         held_out_line(scores)

@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from promptloop.github.markers import (
     parse_review_marker,
@@ -12,95 +13,26 @@ from promptloop.github.markers import (
     summary_marker,
 )
 from promptloop.safety import (
-    ZWJ,
     annotation_command,
-    break_mentions,
     code_block,
     escape_data,
-    escape_html,
     escape_property,
     fence_for,
     fingerprint,
     inline_code,
-    mask_secrets,
     neutralize,
     open_fence,
-    split_code,
     truncate_body,
 )
 
-# GitHub's own mention syntax: @ after a non-word character, then a login.
-PING = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9]")
-
-
-def test_mentions_and_team_mentions_no_longer_ping() -> None:
-    text = "cc @octocat and @my-org/reviewers, (@admin)"
-    out = break_mentions(text)
-    assert PING.search(out) is None
-    # Visible text is unchanged apart from the invisible joiner.
-    assert out.replace(ZWJ, "") == text
-
-
-def test_email_addresses_are_left_alone() -> None:
-    assert break_mentions("mail me at a@example.com") == "mail me at a@example.com"
-
-
-def test_issue_references_do_not_cross_link() -> None:
-    out = break_mentions("fixes #12 and other/repo#7 but not &#60;")
-    assert "#12" not in out and "repo#7" not in out
-    assert "&#60;" in out
-    assert out.replace(ZWJ, "") == "fixes #12 and other/repo#7 but not &#60;"
-
-
-def test_mentions_inside_code_are_kept_verbatim() -> None:
-    text = "use `@decorator` here\n```python\n@dataclass\nclass A: ...\n```\nthen @bob"
-    out = break_mentions(text)
-    assert "`@decorator`" in out
-    assert "\n@dataclass\n" in out
-    assert f"@{ZWJ}bob" in out
-
-
-def test_html_is_escaped_outside_code_only() -> None:
-    text = (
-        "<img src=x onerror=alert(1)> and `<b>` and\n```\n<div>\n```\n<!-- promptloop:summary -->"
-    )
-    out = escape_html(text)
-    assert "<img" not in out and "&lt;img" in out
-    assert "`<b>`" in out
-    assert "\n<div>\n" in out
-    # A model cannot forge our hidden marker.
-    assert "<!-- promptloop:summary -->" not in out
-
-
-def test_neutralize_does_both() -> None:
-    out = neutralize("<b>@alice</b>")
-    assert "<" not in out
-    assert PING.search(out) is None
+MD = MarkdownIt("commonmark")
 
 
 def test_unclosed_fence_runs_to_the_end_like_commonmark() -> None:
-    pieces = split_code("text @a\n```\n@b <i>")
-    assert pieces == [(False, "text @a\n"), (True, "```\n@b <i>")]
     assert open_fence("x\n````md\ny") == "````"
     assert open_fence("x\n```\ny\n```") is None
     # A shorter run does not close a longer fence.
     assert open_fence("````\n```\n") == "````"
-
-
-def test_escaped_backtick_does_not_open_a_code_span() -> None:
-    out = escape_html(r"\`<b> and `<i>`")
-    assert out == r"\`&lt;b> and `<i>`"
-    # CommonMark pairs the unescaped runs: the span is "` and `", so <i> is prose.
-    assert escape_html(r"\`<b>` and `<i>`") == r"\`&lt;b>` and `&lt;i>`"
-
-
-def test_backticks_in_a_fence_info_string_make_it_inline() -> None:
-    # "``` a`b" is not a fence opening in CommonMark, so what follows stays prose.
-    assert split_code("``` a`b\n<x>") == [(False, "``` a`b\n<x>")]
-
-
-def test_unmatched_backtick_run_is_prose() -> None:
-    assert escape_html("a `` b <c> ` d") == "a `` b &lt;c> ` d"
 
 
 @pytest.mark.parametrize(
@@ -114,15 +46,16 @@ def test_fence_is_longer_than_any_backtick_run(text: str, fence: str) -> None:
 def test_code_block_cannot_be_broken_out_of() -> None:
     hostile = "```\n@everyone <script>\n```"
     block = code_block(hostile, "text")
-    pieces = split_code(block + "\nafter")
-    assert pieces[0] == (True, block + "\n")
-    assert pieces[1] == (False, "after")
+    tokens = MD.parse(block + "\nafter")
+    assert [t.type for t in tokens] == ["fence", "paragraph_open", "inline", "paragraph_close"]
+    assert tokens[0].content == hostile + "\n"
 
 
 def test_inline_code_handles_backticks() -> None:
     assert inline_code("a`b") == "``a`b``"
     assert inline_code("`x") == "`` `x ``"
-    assert split_code(inline_code("``<b>") + " <i>")[0][0] is True
+    (first, *_) = MD.parseInline(inline_code("``<b>") + " <i>")[0].children or []
+    assert first.type == "code_inline" and first.content == "``<b>"
 
 
 def test_short_body_is_untouched() -> None:
@@ -148,31 +81,12 @@ def test_truncation_inside_a_fence_closes_it() -> None:
     assert len(out) <= 5_000
     note_at = out.index("*… truncated")
     assert open_fence(out[:note_at]) is None
-    assert split_code(out)[-1][0] is False
+    assert MD.parse(out)[-1].type == "paragraph_close"
 
 
 def test_truncation_limit_too_small() -> None:
     with pytest.raises(ValueError, match="too small"):
         truncate_body("x" * 100, 10, suffix="y" * 20)
-
-
-def test_mask_secrets() -> None:
-    token = "ghs_abcdefghijklmnop"
-    text = f"token={token}; prefix={token[:8]}; again {token}"
-    out = mask_secrets(text, [token, None, ""])
-    assert token not in out
-    assert out.count("***") == 2
-    assert token[:8] in out
-
-
-def test_mask_multiline_secret_line_by_line() -> None:
-    key = "-----BEGIN KEY-----\nAAAABBBBCCCC\n-----END KEY-----"
-    out = mask_secrets("leaked AAAABBBBCCCC alone", [key])
-    assert "AAAABBBBCCCC" not in out
-
-
-def test_longer_secret_masked_whole_before_its_prefix() -> None:
-    assert mask_secrets("abcdef12345", ["abcdef", "abcdef12345"]) == "***"
 
 
 def test_workflow_command_escaping() -> None:

@@ -12,7 +12,7 @@ from promptloop.github.suggestions import (
     plan_suggestions,
     suggestion_block,
 )
-from promptloop.safety import split_code
+from promptloop.safety import fenced_lines
 
 
 def patch_between(base: str, head: str) -> str:
@@ -181,7 +181,8 @@ def test_suggestion_fence_survives_backticks(text: str) -> None:
     block = suggestion_block(["before", text, "after"])
     assert block_content(block) == ["before", text, "after"]
     # The whole block is one fenced code piece: the content cannot close it early.
-    assert split_code(block) == [(True, block)]
+    pieces = list(fenced_lines(block + "\nafter"))
+    assert all(in_fence for in_fence, _ in pieces[:-1]) and not pieces[-1][0]
 
 
 def test_suggestion_text_is_not_altered_by_safety_escaping() -> None:

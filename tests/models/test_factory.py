@@ -9,7 +9,7 @@ import pytest
 
 from promptloop.models import scripted
 from promptloop.models.base import Message, ModelCallError, ModelRequest
-from promptloop.models.cache import CachingClient, DiskStore, RedisStore
+from promptloop.models.cache import CachingClient, DiskStore, MaskingClient, RedisStore
 from promptloop.models.factory import EMBEDDED_MODEL, build_client, resolve_default_model
 from promptloop.models.litellm_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
@@ -23,7 +23,10 @@ def test_layers_are_cache_limiter_retry_litellm(tmp_path):
     assert isinstance(client, CachingClient)
     assert isinstance(client.store, DiskStore)
     assert client.stats is stats
-    limiter = client.inner
+    # Answers are masked, always, before the cache keeps them.
+    masking = client.inner
+    assert isinstance(masking, MaskingClient)
+    limiter = masking.inner
     assert isinstance(limiter, ConcurrencyLimiter)
     assert limiter.limit == 7
     retrying = limiter.inner
@@ -34,7 +37,7 @@ def test_layers_are_cache_limiter_retry_litellm(tmp_path):
 
 def test_no_cache_configured_means_no_cache_layer():
     client, stats = build_client(cache_dir=None, redis_url=None, retries=0, concurrency=1)
-    assert isinstance(client, ConcurrencyLimiter)
+    assert isinstance(client, MaskingClient) and isinstance(client.inner, ConcurrencyLimiter)
     assert (stats.hits, stats.misses) == (0, 0)
 
 

@@ -92,14 +92,15 @@ def test_a_failing_example_shows_its_earlier_turns_fenced_and_defused() -> None:
     assert '[tool result call_1] {"status": "shipped"}' in example
     assert "[assistant] Order A1001 has shipped." in example
     assert REASON in example
-    # The forged marker and mention come out defused, and the turn's ``` cannot close the
-    # fence the turns are shown in.
+    # The forged marker and mention come out defused, and the turn's ``` (defused to a run
+    # of two) cannot close the fence the turns are shown in.
     assert "<!-- promptloop" not in ask
     assert "@octocat" not in ask and f"@{ZWJ}octocat" in example
     turns = example[example.index(HISTORY_TITLE) :].splitlines()
     fence = turns[1].strip()
-    assert set(fence) == {"`"} and len(fence) > 3
-    assert turns.index(f"  {fence}", 2) > next(i for i, t in enumerate(turns) if "@" in t)
+    close = turns.index(f"  {fence}", 2)
+    assert set(fence) == {"`"} and "```" not in "\n".join(turns[2:close])
+    assert close > next(i for i, t in enumerate(turns) if "@" in t)
 
 
 def test_a_long_conversation_shows_its_last_turns_and_says_how_many_are_left_out() -> None:

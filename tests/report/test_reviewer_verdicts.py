@@ -90,7 +90,7 @@ def test_the_markdown_report_shows_them_apart_and_neutralised(tmp_path: Path) ->
     report = (out / "report.md").read_text()
     section = report.split("sentiment: 2 reviewer verdicts (1 applied, 1 on a changed output)")[1]
     section = section.split("</details>")[0]
-    assert "**r01**: 👎 bad, by dana: “wrong! cc @\u200doctocat &lt;b>now&lt;/b>" in section
+    assert "**r01**: 👎 bad, by dana: “wrong! cc @\u200doctocat <\u200bb>now<\u200b/b>" in section
     assert "— applied: the output is the one judged" in section
     assert "**r02**: 👍 good, by lee — output changed, unlabelled" in section
     # No ping, no HTML, nothing that reads as promptloop's marker, anywhere.

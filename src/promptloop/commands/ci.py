@@ -29,7 +29,7 @@ from promptloop.github.workflow import (
     mask_commands,
     write_outputs,
 )
-from promptloop.safety import escape_data, mask_secrets
+from promptloop.safety import escape_data, known_secrets, mask_secrets
 
 __all__ = ["EXIT_UNPUBLISHED", "SUGGEST_MODES", "CiOptions", "collect_secrets", "run_ci"]
 
@@ -41,10 +41,8 @@ GitHubFactory = Callable[[str, str, str], GitHubClient]
 
 
 def collect_secrets(runtime: ActionsRuntime, env: Mapping[str, str]) -> list[str]:
-    """The token plus every provider key in the environment (``*_API_KEY``)."""
-    found = list(runtime.secrets())
-    found += [v for k, v in env.items() if k.upper().endswith("_API_KEY") and len(v) >= 4]
-    return sorted(set(found))
+    """The token plus every credential in the environment, by the one rule ``run`` uses."""
+    return sorted({*runtime.secrets(), *known_secrets(env)})
 
 
 def run_ci(

@@ -42,7 +42,6 @@ from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
 from promptloop.project.git import find_root, head_commit
 from promptloop.project.loader import LoadedConfig, find_config, load_config
-from promptloop.safety import neutralize
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 
@@ -176,7 +175,7 @@ class _Answer:
     def reply(self, text: str) -> None:
         event = self.event
         thread = event.thread_id if event.kind == "review" else None
-        body = self.ci.mask(neutralize(text))
+        body = self.ci.mask(text)
         self.ci.publisher.reply(event.number, event.comment_id, body, in_thread_of=thread)
 
 

@@ -30,7 +30,7 @@ from promptloop.engine.outcome import CaseOutcome, Status
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import Message, ToolCall, recent_turns, with_calls
-from promptloop.safety import mask_secrets
+from promptloop.safety import mask_secrets, secret_spans
 
 SCHEMA_VERSION = 2
 
@@ -302,13 +302,25 @@ def mark_incomplete(result: RunResult, why: str) -> RunResult:
 
 
 def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
-    """The result with every known secret masked in every string value (a dataset or a
-    model may have written one anywhere); keys and structure stay as they are."""
+    """The result with every secret masked in every string value (a dataset or a model may
+    have written one anywhere); keys and structure stay as they are."""
     listed = [s for s in secrets if s]
-    text = result.model_dump_json() if listed else ""
-    # The usual case, no secret anywhere, costs one dump (a secret with quotes or
-    # backslashes appears JSON-escaped in it).
-    if not any(s in text or json.dumps(s)[1:-1] in text for s in listed):
+    dumped = result.model_dump(mode="json")
+    strings: list[str] = []
+
+    def collect(value: JsonValue) -> None:
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v)
+
+    # The usual case, no secret anywhere, costs one scan of all the text at once.
+    collect(dumped)
+    if not secret_spans("\n".join(strings), listed):
         return result
 
     def mask(value: JsonValue) -> JsonValue:
@@ -320,7 +332,7 @@ def mask_result(result: RunResult, secrets: Iterable[str]) -> RunResult:
             return [mask(v) for v in value]
         return value
 
-    return RunResult.model_validate(mask(result.model_dump(mode="json")))
+    return RunResult.model_validate(mask(dumped))
 
 
 def case_record(outcome: CaseOutcome, split: str, repeat: int = 0) -> CaseRecord:

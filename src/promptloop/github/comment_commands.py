@@ -1,20 +1,22 @@
 """Reviewers' `/promptloop` commands in pull-request comments: found, parsed, resolved (pure).
 
 A comment is untrusted text that may quote model output, a dataset, or another comment, so a
-command counts only on a line of its own outside every code block, code span, quote and HTML
-comment: quoted output can never issue one. Parsing is strict: anything that is not exactly a
+command counts only on a line GitHub shows as the commenter's own words (``rendered``): not in
+a code block or span, a quote (lazy continuation lines too), an HTML block or comment, a
+``<pre>`` or a ``<details>``. Lines end at ``\n`` or ``\r\n`` only: quoted output can never
+issue one. Parsing is strict: anything that is not exactly a
 known command is answered with why, never guessed at.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptloop.dataset.feedback import nearest_ids
-from promptloop.safety import fenced_lines
+from promptloop.github.rendered import own_lines
 from promptloop.yamlpos import suggest
 
 PREFIX = "/promptloop"
@@ -109,29 +111,12 @@ def parse_comment_event(event_name: str, payload: Mapping[str, Any]) -> CommentE
     )
 
 
-def _prose_lines(body: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines outside fenced blocks, indented code, quotes and HTML comments."""
-    in_comment = False
-    for number, (in_fence, line) in enumerate(fenced_lines(body), start=1):
-        text = line.rstrip("\r\n")
-        if in_comment:
-            in_comment = "-->" not in text
-            continue
-        if in_fence or text.startswith(("    ", "\t")) or text.lstrip().startswith(">"):
-            continue
-        if "<!--" in text:
-            in_comment = "-->" not in text.split("<!--", 1)[1]
-            continue
-        yield number, text
-
-
 def parse_commands(body: str) -> tuple[list[Command], list[Problem]]:
     commands: list[Command] = []
     problems: list[Problem] = []
-    for number, text in _prose_lines(body):
+    for number, text in own_lines(body, _COMMAND):
         match = _COMMAND.match(text)
-        if match is None:
-            continue
+        assert match is not None
         rest = (match.group("rest") or "").strip()
         split = _VERB.match(rest)
         verb, args = (split.group(1).lower(), split.group(2).strip()) if split else (rest, "")
@@ -200,5 +185,5 @@ _LISTED_CASE = re.compile(r"^\*\*`([^`\n]+)`\*\*")
 def listed_cases(body: str) -> list[str]:
     """The case ids one of promptloop's own finding comments shows, in order; the model
     output it quotes sits in code blocks and is never read for ids."""
-    found = (_LISTED_CASE.match(text) for _, text in _prose_lines(body))
+    found = (_LISTED_CASE.match(text) for _, text in own_lines(body, _LISTED_CASE, shown=False))
     return list(dict.fromkeys(m.group(1) for m in found if m))

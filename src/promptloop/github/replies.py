@@ -1,5 +1,7 @@
 """What promptloop answers to a reviewer's `/promptloop` comment: every sentence of that
-conversation, in one place (pure)."""
+conversation, in one place (pure). The replies are promptloop's Markdown (its links and code
+blocks stay live); whatever the commenter, a model or an error wrote is neutralised where it
+is put in."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import Sequence
 
 from promptloop.github.comment_commands import PREFIX, Command, Problem
 from promptloop.github.summary import Link
-from promptloop.safety import code_block, inline_code
+from promptloop.safety import code_block, inline_code, neutralize
 from promptloop.wording import one_line, plural
 
 
@@ -45,7 +47,8 @@ def not_understood(problems: Sequence[Problem]) -> str:
         "Nothing was recorded; promptloop did not understand "
         + ("this line:" if len(problems) == 1 else "these lines:")
     ]
-    lines += [f"- {p.render()}" for p in sorted(problems, key=lambda p: p.line)]
+    # The reasons quote the commenter's words (a case id, a verb).
+    lines += [f"- {neutralize(p.render())}" for p in sorted(problems, key=lambda p: p.line)]
     lines.append(f"\n`{PREFIX} help` lists the commands.")
     return "\n".join(lines)
 
@@ -85,7 +88,7 @@ def offer_comment(path: str) -> str:
 
 
 def nothing_learned(why: str) -> str:
-    return f"Nothing was learned: {why}"
+    return f"Nothing was learned: {neutralize(why)}"
 
 
 def updated(
@@ -99,10 +102,10 @@ def updated(
     """Where the review, the summary and the revision now are (``learned``: suite, path,
     the optimizer's reason), and why a suite the verdicts concern got no revision."""
     if skipped is not None:
-        return f"Nothing to learn: {skipped}."
+        return f"Nothing to learn: {neutralize(skipped)}."
     lines = []
     for suite, path, rationale in learned:
-        reason = f" The optimizer's reason: {one_line(rationale, 400)}"
+        reason = f" The optimizer's reason: {neutralize(one_line(rationale, 400))}"
         lines.append(
             f"**{inline_code(suite)}**: learned a revision of "
             f"{inline_code(path)}.{reason if rationale.strip() else ''}"
@@ -111,7 +114,7 @@ def updated(
     revised = {suite for suite, _, _ in learned}
     for suite in [*concerned, *(s for s in why_not if s not in concerned)]:
         if suite in why_not and suite not in revised:
-            lines.append(f"**{inline_code(suite)}**: no revision: {why_not[suite]}.")
+            lines.append(f"**{inline_code(suite)}**: no revision: {neutralize(why_not[suite])}.")
     head = inline_code(head_sha[:7])
     said = " · ".join(f"[the {link.label}]({link.url})" for link in links)
     lines.append(f"Updated for {head}" + (f": {said}." if said else "."))

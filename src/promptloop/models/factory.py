@@ -62,8 +62,8 @@ def build_client(
     if stop is not None:
         client = StopGate(client, stop)
     client = ConcurrencyLimiter(client, concurrency, admission=provider)
-    if secrets:
-        client = MaskingClient(client, secrets)
+    # Always: credential-shaped values are masked even when no secret is known.
+    client = MaskingClient(client, secrets)
     if preflight:
         client = PreflightGate(client, preflight, api_base)
     store: CacheStore | None = None
