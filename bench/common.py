@@ -60,7 +60,7 @@ def machine_lines() -> list[str]:
         f"at start {load})",
         f"- Memory: {mem_gb:.1f} GiB",
         f"- OS: {platform.system()} {platform.release()}",
-        f"- Python: {platform.python_version()} ({sys.executable})",
+        f"- Python: {platform.python_version()} ({platform.python_implementation()})",
     ]
 
 
