@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from promptloop.bounds import MAX_DATASET_BYTES, check_file_size
 from promptloop.dataset.conversation import Conversation, HistoryMessage
+from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
 from promptloop.yamlpos import Located, PathKey, load_data_file, suggest, validation_error
 
@@ -217,15 +218,8 @@ _Rows = tuple[list[Any], list[int | None], dict[tuple[str | int, ...], int]]
 def _read_jsonl(text: str, display: str) -> _Rows:
     rows: list[Any] = []
     lines: list[int | None] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise UserError(
-                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=number
-            ) from None
+    for number, row in json_lines(text, display):
+        rows.append(row)
         lines.append(number)
     return rows, lines, {}
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptloop.bounds import MAX_DATASET_BYTES, check_file_size
+from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
 
 ReviewerVerdict = Literal["good", "bad"]
@@ -83,15 +84,7 @@ def _record_error(exc: ValidationError, display: str, line: int) -> UserError:
 def parse_feedback(text: str, display: str) -> list[FeedbackRecord]:
     """Every record of a feedback file; the first bad line is one ``file:line: key`` error."""
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(
-                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=number
-            ) from None
+    for number, raw in json_lines(text, display):
         if not isinstance(raw, dict):
             raise UserError(
                 f"expected one JSON object per line, got {type(raw).__name__}",

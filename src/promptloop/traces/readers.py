@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
 from promptloop.traces.langfuse import langfuse_traces, read_langfuse
 from promptloop.traces.otlp import phoenix_annotation, read_otlp
@@ -48,15 +49,7 @@ def _read_lines(text: str, display: str) -> TraceFile:
     spans: list[TraceSpan] = []
     annotations: list[Annotation] = []
     ignored = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(
-                f"invalid JSON: {error.msg} (column {error.colno})", path=display, line=number
-            ) from None
+    for number, record in json_lines(text, display):
         part = _read_document(record, display, line=number)
         spans.extend(part.spans)
         annotations.extend(part.annotations)
