@@ -78,6 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not requested:
         return
     config.stash[_REQUESTED] = requested
+    # Resolved once here: pytest asks about every file it walks past.
+    config.stash[_WANTED] = {
+        found.resolve() for found in (_config_file(p) for p in requested) if found is not None
+    }
     # `pytest --promptloop examples/taglines` means those suites, not the project's own
     # testpaths as well; beside paths the user typed, the suites are collected too.
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -90,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _REQUESTED = pytest.StashKey[list[Path]]()
+_WANTED = pytest.StashKey[set[Path]]()
 
 
 def _config_file(path: Path) -> Path | None:
@@ -102,11 +107,8 @@ def _config_file(path: Path) -> Path | None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    requested = parent.config.stash.get(_REQUESTED, None)
-    if not requested:
-        return None
-    wanted = {c.resolve() for c in (_config_file(p) for p in requested) if c is not None}
-    if file_path.resolve() not in wanted:
+    wanted = parent.config.stash.get(_WANTED, None)
+    if not wanted or file_path.resolve() not in wanted:
         return None
     return PromptloopFile.from_parent(parent, path=file_path)
 
