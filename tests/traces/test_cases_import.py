@@ -10,6 +10,16 @@ from pathlib import Path
 from tests.support import cli_env, copy_project, run_promptloop
 
 TRACES = Path(__file__).parents[1] / "fixtures" / "traces"
+# The OpenTelemetry export's spans of the tagline prompt, into the suite's dataset.
+IMPORT_OTEL = (
+    "cases",
+    "import",
+    "traces/otel-genai.json",
+    "--suite",
+    "taglines",
+    "--where",
+    "app.prompt=tagline",
+)
 
 
 def project_with_traces(tmp_path: Path) -> Path:
@@ -34,13 +44,7 @@ def test_otel_genai_spans_become_cases_with_their_vars_and_a_verdict(tmp_path):
     project = project_with_traces(tmp_path)
     proc = run_promptloop(
         project,
-        "cases",
-        "import",
-        "traces/otel-genai.json",
-        "--suite",
-        "taglines",
-        "--where",
-        "app.prompt=tagline",
+        *IMPORT_OTEL,
     )
     assert proc.returncode == 0, proc.stderr
     rows = dataset(project)
@@ -71,15 +75,7 @@ def test_otel_genai_spans_become_cases_with_their_vars_and_a_verdict(tmp_path):
 
 def test_importing_the_same_file_twice_adds_nothing(tmp_path):
     project = project_with_traces(tmp_path)
-    args = (
-        "cases",
-        "import",
-        "traces/otel-genai.json",
-        "--suite",
-        "taglines",
-        "--where",
-        "app.prompt=tagline",
-    )
+    args = IMPORT_OTEL
     assert run_promptloop(project, *args).returncode == 0
     before = (project / "evals" / "products.jsonl").read_text()
     before_feedback = (project / "evals" / "products.feedback.jsonl").read_text()
@@ -95,13 +91,7 @@ def test_dry_run_prints_and_writes_nothing(tmp_path):
     before = (project / "evals" / "products.jsonl").read_text()
     proc = run_promptloop(
         project,
-        "cases",
-        "import",
-        "traces/otel-genai.json",
-        "--suite",
-        "taglines",
-        "--where",
-        "app.prompt=tagline",
+        *IMPORT_OTEL,
         "--dry-run",
     )
     assert proc.returncode == 0, proc.stderr
@@ -219,15 +209,7 @@ def test_imported_cases_run_and_carry_the_reviewers_verdict(tmp_path, serve):
     """The loop closed: the thumbs-down becomes a case and a verdict; a run that gives the
     same output shows the reviewer's note on it."""
     project = project_with_traces(tmp_path)
-    args = (
-        "cases",
-        "import",
-        "traces/otel-genai.json",
-        "--suite",
-        "taglines",
-        "--where",
-        "app.prompt=tagline",
-    )
+    args = IMPORT_OTEL
     assert run_promptloop(project, *args).returncode == 0
     _, url = serve(answer="Trailmix Pro is an app! It has maps! Download now!")
     config = project / "promptloop.yaml"
