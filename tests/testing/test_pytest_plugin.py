@@ -317,3 +317,14 @@ def test_the_examples_prompt_check_passes_on_the_embedded_model(pytester, monkey
     shutil.copytree(REPO_ROOT / "examples" / "taglines", pytester.path / "taglines")
     result = run(pytester, "taglines/tests")
     result.assert_outcomes(passed=1)
+
+
+def test_a_models_escape_sequences_cannot_drive_the_terminal(pytester, stub):
+    _, url = stub
+    rows = [{"id": "esc", "answer": "\u001b]0;pwned\u0007\u001b[2Jno", "want": "yes"}]
+    project = write_project(pytester.path, url, rows=rows)
+    result = run(pytester, f"--promptloop={project}", "-k", "esc")
+    result.assert_outcomes(failed=1, deselected=1)
+    out = result.stdout.str()
+    assert "\x1b" not in out and "\x07" not in out
+    assert "output: ?]0;pwned??[2Jno" in out

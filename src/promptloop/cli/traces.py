@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from promptloop.cli.base import cli, config_option, friendly_errors
-
-# Control characters in trace text must not drive the terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from promptloop.safety import terminal_text
 
 
 @cli.group()
@@ -99,4 +97,4 @@ def import_(
         ),
     )
     for line in render_outcome(outcome):
-        click.echo(_CONTROL.sub("?", line))
+        click.echo(terminal_text(line))

@@ -1,6 +1,7 @@
 """Untrusted text made safe: neutralised for Markdown (``markdown``), masked for secrets
-(``secrets``, one rule for every file, log and comment) and escaped for workflow commands
-(``workflow_commands``). The foundation layer: it imports nothing above it."""
+(``secrets``, one rule for every file, log and comment), escaped for workflow commands
+(``workflow_commands``) and for a terminal (``terminal``). The foundation layer: it imports
+nothing above it."""
 
 from promptloop.safety.markdown import (
     DEFAULT_BODY_LIMIT,
@@ -25,6 +26,7 @@ from promptloop.safety.secrets import (
     secret_spans,
     url_password,
 )
+from promptloop.safety.terminal import terminal_text
 from promptloop.safety.workflow_commands import (
     AnnotationLevel,
     annotation_command,
@@ -54,6 +56,7 @@ __all__ = [
     "neutralize",
     "open_fence",
     "secret_spans",
+    "terminal_text",
     "truncate_body",
     "url_password",
 ]

@@ -16,6 +16,7 @@ from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.results import CaseRecord, RunResult
 from promptloop.project.loader import Project
 from promptloop.report.files import write_reports
+from promptloop.safety import terminal_text
 
 CaseStatus = Literal["pass", "fail", "error", "skipped"]
 
@@ -55,7 +56,8 @@ def case_message(record: CaseRecord) -> str:
         lines.append(f"{evaluation.evaluator}: {evaluation.error or evaluation.reason}")
         if evaluation.suggested_fix:
             lines.append(f"  suggested fix: {evaluation.suggested_fix}")
-    return "\n".join(lines)
+    # Shown in the user's terminal by pytest: the model's text may not drive it.
+    return terminal_text("\n".join(lines))
 
 
 class SuiteSession:
