@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import RunOptions, execute_run, project_for, with_budget
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
 from promptloop.gate.verdicts import exit_code_for
@@ -254,6 +254,8 @@ def _run(
         stop=ci.opts.stop,
     )
     prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
+    # One budget for the run, its second look and the optimizer.
+    run_opts = with_budget(prepared, run_opts)
     results_path = ci.opts.results_path
     if results_path is not None:
         results_path = (Path.cwd() / results_path).resolve()

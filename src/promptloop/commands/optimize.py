@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
-from promptloop.commands.run import RunOptions, make_runner, preflight, project_for
+from promptloop.commands.run import RunOptions, make_runner, preflight, project_for, with_budget
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.runner import TemplateScorer
-from promptloop.errors import UserError
+from promptloop.errors import PromptloopError, UserError
 from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
+from promptloop.models.budget import Budget
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.metaprompt import describe_goal
@@ -112,7 +113,8 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
                 "add cases or change `splits:` in the config"
             )
     preflight(project, [plan])
-    runner = make_runner(project, opts.run, [plan])
+    # In `ci` the run's budget is already set, and the optimizer spends from what it left.
+    runner = make_runner(project, with_budget(project, opts.run), [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -124,7 +126,7 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
         test=splits["test"],
         scorer=scorer,
         optimizer=client,
-        settings=settings_for(project, opts, plan),
+        settings=_within(settings_for(project, opts, plan), runner.budget),
         reviewer_notes=notes_from(plan.feedback, plan.cases),
         goal=describe_goal(_specs(project, plan)),
     )
@@ -132,7 +134,35 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
         return asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
+        if runner.budget is not None and runner.budget.exceeded:
+            raise BudgetSpent(runner.budget.limits.shown()) from None
         raise Interrupted(runner.stop) from None
+
+
+def _within(settings: OptimizerSettings, budget: Budget | None) -> OptimizerSettings:
+    """The optimizer's own limits, no larger than what the run's budget has left, so it
+    stops between rounds rather than being refused in the middle of one."""
+    if budget is None:
+        return settings
+    calls, usd = budget.calls_left(), budget.usd_left()
+    if calls is not None and (settings.max_calls is None or calls < settings.max_calls):
+        settings = replace(settings, max_calls=calls)
+    if usd is not None and (settings.max_usd is None or usd < settings.max_usd):
+        settings = replace(settings, max_usd=usd)
+    return settings
+
+
+class BudgetSpent(PromptloopError):
+    """The run's budget ran out while the optimizer was learning (exit 2, like a budget
+    that allows no round)."""
+
+    exit_code = 2
+
+    def __init__(self, limits: str) -> None:
+        super().__init__(
+            f"the budget of {limits} was reached while learning a revision; nothing is "
+            "suggested (raise `budget:` to let the optimizer finish)"
+        )
 
 
 def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:

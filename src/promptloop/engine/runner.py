@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -17,9 +18,35 @@ from typing import Any
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.errors import PromptloopError
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, sees_prompt
-from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
+from promptloop.evaluators.base import (
+    EvalContext,
+    EvalResult,
+    Evaluator,
+    TemplateRenderError,
+    combine,
+    sees_prompt,
+)
+from promptloop.evaluators.judge import JudgeEvaluator
+from promptloop.models.base import (
+    ModelCallError,
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    ToolCall,
+    Usage,
+    with_calls,
+)
+from promptloop.models.budget import (
+    CHARS_PER_TOKEN,
+    Budget,
+    Hold,
+    Refusal,
+    current_hold,
+    worst_cost,
+)
+from promptloop.models.cache import CachingClient
 from promptloop.models.factory import build_client
+from promptloop.models.litellm_client import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations, history_messages
@@ -139,13 +166,16 @@ class Runner:
         settings: RunSettings,
         progress: ProgressCallback | None = None,
         stop: StopSignal | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.tally = Tally()
         self._client: ModelClient = _TallyingClient(client, self.tally)
+        self._cache = client if isinstance(client, CachingClient) else None
+        self.budget = budget
         self._settings = settings
         self._progress = progress
         self.stop = stop or StopSignal()
-        # Evaluations by what they depend on (see ``_evaluation_key``): an output that is
+        # Evaluations by what they depend on (see ``evaluation_key``): an output that is
         # byte-identical under base and head gets one evaluation, so its verdict cannot
         # differ between the sides.
         self._shared: dict[tuple[object, ...], asyncio.Task[_Evaluated]] = {}
@@ -174,14 +204,13 @@ class Runner:
         check_conversations(template, chosen)
         # Render every case before the first model call: a template that breaks on one case
         # is the user's to fix, and finding it after half the calls would waste them.
-        rendered = [
-            render_prompt(template, c.vars, case_source=c.source, history=history_messages(c))
-            for c in chosen
-        ]
+        rendered = [render_case(template, c) for c in chosen]
         per_repeat = [
             [
                 self._unless_stopped(
-                    case, self._run_case(plan, messages, case, variant, r, second_look)
+                    case,
+                    self._run_case(plan, messages, case, variant, r, second_look),
+                    functools.partial(self.pending_calls, plan, messages, case, r, second_look),
                 )
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
@@ -190,20 +219,19 @@ class Runner:
         gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
         return [list(row) for row in gathered]
 
-    async def _run_case(
+    def generation_request(
         self,
         plan: SuitePlan,
         rendered: RenderedPrompt,
-        case: Case,
-        variant: str,
         repeat_index: int,
         second_look: SecondLook | None = None,
-    ) -> CaseOutcome:
+    ) -> ModelRequest:
+        """The request for a case's answer (the forecast asks the cache for it too)."""
         settings = self._settings
         model_draw = repeat_index
         if second_look is not None and plan.temperature <= 0:
             model_draw = 0
-        request = ModelRequest(
+        return ModelRequest(
             model=plan.model,
             messages=rendered.conversation,
             tools=rendered.tools,
@@ -216,6 +244,43 @@ class Runner:
             api_base=settings.api_base,
             timeout_s=settings.timeout_s,
         )
+
+    def eval_context(
+        self,
+        rendered: RenderedPrompt,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+        tool_calls: tuple[ToolCall, ...] = (),
+    ) -> EvalContext:
+        """What the evaluators of a case's answer are given."""
+        settings = self._settings
+        return EvalContext(
+            judge=self._client,
+            judge_model=settings.judge_model,
+            prompt_text="\n\n".join(m.content for m in rendered.messages),
+            seed=settings.seed + repeat_index,
+            api_base=settings.api_base,
+            judge_attempts=settings.judge_attempts,
+            timeout_s=settings.timeout_s,
+            judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
+            judge_samples=1 if second_look is None else second_look.judge_samples,
+            tool_calls=tool_calls,
+        )
+
+    def cached(self, request: ModelRequest) -> ModelResponse | None:
+        """The cache's answer to ``request``, asking no model (None without a cache)."""
+        return self._cache.peek(request) if self._cache is not None else None
+
+    async def _run_case(
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        variant: str,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+    ) -> CaseOutcome:
+        request = self.generation_request(plan, rendered, repeat_index, second_look)
         started = time.perf_counter()
         try:
             response = await self._client.complete(request)
@@ -230,19 +295,7 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
-        prompt_text = "\n\n".join(m.content for m in rendered.messages)
-        ctx = EvalContext(
-            judge=self._client,
-            judge_model=settings.judge_model,
-            prompt_text=prompt_text,
-            seed=settings.seed + repeat_index,
-            api_base=settings.api_base,
-            judge_attempts=settings.judge_attempts,
-            timeout_s=settings.timeout_s,
-            judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
-            judge_samples=1 if second_look is None else second_look.judge_samples,
-            tool_calls=response.tool_calls,
-        )
+        ctx = self.eval_context(rendered, repeat_index, second_look, response.tool_calls)
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
         usage = response.usage
@@ -263,19 +316,63 @@ class Runner:
         self._emit(plan.name, variant, outcome)
         return outcome
 
+    def pending_calls(
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+    ) -> PendingCalls:
+        """The calls a case will make that the cache cannot answer, asking no model: its
+        answer, then each LLM judge's first attempt (on the cached answer, or on an answer
+        of ``max_tokens`` not known yet)."""
+        request = self.generation_request(plan, rendered, repeat_index, second_look)
+        answer = self.cached(request)
+        judges = [e for e in plan.evaluators if isinstance(e, JudgeEvaluator)]
+        samples = 1 if second_look is None else second_look.judge_samples
+        if answer is None:
+            unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
+            ctx = self.eval_context(rendered, repeat_index, second_look)
+            asked = _judge_requests(judges, unknown, case, ctx)
+            return PendingCalls(request, asked * samples, 0, None)
+        ctx = self.eval_context(rendered, repeat_index, second_look, answer.tool_calls)
+        asked = _judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
+        pending = tuple(r for r in asked if self.cached(r) is None)
+        key = evaluation_key(plan, answer.text, case, ctx)
+        return PendingCalls(None, pending * samples, 1 + len(asked) - len(pending), key)
+
     async def _unless_stopped(
-        self, case: Case, work: Coroutine[Any, Any, CaseOutcome]
+        self,
+        case: Case,
+        work: Coroutine[Any, Any, CaseOutcome],
+        pending: Callable[[], PendingCalls] | None = None,
     ) -> CaseOutcome:
-        """The case's outcome, or "not run" once the run is stopping: half a case (an
-        answer without its judge, say) is no result."""
-        if not self.stop.requested:
-            try:
-                return await work
-            except RunStopped:
-                pass
-        else:
+        """The case's outcome, or "not run" once the run is stopping or its calls do not fit
+        the budget: half a case (an answer without its judge, say) is no result."""
+        hold = None if self.stop.requested else self._hold(pending)
+        if self.stop.requested or isinstance(hold, Refusal):
             work.close()
-        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+            return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+        token = current_hold.set(hold)
+        try:
+            return await work
+        except RunStopped:
+            return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+        finally:
+            current_hold.reset(token)
+            if hold is not None and self.budget is not None:
+                self.budget.release(hold)
+
+    def _hold(self, pending: Callable[[], PendingCalls] | None) -> Hold | Refusal | None:
+        """Room in the budget for every call the case will make, before it makes one."""
+        if self.budget is None or pending is None:
+            return None
+        requests = pending().requests
+        if not requests:
+            return None  # answered wholly from the cache: free, whatever is left
+        usd = sum(worst_cost(r, price_tokens, output_cap) for r in requests)
+        return self.budget.hold(len(requests), usd)
 
     async def _evaluations(
         self, plan: SuitePlan, output: str, case: Case, ctx: EvalContext
@@ -283,7 +380,7 @@ class Runner:
         """The case's evaluations and its judge infrastructure error, computed once per
         identical output: a later side that produced the same output gets the same
         results, with zero usage (the calls were paid once)."""
-        key = _evaluation_key(plan, output, case, ctx)
+        key = evaluation_key(plan, output, case, ctx)
         task = self._shared.get(key)
         # A task of an earlier event loop (the optimizer runs one per round) may never finish.
         if task is None or task.get_loop() is not asyncio.get_running_loop():
@@ -306,7 +403,42 @@ class Runner:
 _Evaluated = tuple[tuple[EvalResult, ...], str | None]
 
 
-def _evaluation_key(
+@dataclass(frozen=True)
+class PendingCalls:
+    """The calls one case will make that the cache cannot answer."""
+
+    # The case's answer, None when the cache has it.
+    answer: ModelRequest | None
+    judges: tuple[ModelRequest, ...]
+    # Calls the cache answers: free.
+    cached: int
+    # The evaluation key of a cached answer (``evaluation_key``): base and head share one.
+    key: tuple[object, ...] | None
+
+    @property
+    def requests(self) -> tuple[ModelRequest, ...]:
+        return ((self.answer,) if self.answer is not None else ()) + self.judges
+
+
+def _judge_requests(
+    judges: Sequence[JudgeEvaluator], output: str, case: Case, ctx: EvalContext
+) -> tuple[ModelRequest, ...]:
+    asked = []
+    for judge in judges:
+        try:
+            asked.append(judge.request(output, case, ctx))
+        except TemplateRenderError:
+            continue  # a rubric that cannot render is an evaluator error, not a call
+    return tuple(asked)
+
+
+def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
+    return render_prompt(
+        template, case.vars, case_source=case.source, history=history_messages(case)
+    )
+
+
+def evaluation_key(
     plan: SuitePlan, output: str, case: Case, ctx: EvalContext
 ) -> tuple[object, ...]:
     """Everything an evaluation depends on: the output and the case, the judge's seed and
@@ -371,10 +503,11 @@ def build_runner(
     secrets: Sequence[str] = (),
     stop: StopSignal | None = None,
     preflight: Sequence[ModelUse] = (),
+    budget: Budget | None = None,
 ) -> Runner:
     """A runner with the client the config asks for: cache, retries, concurrency, the
-    secrets to mask in answers, the signal that stops it and the models to check before
-    the first call that reaches a provider."""
+    secrets to mask in answers, the signal that stops it, the models to check before
+    the first call that reaches a provider and the budget every call consults."""
     cfg = loaded.config
     cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
     stop = stop or StopSignal()
@@ -387,6 +520,7 @@ def build_runner(
         stop=stop,
         preflight=preflight,
         api_base=cfg.api_base,
+        budget=budget,
     )
     settings = RunSettings(
         judge_model=judge_model,
@@ -394,4 +528,4 @@ def build_runner(
         api_base=cfg.api_base,
         timeout_s=float(cfg.timeout),
     )
-    return Runner(client, settings, progress=progress, stop=stop)
+    return Runner(client, settings, progress=progress, stop=stop, budget=budget)
