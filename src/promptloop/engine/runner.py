@@ -350,7 +350,7 @@ class Runner:
     ) -> CaseOutcome:
         """The case's outcome, or "not run" once the run is stopping or its calls do not fit
         the budget: half a case (an answer without its judge, say) is no result."""
-        hold = None if self.stop.requested else self._hold(pending)
+        hold = None if self.stop.requested else await self._hold(pending)
         if self.stop.requested or isinstance(hold, Refusal):
             work.close()
             return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
@@ -364,7 +364,7 @@ class Runner:
             if hold is not None and self.budget is not None:
                 self.budget.release(hold)
 
-    def _hold(self, pending: Callable[[], PendingCalls] | None) -> Hold | Refusal | None:
+    async def _hold(self, pending: Callable[[], PendingCalls] | None) -> Hold | Refusal | None:
         """Room in the budget for every call the case will make, before it makes one."""
         if self.budget is None or pending is None:
             return None
@@ -372,7 +372,7 @@ class Runner:
         if not requests:
             return None  # answered wholly from the cache: free, whatever is left
         usd = sum(worst_cost(r, price_tokens, output_cap) for r in requests)
-        return self.budget.hold(len(requests), usd)
+        return await self.budget.hold(len(requests), usd)
 
     async def _evaluations(
         self, plan: SuitePlan, output: str, case: Case, ctx: EvalContext

@@ -17,6 +17,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Callable
@@ -127,7 +128,11 @@ def worst_cost(request: ModelRequest, price: Pricer, output_cap: OutputCap) -> f
 
 class Budget:
     """The run's budget: what was spent, what is reserved by calls in flight, and the first
-    refusal. One per command run, shared by the run, its second look and the optimizer."""
+    refusal. One per command run, shared by the run, its second look and the optimizer.
+
+    A case that would fit once the calls in flight have settled waits for them; one that
+    could not fit even then is refused, and so is everything after it. A call inside a case
+    never waits (its case may hold room another waits for): it fits now, or is refused."""
 
     def __init__(self, limits: BudgetLimits) -> None:
         self.limits = limits
@@ -135,28 +140,31 @@ class Budget:
         self._reserved = Spent()
         self.refusal: Refusal | None = None
         self.refused = 0
+        self._waiters: list[asyncio.Future[None]] = []
 
     @property
     def exceeded(self) -> bool:
         return self.refusal is not None
 
-    def calls_left(self) -> int | None:
+    def calls_left(self, *, in_flight: bool = True) -> int | None:
         if self.limits.max_calls is None:
             return None
-        return max(self.limits.max_calls - self.spent.calls - self._reserved.calls, 0)
+        held = self._reserved.calls if in_flight else 0
+        return max(self.limits.max_calls - self.spent.calls - held, 0)
 
-    def usd_left(self) -> float | None:
+    def usd_left(self, *, in_flight: bool = True) -> float | None:
         if self.limits.max_usd is None:
             return None
-        return max(self.limits.max_usd - self.spent.usd - self._reserved.usd, 0.0)
+        held = self._reserved.usd if in_flight else 0.0
+        return max(self.limits.max_usd - self.spent.usd - held, 0.0)
 
-    def reserve(self, usd: float, calls: int = 1) -> Reservation | Refusal:
+    async def reserve(self, usd: float, calls: int = 1) -> Reservation | Refusal:
         """Room for a call whose worst case is ``usd``: from the current case's hold as far
         as it goes, the rest fresh; or a refusal (and every fresh reservation after it)."""
         hold = current_hold.get()
         held_calls = min(calls, hold.calls) if hold is not None else 0
         held_usd = min(usd, hold.usd) if hold is not None and held_calls else 0.0
-        fresh = self._fresh(usd - held_usd, calls - held_calls)
+        fresh = await self._admit(usd - held_usd, calls - held_calls, wait=hold is None)
         if isinstance(fresh, Refusal):
             return fresh
         if hold is not None:
@@ -164,43 +172,16 @@ class Budget:
             hold.usd -= held_usd
         return Reservation(calls, usd)
 
-    def hold(self, calls: int, usd: float) -> Hold | Refusal:
+    async def hold(self, calls: int, usd: float) -> Hold | Refusal:
         """Room for a whole case's calls before it starts, or a refusal."""
-        fresh = self._fresh(usd, calls)
+        fresh = await self._admit(usd, calls, wait=True)
         return fresh if isinstance(fresh, Refusal) else Hold(calls, usd)
 
     def release(self, hold: Hold) -> None:
         """The case ended: what it held and did not use is free again."""
         self._reserved = Spent(self._reserved.calls - hold.calls, self._reserved.usd - hold.usd)
         hold.calls, hold.usd = 0, 0.0
-
-    def _fresh(self, usd: float, calls: int) -> Reservation | Refusal:
-        if calls <= 0 and usd <= 0:
-            return Reservation(0, 0.0)
-        if self.refusal is not None:
-            self.refused += 1
-            return self.refusal
-        refusal = self._would_cross(usd, calls)
-        if refusal is not None:
-            self.refusal = refusal
-            self.refused += 1
-            return refusal
-        self._reserved = Spent(self._reserved.calls + calls, self._reserved.usd + usd)
-        return Reservation(calls, usd)
-
-    def _would_cross(self, usd: float, calls: int) -> Refusal | None:
-        left_calls, left_usd = self.calls_left(), self.usd_left()
-        if left_calls is not None and calls > left_calls:
-            return Refusal(
-                f"the next case needs {calls} calls and {left_calls} of "
-                f"{self.limits.max_calls} are left"
-            )
-        if left_usd is not None and usd > left_usd + 1e-12:
-            return Refusal(
-                f"the next case could cost up to ${usd:.4f} and ${left_usd:.4f} of "
-                f"${self.limits.max_usd:g} is left"
-            )
-        return None
+        self._wake()
 
     def settle(self, reservation: Reservation, usd: float) -> None:
         """The call ended: release its reservation, count what it cost."""
@@ -208,6 +189,51 @@ class Budget:
             self._reserved.calls - reservation.calls, self._reserved.usd - reservation.usd
         )
         self.spent = Spent(self.spent.calls + reservation.calls, self.spent.usd + usd)
+        self._wake()
+
+    async def _admit(self, usd: float, calls: int, *, wait: bool) -> Reservation | Refusal:
+        while True:
+            if calls <= 0 and usd <= 0:
+                return Reservation(0, 0.0)
+            if self.refusal is not None:
+                self.refused += 1
+                return self.refusal
+            crossing = self._would_cross(usd, calls, in_flight=True)
+            if crossing is None:
+                self._reserved = Spent(self._reserved.calls + calls, self._reserved.usd + usd)
+                return Reservation(calls, usd)
+            settled_fit = self._would_cross(usd, calls, in_flight=False) is None
+            if not (wait and settled_fit and self._reserved != Spent()):
+                self.refusal = crossing
+                self.refused += 1
+                return crossing
+            await self._changed()
+
+    def _would_cross(self, usd: float, calls: int, *, in_flight: bool) -> Refusal | None:
+        left_calls = self.calls_left(in_flight=in_flight)
+        left_usd = self.usd_left(in_flight=in_flight)
+        if left_calls is not None and calls > left_calls:
+            return Refusal(
+                f"the next case needs {calls} calls and {left_calls} of "
+                f"{self.limits.max_calls} are left"
+            )
+        if left_usd is not None and usd > left_usd + 1e-12:
+            return Refusal(
+                f"the next case could cost up to ${usd:.6f} and ${left_usd:.6f} of "
+                f"${self.limits.max_usd:g} is left"
+            )
+        return None
+
+    async def _changed(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done() and not waiter.get_loop().is_closed():
+                waiter.set_result(None)
 
 
 class BudgetGate:
@@ -225,7 +251,7 @@ class BudgetGate:
         self._output_cap = output_cap
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        held = self._budget.reserve(worst_cost(request, self._price, self._output_cap))
+        held = await self._budget.reserve(worst_cost(request, self._price, self._output_cap))
         if isinstance(held, Refusal):
             raise BudgetRefused(held.reason)
         # A call that failed or was cancelled still counts, at no cost.
