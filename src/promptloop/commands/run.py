@@ -202,6 +202,11 @@ def _budget_report(budget: Budget | None, project: Project) -> BudgetReport | No
     )
 
 
+def with_spending(result: RunResult, project: Project, opts: RunOptions) -> RunResult:
+    """``result`` with what its budget has spent by now (``ci`` adds the optimizer's calls)."""
+    return result.model_copy(update={"budget": _budget_report(opts.budget, project)})
+
+
 def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
     started = time.perf_counter()
     project = project or project_for(opts)

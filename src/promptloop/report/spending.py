@@ -37,6 +37,8 @@ def budget_line(result: RunResult) -> str | None:
     )
     if budget.refused is None:
         return text + "."
+    if not result.incomplete:
+        return f"{text}; reached after every case ran ({budget.refused}): learning stopped early."
     return (
         f"{text}; reached ({budget.refused}), so {plural(result.not_run, 'case')} did not "
         f"run. The verdict is {budget.on_exceeded} (`budget.on_exceeded`)."
