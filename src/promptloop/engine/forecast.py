@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from promptloop.engine.jobs import Job
-from promptloop.engine.runner import PendingCalls, Runner, render_case
+from promptloop.engine.pending import PendingCalls
+from promptloop.engine.runner import Runner, render_case
 from promptloop.engine.spending import Forecast
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.models.base import ModelRequest

@@ -12,17 +12,18 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.engine.pending import PendingCalls, judge_requests
+from promptloop.engine.tally import FailureRecorder, Tally, TallyingClient
 from promptloop.errors import PromptloopError
 from promptloop.evaluators.base import (
     EvalContext,
     EvalResult,
     Evaluator,
-    TemplateRenderError,
     combine,
     sees_prompt,
 )
@@ -105,60 +106,6 @@ class SecondLook:
     judge_samples: int = 1
 
 
-@dataclass
-class Tally:
-    """Counts model calls actually sent versus answered from the cache."""
-
-    calls: int = 0
-    cache_hits: int = 0
-    # Calls that failed for good; their attempts are counted in ``calls`` too.
-    failed_calls: int = 0
-    usage: Usage = field(default_factory=Usage)
-
-    def record(self, cached: bool, usage: Usage) -> None:
-        if cached:
-            self.cache_hits += 1
-        else:
-            self.calls += 1
-            self.usage = self.usage + usage
-
-    def record_failure(self, error: ModelCallError) -> None:
-        self.calls += max(error.attempts, 1)
-        self.failed_calls += 1
-
-
-class _TallyingClient:
-    """Counts every call (generation and judge) that passes through."""
-
-    def __init__(self, inner: ModelClient, tally: Tally) -> None:
-        self._inner = inner
-        self._tally = tally
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            response = await self._inner.complete(request)
-        except ModelCallError as exc:
-            self._tally.record_failure(exc)
-            raise
-        self._tally.record(response.cached, response.usage)
-        return response
-
-
-class _FailureRecorder:
-    """Notes model calls that failed for good (after retries) while evaluating one case."""
-
-    def __init__(self, inner: ModelClient) -> None:
-        self._inner = inner
-        self.failures: list[ModelCallError] = []
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            return await self._inner.complete(request)
-        except ModelCallError as exc:
-            self.failures.append(exc)
-            raise
-
-
 class Runner:
     def __init__(
         self,
@@ -169,7 +116,7 @@ class Runner:
         budget: Budget | None = None,
     ) -> None:
         self.tally = Tally()
-        self._client: ModelClient = _TallyingClient(client, self.tally)
+        self._client: ModelClient = TallyingClient(client, self.tally)
         self._cache = client if isinstance(client, CachingClient) else None
         self.budget = budget
         self._settings = settings
@@ -334,10 +281,10 @@ class Runner:
         if answer is None:
             unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
             ctx = self.eval_context(rendered, repeat_index, second_look)
-            asked = _judge_requests(judges, unknown, case, ctx)
+            asked = judge_requests(judges, unknown, case, ctx)
             return PendingCalls(request, asked * samples, 0, None)
         ctx = self.eval_context(rendered, repeat_index, second_look, answer.tool_calls)
-        asked = _judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
+        asked = judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
         pending = tuple(r for r in asked if self.cached(r) is None)
         key = evaluation_key(plan, answer.text, case, ctx)
         return PendingCalls(None, pending * samples, 1 + len(asked) - len(pending), key)
@@ -403,35 +350,6 @@ class Runner:
 _Evaluated = tuple[tuple[EvalResult, ...], str | None]
 
 
-@dataclass(frozen=True)
-class PendingCalls:
-    """The calls one case will make that the cache cannot answer."""
-
-    # The case's answer, None when the cache has it.
-    answer: ModelRequest | None
-    judges: tuple[ModelRequest, ...]
-    # Calls the cache answers: free.
-    cached: int
-    # The evaluation key of a cached answer (``evaluation_key``): base and head share one.
-    key: tuple[object, ...] | None
-
-    @property
-    def requests(self) -> tuple[ModelRequest, ...]:
-        return ((self.answer,) if self.answer is not None else ()) + self.judges
-
-
-def _judge_requests(
-    judges: Sequence[JudgeEvaluator], output: str, case: Case, ctx: EvalContext
-) -> tuple[ModelRequest, ...]:
-    asked = []
-    for judge in judges:
-        try:
-            asked.append(judge.request(output, case, ctx))
-        except TemplateRenderError:
-            continue  # a rubric that cannot render is an evaluator error, not a call
-    return tuple(asked)
-
-
 def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
     return render_prompt(
         template, case.vars, case_source=case.source, history=history_messages(case)
@@ -448,7 +366,7 @@ def evaluation_key(
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
-    judge = _FailureRecorder(ctx.judge)
+    judge = FailureRecorder(ctx.judge)
     judged = dataclasses.replace(ctx, judge=judge)
     evaluations = await asyncio.gather(
         *(_evaluate_safely(e, output, case, judged) for e in plan.evaluators)
