@@ -120,6 +120,7 @@ def test_a_call_budget_stops_the_run_part_way_with_partial_reports_and_a_failed_
     assert "Budget 7 calls: spent 6 calls" in shown
     assert "5 cases did not run" in shown
     assert "5 cases did not run" in (root / "out" / "report.md").read_text()
+    assert "Budget 7 calls: spent 6 calls" in (root / "out" / "report.html").read_text()
     junit = (root / "out" / "junit.xml").read_text()
     assert "incomplete" in junit and "budget" in junit
 
