@@ -242,6 +242,9 @@ class Runner:
             judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
             judge_samples=1 if second_look is None else second_look.judge_samples,
             tool_calls=response.tool_calls,
+            tools=rendered.tools,
+            cost_usd=response.usage.cost_usd,
+            latency_ms=None if response.cached else response.latency_s * 1000,
         )
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)

@@ -1,0 +1,172 @@
+"""promptfoo's assertions (``assert:`` items of a promptfooconfig.yaml) as promptloop
+evaluators, with promptfoo's verdicts: the same output passes here exactly when it passes
+in promptfoo, thresholds, weights and ``not-`` forms included. The model-graded family goes
+through promptloop's judge, so its verdicts carry an English critique.
+
+``build_assertion(raw, base_dir=..., where="file:line")`` is the one entry point; an item
+promptloop cannot honour raises ``UnsupportedAssertion`` naming the type or key, where it
+is, and what to do. Families live in ``text``, ``structured``, ``scripted`` and ``graded``;
+``core`` holds what they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptloop.dataset.cases import Case
+from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator
+from promptloop.evaluators.promptfoo import graded, scripted, structured, text
+from promptloop.evaluators.promptfoo.core import (
+    Grade,
+    Grader,
+    PromptfooAssertion,
+    Seen,
+    UnsupportedAssertion,
+)
+from promptloop.evaluators.promptfoo.spec import Spec, parse
+
+__all__ = ["SUPPORTED_TYPES", "UnsupportedAssertion", "build_assertion"]
+
+_BUILDERS: dict[str, Callable[[Spec], Grader]] = {
+    "equals": text.build_equals,
+    "contains": text.build_contains,
+    "icontains": text.build_contains,
+    "contains-any": text.build_contains,
+    "icontains-any": text.build_contains,
+    "contains-all": text.build_contains,
+    "icontains-all": text.build_contains,
+    "starts-with": text.build_starts_with,
+    "regex": text.build_regex,
+    "levenshtein": text.build_levenshtein,
+    "word-count": text.build_word_count,
+    "is-json": structured.build_is_json,
+    "contains-json": structured.build_contains_json,
+    "is-valid-openai-tools-call": structured.build_tools_call,
+    "cost": structured.build_measure,
+    "latency": structured.build_measure,
+    "javascript": scripted.build_javascript,
+    "python": scripted.build_python,
+    "llm-rubric": graded.build_judged,
+    "model-graded-closedqa": graded.build_judged,
+    "factuality": graded.build_judged,
+    "model-graded-factuality": graded.build_judged,
+    "g-eval": graded.build_judged,
+    "answer-relevance": graded.build_answer_relevance,
+    "similar": graded.build_similar,
+    "similar:cosine": graded.build_similar,
+}
+# Types that have no not- form in promptloop (promptfoo accepts some, but they mean little).
+_NOT_NEGATABLE = frozenset(
+    {
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "answer-relevance",
+        "cost",
+        "latency",
+    }
+)
+_CHECKED_AT_RUN = frozenset({"cost", "latency"})  # not-cost/not-latency need a threshold
+
+SUPPORTED_TYPES: frozenset[str] = frozenset(
+    {*_BUILDERS, "assert-set"}
+    | {f"not-{t}" for t in _BUILDERS if t not in _NOT_NEGATABLE or t in _CHECKED_AT_RUN}
+)
+
+
+def build_assertion(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Evaluator:
+    """One ``assert:`` item as an evaluator (see the module)."""
+    try:
+        spec = parse(raw, base_dir=base_dir, where=where)
+    except UnsupportedAssertion:
+        raise
+    except ValueError as exc:  # a value template that does not parse
+        raise UnsupportedAssertion(str(exc)) from None
+    if spec.type == "assert-set":
+        return _build_set(spec)
+    if spec.type not in SUPPORTED_TYPES:
+        raise UnsupportedAssertion(
+            f"{where}: assertion type {spec.type!r} is not supported by promptloop; remove it, "
+            "or write the check as a javascript or python assertion "
+            f"(supported: {', '.join(sorted(SUPPORTED_TYPES))})"
+        )
+    if "assert" in raw:
+        raise spec.problem("has an assert key, which only assert-set takes")
+    grader = _BUILDERS[spec.base](spec)
+    return PromptfooAssertion(
+        name=spec.metric or spec.type,
+        grader=grader,
+        base_dir=base_dir,
+        weight=spec.weight,
+        transform=spec.transform,
+        config=spec.config,
+        metric=spec.metric,
+    )
+
+
+@dataclass
+class AssertionSet:
+    """``assert-set``: its assertions' weighted mean score; it passes when all of them
+    pass, or, with a ``threshold``, when the mean reaches it."""
+
+    name: str
+    members: Sequence[PromptfooAssertion | AssertionSet]
+    threshold: float | None
+    weight: float = 1.0
+
+    async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
+        grade = await self.grade_output(output, case, ctx)
+        return PromptfooAssertion(self.name, _never, Path("."), weight=self.weight).result(grade)
+
+    async def grade_output(self, output: str, case: Case, ctx: EvalContext) -> Grade:
+        results = await asyncio.gather(*(m.evaluate(output, case, ctx) for m in self.members))
+        usage = results[0].usage if results else None
+        for r in results[1:]:
+            usage = usage + r.usage if usage is not None else r.usage
+        errors = [r for r in results if r.error is not None]
+        if errors:
+            return Grade.failed(f"{errors[0].evaluator}: {errors[0].reason}", usage)
+        total_weight = sum(r.weight for r in results)
+        score = sum(r.score * r.weight for r in results) / total_weight if total_weight else 0.0
+        failed = [r for r in results if not r.passed]
+        passed = not failed
+        reason = failed[-1].reason if failed else "All assertions passed"
+        if self.threshold is not None:
+            passed = score >= self.threshold
+            relation = "≥" if passed else "<"
+            reason = f"Aggregate score {score:.2f} {relation} {self.threshold:g} threshold"
+        if self.weight == 0:
+            passed = True
+        return Grade(passed, score, reason, usage=usage) if usage else Grade(passed, score, reason)
+
+
+async def _never(seen: Seen, ctx: EvalContext) -> Grade:  # pragma: no cover - never graded
+    raise AssertionError("an assert-set grades through its members")
+
+
+def _build_set(spec: Spec) -> AssertionSet:
+    members = spec.raw.get("assert")
+    if not isinstance(members, list) or not members:
+        raise spec.problem("needs an assert list of assertions")
+    for key in ("value", "transform", "provider", "rubricPrompt", "config"):
+        if key in spec.raw:
+            raise spec.problem(f"takes no {key}; put it on the assertions inside the set")
+    built = []
+    for index, member in enumerate(members):
+        child = build_assertion(
+            member, base_dir=spec.base_dir, where=f"{spec.where} assert[{index}]"
+        )
+        assert isinstance(child, PromptfooAssertion | AssertionSet)
+        built.append(child)
+    return AssertionSet(
+        name=spec.metric or "assert-set",
+        members=built,
+        threshold=spec.threshold,
+        weight=spec.weight,
+    )
