@@ -213,6 +213,10 @@ def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | 
         last = next(
             (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
+        if "questions" in json.dumps(body.get("response_format") or {}):
+            # A grader asking which questions an answer answers: the answer, as questions.
+            answer = re.sub(r"</?answer>", "", last).strip()
+            return json.dumps({"questions": [f"What is {answer}?", f"Tell me {answer}"]})
         critique = f"stub judge read {len(_words(last))} words"
         return json.dumps(
             {
