@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator
+from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, time_limit
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -21,6 +21,7 @@ from promptloop.evaluators.promptfoo.text import _strict_json, js_string
 # closing braces are tried for one opening brace (promptfoo tries every length: quadratic).
 MAX_JSON_CHARS = 100_000
 MAX_ENDS_TRIED = 200
+SEARCH_BUDGET_S = 2.0
 
 
 def _jsonschema() -> Any:
@@ -152,10 +153,10 @@ def json_objects(text: str) -> list[Any]:
 def _parse_object(candidate: str) -> Any:
     try:
         value = json.loads(candidate)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             value = yaml.safe_load(candidate)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             return None
     return value if isinstance(value, dict) else None
 
@@ -168,7 +169,11 @@ def build_contains_json(spec: Spec) -> Grader:
     )
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
-        objects = json_objects(seen.text)
+        try:
+            with time_limit(SEARCH_BUDGET_S, "looking for JSON in the output"):
+                objects = json_objects(seen.text)
+        except TimeLimitExceeded as exc:
+            return Grade.failed(f"contains-json could not be evaluated: {exc}")
         check = validator or _rendered_validator(spec, seen)
         passed = (not objects) if spec.inverse else bool(objects)
         message = "Expected output to contain valid JSON"
