@@ -32,8 +32,9 @@ def run(
     **context: Any,
 ) -> EvalResult:
     evaluator = build_assertion(raw, base_dir=base_dir, where="promptfooconfig.yaml:7")
+    context.setdefault("timeout_s", 5.0)
     ctx = ctx or EvalContext(
-        judge=NoJudge(), judge_model="unused", tool_calls=tool_calls, timeout_s=5.0, **context
+        judge=NoJudge(), judge_model="unused", tool_calls=tool_calls, **context
     )
     return asyncio.run(evaluator.evaluate(output, case(**(vars or {})), ctx))
 

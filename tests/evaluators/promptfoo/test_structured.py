@@ -24,7 +24,7 @@ SCHEMA = {
     ("output", "passed"),
     [
         ('{"name": "Ann"}', True),
-        (' [1, 2] ', True),
+        (" [1, 2] ", True),
         ('"text"', True),
         ("NaN", False),  # JSON.parse refuses what Python's parser would take
         ("{'a': 1}", False),
@@ -77,7 +77,8 @@ def test_contains_json_is_bounded_on_hostile_output() -> None:
 def test_an_unreadable_or_invalid_schema_is_refused_at_load() -> None:
     with pytest.raises(UnsupportedAssertion, match="pf.yaml:2: .*missing.json"):
         build_assertion(
-            {"type": "is-json", "value": "file://missing.json"}, base_dir=Path("."),
+            {"type": "is-json", "value": "file://missing.json"},
+            base_dir=Path("."),
             where="pf.yaml:2",
         )
     with pytest.raises(UnsupportedAssertion, match="invalid JSON schema"):
@@ -105,9 +106,10 @@ def test_tools_call_is_checked_against_the_request_tools() -> None:
     good = (ToolCall.parse("get_weather", '{"city": "Oslo"}', "c1"),)
     raw = {"type": "is-valid-openai-tools-call"}
     assert verdict(raw, "", tool_calls=good, tools=TOOLS)[0] is True
-    assert verdict({"type": "not-is-valid-openai-tools-call"}, "", tool_calls=good, tools=TOOLS)[
-        0
-    ] is False
+    assert (
+        verdict({"type": "not-is-valid-openai-tools-call"}, "", tool_calls=good, tools=TOOLS)[0]
+        is False
+    )
     wrong_args = (ToolCall.parse("get_weather", '{"town": "Oslo"}'),)
     result = run(raw, "", tool_calls=wrong_args, tools=TOOLS)
     assert result.passed is False and 'Call to "get_weather" does not match schema' in result.reason
@@ -126,7 +128,9 @@ def test_cost_and_latency() -> None:
     assert verdict({"type": "not-cost", "threshold": 0.001}, "x", cost_usd=0.002)[0] is True
     assert verdict({"type": "latency", "threshold": 500}, "x", latency_ms=120.0)[0] is True
     result = run({"type": "latency", "threshold": 100}, "x", latency_ms=120.0)
-    assert result.passed is False and result.reason == "Latency 120ms is greater than threshold 100ms"
+    assert (
+        result.passed is False and result.reason == "Latency 120ms is greater than threshold 100ms"
+    )
     # Without a threshold the value is recorded as the metric's score.
     assert verdict({"type": "latency", "metric": "ms"}, "x", latency_ms=120.0) == (True, 120.0)
     cached = run({"type": "latency", "threshold": 100}, "x", latency_ms=None)

@@ -127,9 +127,23 @@ def test_unsupported_items_are_named_at_load_time(raw: dict[str, object], named:
 
 
 def test_every_not_form_of_a_deterministic_type_is_supported() -> None:
-    for kind in ("equals", "contains", "icontains-any", "regex", "is-json", "contains-json",
-                 "levenshtein", "word-count", "javascript", "python", "similar",
-                 "is-valid-openai-tools-call", "starts-with", "cost", "latency"):
+    for kind in (
+        "equals",
+        "contains",
+        "icontains-any",
+        "regex",
+        "is-json",
+        "contains-json",
+        "levenshtein",
+        "word-count",
+        "javascript",
+        "python",
+        "similar",
+        "is-valid-openai-tools-call",
+        "starts-with",
+        "cost",
+        "latency",
+    ):
         assert f"not-{kind}" in SUPPORTED_TYPES
 
 
