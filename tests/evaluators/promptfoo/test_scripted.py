@@ -45,7 +45,10 @@ def test_javascript_threshold_and_not() -> None:
 
 
 def test_multiline_javascript_is_a_function_body() -> None:
-    body = "const words = output.split(' ');\nreturn {pass: words.length === 2, score: 0.5, reason: 'two'};"
+    body = (
+        "const words = output.split(' ');\n"
+        "return {pass: words.length === 2, score: 0.5, reason: 'two'};"
+    )
     result = run({"type": "javascript", "value": body}, "two words")
     assert (result.passed, result.score, result.reason) == (True, 0.5, "two")
 
@@ -62,7 +65,8 @@ def test_javascript_files(tmp_path: Path) -> None:
     )
     (tmp_path / "named.js").write_text(
         "function helper(o) { return o.length; }\n"
-        "module.exports.short = (output) => ({pass: helper(output) < 5, score: 1, reason: 'len'});\n"
+        "module.exports.short = (output) =>\n"
+        "  ({pass: helper(output) < 5, score: 1, reason: 'len'});\n"
     )
     (tmp_path / "esm.mjs").write_text(
         "export default function (output) { return output === 'ok'; }\n"
@@ -151,7 +155,8 @@ def test_multiline_python_and_files(tmp_path: Path) -> None:
     body = "words = output.split()\nif len(words) > 2:\n    return False\nreturn True\n"
     assert verdict({"type": "python", "value": body}, "two words")[0] is True
     (tmp_path / "check.py").write_text(
-        "def get_assert(output, context):\n    return {'pass': output.isupper(), 'score': 1.0, 'reason': 'caps'}\n\n"
+        "def get_assert(output, context):\n"
+        "    return {'pass': output.isupper(), 'score': 1.0, 'reason': 'caps'}\n\n"
         "def custom(output, context):\n    return 0.9 if context['vars']['x'] == 1 else 0\n"
     )
     assert verdict({"type": "python", "value": "file://check.py"}, "ABC", base_dir=tmp_path)[0]
@@ -169,7 +174,7 @@ def test_hostile_python() -> None:
     assert loop.passed is False and loop.error is not None
     raised = run({"type": "not-python", "value": "1 / 0"}, "x")
     assert raised.passed is False and "ZeroDivisionError" in (raised.error or "")
-    with pytest.raises(UnsupportedAssertion, match="pf.yaml:4: .*does not compile"):
+    with pytest.raises(UnsupportedAssertion, match=r"pf.yaml:4: .*does not compile"):
         build_assertion(
             {"type": "python", "value": "return ("}, base_dir=Path("."), where="pf.yaml:4"
         )

@@ -75,7 +75,7 @@ def test_contains_json_is_bounded_on_hostile_output() -> None:
 
 
 def test_an_unreadable_or_invalid_schema_is_refused_at_load() -> None:
-    with pytest.raises(UnsupportedAssertion, match="pf.yaml:2: .*missing.json"):
+    with pytest.raises(UnsupportedAssertion, match=r"pf.yaml:2: .*missing.json"):
         build_assertion(
             {"type": "is-json", "value": "file://missing.json"},
             base_dir=Path("."),
