@@ -1,9 +1,10 @@
 """An OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` (and ``/chat/completions``) with deterministic
-content, and ``POST /v1/embeddings`` with word-hash vectors (``embedding``), and can misbehave on purpose: latency, 500s, 429s with Retry-After, malformed
-bodies, hangs. ``GET /stats`` reports request counts by status and the peak number of
-requests in flight; ``POST /stats/reset`` zeroes them.
+content and ``POST /v1/embeddings`` with word-hash vectors (``embedding``), and can
+misbehave on purpose: latency, 500s, 429s with Retry-After, malformed bodies, hangs.
+``GET /stats`` reports request counts by status and the peak number of requests in flight;
+``POST /stats/reset`` zeroes them.
 
 In-process use (tests)::
 
