@@ -320,7 +320,7 @@ def completion_body(
     }
 
 
-EMBEDDING_DIMENSIONS = 64
+EMBEDDING_DIMENSIONS = 256
 
 
 def embedding(text: str) -> list[float]:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.judge import JudgeEvaluator
+from promptloop.evaluators.judge import JudgeEvaluator, JudgeVerdict
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.templating import TextTemplate
-from promptloop.models.base import Message, ModelCallError, ModelRequest
+from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage
 
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-large"
 
@@ -57,7 +57,7 @@ Evaluate the output on this criterion, step by step, as G-Eval does:
 {value}
 "score" is how well the output meets it, from 0 (not at all) to 1 (fully)."""
 
-_CATEGORY = re.compile(r"^\s*\(?([A-Ea-e])\)")
+_CATEGORY = re.compile(r"^\s*\(?\s*([A-Ea-e])\s*[):.\-]")
 _PASSING_CATEGORIES = frozenset("ABCE")
 
 
@@ -114,12 +114,22 @@ def _rubric_text(spec: Spec, template: str) -> str:
     return text
 
 
-def _judge(spec: Spec, template: str, threshold: float) -> JudgeEvaluator:
+class _Verdict(JudgeEvaluator):
+    """The judge's own verdict and critique, unjudged: the type's rule reads them."""
+
+    def _result(self, verdict: JudgeVerdict, output: str, usage: Usage) -> EvalResult:
+        result = super()._result(verdict, output, usage)
+        return dataclasses.replace(result, passed=verdict.passed, reason=verdict.critique)
+
+
+def _judge(spec: Spec, template: str, threshold: float | None) -> JudgeEvaluator:
     text = _rubric_text(spec, template)
     try:
         rubric = TextTemplate.compile(text, what=f"{spec.where}: assertion {spec.type!r}")
     except ValueError as exc:
         raise spec.problem(str(exc)) from None
+    if threshold is None:
+        return _Verdict(spec.type, JudgeArgs(rubric=text, model=provider_model(spec)), rubric)
     args = JudgeArgs(rubric=text, threshold=threshold, model=provider_model(spec))
     return JudgeEvaluator(spec.type, args, rubric)
 
@@ -148,11 +158,11 @@ def build_judged(spec: Spec) -> Grader:
     if base == "llm-rubric":
         judge = _judge(spec, "", spec.threshold or 0.0)
     elif base == "model-graded-closedqa":
-        judge = _judge(spec, _CLOSEDQA, 0.0)
+        judge = _judge(spec, _CLOSEDQA, None)
     elif base in ("factuality", "model-graded-factuality"):
-        judge = _judge(spec, _FACTUALITY, 0.0)
+        judge = _judge(spec, _FACTUALITY, None)
     else:  # g-eval
-        judge = _judge(spec, _GEVAL, 0.0)
+        judge = _judge(spec, _GEVAL, None)
     g_threshold = spec.threshold or 0.7
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
