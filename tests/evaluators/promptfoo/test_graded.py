@@ -110,7 +110,7 @@ def test_g_eval_uses_the_score_against_its_threshold(serve: Any) -> None:
 
 
 def test_a_judge_answering_garbage_is_an_error_not_a_pass(serve: Any) -> None:
-    server, url = serve(answer_rules=((r"(?s).*", "I think it is fine"),))
+    _, url = serve(answer_rules=((r"(?s).*", "I think it is fine"),))
     evaluator = build_assertion(
         {"type": "llm-rubric", "value": "x"}, base_dir=Path("."), where="pf.yaml:9"
     )
@@ -189,7 +189,7 @@ def test_answer_relevance(serve: Any) -> None:
 
 
 def test_bad_grading_provider_is_named_at_load() -> None:
-    with pytest.raises(UnsupportedAssertion, match="pf.yaml:9: .*'bedrock:claude'"):
+    with pytest.raises(UnsupportedAssertion, match=r"pf.yaml:9: .*'bedrock:claude'"):
         build_assertion(
             {"type": "llm-rubric", "value": "x", "provider": "bedrock:claude"},
             base_dir=Path("."),
