@@ -80,8 +80,16 @@ SUPPORTED_TYPES: frozenset[str] = frozenset(
 )
 
 
-def build_assertion(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Evaluator:
-    """One ``assert:`` item as an evaluator (see the module)."""
+def build_assertion(
+    raw: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    where: str,
+    output_transform: str | None = None,
+) -> Evaluator:
+    """One ``assert:`` item as an evaluator (see the module). ``output_transform`` is the
+    test's ``options.transform``: promptfoo applies it to the output before every
+    assertion (and before the assertion's own ``transform``)."""
     try:
         spec = parse(raw, base_dir=base_dir, where=where)
     except UnsupportedAssertion:
@@ -89,7 +97,7 @@ def build_assertion(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Ev
     except ValueError as exc:  # a value template that does not parse
         raise UnsupportedAssertion(str(exc)) from None
     if spec.type == "assert-set":
-        return _build_set(spec)
+        return _build_set(spec, output_transform)
     if spec.type not in SUPPORTED_TYPES:
         raise UnsupportedAssertion(
             f"{where}: assertion type {spec.type!r} is not supported by promptloop; remove it, "
@@ -107,6 +115,7 @@ def build_assertion(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Ev
         transform=spec.transform,
         config=spec.config,
         metric=spec.metric,
+        output_transform=output_transform,
     )
 
 
@@ -150,7 +159,7 @@ async def _never(seen: Seen, ctx: EvalContext) -> Grade:  # pragma: no cover - n
     raise AssertionError("an assert-set grades through its members")
 
 
-def _build_set(spec: Spec) -> AssertionSet:
+def _build_set(spec: Spec, output_transform: str | None) -> AssertionSet:
     members = spec.raw.get("assert")
     if not isinstance(members, list) or not members:
         raise spec.problem("needs an assert list of assertions")
@@ -160,7 +169,10 @@ def _build_set(spec: Spec) -> AssertionSet:
     built = []
     for index, member in enumerate(members):
         child = build_assertion(
-            member, base_dir=spec.base_dir, where=f"{spec.where} assert[{index}]"
+            member,
+            base_dir=spec.base_dir,
+            where=f"{spec.where} assert[{index}]",
+            output_transform=output_transform,
         )
         assert isinstance(child, PromptfooAssertion | AssertionSet)
         built.append(child)

@@ -144,6 +144,8 @@ class PromptfooAssertion:
     transform: str | None = None
     config: Mapping[str, Any] | None = None
     metric: str | None = None
+    # The test's ``options.transform``, applied to the output before ``transform``.
+    output_transform: str | None = None
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)
@@ -151,11 +153,13 @@ class PromptfooAssertion:
 
     async def grade(self, output: Any, case: Case, ctx: EvalContext) -> Grade:
         context = script_context(case, ctx, self.config)
-        if self.transform is not None:
+        for code in (self.output_transform, self.transform):
+            if code is None:
+                continue
             try:
                 output = await asyncio.to_thread(
                     transform,
-                    self.transform,
+                    code,
                     output,
                     {"vars": context["vars"], "prompt": {"label": ctx.prompt_text}},
                     base_dir=self.base_dir,
