@@ -172,3 +172,18 @@ def test_transform_runs_before_the_check() -> None:
     broken = run({"type": "equals", "value": "x", "transform": "output.nope()"}, OUT)
     assert broken.passed is False and broken.error is not None
     assert "TypeError" in broken.reason
+
+
+def test_graders_and_scripts_see_the_prompt_so_verdicts_are_not_shared() -> None:
+    from pathlib import Path
+
+    from promptloop.evaluators.base import sees_prompt
+
+    def built(raw: dict[str, object]) -> object:
+        return build_assertion(raw, base_dir=Path("."), where="pf.yaml:1")
+
+    assert sees_prompt(built({"type": "llm-rubric", "value": "x"}))  # type: ignore[arg-type]
+    assert sees_prompt(built({"type": "javascript", "value": "true"}))  # type: ignore[arg-type]
+    assert not sees_prompt(built({"type": "contains", "value": "x"}))  # type: ignore[arg-type]
+    in_set = {"type": "assert-set", "assert": [{"type": "python", "value": "True"}]}
+    assert sees_prompt(built(in_set))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator
+from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_prompt
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
@@ -72,6 +72,19 @@ _NOT_NEGATABLE = frozenset(
         "latency",
     }
 )
+# Types whose verdict may depend on the prompt: graders are shown it, scripts get it.
+_READS_PROMPT = frozenset(
+    {
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "answer-relevance",
+        "javascript",
+        "python",
+    }
+)
 _CHECKED_AT_RUN = frozenset({"cost", "latency"})  # not-cost/not-latency need a threshold
 
 SUPPORTED_TYPES: frozenset[str] = frozenset(
@@ -116,6 +129,7 @@ def build_assertion(
         config=spec.config,
         metric=spec.metric,
         output_transform=output_transform,
+        sees_prompt=spec.base in _READS_PROMPT,
     )
 
 
@@ -128,6 +142,10 @@ class AssertionSet:
     members: Sequence[PromptfooAssertion | AssertionSet]
     threshold: float | None
     weight: float = 1.0
+
+    @property
+    def sees_prompt(self) -> bool:
+        return any(sees_prompt(m) for m in self.members)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade_output(output, case, ctx)

@@ -146,6 +146,9 @@ class PromptfooAssertion:
     metric: str | None = None
     # The test's ``options.transform``, applied to the output before ``transform``.
     output_transform: str | None = None
+    # Whether the verdict may depend on the prompt (a grader or a script reads it), so the
+    # runner does not share it between two prompts that gave the same output.
+    sees_prompt: bool = False
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)
