@@ -56,6 +56,10 @@ OUTPUTS = [
     "line one\nline two",
     "ends with newline\n",
     "two words\n",
+    "x {a: 1} y",
+    "broken { not json",
+    '{"b": 1} then {"a": 5}',
+    '```json\n{"a": 7}\n```',
 ]
 ASSERTIONS: list[dict[str, Any]] = [
     {"type": "equals", "value": "kitten"},

@@ -17,10 +17,8 @@ from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.promptfoo.text import _strict_json, js_string
 
-# contains-json: how far past an opening brace a candidate object may reach, and how many
-# closing braces are tried for one opening brace (promptfoo tries every length: quadratic).
+# contains-json: how far past an opening brace a candidate object may reach (promptfoo's).
 MAX_JSON_CHARS = 100_000
-MAX_ENDS_TRIED = 200
 SEARCH_BUDGET_S = 2.0
 
 
@@ -122,31 +120,29 @@ def _rendered_validator(spec: Spec, seen: Seen) -> Any:
 
 
 def json_objects(text: str) -> list[Any]:
-    """promptfoo's ``extractJsonObjects``: from each ``{``, the shortest span ending in
-    ``}`` that parses (as JSON, or YAML's flow mappings as promptfoo's parser allows)."""
+    """promptfoo's ``extractJsonObjects`` (0.123): from each ``{``, count braces (strings
+    not excepted) to the first balance, or to the end of the text with the missing ``}``
+    added; parse that span as JSON or YAML (promptfoo's parser reads YAML flow mappings);
+    a span that does not parse gives up that ``{``."""
     found: list[Any] = []
-    i = 0
-    while i < len(text):
-        if text[i] != "{":
-            i += 1
-            continue
-        end = i
-        tried = 0
-        parsed: Any = None
-        while tried < MAX_ENDS_TRIED:
-            end = text.find("}", end + 1 if end > i else i)
-            if end == -1 or end - i > MAX_JSON_CHARS:
-                break
-            tried += 1
-            candidate = text[i : end + 1]
-            parsed = _parse_object(candidate)
-            if parsed is not None:
-                break
-        if parsed is not None:
-            found.append(parsed)
-            i = end + 1
-        else:
-            i += 1
+    i, size = 0, len(text)
+    while i < size:
+        if text[i] == "{":
+            opened, closed, j = 1, 0, i + 1
+            limit = min(i + MAX_JSON_CHARS, size)
+            while j < limit and opened > closed:
+                opened += text[j] == "{"
+                closed += text[j] == "}"
+                j += 1
+                if opened == closed or j in (size, i + MAX_JSON_CHARS):
+                    parsed = _parse_object(text[i:j] + "}" * max(opened - closed, 0))
+                    if parsed is not None:
+                        found.append(parsed)
+                        i = j - 1
+                        break
+                    if opened == closed:
+                        break
+        i += 1
     return found
 
 
