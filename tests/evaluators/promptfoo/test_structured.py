@@ -106,10 +106,6 @@ def test_tools_call_is_checked_against_the_request_tools() -> None:
     good = (ToolCall.parse("get_weather", '{"city": "Oslo"}', "c1"),)
     raw = {"type": "is-valid-openai-tools-call"}
     assert verdict(raw, "", tool_calls=good, tools=TOOLS)[0] is True
-    assert (
-        verdict({"type": "not-is-valid-openai-tools-call"}, "", tool_calls=good, tools=TOOLS)[0]
-        is False
-    )
     wrong_args = (ToolCall.parse("get_weather", '{"town": "Oslo"}'),)
     result = run(raw, "", tool_calls=wrong_args, tools=TOOLS)
     assert result.passed is False and 'Call to "get_weather" does not match schema' in result.reason
@@ -118,6 +114,10 @@ def test_tools_call_is_checked_against_the_request_tools() -> None:
     assert result.reason == 'Called "launch", but there is no function with that name'
     # Text instead of calls is not a tools response.
     assert run(raw, "It is sunny.", tools=TOOLS).passed is False
+    with pytest.raises(UnsupportedAssertion, match="ignores this not-"):
+        build_assertion(
+            {"type": "not-is-valid-openai-tools-call"}, base_dir=Path("."), where="pf.yaml:2"
+        )
     # No tools on the request: an error, never a pass.
     assert run(raw, "", tool_calls=good).error is not None
 

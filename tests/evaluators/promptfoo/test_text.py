@@ -139,7 +139,6 @@ def test_every_not_form_of_a_deterministic_type_is_supported() -> None:
         "javascript",
         "python",
         "similar",
-        "is-valid-openai-tools-call",
         "starts-with",
         "cost",
         "latency",

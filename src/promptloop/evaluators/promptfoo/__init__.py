@@ -87,10 +87,18 @@ _READS_PROMPT = frozenset(
 )
 _CHECKED_AT_RUN = frozenset({"cost", "latency"})  # not-cost/not-latency need a threshold
 
+# not- forms promptfoo (0.123) accepts but ignores: its verdict is the plain type's, which
+# would surprise whoever wrote not-; refused with this advice rather than copied.
+_NOT_IGNORED_BY_PROMPTFOO = {
+    "not-is-valid-openai-tools-call": "promptfoo 0.123 ignores this not- (it grades as "
+    "is-valid-openai-tools-call), so promptloop cannot agree with it and with what you meant; "
+    "use is-valid-openai-tools-call, or a javascript assertion on the calls",
+}
+
 SUPPORTED_TYPES: frozenset[str] = frozenset(
     {*_BUILDERS, "assert-set"}
     | {f"not-{t}" for t in _BUILDERS if t not in _NOT_NEGATABLE or t in _CHECKED_AT_RUN}
-)
+) - frozenset(_NOT_IGNORED_BY_PROMPTFOO)
 
 
 def build_assertion(
@@ -111,6 +119,8 @@ def build_assertion(
         raise UnsupportedAssertion(str(exc)) from None
     if spec.type == "assert-set":
         return _build_set(spec, output_transform)
+    if spec.type in _NOT_IGNORED_BY_PROMPTFOO:
+        raise spec.problem(f"is not supported: {_NOT_IGNORED_BY_PROMPTFOO[spec.type]}")
     if spec.type not in SUPPORTED_TYPES:
         raise UnsupportedAssertion(
             f"{where}: assertion type {spec.type!r} is not supported by promptloop; remove it, "
