@@ -215,3 +215,49 @@ def test_promptloop_agrees_with_promptfoo(tmp_path: Path) -> None:
     compared = sum(1 for t in theirs if "error" not in t)
     # Nearly all are compared: promptfoo refuses only items promptloop refuses at load.
     assert compared > 0.9 * len(cases), [t for t in theirs if "error" in t][:5]
+
+
+def both_formats(passed: bool, score: float) -> str:
+    """A grader answer both tools read: promptfoo's {pass, score, reason} and promptloop's
+    {passed, score, critique} in one object."""
+    return json.dumps(
+        {"pass": passed, "passed": passed, "score": score, "reason": "r", "critique": "c"}
+    )
+
+
+@pytest.mark.parametrize(("passed", "score"), [(True, 0.6), (False, 0.9), (True, 0.0)])
+def test_llm_rubric_and_similar_agree_with_promptfoo_on_one_stub(
+    serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: bool, score: float
+) -> None:
+    from promptloop.evaluators.base import EvalContext
+    from promptloop.evaluators.promptfoo import build_assertion
+    from promptloop.models.litellm_client import LiteLLMClient
+    from tests.evaluators.promptfoo.support import case
+
+    _, url = serve(answer_rules=((r"(?s).*", both_formats(passed, score)),))
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assertions: list[dict[str, Any]] = [
+        {"type": "llm-rubric", "value": "Is helpful"},
+        {"type": "llm-rubric", "value": "Is helpful", "threshold": 0.5},
+        {"type": "llm-rubric", "value": "Is helpful", "threshold": 0.8},
+    ]
+    for value in ("the cat sat on the mat", "quantum physics", ["dogs", "the cat sat"]):
+        for threshold in (None, 0.5, 0.9):
+            item: dict[str, Any] = {"type": "similar", "value": value}
+            if threshold is not None:
+                item["threshold"] = threshold
+            assertions += [item, {**item, "type": "not-similar"}]
+    cases = [{"assertion": a, "output": "the cat sat", "vars": {}} for a in assertions]
+    theirs = promptfoo_verdicts(cases, tmp_path)
+    ctx = EvalContext(
+        judge=LiteLLMClient(api_key="sk-test"), judge_model="openai/stub", api_base=url
+    )
+    for raw, expected in zip(assertions, theirs, strict=True):
+        evaluator = build_assertion(raw, base_dir=tmp_path, where="pf.yaml:1")
+        ours = __import__("asyncio").run(evaluator.evaluate("the cat sat", case(), ctx))
+        assert "error" not in expected, expected
+        assert (ours.passed, ours.score) == (
+            expected["pass"],
+            pytest.approx(expected["score"]),
+        ), (raw, ours, expected)
