@@ -261,3 +261,62 @@ def test_llm_rubric_and_similar_agree_with_promptfoo_on_one_stub(
             expected["pass"],
             pytest.approx(expected["score"]),
         ), (raw, ours, expected)
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer"),
+    [
+        (
+            "factuality",
+            {
+                "category": "B",
+                "reason": "r",
+                "critique": "(B) superset",
+                "passed": True,
+                "score": 1,
+            },
+        ),
+        (
+            "factuality",
+            {
+                "category": "D",
+                "reason": "r",
+                "critique": "(D) disagrees",
+                "passed": False,
+                "score": 0,
+            },
+        ),
+        (
+            "factuality",
+            {"category": "E", "reason": "r", "critique": "(E) minor", "passed": True, "score": 0.7},
+        ),
+        ("model-graded-closedqa", "Y"),
+        ("model-graded-closedqa", "N"),
+    ],
+)
+def test_factuality_and_closedqa_agree_with_promptfoo_on_one_stub(
+    serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, answer: Any
+) -> None:
+    from promptloop.evaluators.base import EvalContext
+    from promptloop.evaluators.promptfoo import build_assertion
+    from promptloop.models.litellm_client import LiteLLMClient
+    from tests.evaluators.promptfoo.support import case
+
+    if isinstance(answer, str):  # closedqa: promptfoo reads the last letter, we the JSON
+        passed = answer == "Y"
+        verdict = {"critique": "c", "passed": passed, "score": 1 if passed else 0}
+        text = f"{json.dumps(verdict)}\n{answer}"
+    else:
+        text = json.dumps(answer)
+    _, url = serve(answer_rules=((r"(?s).*", text.replace("\\", "\\\\")),))
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    raw = {"type": kind, "value": "The capital of France is Paris."}
+    [expected] = promptfoo_verdicts([{"assertion": raw, "output": "Paris", "vars": {}}], tmp_path)
+    ctx = EvalContext(
+        judge=LiteLLMClient(api_key="sk-test"), judge_model="openai/stub", api_base=url
+    )
+    evaluator = build_assertion(raw, base_dir=tmp_path, where="pf.yaml:1")
+    ours = __import__("asyncio").run(evaluator.evaluate("Paris", case(), ctx))
+    assert "error" not in expected, expected
+    assert (ours.passed, ours.score) == (expected["pass"], expected["score"]), (ours, expected)
