@@ -135,7 +135,7 @@ def test_cases_do_not_share_javascript_state() -> None:
         ("'refund' in output", True, 1.0),
         ("len(output) / 100", True, 0.11),
         ("{'pass': True, 'score': 0.4, 'reason': 'ok'}", True, 0.4),
-        ("json.dumps({'pass': False, 'score': 0.2})", False, 0.2),
+        ("json.dumps({'pass': False, 'score': 0.2, 'reason': 'r'})", False, 0.2),
         ("'false'", False, 0.0),
         ("context['vars']['name'] == 'Bob'", True, 1.0),
     ],
@@ -146,7 +146,11 @@ def test_inline_python(code: str, passed: bool, score: float) -> None:
 
 
 def test_python_threshold_applies_to_dicts_too() -> None:
-    raw = {"type": "python", "value": "{'pass': True, 'score': 0.4}", "threshold": 0.5}
+    raw = {
+        "type": "python",
+        "value": "{'pass': True, 'score': 0.4, 'reason': ''}",
+        "threshold": 0.5,
+    }
     result = run(raw, "x")
     assert result.passed is False and "Python score 0.4 is less than threshold 0.5" in result.reason
 
@@ -203,3 +207,18 @@ def test_transforms(tmp_path: Path) -> None:
     (tmp_path / "slow.py").write_text("def get_transform(o, c):\n    while True:\n        pass\n")
     with pytest.raises(ScriptError, match="time limit of 1 s"):
         transform("file://slow.py", "x", ctx, base_dir=tmp_path, seconds=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("javascript", "({pass: true})"),  # promptfoo needs pass, score and reason
+        ("javascript", "'true'"),  # JavaScript must not answer text
+        ("python", "{'pass': True, 'score': 1}"),
+        ("python", "[True]"),
+        ("python", "None"),
+    ],
+)
+def test_malformed_script_results_never_pass(kind: str, code: str) -> None:
+    result = run({"type": kind, "value": code}, "x")
+    assert result.passed is False and result.error is not None and result.score == 0.0

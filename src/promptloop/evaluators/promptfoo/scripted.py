@@ -64,13 +64,13 @@ def function_body(code: str) -> str:
 
 
 def _grading_result(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    passed = value.get("pass", value.get("pass_"))
+    """promptfoo's ``isGradingResult`` (after its snake_case mapping): ``pass`` a boolean,
+    ``score`` a number and ``reason`` a string, all three required."""
+    passed = value["pass"] if "pass" in value else value.get("pass_")
     score = value.get("score")
-    if not isinstance(passed, bool):
+    if not isinstance(passed, bool) or not isinstance(value.get("reason"), str):
         return None
-    if score is not None and (
-        isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score)
-    ):
+    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
         return None
     return {**value, "pass": passed}
 
@@ -78,6 +78,13 @@ def _grading_result(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def normalize(spec: Spec, result: Any, language: str, *, threshold_on_objects: bool) -> Grade:
     """A script's return value read as promptfoo reads it (``scriptResultNormalization``)."""
     code = f"{language} code"
+    # JavaScript must return a boolean, a number or a GradingResult; Python's answer may
+    # also be text ("true", a JSON object, a number), as it crosses a process in promptfoo.
+    if isinstance(result, str) and language == "JavaScript":
+        return Grade.failed(
+            f"Custom function must return a boolean, number, or GradingResult object; "
+            f"got a string {result[:100]!r}"
+        )
     if isinstance(result, str):
         lowered = result.lower()
         if lowered in ("true", "false"):
@@ -98,8 +105,8 @@ def normalize(spec: Spec, result: Any, language: str, *, threshold_on_objects: b
                 f"{{pass, score, reason}} object; got {json.dumps(result, default=str)[:200]}"
             )
         raw_pass = graded["pass"]
-        score = float(graded.get("score", 1.0 if raw_pass else 0.0))
-        reason = str(graded.get("reason") or "")
+        score = float(graded["score"])
+        reason = str(graded["reason"])
         if threshold_on_objects and spec.threshold is not None and score < spec.threshold:
             raw_pass = False
             message = f"{language} score {score:g} is less than threshold {spec.threshold:g}"
