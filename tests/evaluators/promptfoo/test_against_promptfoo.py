@@ -83,6 +83,7 @@ ASSERTIONS: list[dict[str, Any]] = [
     {"type": "contains-json", "value": SCHEMA},
     {"type": "levenshtein", "value": "sitting"},
     {"type": "levenshtein", "value": "kitten", "threshold": 2},
+    {"type": "levenshtein", "value": "kitten", "threshold": 0},
     {"type": "word-count", "value": 6},
     {"type": "word-count", "value": {"min": 2, "max": 5}},
     {"type": "word-count", "value": {"max": 3}},
@@ -108,7 +109,7 @@ ASSERTIONS: list[dict[str, Any]] = [
     {"type": "latency", "threshold": 100},
     {"type": "cost", "threshold": 0.001},
 ]
-NEGATABLE = {"latency", "cost"}
+NEGATABLE: set[str] = set()
 
 
 def corpus() -> list[dict[str, Any]]:
@@ -246,6 +247,8 @@ def test_llm_rubric_and_similar_agree_with_promptfoo_on_one_stub(
         {"type": "llm-rubric", "value": "Is helpful"},
         {"type": "llm-rubric", "value": "Is helpful", "threshold": 0.5},
         {"type": "llm-rubric", "value": "Is helpful", "threshold": 0.8},
+        {"type": "not-llm-rubric", "value": "Is helpful"},
+        {"type": "not-llm-rubric", "value": "Is helpful", "threshold": 0.8},
     ]
     for value in ("the cat sat on the mat", "quantum physics", ["dogs", "the cat sat"]):
         for threshold in (None, 0.5, 0.9):

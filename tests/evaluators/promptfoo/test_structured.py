@@ -131,7 +131,8 @@ def test_cost_and_latency() -> None:
     assert (
         result.passed is False and result.reason == "Latency 120ms is greater than threshold 100ms"
     )
-    # Without a threshold the value is recorded as the metric's score.
-    assert verdict({"type": "latency", "metric": "ms"}, "x", latency_ms=120.0) == (True, 120.0)
+    # promptfoo 0.123 needs a threshold.
+    with pytest.raises(UnsupportedAssertion, match="needs a threshold"):
+        build_assertion({"type": "latency", "metric": "ms"}, base_dir=Path("."), where="p:1")
     cached = run({"type": "latency", "threshold": 100}, "x", latency_ms=None)
     assert cached.passed is False and "--no-cache" in (cached.error or "")

@@ -53,10 +53,11 @@ def test_equals_an_object_compares_parsed_json() -> None:
     assert verdict({"type": "equals", "value": 4.0}, "4")[0] is True
 
 
-def test_levenshtein_default_threshold_is_5_and_0_means_5() -> None:
+def test_levenshtein_default_threshold_is_5() -> None:
     assert verdict({"type": "levenshtein", "value": "kitten"}, "sitting")[0] is True  # 3
     assert verdict({"type": "levenshtein", "value": "abcdef"}, "uvwxyz")[0] is False  # 6
-    assert verdict({"type": "levenshtein", "value": "abcdef", "threshold": 0}, "abcdeX")[0]
+    assert not verdict({"type": "levenshtein", "value": "abcdef", "threshold": 0}, "abcdeX")[0]
+    assert verdict({"type": "levenshtein", "value": "abcdef", "threshold": 0}, "abcdef")[0]
     assert not verdict({"type": "levenshtein", "value": "kitten", "threshold": 2}, "sitting")[0]
     result = run({"type": "levenshtein", "value": "abcdef"}, "uvwxyz")
     assert "Levenshtein distance 6 is greater than threshold 5" in result.reason
@@ -113,8 +114,8 @@ def test_a_failure_says_what_was_expected() -> None:
         ({"type": "contains", "value": "x", "weight": "heavy"}, "weight"),
         ({"value": "x"}, "needs a type"),
         ({"type": "contains", "value": "{{ unclosed"}, "does not parse"),
-        ({"type": "not-llm-rubric", "value": "x"}, "not supported"),
-        ({"type": "cost"}, "metric"),
+        ({"type": "not-factuality", "value": "x"}, "ignores this not-"),
+        ({"type": "cost"}, "needs a threshold"),
         ({"type": "not-latency"}, "threshold"),
     ],
 )

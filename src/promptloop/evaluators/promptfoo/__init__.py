@@ -59,18 +59,9 @@ _BUILDERS: dict[str, Callable[[Spec], Grader]] = {
     "similar": graded.build_similar,
     "similar:cosine": graded.build_similar,
 }
-# Types that have no not- form in promptloop (promptfoo accepts some, but they mean little).
+# Types whose not- form promptfoo 0.123 ignores (see _NOT_IGNORED_BY_PROMPTFOO).
 _NOT_NEGATABLE = frozenset(
-    {
-        "llm-rubric",
-        "model-graded-closedqa",
-        "factuality",
-        "model-graded-factuality",
-        "g-eval",
-        "answer-relevance",
-        "cost",
-        "latency",
-    }
+    {"model-graded-closedqa", "factuality", "model-graded-factuality", "is-valid-openai-tools-call"}
 )
 # Types whose verdict may depend on the prompt: graders are shown it, scripts get it.
 _READS_PROMPT = frozenset(
@@ -85,20 +76,17 @@ _READS_PROMPT = frozenset(
         "python",
     }
 )
-_CHECKED_AT_RUN = frozenset({"cost", "latency"})  # not-cost/not-latency need a threshold
-
 # not- forms promptfoo (0.123) accepts but ignores: its verdict is the plain type's, which
 # would surprise whoever wrote not-; refused with this advice rather than copied.
-_NOT_IGNORED_BY_PROMPTFOO = {
-    "not-is-valid-openai-tools-call": "promptfoo 0.123 ignores this not- (it grades as "
-    "is-valid-openai-tools-call), so promptloop cannot agree with it and with what you meant; "
-    "use is-valid-openai-tools-call, or a javascript assertion on the calls",
-}
+_IGNORED = (
+    "promptfoo 0.123 ignores this not- (it grades as {type}), so promptloop cannot agree "
+    "with it and with what you meant; use {type}, or write the check the other way round"
+)
+_NOT_IGNORED_BY_PROMPTFOO = {f"not-{t}": _IGNORED.format(type=t) for t in _NOT_NEGATABLE}
 
 SUPPORTED_TYPES: frozenset[str] = frozenset(
-    {*_BUILDERS, "assert-set"}
-    | {f"not-{t}" for t in _BUILDERS if t not in _NOT_NEGATABLE or t in _CHECKED_AT_RUN}
-) - frozenset(_NOT_IGNORED_BY_PROMPTFOO)
+    {*_BUILDERS, "assert-set"} | {f"not-{t}" for t in _BUILDERS if t not in _NOT_NEGATABLE}
+)
 
 
 def build_assertion(

@@ -8,9 +8,13 @@ promptfoo's pass rule:
 - ``model-graded-closedqa``: passed is the grader's Y/N on the criterion; score 1 or 0;
 - ``factuality``: the critique opens with promptfoo's category (A-E); D (disagrees with the
   expert answer) fails, the others pass; score 1 or 0;
-- ``g-eval``: the score against ``threshold`` (default 0.7), the judge's own pass aside;
+- ``g-eval``: the score (the mean over a list of criteria) against ``threshold`` (0.7),
+  the judge's own pass aside;
 - ``answer-relevance``: questions the answer would answer, embedded and compared with the
-  case's ``query`` (or the prompt); the mean cosine similarity against ``threshold`` (0.7);
+  case's ``query`` (or the prompt); the mean cosine similarity against ``threshold`` (0.5);
+
+``not-llm-rubric``, ``not-g-eval`` and ``not-answer-relevance`` pass when the plain type
+fails, scoring 1 - score, as in promptfoo 0.123.
 - ``similar``: cosine similarity of output and value embeddings against ``threshold``
   (0.75); ``not-similar`` passes at or below it, scoring 1 - similarity.
 """
@@ -27,12 +31,14 @@ from typing import Any
 
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.judge import JudgeEvaluator, JudgeVerdict
-from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
+from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen, Value
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.templating import TextTemplate
 from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage
 
 DEFAULT_EMBEDDING_MODEL = "openai/text-embedding-3-large"
+# JavaScript's Number.EPSILON, which promptfoo allows similarity to miss its threshold by.
+_EPSILON = 2.220446049250313e-16
 
 _FACTUALITY = """\
 Compare the factual content of the submitted output with an expert answer. Ignore
@@ -151,9 +157,16 @@ async def _judged(judge: JudgeEvaluator, seen: Seen, ctx: EvalContext) -> EvalRe
     return await judge.evaluate(seen.text, seen.case, dataclasses.replace(ctx, tool_calls=()))
 
 
+def _inverted(grade: Grade) -> Grade:
+    """promptfoo's ``not-`` of a graded verdict: the opposite pass, and 1 - score."""
+    if grade.error is not None:
+        return grade
+    return dataclasses.replace(
+        grade, passed=not grade.passed, score=min(1.0, max(0.0, 1.0 - grade.score))
+    )
+
+
 def build_judged(spec: Spec) -> Grader:
-    if spec.inverse:
-        raise spec.problem("has no not- form in promptloop; write the rubric the other way round")
     base = spec.base
     if base == "llm-rubric":
         judge = _judge(spec, "", spec.threshold or 0.0)
@@ -161,20 +174,18 @@ def build_judged(spec: Spec) -> Grader:
         judge = _judge(spec, _CLOSEDQA, None)
     elif base in ("factuality", "model-graded-factuality"):
         judge = _judge(spec, _FACTUALITY, None)
-    else:  # g-eval
-        judge = _judge(spec, _GEVAL, None)
-    g_threshold = spec.threshold or 0.7
+    else:
+        return _build_g_eval(spec)
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         result = await _judged(judge, seen, ctx)
         grade = _grade_of(result)
-        if result.error is not None or base == "llm-rubric":
+        if result.error is not None:
             return grade
+        if base == "llm-rubric":
+            return _inverted(grade) if spec.inverse else grade
         if base == "model-graded-closedqa":
             return dataclasses.replace(grade, score=1.0 if grade.passed else 0.0)
-        if base == "g-eval":
-            passed = result.score >= g_threshold
-            return dataclasses.replace(grade, passed=passed)
         category = _CATEGORY.match(result.reason)
         passed = (
             category.group(1).upper() in _PASSING_CATEGORIES
@@ -182,6 +193,34 @@ def build_judged(spec: Spec) -> Grader:
             else result.passed
         )
         return dataclasses.replace(grade, passed=passed, score=1.0 if passed else 0.0)
+
+    return grade
+
+
+def _build_g_eval(spec: Spec) -> Grader:
+    """g-eval: each criterion's score (its mean, for a list) against ``threshold`` (0.7)."""
+    raw = spec.value.raw
+    criteria = raw if isinstance(raw, list) else [raw]
+    if not criteria or not all(isinstance(c, str) and c.strip() for c in criteria):
+        raise spec.problem("needs a string (or a list of strings) value")
+    judges = [
+        _judge(dataclasses.replace(spec, value=Value(c, what=spec.where)), _GEVAL, None)
+        for c in criteria
+    ]
+    threshold = 0.7 if spec.threshold is None else spec.threshold
+
+    async def grade(seen: Seen, ctx: EvalContext) -> Grade:
+        results = [await _judged(judge, seen, ctx) for judge in judges]
+        usage = Usage()
+        for r in results:
+            usage = usage + r.usage
+        failed = next((r for r in results if r.error is not None), None)
+        if failed is not None:
+            return dataclasses.replace(_grade_of(failed), usage=usage)
+        score = sum(r.score for r in results) / len(results)
+        passed = (score >= threshold) != spec.inverse
+        reason = "\n\n".join(r.reason for r in results)
+        return Grade(passed, 1.0 - score if spec.inverse else score, reason, usage=usage)
 
     return grade
 
@@ -218,7 +257,11 @@ def build_similar(spec: Spec) -> Grader:
         grades = []
         for text, vector in zip(expected, found.vectors[1:], strict=True):
             similarity = cosine(output_vector, vector)
-            passed = similarity <= threshold if spec.inverse else similarity >= threshold
+            passed = (
+                similarity <= threshold + _EPSILON
+                if spec.inverse
+                else similarity >= threshold - _EPSILON
+            )
             relation = "greater than" if similarity > threshold else "less than"
             reason = (
                 f"Similarity {similarity:.2f} is {relation} threshold {threshold:g}"
@@ -253,9 +296,7 @@ _QUESTIONS_SCHEMA = {
 
 
 def build_answer_relevance(spec: Spec) -> Grader:
-    if spec.inverse:
-        raise spec.problem("has no not- form")
-    threshold = 0.7 if spec.threshold is None else spec.threshold
+    threshold = 0.5 if spec.threshold is None else spec.threshold
     model = provider_model(spec)
     embedding_model = DEFAULT_EMBEDDING_MODEL
 
@@ -300,7 +341,8 @@ def build_answer_relevance(spec: Spec) -> Grader:
             f"Relevance {score:.2f} is {relation} threshold {threshold:g}: the answer reads "
             f"as answering {'; '.join(questions[:3])!r}"
         )
-        return Grade(passed, score, reason, usage=response.usage + found.usage)
+        graded = Grade(passed, score, reason, usage=response.usage + found.usage)
+        return _inverted(graded) if spec.inverse else graded
 
     return grade
 

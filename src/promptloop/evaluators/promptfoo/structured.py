@@ -244,13 +244,11 @@ def _call_problem(call: Mapping[str, Any], functions: list[Mapping[str, Any]]) -
 
 
 def build_measure(spec: Spec) -> Grader:
-    """``cost`` (USD) and ``latency`` (ms): at most ``threshold``; without one, the value
-    is only recorded as the ``metric``."""
+    """``cost`` (USD) and ``latency`` (ms): at most ``threshold``."""
     if spec.threshold is None:
-        if spec.inverse:
-            raise spec.problem("needs a threshold")
-        if spec.metric is None:
-            raise spec.problem("without a threshold must set `metric` to record as a named metric")
+        unit_name = "milliseconds" if spec.base == "latency" else "US dollars"
+        raise spec.problem(f"needs a threshold (in {unit_name})")
+    threshold = spec.threshold
     unit = "ms" if spec.base == "latency" else ""
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
@@ -264,15 +262,13 @@ def build_measure(spec: Spec) -> Grader:
             measured = ctx.cost_usd
             if measured is None:
                 return Grade.failed("Cost assertion: this provider did not report a cost")
-        if spec.threshold is None:
-            return Grade(True, measured, "Assertion passed")
-        within = measured <= spec.threshold
+        within = measured <= threshold
         name = "Latency" if spec.base == "latency" else "Cost"
         shown = f"{measured:.0f}{unit}" if unit else f"{measured:.2g}"
         relation = "less than or equal to" if spec.inverse else "greater than"
         return Grade.of(
             within != spec.inverse,
-            f"{name} {shown} is {relation} threshold {js_string(spec.threshold)}{unit}",
+            f"{name} {shown} is {relation} threshold {js_string(threshold)}{unit}",
         )
 
     return grade

@@ -167,8 +167,7 @@ def build_regex(spec: Spec) -> Grader:
 def build_levenshtein(spec: Spec) -> Grader:
     if not isinstance(spec.value.raw, str):
         raise spec.problem("needs a string value")
-    # promptfoo: ``threshold || 5``, so 0 also means 5.
-    limit = spec.threshold or 5
+    limit = 5 if spec.threshold is None else spec.threshold
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         distance = Levenshtein.distance(seen.text, str(spec.value.render(seen.case)))
