@@ -13,6 +13,7 @@ import copy
 import hashlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -104,13 +105,60 @@ def load_function(path: Path, name: str, *, shown: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
+class _Routed:
+    """``sys.stdout``/``sys.stderr`` once a script has run: what a thread running a script
+    prints is dropped, everything else goes where it went before. promptfoo's scripts print
+    freely (its examples do), and promptfoo runs them in a child process whose output it
+    keeps to itself; here they share promptloop's terminal and its machine-read output."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if getattr(_quiet, "on", False):
+            return len(text)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_quiet = threading.local()
+_install = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Drop what this thread prints for the duration (see ``_Routed``)."""
+    with _install:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None and not isinstance(stream, _Routed):
+                setattr(sys, name, _Routed(stream))
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
+
+
+def quietly(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with what it prints dropped (see ``_Routed``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with quiet():
+            return function(*args, **kwargs)
+
+    return call
+
+
 def call_function(
     function: Callable[..., Any], arguments: Sequence[Any], *, what: str, seconds: float
 ) -> Any:
     """``function(*arguments)`` stopped after ``seconds``; any exception becomes one line."""
     arguments = copy.deepcopy(list(arguments))
     try:
-        with time_limit(seconds, what):
+        with time_limit(seconds, what), quiet():
             return function(*arguments)
     except TimeLimitExceeded:
         raise ScriptError(

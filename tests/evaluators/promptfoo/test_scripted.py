@@ -222,3 +222,24 @@ def test_transforms(tmp_path: Path) -> None:
 def test_malformed_script_results_never_pass(kind: str, code: str) -> None:
     result = run({"type": kind, "value": code}, "x")
     assert result.passed is False and result.error is not None and result.score == 0.0
+
+
+def test_what_a_python_script_prints_is_dropped(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "chatty.py").write_text(
+        "import sys\n"
+        "def get_assert(output, context):\n"
+        "    print('::warning::forged workflow command', context['vars'])\n"
+        "    print('noise', file=sys.stderr)\n"
+        "    return True\n"
+        "def get_transform(output, context):\n"
+        "    print('::error::from a transform')\n"
+        "    return output\n"
+    )
+    assert verdict({"type": "python", "value": "file://chatty.py"}, "x", base_dir=tmp_path)[0]
+    assert transform("file://chatty.py", "x", {}, base_dir=tmp_path) == "x"
+    print("promptloop's own line")
+    out, err = capfd.readouterr()
+    assert "::warning::" not in out and "::error::" not in out and "noise" not in err
+    assert "promptloop's own line" in out

@@ -26,6 +26,7 @@ from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.python_check import load_function
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import JS_EXTENSIONS, ScriptError, js, split_file_reference
+from promptloop.scripts.python import quietly
 
 _DECLARATION = re.compile(r"^(const|let|var)\s")
 
@@ -212,7 +213,9 @@ def build_python(spec: Spec) -> Grader:
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         arguments = (js.as_json_value(seen.output), js.as_json_value(dict(seen.context)))
         try:
-            result = await call_with_timeout(fn, arguments, {}, seconds=ctx.timeout_s, what=what)
+            result = await call_with_timeout(
+                quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what
+            )
         except TimeLimitExceeded:
             return Grade.failed(
                 f"{what} did not return within {ctx.timeout_s:g} s (the config's timeout) "
