@@ -37,6 +37,10 @@ const process = Object.freeze({
       + "without Node's modules (no require, fs, network or environment)");
   },
 });
+// promptfoo's scripts log for debugging; what they log is dropped, as for Python scripts.
+const console = Object.freeze(Object.fromEntries(
+  ["log", "info", "warn", "error", "debug", "trace", "dir", "table"].map((k) => [k, () => {}])
+));
 const require = function () {
   throw new Error("require is not available: promptloop runs JavaScript in a sandbox "
     + "without Node's modules (no require, fs, network or environment)");

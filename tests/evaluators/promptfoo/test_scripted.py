@@ -25,6 +25,7 @@ from tests.evaluators.promptfoo.support import run, verdict
         ("({pass: false, score: 0.9, reason: 'close'})", False, 0.9),
         ("const n = output.split(' ').length; n === 3", True, 1.0),
         ("context.vars.name === 'Bob'", True, 1.0),
+        ("(console.log('debug', output), output.length > 3)", True, 1.0),
         ("output.split('').reverse().join('') === 'dnufer a si'", True, 1.0),
         ("const s = 'a;b'; s.length === 3;", True, 1.0),
         ("Promise.resolve(true)", True, 1.0),
