@@ -187,3 +187,21 @@ def test_graders_and_scripts_see_the_prompt_so_verdicts_are_not_shared() -> None
     assert not sees_prompt(built({"type": "contains", "value": "x"}))  # type: ignore[arg-type]
     in_set = {"type": "assert-set", "assert": [{"type": "python", "value": "True"}]}
     assert sees_prompt(built(in_set))  # type: ignore[arg-type]
+
+
+def test_file_values_are_read_as_promptfoo_reads_them(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "expected.txt").write_text("  The Refund was sent, Bob.\n")
+    (folder / "words.yaml").write_text("- Refund\n- Bob\n")
+    (folder / "value.js").write_text("module.exports = () => 'x';\n")
+    assert verdict({"type": "equals", "value": "file://expected.txt"}, OUT, base_dir=folder)[0]
+    assert verdict({"type": "contains-all", "value": "file://words.yaml"}, OUT, base_dir=folder)[0]
+    for value, words in [
+        ("file://value.js", "does not run for this type"),
+        ("file://missing.txt", "cannot be read"),
+        ("file://data.csv", "only .json"),
+    ]:
+        with pytest.raises(UnsupportedAssertion, match=words):
+            build_assertion({"type": "contains", "value": value}, base_dir=folder, where="p:1")

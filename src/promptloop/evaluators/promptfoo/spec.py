@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from promptloop.evaluators.promptfoo.core import UnsupportedAssertion, Value
 
 # Keys promptfoo's schema gives an assertion, that promptloop honours.
@@ -59,6 +61,57 @@ def _number(raw: Mapping[str, Any], key: str, where: str, kind: str) -> float | 
     return float(value)
 
 
+# Types that read a ``file://`` value themselves (a script, or a schema file).
+_OWN_FILES = frozenset({"javascript", "python", "is-json", "contains-json"})
+_DATA_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def file_value(reference: str, base_dir: Path, where: str, kind: str) -> Any:
+    """promptfoo's ``processFileReference``: a ``file://`` value's content, JSON/YAML parsed
+    and text trimmed; read once, when the config loads."""
+    path = base_dir / reference.removeprefix("file://")
+    suffix = path.suffix.lower()
+    if suffix in (".js", ".cjs", ".mjs", ".py"):
+        raise UnsupportedAssertion(
+            f"{where}: assertion {kind!r} takes its value from the script {reference}, which "
+            "promptloop does not run for this type; write a javascript or python assertion"
+        )
+    if suffix not in (*_DATA_SUFFIXES, ".txt"):
+        raise UnsupportedAssertion(
+            f"{where}: assertion {kind!r} value {reference}: only .json, .yaml, .yml and .txt "
+            "files can be values"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UnsupportedAssertion(
+            f"{where}: assertion {kind!r} value {reference} cannot be read ({exc.strerror})"
+        ) from None
+    if suffix == ".txt":
+        return text.strip()
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UnsupportedAssertion(
+            f"{where}: assertion {kind!r} value {reference} is not JSON or YAML: {exc}"
+        ) from None
+
+
+def _loaded(value: Any, base_dir: Path, where: str, kind: str) -> Any:
+    if kind.removeprefix("not-") in _OWN_FILES:
+        return value
+    if isinstance(value, str) and value.startswith("file://"):
+        return file_value(value, base_dir, where, kind)
+    if isinstance(value, list):
+        return [
+            file_value(v, base_dir, where, kind)
+            if isinstance(v, str) and v.startswith("file://")
+            else v
+            for v in value
+        ]
+    return value
+
+
 def parse(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Spec:
     if not isinstance(raw, Mapping):
         raise UnsupportedAssertion(
@@ -86,7 +139,10 @@ def parse(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Spec:
         type=kind,
         base=kind.removeprefix("not-"),
         inverse=inverse,
-        value=Value(raw.get("value"), what=f"{where}: assertion {kind!r} value"),
+        value=Value(
+            _loaded(raw.get("value"), base_dir, where, kind),
+            what=f"{where}: assertion {kind!r} value",
+        ),
         threshold=_number(raw, "threshold", where, kind),
         weight=1.0 if weight is None else weight,
         metric=str(metric) if metric is not None else None,
