@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptloop.scripts.errors import ScriptError
 
 MEMORY_LIMIT_BYTES = 64 << 20
+# The engine counts the process's CPU time, checked as it runs (regex matching included): on
+# a busy machine a stopped script has taken longer than this in wall-clock time.
 TIME_LIMIT_S = 5.0
-# QuickJS checks its clock every so many instructions; a C call (a huge regex) can overrun.
 MAX_STACK_BYTES = 1 << 20
 MAX_SOURCE_CHARS = 1 << 20
 
@@ -106,9 +106,6 @@ function __describe(e) {
 }
 """
 
-# One engine thread: a QuickJS runtime must stay on the thread that made it.
-_lock = threading.Lock()
-
 
 def call_function(
     function_source: str,
@@ -131,24 +128,24 @@ def call_function(
         source = _DESCRIBE + _call_source(function_source, arguments)
     except (TypeError, ValueError) as exc:
         raise ScriptError(f"{what}: its input cannot be passed to JavaScript ({exc})") from None
-    with _lock:
-        context = quickjs.Context()
-        context.set_memory_limit(memory_bytes)
-        context.set_time_limit(seconds)
-        context.set_max_stack_size(MAX_STACK_BYTES)
-        try:
-            context.eval(source)
-            while context.execute_pending_job():
-                pass
-            outcome = context.get("__outcome")
-        except quickjs.JSException as exc:
-            raise ScriptError(
-                f"{what} failed: {_js_error(str(exc), seconds, memory_bytes)}"
-            ) from None
-        except quickjs.StackOverflow:
-            raise ScriptError(f"{what} failed: stack overflow (recursion too deep)") from None
-        finally:
-            del context
+    # Each call makes its own context (its own QuickJS runtime) and uses it on this thread
+    # from start to end, so calls in different threads may run side by side; the engine
+    # lets go of the GIL while it runs, so a long script does not stall the event loop.
+    context = quickjs.Context()
+    context.set_memory_limit(memory_bytes)
+    context.set_time_limit(seconds)
+    context.set_max_stack_size(MAX_STACK_BYTES)
+    try:
+        context.eval(source)
+        while context.execute_pending_job():
+            pass
+        outcome = context.get("__outcome")
+    except quickjs.JSException as exc:
+        raise ScriptError(f"{what} failed: {_js_error(str(exc), seconds, memory_bytes)}") from None
+    except quickjs.StackOverflow:
+        raise ScriptError(f"{what} failed: stack overflow (recursion too deep)") from None
+    finally:
+        del context
     if not isinstance(outcome, str):
         raise ScriptError(f"{what} never settled its promise (it must resolve or reject)")
     try:

@@ -105,6 +105,8 @@ def test_javascript_files(tmp_path: Path) -> None:
         ("fetch('http://example.com')", "fetch is not defined"),
         ("new XMLHttpRequest()", "XMLHttpRequest is not defined"),
         ("(function f() { return f(); })()", "call stack"),
+        ("/(a|aa)+$/.test('a'.repeat(60) + 'b')", "time limit"),
+        ("'x'.repeat(1 << 29).length", "memory"),
         ("undefined_name.x", "ReferenceError"),
     ],
 )
@@ -244,3 +246,26 @@ def test_what_a_python_script_prints_is_dropped(
     out, err = capfd.readouterr()
     assert "::warning::" not in out and "::error::" not in out and "noise" not in err
     assert "promptloop's own line" in out
+
+
+def test_javascript_calls_run_side_by_side_without_mixing() -> None:
+    import threading
+
+    from promptloop.scripts import js
+
+    wrong: list[object] = []
+
+    def work(k: int) -> None:
+        for _ in range(40):
+            got = js.call_function(
+                "function (o) { return o + ':' + o.length; }", [str(k)], what="t"
+            )
+            if got != f"{k}:{len(str(k))}":
+                wrong.append(got)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
