@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -312,10 +313,21 @@ _Evaluated = tuple[tuple[EvalResult, ...], str | None]
 def _evaluation_key(
     plan: SuitePlan, output: str, case: Case, ctx: EvalContext
 ) -> tuple[object, ...]:
-    """Everything an evaluation depends on: the output and the case, the judge's seed and
-    temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
+    """Everything an evaluation depends on: the output (its text and its tool calls, checked
+    against the tools offered) and the case, the judge's seed and temperature, and the
+    prompt only when an evaluator is shown it (``show_prompt``)."""
     shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
-    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
+    calls = (ctx.tool_calls, json.dumps(ctx.tools, sort_keys=True)) if ctx.tool_calls else None
+    return (
+        plan.name,
+        case.id,
+        output,
+        calls,
+        ctx.seed,
+        ctx.judge_temperature,
+        ctx.judge_samples,
+        shown,
+    )
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
