@@ -195,3 +195,20 @@ def test_bad_grading_provider_is_named_at_load() -> None:
             base_dir=Path("."),
             where="pf.yaml:9",
         )
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"),
+    [
+        ("openai:gpt-4o-mini", "openai/gpt-4o-mini"),
+        ("openai:chat:gpt-4o-mini", "openai/gpt-4o-mini"),
+        ({"id": "anthropic:messages:claude-3-5-haiku"}, "anthropic/claude-3-5-haiku"),
+        (None, None),
+    ],
+)
+def test_grading_providers_map_to_litellm_models(provider: Any, model: str | None) -> None:
+    from promptloop.evaluators.promptfoo.graded import provider_model
+    from promptloop.evaluators.promptfoo.spec import parse
+
+    raw = {"type": "llm-rubric", "value": "x", "provider": provider}
+    assert provider_model(parse(raw, base_dir=Path("."), where="p:1")) == model

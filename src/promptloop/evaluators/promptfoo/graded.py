@@ -91,7 +91,9 @@ def provider_model(spec: Spec, *, embedding: bool = False) -> str | None:
     if isinstance(provider, str):
         parts = provider.split(":")
         if parts[0] in ("openai", "anthropic", "azure", "mistral", "groq", "ollama"):
-            rest = [p for p in parts[1:] if p not in ("chat", "embedding", "embeddings")]
+            rest = [
+                p for p in parts[1:] if p not in ("chat", "messages", "embedding", "embeddings")
+            ]
             if rest:
                 return f"{parts[0]}/{':'.join(rest)}"
     kind = "an embedding" if embedding else "a grading"
