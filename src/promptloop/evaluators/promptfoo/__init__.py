@@ -24,8 +24,8 @@ from promptloop.evaluators.promptfoo.core import (
     Grade,
     Grader,
     PromptfooAssertion,
-    Seen,
     UnsupportedAssertion,
+    as_result,
 )
 from promptloop.evaluators.promptfoo.spec import Spec, parse
 
@@ -146,8 +146,7 @@ class AssertionSet:
         return any(sees_prompt(m) for m in self.members)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
-        grade = await self.grade_output(output, case, ctx)
-        return PromptfooAssertion(self.name, _never, Path("."), weight=self.weight).result(grade)
+        return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))
 
     async def grade_output(self, output: str, case: Case, ctx: EvalContext) -> Grade:
         results = await asyncio.gather(*(m.evaluate(output, case, ctx) for m in self.members))
@@ -169,10 +168,6 @@ class AssertionSet:
         if self.weight == 0:
             passed = True
         return Grade(passed, score, reason, usage=usage) if usage else Grade(passed, score, reason)
-
-
-async def _never(seen: Seen, ctx: EvalContext) -> Grade:  # pragma: no cover - never graded
-    raise AssertionError("an assert-set grades through its members")
 
 
 def _build_set(spec: Spec, output_transform: str | None) -> AssertionSet:

@@ -180,14 +180,19 @@ class PromptfooAssertion:
         return grade
 
     def result(self, grade: Grade) -> EvalResult:
-        return EvalResult(
-            evaluator=self.name,
-            passed=grade.passed and grade.error is None,
-            score=grade.score,
-            reason=grade.reason,
-            error=grade.error,
-            evidence=grade.evidence,
-            suggested_fix=grade.suggested_fix,
-            weight=self.weight,
-            usage=grade.usage,
-        )
+        return as_result(self.name, self.weight, grade)
+
+
+def as_result(name: str, weight: float, grade: Grade) -> EvalResult:
+    """A grade as promptloop records it; an errored grade never passes."""
+    return EvalResult(
+        evaluator=name,
+        passed=grade.passed and grade.error is None,
+        score=grade.score,
+        reason=grade.reason,
+        error=grade.error,
+        evidence=grade.evidence,
+        suggested_fix=grade.suggested_fix,
+        weight=weight,
+        usage=grade.usage,
+    )
