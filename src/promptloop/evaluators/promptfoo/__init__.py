@@ -28,6 +28,7 @@ from promptloop.evaluators.promptfoo.core import (
     as_result,
 )
 from promptloop.evaluators.promptfoo.spec import Spec, parse
+from promptloop.models.base import Usage
 
 __all__ = ["SUPPORTED_TYPES", "UnsupportedAssertion", "build_assertion"]
 
@@ -150,9 +151,7 @@ class AssertionSet:
 
     async def grade_output(self, output: str, case: Case, ctx: EvalContext) -> Grade:
         results = await asyncio.gather(*(m.evaluate(output, case, ctx) for m in self.members))
-        usage = results[0].usage if results else None
-        for r in results[1:]:
-            usage = usage + r.usage if usage is not None else r.usage
+        usage = sum((r.usage for r in results), Usage())
         errors = [r for r in results if r.error is not None]
         if errors:
             return Grade.failed(f"{errors[0].evaluator}: {errors[0].reason}", usage)
@@ -165,9 +164,8 @@ class AssertionSet:
             passed = score >= self.threshold
             relation = "≥" if passed else "<"
             reason = f"Aggregate score {score:.2f} {relation} {self.threshold:g} threshold"
-        if self.weight == 0:
-            passed = True
-        return Grade(passed, score, reason, usage=usage) if usage else Grade(passed, score, reason)
+        # Unlike a single assertion, a set of weight 0 can still fail (as in promptfoo).
+        return Grade(passed, score, reason, usage=usage)
 
 
 def _build_set(spec: Spec, output_transform: str | None) -> AssertionSet:
