@@ -28,7 +28,9 @@ const cases = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
   const out = [];
   for (const c of cases) {
     try {
-      const r = await pf.assertions.runAssertion({
+      const run = c.assertion.type === 'assert-set'
+        ? pf.assertions.runAssertions : pf.assertions.runAssertion;
+      const r = await run({
         assertion: c.assertion, test: { vars: c.vars, assert: [c.assertion] },
         providerResponse: { output: c.output, cost: c.cost }, latencyMs: c.latencyMs,
         prompt: 'p',
@@ -106,6 +108,23 @@ ASSERTIONS: list[dict[str, Any]] = [
     {"type": "python", "value": "'0.4'"},
     {"type": "javascript", "value": "'true'"},
     {"type": "contains", "value": "zzz", "weight": 0},
+    {
+        "type": "assert-set",
+        "assert": [
+            {"type": "contains", "value": "o", "weight": 3},
+            {"type": "javascript", "value": "output.length / 40"},
+            {"type": "not-contains", "value": "kitten"},
+        ],
+    },
+    {
+        "type": "assert-set",
+        "threshold": 0.6,
+        "assert": [
+            {"type": "icontains", "value": "the"},
+            {"type": "contains", "value": "o", "weight": 2},
+            {"type": "contains", "value": "zzz", "weight": 0},
+        ],
+    },
     {"type": "latency", "threshold": 100},
     {"type": "cost", "threshold": 0.001},
 ]
@@ -116,7 +135,11 @@ def corpus() -> list[dict[str, Any]]:
     cases = []
     for assertion in ASSERTIONS:
         forms = [assertion]
-        if assertion["type"] not in NEGATABLE and "weight" not in assertion:
+        if (
+            assertion["type"] not in NEGATABLE
+            and "weight" not in assertion
+            and assertion["type"] != "assert-set"
+        ):
             forms.append({**assertion, "type": "not-" + assertion["type"]})
         for form in forms:
             for output in OUTPUTS:
