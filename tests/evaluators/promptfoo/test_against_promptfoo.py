@@ -351,3 +351,44 @@ def test_factuality_and_closedqa_agree_with_promptfoo_on_one_stub(
     ours = __import__("asyncio").run(evaluator.evaluate("Paris", case(), ctx))
     assert "error" not in expected, expected
     assert (ours.passed, ours.score) == (expected["pass"], expected["score"]), (ours, expected)
+
+
+@pytest.mark.parametrize("tenths", [3, 7, 9])
+def test_g_eval_agrees_with_promptfoo_on_one_stub(
+    serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tenths: int
+) -> None:
+    from promptloop.evaluators.base import EvalContext
+    from promptloop.evaluators.promptfoo import build_assertion
+    from promptloop.models.litellm_client import LiteLLMClient
+    from tests.evaluators.promptfoo.support import case
+
+    # The same grade, each tool asked in its own words: promptloop's judge (a 0-1 score),
+    # promptfoo's step generation, then promptfoo's evaluation (a 0-10 score).
+    ours = {"critique": "c", "passed": True, "score": tenths / 10}
+    rules = (
+        ("You grade the output of an AI assistant", json.dumps(ours)),
+        ("generate 3-4 concise evaluation steps", json.dumps({"steps": ["Check it."]})),
+        (r"(?s).*", json.dumps({"score": tenths, "reason": "r"})),
+    )
+    _, url = serve(answer_rules=rules)
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assertions: list[dict[str, Any]] = [
+        {"type": "g-eval", "value": "Coherent"},
+        {"type": "g-eval", "value": "Coherent", "threshold": 0.5},
+        {"type": "not-g-eval", "value": "Coherent"},
+        {"type": "g-eval", "value": ["Coherent", "Polite"], "threshold": 0.8},
+    ]
+    cases = [{"assertion": a, "output": "Paris", "vars": {}} for a in assertions]
+    theirs = promptfoo_verdicts(cases, tmp_path)
+    ctx = EvalContext(
+        judge=LiteLLMClient(api_key="sk-test"), judge_model="openai/stub", api_base=url
+    )
+    for raw, expected in zip(assertions, theirs, strict=True):
+        evaluator = build_assertion(raw, base_dir=tmp_path, where="pf.yaml:1")
+        result = __import__("asyncio").run(evaluator.evaluate("Paris", case(), ctx))
+        assert "error" not in expected, expected
+        assert (result.passed, result.score) == (
+            expected["pass"],
+            pytest.approx(expected["score"]),
+        ), (raw, result, expected)
