@@ -392,3 +392,42 @@ def test_g_eval_agrees_with_promptfoo_on_one_stub(
             expected["pass"],
             pytest.approx(expected["score"]),
         ), (raw, result, expected)
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "Why is the sky blue?"])
+def test_answer_relevance_agrees_with_promptfoo_on_one_stub(
+    serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, question: str
+) -> None:
+    from promptloop.evaluators.base import EvalContext
+    from promptloop.evaluators.promptfoo import build_assertion
+    from promptloop.models.litellm_client import LiteLLMClient
+    from tests.evaluators.promptfoo.support import case
+
+    # Both graders name the same question: promptloop asks once for a list, promptfoo
+    # three times for one; the relevance is the same mean cosine against the query.
+    rules = (
+        ("Write 3 questions", json.dumps({"questions": [question] * 3})),
+        ("Generate question for the given answer", question),
+    )
+    _, url = serve(answer_rules=rules)
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    vars = {"query": "what is the capital of france"}
+    assertions: list[dict[str, Any]] = [
+        {"type": "answer-relevance"},
+        {"type": "answer-relevance", "threshold": 0.9},
+        {"type": "not-answer-relevance"},
+    ]
+    cases = [{"assertion": a, "output": "Paris.", "vars": vars} for a in assertions]
+    theirs = promptfoo_verdicts(cases, tmp_path)
+    ctx = EvalContext(
+        judge=LiteLLMClient(api_key="sk-test"), judge_model="openai/stub", api_base=url
+    )
+    for raw, expected in zip(assertions, theirs, strict=True):
+        evaluator = build_assertion(raw, base_dir=tmp_path, where="pf.yaml:1")
+        result = __import__("asyncio").run(evaluator.evaluate("Paris.", case(**vars), ctx))
+        assert "error" not in expected, expected
+        assert (result.passed, result.score) == (
+            expected["pass"],
+            pytest.approx(expected["score"]),
+        ), (raw, result, expected)

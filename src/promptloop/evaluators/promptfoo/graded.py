@@ -337,7 +337,7 @@ def build_answer_relevance(spec: Spec) -> Grader:
             return Grade.failed(f"answer-relevance could not be evaluated: {exc}", response.usage)
         scores = [cosine(found.vectors[0], v) for v in found.vectors[1:]]
         score = sum(scores) / len(scores)
-        passed = score >= threshold
+        passed = score >= threshold - _EPSILON
         relation = "at least" if passed else "below"
         reason = (
             f"Relevance {score:.2f} is {relation} threshold {threshold:g}: the answer reads "
