@@ -166,7 +166,14 @@ def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
     help="Where to look for promptloop.yaml.",
 )
 @config_option
-@output_option
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write optimize-SUITE.json (every candidate and why it won or lost) and "
+    "SUITE.diff [default: ./promptloop-results]. The revised prompt goes next to the "
+    "prompt file.",
+)
 @model_option
 @click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")
 @click.option(
@@ -225,6 +232,9 @@ def optimize(
     model, and accepts a rewrite only if it beats the current prompt on validation cases it
     never saw. The chosen prompt is scored once on the test split at the end.
     """
+    from rich.console import Console
+    from rich.text import Text
+
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
     from promptloop.commands.run import RunOptions, default_output_dir
@@ -251,9 +261,15 @@ def optimize(
         feedback=cast("Feedback | None", feedback),
         in_place=in_place,
     )
+    err = Console(stderr=True, highlight=False)
+
+    def say(line: str) -> None:
+        # Rounds take a while on a small model: each step is told as it starts.
+        err.print(Text(f"optimize: {line}", style="dim"))
+
     with stop_on_signals() as stop:
         run_opts.stop = stop
-        outcome = execute_optimize(opts, default_output_dir(run_opts))
+        outcome = execute_optimize(opts, default_output_dir(run_opts), say)
         print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)

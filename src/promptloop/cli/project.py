@@ -19,7 +19,12 @@ def init(directory: Path) -> None:
 
     for path in write_starter(directory):
         click.echo(f"created {path}")
-    click.echo(f"Next: promptloop run {directory}")
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+    click.echo(
+        f"Next: {where}promptloop run   (12 cases, the embedded model when no key is set; "
+        "then edit prompts/summary.md and compare with `promptloop run --baseline HEAD` "
+        "once it is committed, or try `promptloop optimize`)"
+    )
 
 
 @cli.command()

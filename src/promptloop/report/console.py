@@ -182,6 +182,8 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
             f"Held-out test: {scores.test_fixed} fixed, {scores.test_broken} broken, "
             f"exact McNemar p = {scores.test_p_value:.3g}"
         )
+    if result.trajectory:
+        _print_candidates(console, outcome)
     accepted = sum(1 for c in result.trajectory if c.accepted)
     console.print(
         f"Candidates: {len(result.trajectory)} tried, {accepted} accepted · "
@@ -210,13 +212,8 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
     elif result.status == "error":
         console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
     elif any(c.val_after is not None for c in result.trajectory):
-        console.print(
-            Text(
-                "No candidate beat the current prompt on the validation cases, "
-                "so nothing is suggested.",
-                style="yellow",
-            )
-        )
+        # The rationale above already said no candidate beat it, and why.
+        console.print(Text("Nothing is suggested; the prompt file is unchanged.", style="yellow"))
     else:
         # Every reply was refused (or identical) before validation; say so, not "beaten".
         console.print(
@@ -226,6 +223,26 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
             )
         )
     console.print(f"Trajectory: {outcome.result_path}", soft_wrap=True)
+
+
+def _print_candidates(console: Console, outcome: OptimizeOutcome) -> None:
+    """Every candidate and why it won or lost: the reason to trust (or rerun) the answer."""
+    table = Table(title=f"{outcome.plan.name}: candidates", title_justify="left")
+    table.add_column("round", justify="right")
+    table.add_column("result")
+    table.add_column("validation", justify="right")
+    table.add_column("why", ratio=1)
+    for candidate in outcome.result.trajectory:
+        before, after = candidate.val_before, candidate.val_after
+        scores = f"{before.passes}→{after.passes}/{after.n}" if before and after else "—"
+        table.add_row(
+            f"{candidate.round}.{candidate.attempt}",
+            Text("accepted", style="green") if candidate.accepted else Text("lost", style="red"),
+            scores,
+            # The guards' and the optimizer's words are the model's: shown as text, not markup.
+            Text(_clip(candidate.why, 200)),
+        )
+    console.print(table)
 
 
 def _split(score: SplitScore | None) -> str:
