@@ -265,7 +265,7 @@ def optimize(
 
     def say(line: str) -> None:
         # Rounds take a while on a small model: each step is told as it starts.
-        err.print(Text(f"optimize: {line}", style="dim"))
+        err.print(Text(f"optimize: {line}", style="dim"), soft_wrap=True)
 
     with stop_on_signals() as stop:
         run_opts.stop = stop
