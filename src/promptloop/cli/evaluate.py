@@ -118,10 +118,10 @@ def _run_and_report(
         err.print(f"[yellow]{project.models.notice}[/yellow]")
     repeats = opts.repeat or project.loaded.config.repeat
     total = sum(len(p.cases) for p in project.plans) * repeats
-    # Only changed prompts run on the base too; unchanged and new ones run once.
-    total += sum(len(version.plan.cases) for version in project.baseline.versions) * repeats
+    # Only changed prompts run on the base too; such a case is done when both sides are.
+    sides = {version.plan.name: 2 for version in project.baseline.versions}
     try:
-        with progress_reporter(total, quiet=quiet) as progress:
+        with progress_reporter(total, quiet=quiet, sides=sides) as progress:
             opts.progress = progress
             result = execute_run(opts, project)
     except PromptloopError:
