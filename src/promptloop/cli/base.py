@@ -82,7 +82,7 @@ output_option = click.option(
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write results.json, junit.xml, report.md and report.html "
-    "[default: ./promptloop-results].",
+    "[default: promptloop-results/ in the project, beside promptloop.yaml].",
 )
 model_option = click.option(
     "--model",
@@ -128,13 +128,10 @@ def project_options(fn: F) -> F:
                 "--results",
                 "results_path",
                 type=click.Path(path_type=Path, dir_okay=False),
-                help="The run's results.json [default: ./promptloop-results/results.json].",
+                help="The run's results.json [default: promptloop-results/results.json in the "
+                "project, beside promptloop.yaml].",
             ),
         )
     ):
         fn = option(fn)
     return fn
-
-
-def results_or_default(results_path: Path | None) -> Path:
-    return results_path or Path.cwd() / "promptloop-results" / "results.json"

@@ -111,8 +111,8 @@ def _run_and_report(
     from promptloop.report.progress import progress_reporter
 
     preflight(project)
-    existed = default_output_dir(opts).exists()
-    out_dir = prepare_output_dir(default_output_dir(opts))
+    existed = default_output_dir(opts, project).exists()
+    out_dir = prepare_output_dir(default_output_dir(opts, project))
     err = Console(stderr=True)
     if project.models.notice:
         err.print(f"[yellow]{project.models.notice}[/yellow]")
@@ -237,7 +237,7 @@ def optimize(
 
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
-    from promptloop.commands.run import RunOptions, default_output_dir
+    from promptloop.commands.run import RunOptions
     from promptloop.optimize.packing import Feedback
     from promptloop.optimize.settings import ModeSetting
     from promptloop.report.console import print_optimization
@@ -269,7 +269,7 @@ def optimize(
 
     with stop_on_signals() as stop:
         run_opts.stop = stop
-        outcome = execute_optimize(opts, default_output_dir(run_opts), say)
+        outcome = execute_optimize(opts, say)
         print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
-from promptloop.commands.run import RunOptions, make_runner, preflight, project_for
+from promptloop.commands.run import (
+    RunOptions,
+    default_output_dir,
+    make_runner,
+    preflight,
+    project_for,
+)
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import Split, split_cases
 from promptloop.engine.runner import TemplateScorer
@@ -183,10 +189,11 @@ def revised_path(prompt_file: Path) -> Path:
 
 
 def execute_optimize(
-    opts: OptimizeOptions, output_dir: Path, progress: OptimizerProgress | None = None
+    opts: OptimizeOptions, progress: OptimizerProgress | None = None
 ) -> OptimizeOutcome:
     project = project_for(opts.run)
     plan = _pick_suite(project, opts.suite)
+    output_dir = default_output_dir(opts.run, project)
     prepare_output_dir(output_dir)
     result = run_optimizer(project, plan, opts, progress)
     prompt_file = project.loaded.root / plan.prompt.path

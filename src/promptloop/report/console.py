@@ -16,7 +16,7 @@ from promptloop.report.figures import (
     rate_with_interval,
 )
 from promptloop.report.headline import headline
-from promptloop.report.names import REVIEW_STATE, case_label
+from promptloop.report.names import REVIEW_STATE, case_label, case_labels
 from promptloop.wording import pct, plural
 
 if TYPE_CHECKING:
@@ -128,9 +128,10 @@ def _print_reviews(console: Console, suite: SuiteResult) -> None:
     table.add_column("by")
     table.add_column("note", max_width=70)
     table.add_column("stands")
+    labels = case_labels(suite.cases)
     for review in suite.reviews:
         table.add_row(
-            review.case_id,
+            Text(labels.get(review.case_id, review.case_id)),
             Text(review.verdict, style="green" if review.verdict == "good" else "red"),
             Text(review.by),
             Text(_clip(review.note, 160) if review.note else "—"),
