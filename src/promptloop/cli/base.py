@@ -112,17 +112,21 @@ def stdout_console() -> Console:
     return console
 
 
+# One spelling for the project folder in every command (`run DIR` is the deprecated one).
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=".",
+    help="The project: the folder with promptloop.yaml, or one below it [default: here].",
+)
+
+
 def project_options(fn: F) -> F:
     """--dir, --config and --results, for commands that read a run's results.json."""
     for option in reversed(
         (
-            click.option(
-                "--dir",
-                "directory",
-                type=click.Path(path_type=Path, file_okay=False, exists=True),
-                default=".",
-                help="Project directory [default: here].",
-            ),
+            dir_option,
             config_option,
             click.option(
                 "--results",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -13,6 +14,7 @@ from promptloop.cli.base import (
     cli,
     concurrency_option,
     config_option,
+    dir_option,
     friendly_errors,
     model_option,
     no_cache_option,
@@ -25,12 +27,17 @@ if TYPE_CHECKING:
     from promptloop.commands.run import RunOptions
     from promptloop.engine.results import RunResult
     from promptloop.project.loader import Project
+    from promptloop.report.console import Show
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument(
-    "directory", type=click.Path(path_type=Path, file_okay=False, exists=True), default="."
+    "old_directory",
+    metavar="[DIR]",
+    required=False,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
 )
+@dir_option
 @config_option
 @output_option
 @model_option
@@ -61,9 +68,23 @@ if TYPE_CHECKING:
     help="Also write every verdict as OpenTelemetry (OTLP JSON lines) to this file; with "
     "OTEL_EXPORTER_OTLP_ENDPOINT set they are sent there.",
 )
+@click.option(
+    "--show",
+    type=click.Choice(["failing", "broken", "all"]),
+    default="failing",
+    show_default=True,
+    help="Which cases to list: failing (and errored), broken since --baseline, or all.",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List every such case in full, not the first 8 with their text cut short.",
+)
 @quiet_option
 @friendly_errors
 def run(
+    old_directory: Path | None,
     directory: Path,
     config_path: Path | None,
     output_dir: Path | None,
@@ -75,11 +96,18 @@ def run(
     baseline: str | None,
     shard: str | None,
     otel_file: Path | None,
+    show: str,
+    verbose: bool,
     quiet: bool,
 ) -> None:
-    """Run the eval suites in DIRECTORY (default: here) and write the reports."""
+    """Run the eval suites of the project in --dir (default: here) and write the reports.
+
+    DIR as an argument still works but is deprecated: every command takes --dir.
+    """
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.run import RunOptions, project_for
+
+    directory = _one_directory(old_directory, directory)
 
     opts = RunOptions(
         start_dir=directory,
@@ -95,11 +123,38 @@ def run(
     )
     with stop_on_signals() as stop:
         opts.stop = stop
-        sys.exit(_run_and_report(opts, project_for(opts), quiet, otel_file))
+        listing = Listing(cast("Show", show), verbose)
+        sys.exit(_run_and_report(opts, project_for(opts), quiet, otel_file, listing))
+
+
+def _one_directory(old_directory: Path | None, directory: Path) -> Path:
+    """`run DIR` from before every command took --dir: it still works, and says so."""
+    if old_directory is None:
+        return directory
+    if directory != Path("."):
+        raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
+    click.echo(
+        f"promptloop: `run {old_directory}` is deprecated; write `run --dir {old_directory}` "
+        "(every command takes --dir)",
+        err=True,
+    )
+    return old_directory
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which cases the console lists after the tables, and whether in full."""
+
+    show: Show = "failing"
+    verbose: bool = False
 
 
 def _run_and_report(
-    opts: RunOptions, project: Project, quiet: bool, otel_file: Path | None = None
+    opts: RunOptions,
+    project: Project,
+    quiet: bool,
+    otel_file: Path | None = None,
+    listing: Listing | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -131,8 +186,11 @@ def _run_and_report(
         raise
     paths = write_reports(result, out_dir)
     _export_telemetry(result, otel_file)
-    print_run(result, stdout_console())
+    listing = listing or Listing()
+    print_run(result, stdout_console(), show=listing.show, verbose=listing.verbose)
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
+    if not existed and not quiet:
+        click.echo(_first_run_note(project, out_dir))
     if opts.stop is not None and opts.stop.requested:
         # A signal after the last case still ends the process the way it asked for.
         if result.incomplete:
@@ -143,6 +201,33 @@ def _run_and_report(
             )
         return opts.stop.exit_code
     return exit_code_for(result, project.loaded.config.gate)
+
+
+def _first_run_note(project: Project, out_dir: Path) -> str:
+    """What just happened, said once: the first time a run writes its reports here."""
+    from promptloop.wording import plural
+
+    config = project.loaded.config
+    if len(project.plans) == 1:
+        plan = project.plans[0]
+        suite = next(s for s in config.suites if s.name == plan.name)
+        where = suite.dataset if isinstance(suite.dataset, str) else "the config"
+        what = (
+            f"each of the {plural(len(plan.cases), 'case')} in {where} through {suite.prompt}"
+        )
+    else:
+        what = f"the cases of {plural(len(project.plans), 'suite')} through their prompts"
+    cached = (
+        f" Answers are cached in {config.cache.dir}/, so a rerun asks only what changed."
+        if config.cache.enabled
+        else ""
+    )
+    return (
+        f"What just happened: promptloop sent {what} to {project.models.model}, checked "
+        f"every answer with the evaluators, and wrote the reports to {out_dir}/ "
+        f"(`promptloop view` opens report.html).{cached} Next: edit the prompt and run "
+        "again; once the prompt is committed, `--baseline HEAD` compares an edit with it."
+    )
 
 
 def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
@@ -157,14 +242,7 @@ def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("suite", required=False)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=".",
-    show_default=True,
-    help="Where to look for promptloop.yaml.",
-)
+@dir_option
 @config_option
 @click.option(
     "--output-dir",
@@ -322,11 +400,13 @@ def merge(
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option(
+    "--dir",
     "--working-directory",
+    "working_directory",
     type=click.Path(path_type=Path, file_okay=False),
     default=".",
     show_default=True,
-    help="Folder holding promptloop.yaml.",
+    help="Folder holding promptloop.yaml (--working-directory is the Action input's name).",
 )
 @config_option
 @output_option
