@@ -124,21 +124,28 @@ def run(
     with stop_on_signals() as stop:
         opts.stop = stop
         listing = Listing(cast("Show", show), verbose)
-        sys.exit(_run_and_report(opts, project_for(opts), quiet, otel_file, listing))
+        code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
+    _deprecated(old_directory)
+    sys.exit(code)
 
 
 def _one_directory(old_directory: Path | None, directory: Path) -> Path:
-    """`run DIR` from before every command took --dir: it still works, and says so."""
+    """`run DIR` from before every command took --dir: it still works (see ``_deprecated``)."""
     if old_directory is None:
         return directory
     if directory != Path("."):
         raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
-    click.echo(
-        f"promptloop: `run {old_directory}` is deprecated; write `run --dir {old_directory}` "
-        "(every command takes --dir)",
-        err=True,
-    )
     return old_directory
+
+
+def _deprecated(old_directory: Path | None) -> None:
+    # Said after the run, so an error stays the one line on stderr it always was.
+    if old_directory is not None:
+        click.echo(
+            f"promptloop: `run {old_directory}` is deprecated; write "
+            f"`run --dir {old_directory}` (every command takes --dir)",
+            err=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -212,9 +219,7 @@ def _first_run_note(project: Project, out_dir: Path) -> str:
         plan = project.plans[0]
         suite = next(s for s in config.suites if s.name == plan.name)
         where = suite.dataset if isinstance(suite.dataset, str) else "the config"
-        what = (
-            f"each of the {plural(len(plan.cases), 'case')} in {where} through {suite.prompt}"
-        )
+        what = f"each of the {plural(len(plan.cases), 'case')} in {where} through {suite.prompt}"
     else:
         what = f"the cases of {plural(len(project.plans), 'suite')} through their prompts"
     cached = (
