@@ -98,7 +98,7 @@ def test_non_improving_optimizer_suggests_nothing(project: Path) -> None:
     register_script("optimizer", optimizer_reply(reworded))
     res = invoke(project)
     assert res.exit_code == 0, res.output
-    assert "Nothing is suggested" in res.output
+    assert "nothing is suggested" in res.output
     assert not (project / "prompts" / "greet.optimized.md").exists()
     assert not (project / "out" / "greetings.diff").exists()
     payload = json.loads((project / "out" / "optimize-greetings.json").read_text())
@@ -171,7 +171,7 @@ def test_optimize_tells_each_round_and_why_each_candidate_lost(project: Path) ->
     # beat" once.
     assert "greetings: candidates" in res.stdout
     assert res.stdout.lower().count("no candidate beat") == 1
-    assert "Nothing is suggested" in res.stdout
+    assert "nothing is suggested" in res.stdout
 
 
 def test_optimize_output_dir_help_names_what_it_writes() -> None:

@@ -283,7 +283,7 @@ def print_optimization(outcome: OptimizeOutcome, console: Console) -> None:
         console.print(Text("The optimizer failed; nothing is suggested.", style="magenta"))
     elif any(c.val_after is not None for c in result.trajectory):
         # The rationale above already said no candidate beat it, and why.
-        console.print(Text("Nothing is suggested; the prompt file is unchanged.", style="yellow"))
+        console.print(Text("The prompt file is unchanged: nothing is suggested.", style="yellow"))
     else:
         # Every reply was refused (or identical) before validation; say so, not "beaten".
         console.print(
