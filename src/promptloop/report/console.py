@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +34,8 @@ def _clip(text: str | None, limit: int = 100) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
-# Narrower than this, the summary is one block per suite instead of a ten-column table.
+# Narrower than this, or too narrow for the table's cells whole, the summary is one block
+# per suite instead of a table whose figures wrap mid-number.
 WIDE_SUMMARY = 100
 # What `--show` lists below the tables.
 Show = Literal["failing", "broken", "all"]
@@ -63,7 +65,18 @@ def _print_summary(result: RunResult, console: Console) -> None:
     rows = [_summary_row(result, suite) for suite in result.suites]
     if not rows:
         return
-    if console.width < WIDE_SUMMARY:
+    summary = Table(title="promptloop results", title_justify="left")
+    for name in rows[0]:
+        summary.add_column(
+            name,
+            justify="left" if name in ("suite", "model", "verdict") else "right",
+            overflow="fold",
+        )
+    for row in rows:
+        summary.add_row(*row.values())
+    natural = Measurement.get(console, console.options.update_width(10_000), summary)
+    fits = natural.maximum <= console.width
+    if console.width < WIDE_SUMMARY or not fits:
         # A ten-column table cut to 80 columns loses the figures; a block per suite wraps.
         console.print(Text("promptloop results", style="italic"))
         for row in rows:
@@ -81,15 +94,6 @@ def _print_summary(result: RunResult, console: Console) -> None:
             for line in lines:
                 console.print(Text(f"  {line}"), highlight=False)
         return
-    summary = Table(title="promptloop results", title_justify="left")
-    for name in rows[0]:
-        summary.add_column(
-            name,
-            justify="left" if name in ("suite", "model", "verdict") else "right",
-            overflow="fold",
-        )
-    for row in rows:
-        summary.add_row(*row.values())
     console.print(summary)
 
 
