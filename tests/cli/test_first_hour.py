@@ -165,3 +165,32 @@ def _console_of_width(width: int) -> Any:
         return Console(width=width)
 
     return make
+
+
+def test_a_long_case_name_is_cut_before_its_folders_never_its_line() -> None:
+    from promptloop.report.console import shorten_label
+
+    long = "suites/customer-support/escalations/evals/very-long-dataset-name.jsonl:1234"
+    short = shorten_label(long, 40)
+    assert short.endswith(".jsonl:1234") and short.startswith("…") and len(short) == 40
+    assert shorten_label("evals/x.jsonl:3") == "evals/x.jsonl:3"
+
+
+def test_view_finds_the_report_run_wrote_from_anywhere_in_the_project(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke("run", "--dir", str(project))
+    monkeypatch.chdir(project / "evals")
+    shown = invoke("view", "--no-open")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.strip().endswith("notes/promptloop-results/report.html")
+
+
+def test_calibrate_inside_the_project_reads_what_run_wrote(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke("run", "--dir", str(project))
+    monkeypatch.chdir(project / "prompts")
+    calibrated = invoke("calibrate")
+    assert calibrated.exit_code == 0, calibrated.output
+    assert "run `promptloop run` first" not in calibrated.output
