@@ -139,3 +139,23 @@ def project_options(fn: F) -> F:
     ):
         fn = option(fn)
     return fn
+
+
+def one_directory(old_directory: Path | None, directory: Path) -> Path:
+    """`run DIR`, from before every command took --dir, still works (and says so: see
+    ``deprecated_directory``)."""
+    if old_directory is None:
+        return directory
+    if directory != Path("."):
+        raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
+    return old_directory
+
+
+def deprecated_directory(old_directory: Path | None) -> None:
+    # Said after the run, so an error stays the one line on stderr it always was.
+    if old_directory is not None:
+        click.echo(
+            f"promptloop: `run {old_directory}` is deprecated; write "
+            f"`run --dir {old_directory}` (every command takes --dir)",
+            err=True,
+        )

@@ -14,10 +14,12 @@ from promptloop.cli.base import (
     cli,
     concurrency_option,
     config_option,
+    deprecated_directory,
     dir_option,
     friendly_errors,
     model_option,
     no_cache_option,
+    one_directory,
     output_option,
     quiet_option,
     stdout_console,
@@ -107,7 +109,7 @@ def run(
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.run import RunOptions, project_for
 
-    directory = _one_directory(old_directory, directory)
+    directory = one_directory(old_directory, directory)
 
     opts = RunOptions(
         start_dir=directory,
@@ -125,27 +127,8 @@ def run(
         opts.stop = stop
         listing = Listing(cast("Show", show), verbose)
         code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
-    _deprecated(old_directory)
+    deprecated_directory(old_directory)
     sys.exit(code)
-
-
-def _one_directory(old_directory: Path | None, directory: Path) -> Path:
-    """`run DIR` from before every command took --dir: it still works (see ``_deprecated``)."""
-    if old_directory is None:
-        return directory
-    if directory != Path("."):
-        raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
-    return old_directory
-
-
-def _deprecated(old_directory: Path | None) -> None:
-    # Said after the run, so an error stays the one line on stderr it always was.
-    if old_directory is not None:
-        click.echo(
-            f"promptloop: `run {old_directory}` is deprecated; write "
-            f"`run --dir {old_directory}` (every command takes --dir)",
-            err=True,
-        )
 
 
 @dataclass(frozen=True)
@@ -197,7 +180,9 @@ def _run_and_report(
     print_run(result, stdout_console(), show=listing.show, verbose=listing.verbose)
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
     if not existed and not quiet:
-        click.echo(_first_run_note(project, out_dir))
+        from promptloop.report.first_run import first_run_note
+
+        click.echo(first_run_note(project, out_dir))
     if opts.stop is not None and opts.stop.requested:
         # A signal after the last case still ends the process the way it asked for.
         if result.incomplete:
@@ -208,31 +193,6 @@ def _run_and_report(
             )
         return opts.stop.exit_code
     return exit_code_for(result, project.loaded.config.gate)
-
-
-def _first_run_note(project: Project, out_dir: Path) -> str:
-    """What just happened, said once: the first time a run writes its reports here."""
-    from promptloop.wording import plural
-
-    config = project.loaded.config
-    if len(project.plans) == 1:
-        plan = project.plans[0]
-        suite = next(s for s in config.suites if s.name == plan.name)
-        where = suite.dataset if isinstance(suite.dataset, str) else "the config"
-        what = f"each of the {plural(len(plan.cases), 'case')} in {where} through {suite.prompt}"
-    else:
-        what = f"the cases of {plural(len(project.plans), 'suite')} through their prompts"
-    cached = (
-        f" Answers are cached in {config.cache.dir}/, so a rerun asks only what changed."
-        if config.cache.enabled
-        else ""
-    )
-    return (
-        f"What just happened: promptloop sent {what} to {project.models.model}, checked "
-        f"every answer with the evaluators, and wrote the reports to {out_dir}/ "
-        f"(`promptloop view` opens report.html).{cached} Next: edit the prompt and run "
-        "again; once the prompt is committed, `--baseline HEAD` compares an edit with it."
-    )
 
 
 def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
