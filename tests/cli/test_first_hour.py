@@ -140,7 +140,8 @@ def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None
     everything = invoke("run", "--dir", str(project), "--show", "all")
     assert "every case (12)" in everything.stdout
     broken = invoke("run", "--dir", str(project), "--show", "broken")
-    assert "broken since the baseline" not in broken.stdout
+    assert "failing cases (12)" not in broken.stdout
+    assert "--show broken lists cases broken since a baseline: add --baseline REF" in broken.stdout
     assert config.is_file()
 
 

@@ -135,6 +135,11 @@ def print_run(
         limit = None if verbose else max_failures
         for title, listed in _listings(result, suite, show):
             _print_cases(console, f"{suite.name}: {title} ({len(listed)})", listed, limit)
+    if show == "broken" and not result.comparisons:
+        console.print(
+            Text("--show broken lists cases broken since a baseline: add --baseline REF."),
+            style="yellow",
+        )
 
     for name, comparison in result.comparisons.items():
         console.print(
