@@ -44,6 +44,14 @@ class CaseFinished:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """The model answered a case; its evaluators (and judges) are still to run."""
+
+    suite: str
+    variant: str
+
+
+@dataclass(frozen=True)
 class MoreWork:
     """Cases added after the run started (the gate's confirmation runs)."""
 
@@ -51,7 +59,7 @@ class MoreWork:
     note: str
 
 
-ProgressEvent = CaseFinished | MoreWork
+ProgressEvent = CaseFinished | Answered | MoreWork
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -231,6 +239,8 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
+        if self._progress is not None:
+            self._progress(Answered(plan.name, variant))
         prompt_text = "\n\n".join(m.content for m in rendered.messages)
         ctx = EvalContext(
             judge=self._client,
