@@ -208,7 +208,9 @@ def test_a_var_file_over_the_prompt_limit_is_refused_before_reading(tmp_path: Pa
     (tmp_path / "big.txt").write_text("x" * ((1 << 20) + 10))
     with pytest.raises(UserError) as raised:
         _run(tmp_path, "tests:\n  - vars:\n      doc: file://big.txt\n")
-    assert str(raised.value).startswith("big.txt: a file is 1.0 MB; promptloop reads")
+    assert str(raised.value).startswith(
+        "big.txt: var file is 1.0 MB; promptloop reads var files of up to 1.0 MB"
+    )
 
 
 def test_defaults_and_scenarios_merge_like_promptfoo(tmp_path: Path) -> None:
@@ -247,3 +249,50 @@ def test_csv_cells_in_promptfoos_mini_language() -> None:
     assert assertion_from_cell("Just text: here") == {"type": "equals", "value": "Just text: here"}
     with pytest.raises(ValueError, match="quoted item is not closed"):
         assertion_from_cell('contains-any:"open')
+
+
+def test_a_scenario_with_an_empty_tests_list_runs_nothing(tmp_path: Path) -> None:
+    text = (
+        "tests:\n  - vars: {q: plain}\n"
+        "scenarios:\n  - config: [{vars: {lang: fr}}]\n    tests: []\n"
+        "  - config: [{vars: {lang: de}}]\n"
+    )
+    assert [t.vars for t in _run(tmp_path, text)] == [{"q": "plain"}, {"lang": "de"}]
+
+
+def test_jsonl_rows_are_named_only_when_the_file_is_the_tests(tmp_path: Path) -> None:
+    (tmp_path / "rows.jsonl").write_text(
+        '{"vars": {"q": 1}, "description": "mine"}\n\n{"vars": {"q": 2}}\n'
+    )
+    alone = _run(tmp_path, "tests: file://rows.jsonl\n")
+    listed = _run(tmp_path, "tests:\n  - file://rows.jsonl\n")
+    # promptfoo's standalone reader names every JSONL row, over its own description
+    assert [t.description for t in alone] == ["Row #1", "Row #2"]
+    assert [t.description for t in listed] == ["mine", None]
+    assert [t.source for t in listed] == ["rows.jsonl:1", "rows.jsonl:3"]
+
+
+def test_a_vars_file_is_read_with_or_without_its_scheme(tmp_path: Path) -> None:
+    (tmp_path / "v.yaml").write_text("q: from the file\n")
+    for written in ("v.yaml", "file://v.yaml", "[file://v.yaml]"):
+        (test,) = _run(tmp_path, f"tests:\n  - vars: {written}\n")
+        assert test.vars == {"q": "from the file"}
+
+
+def test_var_expansion_can_be_turned_off(tmp_path: Path) -> None:
+    text = "tests:\n  - vars: {q: [a, b]}\n    options: {disableVarExpansion: true}\n"
+    (test,) = _run(tmp_path, text)
+    assert test.vars == {"q": ["a", "b"]}
+
+
+def test_the_files_of_one_config_are_read_up_to_a_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pf_tests, "MAX_TOTAL_BYTES", 100)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.csv").write_text("q\n" + "x" * 60 + "\n")
+    with pytest.raises(UserError) as raised:
+        _run(tmp_path, "tests: [file://a.csv, file://b.csv]\n")
+    assert str(raised.value) == (
+        "b.csv: the tests' files hold more than 0 MB together; promptloop stops reading here"
+    )

@@ -7,6 +7,8 @@ written in YAML. A cell promptfoo would refuse is one ``file:line`` error naming
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -150,6 +152,35 @@ def assertion_from_cell(expected: str) -> dict[str, Any]:
 
 def _without_none(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v is not None}
+
+
+def csv_tests(text: str, shown: str) -> list[tuple[dict[str, Any], str]]:
+    """A tests CSV's rows as raw tests (unnamed ones "Row #N"), each with its ``file:line``."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    tests: list[tuple[dict[str, Any], str]] = []
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        columns = [c.strip() for c in header]
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if len(row) != len(columns):
+                raise UserError(
+                    f"this row has {len(row)} cells; the header has {len(columns)} columns",
+                    path=shown,
+                    line=line,
+                )
+            at = f"{shown}:{line}"
+            test = test_from_row(dict(zip(columns, row, strict=True)), at)
+            test.setdefault("description", f"Row #{len(tests) + 1}")
+            tests.append((test, at))
+    except csv.Error as error:
+        raise UserError(f"invalid CSV: {error}", path=shown, line=reader.line_num) from None
+    return tests
 
 
 def test_from_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:

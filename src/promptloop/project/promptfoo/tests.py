@@ -18,9 +18,7 @@ capped.
 
 from __future__ import annotations
 
-import csv
 import glob
-import io
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,7 +29,7 @@ from typing import Any
 from promptloop.bounds import MAX_DATASET_BYTES, MAX_PROMPT_BYTES, check_file_size
 from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
-from promptloop.project.promptfoo.csv_tests import test_from_row
+from promptloop.project.promptfoo.csv_tests import csv_tests
 from promptloop.yamlpos import PathKey, format_loc, load_data_file, suggest
 
 Where = Callable[[PathKey], str]
@@ -39,8 +37,9 @@ Where = Callable[[PathKey], str]
 # Tests after defaultTest, scenarios and var arrays are expanded; each one runs once per
 # prompt and provider, so this is already far more calls than any review should make.
 MAX_TESTS = 20_000
-# Files one glob may name.
+# Files one glob may name, and bytes all the files of one config's tests may hold.
 MAX_GLOB_FILES = 1_000
+MAX_TOTAL_BYTES = 256 << 20
 
 _TEST_KEYS = ("description", "vars", "assert", "options", "threshold", "metadata")
 _UNSUPPORTED_KEYS = {
@@ -125,11 +124,17 @@ class _Reader:
         self.base_dir = base_dir
         self.where = where
         self.count = 0
+        self.bytes_read = 0
+        # A file var's content, read once however many tests name it.
+        self.loaded: dict[Path, str] = {}
 
     # --- errors and paths --------------------------------------------------------------
 
-    def fail(self, message: str, loc: PathKey) -> UserError:
-        return UserError(message, path=self.where(loc), key=format_loc(loc) or None)
+    def fail(self, message: str, at: PathKey | str) -> UserError:
+        """An error at a key path of the config, or at a data file's ``file:line``."""
+        if isinstance(at, str):
+            return UserError(message, path=at)
+        return UserError(message, path=self.where(at), key=format_loc(at) or None)
 
     def shown(self, path: Path) -> str:
         try:
@@ -137,7 +142,7 @@ class _Reader:
         except ValueError:
             return path.as_posix()
 
-    def glob(self, pattern: str, base: Path, loc: PathKey) -> list[Path]:
+    def glob(self, pattern: str, base: Path, loc: PathKey | str) -> list[Path]:
         """The files ``pattern`` (``file://`` optional) names under ``base``, sorted; one
         that names none is an error, not an empty list."""
         name = pattern.removeprefix("file://")
@@ -157,15 +162,21 @@ class _Reader:
             )
         return files
 
-    def read(self, path: Path, limit: int = MAX_DATASET_BYTES) -> str:
+    def read(self, path: Path, what: str = "test file", limit: int = MAX_DATASET_BYTES) -> str:
         shown = self.shown(path)
-        check_file_size(
-            path, limit, "a test file" if limit == MAX_DATASET_BYTES else "a file", shown
-        )
+        check_file_size(path, limit, what, shown)
         try:
-            return path.read_text(encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise UserError(f"cannot read it: {error}", path=shown) from None
+        self.bytes_read += len(text)
+        if self.bytes_read > MAX_TOTAL_BYTES:
+            raise UserError(
+                f"the tests' files hold more than {MAX_TOTAL_BYTES >> 20} MB together; "
+                "promptloop stops reading here",
+                path=shown,
+            )
+        return text
 
     # --- tests ---------------------------------------------------------------------------
 
@@ -195,7 +206,9 @@ class _Reader:
                 raise self.fail("a test is a mapping (vars, assert, ...) or a file path", item_loc)
         return out
 
-    def test_files(self, pattern: str, base: Path, loc: PathKey, *, standalone: bool) -> list[_Raw]:
+    def test_files(
+        self, pattern: str, base: Path, loc: PathKey | str, *, standalone: bool
+    ) -> list[_Raw]:
         name = pattern.removeprefix("file://")
         if name.startswith(("https://", "http://", "huggingface://", "langfuse://", "az://")):
             raise self.fail(
@@ -221,11 +234,11 @@ class _Reader:
         shown = self.shown(path)
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            return self.csv_tests(path)
+            return [_Raw(test, at, path.parent) for test, at in csv_tests(self.read(path), shown)]
         if suffix == ".jsonl":
-            rows = [(line, value) for line, value in json_lines(self.read(path), shown)]
-            tests = []
-            for number, (line, value) in enumerate(rows, start=1):
+            tests: list[_Raw] = []
+            lines = json_lines(self.read(path), shown)
+            for number, (line, value) in enumerate(lines, start=1):
                 if not isinstance(value, dict):
                     raise UserError("a JSONL test is a JSON object", path=shown, line=line)
                 if standalone:
@@ -241,7 +254,7 @@ class _Reader:
                 item_line = located.line_for((index,) if isinstance(data, list) else ())
                 at = f"{shown}:{item_line}" if item_line else shown
                 if isinstance(item, str):
-                    found.extend(self.test_files(item, path.parent, (), standalone=False))
+                    found.extend(self.test_files(item, path.parent, at, standalone=False))
                     continue
                 if not isinstance(item, dict):
                     raise UserError("a test is a mapping (vars, assert, ...)", path=at)
@@ -252,34 +265,6 @@ class _Reader:
         raise UserError(
             "promptloop reads tests from .csv, .json, .jsonl, .yaml and .yml files", path=shown
         )
-
-    def csv_tests(self, path: Path) -> list[_Raw]:
-        shown = self.shown(path)
-        reader = csv.reader(io.StringIO(self.read(path), newline=""))
-        try:
-            header = next(reader, None)
-            if header is None:
-                return []
-            columns = [c.strip() for c in header]
-            tests: list[_Raw] = []
-            start = reader.line_num + 1
-            for row in reader:
-                line, start = start, reader.line_num + 1
-                if not row:
-                    continue
-                if len(row) != len(columns):
-                    raise UserError(
-                        f"this row has {len(row)} cells; the header has {len(columns)} columns",
-                        path=shown,
-                        line=line,
-                    )
-                at = f"{shown}:{line}"
-                test = test_from_row(dict(zip(columns, row, strict=True)), at)
-                test.setdefault("description", f"Row #{len(tests) + 1}")
-                tests.append(_Raw(test, at, path.parent))
-        except csv.Error as error:
-            raise UserError(f"invalid CSV: {error}", path=shown, line=reader.line_num) from None
-        return tests
 
     def test(self, data: dict[str, Any], source: str, base: Path, loc: PathKey | None) -> _Raw:
         """promptfoo's ``readTest``: the keys checked, vars read from their files."""
@@ -316,7 +301,7 @@ class _Reader:
         """``vars: vars.yaml`` (or a list of paths and globs): the files' mappings merged."""
         merged: dict[str, Any] = {}
         for pattern in [value] if isinstance(value, str) else value:
-            at = (*loc, "vars") if loc is not None else ()
+            at: PathKey | str = (*loc, "vars") if loc is not None else source
             try:
                 paths = self.glob(pattern, base, at)
             except UserError as error:
@@ -372,27 +357,23 @@ class _Reader:
             tests = scenario.get("tests")
             if isinstance(tests, str):
                 tests = self.structured(tests, self.base_dir, (*at, "tests"))
-            raws = self.tests(tests, (*at, "tests")) or [_Raw({}, self.where(at), self.base_dir)]
+            # promptfoo: a scenario without tests runs its config alone; an empty list, nothing
+            raws = (
+                [_Raw({}, self.where(at), self.base_dir)]
+                if tests is None
+                else self.tests(tests, (*at, "tests"))
+            )
             config = scenario.get("config")
             if not isinstance(config, list) or not all(isinstance(c, Mapping) for c in config):
                 raise self.fail(
                     "a scenario's config is a list of mappings (vars, assert, ...)", (*at, "config")
                 )
             for data_index, data in enumerate(config):
-                self.test(
-                    dict(data),
-                    self.where((*at, "config", data_index)),
-                    self.base_dir,
-                    (*at, "config", data_index),
-                )
+                data_loc = (*at, "config", data_index)
+                entry = self.test(dict(data), self.where(data_loc), self.base_dir, data_loc)
                 for raw in raws:
-                    out.append(
-                        _Raw(
-                            _merge_scenario(default.data, dict(data), raw.data, number),
-                            raw.source,
-                            raw.base,
-                        )
-                    )
+                    merged = _merge_scenario(default.data, entry.data, raw.data, number)
+                    out.append(_Raw(merged, raw.source, raw.base))
                 number += 1
         return out
 
@@ -424,6 +405,7 @@ class _Reader:
         vars = {**(base.get("vars") or {}), **(test.get("vars") or {})}
         if options.get("disableVarExpansion"):
             combinations: list[dict[str, Any]] = [vars]
+            self.count += 1
         else:
             combinations = self.combinations(vars, raw.source)
         for combination in combinations:
@@ -443,7 +425,7 @@ class _Reader:
         for key, value in vars.items():
             if isinstance(value, str) and value.startswith("file://"):
                 try:
-                    paths = self.glob(value, self.base_dir, ())
+                    paths = self.glob(value, self.base_dir, source)
                 except UserError as error:
                     raise UserError(error.message, path=source, key=f"vars.{key}") from None
                 values: list[Any] = [f"file://{self.shown(p)}" for p in paths]
@@ -486,11 +468,13 @@ class _Reader:
                 key=f"vars.{key}",
             )
         path = self.base_dir / name
-        text = self.read(path, MAX_PROMPT_BYTES)
-        if suffix in (".yaml", ".yml"):
-            _, located = load_data_file(text, self.shown(path), is_json=False)
-            return json.dumps(located.data, ensure_ascii=False, separators=(",", ":"))
-        return text.strip()
+        if path not in self.loaded:
+            text = self.read(path, "var file", MAX_PROMPT_BYTES)
+            if suffix in (".yaml", ".yml"):
+                _, located = load_data_file(text, self.shown(path), is_json=False)
+                text = json.dumps(located.data, ensure_ascii=False, separators=(",", ":"))
+            self.loaded[path] = text.strip()
+        return self.loaded[path]
 
 
 def _merge_scenario(
