@@ -53,9 +53,16 @@ def _theirs(row: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         "assert": canonical(case.get("assert") or []),
         "threshold": None if case.get("threshold") is None else float(case["threshold"]),
         "metadata": case.get("metadata") or {},
-        "options": case.get("options") or {},
+        # an empty CSV __prefix/__suffix is no prefix to promptfoo (it falls back on the
+        # defaultTest's): promptloop leaves it out
+        "options": {
+            k: v for k, v in (case.get("options") or {}).items() if v != "" or k not in _AFFIXES
+        },
         "vars": canonical(vars),
     }
+
+
+_AFFIXES = ("prefix", "suffix")
 
 
 def _content(value: Any, base_dir: Path) -> Any:

@@ -56,8 +56,6 @@ def _graded_by_a_model(assertion: dict[str, Any]) -> bool:
 def _verdicts() -> Iterator[Any]:
     for case in recorded():
         for row in case.results:
-            if not isinstance(row["output"], str):
-                continue  # options.transform made the graded output an object
             for index, verdict in enumerate(row["assertions"]):
                 assertion = verdict["assertion"]
                 if _graded_by_a_model(assertion):
@@ -73,10 +71,12 @@ def _grade(case: Recorded, row: dict[str, Any], assertion: dict[str, Any]) -> Ev
     evaluator = build_assertion(
         assertion,
         base_dir=case.base_dir,
-        where=lambda path: f"{case.config.name}:{case.located.line_for(path) or 1}",
+        where=f"{case.config.name}:{case.located.line_for(('tests',)) or 1}",
+        output_transform=(row["test_case"].get("options") or {}).get("transform"),
     )
     subject = Case(id=f"t{row['test']}", vars=row["vars"] or {})
-    return asyncio.run(evaluator.evaluate(row["output"], subject, CTX))
+    # the model's own answer: a test's options.transform is the evaluator's to apply
+    return asyncio.run(evaluator.evaluate(row["model_output"], subject, CTX))
 
 
 @pytest.mark.parametrize(("case", "row", "verdict"), VERDICTS)

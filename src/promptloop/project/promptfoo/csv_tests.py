@@ -205,7 +205,9 @@ def test_from_row(row: Mapping[str, Any], where: str) -> dict[str, Any]:
                 except ValueError as error:
                     raise UserError(f"{error} in {value.strip()!r}", path=where, key=key) from None
         elif key in ("__prefix", "__suffix"):
-            options[key[2:]] = value
+            # promptfoo reads an empty cell as no prefix (``prefix || defaultTest's``)
+            if value:
+                options[key[2:]] = value
         elif key == "__description":
             if value:
                 test["description"] = value
