@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from promptloop.dataset.cases import Case
+from promptloop.evaluators import promptfoo as pf_asserts
 from promptloop.evaluators.base import EvalContext, EvalResult
-from promptloop.evaluators.promptfoo import UnsupportedAssertion, build_assertion
 from promptloop.models.base import ModelRequest, ModelResponse
 from tests.promptfoo.support import Recorded, recorded
 
@@ -68,7 +68,7 @@ VERDICTS = list(_verdicts())
 
 
 def _grade(case: Recorded, row: dict[str, Any], assertion: dict[str, Any]) -> EvalResult:
-    evaluator = build_assertion(
+    evaluator = pf_asserts.build_assertion(
         assertion,
         base_dir=case.base_dir,
         where=f"{case.config.name}:{case.located.line_for(('tests',)) or 1}",
@@ -85,7 +85,7 @@ def test_promptloop_gives_promptfoos_verdict(
 ) -> None:
     try:
         result = _grade(case, row, verdict["assertion"])
-    except UnsupportedAssertion:
+    except pf_asserts.UnsupportedAssertion:
         # refused when the config loads (a malformed item): promptfoo failed it when it ran
         assert verdict["pass"] is False and verdict["score"] == 0, verdict["reason"]
         return
