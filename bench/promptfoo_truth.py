@@ -149,6 +149,13 @@ def run_config(pf: Promptfoo, base_url: str, folder: str, config: str) -> dict[s
         return data
 
 
+def _reason(text: str | None) -> str | None:
+    """promptfoo's reason without the stack trace, which names this machine's paths."""
+    if text is None:
+        return None
+    return text.split("\nStack Trace:", 1)[0]
+
+
 def _aligned(asserts: list[dict[str, Any]], parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """promptfoo's verdict per assertion of ``asserts``, in order.
 
@@ -165,7 +172,7 @@ def _aligned(asserts: list[dict[str, Any]], parts: list[dict[str, Any]]) -> list
             "assertion": assertion,
             "pass": bool(part.get("pass")),
             "score": part.get("score"),
-            "reason": part.get("reason"),
+            "reason": _reason(part.get("reason")),
         }
         if assertion.get("type") == "assert-set":
             row["components"] = _aligned(assertion.get("assert") or [], nested)
