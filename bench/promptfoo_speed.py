@@ -21,7 +21,6 @@ the benchmark measures, it does not hide.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -115,7 +114,7 @@ def make_scale(n: int, base_url: str) -> Path:
         "tests": tests,
     }
     path = root / "promptfooconfig.yaml"
-    path.write_text(json.dumps(config, indent=1))  # JSON is YAML
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
