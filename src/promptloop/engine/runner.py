@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ from promptloop.models.base import (
     ModelClient,
     ModelRequest,
     ModelResponse,
-    ToolCall,
     Usage,
     with_calls,
 )
@@ -71,6 +71,14 @@ class CaseFinished:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """The model answered a case; its evaluators (and judges) are still to run."""
+
+    suite: str
+    variant: str
+
+
+@dataclass(frozen=True)
 class MoreWork:
     """Cases added after the run started (the gate's confirmation runs)."""
 
@@ -78,7 +86,7 @@ class MoreWork:
     note: str
 
 
-ProgressEvent = CaseFinished | MoreWork
+ProgressEvent = CaseFinished | Answered | MoreWork
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -197,9 +205,10 @@ class Runner:
         rendered: RenderedPrompt,
         repeat_index: int,
         second_look: SecondLook | None = None,
-        tool_calls: tuple[ToolCall, ...] = (),
+        response: ModelResponse | None = None,
     ) -> EvalContext:
-        """What the evaluators of a case's answer are given."""
+        """What the evaluators of a case's answer (``response``; None: not known yet) are
+        given."""
         settings = self._settings
         return EvalContext(
             judge=self._client,
@@ -211,7 +220,10 @@ class Runner:
             timeout_s=settings.timeout_s,
             judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
             judge_samples=1 if second_look is None else second_look.judge_samples,
-            tool_calls=tool_calls,
+            tool_calls=response.tool_calls if response is not None else (),
+            tools=rendered.tools,
+            cost_usd=response.usage.cost_usd if response is not None else None,
+            latency_ms=None if response is None or response.cached else response.latency_s * 1000,
         )
 
     def cached(self, request: ModelRequest) -> ModelResponse | None:
@@ -242,7 +254,9 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
-        ctx = self.eval_context(rendered, repeat_index, second_look, response.tool_calls)
+        if self._progress is not None:
+            self._progress(Answered(plan.name, variant))
+        ctx = self.eval_context(rendered, repeat_index, second_look, response)
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
         usage = response.usage
@@ -283,7 +297,7 @@ class Runner:
             ctx = self.eval_context(rendered, repeat_index, second_look)
             asked = judge_requests(judges, unknown, case, ctx)
             return PendingCalls(request, asked * samples, 0, None)
-        ctx = self.eval_context(rendered, repeat_index, second_look, answer.tool_calls)
+        ctx = self.eval_context(rendered, repeat_index, second_look, answer)
         asked = judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
         pending = tuple(r for r in asked if self.cached(r) is None)
         key = evaluation_key(plan, answer.text, case, ctx)
@@ -359,10 +373,21 @@ def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
 def evaluation_key(
     plan: SuitePlan, output: str, case: Case, ctx: EvalContext
 ) -> tuple[object, ...]:
-    """Everything an evaluation depends on: the output and the case, the judge's seed and
-    temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
+    """Everything an evaluation depends on: the output (its text and its tool calls, checked
+    against the tools offered) and the case, the judge's seed and temperature, and the
+    prompt only when an evaluator is shown it (``show_prompt``)."""
     shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
-    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
+    calls = (ctx.tool_calls, json.dumps(ctx.tools, sort_keys=True)) if ctx.tool_calls else None
+    return (
+        plan.name,
+        case.id,
+        output,
+        calls,
+        ctx.seed,
+        ctx.judge_temperature,
+        ctx.judge_samples,
+        shown,
+    )
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
