@@ -32,7 +32,7 @@ from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import Message, ToolCall, recent_turns, with_calls
 from promptloop.safety import mask_secrets, secret_spans
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 VerdictStatus = Literal["pass", "fail", "inconclusive"]
 
@@ -79,6 +79,12 @@ class CaseRecord(_Model):
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def unevaluated(self) -> bool:
+        """An error of evaluation, not of the provider: the model answered, and an evaluator
+        could not decide (``error`` is set only when a model or judge call failed)."""
+        return self.status == "error" and self.error is None
 
     @property
     def shown_output(self) -> str | None:
@@ -245,8 +251,12 @@ class SuiteResult(_Model):
 class Verdict(_Model):
     status: VerdictStatus
     reason: str
-    # Names of the checks that did not pass ("errors", "critical", "regression", "min_pass_rate").
+    # Names of the checks that did not pass ("errors", "evaluation", "critical", "regression",
+    # "min_pass_rate").
     failed_checks: list[str] = Field(default_factory=list)
+    # The reason in plain words, statistics left out, when the figures needed them
+    # ("… 3 cases are too few to tell that from noise; about 70 cases would …").
+    plain: str | None = None
 
 
 class RunResult(_Model):
@@ -393,8 +403,9 @@ def read_results(path: Path) -> RunResult:
     except json.JSONDecodeError as exc:
         raise UserError(f"not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version == 1:
-        # Version 2 only added fields with defaults: read as it is, written as version 2.
+    if version in (1, 2):
+        # Versions 2 and 3 only added fields with defaults: read as it is, written as the
+        # current version.
         raw = {**raw, "schema_version": SCHEMA_VERSION}
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise UserError(

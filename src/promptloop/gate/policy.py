@@ -1,5 +1,12 @@
 """The merge gate: turn a comparison and the head results into pass, fail or inconclusive.
 
+The rule in one sentence: a suite fails when its pass rate is below its threshold, when it
+dropped beyond ``max_regression_pp`` against the baseline and the drop is significant, or
+when a critical case broke; when the cases are too few to tell a drop (or, with
+``threshold_rule: statistical``, a shortfall) from noise it is inconclusive, which counts
+as a pass unless ``inconclusive: fail``; an error (a provider that kept failing, an
+evaluator that could not judge a case) is reported apart and is never a prompt failure.
+
 Every rule is a one-sided test at level ``alpha = 1 - confidence``, because the gate
 asks one-sided questions ("is head worse?", "is head below the minimum?"). A
 two-sided test would spend half of the error budget on "head is better", which can
@@ -50,9 +57,14 @@ in about a quarter of runs, against 80-90 % for this rule, at under 5 % A/A fail
 both. Judging the magnitude on the point estimate keeps a statistically real but small
 drop (say 2 pp on 5 000 cases) from blocking a merge the team said it accepts.
 
-Absolute minimum: with ``(lo, hi)`` the one-sided Wilson bounds at ``confidence``,
-fail when ``hi < minimum``, inconclusive when the point estimate is below the
-minimum but ``hi`` is not, pass otherwise.
+Absolute minimum (the suite's ``threshold``): with ``threshold_rule: plain`` (the default) a
+pass rate below it fails, as a test runner's threshold does. With ``statistical``, and
+``(lo, hi)`` the one-sided Wilson bounds at ``confidence``: fail when ``hi < minimum``,
+inconclusive when the point estimate is below the minimum but ``hi`` is not, pass otherwise.
+
+Too few cases: an inconclusive check says about how many cases would decide, computed with
+the same test (:func:`promptloop.gate.stats.cases_to_detect_drop`,
+:func:`promptloop.gate.stats.cases_to_show_below`).
 
 Critical cases: a critical case that breaks (its pass rate drops from base to head)
 fails the gate; a broken critical case is always confirmed, and is forgiven when, over
@@ -60,9 +72,11 @@ its confirmation runs alone, head passes it at least as often as base (the first
 chose it for breaking, so that look cannot also clear it). Without a baseline nothing
 can "break", so any critical case that fails on head fails the gate.
 
-Infrastructure errors (a case whose model call failed): ``on_error="fail"`` fails
-the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` drops the errored runs
-(they are already left out of pass rates and pairing).
+Errors, two kinds, each its own check: a case whose model or judge call failed
+(``errors``), and a case the model answered but an evaluator could not judge, such as a
+python check that raised or a judge answering garbage (``evaluation``). Neither is a
+prompt failure: both are left out of pass rates and pairing. ``on_error="fail"`` fails
+the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` lets the rest decide.
 """
 
 from __future__ import annotations
@@ -75,17 +89,40 @@ from typing import Literal
 
 from promptloop.engine.results import VerdictStatus
 from promptloop.gate.pairing import AveragedCase, Comparison
-from promptloop.gate.stats import wilson_interval
+from promptloop.gate.stats import (
+    about,
+    cases_to_detect_drop,
+    cases_to_show_below,
+    wilson_interval,
+)
 from promptloop.wording import pct, plural
 
 OnError = Literal["fail", "neutral", "ignore"]
-CheckName = Literal["errors", "critical", "regression", "min_pass_rate"]
+ThresholdRule = Literal["plain", "statistical"]
+Inconclusive = Literal["pass", "fail"]
+CheckName = Literal["errors", "evaluation", "critical", "regression", "min_pass_rate"]
 
 _SEVERITY: dict[VerdictStatus, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
 # Which check speaks for the verdict: the most fundamental problem first when
 # something is wrong, the most informative figure first when all is well.
-_BLAME_ORDER: tuple[CheckName, ...] = ("errors", "critical", "regression", "min_pass_rate")
-_PRAISE_ORDER: tuple[CheckName, ...] = ("regression", "min_pass_rate", "critical", "errors")
+_BLAME_ORDER: tuple[CheckName, ...] = (
+    "errors",
+    "evaluation",
+    "critical",
+    "regression",
+    "min_pass_rate",
+)
+_PRAISE_ORDER: tuple[CheckName, ...] = (
+    "regression",
+    "min_pass_rate",
+    "critical",
+    "errors",
+    "evaluation",
+)
+# The checks that are inconclusive for want of cases; ``inconclusive: fail`` fails them.
+_TOO_FEW: tuple[CheckName, ...] = ("regression", "min_pass_rate")
+# The drop a power estimate is about, at least: what a reader of "too few cases" weighs.
+REFERENCE_DROP_PP = 10.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +140,8 @@ class GatePolicy:
     on_error: OnError = "fail"
     threshold: float | None = None
     confirm_runs: int = 1
+    threshold_rule: ThresholdRule = "plain"
+    inconclusive: Inconclusive = "pass"
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1.0:
@@ -141,17 +180,20 @@ class GateCheck:
     status: VerdictStatus
     reason: str
     suite: str | None = None
+    # The reason in plain words, statistics left out, where the figures need them.
+    plain: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
     """The gate's decision on a suite (or a run), every check with it; results.json keeps
-    its status, reason and failed checks (``engine.results.Verdict``)."""
+    its status, reason, plain sentence and failed checks (``engine.results.Verdict``)."""
 
     status: VerdictStatus
     reason: str
     checks: tuple[GateCheck, ...] = ()
     suite: str | None = None
+    plain: str | None = None
 
 
 def cases_to_confirm(
@@ -185,31 +227,40 @@ def decide(
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
-    checks: list[GateCheck] = []
-    errors = _errors_check(comparison, head, policy)
-    if errors is not None:
-        checks.append(errors)
-    critical = _critical_check(comparison, head)
-    if critical is not None:
-        checks.append(critical)
-    if comparison is not None:
-        checks.append(_regression_check(comparison, policy, holm))
-    if policy.minimum is not None:
-        checks.append(_minimum_check(head, policy.minimum, policy.confidence))
-    checks = [dataclasses.replace(c, suite=suite) for c in checks]
+    found = [
+        _errors_check(comparison, head, policy),
+        _evaluation_check(comparison, head, policy),
+        _critical_check(comparison, head),
+        None if comparison is None else _regression_check(comparison, policy, holm),
+        None if policy.minimum is None else _minimum_check(head, policy, comparison is None),
+    ]
+    checks = [_counted(dataclasses.replace(c, suite=suite), policy) for c in found if c]
 
     if not checks:
         ran = [r for r in head if not r.error]
         rate = math.fsum(r.passed for r in ran) / len(ran) if ran else 0.0
         reason = (
-            f"Head passes {pct(rate)} of {_cases(len(ran))}; there is no baseline or "
-            "minimum pass rate to gate on."
+            f"The suite passes {pct(rate)} of {_cases(len(ran))}; no threshold is set, so "
+            "there is nothing to gate on."
         )
-        return Decision("pass", reason, (), suite)
+        return Decision("pass", reason, (), suite, reason)
     status = _worst(c.status for c in checks)
     order = _PRAISE_ORDER if status == "pass" else _BLAME_ORDER
     speaker = min((c for c in checks if c.status == status), key=lambda c: order.index(c.name))
-    return Decision(status, speaker.reason, tuple(checks), suite)
+    return Decision(status, speaker.reason, tuple(checks), suite, speaker.plain)
+
+
+def _counted(check: GateCheck, policy: GatePolicy) -> GateCheck:
+    """With ``inconclusive: fail``, a check short of cases fails, saying why."""
+    if check.status != "inconclusive" or policy.inconclusive != "fail":
+        return check
+    if check.name not in _TOO_FEW:
+        return check
+    return dataclasses.replace(
+        check,
+        status="fail",
+        reason=f"{check.reason} Too few cases to decide count as a fail (gate.inconclusive).",
+    )
 
 
 def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
@@ -219,7 +270,8 @@ def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
     status = _worst(v.status for v in verdicts)
     checks = tuple(c for v in verdicts for c in v.checks)
     if len(verdicts) == 1:
-        return Decision(status, verdicts[0].reason, checks, verdicts[0].suite)
+        only = verdicts[0]
+        return Decision(status, only.reason, checks, only.suite, only.plain)
     if status == "pass":
         return Decision(status, f"All {len(verdicts)} suites pass.", checks)
     worst = [v for v in verdicts if v.status == status]
@@ -242,14 +294,10 @@ def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
 def _errors_check(
     comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
 ) -> GateCheck | None:
-    head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
+    head_errored = sum(1 for r in head if _provider_failed(r))
     base_errored = 0
     if comparison is not None:
-        base_errored = sum(
-            1
-            for p in comparison.pairs
-            if p.base is not None and (p.base.error or p.base.errored_repeats > 0)
-        )
+        base_errored = sum(1 for p in comparison.pairs if p.base and _provider_failed(p.base))
     confirming = 0
     if comparison is not None and comparison.confirmation is not None:
         confirming = comparison.confirmation.errored_runs
@@ -270,6 +318,47 @@ def _errors_check(
         )
     return GateCheck(
         "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
+    )
+
+
+def _provider_failed(record: AveragedCase) -> bool:
+    errored = max(record.errored_repeats, record.repeats if record.error else 0)
+    return errored > record.unevaluated_repeats
+
+
+def _evaluation_check(
+    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
+) -> GateCheck | None:
+    """Cases the model answered and an evaluator could not judge: the project's fault (a
+    python check that raised, a judge that answered garbage), not the prompt's."""
+    records = list(head)
+    if comparison is not None:
+        records += [p.base for p in comparison.pairs if p.base is not None]
+    unjudged = [r for r in records if r.unevaluated_repeats > 0]
+    if not unjudged:
+        return None
+    names = sorted({name for r in unjudged for name in r.unevaluated_by})
+    which = ", ".join(f"`{n}`" for n in names[:3]) + (" and others" if len(names) > 3 else "")
+    evaluator = "evaluator" if len(names) == 1 else "evaluators"
+    subject = (
+        f"the {evaluator} {which} could not judge {plural(len(unjudged), 'case run')} "
+        "(it raised or answered unusably), so they are errors, not prompt failures"
+    )
+    plain = subject[:1].upper() + subject[1:] + "."
+    if policy.on_error == "fail":
+        return GateCheck("evaluation", "fail", f"{plain[:-1]}; gate.on_error is fail.", plain=plain)
+    if policy.on_error == "neutral":
+        return GateCheck(
+            "evaluation",
+            "inconclusive",
+            f"{plain[:-1]}; the result is incomplete (gate.on_error is neutral).",
+            plain=plain,
+        )
+    return GateCheck(
+        "evaluation",
+        "pass",
+        f"{plain[:-1]}; they were left out (gate.on_error is ignore).",
+        plain=plain,
     )
 
 
@@ -369,41 +458,85 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
     if estimate < -allowed:
         if significant:
             return GateCheck("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
+        needed = _cases_needed_for_drop(comparison, policy)
         return GateCheck(
             "regression",
             "inconclusive",
             f"{moves}; {figures}, more than the {allowance} but not significant at "
-            f"{_level(policy.confidence)}: add cases or repeats to decide.",
+            f"{_level(policy.confidence)}: too few cases to decide; {needed}.",
+            plain=(
+                f"The pass rate fell {_num(abs(estimate))} points, but "
+                f"{_too_few(comparison.paired)} to tell that from noise; {needed}."
+            ),
         )
     if estimate < 0:
         return GateCheck("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
     return GateCheck("regression", "pass", f"{moves}; {figures}.")
 
 
-def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> GateCheck:
+def _cases_needed_for_drop(comparison: Comparison, policy: GatePolicy) -> str:
+    """ "about 70 cases would detect a 10-point drop", from the flips this comparison shows
+    in head's favour (the noise an unchanged prompt would show)."""
+    drop = max(REFERENCE_DROP_PP, 2.0 * policy.max_regression_pp)
+    noise = comparison.fixed_count / comparison.paired if comparison.paired else 0.0
+    needed = cases_to_detect_drop(drop, policy.max_regression_pp, policy.alpha, noise)
+    if needed is None:
+        return f"even 10,000 cases would rarely detect {_a(f'{drop:g}')}-point drop"
+    return f"about {about(needed)} cases would detect {_a(f'{drop:g}')}-point drop"
+
+
+def _minimum_check(head: Sequence[AveragedCase], policy: GatePolicy, alone: bool) -> GateCheck:
+    """``alone``: no baseline, so the words are about the suite, not a head."""
+    minimum = policy.minimum
+    assert minimum is not None
     ran = [r for r in head if not r.error]
     n = len(ran)
-    required = f"the required {pct(minimum)}"
+    required = f"the threshold of {pct(minimum)}"
     if n == 0:
         return GateCheck(
             "min_pass_rate",
             "inconclusive",
-            f"No head case produced an output, so {required} cannot be checked.",
+            f"No case could be judged, so {required} cannot be checked.",
         )
     successes = math.fsum(r.passed for r in ran)
     rate = successes / n
+    figures = f"{'The' if alone else 'Head'} pass rate {pct(rate)} over {_cases(n)}"
+    plain = f"The suite passes {pct(rate)} of its {_cases(n)}"
+    if policy.threshold_rule == "plain":
+        if rate < minimum:
+            return GateCheck(
+                "min_pass_rate",
+                "fail",
+                f"{figures} is below {required}.",
+                plain=f"{plain}, below {required}.",
+            )
+        return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
     # Two-sided at 2c - 1 puts (1 - c) in each tail: each bound is one-sided at c.
-    _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * confidence - 1.0)
-    bound = f"{_level(confidence)} upper bound {pct(hi)}"
-    figures = f"Head pass rate {pct(rate)} over {_cases(n)}"
+    _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * policy.confidence - 1.0)
+    bound = f"{_level(policy.confidence)} upper bound {pct(hi)}"
     if hi < minimum:
-        return GateCheck("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
+        return GateCheck(
+            "min_pass_rate",
+            "fail",
+            f"{figures} ({bound}) is below {required}.",
+            plain=f"{plain}, below {required}.",
+        )
     if rate < minimum:
+        needed = cases_to_show_below(rate, minimum, policy.confidence)
+        more = (
+            f"about {about(needed)} cases would show whether it is really below"
+            if needed is not None
+            else "only many more cases would show whether it is really below"
+        )
         return GateCheck(
             "min_pass_rate",
             "inconclusive",
-            f"{figures} is below {required} but within noise ({bound}): add cases or repeats "
-            "to decide.",
+            f"{figures} is below {required} but within noise ({bound}): too few cases to "
+            f"decide; {more}.",
+            plain=(
+                f"{plain}, below {required}, but {_too_few(n)} to tell that from noise "
+                f"(gate.threshold_rule is statistical); {more}."
+            ),
         )
     return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
 
@@ -434,3 +567,7 @@ def _p(p: float) -> str:
 
 def _cases(n: int) -> str:
     return plural(n, "case")
+
+
+def _too_few(n: int) -> str:
+    return f"{_cases(n)} {'is' if n == 1 else 'are'} too few"
