@@ -340,9 +340,14 @@ def _evaluation_check(
     names = sorted({name for r in unjudged for name in r.unevaluated_by})
     which = ", ".join(f"`{n}`" for n in names[:3]) + (" and others" if len(names) > 3 else "")
     evaluator = "evaluator" if len(names) == 1 else "evaluators"
+    so = (
+        "it is an error, not a prompt failure"
+        if len(unjudged) == 1
+        else "they are errors, not prompt failures"
+    )
     subject = (
         f"the {evaluator} {which} could not judge {plural(len(unjudged), 'case run')} "
-        "(it raised or answered unusably), so they are errors, not prompt failures"
+        f"(it raised or answered unusably), so {so}"
     )
     plain = subject[:1].upper() + subject[1:] + "."
     if policy.on_error == "fail":

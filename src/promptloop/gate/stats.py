@@ -343,8 +343,9 @@ def _least(enough: Callable[[int], bool]) -> int | None:
 
 
 def about(n: int) -> int:
-    """A case count as it is said aloud: exact up to 20, else up to two significant figures."""
+    """A case count as it is said aloud, rounded up: exact up to 20, then to tens, and
+    from a thousand on to two significant figures."""
     if n <= 20:
         return n
-    step = 10 ** (len(str(n)) - 2)
+    step = 10 if n < 1000 else 10 ** (len(str(n)) - 2)
     return -(-n // step) * step
