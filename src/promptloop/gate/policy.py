@@ -85,22 +85,36 @@ import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from promptloop.engine.results import VerdictStatus
+from promptloop.gate.faults import errors_check, evaluation_check
 from promptloop.gate.pairing import AveragedCase, Comparison
-from promptloop.gate.stats import (
-    about,
-    cases_to_detect_drop,
-    cases_to_show_below,
-    wilson_interval,
+from promptloop.gate.rules import (
+    CheckName,
+    GateCheck,
+    GatePolicy,
+    Holm,
+    article,
+    cases,
+    level,
+    number,
+    p_text,
+    too_few,
 )
+from promptloop.gate.stats import about, cases_to_detect_drop
+from promptloop.gate.threshold import minimum_check
 from promptloop.wording import pct, plural
 
-OnError = Literal["fail", "neutral", "ignore"]
-ThresholdRule = Literal["plain", "statistical"]
-Inconclusive = Literal["pass", "fail"]
-CheckName = Literal["errors", "evaluation", "critical", "regression", "min_pass_rate"]
+__all__ = [
+    "Decision",
+    "GateCheck",
+    "GatePolicy",
+    "Holm",
+    "cases_to_confirm",
+    "combine_decisions",
+    "decide",
+    "regression_p",
+]
 
 _SEVERITY: dict[VerdictStatus, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
 # Which check speaks for the verdict: the most fundamental problem first when
@@ -123,65 +137,6 @@ _PRAISE_ORDER: tuple[CheckName, ...] = (
 _TOO_FEW: tuple[CheckName, ...] = ("regression", "min_pass_rate")
 # The drop a power estimate is about, at least: what a reader of "too few cases" weighs.
 REFERENCE_DROP_PP = 10.0
-
-
-@dataclass(frozen=True)
-class GatePolicy:
-    """Mirror of the config's ``gate:`` block plus the suite's own ``threshold``.
-
-    ``threshold``, when set, is the suite's minimum pass rate and takes precedence
-    over the project-wide ``min_pass_rate``.
-    """
-
-    min_pass_rate: float | None = None
-    max_regression_pp: float = 5.0
-    confidence: float = 0.95
-    critical_tags: tuple[str, ...] = ("critical",)
-    on_error: OnError = "fail"
-    threshold: float | None = None
-    confirm_runs: int = 1
-    threshold_rule: ThresholdRule = "plain"
-    inconclusive: Inconclusive = "pass"
-
-    def __post_init__(self) -> None:
-        if not 0.5 <= self.confidence < 1.0:
-            raise ValueError(f"gate confidence must be in [0.5, 1), got {self.confidence}")
-        if self.max_regression_pp < 0:
-            raise ValueError(
-                f"max_regression_pp must be non-negative, got {self.max_regression_pp}"
-            )
-        if self.confirm_runs < 0:
-            raise ValueError(f"confirm_runs must be non-negative, got {self.confirm_runs}")
-        for name in ("min_pass_rate", "threshold"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-
-    @property
-    def minimum(self) -> float | None:
-        return self.threshold if self.threshold is not None else self.min_pass_rate
-
-    @property
-    def alpha(self) -> float:
-        return 1.0 - self.confidence
-
-
-@dataclass(frozen=True)
-class Holm:
-    """This suite's regression p-value after Holm's step-down across ``suites`` suites."""
-
-    adjusted_p: float
-    suites: int
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    name: CheckName
-    status: VerdictStatus
-    reason: str
-    suite: str | None = None
-    # The reason in plain words, statistics left out, where the figures need them.
-    plain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,11 +183,11 @@ def decide(
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
     found = [
-        _errors_check(comparison, head, policy),
-        _evaluation_check(comparison, head, policy),
+        errors_check(comparison, head, policy),
+        evaluation_check(comparison, head, policy),
         _critical_check(comparison, head),
         None if comparison is None else _regression_check(comparison, policy, holm),
-        None if policy.minimum is None else _minimum_check(head, policy, comparison is None),
+        None if policy.minimum is None else minimum_check(head, policy, comparison is None),
     ]
     checks = [_counted(dataclasses.replace(c, suite=suite), policy) for c in found if c]
 
@@ -240,7 +195,7 @@ def decide(
         ran = [r for r in head if not r.error]
         rate = math.fsum(r.passed for r in ran) / len(ran) if ran else 0.0
         reason = (
-            f"The suite passes {pct(rate)} of {_cases(len(ran))}; no threshold is set, so "
+            f"The suite passes {pct(rate)} of {cases(len(ran))}; no threshold is set, so "
             "there is nothing to gate on."
         )
         return Decision("pass", reason, (), suite, reason)
@@ -291,82 +246,6 @@ def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
     return worst
 
 
-def _errors_check(
-    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
-) -> GateCheck | None:
-    head_errored = sum(1 for r in head if _provider_failed(r))
-    base_errored = 0
-    if comparison is not None:
-        base_errored = sum(1 for p in comparison.pairs if p.base and _provider_failed(p.base))
-    confirming = 0
-    if comparison is not None and comparison.confirmation is not None:
-        confirming = comparison.confirmation.errored_runs
-    total = head_errored + base_errored + confirming
-    if total == 0:
-        return None
-    where = f"{head_errored} on head, {base_errored} on base"
-    if confirming:
-        where += f", {confirming} while confirming"
-    subject = f"{plural(total, 'case run')} hit an infrastructure error ({where})"
-    if policy.on_error == "fail":
-        return GateCheck("errors", "fail", f"{subject}, and gate.on_error is fail.")
-    if policy.on_error == "neutral":
-        return GateCheck(
-            "errors",
-            "inconclusive",
-            f"{subject}, so the result is incomplete (gate.on_error is neutral).",
-        )
-    return GateCheck(
-        "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
-    )
-
-
-def _provider_failed(record: AveragedCase) -> bool:
-    errored = max(record.errored_repeats, record.repeats if record.error else 0)
-    return errored > record.unevaluated_repeats
-
-
-def _evaluation_check(
-    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
-) -> GateCheck | None:
-    """Cases the model answered and an evaluator could not judge: the project's fault (a
-    python check that raised, a judge that answered garbage), not the prompt's."""
-    records = list(head)
-    if comparison is not None:
-        records += [p.base for p in comparison.pairs if p.base is not None]
-    unjudged = [r for r in records if r.unevaluated_repeats > 0]
-    if not unjudged:
-        return None
-    names = sorted({name for r in unjudged for name in r.unevaluated_by})
-    which = ", ".join(f"`{n}`" for n in names[:3]) + (" and others" if len(names) > 3 else "")
-    evaluator = "evaluator" if len(names) == 1 else "evaluators"
-    so = (
-        "it is an error, not a prompt failure"
-        if len(unjudged) == 1
-        else "they are errors, not prompt failures"
-    )
-    subject = (
-        f"the {evaluator} {which} could not judge {plural(len(unjudged), 'case run')} "
-        f"(it raised or answered unusably), so {so}"
-    )
-    plain = subject[:1].upper() + subject[1:] + "."
-    if policy.on_error == "fail":
-        return GateCheck("evaluation", "fail", f"{plain[:-1]}; gate.on_error is fail.", plain=plain)
-    if policy.on_error == "neutral":
-        return GateCheck(
-            "evaluation",
-            "inconclusive",
-            f"{plain[:-1]}; the result is incomplete (gate.on_error is neutral).",
-            plain=plain,
-        )
-    return GateCheck(
-        "evaluation",
-        "pass",
-        f"{plain[:-1]}; they were left out (gate.on_error is ignore).",
-        plain=plain,
-    )
-
-
 def _critical_check(
     comparison: Comparison | None, head: Sequence[AveragedCase]
 ) -> GateCheck | None:
@@ -403,10 +282,10 @@ def _critical_check(
         return GateCheck(
             "critical",
             "fail",
-            f"{plural(len(failing), 'critical case').capitalize()} failed on head with no "
-            f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
+            f"{plural(len(failing), 'critical case').capitalize()} failed, and a critical "
+            f"case must pass: {shown}{more}.",
         )
-    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
+    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass.")
 
 
 def regression_p(comparison: Comparison) -> float:
@@ -432,12 +311,13 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         f"{plural(comparison.fixed_count, 'case')}"
     )
     direction = "fell" if delta.estimate < 0 else "rose"
-    interval = f"{_level(delta.confidence)} CI {_num(delta.lo)} to {_num(delta.hi)}"
+    interval = f"{level(delta.confidence)} CI {number(delta.lo)} to {number(delta.hi)}"
     confirmation = comparison.confirmation
     if confirmation is None or not confirmation.complete:
         estimate, p_worse = delta.estimate, comparison.p_worse
         figures = (
-            f"pass rate {direction} {_num(abs(estimate))} pp ({interval}, one-sided {_p(p_worse)})"
+            f"pass rate {direction} {number(abs(estimate))} pp ({interval}, "
+            f"one-sided {p_text(p_worse)})"
         )
         if comparison.first_look_only and estimate < 0:
             figures += f", decided on the first look: {comparison.first_look_only}"
@@ -449,17 +329,17 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         )
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
-            found = f"{verb} {_a(_num(abs(estimate)))} pp drop (one-sided {_p(p_worse)})"
+            found = f"{verb} {article(number(abs(estimate)))} pp drop (one-sided {p_text(p_worse)})"
         else:
-            found = f"shows no drop (one-sided {_p(p_worse)})"
+            found = f"shows no drop (one-sided {p_text(p_worse)})"
         figures = (
-            f"pass rate {direction} {_num(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
+            f"pass rate {direction} {number(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
         )
-    allowance = f"{_num(allowed)} pp allowed"
+    allowance = f"{number(allowed)} pp allowed"
     significant = p_worse < policy.alpha
     if holm is not None and holm.suites > 1 and estimate < -allowed:
         significant = holm.adjusted_p < policy.alpha
-        figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
+        figures += f"; Holm-adjusted over {holm.suites} suites {p_text(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
             return GateCheck("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
@@ -468,10 +348,10 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
             "regression",
             "inconclusive",
             f"{moves}; {figures}, more than the {allowance} but not significant at "
-            f"{_level(policy.confidence)}: too few cases to decide; {needed}.",
+            f"{level(policy.confidence)}: too few cases to decide; {needed}.",
             plain=(
-                f"The pass rate fell {_num(abs(estimate))} points, but "
-                f"{_too_few(comparison.paired)} to tell that from noise; {needed}."
+                f"The pass rate fell {number(abs(estimate))} points, but "
+                f"{too_few(comparison.paired)} to tell that from noise; {needed}."
             ),
         )
     if estimate < 0:
@@ -486,93 +366,5 @@ def _cases_needed_for_drop(comparison: Comparison, policy: GatePolicy) -> str:
     noise = comparison.fixed_count / comparison.paired if comparison.paired else 0.0
     needed = cases_to_detect_drop(drop, policy.max_regression_pp, policy.alpha, noise)
     if needed is None:
-        return f"even 10,000 cases would rarely detect {_a(f'{drop:g}')}-point drop"
-    return f"about {about(needed)} cases would detect {_a(f'{drop:g}')}-point drop"
-
-
-def _minimum_check(head: Sequence[AveragedCase], policy: GatePolicy, alone: bool) -> GateCheck:
-    """``alone``: no baseline, so the words are about the suite, not a head."""
-    minimum = policy.minimum
-    assert minimum is not None
-    ran = [r for r in head if not r.error]
-    n = len(ran)
-    required = f"the threshold of {pct(minimum)}"
-    if n == 0:
-        return GateCheck(
-            "min_pass_rate",
-            "inconclusive",
-            f"No case could be judged, so {required} cannot be checked.",
-        )
-    successes = math.fsum(r.passed for r in ran)
-    rate = successes / n
-    figures = f"{'The' if alone else 'Head'} pass rate {pct(rate)} over {_cases(n)}"
-    plain = f"The suite passes {pct(rate)} of its {_cases(n)}"
-    if policy.threshold_rule == "plain":
-        if rate < minimum:
-            return GateCheck(
-                "min_pass_rate",
-                "fail",
-                f"{figures} is below {required}.",
-                plain=f"{plain}, below {required}.",
-            )
-        return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
-    # Two-sided at 2c - 1 puts (1 - c) in each tail: each bound is one-sided at c.
-    _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * policy.confidence - 1.0)
-    bound = f"{_level(policy.confidence)} upper bound {pct(hi)}"
-    if hi < minimum:
-        return GateCheck(
-            "min_pass_rate",
-            "fail",
-            f"{figures} ({bound}) is below {required}.",
-            plain=f"{plain}, below {required}.",
-        )
-    if rate < minimum:
-        needed = cases_to_show_below(rate, minimum, policy.confidence)
-        more = (
-            f"about {about(needed)} cases would show whether it is really below"
-            if needed is not None
-            else "only many more cases would show whether it is really below"
-        )
-        return GateCheck(
-            "min_pass_rate",
-            "inconclusive",
-            f"{figures} is below {required} but within noise ({bound}): too few cases to "
-            f"decide; {more}.",
-            plain=(
-                f"{plain}, below {required}, but {_too_few(n)} to tell that from noise "
-                f"(gate.threshold_rule is statistical); {more}."
-            ),
-        )
-    return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
-
-
-def _num(value: float) -> str:
-    text = f"{value:.1f}"
-    if text == "-0.0":
-        text = "0.0"
-    return text.replace("-", "−")
-
-
-def _a(number: str) -> str:
-    """The number with its article as it is read aloud: "an 8.2", "an 11.0", "a 9.5"."""
-    whole = number.split(".")[0]
-    article = "an" if whole.startswith("8") or whole in ("11", "18") else "a"
-    return f"{article} {number}"
-
-
-def _level(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
-
-
-def _p(p: float) -> str:
-    if p < 0.001:
-        return "p<0.001"
-    return f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
-
-
-def _cases(n: int) -> str:
-    return plural(n, "case")
-
-
-def _too_few(n: int) -> str:
-    return f"{_cases(n)} {'is' if n == 1 else 'are'} too few"
+        return f"even 10,000 cases would rarely detect {article(f'{drop:g}')}-point drop"
+    return f"about {about(needed)} cases would detect {article(f'{drop:g}')}-point drop"
