@@ -50,7 +50,7 @@ def _check(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.json"
     if golden.updating() or not path.exists():
         GOLDEN.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(_as_version_1(text), encoding="utf-8")
     assert _as_version_1(text) == path.read_text(encoding="utf-8")
 
 
