@@ -101,6 +101,12 @@ class _Reader:
     def loaded(self) -> LoadedConfig:
         return _load(self.ci)
 
+    @cached_property
+    def root(self) -> Path:
+        """The checkout's top folder: the feedback files' paths on the branch start there."""
+        checkout = self.ci.workdir()
+        return (find_root(checkout) or checkout).resolve()
+
     def read(self, facts: CommentFacts, need: Need) -> CommentFacts:
         event = facts.event
         assert event is not None  # decide asks for nothing before it has a comment
@@ -129,13 +135,11 @@ def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) 
     answer = _Answer(ci, event)
     if not plan.record or head is None:
         return answer(plan.reaction, plan.reply, plan.outcome)
-    checkout = ci.workdir()
-    root = (find_root(checkout) or checkout).resolve()
     recorded = record_verdicts(
         ci.publisher,
         reader.gh,
         reader.loaded,
-        root,
+        reader.root,
         event,
         head,
         plan.verdicts,
