@@ -28,7 +28,6 @@ from promptloop.project.prompts import (
     PromptTemplate,
     RenderedPrompt,
     check_variables,
-    parse_prompt,
     render_prompt,
 )
 from promptloop.project.suites import SuitePlan
@@ -244,7 +243,7 @@ class Runner:
             tool_calls=response.tool_calls,
         )
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
-        passed, score = combine(evaluations, plan.case_threshold)
+        passed, score = combine(evaluations, plan.evaluators_for(case)[1])
         usage = response.usage
         for e in evaluations:
             usage = usage + e.usage
@@ -311,15 +310,17 @@ def _evaluation_key(
 ) -> tuple[object, ...]:
     """Everything an evaluation depends on: the output and the case, the judge's seed and
     temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
-    shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
+    evaluators, _threshold = plan.evaluators_for(case)
+    shown = ctx.prompt_text if any(sees_prompt(e) for e in evaluators) else None
     return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
     judge = _FailureRecorder(ctx.judge)
     judged = dataclasses.replace(ctx, judge=judge)
+    evaluators, _threshold = plan.evaluators_for(case)
     evaluations = await asyncio.gather(
-        *(_evaluate_safely(e, output, case, judged) for e in plan.evaluators)
+        *(_evaluate_safely(e, output, case, judged) for e in evaluators)
     )
     # A judge whose provider kept failing is an infrastructure error, like a failed
     # generation: counting it as a fail would blame the prompt (and could fake a regression).
@@ -351,7 +352,7 @@ class TemplateScorer:
         self._plan = plan
 
     async def score(self, prompt_source: str, cases: Sequence[Case]) -> list[CaseOutcome]:
-        template = parse_prompt(prompt_source, self._plan.prompt.path)
+        template = self._plan.prompt.with_source(prompt_source)
         rows = await self._runner.run_suite(
             self._plan, prompt=template, cases=cases, variant="candidate"
         )
