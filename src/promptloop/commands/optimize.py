@@ -18,7 +18,7 @@ from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
-from promptloop.optimize.result import OptimizeOutcome
+from promptloop.optimize.result import OptimizeOutcome, in_host_file
 from promptloop.optimize.reviewers import notes_from
 from promptloop.optimize.settings import ModeSetting
 from promptloop.project.loader import Project
@@ -129,10 +129,12 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
         goal=describe_goal(_specs(project, plan)),
     )
     try:
-        return asyncio.run(optimizing)
+        result = asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
         raise Interrupted(runner.stop) from None
+    host = plan.prompt.host
+    return result if host is None else in_host_file(result, host)
 
 
 def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:

@@ -207,6 +207,7 @@ class Runner:
             messages=rendered.conversation,
             tools=rendered.tools,
             tool_choice=rendered.tool_choice,
+            json_schema=plan.json_schema,
             temperature=plan.temperature,
             max_tokens=plan.max_tokens,
             # Repeats must be independent draws; the first keeps the configured seed so

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.dataset.feedback import FeedbackRecord
@@ -45,6 +46,8 @@ class SuitePlan:
     # because ``dataset`` sits below ``evaluators``; a case whose id names its checks
     # (the promptfoo loader hashes them into it) keeps the cache and the verdicts apart.
     case_checks: Mapping[str, CaseChecks] = field(default_factory=dict)
+    # The JSON Schema every answer must follow (sent as the request's response_format).
+    json_schema: dict[str, Any] | None = None
 
     def evaluators_for(self, case: Case) -> tuple[tuple[Evaluator, ...], float]:
         """The evaluators that grade ``case`` (the suite's, then its own) and the weighted

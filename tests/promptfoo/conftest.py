@@ -1,0 +1,3 @@
+from tests.promptfoo.standins import install
+
+install()
