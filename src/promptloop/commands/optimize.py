@@ -118,7 +118,7 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
     client = runner.client
     optimizing = optimize(
         seed_prompt=plan.prompt.source,
-        prompt_path=plan.prompt.path,
+        prompt_path=plan.prompt.text_path,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
@@ -134,7 +134,7 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
         # A half-scored candidate proves nothing; the cache keeps what was answered.
         raise Interrupted(runner.stop) from None
     host = plan.prompt.host
-    return result if host is None else in_host_file(result, host)
+    return result if host is None else in_host_file(result, host, plan.prompt.path)
 
 
 def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:

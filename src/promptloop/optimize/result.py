@@ -76,7 +76,7 @@ def changed_ranges(before: str, after: str) -> tuple[ChangedRange, ...]:
     return tuple(ranges)
 
 
-def in_host_file(result: OptimizationResult, host: PromptHost) -> OptimizationResult:
+def in_host_file(result: OptimizationResult, host: PromptHost, path: str) -> OptimizationResult:
     """The result of learning a prompt written inside a larger file, as a change to that
     file: the seed and the revision are the whole file, the diff and the ranges its lines
     (the optimizer itself only ever sees the prompt's text)."""
@@ -84,9 +84,10 @@ def in_host_file(result: OptimizationResult, host: PromptHost) -> OptimizationRe
     revised = host.embed(result.revised_text) if result.improved else seed
     return dataclasses.replace(
         result,
+        prompt_path=path,
         seed_text=seed,
         revised_text=revised,
-        unified_diff=unified_diff(seed, revised, result.prompt_path) if result.improved else "",
+        unified_diff=unified_diff(seed, revised, path) if result.improved else "",
         changed_ranges=changed_ranges(seed, revised) if result.improved else (),
     )
 

@@ -202,6 +202,12 @@ class PromptTemplate:
             return parse_hosted(source, self.path, self.host, self.settings)
         return parse_prompt(source, self.path)
 
+    @property
+    def text_path(self) -> str:
+        """A name that parses ``source`` alone as this prompt's shape: a prompt written
+        inside a YAML file is text, whatever its file's suffix says."""
+        return self.path if self.host is None else f"{self.path}.txt"
+
     def version_in(self, file_text: str) -> str | None:
         """This prompt's text in another version of its file (None: not there)."""
         return file_text if self.host is None else self.host.find_in(file_text)
