@@ -124,7 +124,7 @@ def test_a_run_over_a_promptfoo_directory_needs_no_promptloop_yaml(
     # Without a base to compare with or a pass rate to reach, failing cases are reported,
     # not gated: promptloop gates on what a change breaks.
     assert result.exit_code == 0, result.output
-    assert "not-contains: expected not-contains '!', got 'Hello Ada!'" in result.output
+    assert "not-contains" in result.output and "Hello Ada!" in result.output
     data = json.loads((out / "results.json").read_text())
     [suite] = data["suites"]
     assert suite["name"] == "prompt-1"

@@ -317,7 +317,14 @@ def _plan_suite(
     )
     if loaded.source is not None:
         sourced = loaded.source.suite(suite)
-        plan = replace(plan, case_checks=sourced.case_checks, json_schema=sourced.json_schema)
+        if sourced.model_key and use.path == str(loaded.path):
+            use = replace(use, key=sourced.model_key)
+        plan = replace(
+            plan,
+            case_checks=sourced.case_checks,
+            json_schema=sourced.json_schema,
+            model_use=use,
+        )
     return plan, warnings
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import json
 import re
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,6 +54,17 @@ from promptloop.project.tool_source import (
 from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
 _ENV = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def _dump(value: Any, indent: int | None = None) -> str:
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators, default=str)
+
+
+# promptfoo's Nunjucks filters, so its prompts render the same here: ``load`` parses JSON,
+# ``dump`` writes it as JavaScript's JSON.stringify does (compact unless indented).
+_ENV.filters["load"] = json.loads
+_ENV.filters["dump"] = _dump
 
 
 class ToolFunction(BaseModel):

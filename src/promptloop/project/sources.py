@@ -27,6 +27,8 @@ class SourcedSuite:
     case_checks: Mapping[str, CaseChecks] = field(default_factory=dict)
     # The JSON Schema the answer must follow (a provider's ``response_format``).
     json_schema: dict[str, Any] | None = None
+    # How messages name the place the suite's model is written (``providers[1]``).
+    model_key: str | None = None
 
 
 class ConfigSource(Protocol):

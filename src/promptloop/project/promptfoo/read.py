@@ -105,9 +105,12 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
     suites: list[dict[str, Any]] = []
     sourced: dict[str, SourcedSuite] = {}
     lines: dict[PathKey, int] = {}
-    for provider in providers:
+    key = "targets" if "targets" in data else "providers"
+    for p_index, provider in enumerate(providers):
         for prompt in _allowed(reader, provider, prompts):
             name = _suite_name(prompt, prompts, provider, providers)
+            if name in sourced:  # two prompts labelled alike: promptfoo runs both
+                name = f"{name}-{sum(1 for n in sourced if n.startswith(name)) + 1}"
             settings = {**_provider_settings(provider), **_prompt_settings(prompt)}
             template = _with_tools(reader, prompt, provider)
             suites.append(
@@ -121,9 +124,17 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
             )
             if provider.line is not None:
                 lines[("suites", len(suites) - 1, "model")] = provider.line
-            sourced[name] = SourcedSuite(template, tuple(cases), checks, _schema(reader, provider))
+            sourced[name] = SourcedSuite(
+                template, tuple(cases), checks, _schema(reader, provider), f"{key}[{p_index}]"
+            )
     config = _config(reader, parsed, providers, suites)
-    config._lines = lines
+    first = providers[0].line
+    grader = reader.line(("defaultTest", "options", "provider"))
+    config._lines = {
+        **lines,
+        **({("model",): first} if first is not None else {}),
+        **({("judge_model",): grader} if grader is not None else {}),
+    }
     return config, PromptfooSource(sourced, tuple(reader.notices))
 
 
