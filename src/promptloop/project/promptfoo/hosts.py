@@ -154,7 +154,8 @@ def yaml_host(file_text: str, path: str, root: yaml.Node | None, loc: PathKey) -
     if node.style in ("|", ">"):
         # The text begins on the line after the indicator; blank lines after it are not it.
         start += 1
-        end = start + str(node.value).rstrip("\n").count("\n")
+        segment = file_text[node.start_mark.index : node.end_mark.index].rstrip()
+        end = node.start_mark.line + 1 + segment.count("\n")
     else:
         end = node.end_mark.line + 1
     return YamlScalarHost(file_text, path, loc, start, max(start, end))
