@@ -78,8 +78,12 @@ class _Check:
         return EvalResult(self.name, passed, float(passed), reason, weight=self.weight)
 
 
-def build_assertion(raw: Mapping[str, Any], *, base_dir: Path, where: str) -> Any:
+def build_assertion(
+    raw: Mapping[str, Any], *, base_dir: Path, where: str, output_transform: str | None = None
+) -> Any:
     kind = str(raw.get("type"))
+    if output_transform is not None:
+        raise UnsupportedAssertion(f"{where}: the stand-in has no transforms")
     if kind.removeprefix("not-") not in ("contains", "icontains", "equals"):
         raise UnsupportedAssertion(f"assertion type {kind!r} is not supported ({where})")
     return _Check(str(raw.get("metric") or kind), kind, raw.get("value"), raw.get("weight", 1.0))

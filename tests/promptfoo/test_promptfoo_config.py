@@ -239,14 +239,15 @@ def test_a_provider_setting_that_cannot_be_carried_is_refused(tmp_path: Path) ->
     assert error.line == 3 and "config.frequency_penalty is not supported" in error.message
 
 
-def test_a_test_level_output_transform_is_named_not_skipped(tmp_path: Path) -> None:
+def test_a_test_option_promptloop_cannot_honour_is_named_not_skipped(tmp_path: Path) -> None:
     error = refusal(
         tmp_path,
         "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\ntests:\n"
-        "  - vars: {name: Ada}\n    options: {transform: JSON.parse(output)}\n"
+        "  - vars: {name: Ada}\n    options: {prefix: 'Be brief. '}\n"
         "    assert: [{type: contains, value: Ada}]\n",
     )
-    assert error.line == 4 and "`transform` is not supported yet" in error.message
+    assert error.line == 4 and error.key == "options.prefix"
+    assert "`prefix` is not supported yet; write the prefix into the prompt" in error.message
 
 
 def test_keys_about_promptfoos_own_output_are_noticed_not_refused(tmp_path: Path) -> None:

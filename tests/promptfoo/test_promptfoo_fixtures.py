@@ -71,7 +71,7 @@ NOT_SUPPORTED = {
     "python-assert/promptfooconfig-inline.yaml": None,
     "python-assert/promptfooconfig-external.yaml": None,
     "self-grading/promptfooconfig.yaml": None,
-    "json-output/promptfooconfig.yaml": "test option `transform` is not supported yet",
+    "json-output/promptfooconfig.yaml": None,
 }
 
 

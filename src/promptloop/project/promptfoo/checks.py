@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 _GRADING = ("provider", "rubricPrompt", "factuality")
 # Options promptfoo uses while expanding tests, which the expansion already applied.
 _EXPANDED = ("disableVarExpansion", "disableConversationVar", "disableDefaultAsserts")
+# The output transform every assertion applies first (``postprocess`` is its old name).
+_TRANSFORM = ("transform", "postprocess")
 _WHY_NOT = {
-    "transform": "move it into each assertion's own `transform:`",
-    "postprocess": "move it into each assertion's own `transform:`",
     "transformVars": "compute the variables in the test file instead",
     "prefix": "write the prefix into the prompt",
     "suffix": "write the suffix into the prompt",
@@ -61,7 +61,7 @@ def _grading(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_options(test: PromptfooTest) -> None:
     for key in test.options:
-        if key in _GRADING or key in _EXPANDED or key == "runSerially":
+        if key in _GRADING or key in _EXPANDED or key in _TRANSFORM or key == "runSerially":
             continue
         path, line = located(test.source)
         why = _WHY_NOT.get(key, "remove it, or run this test with promptfoo")
@@ -86,14 +86,20 @@ def build_cases(
     for test in tests:
         _check_options(test)
         grading = _grading(test.options)
+        transform = next((test.options[k] for k in _TRANSFORM if test.options.get(k)), None)
         evaluators: list[Evaluator] = []
         for raw in test.assertions:
             merged = {**grading, **raw} if grading and raw.get("type") != "assert-set" else raw
             try:
-                evaluators.append(build_assertion(merged, base_dir=base_dir, where=test.source))
+                built = build_assertion(
+                    merged, base_dir=base_dir, where=test.source, output_transform=transform
+                )
             except ValueError as error:
                 path, line = located(test.source)
-                raise UserError(str(error), path=path, line=line, key="assert") from None
+                # The message may already say where; say it once.
+                message = str(error).removeprefix(f"{test.source}: ").removeprefix(f"{test.source} ")
+                raise UserError(message, path=path, line=line, key="assert") from None
+            evaluators.append(built)
         identity = case_id(test)
         # The same test written twice is two cases (promptfoo runs both).
         seen[identity] = seen.get(identity, 0) + 1
