@@ -243,11 +243,11 @@ def test_a_test_option_promptloop_cannot_honour_is_named_not_skipped(tmp_path: P
     error = refusal(
         tmp_path,
         "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\ntests:\n"
-        "  - vars: {name: Ada}\n    options: {prefix: 'Be brief. '}\n"
+        "  - vars: {name: Ada}\n    options: {storeOutputAs: greeting}\n"
         "    assert: [{type: contains, value: Ada}]\n",
     )
-    assert error.line == 4 and error.key == "options.prefix"
-    assert "`prefix` is not supported yet; write the prefix into the prompt" in error.message
+    assert error.line == 4 and error.key == "options.storeOutputAs"
+    assert "`storeOutputAs` is not supported yet; multi-step tests" in error.message
 
 
 def test_keys_about_promptfoos_own_output_are_noticed_not_refused(tmp_path: Path) -> None:
@@ -284,3 +284,26 @@ def test_the_format_is_told_by_the_content(tmp_path: Path) -> None:
     own = tmp_path / "mine.yaml"
     own.write_text("suites:\n  - name: s\n    prompt: p.md\n    dataset: d.jsonl\n")
     assert load_config(own).source is None
+
+
+def test_a_tests_prefix_suffix_and_transformed_vars_are_sent_with_its_prompt(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("promptloop.scripts")
+    path = write(
+        tmp_path,
+        "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\ntests:\n"
+        "  - vars: {name: ada}\n"
+        "    options: {prefix: 'For {{ name }}: ', suffix: ' ({{ loud }})',"
+        " transformVars: '({loud: vars.name.toUpperCase()})'}\n"
+        "    assert: [{type: contains, value: Ada}]\n"
+        "  - vars: {name: bob}\n    assert: [{type: contains, value: Bob}]\n",
+    )
+    [plan] = load_project(path).plans
+    first, second = plan.cases
+    assert first.vars == {"name": "ada", "loud": "ADA"}
+    sent = render_prompt(plan.prompt_for(plan.prompt, first), first.vars).text
+    assert sent == "For ada: Hi ada (ADA)"
+    assert render_prompt(plan.prompt_for(plan.prompt, second), second.vars).text == "Hi bob"
+    # The prompt's lines are its own: critiques land there, not on the test's options.
+    assert plan.prompt_for(plan.prompt, first).messages[0].start_line == 1

@@ -174,7 +174,12 @@ class Runner:
         # Render every case before the first model call: a template that breaks on one case
         # is the user's to fix, and finding it after half the calls would waste them.
         rendered = [
-            render_prompt(template, c.vars, case_source=c.source, history=history_messages(c))
+            render_prompt(
+                plan.prompt_for(template, c),
+                c.vars,
+                case_source=c.source,
+                history=history_messages(c),
+            )
             for c in chosen
         ]
         per_repeat = [

@@ -214,6 +214,17 @@ class PromptTemplate:
             return parse_hosted(source, self.path, self.host, self.settings)
         return parse_prompt(source, self.path)
 
+    def affixed(self, prefix: str, suffix: str) -> PromptTemplate:
+        """The prompt with ``prefix`` before its first message and ``suffix`` after its
+        last, as templates (they may use the case's variables); lines unchanged."""
+        messages = list(self.messages)
+        first, last = messages[0], messages[-1]
+        messages[0] = dataclasses.replace(first, template=prefix + first.template)
+        last = messages[-1]
+        messages[-1] = dataclasses.replace(last, template=last.template + suffix)
+        built = _build(self.path, self.source, self.settings, messages, self.tool_lines)
+        return dataclasses.replace(built, host=self.host)
+
     @property
     def text_path(self) -> str:
         """A name that parses ``source`` alone as this prompt's shape: a prompt written

@@ -23,6 +23,10 @@ class CaseChecks:
 
     evaluators: tuple[Evaluator, ...] = ()
     threshold: float | None = None
+    # Text this case puts before and after the prompt (promptfoo's ``options.prefix`` and
+    # ``suffix``), rendered with the prompt, as part of it.
+    prefix: str = ""
+    suffix: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class SuitePlan:
     case_checks: Mapping[str, CaseChecks] = field(default_factory=dict)
     # The JSON Schema every answer must follow (sent as the request's response_format).
     json_schema: dict[str, Any] | None = None
+
+    def prompt_for(self, template: PromptTemplate, case: Case) -> PromptTemplate:
+        """``template`` as ``case`` is sent it: with the case's prefix and suffix, if any."""
+        own = self.case_checks.get(case.id)
+        if own is None or not (own.prefix or own.suffix):
+            return template
+        return template.affixed(own.prefix, own.suffix)
 
     def evaluators_for(self, case: Case) -> tuple[tuple[Evaluator, ...], float]:
         """The evaluators that grade ``case`` (the suite's, then its own) and the weighted

@@ -7,6 +7,7 @@ edited assertion makes a new case rather than reusing a verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -26,12 +27,11 @@ if TYPE_CHECKING:
 _GRADING = ("provider", "rubricPrompt", "factuality")
 # Options promptfoo uses while expanding tests, which the expansion already applied.
 _EXPANDED = ("disableVarExpansion", "disableConversationVar", "disableDefaultAsserts")
+# Text around the prompt for this test; ``runSerially`` only orders promptfoo's calls.
+_AFFIXES = ("prefix", "suffix", "runSerially", "transformVars")
 # The output transform every assertion applies first (``postprocess`` is its old name).
 _TRANSFORM = ("transform", "postprocess")
 _WHY_NOT = {
-    "transformVars": "compute the variables in the test file instead",
-    "prefix": "write the prefix into the prompt",
-    "suffix": "write the suffix into the prompt",
     "storeOutputAs": "multi-step tests are not supported",
 }
 
@@ -46,7 +46,7 @@ def located(source: str) -> tuple[str, int | None]:
 
 def case_id(test: PromptfooTest) -> str:
     blob = json.dumps(
-        [dict(test.vars), list(test.assertions), test.threshold, _grading(test.options)],
+        [dict(test.vars), list(test.assertions), test.threshold, _identity(test.options)],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -55,13 +55,18 @@ def case_id(test: PromptfooTest) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
+def _identity(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that change what a case is: how it is graded, what it is sent."""
+    return {k: options[k] for k in (*_GRADING, *_TRANSFORM, "prefix", "suffix") if k in options}
+
+
 def _grading(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: options[k] for k in _GRADING if k in options}
 
 
 def _check_options(test: PromptfooTest) -> None:
     for key in test.options:
-        if key in _GRADING or key in _EXPANDED or key in _TRANSFORM or key == "runSerially":
+        if key in _GRADING or key in _EXPANDED or key in _TRANSFORM or key in _AFFIXES:
             continue
         path, line = located(test.source)
         why = _WHY_NOT.get(key, "remove it, or run this test with promptfoo")
@@ -71,6 +76,27 @@ def _check_options(test: PromptfooTest) -> None:
             line=line,
             key=f"options.{key}",
         )
+
+
+def _with_transformed_vars(test: PromptfooTest, base_dir: Path) -> PromptfooTest:
+    """``options.transformVars``, run once when loading: its result is added to the vars."""
+    from promptloop.scripts import transform
+
+    code = str(test.options["transformVars"])
+    try:
+        added = transform(code, dict(test.vars), {"prompt": {}}, base_dir=base_dir, input_name="vars")
+    except ValueError as error:
+        path, line = located(test.source)
+        raise UserError(str(error), path=path, line=line, key="options.transformVars") from None
+    if not isinstance(added, Mapping):
+        path, line = located(test.source)
+        raise UserError(
+            f"transformVars returned {type(added).__name__}, not an object of variables",
+            path=path,
+            line=line,
+            key="options.transformVars",
+        )
+    return dataclasses.replace(test, vars={**test.vars, **added})
 
 
 def build_cases(
@@ -85,6 +111,8 @@ def build_cases(
     seen: dict[str, int] = {}
     for test in tests:
         _check_options(test)
+        if test.options.get("transformVars"):
+            test = _with_transformed_vars(test, base_dir)
         grading = _grading(test.options)
         transform = next((test.options[k] for k in _TRANSFORM if test.options.get(k)), None)
         evaluators: list[Evaluator] = []
@@ -109,5 +137,10 @@ def build_cases(
         if test.description:
             metadata.setdefault("description", test.description)
         cases.append(Case(identity, dict(test.vars), metadata=metadata, source=test.source))
-        checks[identity] = CaseChecks(tuple(evaluators), test.threshold)
+        checks[identity] = CaseChecks(
+            tuple(evaluators),
+            test.threshold,
+            prefix=str(test.options.get("prefix") or ""),
+            suffix=str(test.options.get("suffix") or ""),
+        )
     return cases, checks
