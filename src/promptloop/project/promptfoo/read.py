@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -25,6 +25,9 @@ from promptloop.project.promptfoo.schema import IGNORED, REFUSED, PromptfooConfi
 from promptloop.project.prompts import PromptSettings
 from promptloop.project.sources import SourcedSuite
 from promptloop.yamlpos import Located, PathKey, format_loc, load_with_node, validation_error
+
+if TYPE_CHECKING:
+    from promptloop.project.promptfoo.tests import PromptfooTest
 
 # promptfoo sends up to this many tokens unless a provider sets max_tokens.
 _DEFAULT_MAX_TOKENS = 1024
@@ -43,6 +46,8 @@ class PromptfooSource:
     suites: Mapping[str, SourcedSuite]
     notices: tuple[str, ...] = ()
     format: str = "promptfoo"
+    # Each case's test as written (defaultTest merged), for `init --from`.
+    tests: Mapping[str, PromptfooTest] = field(default_factory=dict)
 
     def suite(self, suite: SuiteConfig) -> SourcedSuite:
         return self.suites[suite.name]
@@ -135,7 +140,8 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
         **({("model",): first} if first is not None else {}),
         **({("judge_model",): grader} if grader is not None else {}),
     }
-    return config, PromptfooSource(sourced, tuple(reader.notices))
+    by_id = {case.id: test for case, test in zip(cases, tests, strict=True)}
+    return config, PromptfooSource(sourced, tuple(reader.notices), tests=by_id)
 
 
 def _check_keys(reader: _Reader, data: Mapping[str, Any]) -> None:
