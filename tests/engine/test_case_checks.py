@@ -38,7 +38,11 @@ def _plan(checks: dict[str, CaseChecks]) -> SuitePlan:
     return SuitePlan(
         name="s",
         prompt=parse_prompt("say {{ word }}", "p.md"),
-        cases=(Case("a", {"word": "apple"}), Case("b", {"word": "banana"}), Case("c", {"word": "x"})),
+        cases=(
+            Case("a", {"word": "apple"}),
+            Case("b", {"word": "banana"}),
+            Case("c", {"word": "x"}),
+        ),
         evaluators=(_check("contains", "say"),),
         model="m",
         temperature=0.0,

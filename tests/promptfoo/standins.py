@@ -94,7 +94,10 @@ def install() -> None:
     import importlib
 
     for name, attrs in (
-        ("promptloop.project.promptfoo.tests", {"expand_tests": expand_tests, "PromptfooTest": PromptfooTest}),
+        (
+            "promptloop.project.promptfoo.tests",
+            {"expand_tests": expand_tests, "PromptfooTest": PromptfooTest},
+        ),
         (
             "promptloop.evaluators.promptfoo",
             {"build_assertion": build_assertion, "UnsupportedAssertion": UnsupportedAssertion},

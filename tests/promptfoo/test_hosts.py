@@ -45,7 +45,7 @@ def test_a_yaml_prompt_knows_its_lines(loc: tuple[str | int, ...], lines: tuple[
     "text",
     [
         "It's {{ language }}: {{ input }}",
-        'Quotes " and \' and # hash: colon',
+        "Quotes \" and ' and # hash: colon",
         "Two lines\nfor {{ name }}\n",
         "Two lines, no final newline\nfor {{ name }}",
         "  starts with spaces\nthen more",

@@ -63,7 +63,9 @@ def test_every_fixture_is_valid_for_promptfoos_schema(path: Path) -> None:
     jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
 
 
-def test_getting_started_is_one_suite_per_prompt_and_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_getting_started_is_one_suite_per_prompt_and_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(FIXTURES / "getting-started")
     project = load_project(Path("promptfooconfig.yaml"))
     assert [p.name for p in project.plans] == [
@@ -130,7 +132,10 @@ def test_text_files_split_by_dashes_keep_each_prompts_lines(
     project = load_project(path.relative_to(tmp_path))
     assert [p.name for p in project.plans] == ["prompt-1", "prompt-2", "prompt-3"]
     assert project.plans[0].model == "anthropic/claude-3-5-haiku"
-    spans = [(p.prompt.path, p.prompt.messages[0].start_line, p.prompt.messages[0].end_line) for p in project.plans]
+    spans = [
+        (p.prompt.path, p.prompt.messages[0].start_line, p.prompt.messages[0].end_line)
+        for p in project.plans
+    ]
     assert spans == [("prompts/a.txt", 1, 2), ("prompts/a.txt", 5, 5), ("prompts/b.txt", 1, 1)]
     case = project.plans[0].cases[0]
     assert render_prompt(project.plans[0].prompt, case.vars).text == "Greet Ada.\nTone: formal"
@@ -158,7 +163,8 @@ def test_prompt_objects_labels_and_provider_filters(tmp_path: Path) -> None:
         """
         )
         + TESTS,
-        chat_json='[{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{ name }}?"}]',
+        chat_json='[{"role": "system", "content": "Be terse."}, '
+        '{"role": "user", "content": "{{ name }}?"}]',
     )
     (tmp_path / "chat_json").rename(tmp_path / "chat.json")
     project = load_project(path)
@@ -226,7 +232,9 @@ def test_an_unknown_provider_is_one_line_naming_it_and_its_line(tmp_path: Path) 
 def test_keys_that_would_change_verdicts_are_refused_at_their_line(
     tmp_path: Path, config: str, line: int, words: str
 ) -> None:
-    error = refusal(tmp_path, config + "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\n" + TESTS)
+    error = refusal(
+        tmp_path, config + "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\n" + TESTS
+    )
     assert error.line == line and words in error.message
 
 
@@ -259,7 +267,9 @@ def test_keys_about_promptfoos_own_output_are_noticed_not_refused(tmp_path: Path
         )
     )
     notices = [n for n in project.notices if "is ignored" in n]
-    assert notices[0].endswith("evals.yaml:1: `outputPath` is ignored: promptloop writes its own reports (--output)")
+    assert notices[0].endswith(
+        "evals.yaml:1: `outputPath` is ignored: promptloop writes its own reports (--output)"
+    )
     assert "evals.yaml:2: `sharing`" in notices[1]
 
 

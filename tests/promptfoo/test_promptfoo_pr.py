@@ -56,10 +56,17 @@ def stub() -> Iterator[Any]:
     module = load_stub()
     server = module.StubServer(module.StubConfig())
     server.start()
-    revision = f"You write a one-line greeting for {{{{ name }}}}.\\n{FIXED}\\nReply with the greeting only.\\n"
+    # The stub expands its answers as regex templates: \\n is a newline there.
+    revision = (
+        "You write a one-line greeting for {{ name }}.\\n"
+        f"{FIXED}\\nReply with the greeting only.\\n"
+    )
     server.configure(
         answer_rules=(
-            (r"<prompt>", f"<rationale>No exclamation marks.</rationale>\n<prompt>\n{revision}</prompt>"),
+            (
+                r"<prompt>",
+                f"<rationale>No exclamation marks.</rationale>\n<prompt>\n{revision}</prompt>",
+            ),
             (r"greeting for (\w+)\.[\s\S]*Use exclamation", r"Hello \1!"),
             (r"greeting for (\w+)\.", r"Hello \1."),
         )
@@ -69,7 +76,10 @@ def stub() -> Iterator[Any]:
 
 
 def test_an_inline_prompt_in_promptfooconfig_gets_critiques_and_a_suggestion_on_its_lines(
-    scenario: Scenario, stub: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    scenario: Scenario,
+    stub: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")

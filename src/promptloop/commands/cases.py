@@ -85,8 +85,8 @@ def import_cases(run: RunOptions, request: ImportRequest) -> ImportOutcome:
     suite = _suite(loaded, request.suite)
     if loaded.source is not None:
         raise UserError(
-            f"cases are imported into promptloop.yaml's datasets, not into a {loaded.source.format} "
-            "config; convert it first with `promptloop init --from`",
+            "cases are imported into promptloop.yaml's datasets, not into a "
+            f"{loaded.source.format} config; convert it first with `promptloop init --from`",
             path=str(loaded.path),
         )
     if not isinstance(suite.dataset, str) or not suite.dataset.endswith(".jsonl"):

@@ -57,7 +57,9 @@ def write_converted(source_config: Path, directory: Path) -> tuple[list[Path], l
 
     loaded = load_config(source_config)
     if not isinstance(loaded.source, PromptfooSource):
-        raise UserError("is not a promptfoo config (no prompts/providers/tests)", path=str(source_config))
+        raise UserError(
+            "is not a promptfoo config (no prompts/providers/tests)", path=str(source_config)
+        )
     conversion = convert(loaded.config, loaded.source, source_config.name)
     existing = [name for name in conversion.files if (directory / name).exists()]
     if existing:

@@ -84,7 +84,9 @@ def _with_transformed_vars(test: PromptfooTest, base_dir: Path) -> PromptfooTest
 
     code = str(test.options["transformVars"])
     try:
-        added = transform(code, dict(test.vars), {"prompt": {}}, base_dir=base_dir, input_name="vars")
+        added = transform(
+            code, dict(test.vars), {"prompt": {}}, base_dir=base_dir, input_name="vars"
+        )
     except ValueError as error:
         path, line = located(test.source)
         raise UserError(str(error), path=path, line=line, key="options.transformVars") from None
@@ -125,7 +127,9 @@ def build_cases(
             except ValueError as error:
                 path, line = located(test.source)
                 # The message may already say where; say it once.
-                message = str(error).removeprefix(f"{test.source}: ").removeprefix(f"{test.source} ")
+                message = (
+                    str(error).removeprefix(f"{test.source}: ").removeprefix(f"{test.source} ")
+                )
                 raise UserError(message, path=path, line=line, key="assert") from None
             evaluators.append(built)
         identity = case_id(test)

@@ -100,7 +100,9 @@ def convert(config: Config, source: PromptfooSource, name: str) -> Conversion:
     else:
         for test, rest in zip(tests, own, strict=True):
             for raw in rest:
-                not_carried.append(f"{test.source}: assertion {raw.get('type')!r} of this test alone")
+                not_carried.append(
+                    f"{test.source}: assertion {raw.get('type')!r} of this test alone"
+                )
     rows = []
     for case_id, test, rest in zip(ids, tests, own, strict=True):
         row: dict[str, Any] = {"id": case_id}
@@ -168,9 +170,7 @@ def _config(
         top["api_base"] = config.api_base
     top["suites"] = suites
     head = f"# Converted from {name} by `promptloop init --from`.\n"
-    return head + yaml.dump(
-        top, Dumper=_Plain, sort_keys=False, allow_unicode=True, width=100
-    )
+    return head + yaml.dump(top, Dumper=_Plain, sort_keys=False, allow_unicode=True, width=100)
 
 
 class _Plain(yaml.SafeDumper):

@@ -184,6 +184,12 @@ def _from_file(
         own = label if len(sections) == 1 or label is None else f"{label}-{index + 1}"
         template = parse_hosted(body, shown, host)
         prompts.append(
-            Prompt(template, relative, frozenset({*names, body, f"file://{relative}:{index}"}), own, config)
+            Prompt(
+                template,
+                relative,
+                frozenset({*names, body, f"file://{relative}:{index}"}),
+                own,
+                config,
+            )
         )
     return prompts

@@ -116,7 +116,9 @@ def read_provider(raw: Any, where: str, line: int | None) -> Provider:
     config = raw.get("config") or {}
     if not isinstance(config, Mapping):
         raise UserError("`config` must be a mapping", path=where, line=line, key="config")
-    return _with_config(provider_id, str(raw.get("label") or provider_id), model, config, raw, where, line)
+    return _with_config(
+        provider_id, str(raw.get("label") or provider_id), model, config, raw, where, line
+    )
 
 
 def _with_config(

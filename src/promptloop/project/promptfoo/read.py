@@ -150,7 +150,9 @@ def _check_keys(reader: _Reader, data: Mapping[str, Any]) -> None:
             raise reader.error(f"`{key}` is not supported: {why}", (key,))
     for key, why in IGNORED.items():
         if key in data:
-            reader.notices.append(f"{reader.shown}:{reader.line((key,))}: `{key}` is ignored: {why}")
+            reader.notices.append(
+                f"{reader.shown}:{reader.line((key,))}: `{key}` is ignored: {why}"
+            )
 
 
 def _providers(reader: _Reader, data: Mapping[str, Any]) -> list[Provider]:
