@@ -97,9 +97,9 @@ def read_provider(raw: Any, where: str, line: int | None) -> Provider:
     model = litellm_model(provider_id)
     if model is None:
         raise UserError(
-            f"provider {provider_id!r} is not one promptloop can call (it calls openai:, "
-            f"anthropic:, {', '.join(p + ':' for p in sorted(_PREFIXES)[2:8])} … through "
-            "litellm); write the model as one of those, or run this config with promptfoo",
+            f"provider {provider_id!r} is not one promptloop can call: it calls "
+            f"{', '.join(p + ':' for p in _PREFIXES)} models through litellm; write the "
+            "model as one of those, or run this config with promptfoo",
             path=where,
             line=line,
             key="providers",
