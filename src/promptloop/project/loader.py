@@ -62,7 +62,7 @@ def find_config(start: Path) -> Path:
                     path=str(candidate),
                 )
     raise UserError(
-        f"no promptloop.yaml (or promptfooconfig.yaml) found in {start} or its parent "
+        f"no promptloop.yaml found (nor a promptfooconfig.yaml) in {start} or its parent "
         "directories; create one with `promptloop init` or pass --config PATH"
     )
 
