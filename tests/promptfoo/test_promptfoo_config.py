@@ -299,7 +299,6 @@ def test_the_format_is_told_by_the_content(tmp_path: Path) -> None:
 def test_a_tests_prefix_suffix_and_transformed_vars_are_sent_with_its_prompt(
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("promptloop.scripts")
     path = write(
         tmp_path,
         "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\ntests:\n"

@@ -1,3 +1,0 @@
-from tests.promptfoo.standins import install
-
-install()
