@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from promptloop.engine.results import read_results
+from promptloop.project.loader import load_project
 from tests.commands.test_ci_github import NAMES, REPO, Scenario, gh, scenario
 from tests.support import load_stub
 
@@ -139,3 +140,26 @@ def test_a_run_over_a_promptfoo_directory_needs_no_promptloop_yaml(
     [suite] = data["suites"]
     assert suite["name"] == "prompt-1"
     assert [c["status"] for c in suite["cases"]] == ["fail"] * 20
+
+    # A reviewer's verdict on one case goes to the feedback file beside the config, and the
+    # next load reads it: the reviewers' road works on a promptfoo config too.
+    case_id = suite["cases"][0]["id"]
+    added = CliRunner().invoke(
+        cli,
+        [
+            "feedback",
+            "add",
+            "prompt-1",
+            case_id,
+            "bad",
+            "too excited",
+            "--config",
+            str(project / "promptfooconfig.yaml"),
+            "--results",
+            str(out / "results.json"),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert (project / "promptfooconfig.feedback.jsonl").is_file()
+    [plan] = load_project(project / "promptfooconfig.yaml").plans
+    assert [(r.case, r.verdict) for r in plan.feedback] == [(case_id, "bad")]
