@@ -316,3 +316,18 @@ def test_a_tests_prefix_suffix_and_transformed_vars_are_sent_with_its_prompt(
     assert render_prompt(plan.prompt_for(plan.prompt, second), second.vars).text == "Hi bob"
     # The prompt's lines are its own: critiques land there, not on the test's options.
     assert plan.prompt_for(plan.prompt, first).messages[0].start_line == 1
+
+
+def test_a_shard_keeps_each_case_with_its_own_checks(tmp_path: Path) -> None:
+    tests = "".join(
+        f"  - vars: {{name: n{i}}}\n    assert: [{{type: contains, value: n{i}}}]\n"
+        for i in range(12)
+    )
+    path = write(
+        tmp_path, "prompts: ['Hi {{ name }}']\nproviders: [openai:gpt-4.1]\ntests:\n" + tests
+    )
+    whole = load_project(path).plans[0]
+    halves = [load_project(path, shard=f"{i}/2").plans[0] for i in (1, 2)]
+    assert sorted(c.id for h in halves for c in h.cases) == sorted(c.id for c in whole.cases)
+    for half in halves:
+        assert half.cases and all(half.case_checks[c.id].evaluators for c in half.cases)
