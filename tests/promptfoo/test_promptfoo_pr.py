@@ -163,3 +163,29 @@ def test_a_run_over_a_promptfoo_directory_needs_no_promptloop_yaml(
     assert (project / "promptfooconfig.feedback.jsonl").is_file()
     [plan] = load_project(project / "promptfooconfig.yaml").plans
     assert [(r.case, r.verdict) for r in plan.feedback] == [(case_id, "bad")]
+
+
+def test_a_reviewers_command_on_a_promptfoo_case_is_recorded_beside_the_config(
+    scenario: Scenario, stub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.commands.test_pr_commands import run_comment, say
+
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    gh = scenario.gh
+    gh.add_collaborator(REPO, "dana", "write")
+    scenario.base = {"promptfooconfig.yaml": config(PROMPT_BASE), "README.md": "# prompts\n"}
+    scenario.open_pull({"promptfooconfig.yaml": config(PROMPT_HEAD)})
+    local = tmp_path / "promptfooconfig.yaml"
+    local.write_text(config(PROMPT_HEAD), encoding="utf-8")
+    # promptfoo tests have no ids: a case is named by the hash of what it is.
+    case_id = load_project(local).plans[0].cases[1].id
+
+    comment = say(scenario, "dana", f"/promptloop bad {case_id}: shouting at Brook\n")
+    assert run_comment(scenario, comment, extra_env={"OPENAI_BASE_URL": stub.base_url}) == 0
+    recorded = gh.file_at(REPO, "feature", "promptfooconfig.feedback.jsonl") or ""
+    [line] = [json.loads(x) for x in recorded.splitlines() if x.strip()]
+    assert (line["case"], line["verdict"], line["by"]) == (case_id, "bad", "dana")
+    assert line["note"] == "shouting at Brook"
+    # The config itself is untouched by the verdict.
+    assert gh.file_at(REPO, "feature", "promptfooconfig.yaml") == config(PROMPT_HEAD)
