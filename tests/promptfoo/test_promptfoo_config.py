@@ -95,11 +95,7 @@ def test_a_directory_with_only_promptfooconfig_is_found(tmp_path: Path) -> None:
     assert find_config(tmp_path / "g").name == "promptloop.yaml"
 
 
-def write(tmp_path: Path, config: str, **files: str) -> Path:
-    for name, text in files.items():
-        target = tmp_path / name.replace("__", "/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(text), encoding="utf-8")
+def write(tmp_path: Path, config: str) -> Path:
     path = tmp_path / "evals.yaml"  # any name: the format is told by the content
     path.write_text(textwrap.dedent(config), encoding="utf-8")
     return path
@@ -118,17 +114,16 @@ def test_text_files_split_by_dashes_keep_each_prompts_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    path = write(
-        tmp_path,
-        "prompts:\n  - file://prompts/*.txt\nproviders: [anthropic:messages:claude-3-5-haiku]\n"
-        + TESTS,
-        prompts__a_greet_txt="",
-    )
-    (tmp_path / "prompts" / "a_greet_txt").unlink()
+    (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "a.txt").write_text(
         "Greet {{ name }}.\nTone: {{ (style | load).tone }}\n---\n\nSay bye to {{ name }}.\n"
     )
     (tmp_path / "prompts" / "b.txt").write_text("Hi {{ name }} {{ style | load | dump }}\n")
+    path = write(
+        tmp_path,
+        "prompts:\n  - file://prompts/*.txt\nproviders: [anthropic:messages:claude-3-5-haiku]\n"
+        + TESTS,
+    )
     project = load_project(path.relative_to(tmp_path))
     assert [p.name for p in project.plans] == ["prompt-1", "prompt-2", "prompt-3"]
     assert project.plans[0].model == "anthropic/claude-3-5-haiku"
@@ -163,10 +158,10 @@ def test_prompt_objects_labels_and_provider_filters(tmp_path: Path) -> None:
         """
         )
         + TESTS,
-        chat_json='[{"role": "system", "content": "Be terse."}, '
-        '{"role": "user", "content": "{{ name }}?"}]',
     )
-    (tmp_path / "chat_json").rename(tmp_path / "chat.json")
+    (tmp_path / "chat.json").write_text(
+        '[{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{ name }}?"}]'
+    )
     project = load_project(path)
     assert [(p.name, p.model) for p in project.plans] == [
         ("brief.mini", "openai/gpt-4.1-mini"),
@@ -331,3 +326,42 @@ def test_a_shard_keeps_each_case_with_its_own_checks(tmp_path: Path) -> None:
     assert sorted(c.id for h in halves for c in h.cases) == sorted(c.id for c in whole.cases)
     for half in halves:
         assert half.cases and all(half.case_checks[c.id].evaluators for c in half.cases)
+
+
+def test_provider_tools_and_a_json_schema_reach_the_suite(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        textwrap.dedent(
+            """\
+            prompts: ['Weather in {{ name }}?']
+            providers:
+              - id: openai:gpt-4.1-mini
+                config:
+                  apiBaseUrl: http://127.0.0.1:9/v1
+                  tools:
+                    - type: function
+                      function:
+                        name: get_weather
+                        parameters: {type: object, properties: {city: {type: string}}}
+                  tool_choice: auto
+                  response_format:
+                    type: json_schema
+                    json_schema: {name: w, schema: {type: object}}
+            """
+        )
+        + TESTS,
+    )
+    project = load_project(path)
+    [plan] = project.plans
+    assert [t.function.name for t in plan.prompt.settings.tools] == ["get_weather"]
+    assert plan.json_schema == {"type": "object"}
+    assert project.loaded.config.api_base == "http://127.0.0.1:9/v1"
+
+
+def test_a_plain_json_response_format_is_named_with_what_to_do(tmp_path: Path) -> None:
+    error = refusal(
+        tmp_path,
+        "prompts: ['Hi {{ name }}']\nproviders:\n  - id: openai:gpt-4.1\n"
+        "    config: {response_format: {type: json_object}}\n" + TESTS,
+    )
+    assert error.line == 3 and "add an is-json assertion" in error.message
