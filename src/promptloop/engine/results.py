@@ -82,6 +82,12 @@ class CaseRecord(_Model):
         return self.status == "pass"
 
     @property
+    def unevaluated(self) -> bool:
+        """An error of evaluation, not of the provider: the model answered, and an evaluator
+        could not decide (``error`` is set only when a model or judge call failed)."""
+        return self.status == "error" and self.error is None
+
+    @property
     def shown_output(self) -> str | None:
         """The output as reports show it: the text, then each tool call on its own line."""
         if not self.tool_calls:
@@ -246,8 +252,12 @@ class SuiteResult(_Model):
 class Verdict(_Model):
     status: VerdictStatus
     reason: str
-    # Names of the checks that did not pass ("errors", "critical", "regression", "min_pass_rate").
+    # Names of the checks that did not pass ("errors", "evaluation", "critical", "regression",
+    # "min_pass_rate").
     failed_checks: list[str] = Field(default_factory=list)
+    # The reason in plain words, statistics left out, when the figures needed them
+    # ("… 3 cases are too few to tell that from noise; about 70 cases would …").
+    plain: str | None = None
 
 
 class RunResult(_Model):
