@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from promptloop.cli import cli
@@ -74,3 +75,29 @@ def test_promptloop_run_gives_promptfoos_verdict_on_every_test(
     )
     assert got == expected
     assert len(got) >= 3
+
+
+@pytest.mark.parametrize("name", ["promptfooconfig.json", "promptfooconfig.yaml"])
+def test_a_json_config_runs_as_its_yaml_does(
+    name: str, tmp_path: Path, stub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """promptfoo reads JSON configs (a .json file, or JSON inside a .yaml): so does
+    ``promptloop run DIR``, with the verdicts promptfoo recorded for the YAML."""
+    document = json.loads((FIXTURES / "verdicts" / "truth-deterministic.json").read_text())
+    source = FIXTURES / document["config"]
+    project = tmp_path / "project"
+    project.mkdir()
+    as_json = json.dumps(yaml.safe_load(source.read_text(encoding="utf-8")), indent=2)
+    assert as_json.lstrip().startswith("{") and '"description"' in as_json
+    (project / name).write_text(as_json, encoding="utf-8")
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", "--dir", str(project), "-o", str(out), "-q"])
+    assert (out / "results.json").is_file(), result.output
+    cases = [
+        c for s in json.loads((out / "results.json").read_text())["suites"] for c in s["cases"]
+    ]
+    got = sorted((c["status"] == "pass", round(float(c["score"]), 6)) for c in cases)
+    expected = sorted((bool(r["pass"]), round(float(r["score"]), 6)) for r in document["results"])
+    assert got == expected
