@@ -59,6 +59,7 @@ CONFIGS: tuple[tuple[str, str, str], ...] = (
     ("python-assert-external", "python-assert", "promptfooconfig-external.yaml"),
     ("self-grading", "self-grading", "promptfooconfig.yaml"),
     ("truth-deterministic", "truth/deterministic", "promptfooconfig.yaml"),
+    ("truth-code", "truth/code", "promptfooconfig.yaml"),
     ("truth-csv-expected", "truth/csv-expected", "promptfooconfig.yaml"),
     ("truth-test-files", "truth/test-files", "promptfooconfig.yaml"),
     ("truth-scenarios", "truth/scenarios", "promptfooconfig.yaml"),
