@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_prompt
+from promptloop.evaluators.base import (
+    EvalContext,
+    EvalResult,
+    Evaluator,
+    asks_a_judge,
+    sees_prompt,
+)
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
@@ -77,6 +83,17 @@ _READS_PROMPT = frozenset(
         "python",
     }
 )
+# Types whose verdict is the judge's answer (``similar`` compares embeddings, no judge).
+_JUDGED = frozenset(
+    {
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "answer-relevance",
+    }
+)
 # not- forms promptfoo (0.123) accepts but ignores: its verdict is the plain type's, which
 # would surprise whoever wrote not-; refused with this advice rather than copied.
 _IGNORED = (
@@ -129,6 +146,7 @@ def build_assertion(
         metric=spec.metric,
         output_transform=output_transform,
         sees_prompt=spec.base in _READS_PROMPT,
+        asks_judge=spec.base in _JUDGED,
     )
 
 
@@ -145,6 +163,10 @@ class AssertionSet:
     @property
     def sees_prompt(self) -> bool:
         return any(sees_prompt(m) for m in self.members)
+
+    @property
+    def asks_judge(self) -> bool:
+        return any(asks_a_judge(m) for m in self.members)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))

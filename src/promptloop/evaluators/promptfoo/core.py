@@ -149,6 +149,8 @@ class PromptfooAssertion:
     # Whether the verdict may depend on the prompt (a grader or a script reads it), so the
     # runner does not share it between two prompts that gave the same output.
     sees_prompt: bool = False
+    # Whether the verdict is a judge model's answer (the model-graded family).
+    asks_judge: bool = False
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)
