@@ -12,6 +12,7 @@ is, and what to do. Families live in ``text``, ``structured``, ``scripted`` and 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,23 @@ def build_assertion(
         output_transform=output_transform,
         sees_prompt=spec.base in _READS_PROMPT,
         asks_judge=spec.base in _JUDGED,
+        description=_describe(spec),
     )
+
+
+_DESCRIBED_CHARS = 200
+
+
+def _describe(spec: Spec) -> str:
+    """The assertion in one line, as written: ``icontains "Bonjour"``."""
+    text = spec.type
+    raw = spec.value.raw
+    if raw is not None:
+        shown = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+        text += f" {' '.join(str(shown).split())!r}"
+    if spec.threshold is not None:
+        text += f" (threshold {spec.threshold:g})"
+    return text[:_DESCRIBED_CHARS]
 
 
 @dataclass
@@ -167,6 +184,14 @@ class AssertionSet:
     @property
     def asks_judge(self) -> bool:
         return any(asks_a_judge(m) for m in self.members)
+
+    @property
+    def description(self) -> str:
+        inner = "; ".join(m.description for m in self.members)
+        shown = f"assert-set [{inner}]"
+        if self.threshold is not None:
+            shown += f" (threshold {self.threshold:g})"
+        return shown[:_DESCRIBED_CHARS]
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))

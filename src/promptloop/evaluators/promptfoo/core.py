@@ -151,6 +151,8 @@ class PromptfooAssertion:
     sees_prompt: bool = False
     # Whether the verdict is a judge model's answer (the model-graded family).
     asks_judge: bool = False
+    # What it checks, in a line (the optimizer's goal names it): type, value, threshold.
+    description: str = ""
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)
