@@ -2,7 +2,9 @@
 
 The dispatcher: read the Actions runtime → choose the activity from the event
 (``github.activities.find_activity``, pure) → run it (``ci_evaluate.evaluate`` for a pull
-request, a push or a dispatch; ``pr_commands.on_comment`` for a reviewer's comment), each
+request, a push, a dispatch, a schedule or a merge queue's group; ``ci_publish`` for what a
+fork's read-only run left as its artifact; ``pr_commands.on_comment`` for a reviewer's
+comment), each
 writing to GitHub only through the one publisher → report to the runner (job summary,
 outputs, annotations; with ``--dry-run`` the plan instead) → exit code.
 """
@@ -14,11 +16,12 @@ from collections.abc import Callable, Mapping
 from functools import cache
 
 from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
+from promptloop.commands.ci_publish import publish_artifact
 from promptloop.commands.pr_commands import on_comment
 from promptloop.errors import UserError
 from promptloop.github.activities import find_activity
 from promptloop.github.api import GitHubClient
-from promptloop.github.event import load_event
+from promptloop.github.event import WorkflowRunContext, load_event
 from promptloop.github.publish import Publisher
 from promptloop.github.pull_request import Said
 from promptloop.github.runtime import ActionsRuntime
@@ -66,8 +69,16 @@ def run_ci(
         print(f"promptloop: comment {answered.outcome}")
         return 0
     ctx = load_event(
-        runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
+        runtime.event_path,
+        runtime.event_name,
+        sha=runtime.sha,
+        repository=runtime.repository,
+        ref_env=runtime.ref,
     )
+    if isinstance(ctx, WorkflowRunContext):
+        published = publish_artifact(ci, ctx)
+        _report(ci, published.said)
+        return _exit_code(ci, published.gate_code)
     evaluated = evaluate(ci, ctx)
     _report(ci, evaluated.said)
     _telemetry(ci, env, evaluated.said)
