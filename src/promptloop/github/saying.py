@@ -249,7 +249,8 @@ class _Cleaner:
 
     def __init__(self, prefix: str) -> None:
         link = rf"\]\({re.escape(prefix)}[^\s()<>\"']*\)"
-        self._kept = re.compile(rf"{_TAGS}|{_OPEN_DETAILS}|{link}", re.IGNORECASE)
+        # "<" before a digit, a space or "=" opens no tag ("p <0.001", "n <= 5").
+        self._kept = re.compile(rf"{_TAGS}|{_OPEN_DETAILS}|{link}|<(?=[\d\s=])", re.IGNORECASE)
 
     def __call__(self, text: str) -> str:
         out: list[str] = []

