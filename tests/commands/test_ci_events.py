@@ -19,6 +19,7 @@ from promptloop.github.saying import SAYING_FILE
 from promptloop.models.scripted import clear_scripts, register_script
 from tests.commands.test_ci_dry_run import planned, writes
 from tests.commands.test_ci_github import (
+    CONFIG,
     EVENTS,
     FIXED_IN_HUNK,
     HEAD_PROMPT,
@@ -297,3 +298,50 @@ def test_the_workflow_run_needs_the_artifact(
     with pytest.raises(UserError) as info:
         run_ci(CiOptions(results_path=missing), env, github_factory=fast_client)
     assert "cannot read the fork's artifact" in info.value.one_line()
+
+
+# --- advisory mode -----------------------------------------------------------------------
+
+
+def test_an_advisory_suite_is_reported_and_commented_but_never_fails_the_check(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gh = scenario.gh
+    advisory = CONFIG.replace(
+        "    dataset: evals/greet.jsonl\n",
+        "    dataset: evals/greet.jsonl\n    gate: {mode: advisory}\n",
+    )
+    assert advisory != CONFIG
+    scenario.base = {**scenario.base, "promptloop.yaml": advisory}
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+
+    assert res.code == 0
+    [run] = gh.check_runs(REPO, scenario.head_sha)
+    assert run["conclusion"] == "neutral"
+    assert run["output"]["title"].startswith("promptloop: FAIL (advisory, not gating)")
+    assert "greet is reported and commented on, but never fail" in run["output"]["summary"]
+    # Reported and commented in full: the review, its suggestion and the summary are there.
+    assert gh.reviews(REPO, 7) and any(
+        "```suggestion" in c["body"] for c in gh.review_comments(REPO, 7)
+    )
+    [sticky] = gh.issue_comments(REPO, 7)
+    assert "FAIL" in sticky["body"] and "Advisory: greet" in sticky["body"]
+    assert res.outputs["verdict"] == "fail"
+
+
+def test_the_gate_mode_is_the_suites_own_or_the_top_level_one() -> None:
+    from promptloop.project.config import parse_config
+
+    text = CONFIG.replace("gate: {on_error: fail}", "gate: {on_error: fail, mode: advisory}")
+    text += (
+        "  - name: strict\n    prompt: prompts/greet.md\n    dataset: evals/greet.jsonl\n"
+        "    gate: {mode: gate}\n"
+    )
+    assert parse_config(text, "promptloop.yaml").advisory_suites() == {"greet"}
+    with pytest.raises(UserError) as info:
+        parse_config(CONFIG + "    gate: {mode: watch}\n", "promptloop.yaml")
+    assert info.value.one_line() == (
+        "promptloop.yaml:16: suites[0].gate.mode: Input should be 'gate' or 'advisory', "
+        "got 'watch'"
+    )

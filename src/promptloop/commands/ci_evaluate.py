@@ -36,6 +36,7 @@ from promptloop.github.event import (
 )
 from promptloop.github.publish import Publisher
 from promptloop.github.pull_request import Said, Speaker, decide, say, say_nothing_changed
+from promptloop.github.review import advisory_only
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.saying import SAYING_FILE, write_saying
 from promptloop.github.summary import optimizer_account
@@ -153,6 +154,7 @@ def evaluate(ci: Ci, ctx: Evaluable, checkout_sha: str | None = None) -> Evaluat
             _leave_baseline(ci, ctx, folder, target, selection.suites, every_suite=every)
         # Decide and publish.
         speaker = replace(speaker, notes=(*speaker.notes, *ran.notes))
+        advisory = ran.prepared.loaded.config.advisory_suites()
         said = say(
             speaker,
             pull,
@@ -163,6 +165,7 @@ def evaluate(ci: Ci, ctx: Evaluable, checkout_sha: str | None = None) -> Evaluat
             root,
             output_dir,
             to_repo,
+            advisory,
         )
         if target.read_only and pull is not None:
             # What a run that could write would say, for the base repository to publish.
@@ -177,12 +180,16 @@ def evaluate(ci: Ci, ctx: Evaluable, checkout_sha: str | None = None) -> Evaluat
                 root,
                 to_repo,
                 can_comment=ci.opts.comment,
+                advisory=advisory,
             )
             write_saying(output_dir / SAYING_FILE, pull.number, decided.saying)
     learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
+    gate_code = exit_code_for(ran.result, ran.prepared.loaded.config.gate)
+    if advisory_only(ran.result, advisory) and not ran.result.incomplete:
+        gate_code = 0
     return Evaluated(
         target.head_sha,
-        exit_code_for(ran.result, ran.prepared.loaded.config.gate),
+        gate_code,
         said,
         tuple(Learned(*each) for each in learned),
         tuple(ran.unlearned.items()),

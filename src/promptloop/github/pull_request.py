@@ -6,7 +6,7 @@ Returns what the runner shows."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.engine.optimization import RunOptimization
@@ -25,6 +25,8 @@ from promptloop.github.plan import (
 from promptloop.github.publish import Ledger, Publisher
 from promptloop.github.review import (
     PlannedComment,
+    advisory_note,
+    advisory_only,
     overall_delta_pp,
     overall_pass_rate,
     review_body,
@@ -127,6 +129,7 @@ def decide(
     to_repo: Callable[[Path], str | None],
     *,
     can_comment: bool,
+    advisory: frozenset[str] = frozenset(),
 ) -> Decided:
     """Where each finding goes, the revisions offered (their commits and pull requests are
     published here: the summary links to them), and every word the pull request gets."""
@@ -154,16 +157,22 @@ def decide(
     # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
     # "failure" would tell the author their prompt failed when it was never finished.
     conclusion: Conclusion = "cancelled" if result.incomplete else _CONCLUSIONS[verdict]
+    title = check_title(result)
+    if advisory_only(result, advisory) and not result.incomplete:
+        # Reported in full, and the check says so, but it never fails on advisory suites.
+        conclusion = "neutral"
+        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
+    note = advisory_note(result, advisory)
     saying = Saying(
         head_sha=head_sha,
         verdict=verdict,
         conclusion=conclusion,
-        title=check_title(result),
+        title=title,
         review_body=review_body(verdict, len(placed), "The summary comment has the numbers."),
         inline=tuple(inline),
         unplaced=tuple(unplaced),
         report_md=report_md,
-        notes=speaker.notes,
+        notes=(*speaker.notes, *([note] if note else [])),
         links=tuple(delivered.links),
         annotations=tuple(annotations),
         run_url=runtime.run_url,
@@ -254,11 +263,21 @@ def say(
     root: Path,
     output_dir: Path,
     to_repo: Callable[[Path], str | None],
+    advisory: frozenset[str] = frozenset(),
 ) -> Said:
     runtime = speaker.runtime
     can_comment = speaker.can_comment(pull)
     decided = decide(
-        speaker, pull, target, loaded, result, revisions, root, to_repo, can_comment=can_comment
+        speaker,
+        pull,
+        target,
+        loaded,
+        result,
+        revisions,
+        root,
+        to_repo,
+        can_comment=can_comment,
+        advisory=advisory,
     )
     result, saying = decided.result, decided.saying
     paths = write_reports(result, output_dir)
@@ -268,7 +287,7 @@ def say(
     spoken = speak(speaker, number, saying, target.files)
 
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
-    notes, warnings = speaker.notes_now()
+    notes, warnings = replace(speaker, notes=saying.notes).notes_now()
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     job_summary = render_summary(
         render_markdown(
