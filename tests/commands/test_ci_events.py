@@ -342,6 +342,5 @@ def test_the_gate_mode_is_the_suites_own_or_the_top_level_one() -> None:
     with pytest.raises(UserError) as info:
         parse_config(CONFIG + "    gate: {mode: watch}\n", "promptloop.yaml")
     assert info.value.one_line() == (
-        "promptloop.yaml:16: suites[0].gate.mode: Input should be 'gate' or 'advisory', "
-        "got 'watch'"
+        "promptloop.yaml:16: suites[0].gate.mode: Input should be 'gate' or 'advisory', got 'watch'"
     )
