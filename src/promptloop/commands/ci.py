@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
+from pathlib import Path
 
 from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
 from promptloop.commands.ci_publish import publish_artifact
@@ -57,6 +59,10 @@ def run_ci(
         raise UserError(f"suggest must be one of {', '.join(SUGGEST_MODES)}", key="suggest")
     if opts.fail_on not in ("gate", "never"):
         raise UserError("fail-on must be gate or never", key="fail-on")
+    if opts.cache_dir is not None and not opts.cache_dir.is_absolute():
+        # Relative to where `promptloop ci` starts (the repository root in the action), as
+        # actions/cache's `path` is: not to --working-directory.
+        opts = replace(opts, cache_dir=Path.cwd() / opts.cache_dir)
     runtime = ActionsRuntime.from_environ(env)
     secrets = tuple(collect_secrets(runtime, env))
     emit(mask_commands(secrets))
@@ -88,8 +94,6 @@ def run_ci(
 def _telemetry(ci: Ci, env: Mapping[str, str], said: Said) -> None:
     """The run's verdicts to the user's OpenTelemetry collector, when they set one; a
     collector that is down is a warning, never a failed check. ``--dry-run`` sends nothing."""
-    from pathlib import Path
-
     from promptloop.commands import telemetry
 
     results = said.outputs.get("results-path")
