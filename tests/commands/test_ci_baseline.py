@@ -203,3 +203,20 @@ def test_a_scheduled_run_evaluates_every_suite_and_leaves_the_baseline(
     manifest = BaselineManifest.model_validate_json((cache / MANIFEST).read_text())
     assert (manifest.sha, manifest.suites) == (scenario.base_sha, ["greet"])
     assert BASE_PROMPT.splitlines()[1] == BASE_LINE
+
+
+def test_a_scheduled_dry_run_writes_nothing_to_github(
+    scenario: Scenario, stub: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    main_commit(scenario, stub)
+    write_event(scenario, {"schedule": "0 3 * * *", "repository": {"full_name": REPO}})
+    res = scenario.run(
+        capsys,
+        event_name="schedule",
+        cache_dir=tmp_path / "cache",
+        dry_run=True,
+        env={"GITHUB_SHA": scenario.base_sha, "GITHUB_REF": "refs/heads/main"},
+    )
+    assert writes(scenario.gh) == [] and len(scenario.gh.requests_log) > 0
+    [line] = planned(res.stdout)
+    assert line.startswith(f"create the check run 'promptloop' on {scenario.base_sha[:7]}")
