@@ -344,3 +344,35 @@ def test_the_gate_mode_is_the_suites_own_or_the_top_level_one() -> None:
     assert info.value.one_line() == (
         "promptloop.yaml:16: suites[0].gate.mode: Input should be 'gate' or 'advisory', got 'watch'"
     )
+
+
+def test_the_command_line_refuses_a_tampered_artifact_in_one_line(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+
+    results = fork_run(scenario, capsys)
+    tamper(results.parent / SAYING_FILE, _other_head)
+    write_event(scenario, workflow_run_event(scenario))
+    env = {
+        "GITHUB_EVENT_NAME": "workflow_run",
+        "GITHUB_EVENT_PATH": str(scenario.event()),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": scenario.gh.url,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_WORKSPACE": str(scenario.repo),
+    }
+    monkeypatch.chdir(scenario.repo)
+    before = len(scenario.gh.requests_log)
+    done = CliRunner().invoke(cli, ["ci", "--results", str(results)], env=env)
+    assert done.exit_code == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        f"promptloop: error: {SAYING_FILE}: head_sha: refused the fork's artifact: "
+        f"it is for commit 111111111111, the run was for {scenario.head_sha[:12]}"
+    )
+    # Refused before GitHub was asked anything.
+    assert len(scenario.gh.requests_log) == before
