@@ -376,3 +376,38 @@ def test_the_command_line_refuses_a_tampered_artifact_in_one_line(
     )
     # Refused before GitHub was asked anything.
     assert len(scenario.gh.requests_log) == before
+
+
+def test_the_forks_prose_is_neutralised_again(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+
+    def hostile(doc: dict[str, Any]) -> None:
+        doc["review_body"] += (
+            "\n\n@octo-org/admins see [this](https://evil.example/x) <img src=x> #12"
+        )
+
+    tamper(results.parent / SAYING_FILE, hostile)
+    assert publish(scenario, capsys, results, workflow_run_event(scenario)).code == 0
+    [review] = scenario.gh.reviews(REPO, 7)
+    body = review["body"]
+    assert "@\u200docto-org/admins" in body and "@octo-org" not in body
+    assert "](https://evil" not in body and "<img" not in body and " #12" not in body
+    # promptloop's own words and marker are intact.
+    assert body.rstrip().endswith(f"<!-- promptloop:review head={scenario.head_sha} -->")
+
+
+def test_a_pull_request_that_moved_on_gets_only_the_check_run(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+    payload = workflow_run_event(scenario)
+    payload["workflow_run"]["pull_requests"][0]["head"]["sha"] = "3" * 40
+    res = publish(scenario, capsys, results, payload)
+    assert res.code == 0
+    gh = scenario.gh
+    assert gh.reviews(REPO, 7) == [] and gh.issue_comments(REPO, 7) == []
+    [run] = gh.check_runs(REPO)
+    assert (run["head_sha"], run["conclusion"]) == (scenario.head_sha, "failure")
+    assert "has moved on to 333333333333" in res.summary
