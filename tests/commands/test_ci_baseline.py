@@ -220,3 +220,32 @@ def test_a_scheduled_dry_run_writes_nothing_to_github(
     assert writes(scenario.gh) == [] and len(scenario.gh.requests_log) > 0
     [line] = planned(res.stdout)
     assert line.startswith(f"create the check run 'promptloop' on {scenario.base_sha[:7]}")
+
+
+def test_the_cache_dir_is_relative_to_where_ci_starts_not_the_working_directory(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in the action: `cd $GITHUB_WORKSPACE`, the project in a folder, actions/cache's
+    # `path` and `cache-dir` both relative to the repository root.
+    files = {f"sub/{path}": text for path, text in base_files().items()}
+    scenario.base_sha = commit(scenario.repo, files, "main")
+    fake = scenario.gh.add_branch(REPO, "main", files)
+    repo = scenario.gh.repo(REPO)
+    repo.commits[scenario.base_sha] = repo.commits[fake]
+    payload = {
+        "ref": "refs/heads/main",
+        "before": "0" * 40,
+        "after": scenario.base_sha,
+        "repository": {"full_name": REPO, "default_branch": "main"},
+    }
+    write_event(scenario, payload)
+    monkeypatch.chdir(scenario.repo)
+    res = scenario.run(
+        capsys,
+        event_name="push",
+        working_directory=Path("sub"),
+        cache_dir=Path(".promptloop/cache"),
+    )
+    assert res.code == 0
+    assert (scenario.repo / ".promptloop" / "cache" / MANIFEST).is_file()
+    assert not (scenario.repo / "sub" / ".promptloop").exists()
