@@ -30,12 +30,6 @@ class Published:
 
 def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
     # Read.
-    if ctx.number is None:
-        raise UserError(
-            "the workflow_run payload names no pull request for its head commit "
-            f"{ctx.head_sha[:12]}, so there is nothing to publish the fork's results on",
-            key="workflow_run.pull_requests",
-        )
     if ci.opts.results_path is None:
         raise UserError(
             "on workflow_run, pass --results (the action's `results` input): the "
@@ -44,20 +38,21 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
         )
     folder = (ci.workdir() / ci.opts.results_path).resolve().parent
     runtime = ci.runtime
+    number, pull_head = _the_pull_request(ci, ctx)
     saying, number = read_saying(
         folder / SAYING_FILE,
-        number=ctx.number,
+        number=number,
         head_sha=ctx.head_sha,
         run_url=ctx.run_url,
         repo_url=f"{runtime.server_url}/{runtime.repository}",
     )
     notes: list[str] = []
     comment = ci.opts.comment
-    if ctx.pull_head_sha is not None and ctx.pull_head_sha != ctx.head_sha:
+    if pull_head is not None and pull_head != ctx.head_sha:
         # The review and summary belong to the newest head: only the check run is posted.
         comment = False
         notes.append(
-            f"Pull request #{number} has moved on to {ctx.pull_head_sha[:12]} since this run "
+            f"Pull request #{number} has moved on to {pull_head[:12]} since this run "
             f"evaluated {ctx.head_sha[:12]}: only its check run is posted; the new head's "
             "own run will review it."
         )
@@ -75,6 +70,29 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
     warnings = [*ci.publisher.ledger.warnings]
     said = Said(summary, outputs, warnings=warnings, notices=notes, links=spoken.links)
     return Published(said)
+
+
+def _the_pull_request(ci: Ci, ctx: WorkflowRunContext) -> tuple[int, str | None]:
+    """(number, current head) of the pull request the run was for, in GitHub's words: the
+    payload's, else (a fork's run, which GitHub lists with none) the one open pull request
+    from the run's head branch."""
+    if ctx.number is not None:
+        return ctx.number, ctx.pull_head_sha
+    owner, branch = ctx.head_owner, ctx.head_branch
+    if owner is None or branch is None:
+        raise UserError(
+            "the workflow_run payload names neither a pull request nor the head branch",
+            key="workflow_run.head_branch",
+        )
+    pulls = ci.github().pulls_from(owner, branch)
+    found = [(n, sha) for n, sha in pulls if sha == ctx.head_sha] or pulls
+    if len(found) != 1:
+        why = f"{len(found)} open pull requests come" if found else "no open pull request comes"
+        raise UserError(
+            f"{why} from {owner}:{branch}, so the run's cannot be told",
+            key="workflow_run.head_branch",
+        )
+    return found[0]
 
 
 def _pull_files(ci: Ci, number: int) -> PullFiles | None:

@@ -91,6 +91,15 @@ class WorkflowRunContext:
     pull_head_sha: str | None
     conclusion: str | None
     repo_full_name: str
+    # Where the run's head came from: GitHub lists no pull request with a fork's run, so
+    # it is found by its branch.
+    head_repo_full_name: str | None = None
+    head_branch: str | None = None
+
+    @property
+    def head_owner(self) -> str | None:
+        name = self.head_repo_full_name
+        return name.split("/", 1)[0] if name and "/" in name else None
 
 
 EventContext = PullContext | PushContext | DispatchContext | MergeGroupContext | WorkflowRunContext
@@ -230,6 +239,8 @@ def _workflow_run(r: _Reader, repo_name: str) -> WorkflowRunContext:
         pull_head_sha=pull_head if isinstance(pull_head, str) else None,
         conclusion=r.optional_text("workflow_run.conclusion"),
         repo_full_name=repo_name,
+        head_repo_full_name=r.optional_text("workflow_run.head_repository.full_name"),
+        head_branch=r.optional_text("workflow_run.head_branch"),
     )
 
 
