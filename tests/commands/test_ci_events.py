@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,19 @@ import pytest
 from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.errors import UserError
 from promptloop.github.saying import SAYING_FILE
-from promptloop.models.scripted import clear_scripts, register_script
 from tests.commands.test_ci_dry_run import planned, writes
 from tests.commands.test_ci_github import (
     CONFIG,
     EVENTS,
-    FIXED_IN_HUNK,
     HEAD_PROMPT,
     PROMPT,
+    PROVIDER_KEY,
     REPO,
     TOKEN,
     Scenario,
     fast_client,
-    git,
     is_summary,
-    model,
+    pr_entries,
     prompt,
     write_event,
 )
@@ -141,7 +140,9 @@ def fork_run(scenario: Scenario, capsys: pytest.CaptureFixture[str]) -> Path:
     res = scenario.run(capsys)
     assert res.code == 1 and writes(scenario.gh) == before
     results = Path(res.outputs["results-path"])
-    assert (results.parent / SAYING_FILE).is_file()
+    # The artifact is as public as the pull request: the key a case leaked is masked.
+    saying = (results.parent / SAYING_FILE).read_text()
+    assert "Hello Ada! ***" in saying and PROVIDER_KEY not in saying
     return results
 
 
@@ -167,23 +168,29 @@ def stable(said: dict[str, Any], gh: FakeGitHub) -> str:
 
 
 @pytest.fixture
-def same_repo(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """What a same-repository pull request with the same change gets."""
+def same_repo_github() -> Iterator[FakeGitHub]:
     with FakeGitHub() as fake:
         fake.set_token(TOKEN)
         fake.add_repo(REPO)
-        repo = tmp_path / "same" / "repo"
-        repo.mkdir(parents=True)
-        git(repo, "init", "-q", "-b", "main")
-        register_script("ci", model(FIXED_IN_HUNK))
-        other = Scenario(tmp_path / "same", fake, repo)
-        other.open_pull({PROMPT: HEAD_PROMPT})
-        yield {"scenario": other, "gh": fake}
-    clear_scripts()
+        yield fake
+    assert not fake.internal_errors and not fake.response_schema_errors
+
+
+def same_repository_twin(fork: Scenario, fake: FakeGitHub) -> Scenario:
+    """The fork's pull request as a same-repository one: the same commits (a copy of the
+    checkout, so every SHA the words name is the same) on a second fake GitHub."""
+    other = Scenario(fork.tmp / "same", fake, fork.tmp / "same" / "repo")
+    shutil.copytree(fork.repo, other.repo)
+    other.base_sha, other.head_sha, other.head = fork.base_sha, fork.head_sha, dict(fork.head)
+    fake.add_branch(REPO, "main", other.base)
+    fake.add_branch(REPO, "feature", other.head, parent="main")
+    entries = pr_entries(other.base, other.head)
+    fake.add_pull(REPO, 7, "main", other.base_sha, "feature", other.head_sha, files=entries)
+    return other
 
 
 def test_the_fork_pair_posts_what_a_same_repository_run_would(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str], same_repo: dict[str, Any]
+    scenario: Scenario, capsys: pytest.CaptureFixture[str], same_repo_github: FakeGitHub
 ) -> None:
     results = fork_run(scenario, capsys)
     res = publish(scenario, capsys, results, workflow_run_event(scenario))
@@ -191,13 +198,11 @@ def test_the_fork_pair_posts_what_a_same_repository_run_would(
     assert "::warning" not in res.stdout, res.stdout
     fork_said = what_was_said(scenario.gh)
 
-    other: Scenario = same_repo["scenario"]
-    # The same commits, so every SHA the words name is the same.
-    assert (other.base_sha, other.head_sha) == (scenario.base_sha, scenario.head_sha)
+    other = same_repository_twin(scenario, same_repo_github)
     assert other.run(capsys).code == 1
-    same_said = what_was_said(same_repo["gh"])
+    same_said = what_was_said(same_repo_github)
 
-    assert stable(fork_said, scenario.gh) == stable(same_said, same_repo["gh"])
+    assert stable(fork_said, scenario.gh) == stable(same_said, same_repo_github)
     assert any("```suggestion" in body for _, _, body in fork_said["comments"])
     assert is_summary(fork_said["summary"]) and "FAIL" in fork_said["summary"]
     assert "read-only" not in fork_said["summary"]

@@ -182,7 +182,8 @@ def evaluate(ci: Ci, ctx: Evaluable, checkout_sha: str | None = None) -> Evaluat
                 can_comment=ci.opts.comment,
                 advisory=advisory,
             )
-            write_saying(output_dir / SAYING_FILE, pull.number, decided.saying)
+            # Masked like every report: the artifact is as public as the pull request.
+            write_saying(output_dir / SAYING_FILE, pull.number, decided.saying, mask=ci.mask)
     learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
     gate_code = exit_code_for(ran.result, ran.prepared.loaded.config.gate)
     if advisory_only(ran.result, advisory) and not ran.result.incomplete:

@@ -12,6 +12,7 @@ itself; nothing in it is ever run. Any breach refuses the whole file with one li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -95,8 +96,10 @@ def _unmarked(comment: PlannedComment, head_sha: str) -> str:
     return comment.body.removesuffix(suffix)
 
 
-def write_saying(path: Path, number: int, saying: Saying) -> Path:
-    """The file a fork's read-only run leaves in its artifact."""
+def write_saying(
+    path: Path, number: int, saying: Saying, *, mask: Callable[[str], str] = str
+) -> Path:
+    """The file a fork's read-only run leaves in its artifact, secrets ``mask``ed."""
 
     def wire(c: PlannedComment) -> WireComment:
         body = _unmarked(c, saying.head_sha)
@@ -139,7 +142,7 @@ def write_saying(path: Path, number: int, saying: Saying) -> Path:
         report_url=saying.report_url,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(doc.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    path.write_text(mask(doc.model_dump_json(indent=1)) + "\n", encoding="utf-8")
     return path
 
 
