@@ -423,6 +423,7 @@ def test_the_forks_prose_is_neutralised_again(
     def hostile(doc: dict[str, Any]) -> None:
         doc["review_body"] += (
             "\n\n@octo-org/admins see [this](https://evil.example/x) <img src=x> #12"
+            "\n\n[climb](https://github.example/octo/prompts/../../evil/repo)"
         )
 
     tamper(results.parent / SAYING_FILE, hostile)
@@ -431,6 +432,7 @@ def test_the_forks_prose_is_neutralised_again(
     body = review["body"]
     assert "@\u200docto-org/admins" in body and "@octo-org" not in body
     assert "](https://evil" not in body and "<img" not in body and " #12" not in body
+    assert "](https://github.example/octo/prompts/../" not in body
     # promptloop's own words and marker are intact.
     assert body.rstrip().endswith(f"<!-- promptloop:review head={scenario.head_sha} -->")
 

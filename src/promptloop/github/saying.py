@@ -180,7 +180,7 @@ def read_saying(
         refuse("its report link is not the run's artifacts", "report_url")
     prefix = repo_url.rstrip("/") + "/"
     for index, link in enumerate(doc.links):
-        if not link.url.startswith(prefix):
+        if not link.url.startswith(prefix) or ".." in link.url:
             refuse("a link leads outside this repository", f"links.{index}.url")
     for key, value in _texts(doc):
         if _MARKER.search(value):
@@ -251,7 +251,8 @@ class _Cleaner:
     blocks are left as written (nothing renders there), so suggested changes stay exact."""
 
     def __init__(self, prefix: str) -> None:
-        link = rf"\]\({re.escape(prefix)}[^\s()<>\"']*\)"
+        # Into the repository, and no ".." to climb out of it.
+        link = rf"\]\({re.escape(prefix)}(?:(?!\.\.)[^\s()<>\"'])*\)"
         # "<" before a digit, a space or "=" opens no tag ("p <0.001", "n <= 5").
         self._kept = re.compile(rf"{_TAGS}|{_OPEN_DETAILS}|{link}|<(?=[\d\s=])", re.IGNORECASE)
 
