@@ -450,3 +450,27 @@ def test_a_pull_request_that_moved_on_gets_only_the_check_run(
     [run] = gh.check_runs(REPO)
     assert (run["head_sha"], run["conclusion"]) == (scenario.head_sha, "failure")
     assert "has moved on to 333333333333" in res.summary
+
+
+def test_the_real_payloads_read_into_their_contexts() -> None:
+    from promptloop.github.event import MergeGroupContext, WorkflowRunContext, load_event
+
+    group = load_event(EVENTS / "merge_group.checks_requested.json", "merge_group")
+    assert group == MergeGroupContext(
+        event_name="merge_group",
+        head_sha="2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d",
+        head_ref="refs/heads/gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64",
+        base_sha="380387fbc80638b734a49e1be1c4dfec1c01b33c",
+        base_ref="refs/heads/main",
+        repo_full_name="octo-org/octo-repo",
+    )
+    run = load_event(EVENTS / "workflow_run.completed.with-pull-requests.json", "workflow_run")
+    assert isinstance(run, WorkflowRunContext)
+    # The one pull request listed, whose head has moved on from the run's.
+    assert (run.number, run.pull_head_sha) == (2, "ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+    assert run.head_sha == "3484a3fb816e0859fd6e1cea078d76385ff50625"
+    assert (run.run_id, run.run_url) == (
+        289782451,
+        "https://github.com/octo-org/octo-repo/actions/runs/289782451",
+    )
+    assert (run.head_owner, run.head_branch) == ("octo-org", "master")
