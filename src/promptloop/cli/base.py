@@ -82,7 +82,7 @@ output_option = click.option(
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write results.json, junit.xml, report.md and report.html "
-    "[default: ./promptloop-results].",
+    "[default: promptloop-results/ in the project, beside promptloop.yaml].",
 )
 model_option = click.option(
     "--model",
@@ -112,23 +112,28 @@ def stdout_console() -> Console:
     return console
 
 
+# One spelling for the project folder in every command (`run DIR` is the deprecated one).
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=".",
+    help="The project: the folder with promptloop.yaml, or one below it [default: here].",
+)
+
+
 def project_options(fn: F) -> F:
     """--dir, --config and --results, for commands that read a run's results.json."""
     for option in reversed(
         (
-            click.option(
-                "--dir",
-                "directory",
-                type=click.Path(path_type=Path, file_okay=False, exists=True),
-                default=".",
-                help="Project directory [default: here].",
-            ),
+            dir_option,
             config_option,
             click.option(
                 "--results",
                 "results_path",
                 type=click.Path(path_type=Path, dir_okay=False),
-                help="The run's results.json [default: ./promptloop-results/results.json].",
+                help="The run's results.json [default: promptloop-results/results.json in the "
+                "project, beside promptloop.yaml].",
             ),
         )
     ):
@@ -136,5 +141,21 @@ def project_options(fn: F) -> F:
     return fn
 
 
-def results_or_default(results_path: Path | None) -> Path:
-    return results_path or Path.cwd() / "promptloop-results" / "results.json"
+def one_directory(old_directory: Path | None, directory: Path) -> Path:
+    """`run DIR`, from before every command took --dir, still works (and says so: see
+    ``deprecated_directory``)."""
+    if old_directory is None:
+        return directory
+    if directory != Path("."):
+        raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
+    return old_directory
+
+
+def deprecated_directory(old_directory: Path | None) -> None:
+    # Said after the run, so an error stays the one line on stderr it always was.
+    if old_directory is not None:
+        click.echo(
+            f"promptloop: `run {old_directory}` is deprecated; write "
+            f"`run --dir {old_directory}` (every command takes --dir)",
+            err=True,
+        )

@@ -30,6 +30,7 @@ from promptloop.gate.verdicts import FirstLooks, judge_run
 from promptloop.models.base import is_embedded
 from promptloop.models.preflight import check_models, is_own
 from promptloop.models.stop import StopSignal
+from promptloop.project.layout import default_results_dir
 from promptloop.project.loader import Project, find_config, load_project
 from promptloop.project.suites import SuitePlan
 
@@ -82,8 +83,10 @@ def preflight(project: Project, plans: Sequence[SuitePlan] | None = None) -> Non
             )
 
 
-def default_output_dir(opts: RunOptions) -> Path:
-    return opts.output_dir or Path.cwd() / "promptloop-results"
+def default_output_dir(opts: RunOptions, project: Project) -> Path:
+    """``--output-dir``, else the project's promptloop-results/ (where `feedback add`,
+    `calibrate` and `view` look for it)."""
+    return opts.output_dir or default_results_dir(project.loaded.root)
 
 
 def make_runner(

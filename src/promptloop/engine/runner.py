@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ class CaseFinished:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """The model answered a case; its evaluators (and judges) are still to run."""
+
+    suite: str
+    variant: str
+
+
+@dataclass(frozen=True)
 class MoreWork:
     """Cases added after the run started (the gate's confirmation runs)."""
 
@@ -50,7 +59,7 @@ class MoreWork:
     note: str
 
 
-ProgressEvent = CaseFinished | MoreWork
+ProgressEvent = CaseFinished | Answered | MoreWork
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -230,6 +239,8 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
+        if self._progress is not None:
+            self._progress(Answered(plan.name, variant))
         prompt_text = "\n\n".join(m.content for m in rendered.messages)
         ctx = EvalContext(
             judge=self._client,
@@ -242,6 +253,9 @@ class Runner:
             judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
             judge_samples=1 if second_look is None else second_look.judge_samples,
             tool_calls=response.tool_calls,
+            tools=rendered.tools,
+            cost_usd=response.usage.cost_usd,
+            latency_ms=None if response.cached else response.latency_s * 1000,
         )
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
@@ -309,10 +323,21 @@ _Evaluated = tuple[tuple[EvalResult, ...], str | None]
 def _evaluation_key(
     plan: SuitePlan, output: str, case: Case, ctx: EvalContext
 ) -> tuple[object, ...]:
-    """Everything an evaluation depends on: the output and the case, the judge's seed and
-    temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
+    """Everything an evaluation depends on: the output (its text and its tool calls, checked
+    against the tools offered) and the case, the judge's seed and temperature, and the
+    prompt only when an evaluator is shown it (``show_prompt``)."""
     shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
-    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
+    calls = (ctx.tool_calls, json.dumps(ctx.tools, sort_keys=True)) if ctx.tool_calls else None
+    return (
+        plan.name,
+        case.id,
+        output,
+        calls,
+        ctx.seed,
+        ctx.judge_temperature,
+        ctx.judge_samples,
+        shown,
+    )
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, Protocol
 
 from promptloop.models import litellm_errors, local, openai_http, scripted
 from promptloop.models.base import (
+    Embeddings,
     ModelCallError,
     ModelRequest,
     ModelResponse,
@@ -43,11 +44,12 @@ from promptloop.models.base import (
 )
 from promptloop.models.openai_http import (
     Route,
+    one_line,
     parse_retry_after,
     text_content,
 )
 
-__all__ = ["LiteLLMClient", "parse_retry_after", "start_loading"]
+__all__ = ["LiteLLMClient", "embed", "parse_retry_after", "start_loading"]
 
 CUSTOM_PROVIDERS = ("scripted",)
 
@@ -470,6 +472,48 @@ class LiteLLMClient:
 
 def _positive(cost: object) -> float:
     return float(cost) if isinstance(cost, int | float) and cost > 0 else 0.0
+
+
+async def embed(
+    model: str,
+    texts: list[str],
+    *,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 60.0,
+) -> Embeddings:
+    """Embedding vectors for ``texts`` from ``model`` (a litellm model string such as
+    ``openai/text-embedding-3-large``); raises ``ModelCallError`` with one line."""
+    litellm = _load_litellm()
+    kwargs: dict[str, Any] = {"model": model, "input": texts, "timeout": timeout_s}
+    if api_base is not None:
+        kwargs["api_base"] = api_base
+    if api_key is not None:
+        kwargs["api_key"] = api_key
+    try:
+        raw = await litellm.aembedding(**kwargs)
+    except Exception as exc:
+        detail = one_line(str(exc)) or type(exc).__name__
+        raise ModelCallError(f"embedding call to {model} failed: {detail}") from exc
+    try:
+        items = sorted(raw.data, key=lambda item: _field_of(item, "index") or 0)
+        vectors = tuple(tuple(float(x) for x in _field_of(item, "embedding")) for item in items)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ModelCallError(
+            f"{model} returned embeddings in an unexpected shape", kind="bad_response"
+        ) from exc
+    if len(vectors) != len(texts):
+        raise ModelCallError(
+            f"{model} returned {len(vectors)} embeddings for {len(texts)} texts",
+            kind="bad_response",
+        )
+    usage = getattr(raw, "usage", None)
+    tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    return Embeddings(vectors, Usage(prompt_tokens=tokens))
+
+
+def _field_of(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name)
 
 
 class ProviderView(NamedTuple):

@@ -15,7 +15,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from promptloop.engine.comparison import ChangedCase, ComparisonSummary
 from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult, Verdict
 from promptloop.report.figures import format_p
-from promptloop.report.names import REVIEW_STATE
+from promptloop.report.names import REVIEW_STATE, case_label
 
 GATE_CASE = "promptloop gate"
 INCOMPLETE_CASE = "promptloop incomplete run"
@@ -60,7 +60,9 @@ def _case(
     change: tuple[str, ChangedCase] | None,
     review: ReviewRecord | None,
 ) -> TestCase:
-    name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
+    # The name the console and the reviewers' table show, so it can be typed back.
+    label = case_label(case)
+    name = label if not case.repeat else f"{label}#{case.repeat}"
     stdout = case.shown_output
     if change is not None:
         stdout = f"head output: {case.shown_output}\nbase output: {change[1].base_output}"
