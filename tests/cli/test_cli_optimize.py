@@ -242,3 +242,15 @@ def test_every_round_states_the_goal_and_candidates_meet_the_same_judge(project:
     # The judge graded seed and candidate alike from the rubric and the case alone.
     judged = [c["messages"][-1]["content"] for c in script_calls("judge")]
     assert judged and not any("one-line greeting" in text for text in judged)
+
+
+def test_the_runs_budget_in_the_config_bounds_the_optimizer_too(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(config.read_text() + "budget: {max_calls: 12}\n")
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project)
+    # Its own max_calls (400) would allow rounds; the run's budget leaves room for none.
+    assert res.exit_code == 2, res.output
+    assert "max_calls=12" in res.output
+    assert len(script_calls("optimizer")) + len(script_calls("greeter")) <= 12
+    assert not (project / "prompts" / "greet.optimized.md").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.engine.results import read_results, write_results
+from promptloop.engine.results import SCHEMA_VERSION, read_results, write_results
 from tests import golden
 from tests.commands import test_baseline as baseline
 from tests.commands import test_ci_github as ci
@@ -40,9 +40,10 @@ def _repeatable(text: str, shas: dict[str, str]) -> str:
 
 
 def _as_version_1(text: str) -> str:
-    """The document without what version 2 added."""
+    """The document without what versions 2 (intervals) and 3 (forecast, budget) added."""
     text = re.sub(r',\n\s*"pass_rate_interval": (null|\{[^{}]*\})', "", text)
-    return text.replace('"schema_version": 2,', '"schema_version": 1,', 1)
+    text = re.sub(r',\n "(forecast|budget)": (null|\{[^{}]*\})', "", text)
+    return text.replace(f'"schema_version": {SCHEMA_VERSION},', '"schema_version": 1,', 1)
 
 
 def _check(name: str, text: str) -> None:
@@ -90,7 +91,7 @@ def test_a_version_1_file_is_read_and_written_again_unchanged(name: str, tmp_pat
     """A results.json from before the typed contract (`merge`, `ci --results-path`)."""
     old = GOLDEN / f"{name}.json"
     result = read_results(old)
-    assert result.schema_version == 2
+    assert result.schema_version == SCHEMA_VERSION
     assert all(s.pass_rate_interval is None for s in (*result.suites, *result.baseline))
     write_results(result, tmp_path / "results.json")
     again = (tmp_path / "results.json").read_text(encoding="utf-8")

@@ -71,6 +71,22 @@ if TYPE_CHECKING:
     "OTEL_EXPORTER_OTLP_ENDPOINT set they are sent there.",
 )
 @click.option(
+    "--max-usd",
+    type=click.FloatRange(min=0),
+    help="Budget: US dollars this run may spend on every call [default: budget.max_usd].",
+)
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=0),
+    help="Budget: model calls this run may make; cached answers are free "
+    "[default: budget.max_calls].",
+)
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the calls, tokens and cost the run would take, and call no model.",
+)
+@click.option(
     "--show",
     type=click.Choice(["failing", "broken", "all"]),
     default="failing",
@@ -100,6 +116,9 @@ def run(
     otel_file: Path | None,
     show: str,
     verbose: bool,
+    max_usd: float | None,
+    max_calls: int | None,
+    estimate: bool,
     quiet: bool,
 ) -> None:
     """Run the eval suites of the project in --dir (default: here) and write the reports.
@@ -122,11 +141,16 @@ def run(
         repeat=repeat,
         baseline=baseline,
         shard=shard,
+        max_usd=max_usd,
+        max_calls=max_calls,
     )
-    with stop_on_signals() as stop:
-        opts.stop = stop
-        listing = Listing(cast("Show", show), verbose)
-        code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
+    if estimate:
+        code = _estimate(opts)
+    else:
+        with stop_on_signals() as stop:
+            opts.stop = stop
+            listing = Listing(cast("Show", show), verbose)
+            code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
     deprecated_directory(old_directory)
     sys.exit(code)
 
@@ -193,6 +217,21 @@ def _run_and_report(
             )
         return opts.stop.exit_code
     return exit_code_for(result, project.loaded.config.gate)
+
+
+def _estimate(opts: RunOptions) -> int:
+    from promptloop.commands.run import estimate_run, project_for, run_budget
+    from promptloop.report.spending import forecast_line
+
+    project = project_for(opts)
+    forecast = estimate_run(opts, project)
+    click.echo(forecast_line(forecast))
+    budget = run_budget(project, opts)
+    if budget is not None:
+        click.echo(f"Budget: {budget.limits.shown()}; no call starts that could cross it.")
+    click.echo(f"How: {forecast.method}.")
+    click.echo("No model was called.")
+    return 0
 
 
 def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
@@ -14,13 +14,15 @@ from promptloop.commands.run import (
     make_runner,
     preflight,
     project_for,
+    with_budget,
 )
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import Split, split_cases
 from promptloop.engine.runner import TemplateScorer
-from promptloop.errors import UserError
+from promptloop.errors import PromptloopError, UserError
 from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
+from promptloop.models.budget import Budget
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import OptimizerProgress
@@ -155,7 +157,8 @@ def run_optimizer(
     if progress is not None:
         progress(f"suite {plan.name!r}: {len(plan.cases)} cases, {split_line(splits)}")
     preflight(project, [plan])
-    runner = make_runner(project, opts.run, [plan])
+    # In `ci` the run's budget is already set, and the optimizer spends from what it left.
+    runner = make_runner(project, with_budget(project, opts.run), [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -167,7 +170,7 @@ def run_optimizer(
         test=splits["test"],
         scorer=scorer,
         optimizer=client,
-        settings=settings_for(project, opts, plan),
+        settings=_within(settings_for(project, opts, plan), runner.budget),
         reviewer_notes=notes_from(plan.feedback, plan.cases),
         goal=describe_goal(_specs(project, plan)),
         progress=progress,
@@ -176,7 +179,35 @@ def run_optimizer(
         return asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
+        if runner.budget is not None and runner.budget.exceeded:
+            raise BudgetSpent(runner.budget.limits.shown()) from None
         raise Interrupted(runner.stop) from None
+
+
+def _within(settings: OptimizerSettings, budget: Budget | None) -> OptimizerSettings:
+    """The optimizer's own limits, no larger than what the run's budget has left, so it
+    stops between rounds rather than being refused in the middle of one."""
+    if budget is None:
+        return settings
+    calls, usd = budget.calls_left(), budget.usd_left()
+    if calls is not None and (settings.max_calls is None or calls < settings.max_calls):
+        settings = replace(settings, max_calls=calls)
+    if usd is not None and (settings.max_usd is None or usd < settings.max_usd):
+        settings = replace(settings, max_usd=usd)
+    return settings
+
+
+class BudgetSpent(PromptloopError):
+    """The run's budget ran out while the optimizer was learning (exit 2, like a budget
+    that allows no round)."""
+
+    exit_code = 2
+
+    def __init__(self, limits: str) -> None:
+        super().__init__(
+            f"the budget of {limits} was reached while learning a revision; nothing is "
+            "suggested (raise `budget:` to let the optimizer finish)"
+        )
 
 
 def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:

@@ -41,6 +41,7 @@ from promptloop.github.writes import Conclusion
 from promptloop.project.loader import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
+from promptloop.report.spending import forecast_line
 
 _CONCLUSIONS: dict[str, Conclusion] = {
     "pass": "success",
@@ -156,7 +157,9 @@ def decide(
     )
     # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
     # "failure" would tell the author their prompt failed when it was never finished.
-    conclusion: Conclusion = "cancelled" if result.incomplete else _CONCLUSIONS[verdict]
+    # A spent budget is the user's own limit: the check says the verdict it configured.
+    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
+    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
     title = check_title(result)
     if advisory_only(result, advisory) and not result.incomplete:
         # Reported in full, and the check says so, but it never fails on advisory suites.
@@ -298,6 +301,7 @@ def say(
         unplaced=spoken.unplaced,
         findings=saying.inline,
         report_url=runtime.report_url,
+        forecast=forecast_line(result.forecast) if result.forecast else None,
     )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)

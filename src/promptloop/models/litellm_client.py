@@ -29,6 +29,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -49,7 +50,15 @@ from promptloop.models.openai_http import (
     text_content,
 )
 
-__all__ = ["LiteLLMClient", "embed", "parse_retry_after", "start_loading"]
+__all__ = [
+    "LiteLLMClient",
+    "embed",
+    "output_cap",
+    "parse_retry_after",
+    "price_tokens",
+    "start_loading",
+    "token_prices",
+]
 
 CUSTOM_PROVIDERS = ("scripted",)
 
@@ -591,3 +600,53 @@ def tool_support(model: str) -> bool | None:
             return False
         return True if entry.get("supports_function_calling") else None
     return None
+
+
+# A model that names no answer limit: the reservation assumes this many tokens at most.
+DEFAULT_OUTPUT_CAP = 4096
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """litellm's price of one model, per token, and the most tokens it answers with."""
+
+    input_usd: float
+    output_usd: float
+    max_output_tokens: int | None = None
+
+
+def token_prices(model: str) -> TokenPrices | None:
+    """``model``'s prices in the model map litellm ships (the one it reads with
+    LITELLM_LOCAL_MODEL_COST_MAP), read without importing litellm; None for a model the map
+    does not price (self-hosted, new releases, the stub, the embedded model)."""
+    table = _model_map_file()
+    prefix, _, name = model.partition("/")
+    for key in (model, name):
+        entry = table.get(key) if key else None
+        if not isinstance(entry, dict):
+            continue
+        if name and entry.get("litellm_provider") not in (prefix, f"text-completion-{prefix}"):
+            continue
+        given, taken = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if not isinstance(given, int | float) or not isinstance(taken, int | float):
+            continue
+        cap = entry.get("max_output_tokens")
+        return TokenPrices(float(given), float(taken), cap if isinstance(cap, int) else None)
+    return None
+
+
+def price_tokens(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """What these tokens cost on ``model`` at litellm's prices (0 when it has none)."""
+    prices = token_prices(model)
+    if prices is None:
+        return 0.0
+    return prompt_tokens * prices.input_usd + completion_tokens * prices.output_usd
+
+
+def output_cap(request: ModelRequest) -> int:
+    """The most tokens ``request`` can be answered with."""
+    if request.max_tokens is not None:
+        return request.max_tokens
+    prices = token_prices(request.model)
+    cap = prices.max_output_tokens if prices is not None else None
+    return cap or DEFAULT_OUTPUT_CAP

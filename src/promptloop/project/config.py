@@ -187,6 +187,26 @@ class OptimizerConfig(_Model):
     feedback: Literal["critiques", "scores-only"] = "critiques"
 
 
+class BudgetConfig(_Model):
+    max_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Dollars one run may spend on every call it makes (the model under test, "
+        "judges, the gate's second look, the optimizer), at litellm's prices; cached answers "
+        "are free. A model litellm has no price for costs $0 here: cap it with max_calls.",
+    )
+    max_calls: int | None = Field(
+        default=None,
+        ge=0,
+        description="Model calls one run may make (each retry is a call; cached answers are not).",
+    )
+    on_exceeded: Literal["fail", "inconclusive"] = Field(
+        default="fail",
+        description="The verdict of a run the budget stopped part-way: fail (exit 1, a "
+        "failed check) or inconclusive (exit 0, a neutral check). Never a pass.",
+    )
+
+
 class SuiteConfig(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique suite name.")
     prompt: str = Field(
@@ -265,6 +285,10 @@ class Config(_Model):
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    budget: BudgetConfig = Field(
+        default_factory=BudgetConfig,
+        description="A hard cap on what one run spends; no call starts that could cross it.",
+    )
     feedback_delivery: Literal["commit", "suggestion"] = Field(
         default="commit",
         description=(

@@ -18,6 +18,7 @@ from promptloop.report.figures import (
 )
 from promptloop.report.headline import headline
 from promptloop.report.names import REVIEW_STATE, case_label, case_labels
+from promptloop.report.spending import budget_line
 from promptloop.wording import pct, plural
 
 if TYPE_CHECKING:
@@ -160,6 +161,10 @@ def print_run(
         f"tokens {usage.prompt_tokens} in / {usage.completion_tokens} out · "
         f"cost ${usage.cost_usd:.4f} · wall time {result.wall_s:.1f}s"
     )
+    spent = budget_line(result)
+    if spent is not None:
+        exceeded = result.budget is not None and result.budget.exceeded
+        console.print(Text(spent, style="magenta" if exceeded else ""))
 
 
 def _print_reviews(console: Console, suite: SuiteResult) -> None:

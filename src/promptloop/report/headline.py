@@ -111,6 +111,12 @@ def headline(result: RunResult) -> Headline | None:
         return None
     status = verdict.status
     deciding = [n for n, v in result.verdicts.items() if v.status == status]
+    if "budget" in verdict.failed_checks:
+        step = (
+            "raise the budget (`budget:` in the config, or --max-usd / --max-calls) or run "
+            "again: the cache answers what finished, for free."
+        )
+        return Headline(status, verdict.reason.rstrip("."), step)
     if not deciding:
         return Headline(status, verdict.reason.rstrip("."), _next_step(result, status, []))
     first = deciding[0]

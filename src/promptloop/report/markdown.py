@@ -21,6 +21,7 @@ from promptloop.report.figures import (
 )
 from promptloop.report.headline import ICONS, headline
 from promptloop.report.names import REVIEW_STATE, case_labels, commit_url, short_sha
+from promptloop.report.spending import budget_line
 from promptloop.safety import inline_code, neutralize
 from promptloop.wording import one_line, pct, plural
 
@@ -173,6 +174,7 @@ def render_markdown(
         review_line=review_line,
         reviews_title=reviews_title,
         max_cases=max_cases,
+        spent=budget_line(result),
     )
     # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
     text = _BLANK_RUNS.sub("\n\n", text)
