@@ -163,7 +163,8 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
         "**Why:** 1 of 2 suites fails; in sentiment, the pass rate fell from 100% on the base "
         "to 25% on this head" in (first_screen)
     )
-    assert "**Next:** Look at the 6 broken cases below." in first_screen
+    # The Next line names the cases that broke, as the lists below do.
+    assert "**Next:** Look at the 6 cases that broke (r01, r02, r03 and 3 more)." in first_screen
     assert "| suite | head | base | change [95% CI] | verdict |" in first_screen
     assert "| sentiment | 25.0% (2 of 8) | 100.0% (8 of 8) | −75.0 pp [" in first_screen
     assert "p-value" not in first_screen and "p (head worse)" not in first_screen

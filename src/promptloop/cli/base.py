@@ -16,13 +16,27 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The verdict rule and the exit codes, as the README's top states them.
 EXIT_CODES_HELP = """\b
+Verdict: a suite fails when its pass rate is below its threshold, when it
+fell significantly by more than gate.max_regression_pp against --baseline,
+or when a critical case broke; with too few cases to tell, it is
+inconclusive, which passes unless gate.inconclusive is fail. Errors are
+never prompt failures.
+
+\b
 Exit codes:
-  0  every gate passed (or was inconclusive)
-  1  a gate failed
-  2  usage or configuration error
+  0  every suite passed (or was inconclusive)
+  1  a suite failed on the cases that could be judged
+  2  usage or configuration error, or an evaluator could not judge some cases
+     (a python check raised, a judge answered garbage)
   3  infrastructure error (a provider or GitHub kept failing)
   130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
+
+\b
+Environment:
+  PROMPTLOOP_LOCAL_THREADS  threads of the embedded model
+                            [default: half the usable cores, at least 1]
 """
 
 
@@ -75,7 +89,8 @@ config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Path to promptloop.yaml (default: found in DIRECTORY or its parents).",
+    help="Path to promptloop.yaml or a promptfoo config (default: promptloop.yaml, else "
+    "promptfooconfig.yaml, found in DIRECTORY or its parents).",
 )
 output_option = click.option(
     "--output-dir",

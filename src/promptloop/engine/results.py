@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -18,12 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import to_jsonable_python
 
 from promptloop.dataset.cases import history_dicts
-from promptloop.dataset.feedback import (
-    FeedbackRecord,
-    ReviewerVerdict,
-    latest_by_output,
-    verdict_for,
-)
+from promptloop.dataset.feedback import ReviewerVerdict
 from promptloop.engine.comparison import ComparisonSummary, Interval
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.outcome import CaseOutcome, Status
@@ -80,6 +75,12 @@ class CaseRecord(_Model):
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def unevaluated(self) -> bool:
+        """An error of evaluation, not of the provider: the model answered, and an evaluator
+        could not decide (``error`` is set only when a model or judge call failed)."""
+        return self.status == "error" and self.error is None
 
     @property
     def shown_output(self) -> str | None:
@@ -175,36 +176,6 @@ class ReviewRecord(_Model):
     status: ReviewStatus
 
 
-def reviewer_verdicts(
-    cases: Iterable[CaseRecord], records: Sequence[FeedbackRecord], *, counted: bool
-) -> list[ReviewRecord]:
-    """Per case of the run (its first repeat), the verdict on its output, else the latest
-    verdict on an earlier output of it."""
-    latest = latest_by_output(records)
-    out: list[ReviewRecord] = []
-    seen: set[str] = set()
-    for case in cases:
-        mine = [r for r in latest if r.case == case.id]
-        if case.id in seen or not mine:
-            continue
-        seen.add(case.id)
-        same = verdict_for(mine, case.id, case.shown_output)
-        record = same or mine[-1]
-        status: ReviewStatus = ("applied" if counted else "unused") if same else "changed"
-        out.append(
-            ReviewRecord(
-                case_id=case.id,
-                verdict=record.verdict,
-                by=record.by,
-                note=record.note,
-                at=record.at.isoformat(),
-                source=record.source,
-                status=status,
-            )
-        )
-    return out
-
-
 class SuiteResult(_Model):
     name: str
     variant: Literal["head", "base"] = "head"
@@ -246,8 +217,12 @@ class SuiteResult(_Model):
 class Verdict(_Model):
     status: VerdictStatus
     reason: str
-    # Names of the checks that did not pass ("errors", "critical", "regression", "min_pass_rate").
+    # Names of the checks that did not pass ("errors", "evaluation", "critical", "regression",
+    # "min_pass_rate").
     failed_checks: list[str] = Field(default_factory=list)
+    # The reason in plain words, statistics left out, when the figures needed them
+    # ("… 3 cases are too few to tell that from noise; about 70 cases would …").
+    plain: str | None = None
 
 
 class RunResult(_Model):

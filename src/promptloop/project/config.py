@@ -121,7 +121,26 @@ class GateConfig(_Model):
         description="Cases with these tags may never go from pass to fail.",
     )
     on_error: Literal["fail", "neutral", "ignore"] = Field(
-        default="fail", description="What infrastructure errors do to the gate."
+        default="fail",
+        description=(
+            "What errors do to the gate: a provider that kept failing (exit 3), or an "
+            "evaluator that could not judge a case, such as a python check that raised (exit 2)."
+        ),
+    )
+    threshold_rule: Literal["plain", "statistical"] = Field(
+        default="plain",
+        description=(
+            "plain: a pass rate below the suite's threshold fails. statistical: it fails only "
+            "when it is below beyond doubt (the one-sided upper bound at `confidence`); a "
+            "shortfall within noise is inconclusive."
+        ),
+    )
+    inconclusive: Literal["pass", "fail"] = Field(
+        default="pass",
+        description=(
+            "What a suite with too few cases to decide counts as: pass (exit 0, shown as "
+            "inconclusive) or fail (exit 1)."
+        ),
     )
     confirm_runs: int = Field(
         default=1,
