@@ -25,6 +25,7 @@ from promptloop.github.event import DispatchContext, PullContext, PushContext
 from promptloop.github.publish import Publisher
 from promptloop.github.pull_request import Said, Speaker, say, say_nothing_changed
 from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.state import PullFiles
 from promptloop.github.summary import optimizer_account
 from promptloop.github.target import Target, read_target
 from promptloop.models.stop import StopSignal
@@ -269,6 +270,17 @@ def _run(
     return _learn(prepared, run_opts, result, target, to_repo)
 
 
+def _adds_verdicts(
+    loaded: LoadedConfig, suite: str, files: PullFiles, to_repo: Callable[[Path], str | None]
+) -> bool:
+    """Whether the pull request changes the suite's feedback file: reviewers' verdicts to
+    learn from although the prompt itself is unchanged."""
+    config = next(s for s in loaded.config.suites if s.name == suite)
+    path = to_repo(loaded.resolve(loaded.feedback_file(config)))
+    changed = files.get(path) if path else None
+    return changed is not None and changed.status != "removed"
+
+
 def _with_cache_dir(cache_dir: Path | None, prepared: Project) -> Project:
     if cache_dir is None:
         return prepared
@@ -297,7 +309,13 @@ def _learn(
         pull_file = files.get(path) if files and path else None
         if suite is None or path is None or path in seen_paths:
             continue
-        if pull_file is None or pull_file.status == "removed":
+        if (
+            pull_file is None
+            and files
+            and _adds_verdicts(prepared.loaded, plan.name, files, to_repo)
+        ):
+            pass  # people's verdicts (e.g. imported from production) are what to learn from
+        elif pull_file is None or pull_file.status == "removed":
             unlearned[plan.name] = "this pull request does not change its prompt"
             continue
         if not any(c.status == "fail" for c in suite.cases):
