@@ -228,3 +228,18 @@ def test_imported_cases_run_and_carry_the_reviewers_verdict(tmp_path, serve):
     [review] = suite["reviews"]
     assert review["verdict"] == "bad" and review["by"] == "maria"
     assert "exclamation marks" in review["note"]
+
+
+def test_a_prompt_name_that_spans_do_not_carry_points_to_where(tmp_path):
+    project = project_with_traces(tmp_path)
+    before = (project / "evals" / "products.jsonl").read_text()
+    proc = run_promptloop(
+        project, "cases", "import", "traces/otel-genai.json", "--suite", "taglines",
+        "--prompt-name", "tagline",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "added 0 case(s)" in proc.stdout
+    # Three model calls name no prompt; the HTTP span is no model call, so not counted.
+    assert "  3 model call(s) name no prompt or version" in proc.stdout
+    assert "select them with --where ATTR=VALUE" in proc.stdout
+    assert (project / "evals" / "products.jsonl").read_text() == before
