@@ -1,9 +1,10 @@
 """An OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` (and ``/chat/completions``) with deterministic
-content and can misbehave on purpose: latency, 500s, 429s with Retry-After, malformed
-bodies, hangs. ``GET /stats`` reports request counts by status and the peak number of
-requests in flight; ``POST /stats/reset`` zeroes them.
+content and ``POST /v1/embeddings`` with word-hash vectors (``embedding``), and can
+misbehave on purpose: latency, 500s, 429s with Retry-After, malformed bodies, hangs.
+``GET /stats`` reports request counts by status and the peak number of requests in flight;
+``POST /stats/reset`` zeroes them.
 
 In-process use (tests)::
 
@@ -213,6 +214,10 @@ def _answer_text(config: StubConfig, body: dict[str, Any], rng: random.Random | 
         last = next(
             (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
+        if "questions" in json.dumps(body.get("response_format") or {}):
+            # A grader asking which questions an answer answers: the answer, as questions.
+            answer = re.sub(r"</?answer>", "", last).strip()
+            return json.dumps({"questions": [f"What is {answer}?", f"Tell me {answer}"]})
         critique = f"stub judge read {len(_words(last))} words"
         return json.dumps(
             {
@@ -315,6 +320,39 @@ def completion_body(
     }
 
 
+EMBEDDING_DIMENSIONS = 256
+
+
+def embedding(text: str) -> list[float]:
+    """A deterministic unit vector for ``text``: its lower-cased words hashed into
+    ``EMBEDDING_DIMENSIONS`` buckets, so texts sharing words are close (cosine) and
+    texts sharing none are orthogonal."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        bucket = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big")
+        vector[bucket % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector))
+    if norm == 0:
+        vector[0], norm = 1.0, 1.0
+    return [x / norm for x in vector]
+
+
+def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``/embeddings`` answer for ``body`` (``input``: a string or a list)."""
+    texts = body.get("input")
+    texts = [texts] if isinstance(texts, str) else list(texts or [])
+    tokens = sum(len(_words(str(t))) for t in texts)
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": embedding(str(t))}
+            for i, t in enumerate(texts)
+        ],
+        "model": str(body.get("model", "stub-embedding")),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
 class StubServer:
     """The server, run on its own event loop in a background thread."""
 
@@ -398,6 +436,8 @@ class StubServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/embeddings", self._embeddings)
         app.router.add_get("/stats", self._stats)
         app.router.add_post("/stats/reset", self._reset)
         # Handlers still waiting (hangs) are cancelled at shutdown instead of being awaited.
@@ -461,6 +501,19 @@ class StubServer:
     def _count(self, status: int) -> None:
         with self._lock:
             self.stats.by_status[status] += 1
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self.stats.requests += 1
+        try:
+            body = await request.json()
+        except ValueError:
+            self._count(400)
+            return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
+        if self.config.record_bodies:
+            self.bodies.append(body)
+        self._count(200)
+        return web.json_response(embeddings_body(body))
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         with self._lock:

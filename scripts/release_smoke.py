@@ -103,7 +103,7 @@ def smoke(dist: Path, work: Path, with_local: bool) -> None:
     out = work / "results"
     # The first run's exit code follows the verdict; what matters is that it ran end to end.
     proc = subprocess.run(
-        [exe, "run", str(project), "-o", str(out)], text=True, capture_output=True, env=env
+        [exe, "run", "--dir", str(project), "-o", str(out)], text=True, capture_output=True, env=env
     )
     results = out / "results.json"
     if proc.returncode not in (0, 1) or not results.is_file():

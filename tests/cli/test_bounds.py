@@ -175,11 +175,13 @@ def test_a_backtracking_regex_on_the_output_is_an_evaluator_error_not_a_pass(
     started = time.monotonic()
     result = run_cli(project)
     assert time.monotonic() - started < 40, "the regex was not bounded"
-    assert result.returncode != 2 and "Traceback" not in result.stderr, result.stderr
+    # Exit 2 as "could not evaluate", not as a configuration error: the run went through.
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "promptloop: error" not in result.stderr and "could not judge" in result.stdout
     cases = read_results(project / "out" / "results.json").suites[0].cases
     assert len(cases) == 3
     for case in cases:
-        assert case.status != "pass"
+        assert case.status == "error" and case.unevaluated
         (evaluation,) = case.evaluations
         assert evaluation.passed is False and evaluation.error is not None
         assert "took longer than 1 s" in evaluation.error
@@ -196,7 +198,9 @@ def test_a_backtracking_json_schema_pattern_is_an_evaluator_error(
     )
     stub_server.configure(answer=json.dumps("a" * 40 + "b"))
     result = run_cli(project)
-    assert result.returncode != 2 and "Traceback" not in result.stderr, result.stderr
+    # Exit 2 as "could not evaluate", not as a configuration error: the run went through.
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "promptloop: error" not in result.stderr and "could not judge" in result.stdout
     (case,) = read_results(project / "out" / "results.json").suites[0].cases
     (evaluation,) = case.evaluations
     assert evaluation.passed is False
@@ -216,10 +220,12 @@ def test_a_python_check_that_never_returns_errors_at_the_configs_timeout(
     started = time.monotonic()
     result = run_cli(project)
     assert time.monotonic() - started < 40, "the check was not stopped"
-    assert result.returncode != 2 and "Traceback" not in result.stderr, result.stderr
+    # Exit 2 as "could not evaluate", not as a configuration error: the run went through.
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "promptloop: error" not in result.stderr and "could not judge" in result.stdout
     cases = read_results(project / "out" / "results.json").suites[0].cases
     for case in cases:
-        assert case.status != "pass"
+        assert case.status == "error" and case.unevaluated
         (evaluation,) = case.evaluations
         assert evaluation.passed is False
         assert "did not return within 1 s (the config's timeout)" in (evaluation.error or "")

@@ -125,12 +125,14 @@ def test_judge_answering_garbage_is_an_evaluator_error_never_a_pass(project: Pat
     register_script("j", judge)
     register_script("sentiment", classifier)
     res = CliRunner().invoke(cli, ["run", str(project), "-o", str(project / "out"), "-q"])
-    assert res.exit_code == 0, res.output
+    # Could not evaluate: exit 2, the two cases errors, never a pass nor a prompt failure.
+    assert res.exit_code == 2, res.output
+    assert "the evaluator `judge` could not judge 2 case runs" in " ".join(res.stdout.split())
     cases = {c.id: c for c in read_results(project / "out" / "results.json").suites[0].cases}
     for bad in ("r01", "r02"):
         judged = next(e for e in cases[bad].evaluations if e.evaluator == "judge")
         assert judged.error is not None and not judged.passed
-        assert cases[bad].status != "pass"
+        assert cases[bad].status == "error" and cases[bad].unevaluated
         assert "unusable" in cases[bad].reasons
     assert all(cases[c].status == "pass" for c in cases if c not in ("r01", "r02"))
     summary = read_results(project / "out" / "results.json").suites[0].evaluators

@@ -129,13 +129,55 @@ def test_optimize_needs_a_suite_name_when_there_are_several(project: Path) -> No
     assert "name the suite to optimize" in res.stderr and "greetings, other" in res.stderr
 
 
-def test_optimize_with_too_few_cases_for_a_split_is_a_usage_error(project: Path) -> None:
+def test_optimize_with_too_few_cases_states_its_minimum(project: Path) -> None:
     dataset = project / "evals" / "people.jsonl"
-    dataset.write_text("\n".join(dataset.read_text().splitlines()[:2]) + "\n")
+    dataset.write_text(dataset.read_text().splitlines()[0] + "\n")
     res = CliRunner().invoke(cli, ["optimize", "--dir", str(project)])
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
-    assert "cases" in res.stderr
+    assert "optimize needs at least 2 cases in suite 'greetings'" in res.stderr
+    assert "it has 1" in res.stderr and "add cases" in res.stderr
+
+
+def test_the_splits_fix_the_message_suggests_works(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(config.read_text() + "splits: {train: 1.0, val: 0.0, test: 0.0}\n")
+    res = CliRunner().invoke(cli, ["optimize", "--dir", str(project)])
+    assert res.exit_code == 2, res.output
+    assert "has 24 to learn from (train), 0 to validate candidates on" in res.stderr
+    assert "splits: {train: 0.5, val: 0.25, test: 0.25}" in res.stderr
+    # Doing what it says makes the suite optimizable.
+    config.write_text(
+        config.read_text().replace(
+            "splits: {train: 1.0, val: 0.0, test: 0.0}",
+            "splits: {train: 0.5, val: 0.25, test: 0.25}",
+        )
+    )
+    register_script("optimizer", optimizer_reply(REVISED))
+    assert invoke(project, "--rounds", "1").exit_code == 0
+
+
+def test_optimize_tells_each_round_and_why_each_candidate_lost(project: Path) -> None:
+    reworded = "Write a short one-line greeting for a new customer called {{ name }}.\nBe brief.\n"
+    register_script("optimizer", optimizer_reply(reworded))
+    res = invoke(project)
+    assert res.exit_code == 0, res.output
+    # Progress goes to stderr as it happens, the split sizes first.
+    assert "optimize: suite 'greetings': 24 cases, " in res.stderr
+    assert "optimize: round 1/2: scoring the current prompt on" in res.stderr
+    assert "optimize: round 2/2: scoring" in res.stderr
+    assert re.search(r"round 1, candidate 1: lost \(validation 0/6 → 0/6\): ", res.stderr)
+    # The summary on stdout lists every candidate with its reason, and says "no candidate
+    # beat" once.
+    assert "greetings: candidates" in res.stdout
+    assert res.stdout.lower().count("no candidate beat") == 1
+    assert "nothing is suggested" in res.stdout
+
+
+def test_optimize_output_dir_help_names_what_it_writes() -> None:
+    res = CliRunner().invoke(cli, ["optimize", "--help"])
+    assert "optimize-SUITE.json" in res.output and "SUITE.diff" in res.output
+    assert "junit.xml" not in res.output
 
 
 def test_optimizer_without_a_usable_reply_says_so(project: Path) -> None:
@@ -200,3 +242,15 @@ def test_every_round_states_the_goal_and_candidates_meet_the_same_judge(project:
     # The judge graded seed and candidate alike from the rubric and the case alone.
     judged = [c["messages"][-1]["content"] for c in script_calls("judge")]
     assert judged and not any("one-line greeting" in text for text in judged)
+
+
+def test_the_runs_budget_in_the_config_bounds_the_optimizer_too(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(config.read_text() + "budget: {max_calls: 12}\n")
+    register_script("optimizer", optimizer_reply(REVISED))
+    res = invoke(project)
+    # Its own max_calls (400) would allow rounds; the run's budget leaves room for none.
+    assert res.exit_code == 2, res.output
+    assert "max_calls=12" in res.output
+    assert len(script_calls("optimizer")) + len(script_calls("greeter")) <= 12
+    assert not (project / "prompts" / "greet.optimized.md").exists()

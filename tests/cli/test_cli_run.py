@@ -206,7 +206,12 @@ def test_console_script_runs_and_prints_documented_exit_codes(tmp_path: Path) ->
         [str(exe), "run", "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert proc.returncode == 0
-    for code in ("0  every gate passed", "1  a gate failed", "2  usage", "3  infrastructure"):
+    for code in (
+        "0  every suite passed",
+        "1  a suite failed",
+        "2  usage or configuration error, or an evaluator could not judge",
+        "3  infrastructure",
+    ):
         assert code in proc.stdout
 
 

@@ -115,7 +115,7 @@ def test_right_and_wrong_tools_have_english_reasons(
     assert human5["lookup-args"].abstained
 
 
-def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
+def test_malformed_arguments_fail_the_case_not_an_evaluator_error(
     ran: Ran,
 ) -> None:
     cases, _, _, _ = ran
@@ -124,7 +124,7 @@ def test_malformed_arguments_are_an_evaluator_error_not_a_pass(
     assert call.arguments is None and call.raw_arguments == '{"order_id": "A7777",'
     assert call.error and "not valid JSON" in call.error
     args = {e.evaluator: e for e in case.evaluations}["lookup-args"]
-    assert not args.passed and args.error
+    assert not args.passed and args.error is None
     assert "cannot be checked" in args.reason
     assert case.status == "fail"
 

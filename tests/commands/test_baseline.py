@@ -163,7 +163,8 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
         "**Why:** 1 of 2 suites fails; in sentiment, the pass rate fell from 100% on the base "
         "to 25% on this head" in (first_screen)
     )
-    assert "**Next:** Look at the 6 broken cases below." in first_screen
+    # The Next line names the cases that broke, as the lists below do.
+    assert "**Next:** Look at the 6 cases that broke (r01, r02, r03 and 3 more)." in first_screen
     assert "| suite | head | base | change [95% CI] | verdict |" in first_screen
     assert "| sentiment | 25.0% (2 of 8) | 100.0% (8 of 8) | −75.0 pp [" in first_screen
     assert "p-value" not in first_screen and "p (head worse)" not in first_screen
@@ -304,10 +305,11 @@ def test_progress_counts_only_the_runs_that_happen(repo: tuple[Path, str]) -> No
     assert res.exit_code == 1, res.output
     # 8 sentiment cases on head and base, 8 shipping cases on head only (unchanged), then
     # the 6 changed sentiment cases once more on each side: the answers repeated exactly,
-    # so the planned second run was dropped from the total.
+    # so the planned second run was dropped from the total. A case run on both sides
+    # counts once.
     lines = res.stderr.splitlines()
     progress = [line for line in lines if "cases done" in line]
-    assert progress and progress[-1].startswith("promptloop: 36/36 cases done")
+    assert progress and progress[-1].startswith("promptloop: 22/22 cases done")
     assert (
         "promptloop: re-running 6 changed cases 2 more times on each side before the gate decides"
         in lines

@@ -677,7 +677,7 @@ def test_workflow_dispatch_runs_every_suite_without_a_baseline(
     assert (res.code, res.outputs["verdict"], res.outputs["delta"]) == (0, "pass", "")
     [check] = scenario.gh.check_runs(REPO, "f" * 40)
     assert check["conclusion"] == "success"
-    assert "no baseline or minimum pass rate to gate on" in check["output"]["summary"]
+    assert "no threshold is set, so there is nothing to gate on" in check["output"]["summary"]
 
 
 def test_a_project_in_a_subfolder_comments_on_repository_paths(

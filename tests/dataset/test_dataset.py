@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from promptloop.dataset.cases import (
+    Case,
     case_id_for,
     load_dataset,
     parse_cases,
@@ -238,3 +239,25 @@ def test_parse_shard(text: str, parsed: tuple[int, int]) -> None:
 def test_parse_shard_rejects(text: str) -> None:
     with pytest.raises(UserError, match="--shard must look like 1/4"):
         parse_shard(text)
+
+
+def test_small_datasets_still_give_every_split_with_a_share_a_case() -> None:
+    # Drawn one by one, these three ids all land in train (hash below 0.25): no `splits:`
+    # setting could give optimize a validation case.
+    cases = [Case(id=i, vars={}) for i in ("29d7026d40f5", "f69bf02fe401", "e2de0b72b43a")]
+    assert {split_of(c.id, (0.5, 0.25, 0.25)) for c in cases} == {"train"}
+    parts = split_cases(cases, (0.5, 0.25, 0.25))
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [1, 1, 1]
+    # Changing the shares changes the split: no test share, no test case.
+    parts = split_cases(cases, (0.5, 0.5, 0.0))
+    assert parts["test"] == [] and parts["train"] and parts["val"]
+    # Two cases make train and validation before test.
+    parts = split_cases(cases[:2], (0.5, 0.25, 0.25))
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [1, 1, 0]
+
+
+def test_large_datasets_keep_the_split_their_hash_draws() -> None:
+    cases = [Case(id=f"id-{i}", vars={}) for i in range(200)]
+    parts = split_cases(cases, (0.5, 0.25, 0.25))
+    for split, members in parts.items():
+        assert all(split_of(c.id, (0.5, 0.25, 0.25)) == split for c in members)

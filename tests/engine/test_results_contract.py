@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.engine.results import read_results, write_results
+from promptloop.engine.results import SCHEMA_VERSION, read_results, write_results
 from tests import golden
 from tests.commands import test_baseline as baseline
 from tests.commands import test_ci_github as ci
@@ -40,16 +40,19 @@ def _repeatable(text: str, shas: dict[str, str]) -> str:
 
 
 def _as_version_1(text: str) -> str:
-    """The document without what version 2 added."""
+    """The document without what versions 2 (intervals) and 3 (forecast, budget, a
+    verdict's plain sentence) added."""
     text = re.sub(r',\n\s*"pass_rate_interval": (null|\{[^{}]*\})', "", text)
-    return text.replace('"schema_version": 2,', '"schema_version": 1,', 1)
+    text = re.sub(r',\n "(forecast|budget)": (null|\{[^{}]*\})', "", text)
+    text = re.sub(r',\n\s*"plain": (null|"(?:[^"\\]|\\.)*")', "", text)
+    return text.replace(f'"schema_version": {SCHEMA_VERSION},', '"schema_version": 1,', 1)
 
 
 def _check(name: str, text: str) -> None:
     path = GOLDEN / f"{name}.json"
     if golden.updating() or not path.exists():
         GOLDEN.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(_as_version_1(text), encoding="utf-8")
     assert _as_version_1(text) == path.read_text(encoding="utf-8")
 
 
@@ -90,7 +93,7 @@ def test_a_version_1_file_is_read_and_written_again_unchanged(name: str, tmp_pat
     """A results.json from before the typed contract (`merge`, `ci --results-path`)."""
     old = GOLDEN / f"{name}.json"
     result = read_results(old)
-    assert result.schema_version == 2
+    assert result.schema_version == SCHEMA_VERSION
     assert all(s.pass_rate_interval is None for s in (*result.suites, *result.baseline))
     write_results(result, tmp_path / "results.json")
     again = (tmp_path / "results.json").read_text(encoding="utf-8")

@@ -120,3 +120,20 @@ def test_the_second_look_resamples_the_judge_but_not_a_temperature_zero_model() 
         runner.run_suite(sampling, cases=CASES[1:], first_repeat=2, second_look=SecondLook(0.7))
     )
     assert client.model_requests[-1].seed == 12
+
+
+class _Caller:
+    """Answers no text, only a call: ``good`` under the base prompt, ``bad`` under the head."""
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        from promptloop.models.base import ToolCall
+
+        name = "good" if "Base prompt" in request.messages[-1].content else "bad"
+        return ModelResponse(text="", tool_calls=(ToolCall.parse(name, "{}", "c1"),))
+
+
+def test_the_same_text_with_different_tool_calls_is_evaluated_on_each_side() -> None:
+    check = build_evaluator(SimpleNamespace(kind="tool-call", args="good"), base_dir=Path("."))
+    plan = replace(_plan(), evaluators=(check,))
+    base, head = asyncio.run(_both_sides(Runner(_Caller(), RunSettings(judge_model="j")), plan))
+    assert base == [True, True] and head == [False, False]

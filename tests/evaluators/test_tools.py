@@ -89,9 +89,10 @@ def test_tool_args_without_the_call_fails_unless_if_called():
     assert skipped.abstained
 
 
-def test_malformed_arguments_are_an_evaluator_error_never_a_pass():
+def test_malformed_arguments_fail_never_pass_and_are_no_evaluator_error():
+    """The model wrote them: a fail of its output, not an evaluator that could not judge."""
     result = grade("tool-args", {"tool": "refund", "schema": {"type": "object"}}, BROKEN)
-    assert not result.passed and result.error is not None
+    assert not result.passed and result.error is None
     assert "cannot be checked: arguments are not valid JSON" in result.reason
     assert '{\\"amount\\": 12' in result.reason
 

@@ -13,6 +13,7 @@ from promptloop.gate.policy import (
     combine_decisions,
     decide,
 )
+from promptloop.gate.stats import cases_to_detect_drop, regression_power
 
 
 def rec(
@@ -89,6 +90,24 @@ def test_large_but_noisy_drop_is_inconclusive() -> None:
     assert "pass rate fell 7.5 pp" in verdict.reason
     assert "p=0.19" in verdict.reason
     assert "not significant at 95%" in verdict.reason
+    # Plainly: too few cases, and how many would do, by the same exact test.
+    assert verdict.plain == (
+        "The pass rate fell 7.5 points, but 40 cases are too few to tell that from noise; "
+        "about 100 cases would detect a 10-point drop."
+    )
+    assert "too few cases to decide; about 100 cases would detect" in verdict.reason
+
+
+def test_the_power_estimate_is_the_gate_rule_own_power() -> None:
+    """At the estimate the rule catches a 10-point drop about 80% of the time, and a
+    fifth fewer cases are not enough; more noise needs more cases."""
+    n = cases_to_detect_drop(10, 5, 0.05, noise=0.0)
+    assert n is not None and 50 < n < 90
+    assert regression_power(n, 10, 5, 0.05, 0.0) >= 0.8 > regression_power(n - 1, 10, 5, 0.05, 0.0)
+    assert regression_power(int(n * 0.8), 10, 5, 0.05, 0.0) < 0.8
+    noisy = cases_to_detect_drop(10, 5, 0.05, noise=0.1)
+    assert noisy is not None and noisy > 2 * n
+    assert cases_to_detect_drop(5, 5, 0.05) is None  # a drop at the allowance never fails
 
 
 def test_significant_drop_within_the_allowance_passes() -> None:
@@ -150,7 +169,7 @@ def test_without_a_baseline_a_failing_critical_case_fails() -> None:
     verdict = decide(None, head, GatePolicy())
     assert verdict.status == "fail"
     assert "must-refuse (66.7%)" in verdict.reason
-    assert "no baseline" in verdict.reason
+    assert "a critical case must pass" in verdict.reason and "head" not in verdict.reason
     ok = decide(None, [rec("must-refuse", 1.0, critical=True)], GatePolicy())
     assert ok.status == "pass"
     assert "All 1 critical cases pass" in ok.reason
@@ -160,26 +179,50 @@ def _head(passes: int, n: int) -> list[AveragedCase]:
     return [rec(f"c{i}", 1.0 if i < passes else 0.0) for i in range(n)]
 
 
+def test_below_the_threshold_fails_whatever_the_number_of_cases() -> None:
+    """The plain rule (the default): a threshold is a bar, as in a test runner."""
+    for passes, n in ((1, 3), (75, 100)):
+        verdict = decide(None, _head(passes, n), GatePolicy(threshold=0.8))
+        assert verdict.status == "fail"
+        assert verdict.reason.endswith("is below the threshold of 80.0%.")
+        assert verdict.reason.startswith("The pass rate")
+    assert decide(None, _head(80, 100), GatePolicy(threshold=0.8)).status == "pass"
+
+
+STATISTICAL = GatePolicy(min_pass_rate=0.8, threshold_rule="statistical")
+
+
 def test_minimum_pass_rate_fails_when_confidently_below() -> None:
-    verdict = decide(None, _head(60, 100), GatePolicy(min_pass_rate=0.8))
+    verdict = decide(None, _head(60, 100), STATISTICAL)
     assert verdict.status == "fail"
-    assert verdict.reason.startswith("Head pass rate 60.0% over 100 cases (95% upper bound")
-    assert verdict.reason.endswith("is below the required 80.0%.")
+    assert verdict.reason.startswith("The pass rate 60.0% over 100 cases (95% upper bound")
+    assert verdict.reason.endswith("is below the threshold of 80.0%.")
 
 
 def test_minimum_pass_rate_is_inconclusive_when_below_but_within_noise() -> None:
-    verdict = decide(None, _head(75, 100), GatePolicy(min_pass_rate=0.8))
+    verdict = decide(None, _head(75, 100), STATISTICAL)
     assert verdict.status == "inconclusive"
     assert "75.0%" in verdict.reason and "80.0%" in verdict.reason
     assert "within noise" in verdict.reason
+    # Said plainly, with how many cases would decide; the bound stays in the reason.
+    assert verdict.plain is not None and "upper bound" not in verdict.plain
+    assert "100 cases are too few to tell that from noise" in verdict.plain
+    assert "about 180 cases would show whether it is really below" in verdict.plain
+
+
+def test_too_few_cases_counts_as_a_fail_when_the_project_says_so() -> None:
+    policy = dataclasses.replace(STATISTICAL, inconclusive="fail")
+    verdict = decide(None, _head(75, 100), policy)
+    assert verdict.status == "fail"
+    assert verdict.reason.endswith("Too few cases to decide count as a fail (gate.inconclusive).")
 
 
 def test_minimum_pass_rate_met_and_suite_threshold_takes_precedence() -> None:
     head = _head(85, 100)
-    assert decide(None, head, GatePolicy(min_pass_rate=0.8)).status == "pass"
-    verdict = decide(None, head, GatePolicy(min_pass_rate=0.8, threshold=0.95))
+    assert decide(None, head, STATISTICAL).status == "pass"
+    verdict = decide(None, head, dataclasses.replace(STATISTICAL, threshold=0.95))
     assert verdict.status == "fail"
-    assert "required 95.0%" in verdict.reason
+    assert "threshold of 95.0%" in verdict.reason
 
 
 def test_minimum_pass_rate_ignores_errored_cases_and_handles_none_ran() -> None:
@@ -223,12 +266,8 @@ def test_errors_do_not_hide_a_regression_under_neutral() -> None:
 
 def test_no_baseline_and_no_minimum_passes_with_an_explanation() -> None:
     verdict = decide(None, _head(3, 4), GatePolicy(), suite="triage")
-    assert verdict == Decision(
-        "pass",
-        "Head passes 75.0% of 4 cases; there is no baseline or minimum pass rate to gate on.",
-        (),
-        "triage",
-    )
+    said = "The suite passes 75.0% of 4 cases; no threshold is set, so there is nothing to gate on."
+    assert verdict == Decision("pass", said, (), "triage", said)
 
 
 def test_checks_carry_the_suite_name() -> None:

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptloop.dataset.cases import Case, case_id_for
+from promptloop.dataset.naming import CaseNames
 from promptloop.github.comment_commands import (
     Command,
     listed_cases,
@@ -57,8 +59,18 @@ def test_only_lines_outside_code_quotes_and_comments_are_commands() -> None:
     ]
 
 
+def _suites(**ids: list[str]) -> dict[str, CaseNames]:
+    return {
+        suite: CaseNames.of(
+            Case(id=i, vars={"n": n}, source=f"evals/{suite}.jsonl:{n + 1}")
+            for n, i in enumerate(names)
+        )
+        for suite, names in ids.items()
+    }
+
+
 def test_cases_resolve_across_suites_or_say_which_is_meant() -> None:
-    ids = {"copy": ["c04-brewly", "c05"], "tone": ["c05", "c12"]}
+    ids = _suites(copy=["c04-brewly", "c05"], tone=["c05", "c12"])
     assert resolve_case("c04-brewly", ids) == ("copy", "c04-brewly")
     assert resolve_case("tone/c05", ids) == ("tone", "c05")
     assert (
@@ -69,6 +81,20 @@ def test_cases_resolve_across_suites_or_say_which_is_meant() -> None:
         resolve_case("c04-brewli", ids) == "no case 'c04-brewli' in any suite; nearest: c04-brewly"
     )
     assert resolve_case("tone/c13", ids).startswith("suite 'tone' has no case 'c13'; nearest: c12")
+
+
+def test_a_case_resolves_by_its_place_and_its_hash_too() -> None:
+    copy = Case(id="0123456789ab", vars={"product": "Brewly"}, source="evals/copy.jsonl:4")
+    hashed = Case(id=case_id_for({"product": "Nimbus"}, None), vars={"product": "Nimbus"})
+    hashed = Case(id=hashed.id, vars=hashed.vars, source="evals/copy.jsonl:7")
+    names = {"copy": CaseNames.of([copy, hashed])}
+    assert resolve_case("evals/copy.jsonl:7", names) == ("copy", hashed.id)
+    assert resolve_case("copy/./evals/copy.jsonl:7", names) == ("copy", hashed.id)
+    assert resolve_case(hashed.id, names) == ("copy", hashed.id)
+    # The content hash of a case that has its own id finds it too (as older results show).
+    own_hash = case_id_for({"product": "Brewly"}, None)
+    assert resolve_case(own_hash, names) == ("copy", "0123456789ab")
+    assert "nearest: evals/copy.jsonl:7" in str(resolve_case("evals/copy.jsonl:8", names))
 
 
 def test_a_comment_on_a_plain_issue_is_no_pull_request_command() -> None:

@@ -80,17 +80,19 @@ def test_junit_has_a_testsuite_per_suite_with_failures_and_errors(
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert set(suites) == {"sentiment", "echo"}
     sentiment = suites["sentiment"]
-    # 8 cases and the gate's verdict, which fails on r06's provider error (on_error: fail).
+    # 8 cases and the gate's verdict, which fails on r06's provider error (on_error: fail):
+    # an error, like r06's, since the prompt failed nothing to decide it.
     assert (sentiment.get("tests"), sentiment.get("failures"), sentiment.get("errors")) == (
         "9",
-        "2",
         "1",
+        "2",
     )
     cases = {c.get("name"): c for c in sentiment.iter("testcase")}
     gate = cases.pop("promptloop gate")
-    gate_failure = gate.find("failure")
-    assert gate_failure is not None and gate_failure.get("type") == "gate"
-    assert "infrastructure error" in (gate_failure.get("message") or "")
+    assert gate.find("failure") is None
+    gate_error = gate.find("error")
+    assert gate_error is not None and gate_error.get("type") == "gate"
+    assert "infrastructure error" in (gate_error.get("message") or "")
     assert len(cases) == 8
     failure = cases["r01"].find("failure")
     assert failure is not None
@@ -101,9 +103,9 @@ def test_junit_has_a_testsuite_per_suite_with_failures_and_errors(
     assert cases["r06"].find("failure") is None
     assert all(cases[n].find("failure") is None for n in cases if n not in ("r01", "r06"))
     assert (cases["r02"].get("file") or "").endswith("evals/reviews.jsonl")
-    # echo: the hostile answer is too long (r01), r06 errored.
+    # echo: the hostile answer is too long (r01), r06 errored, and so the gate errs.
     echo = suites["echo"]
-    assert (echo.get("failures"), echo.get("errors")) == ("2", "1")
+    assert (echo.get("failures"), echo.get("errors")) == ("1", "2")
 
 
 def test_report_md_neutralises_mentions_and_html_from_model_output(

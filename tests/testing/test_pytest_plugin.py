@@ -112,7 +112,7 @@ def test_a_failing_case_fails_with_the_evaluators_reason(pytester, stub):
     result.assert_outcomes(passed=4, failed=1)
     out = result.stdout.str()
     assert "FAILED proj/promptloop.yaml::answers::wrong" in out
-    assert "case wrong (proj/evals/cases.jsonl:3): fail (score 0.00)" in out
+    assert "case wrong (evals/cases.jsonl:3): fail (score 0.00)" in out
     assert "output: no" in out
     assert "says-what-was-wanted:" in out
     # pytest's failure text is promptloop's message, not a traceback into the plugin.

@@ -16,13 +16,27 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The verdict rule and the exit codes, as the README's top states them.
 EXIT_CODES_HELP = """\b
+Verdict: a suite fails when its pass rate is below its threshold, when it
+fell significantly by more than gate.max_regression_pp against --baseline,
+or when a critical case broke; with too few cases to tell, it is
+inconclusive, which passes unless gate.inconclusive is fail. Errors are
+never prompt failures.
+
+\b
 Exit codes:
-  0  every gate passed (or was inconclusive)
-  1  a gate failed
-  2  usage or configuration error
+  0  every suite passed (or was inconclusive)
+  1  a suite failed on the cases that could be judged
+  2  usage or configuration error, or an evaluator could not judge some cases
+     (a python check raised, a judge answered garbage)
   3  infrastructure error (a provider or GitHub kept failing)
   130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
+
+\b
+Environment:
+  PROMPTLOOP_LOCAL_THREADS  threads of the embedded model
+                            [default: half the usable cores, at least 1]
 """
 
 
@@ -82,7 +96,7 @@ output_option = click.option(
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write results.json, junit.xml, report.md and report.html "
-    "[default: ./promptloop-results].",
+    "[default: promptloop-results/ in the project, beside promptloop.yaml].",
 )
 model_option = click.option(
     "--model",
@@ -112,23 +126,28 @@ def stdout_console() -> Console:
     return console
 
 
+# One spelling for the project folder in every command (`run DIR` is the deprecated one).
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=".",
+    help="The project: the folder with promptloop.yaml, or one below it [default: here].",
+)
+
+
 def project_options(fn: F) -> F:
     """--dir, --config and --results, for commands that read a run's results.json."""
     for option in reversed(
         (
-            click.option(
-                "--dir",
-                "directory",
-                type=click.Path(path_type=Path, file_okay=False, exists=True),
-                default=".",
-                help="Project directory [default: here].",
-            ),
+            dir_option,
             config_option,
             click.option(
                 "--results",
                 "results_path",
                 type=click.Path(path_type=Path, dir_okay=False),
-                help="The run's results.json [default: ./promptloop-results/results.json].",
+                help="The run's results.json [default: promptloop-results/results.json in the "
+                "project, beside promptloop.yaml].",
             ),
         )
     ):
@@ -136,5 +155,21 @@ def project_options(fn: F) -> F:
     return fn
 
 
-def results_or_default(results_path: Path | None) -> Path:
-    return results_path or Path.cwd() / "promptloop-results" / "results.json"
+def one_directory(old_directory: Path | None, directory: Path) -> Path:
+    """`run DIR`, from before every command took --dir, still works (and says so: see
+    ``deprecated_directory``)."""
+    if old_directory is None:
+        return directory
+    if directory != Path("."):
+        raise click.UsageError("give the project folder once: --dir DIR (DIR alone is the old way)")
+    return old_directory
+
+
+def deprecated_directory(old_directory: Path | None) -> None:
+    # Said after the run, so an error stays the one line on stderr it always was.
+    if old_directory is not None:
+        click.echo(
+            f"promptloop: `run {old_directory}` is deprecated; write "
+            f"`run --dir {old_directory}` (every command takes --dir)",
+            err=True,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -13,9 +14,12 @@ from promptloop.cli.base import (
     cli,
     concurrency_option,
     config_option,
+    deprecated_directory,
+    dir_option,
     friendly_errors,
     model_option,
     no_cache_option,
+    one_directory,
     output_option,
     quiet_option,
     stdout_console,
@@ -25,12 +29,17 @@ if TYPE_CHECKING:
     from promptloop.commands.run import RunOptions
     from promptloop.engine.results import RunResult
     from promptloop.project.loader import Project
+    from promptloop.report.console import Show
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument(
-    "directory", type=click.Path(path_type=Path, file_okay=False, exists=True), default="."
+    "old_directory",
+    metavar="[DIR]",
+    required=False,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
 )
+@dir_option
 @config_option
 @output_option
 @model_option
@@ -61,9 +70,39 @@ if TYPE_CHECKING:
     help="Also write every verdict as OpenTelemetry (OTLP JSON lines) to this file; with "
     "OTEL_EXPORTER_OTLP_ENDPOINT set they are sent there.",
 )
+@click.option(
+    "--max-usd",
+    type=click.FloatRange(min=0),
+    help="Budget: US dollars this run may spend on every call [default: budget.max_usd].",
+)
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=0),
+    help="Budget: model calls this run may make; cached answers are free "
+    "[default: budget.max_calls].",
+)
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the calls, tokens and cost the run would take, and call no model.",
+)
+@click.option(
+    "--show",
+    type=click.Choice(["failing", "broken", "all"]),
+    default="failing",
+    show_default=True,
+    help="Which cases to list: failing (and errored), broken since --baseline, or all.",
+)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List every such case in full, not the first 8 with their text cut short.",
+)
 @quiet_option
 @friendly_errors
 def run(
+    old_directory: Path | None,
     directory: Path,
     config_path: Path | None,
     output_dir: Path | None,
@@ -75,11 +114,21 @@ def run(
     baseline: str | None,
     shard: str | None,
     otel_file: Path | None,
+    show: str,
+    verbose: bool,
+    max_usd: float | None,
+    max_calls: int | None,
+    estimate: bool,
     quiet: bool,
 ) -> None:
-    """Run the eval suites in DIRECTORY (default: here) and write the reports."""
+    """Run the eval suites of the project in --dir (default: here) and write the reports.
+
+    DIR as an argument still works but is deprecated: every command takes --dir.
+    """
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.run import RunOptions, project_for
+
+    directory = one_directory(old_directory, directory)
 
     opts = RunOptions(
         start_dir=directory,
@@ -92,14 +141,34 @@ def run(
         repeat=repeat,
         baseline=baseline,
         shard=shard,
+        max_usd=max_usd,
+        max_calls=max_calls,
     )
-    with stop_on_signals() as stop:
-        opts.stop = stop
-        sys.exit(_run_and_report(opts, project_for(opts), quiet, otel_file))
+    if estimate:
+        code = _estimate(opts)
+    else:
+        with stop_on_signals() as stop:
+            opts.stop = stop
+            listing = Listing(cast("Show", show), verbose)
+            code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
+    deprecated_directory(old_directory)
+    sys.exit(code)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which cases the console lists after the tables, and whether in full."""
+
+    show: Show = "failing"
+    verbose: bool = False
 
 
 def _run_and_report(
-    opts: RunOptions, project: Project, quiet: bool, otel_file: Path | None = None
+    opts: RunOptions,
+    project: Project,
+    quiet: bool,
+    otel_file: Path | None = None,
+    listing: Listing | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -111,17 +180,17 @@ def _run_and_report(
     from promptloop.report.progress import progress_reporter
 
     preflight(project)
-    existed = default_output_dir(opts).exists()
-    out_dir = prepare_output_dir(default_output_dir(opts))
+    existed = default_output_dir(opts, project).exists()
+    out_dir = prepare_output_dir(default_output_dir(opts, project))
     err = Console(stderr=True)
     if project.models.notice:
         err.print(f"[yellow]{project.models.notice}[/yellow]")
     repeats = opts.repeat or project.loaded.config.repeat
     total = sum(len(p.cases) for p in project.plans) * repeats
-    # Only changed prompts run on the base too; unchanged and new ones run once.
-    total += sum(len(version.plan.cases) for version in project.baseline.versions) * repeats
+    # Only changed prompts run on the base too; such a case is done when both sides are.
+    sides = {version.plan.name: 2 for version in project.baseline.versions}
     try:
-        with progress_reporter(total, quiet=quiet) as progress:
+        with progress_reporter(total, quiet=quiet, sides=sides) as progress:
             opts.progress = progress
             result = execute_run(opts, project)
     except PromptloopError:
@@ -131,8 +200,13 @@ def _run_and_report(
         raise
     paths = write_reports(result, out_dir)
     _export_telemetry(result, otel_file)
-    print_run(result, stdout_console())
+    listing = listing or Listing()
+    print_run(result, stdout_console(), show=listing.show, verbose=listing.verbose)
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
+    if not existed and not quiet:
+        from promptloop.report.first_run import first_run_note
+
+        click.echo(first_run_note(project, out_dir))
     if opts.stop is not None and opts.stop.requested:
         # A signal after the last case still ends the process the way it asked for.
         if result.incomplete:
@@ -143,6 +217,21 @@ def _run_and_report(
             )
         return opts.stop.exit_code
     return exit_code_for(result, project.loaded.config.gate)
+
+
+def _estimate(opts: RunOptions) -> int:
+    from promptloop.commands.run import estimate_run, project_for, run_budget
+    from promptloop.report.spending import forecast_line
+
+    project = project_for(opts)
+    forecast = estimate_run(opts, project)
+    click.echo(forecast_line(forecast))
+    budget = run_budget(project, opts)
+    if budget is not None:
+        click.echo(f"Budget: {budget.limits.shown()}; no call starts that could cross it.")
+    click.echo(f"How: {forecast.method}.")
+    click.echo("No model was called.")
+    return 0
 
 
 def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
@@ -157,16 +246,16 @@ def _export_telemetry(result: RunResult, otel_file: Path | None) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("suite", required=False)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=".",
-    show_default=True,
-    help="Where to look for promptloop.yaml.",
-)
+@dir_option
 @config_option
-@output_option
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write optimize-SUITE.json (every candidate and why it won or lost) and "
+    "SUITE.diff [default: ./promptloop-results]. The revised prompt goes next to the "
+    "prompt file.",
+)
 @model_option
 @click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")
 @click.option(
@@ -225,9 +314,12 @@ def optimize(
     model, and accepts a rewrite only if it beats the current prompt on validation cases it
     never saw. The chosen prompt is scored once on the test split at the end.
     """
+    from rich.console import Console
+    from rich.text import Text
+
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
-    from promptloop.commands.run import RunOptions, default_output_dir
+    from promptloop.commands.run import RunOptions
     from promptloop.optimize.packing import Feedback
     from promptloop.optimize.settings import ModeSetting
     from promptloop.report.console import print_optimization
@@ -251,9 +343,15 @@ def optimize(
         feedback=cast("Feedback | None", feedback),
         in_place=in_place,
     )
+    err = Console(stderr=True, highlight=False)
+
+    def say(line: str) -> None:
+        # Rounds take a while on a small model: each step is told as it starts.
+        err.print(Text(f"optimize: {line}", style="dim"), soft_wrap=True)
+
     with stop_on_signals() as stop:
         run_opts.stop = stop
-        outcome = execute_optimize(opts, default_output_dir(run_opts))
+        outcome = execute_optimize(opts, say)
         print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)
@@ -306,11 +404,13 @@ def merge(
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option(
+    "--dir",
     "--working-directory",
+    "working_directory",
     type=click.Path(path_type=Path, file_okay=False),
     default=".",
     show_default=True,
-    help="Folder holding promptloop.yaml.",
+    help="Folder holding promptloop.yaml (--working-directory is the Action input's name).",
 )
 @config_option
 @output_option

@@ -7,7 +7,7 @@ from typing import Literal, cast
 
 import click
 
-from promptloop.cli.base import cli, friendly_errors, project_options, results_or_default
+from promptloop.cli.base import cli, friendly_errors, project_options
 
 
 @cli.command()
@@ -19,7 +19,12 @@ def init(directory: Path) -> None:
 
     for path in write_starter(directory):
         click.echo(f"created {path}")
-    click.echo(f"Next: promptloop run {directory}")
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "
+    click.echo(
+        f"Next: {where}promptloop run   (12 cases, the embedded model when no key is set; "
+        "then edit prompts/summary.md and compare with `promptloop run --baseline HEAD` "
+        "once it is committed, or try `promptloop optimize`)"
+    )
 
 
 @cli.command()
@@ -55,7 +60,7 @@ def calibrate(
     found = calibrate_suites(
         RunOptions(start_dir=directory, config_path=config_path),
         suite,
-        results_or_default(results_path),
+        results_path,
     )
     click.echo(render_calibration(found))
 
@@ -96,12 +101,12 @@ def feedback_add(
             case=case,
             verdict=cast("Literal['good', 'bad']", verdict),
             note=note,
-            results_path=results_or_default(results_path),
+            results_path=results_path,
             output=output_text,
             by=by,
         ),
     )
-    click.echo(f"{added.display}: {added.record.verdict} on {added.record.case} recorded")
+    click.echo(f"{added.display}: {added.record.verdict} on {added.name} recorded")
 
 
 @cli.command()
@@ -115,8 +120,9 @@ def feedback_add(
 def view(path: Path | None, no_open: bool) -> None:
     """Open a run's report.html in your browser.
 
-    PATH is a results.json, a report.html or the folder holding them [default:
-    ./promptloop-results]. The report is rebuilt from results.json when it is missing or older.
+    PATH is a results.json, a report.html or the folder holding them [default: the
+    project's promptloop-results/, the one `promptloop run` writes]. The report is rebuilt
+    from results.json when it is missing or older.
     """
     import webbrowser
 

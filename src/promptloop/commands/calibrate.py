@@ -15,6 +15,7 @@ from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.calibration import Calibration, Pair, calibrate, judged_pairs
+from promptloop.project.layout import results_for
 from promptloop.yamlpos import suggest
 
 
@@ -27,9 +28,10 @@ class SuiteCalibration:
 
 
 def calibrate_suites(
-    run: RunOptions, suite: str | None, results_path: Path
+    run: RunOptions, suite: str | None, given_results: Path | None
 ) -> list[SuiteCalibration]:
     project = project_for(run)
+    results_path = results_for(project.loaded.root, given_results)
     names = [plan.name for plan in project.plans]
     if suite is not None and suite not in names:
         raise UserError(

@@ -14,7 +14,13 @@ from functools import cache
 from pathlib import Path
 
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import (
+    RunOptions,
+    execute_run,
+    project_for,
+    with_budget,
+    with_spending,
+)
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError, UserError
 from promptloop.gate.verdicts import exit_code_for
@@ -255,6 +261,8 @@ def _run(
         stop=ci.opts.stop,
     )
     prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
+    # One budget for the run, its second look and the optimizer.
+    run_opts = with_budget(prepared, run_opts)
     results_path = ci.opts.results_path
     if results_path is not None:
         results_path = (Path.cwd() / results_path).resolve()
@@ -267,7 +275,9 @@ def _run(
     if result.incomplete or ci.opts.suggest == "off" or target.files is None:
         # A stopped run posts what finished; learning a revision would need the rest.
         return _Ran(prepared, result)
-    return _learn(prepared, run_opts, result, target, to_repo)
+    learned = _learn(prepared, run_opts, result, target, to_repo)
+    # The optimizer spent from the same budget: the reports say what the whole job spent.
+    return replace(learned, result=with_spending(learned.result, prepared, run_opts))
 
 
 def _adds_verdicts(

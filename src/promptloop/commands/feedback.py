@@ -18,11 +18,12 @@ from promptloop.dataset.feedback import (
     ReviewerVerdict,
     append_lines,
     output_fingerprint,
-    unknown_case_message,
 )
+from promptloop.dataset.naming import CaseNames, case_name, unknown_case_message
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.project.config import SuiteConfig
+from promptloop.project.layout import results_for
 from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.safety import known_secrets, mask_secrets
 from promptloop.yamlpos import suggest
@@ -34,7 +35,8 @@ class FeedbackAdd:
     case: str
     verdict: ReviewerVerdict
     note: str
-    results_path: Path
+    # None: the project's promptloop-results/results.json (see ``results_for``).
+    results_path: Path | None
     # The output judged, when given directly rather than taken from the last run.
     output: str | None = None
     by: str | None = None
@@ -45,6 +47,8 @@ class Added:
     path: Path
     display: str
     record: FeedbackRecord
+    # The case as every report shows it (its id, or file:line when it has none).
+    name: str
 
 
 def _suite(loaded: LoadedConfig, name: str) -> SuiteConfig:
@@ -89,14 +93,15 @@ def _whoami() -> str:
 def add_feedback(run: RunOptions, request: FeedbackAdd) -> Added:
     loaded = load_config(run.config_path or find_config(run.start_dir))
     suite = _suite(loaded, request.suite)
-    ids = [case.id for case in loaded.load_cases(suite)]
-    if request.case not in ids:
-        raise UserError(unknown_case_message(request.case, suite.name, ids))
+    names = CaseNames.of(loaded.load_cases(suite))
+    case = names.find(request.case)
+    if case is None:
+        raise UserError(unknown_case_message(request.case, suite.name, names))
     output = request.output
     if output is None:
-        output = _last_output(request.results_path, suite.name, request.case)
+        output = _last_output(results_for(loaded.root, request.results_path), suite.name, case.id)
     record = FeedbackRecord(
-        case=request.case,
+        case=case.id,
         output=output_fingerprint(output),
         verdict=request.verdict,
         # The note goes into a file meant to be committed: a pasted key must not.
@@ -116,4 +121,4 @@ def add_feedback(run: RunOptions, request: FeedbackAdd) -> Added:
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(append_lines(existing, [record]), encoding="utf-8")
-    return Added(path, loaded.display(relative), record)
+    return Added(path, loaded.display(relative), record, case_name(case))

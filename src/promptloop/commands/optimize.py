@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.commands.interrupts import Interrupted
-from promptloop.commands.run import RunOptions, make_runner, preflight, project_for
-from promptloop.dataset.splits import split_cases
+from promptloop.commands.run import (
+    RunOptions,
+    default_output_dir,
+    make_runner,
+    preflight,
+    project_for,
+    with_budget,
+)
+from promptloop.dataset.cases import Case
+from promptloop.dataset.splits import Split, split_cases
 from promptloop.engine.runner import TemplateScorer
-from promptloop.errors import UserError
+from promptloop.errors import PromptloopError, UserError
 from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import is_embedded
+from promptloop.models.budget import Budget
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
+from promptloop.optimize.loop import OptimizerProgress
 from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome
@@ -103,16 +113,52 @@ def settings_for(
     )
 
 
-def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> OptimizationResult:
-    splits = split_cases(plan.cases, project.loaded.config.splits.ratios())
-    for split in ("train", "val"):
-        if not splits[split]:
-            raise UserError(
-                f"suite {plan.name!r} has no {split} cases ({len(plan.cases)} cases in all); "
-                "add cases or change `splits:` in the config"
-            )
+# One case to learn from and one to check the candidate on: fewer, and there is no loop.
+MIN_CASES = 2
+
+
+def split_line(splits: dict[Split, list[Case]]) -> str:
+    """``6 to learn from (train), 3 to validate on, 3 held out (test)``."""
+    return (
+        f"{len(splits['train'])} to learn from (train), {len(splits['val'])} to validate "
+        f"candidates on, {len(splits['test'])} held out (test)"
+    )
+
+
+def plan_splits(project: Project, plan: SuitePlan) -> dict[Split, list[Case]]:
+    """The suite's cases by split, or one line saying what is missing and what to do."""
+    splits_config = project.loaded.config.splits
+    splits = split_cases(plan.cases, splits_config.ratios())
+    if splits["train"] and splits["val"]:
+        return splits
+    problem = (
+        f"optimize needs at least {MIN_CASES} cases in suite {plan.name!r}, one to learn "
+        f"from and one to validate on; it has {len(plan.cases)}"
+        if len(plan.cases) < MIN_CASES
+        else f"optimize needs train and validation cases; suite {plan.name!r} has "
+        f"{split_line(splits)}"
+    )
+    fix = (
+        "add cases to its dataset, or try optimize on examples/taglines first"
+        if len(plan.cases) < MIN_CASES
+        else "give the splits a share each in the config, e.g. "
+        "`splits: {train: 0.5, val: 0.25, test: 0.25}`, or add cases"
+    )
+    raise UserError(f"{problem}: {fix}", path=str(project.loaded.path), key="splits")
+
+
+def run_optimizer(
+    project: Project,
+    plan: SuitePlan,
+    opts: OptimizeOptions,
+    progress: OptimizerProgress | None = None,
+) -> OptimizationResult:
+    splits = plan_splits(project, plan)
+    if progress is not None:
+        progress(f"suite {plan.name!r}: {len(plan.cases)} cases, {split_line(splits)}")
     preflight(project, [plan])
-    runner = make_runner(project, opts.run, [plan])
+    # In `ci` the run's budget is already set, and the optimizer spends from what it left.
+    runner = make_runner(project, with_budget(project, opts.run), [plan])
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -124,15 +170,44 @@ def run_optimizer(project: Project, plan: SuitePlan, opts: OptimizeOptions) -> O
         test=splits["test"],
         scorer=scorer,
         optimizer=client,
-        settings=settings_for(project, opts, plan),
+        settings=_within(settings_for(project, opts, plan), runner.budget),
         reviewer_notes=notes_from(plan.feedback, plan.cases),
         goal=describe_goal(_specs(project, plan)),
+        progress=progress,
     )
     try:
         return asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
+        if runner.budget is not None and runner.budget.exceeded:
+            raise BudgetSpent(runner.budget.limits.shown()) from None
         raise Interrupted(runner.stop) from None
+
+
+def _within(settings: OptimizerSettings, budget: Budget | None) -> OptimizerSettings:
+    """The optimizer's own limits, no larger than what the run's budget has left, so it
+    stops between rounds rather than being refused in the middle of one."""
+    if budget is None:
+        return settings
+    calls, usd = budget.calls_left(), budget.usd_left()
+    if calls is not None and (settings.max_calls is None or calls < settings.max_calls):
+        settings = replace(settings, max_calls=calls)
+    if usd is not None and (settings.max_usd is None or usd < settings.max_usd):
+        settings = replace(settings, max_usd=usd)
+    return settings
+
+
+class BudgetSpent(PromptloopError):
+    """The run's budget ran out while the optimizer was learning (exit 2, like a budget
+    that allows no round)."""
+
+    exit_code = 2
+
+    def __init__(self, limits: str) -> None:
+        super().__init__(
+            f"the budget of {limits} was reached while learning a revision; nothing is "
+            "suggested (raise `budget:` to let the optimizer finish)"
+        )
 
 
 def _specs(project: Project, plan: SuitePlan) -> list[EvaluatorSpec]:
@@ -144,11 +219,14 @@ def revised_path(prompt_file: Path) -> Path:
     return prompt_file.with_name(f"{prompt_file.stem}.optimized{prompt_file.suffix}")
 
 
-def execute_optimize(opts: OptimizeOptions, output_dir: Path) -> OptimizeOutcome:
+def execute_optimize(
+    opts: OptimizeOptions, progress: OptimizerProgress | None = None
+) -> OptimizeOutcome:
     project = project_for(opts.run)
     plan = _pick_suite(project, opts.suite)
+    output_dir = default_output_dir(opts.run, project)
     prepare_output_dir(output_dir)
-    result = run_optimizer(project, plan, opts)
+    result = run_optimizer(project, plan, opts, progress)
     prompt_file = project.loaded.root / plan.prompt.path
     if not prompt_file.exists():
         prompt_file = Path.cwd() / plan.prompt.path

@@ -24,6 +24,7 @@ from typing import Any
 from promptloop.commands.ci_evaluate import Ci, Evaluated, evaluate
 from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
 from promptloop.commands.run import RunOptions, make_runner, project_for
+from promptloop.dataset.naming import CaseNames
 from promptloop.errors import InfraError, PromptloopError, UserError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
@@ -198,7 +199,7 @@ def _resolve(
     loaded: LoadedConfig,
 ) -> list[tuple[Command, str, str]]:
     """Each verdict's (command, suite, case); what cannot be resolved joins ``problems``."""
-    ids = {s.name: [c.id for c in loaded.load_cases(s)] for s in loaded.config.suites}
+    names = {s.name: CaseNames.of(loaded.load_cases(s)) for s in loaded.config.suites}
     verdicts: list[tuple[Command, str, str]] = []
     for command in commands:
         if command.verb not in ("good", "bad"):
@@ -207,7 +208,7 @@ def _resolve(
         if not named:
             problems.append(Problem(command.line, "", replies.name_the_case(command.verb)))
         for wanted in named:
-            resolved = resolve_case(wanted, ids)
+            resolved = resolve_case(wanted, names)
             if isinstance(resolved, str):
                 problems.append(Problem(command.line, "", resolved))
             else:

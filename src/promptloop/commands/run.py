@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from promptloop import __version__
+from promptloop.engine.forecast import forecast_run
 from promptloop.engine.jobs import Job, head_job, run_jobs
 from promptloop.engine.results import (
     RunResult,
@@ -22,14 +23,17 @@ from promptloop.engine.results import (
     reviewer_verdicts,
 )
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
+from promptloop.engine.spending import BudgetReport, Forecast
 from promptloop.errors import UserError
 from promptloop.evaluators.human import HumanEvaluator
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
 from promptloop.models.base import is_embedded
+from promptloop.models.budget import Budget, BudgetLimits
 from promptloop.models.preflight import check_models, is_own
 from promptloop.models.stop import StopSignal
+from promptloop.project.layout import default_results_dir
 from promptloop.project.loader import Project, find_config, load_project
 from promptloop.project.suites import SuitePlan
 
@@ -50,6 +54,12 @@ class RunOptions:
     progress: ProgressCallback | None = None
     # Set by the CLI's signal handlers; a stopped run returns what finished, marked incomplete.
     stop: StopSignal | None = None
+    # The command line's budget, over the config's `budget:`.
+    max_usd: float | None = None
+    max_calls: int | None = None
+    # The budget every call of this command consults (the run, its second look and, in `ci`,
+    # the optimizer share one); ``execute_run`` makes one from the limits when it is unset.
+    budget: Budget | None = None
 
 
 def project_for(opts: RunOptions) -> Project:
@@ -82,8 +92,24 @@ def preflight(project: Project, plans: Sequence[SuitePlan] | None = None) -> Non
             )
 
 
-def default_output_dir(opts: RunOptions) -> Path:
-    return opts.output_dir or Path.cwd() / "promptloop-results"
+def default_output_dir(opts: RunOptions, project: Project) -> Path:
+    """``--output-dir``, else the project's promptloop-results/ (where `feedback add`,
+    `calibrate` and `view` look for it)."""
+    return opts.output_dir or default_results_dir(project.loaded.root)
+
+
+def run_budget(project: Project, opts: RunOptions) -> Budget | None:
+    """The budget the config and the command line set, or None when neither limits."""
+    written = project.loaded.config.budget
+    limits = BudgetLimits(
+        max_usd=written.max_usd if opts.max_usd is None else opts.max_usd,
+        max_calls=written.max_calls if opts.max_calls is None else opts.max_calls,
+    )
+    return Budget(limits) if limits.limited else None
+
+
+def with_budget(project: Project, opts: RunOptions) -> RunOptions:
+    return opts if opts.budget is not None else replace(opts, budget=run_budget(project, opts))
 
 
 def make_runner(
@@ -99,6 +125,7 @@ def make_runner(
         secrets=project.secrets,
         stop=opts.stop,
         preflight=routed,
+        budget=opts.budget,
     )
 
 
@@ -108,7 +135,7 @@ async def _measure(
     cfg = project.loaded.config
     split_ratios = cfg.splits.ratios()
     head, base = await run_jobs(runner, jobs, repeat, split_ratios)
-    if runner.stop.requested:
+    if runner.stop.requested or (runner.budget is not None and runner.budget.exceeded):
         return head, base, {}  # a partial run is not compared (nor looked at twice)
     return await look_twice(
         runner,
@@ -139,18 +166,61 @@ def _with_reviews(project: Project, head: list[SuiteResult]) -> list[SuiteResult
     return out
 
 
+def _jobs(project: Project, opts: RunOptions) -> tuple[list[Job], int]:
+    repeat = opts.repeat or project.loaded.config.repeat
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    jobs = [head_job(plan) for plan in project.plans]
+    jobs += [Job(v.plan, "base", v.source, v.template) for v in project.baseline.versions]
+    return jobs, repeat
+
+
+def _forecast(
+    runner: Runner, jobs: list[Job], repeat: int, project: Project, opts: RunOptions
+) -> Forecast:
+    compared = bool(project.baseline.versions) or opts.shard is not None
+    return forecast_run(runner, jobs, repeat, project.loaded.config.gate, compared)
+
+
+def estimate_run(opts: RunOptions, project: Project | None = None) -> Forecast:
+    """What ``execute_run`` with these options would call and spend, calling no model."""
+    project = project or project_for(opts)
+    preflight(project)
+    jobs, repeat = _jobs(project, opts)
+    return _forecast(make_runner(project, opts), jobs, repeat, project, opts)
+
+
+def _budget_report(budget: Budget | None, project: Project) -> BudgetReport | None:
+    if budget is None:
+        return None
+    refusal = budget.refusal
+    return BudgetReport(
+        max_usd=budget.limits.max_usd,
+        max_calls=budget.limits.max_calls,
+        on_exceeded=project.loaded.config.budget.on_exceeded,
+        spent_calls=budget.spent.calls,
+        spent_usd=budget.spent.usd,
+        refused=refusal.reason if refusal is not None else None,
+        refused_calls=budget.refused,
+    )
+
+
+def with_spending(result: RunResult, project: Project, opts: RunOptions) -> RunResult:
+    """``result`` with what its budget has spent by now (``ci`` adds the optimizer's calls)."""
+    return result.model_copy(update={"budget": _budget_report(opts.budget, project)})
+
+
 def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
     started = time.perf_counter()
     project = project or project_for(opts)
     preflight(project)
     cfg = project.loaded.config
-    repeat = opts.repeat or cfg.repeat
-    if repeat < 1:
-        raise UserError(f"--repeat must be at least 1, got {repeat}")
     baseline = project.baseline
-    jobs = [head_job(plan) for plan in project.plans]
-    jobs += [Job(v.plan, "base", v.source, v.template) for v in baseline.versions]
+    jobs, repeat = _jobs(project, opts)
+    opts = with_budget(project, opts)
     runner = make_runner(project, opts)
+    # Before the first call: what the run will cost, with the cache as it is now.
+    forecast = _forecast(runner, jobs, repeat, project, opts)
     head, base, looks = asyncio.run(_measure(runner, jobs, repeat, project, opts))
     feedback = {plan.name: plan.feedback for plan in project.plans}
     relieved, base, calibration_notices = advise(project.loaded, head, base, feedback)
@@ -180,9 +250,15 @@ def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
         baseline=base,
         unchanged_suites=baseline.unchanged,
         notices=notices,
+        forecast=forecast,
+        budget=_budget_report(opts.budget, project),
     )
     if runner.stop.requested:
         result = mark_incomplete(result, f"interrupted by {runner.stop.name}")
+    elif opts.budget is not None and opts.budget.exceeded:
+        why = f"the budget of {opts.budget.limits.shown()} was reached"
+        status = cfg.budget.on_exceeded
+        result = mark_incomplete(result, why, status=status, check="budget")
     else:
         result = judge_run(result, cfg.gate, seed=cfg.seed, looks=first)
     return mask_result(result, project.secrets)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
+from promptloop.project.layout import results_for
+from promptloop.project.loader import find_config
 from promptloop.report.html import write_html
-
-DEFAULT_DIR = Path("promptloop-results")
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ViewPlan:
 
 def plan_view(target: Path | None, cwd: Path) -> ViewPlan:
     """Which report to open for TARGET (a results.json, a report.html or their folder)."""
-    path = cwd / (target or DEFAULT_DIR)
+    path = cwd / target if target is not None else results_for(_project_root(cwd), None).parent
     if path.is_dir():
         results, report = path / "results.json", path / "report.html"
     elif path.suffix.lower() in (".html", ".htm"):
@@ -39,6 +39,15 @@ def plan_view(target: Path | None, cwd: Path) -> ViewPlan:
         )
     stale = not report.is_file() or report.stat().st_mtime < results.stat().st_mtime
     return ViewPlan(report, results if stale else None)
+
+
+def _project_root(cwd: Path) -> Path | None:
+    """The folder of the promptloop.yaml here or above, whose promptloop-results `run`
+    fills; None outside a project."""
+    try:
+        return find_config(cwd).parent
+    except UserError:
+        return None
 
 
 def carry_out(plan: ViewPlan) -> Path:

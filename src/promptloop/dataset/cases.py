@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ class Case:
     expected: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    # "evals/triage.jsonl:12": where the case was written, for error messages.
+    # "evals/triage.jsonl:12": where the case was written, relative to the config; the
+    # name a case without an id is shown and found by.
     source: str | None = None
     # The conversation so far (``messages:``), which the prompt continues; see
     # dataset.conversation and project.prompts.RenderedPrompt.conversation.
@@ -66,6 +67,12 @@ def _where(
 ) -> tuple[str, int | None]:
     line = lines[index] if lines is not None and index < len(lines) else None
     return (f"{source_name}:{line}" if line is not None else f"{source_name}[{index}]"), line
+
+
+def _named(source: str, source_name: str, named_as: str | None) -> str:
+    """``evals/x.jsonl:12`` from ``my-project/evals/x.jsonl:12``: the place relative to the
+    config, the same wherever promptloop was started from."""
+    return named_as + source[len(source_name) :] if named_as is not None else source
 
 
 def value_paths(value: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
@@ -179,11 +186,14 @@ def parse_cases(
     *,
     lines: Sequence[int | None] | None = None,
     key_lines: Mapping[tuple[str | int, ...], int] | None = None,
+    named_as: str | None = None,
 ) -> list[Case]:
     """Validate rows (one mapping per case) into cases. ``lines[i]`` is the line row ``i``
     was written on; ``Case.source`` becomes ``source_name:line``. ``key_lines[(i, key,
     ...)]``, when known (YAML), lets an error about a key (or a value inside it, such as
-    one turn of ``messages``) point at its own line."""
+    one turn of ``messages``) point at its own line. ``named_as``, the file as the config
+    writes it, is what ``Case.source`` names instead of ``source_name`` (which errors keep,
+    so they stay clickable from where promptloop was started)."""
     if not rows:
         raise UserError("dataset has no cases", path=source_name)
     cases: list[Case] = []
@@ -197,6 +207,7 @@ def parse_cases(
         source, line = _where(source_name, index, lines)
         own = lines_by_row.get(index, {})
         case = _parse_row(row, source, line, source_name, own)
+        case = replace(case, source=_named(source, source_name, named_as))
         if case.id in first_seen:
             explicit = isinstance(row, Mapping) and row.get("id") is not None
             if explicit:
@@ -289,7 +300,7 @@ def _read_structured(text: str, display: str, suffix: str) -> _Rows:
     return data, [located.lines.get((i,)) for i in range(len(data))], key_lines
 
 
-def load_dataset(path: Path, display_path: str) -> list[Case]:
+def load_dataset(path: Path, display_path: str, named_as: str | None = None) -> list[Case]:
     """Cases from a .jsonl, .csv, .yaml/.yml or .json file."""
     suffix = path.suffix.lower()
     if suffix not in DATASET_SUFFIXES:
@@ -317,4 +328,4 @@ def load_dataset(path: Path, display_path: str) -> list[Case]:
         rows, lines, key_lines = _read_csv(text, display_path)
     else:
         rows, lines, key_lines = _read_structured(text, display_path, suffix)
-    return parse_cases(rows, display_path, lines=lines, key_lines=key_lines)
+    return parse_cases(rows, display_path, lines=lines, key_lines=key_lines, named_as=named_as)

@@ -9,7 +9,6 @@ one for an output wins.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -145,14 +144,3 @@ def feedback_json_schema() -> dict[str, Any]:
     schema["title"] = "promptloop feedback record (one JSON object per line)"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
-
-
-def nearest_ids(wanted: str, ids: Iterable[str], n: int = 3) -> list[str]:
-    """The case ids closest to a mistyped one, for "did you mean" lines."""
-    return difflib.get_close_matches(wanted, list(ids), n=n, cutoff=0.4)
-
-
-def unknown_case_message(wanted: str, suite: str, ids: Sequence[str]) -> str:
-    close = nearest_ids(wanted, ids)
-    hint = f"; nearest: {', '.join(close)}" if close else ""
-    return f"suite {suite!r} has no case {wanted!r}{hint}"

@@ -33,10 +33,44 @@ def split_of(case_id: str, ratios: tuple[float, float, float], salt: str = "") -
 def split_cases(
     cases: Iterable[Case], ratios: tuple[float, float, float], salt: str = ""
 ) -> dict[Split, list[Case]]:
+    """Each case in the split its hash draws (``split_of``), except that a split with a share
+    is never left empty while another split can spare a case: drawn one by one, three
+    cases land in the same split more often than not, and then no `splits:` setting
+    helps. The case moved is the one whose hash lies nearest the empty split's range, so
+    the choice is as stable as the hash; large datasets are never touched."""
+    listed = list(cases)
+    chosen = {case.id: split_of(case.id, ratios, salt) for case in listed}
+    names: tuple[Split, ...] = ("train", "val", "test")
+    starts = (0.0, ratios[0], ratios[0] + ratios[1])
+    for name, share, start in zip(names, ratios, starts, strict=True):
+        if share <= 0 or name in chosen.values():
+            continue
+        counts = {n: sum(1 for s in chosen.values() if s == n) for n in names}
+        # A split gives up a case it can spare, or its only one to a split that matters
+        # more (train, then validation, then test): two cases still make train and val.
+        donors = [
+            c
+            for c in listed
+            if counts[chosen[c.id]] > 1 or names.index(chosen[c.id]) > names.index(name)
+        ]
+        if not donors:
+            break
+        middle = start + share / 2
+        nearest = min(donors, key=lambda c: (abs(_unit(f"split:{salt}:{c.id}") - middle), c.id))
+        chosen[nearest.id] = name
     out: dict[Split, list[Case]] = {"train": [], "val": [], "test": []}
-    for case in cases:
-        out[split_of(case.id, ratios, salt)].append(case)
+    for case in listed:
+        out[chosen[case.id]].append(case)
     return out
+
+
+def splits_by_id(
+    cases: Iterable[Case], ratios: tuple[float, float, float], salt: str = ""
+) -> dict[str, Split]:
+    """case id → split, as ``split_cases`` assigns them."""
+    return {
+        c.id: name for name, members in split_cases(cases, ratios, salt).items() for c in members
+    }
 
 
 def shard_of(case_id: str, n: int) -> int:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from promptloop.dataset.splits import split_of
+from promptloop.dataset.splits import split_of, splits_by_id
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.engine.results import (
     CaseRecord,
@@ -40,10 +40,19 @@ def head_job(plan: SuitePlan) -> Job:
 
 
 def records_of(
-    rows: list[list[CaseOutcome]], split_ratios: SplitRatios, first_repeat: int = 0
+    rows: list[list[CaseOutcome]],
+    split_ratios: SplitRatios,
+    first_repeat: int = 0,
+    plan: SuitePlan | None = None,
 ) -> list[CaseRecord]:
+    """The rows' records, each with the split the suite's whole dataset gives its case."""
+    splits = splits_by_id(plan.cases, split_ratios) if plan is not None else {}
     return [
-        case_record(outcome, split_of(outcome.case.id, split_ratios), first_repeat + index)
+        case_record(
+            outcome,
+            splits.get(outcome.case.id) or split_of(outcome.case.id, split_ratios),
+            first_repeat + index,
+        )
         for index, row in enumerate(rows)
         for outcome in row
         if not outcome.not_run
@@ -51,7 +60,7 @@ def records_of(
 
 
 def suite_result(job: Job, rows: list[list[CaseOutcome]], split_ratios: SplitRatios) -> SuiteResult:
-    records = records_of(rows, split_ratios)
+    records = records_of(rows, split_ratios, plan=job.plan)
     plan = job.plan
     return SuiteResult(
         name=plan.name,

@@ -30,7 +30,13 @@ class CaseOutcome:
     tool_calls: tuple[ToolCall, ...] = ()
 
     @property
+    def unevaluated(self) -> bool:
+        """An evaluator could not decide (a python check raised, a judge answered garbage):
+        the case is an error, which says nothing about the prompt."""
+        return any(e.error is not None and not e.abstained for e in self.evaluations)
+
+    @property
     def status(self) -> Status:
-        if self.error is not None:
+        if self.error is not None or self.unevaluated:
             return "error"
         return "pass" if self.passed else "fail"

@@ -27,12 +27,13 @@ from promptloop.dataset.feedback import (
 from promptloop.engine.comparison import ComparisonSummary, Interval
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.outcome import CaseOutcome, Status
+from promptloop.engine.spending import BudgetReport, Forecast
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import Message, ToolCall, recent_turns, with_calls
 from promptloop.safety import mask_secrets, secret_spans
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 VerdictStatus = Literal["pass", "fail", "inconclusive"]
 
@@ -79,6 +80,12 @@ class CaseRecord(_Model):
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+    @property
+    def unevaluated(self) -> bool:
+        """An error of evaluation, not of the provider: the model answered, and an evaluator
+        could not decide (``error`` is set only when a model or judge call failed)."""
+        return self.status == "error" and self.error is None
 
     @property
     def shown_output(self) -> str | None:
@@ -245,8 +252,12 @@ class SuiteResult(_Model):
 class Verdict(_Model):
     status: VerdictStatus
     reason: str
-    # Names of the checks that did not pass ("errors", "critical", "regression", "min_pass_rate").
+    # Names of the checks that did not pass ("errors", "evaluation", "critical", "regression",
+    # "min_pass_rate").
     failed_checks: list[str] = Field(default_factory=list)
+    # The reason in plain words, statistics left out, when the figures needed them
+    # ("… 3 cases are too few to tell that from noise; about 70 cases would …").
+    plain: str | None = None
 
 
 class RunResult(_Model):
@@ -273,21 +284,27 @@ class RunResult(_Model):
     # Why the run stopped before every case ran (e.g. "interrupted by SIGTERM"); an
     # incomplete run is never a pass, whatever the finished cases say.
     incomplete: str | None = None
+    # What the run was forecast to cost before its first call, and its budget (version 3).
+    forecast: Forecast | None = None
+    budget: BudgetReport | None = None
 
     @property
     def not_run(self) -> int:
         return sum(s.not_run for s in (*self.suites, *self.baseline))
 
 
-def mark_incomplete(result: RunResult, why: str) -> RunResult:
+def mark_incomplete(
+    result: RunResult, why: str, status: VerdictStatus = "fail", check: str = "incomplete"
+) -> RunResult:
     """The partial result of a stopped run: finished cases kept, no gate decided (and so
-    none of the gate's figures)."""
+    none of the gate's figures). ``status`` is never a pass: a stop fails, a spent budget
+    fails or is inconclusive as its config says."""
     finished = sum(len(s.cases) for s in (*result.suites, *result.baseline))
     reason = (
         f"incomplete: {why} after {finished} of {finished + result.not_run} cases; "
         "the gate does not decide on a partial run (a re-run resumes from the cache)"
     )
-    verdict = Verdict(status="fail", reason=reason, failed_checks=["incomplete"])
+    verdict = Verdict(status=status, reason=reason, failed_checks=[check])
     unjudged = {"pass_rate_interval": None}
     return result.model_copy(
         update={
@@ -393,8 +410,9 @@ def read_results(path: Path) -> RunResult:
     except json.JSONDecodeError as exc:
         raise UserError(f"not valid JSON ({exc.msg})", path=str(path), line=exc.lineno) from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version == 1:
-        # Version 2 only added fields with defaults: read as it is, written as version 2.
+    if version in (1, 2):
+        # Versions 2 and 3 only added fields with defaults: read as it is, written as the
+        # current version.
         raw = {**raw, "schema_version": SCHEMA_VERSION}
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise UserError(

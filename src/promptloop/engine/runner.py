@@ -9,17 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.engine.pending import PendingCalls, judge_requests
+from promptloop.engine.tally import FailureRecorder, Tally, TallyingClient
 from promptloop.errors import PromptloopError
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, combine, sees_prompt
-from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
+from promptloop.evaluators.base import (
+    EvalContext,
+    EvalResult,
+    Evaluator,
+    combine,
+    sees_prompt,
+)
+from promptloop.evaluators.judge import JudgeEvaluator
+from promptloop.models.base import (
+    ModelCallError,
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+    with_calls,
+)
+from promptloop.models.budget import (
+    CHARS_PER_TOKEN,
+    Budget,
+    Hold,
+    Refusal,
+    current_hold,
+    worst_cost,
+)
+from promptloop.models.cache import CachingClient
 from promptloop.models.factory import build_client
+from promptloop.models.litellm_client import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations, history_messages
@@ -43,6 +71,14 @@ class CaseFinished:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """The model answered a case; its evaluators (and judges) are still to run."""
+
+    suite: str
+    variant: str
+
+
+@dataclass(frozen=True)
 class MoreWork:
     """Cases added after the run started (the gate's confirmation runs)."""
 
@@ -50,7 +86,7 @@ class MoreWork:
     note: str
 
 
-ProgressEvent = CaseFinished | MoreWork
+ProgressEvent = CaseFinished | Answered | MoreWork
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -78,60 +114,6 @@ class SecondLook:
     judge_samples: int = 1
 
 
-@dataclass
-class Tally:
-    """Counts model calls actually sent versus answered from the cache."""
-
-    calls: int = 0
-    cache_hits: int = 0
-    # Calls that failed for good; their attempts are counted in ``calls`` too.
-    failed_calls: int = 0
-    usage: Usage = field(default_factory=Usage)
-
-    def record(self, cached: bool, usage: Usage) -> None:
-        if cached:
-            self.cache_hits += 1
-        else:
-            self.calls += 1
-            self.usage = self.usage + usage
-
-    def record_failure(self, error: ModelCallError) -> None:
-        self.calls += max(error.attempts, 1)
-        self.failed_calls += 1
-
-
-class _TallyingClient:
-    """Counts every call (generation and judge) that passes through."""
-
-    def __init__(self, inner: ModelClient, tally: Tally) -> None:
-        self._inner = inner
-        self._tally = tally
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            response = await self._inner.complete(request)
-        except ModelCallError as exc:
-            self._tally.record_failure(exc)
-            raise
-        self._tally.record(response.cached, response.usage)
-        return response
-
-
-class _FailureRecorder:
-    """Notes model calls that failed for good (after retries) while evaluating one case."""
-
-    def __init__(self, inner: ModelClient) -> None:
-        self._inner = inner
-        self.failures: list[ModelCallError] = []
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        try:
-            return await self._inner.complete(request)
-        except ModelCallError as exc:
-            self.failures.append(exc)
-            raise
-
-
 class Runner:
     def __init__(
         self,
@@ -139,13 +121,16 @@ class Runner:
         settings: RunSettings,
         progress: ProgressCallback | None = None,
         stop: StopSignal | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.tally = Tally()
-        self._client: ModelClient = _TallyingClient(client, self.tally)
+        self._client: ModelClient = TallyingClient(client, self.tally)
+        self._cache = client if isinstance(client, CachingClient) else None
+        self.budget = budget
         self._settings = settings
         self._progress = progress
         self.stop = stop or StopSignal()
-        # Evaluations by what they depend on (see ``_evaluation_key``): an output that is
+        # Evaluations by what they depend on (see ``evaluation_key``): an output that is
         # byte-identical under base and head gets one evaluation, so its verdict cannot
         # differ between the sides.
         self._shared: dict[tuple[object, ...], asyncio.Task[_Evaluated]] = {}
@@ -174,14 +159,13 @@ class Runner:
         check_conversations(template, chosen)
         # Render every case before the first model call: a template that breaks on one case
         # is the user's to fix, and finding it after half the calls would waste them.
-        rendered = [
-            render_prompt(template, c.vars, case_source=c.source, history=history_messages(c))
-            for c in chosen
-        ]
+        rendered = [render_case(template, c) for c in chosen]
         per_repeat = [
             [
                 self._unless_stopped(
-                    case, self._run_case(plan, messages, case, variant, r, second_look)
+                    case,
+                    self._run_case(plan, messages, case, variant, r, second_look),
+                    functools.partial(self.pending_calls, plan, messages, case, r, second_look),
                 )
                 for case, messages in zip(chosen, rendered, strict=True)
             ]
@@ -190,20 +174,19 @@ class Runner:
         gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
         return [list(row) for row in gathered]
 
-    async def _run_case(
+    def generation_request(
         self,
         plan: SuitePlan,
         rendered: RenderedPrompt,
-        case: Case,
-        variant: str,
         repeat_index: int,
         second_look: SecondLook | None = None,
-    ) -> CaseOutcome:
+    ) -> ModelRequest:
+        """The request for a case's answer (the forecast asks the cache for it too)."""
         settings = self._settings
         model_draw = repeat_index
         if second_look is not None and plan.temperature <= 0:
             model_draw = 0
-        request = ModelRequest(
+        return ModelRequest(
             model=plan.model,
             messages=rendered.conversation,
             tools=rendered.tools,
@@ -216,6 +199,47 @@ class Runner:
             api_base=settings.api_base,
             timeout_s=settings.timeout_s,
         )
+
+    def eval_context(
+        self,
+        rendered: RenderedPrompt,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+        response: ModelResponse | None = None,
+    ) -> EvalContext:
+        """What the evaluators of a case's answer (``response``; None: not known yet) are
+        given."""
+        settings = self._settings
+        return EvalContext(
+            judge=self._client,
+            judge_model=settings.judge_model,
+            prompt_text="\n\n".join(m.content for m in rendered.messages),
+            seed=settings.seed + repeat_index,
+            api_base=settings.api_base,
+            judge_attempts=settings.judge_attempts,
+            timeout_s=settings.timeout_s,
+            judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
+            judge_samples=1 if second_look is None else second_look.judge_samples,
+            tool_calls=response.tool_calls if response is not None else (),
+            tools=rendered.tools,
+            cost_usd=response.usage.cost_usd if response is not None else None,
+            latency_ms=None if response is None or response.cached else response.latency_s * 1000,
+        )
+
+    def cached(self, request: ModelRequest) -> ModelResponse | None:
+        """The cache's answer to ``request``, asking no model (None without a cache)."""
+        return self._cache.peek(request) if self._cache is not None else None
+
+    async def _run_case(
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        variant: str,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+    ) -> CaseOutcome:
+        request = self.generation_request(plan, rendered, repeat_index, second_look)
         started = time.perf_counter()
         try:
             response = await self._client.complete(request)
@@ -230,19 +254,9 @@ class Runner:
             )
             self._emit(plan.name, variant, outcome)
             return outcome
-        prompt_text = "\n\n".join(m.content for m in rendered.messages)
-        ctx = EvalContext(
-            judge=self._client,
-            judge_model=settings.judge_model,
-            prompt_text=prompt_text,
-            seed=settings.seed + repeat_index,
-            api_base=settings.api_base,
-            judge_attempts=settings.judge_attempts,
-            timeout_s=settings.timeout_s,
-            judge_temperature=0.0 if second_look is None else second_look.judge_temperature,
-            judge_samples=1 if second_look is None else second_look.judge_samples,
-            tool_calls=response.tool_calls,
-        )
+        if self._progress is not None:
+            self._progress(Answered(plan.name, variant))
+        ctx = self.eval_context(rendered, repeat_index, second_look, response)
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
         passed, score = combine(evaluations, plan.case_threshold)
         usage = response.usage
@@ -263,19 +277,63 @@ class Runner:
         self._emit(plan.name, variant, outcome)
         return outcome
 
+    def pending_calls(
+        self,
+        plan: SuitePlan,
+        rendered: RenderedPrompt,
+        case: Case,
+        repeat_index: int,
+        second_look: SecondLook | None = None,
+    ) -> PendingCalls:
+        """The calls a case will make that the cache cannot answer, asking no model: its
+        answer, then each LLM judge's first attempt (on the cached answer, or on an answer
+        of ``max_tokens`` not known yet)."""
+        request = self.generation_request(plan, rendered, repeat_index, second_look)
+        answer = self.cached(request)
+        judges = [e for e in plan.evaluators if isinstance(e, JudgeEvaluator)]
+        samples = 1 if second_look is None else second_look.judge_samples
+        if answer is None:
+            unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
+            ctx = self.eval_context(rendered, repeat_index, second_look)
+            asked = judge_requests(judges, unknown, case, ctx)
+            return PendingCalls(request, asked * samples, 0, None)
+        ctx = self.eval_context(rendered, repeat_index, second_look, answer)
+        asked = judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
+        pending = tuple(r for r in asked if self.cached(r) is None)
+        key = evaluation_key(plan, answer.text, case, ctx)
+        return PendingCalls(None, pending * samples, 1 + len(asked) - len(pending), key)
+
     async def _unless_stopped(
-        self, case: Case, work: Coroutine[Any, Any, CaseOutcome]
+        self,
+        case: Case,
+        work: Coroutine[Any, Any, CaseOutcome],
+        pending: Callable[[], PendingCalls] | None = None,
     ) -> CaseOutcome:
-        """The case's outcome, or "not run" once the run is stopping: half a case (an
-        answer without its judge, say) is no result."""
-        if not self.stop.requested:
-            try:
-                return await work
-            except RunStopped:
-                pass
-        else:
+        """The case's outcome, or "not run" once the run is stopping or its calls do not fit
+        the budget: half a case (an answer without its judge, say) is no result."""
+        hold = None if self.stop.requested else await self._hold(pending)
+        if self.stop.requested or isinstance(hold, Refusal):
             work.close()
-        return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+            return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+        token = current_hold.set(hold)
+        try:
+            return await work
+        except RunStopped:
+            return CaseOutcome(case=case, output=None, passed=False, score=0.0, not_run=True)
+        finally:
+            current_hold.reset(token)
+            if hold is not None and self.budget is not None:
+                self.budget.release(hold)
+
+    async def _hold(self, pending: Callable[[], PendingCalls] | None) -> Hold | Refusal | None:
+        """Room in the budget for every call the case will make, before it makes one."""
+        if self.budget is None or pending is None:
+            return None
+        requests = pending().requests
+        if not requests:
+            return None  # answered wholly from the cache: free, whatever is left
+        usd = sum(worst_cost(r, price_tokens, output_cap) for r in requests)
+        return await self.budget.hold(len(requests), usd)
 
     async def _evaluations(
         self, plan: SuitePlan, output: str, case: Case, ctx: EvalContext
@@ -283,7 +341,7 @@ class Runner:
         """The case's evaluations and its judge infrastructure error, computed once per
         identical output: a later side that produced the same output gets the same
         results, with zero usage (the calls were paid once)."""
-        key = _evaluation_key(plan, output, case, ctx)
+        key = evaluation_key(plan, output, case, ctx)
         task = self._shared.get(key)
         # A task of an earlier event loop (the optimizer runs one per round) may never finish.
         if task is None or task.get_loop() is not asyncio.get_running_loop():
@@ -306,17 +364,34 @@ class Runner:
 _Evaluated = tuple[tuple[EvalResult, ...], str | None]
 
 
-def _evaluation_key(
+def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
+    return render_prompt(
+        template, case.vars, case_source=case.source, history=history_messages(case)
+    )
+
+
+def evaluation_key(
     plan: SuitePlan, output: str, case: Case, ctx: EvalContext
 ) -> tuple[object, ...]:
-    """Everything an evaluation depends on: the output and the case, the judge's seed and
-    temperature, and the prompt only when an evaluator is shown it (``show_prompt``)."""
+    """Everything an evaluation depends on: the output (its text and its tool calls, checked
+    against the tools offered) and the case, the judge's seed and temperature, and the
+    prompt only when an evaluator is shown it (``show_prompt``)."""
     shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
-    return (plan.name, case.id, output, ctx.seed, ctx.judge_temperature, ctx.judge_samples, shown)
+    calls = (ctx.tool_calls, json.dumps(ctx.tools, sort_keys=True)) if ctx.tool_calls else None
+    return (
+        plan.name,
+        case.id,
+        output,
+        calls,
+        ctx.seed,
+        ctx.judge_temperature,
+        ctx.judge_samples,
+        shown,
+    )
 
 
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
-    judge = _FailureRecorder(ctx.judge)
+    judge = FailureRecorder(ctx.judge)
     judged = dataclasses.replace(ctx, judge=judge)
     evaluations = await asyncio.gather(
         *(_evaluate_safely(e, output, case, judged) for e in plan.evaluators)
@@ -371,10 +446,11 @@ def build_runner(
     secrets: Sequence[str] = (),
     stop: StopSignal | None = None,
     preflight: Sequence[ModelUse] = (),
+    budget: Budget | None = None,
 ) -> Runner:
     """A runner with the client the config asks for: cache, retries, concurrency, the
-    secrets to mask in answers, the signal that stops it and the models to check before
-    the first call that reaches a provider."""
+    secrets to mask in answers, the signal that stops it, the models to check before
+    the first call that reaches a provider and the budget every call consults."""
     cfg = loaded.config
     cache_dir = None if no_cache or not cfg.cache.enabled else (loaded.root / cfg.cache.dir)
     stop = stop or StopSignal()
@@ -387,6 +463,7 @@ def build_runner(
         stop=stop,
         preflight=preflight,
         api_base=cfg.api_base,
+        budget=budget,
     )
     settings = RunSettings(
         judge_model=judge_model,
@@ -394,4 +471,4 @@ def build_runner(
         api_base=cfg.api_base,
         timeout_s=float(cfg.timeout),
     )
-    return Runner(client, settings, progress=progress, stop=stop)
+    return Runner(client, settings, progress=progress, stop=stop, budget=budget)

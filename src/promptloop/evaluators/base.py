@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
 from pydantic import ConfigDict, Field
 
@@ -101,6 +101,12 @@ class EvalContext:
     timeout_s: float = 60.0
     # The calls the model made in this output, for the tool evaluators.
     tool_calls: tuple[ToolCall, ...] = ()
+    # The tools the request offered (OpenAI's shape), which a call is checked against.
+    tools: tuple[dict[str, Any], ...] = ()
+    # What producing this output cost, and how long it took; ``None`` when not known
+    # (a cached answer has no latency of its own).
+    cost_usd: float | None = None
+    latency_ms: float | None = None
 
 
 class Evaluator(Protocol):

@@ -30,15 +30,12 @@ declared in ``kinds/python``).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import hashlib
 import importlib
 import importlib.util
 import inspect
 import math
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +47,8 @@ from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
 from promptloop.models.stop import RunStopped
+from promptloop.scripts import ScriptError
+from promptloop.scripts.python import ScriptImportError, load_module, on_sys_path
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")
@@ -235,58 +234,17 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
     path = Path(where)
     if not path.is_absolute():
         path = base_dir / path
-    path = path.resolve()
-    if not path.is_file():
-        raise ValueError(f"file {where} not found (looked at {path})")
-    # One module per file, reused when several evaluators name the same file.
-    module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    loaded = sys.modules.get(module_name)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"cannot load {where} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-        with _on_sys_path(path.parent):  # so the file can import its neighbours
-            spec.loader.exec_module(module)
-    except BaseException as exc:
-        del sys.modules[module_name]
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise EvaluatorFileError(
-            f"importing {where} failed: {type(exc).__name__}: {_without_location(exc)}",
-            file=where,
-            line=_failing_line(exc, path),
-        ) from exc
-    return module
-
-
-def _failing_line(exc: BaseException, path: Path) -> int | None:
-    """The line of ``path`` where importing it failed: a syntax error's own line, else the
-    innermost traceback frame in that file."""
-    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == path:
-        return exc.lineno
-    line = None
-    trace = exc.__traceback__
-    while trace is not None:
-        if Path(trace.tb_frame.f_code.co_filename) == path:
-            line = trace.tb_lineno
-        trace = trace.tb_next
-    return line
-
-
-def _without_location(exc: BaseException) -> str:
-    # A SyntaxError's text repeats the file and line, which the error line already shows.
-    if isinstance(exc, SyntaxError) and exc.msg:
-        return exc.msg
-    return str(exc)
+        return load_module(path, shown=where)
+    except ScriptImportError as exc:
+        raise EvaluatorFileError(str(exc), file=where, line=exc.line) from exc.__cause__
+    except ScriptError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _module_by_name(where: str, base_dir: Path) -> ModuleType:
     try:
-        with _on_sys_path(base_dir):
+        with on_sys_path(base_dir):
             return importlib.import_module(where)
     except ModuleNotFoundError as exc:
         raise ValueError(
@@ -296,20 +254,6 @@ def _module_by_name(where: str, base_dir: Path) -> ModuleType:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise ValueError(f"importing module {where!r} failed: {type(exc).__name__}: {exc}") from exc
-
-
-@contextlib.contextmanager
-def _on_sys_path(folder: Path) -> Iterator[None]:
-    """Put a folder first on ``sys.path`` for the duration of an import, then take it off."""
-    entry = str(folder)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
 
 
 def load_function(target: str, *, base_dir: Path) -> Callable[..., Any]:

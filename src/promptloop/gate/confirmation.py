@@ -148,7 +148,7 @@ async def _run_confirmation(
         repeated = True
         for (job, _), rows in zip(chosen, outputs, strict=True):
             key = (job.plan.name, job.variant)
-            records = records_of(rows, split_ratios, index)
+            records = records_of(rows, split_ratios, index, job.plan)
             collected[key].extend(records)
             repeated = repeated and answers_repeated(first_look[key].cases, records)
         left = first_repeat + runs - index - 1

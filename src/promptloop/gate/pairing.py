@@ -7,7 +7,8 @@ says nothing about the change, so the tests look only at the cases that moved
 Pass rates, the pass-rate delta and the score delta are all computed over the
 *paired* cases (present on both sides, errored on neither), so the delta is exactly
 head minus base as shown. Errored cases are infrastructure failures, neither pass
-nor fail: they are left out of the pairing and counted apart.
+nor fail: they are left out of the pairing and counted apart, as are cases an evaluator
+could not judge.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class AveragedCase:
     outputs: tuple[str | None, ...] = ()
     repeats: int = 1
     errored_repeats: int = 0
+    # Of the errored repeats, those the model answered but an evaluator could not judge
+    # (the rest are a provider's failures), and those evaluators' names.
+    unevaluated_repeats: int = 0
+    unevaluated_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.passed <= 1.0:

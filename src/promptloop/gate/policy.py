@@ -1,5 +1,12 @@
 """The merge gate: turn a comparison and the head results into pass, fail or inconclusive.
 
+The rule in one sentence: a suite fails when its pass rate is below its threshold, when it
+dropped beyond ``max_regression_pp`` against the baseline and the drop is significant, or
+when a critical case broke; when the cases are too few to tell a drop (or, with
+``threshold_rule: statistical``, a shortfall) from noise it is inconclusive, which counts
+as a pass unless ``inconclusive: fail``; an error (a provider that kept failing, an
+evaluator that could not judge a case) is reported apart and is never a prompt failure.
+
 Every rule is a one-sided test at level ``alpha = 1 - confidence``, because the gate
 asks one-sided questions ("is head worse?", "is head below the minimum?"). A
 two-sided test would spend half of the error budget on "head is better", which can
@@ -50,9 +57,14 @@ in about a quarter of runs, against 80-90 % for this rule, at under 5 % A/A fail
 both. Judging the magnitude on the point estimate keeps a statistically real but small
 drop (say 2 pp on 5 000 cases) from blocking a merge the team said it accepts.
 
-Absolute minimum: with ``(lo, hi)`` the one-sided Wilson bounds at ``confidence``,
-fail when ``hi < minimum``, inconclusive when the point estimate is below the
-minimum but ``hi`` is not, pass otherwise.
+Absolute minimum (the suite's ``threshold``): with ``threshold_rule: plain`` (the default) a
+pass rate below it fails, as a test runner's threshold does. With ``statistical``, and
+``(lo, hi)`` the one-sided Wilson bounds at ``confidence``: fail when ``hi < minimum``,
+inconclusive when the point estimate is below the minimum but ``hi`` is not, pass otherwise.
+
+Too few cases: an inconclusive check says about how many cases would decide, computed with
+the same test (:func:`promptloop.gate.stats.cases_to_detect_drop`,
+:func:`promptloop.gate.stats.cases_to_show_below`).
 
 Critical cases: a critical case that breaks (its pass rate drops from base to head)
 fails the gate; a broken critical case is always confirmed, and is forgiven when, over
@@ -60,9 +72,11 @@ its confirmation runs alone, head passes it at least as often as base (the first
 chose it for breaking, so that look cannot also clear it). Without a baseline nothing
 can "break", so any critical case that fails on head fails the gate.
 
-Infrastructure errors (a case whose model call failed): ``on_error="fail"`` fails
-the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` drops the errored runs
-(they are already left out of pass rates and pairing).
+Errors, two kinds, each its own check: a case whose model or judge call failed
+(``errors``), and a case the model answered but an evaluator could not judge, such as a
+python check that raised or a judge answering garbage (``evaluation``). Neither is a
+prompt failure: both are left out of pass rates and pairing. ``on_error="fail"`` fails
+the gate, ``"neutral"`` makes it inconclusive, ``"ignore"`` lets the rest decide.
 """
 
 from __future__ import annotations
@@ -71,87 +85,70 @@ import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from promptloop.engine.results import VerdictStatus
+from promptloop.gate.faults import errors_check, evaluation_check
 from promptloop.gate.pairing import AveragedCase, Comparison
-from promptloop.gate.stats import wilson_interval
+from promptloop.gate.rules import (
+    CheckName,
+    GateCheck,
+    GatePolicy,
+    Holm,
+    article,
+    cases,
+    level,
+    number,
+    p_text,
+    too_few,
+)
+from promptloop.gate.stats import about, cases_to_detect_drop
+from promptloop.gate.threshold import minimum_check
 from promptloop.wording import pct, plural
 
-OnError = Literal["fail", "neutral", "ignore"]
-CheckName = Literal["errors", "critical", "regression", "min_pass_rate"]
+__all__ = [
+    "Decision",
+    "GateCheck",
+    "GatePolicy",
+    "Holm",
+    "cases_to_confirm",
+    "combine_decisions",
+    "decide",
+    "regression_p",
+]
 
 _SEVERITY: dict[VerdictStatus, int] = {"pass": 0, "inconclusive": 1, "fail": 2}
 # Which check speaks for the verdict: the most fundamental problem first when
 # something is wrong, the most informative figure first when all is well.
-_BLAME_ORDER: tuple[CheckName, ...] = ("errors", "critical", "regression", "min_pass_rate")
-_PRAISE_ORDER: tuple[CheckName, ...] = ("regression", "min_pass_rate", "critical", "errors")
-
-
-@dataclass(frozen=True)
-class GatePolicy:
-    """Mirror of the config's ``gate:`` block plus the suite's own ``threshold``.
-
-    ``threshold``, when set, is the suite's minimum pass rate and takes precedence
-    over the project-wide ``min_pass_rate``.
-    """
-
-    min_pass_rate: float | None = None
-    max_regression_pp: float = 5.0
-    confidence: float = 0.95
-    critical_tags: tuple[str, ...] = ("critical",)
-    on_error: OnError = "fail"
-    threshold: float | None = None
-    confirm_runs: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0.5 <= self.confidence < 1.0:
-            raise ValueError(f"gate confidence must be in [0.5, 1), got {self.confidence}")
-        if self.max_regression_pp < 0:
-            raise ValueError(
-                f"max_regression_pp must be non-negative, got {self.max_regression_pp}"
-            )
-        if self.confirm_runs < 0:
-            raise ValueError(f"confirm_runs must be non-negative, got {self.confirm_runs}")
-        for name in ("min_pass_rate", "threshold"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-
-    @property
-    def minimum(self) -> float | None:
-        return self.threshold if self.threshold is not None else self.min_pass_rate
-
-    @property
-    def alpha(self) -> float:
-        return 1.0 - self.confidence
-
-
-@dataclass(frozen=True)
-class Holm:
-    """This suite's regression p-value after Holm's step-down across ``suites`` suites."""
-
-    adjusted_p: float
-    suites: int
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    name: CheckName
-    status: VerdictStatus
-    reason: str
-    suite: str | None = None
+_BLAME_ORDER: tuple[CheckName, ...] = (
+    "errors",
+    "evaluation",
+    "critical",
+    "regression",
+    "min_pass_rate",
+)
+_PRAISE_ORDER: tuple[CheckName, ...] = (
+    "regression",
+    "min_pass_rate",
+    "critical",
+    "errors",
+    "evaluation",
+)
+# The checks that are inconclusive for want of cases; ``inconclusive: fail`` fails them.
+_TOO_FEW: tuple[CheckName, ...] = ("regression", "min_pass_rate")
+# The drop a power estimate is about, at least: what a reader of "too few cases" weighs.
+REFERENCE_DROP_PP = 10.0
 
 
 @dataclass(frozen=True)
 class Decision:
     """The gate's decision on a suite (or a run), every check with it; results.json keeps
-    its status, reason and failed checks (``engine.results.Verdict``)."""
+    its status, reason, plain sentence and failed checks (``engine.results.Verdict``)."""
 
     status: VerdictStatus
     reason: str
     checks: tuple[GateCheck, ...] = ()
     suite: str | None = None
+    plain: str | None = None
 
 
 def cases_to_confirm(
@@ -185,31 +182,40 @@ def decide(
     """Gate one suite. ``comparison`` is None when there is no baseline to compare with;
     then only the absolute checks (critical cases, minimum pass rate, errors) apply.
     ``holm``, with several suites compared, is what the regression test is judged on."""
-    checks: list[GateCheck] = []
-    errors = _errors_check(comparison, head, policy)
-    if errors is not None:
-        checks.append(errors)
-    critical = _critical_check(comparison, head)
-    if critical is not None:
-        checks.append(critical)
-    if comparison is not None:
-        checks.append(_regression_check(comparison, policy, holm))
-    if policy.minimum is not None:
-        checks.append(_minimum_check(head, policy.minimum, policy.confidence))
-    checks = [dataclasses.replace(c, suite=suite) for c in checks]
+    found = [
+        errors_check(comparison, head, policy),
+        evaluation_check(comparison, head, policy),
+        _critical_check(comparison, head),
+        None if comparison is None else _regression_check(comparison, policy, holm),
+        None if policy.minimum is None else minimum_check(head, policy, comparison is None),
+    ]
+    checks = [_counted(dataclasses.replace(c, suite=suite), policy) for c in found if c]
 
     if not checks:
         ran = [r for r in head if not r.error]
         rate = math.fsum(r.passed for r in ran) / len(ran) if ran else 0.0
         reason = (
-            f"Head passes {pct(rate)} of {_cases(len(ran))}; there is no baseline or "
-            "minimum pass rate to gate on."
+            f"The suite passes {pct(rate)} of {cases(len(ran))}; no threshold is set, so "
+            "there is nothing to gate on."
         )
-        return Decision("pass", reason, (), suite)
+        return Decision("pass", reason, (), suite, reason)
     status = _worst(c.status for c in checks)
     order = _PRAISE_ORDER if status == "pass" else _BLAME_ORDER
     speaker = min((c for c in checks if c.status == status), key=lambda c: order.index(c.name))
-    return Decision(status, speaker.reason, tuple(checks), suite)
+    return Decision(status, speaker.reason, tuple(checks), suite, speaker.plain)
+
+
+def _counted(check: GateCheck, policy: GatePolicy) -> GateCheck:
+    """With ``inconclusive: fail``, a check short of cases fails, saying why."""
+    if check.status != "inconclusive" or policy.inconclusive != "fail":
+        return check
+    if check.name not in _TOO_FEW:
+        return check
+    return dataclasses.replace(
+        check,
+        status="fail",
+        reason=f"{check.reason} Too few cases to decide count as a fail (gate.inconclusive).",
+    )
 
 
 def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
@@ -219,7 +225,8 @@ def combine_decisions(verdicts: Sequence[Decision]) -> Decision:
     status = _worst(v.status for v in verdicts)
     checks = tuple(c for v in verdicts for c in v.checks)
     if len(verdicts) == 1:
-        return Decision(status, verdicts[0].reason, checks, verdicts[0].suite)
+        only = verdicts[0]
+        return Decision(status, only.reason, checks, only.suite, only.plain)
     if status == "pass":
         return Decision(status, f"All {len(verdicts)} suites pass.", checks)
     worst = [v for v in verdicts if v.status == status]
@@ -237,40 +244,6 @@ def _worst(statuses: Iterable[VerdictStatus]) -> VerdictStatus:
         if _SEVERITY[status] > _SEVERITY[worst]:
             worst = status
     return worst
-
-
-def _errors_check(
-    comparison: Comparison | None, head: Sequence[AveragedCase], policy: GatePolicy
-) -> GateCheck | None:
-    head_errored = sum(1 for r in head if r.error or r.errored_repeats > 0)
-    base_errored = 0
-    if comparison is not None:
-        base_errored = sum(
-            1
-            for p in comparison.pairs
-            if p.base is not None and (p.base.error or p.base.errored_repeats > 0)
-        )
-    confirming = 0
-    if comparison is not None and comparison.confirmation is not None:
-        confirming = comparison.confirmation.errored_runs
-    total = head_errored + base_errored + confirming
-    if total == 0:
-        return None
-    where = f"{head_errored} on head, {base_errored} on base"
-    if confirming:
-        where += f", {confirming} while confirming"
-    subject = f"{plural(total, 'case run')} hit an infrastructure error ({where})"
-    if policy.on_error == "fail":
-        return GateCheck("errors", "fail", f"{subject}, and gate.on_error is fail.")
-    if policy.on_error == "neutral":
-        return GateCheck(
-            "errors",
-            "inconclusive",
-            f"{subject}, so the result is incomplete (gate.on_error is neutral).",
-        )
-    return GateCheck(
-        "errors", "pass", f"{subject}; those runs were left out (gate.on_error is ignore)."
-    )
 
 
 def _critical_check(
@@ -309,10 +282,10 @@ def _critical_check(
         return GateCheck(
             "critical",
             "fail",
-            f"{plural(len(failing), 'critical case').capitalize()} failed on head with no "
-            f"baseline to excuse {'it' if len(failing) == 1 else 'them'}: {shown}{more}.",
+            f"{plural(len(failing), 'critical case').capitalize()} failed, and a critical "
+            f"case must pass: {shown}{more}.",
         )
-    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass on head.")
+    return GateCheck("critical", "pass", f"All {len(critical_head)} critical cases pass.")
 
 
 def regression_p(comparison: Comparison) -> float:
@@ -338,12 +311,13 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         f"{plural(comparison.fixed_count, 'case')}"
     )
     direction = "fell" if delta.estimate < 0 else "rose"
-    interval = f"{_level(delta.confidence)} CI {_num(delta.lo)} to {_num(delta.hi)}"
+    interval = f"{level(delta.confidence)} CI {number(delta.lo)} to {number(delta.hi)}"
     confirmation = comparison.confirmation
     if confirmation is None or not confirmation.complete:
         estimate, p_worse = delta.estimate, comparison.p_worse
         figures = (
-            f"pass rate {direction} {_num(abs(estimate))} pp ({interval}, one-sided {_p(p_worse)})"
+            f"pass rate {direction} {number(abs(estimate))} pp ({interval}, "
+            f"one-sided {p_text(p_worse)})"
         )
         if comparison.first_look_only and estimate < 0:
             figures += f", decided on the first look: {comparison.first_look_only}"
@@ -355,82 +329,42 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         )
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
-            found = f"{verb} {_a(_num(abs(estimate)))} pp drop (one-sided {_p(p_worse)})"
+            found = f"{verb} {article(number(abs(estimate)))} pp drop (one-sided {p_text(p_worse)})"
         else:
-            found = f"shows no drop (one-sided {_p(p_worse)})"
+            found = f"shows no drop (one-sided {p_text(p_worse)})"
         figures = (
-            f"pass rate {direction} {_num(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
+            f"pass rate {direction} {number(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
         )
-    allowance = f"{_num(allowed)} pp allowed"
+    allowance = f"{number(allowed)} pp allowed"
     significant = p_worse < policy.alpha
     if holm is not None and holm.suites > 1 and estimate < -allowed:
         significant = holm.adjusted_p < policy.alpha
-        figures += f"; Holm-adjusted over {holm.suites} suites {_p(holm.adjusted_p)}"
+        figures += f"; Holm-adjusted over {holm.suites} suites {p_text(holm.adjusted_p)}"
     if estimate < -allowed:
         if significant:
             return GateCheck("regression", "fail", f"{moves}; {figures}, beyond the {allowance}.")
+        needed = _cases_needed_for_drop(comparison, policy)
         return GateCheck(
             "regression",
             "inconclusive",
             f"{moves}; {figures}, more than the {allowance} but not significant at "
-            f"{_level(policy.confidence)}: add cases or repeats to decide.",
+            f"{level(policy.confidence)}: too few cases to decide; {needed}.",
+            plain=(
+                f"The pass rate fell {number(abs(estimate))} points, but "
+                f"{too_few(comparison.paired)} to tell that from noise; {needed}."
+            ),
         )
     if estimate < 0:
         return GateCheck("regression", "pass", f"{moves}; {figures}, within the {allowance}.")
     return GateCheck("regression", "pass", f"{moves}; {figures}.")
 
 
-def _minimum_check(head: Sequence[AveragedCase], minimum: float, confidence: float) -> GateCheck:
-    ran = [r for r in head if not r.error]
-    n = len(ran)
-    required = f"the required {pct(minimum)}"
-    if n == 0:
-        return GateCheck(
-            "min_pass_rate",
-            "inconclusive",
-            f"No head case produced an output, so {required} cannot be checked.",
-        )
-    successes = math.fsum(r.passed for r in ran)
-    rate = successes / n
-    # Two-sided at 2c - 1 puts (1 - c) in each tail: each bound is one-sided at c.
-    _lo, hi = wilson_interval(min(successes, float(n)), n, 2.0 * confidence - 1.0)
-    bound = f"{_level(confidence)} upper bound {pct(hi)}"
-    figures = f"Head pass rate {pct(rate)} over {_cases(n)}"
-    if hi < minimum:
-        return GateCheck("min_pass_rate", "fail", f"{figures} ({bound}) is below {required}.")
-    if rate < minimum:
-        return GateCheck(
-            "min_pass_rate",
-            "inconclusive",
-            f"{figures} is below {required} but within noise ({bound}): add cases or repeats "
-            "to decide.",
-        )
-    return GateCheck("min_pass_rate", "pass", f"{figures} meets {required}.")
-
-
-def _num(value: float) -> str:
-    text = f"{value:.1f}"
-    if text == "-0.0":
-        text = "0.0"
-    return text.replace("-", "−")
-
-
-def _a(number: str) -> str:
-    """The number with its article as it is read aloud: "an 8.2", "an 11.0", "a 9.5"."""
-    whole = number.split(".")[0]
-    article = "an" if whole.startswith("8") or whole in ("11", "18") else "a"
-    return f"{article} {number}"
-
-
-def _level(confidence: float) -> str:
-    return f"{confidence * 100:g}%"
-
-
-def _p(p: float) -> str:
-    if p < 0.001:
-        return "p<0.001"
-    return f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
-
-
-def _cases(n: int) -> str:
-    return plural(n, "case")
+def _cases_needed_for_drop(comparison: Comparison, policy: GatePolicy) -> str:
+    """ "about 70 cases would detect a 10-point drop", from the flips this comparison shows
+    in head's favour (the noise an unchanged prompt would show)."""
+    drop = max(REFERENCE_DROP_PP, 2.0 * policy.max_regression_pp)
+    noise = comparison.fixed_count / comparison.paired if comparison.paired else 0.0
+    needed = cases_to_detect_drop(drop, policy.max_regression_pp, policy.alpha, noise)
+    if needed is None:
+        return f"even 10,000 cases would rarely detect {article(f'{drop:g}')}-point drop"
+    return f"about {about(needed)} cases would detect {article(f'{drop:g}')}-point drop"

@@ -12,9 +12,10 @@ counting so every caller agrees on it.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from statistics import NormalDist
 
 # Above this many values the percentile bootstrap of a mean and the normal interval
@@ -211,3 +212,140 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple
     centre = (p + z2 / (2.0 * n)) / denominator
     half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# How often a power estimate asks the test to catch the effect it is about.
+POWER = 0.8
+# Beyond this many cases an estimate says "more than" instead of a number.
+MOST_CASES = 10_000
+
+
+def _log_pmf(k: int, n: int, p: float) -> float:
+    if p <= 0.0:
+        return 0.0 if k == 0 else -math.inf
+    if p >= 1.0:
+        return 0.0 if k == n else -math.inf
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(p)
+        + (n - k) * math.log1p(-p)
+    )
+
+
+def _binomial_support(n: int, p: float) -> range:
+    """The values of Binomial(n, p) that carry all but a negligible share of its mass."""
+    spread = 12.0 * math.sqrt(n * p * (1.0 - p)) + 12.0
+    return range(max(0, math.floor(n * p - spread)), min(n, math.ceil(n * p + spread)) + 1)
+
+
+def _upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), each term from the one before it."""
+    if p >= 1.0:
+        return 1.0
+    term = math.exp(_log_pmf(k, n, p))
+    ratio = p / (1.0 - p)
+    total = 0.0
+    for b in range(k, n + 1):
+        total += term
+        if term < 1e-15 * total and b > n * p:
+            break
+        term *= (n - b) / (b + 1) * ratio
+    return min(total, 1.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sign_test_critical(m: int, alpha: float) -> int:
+    """The fewest worse-on-head cases among ``m`` discordant ones that the one-sided exact
+    test (:func:`mcnemar_one_sided`) calls significant at ``alpha``; ``m + 1`` when none is."""
+    lo, hi = 0, m + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mcnemar_one_sided(mid, m - mid) < alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def regression_power(
+    n: int, drop_pp: float, allowance_pp: float, alpha: float, noise: float
+) -> float:
+    """The chance that the gate's regression rule fails a head that is worse by ``drop_pp``
+    points on ``n`` cases run once: each case breaks with probability ``drop + noise`` and
+    is fixed with probability ``noise`` (the flips an unchanged prompt shows), and the rule
+    fails it when the exact sign test rejects at ``alpha`` and the drop exceeds the
+    allowance. Confirmation runs and Holm's adjustment are left out: it is an estimate."""
+    fixed = min(max(noise, 0.0), 0.49)
+    broken = min(fixed + drop_pp / 100.0, 1.0 - fixed)
+    moved = broken + fixed
+    if moved <= 0.0:
+        return 0.0
+    share_broken = broken / moved
+    power = 0.0
+    for m in _binomial_support(n, moved):
+        weight = math.exp(_log_pmf(m, n, moved))
+        if weight < 1e-12:
+            continue
+        # Worse-on-head b of m: significant, and b - (m - b) beyond the allowance of n.
+        beyond = math.floor((m + allowance_pp * n / 100.0) / 2.0) + 1
+        least = max(_sign_test_critical(m, alpha), beyond)
+        if least > m:
+            continue
+        power += weight * _upper_tail(least, m, share_broken)
+    return min(power, 1.0)
+
+
+def cases_to_detect_drop(
+    drop_pp: float, allowance_pp: float, alpha: float, noise: float = 0.0
+) -> int | None:
+    """About how many cases the regression rule needs to catch a ``drop_pp``-point drop
+    :data:`POWER` of the time (see :func:`regression_power`); None beyond
+    :data:`MOST_CASES`."""
+    if drop_pp <= allowance_pp:
+        return None
+
+    def enough(n: int) -> bool:
+        return regression_power(n, drop_pp, allowance_pp, alpha, noise) >= POWER
+
+    return _least(enough)
+
+
+def cases_to_show_below(rate: float, minimum: float, confidence: float) -> int | None:
+    """About how many cases a pass rate of ``rate`` needs before its one-sided upper bound
+    at ``confidence`` (the gate's statistical threshold rule) falls below ``minimum``; None
+    when it never does within :data:`MOST_CASES`."""
+    if rate >= minimum:
+        return None
+
+    def enough(n: int) -> bool:
+        return wilson_interval(rate * n, n, 2.0 * confidence - 1.0)[1] < minimum
+
+    return _least(enough)
+
+
+def _least(enough: Callable[[int], bool]) -> int | None:
+    """The least n in [1, MOST_CASES] for which ``enough`` holds, taking it as monotone."""
+    hi = 1
+    while not enough(hi):
+        if hi >= MOST_CASES:
+            return None
+        hi = min(hi * 2, MOST_CASES)
+    lo = hi // 2 + 1 if hi > 1 else 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def about(n: int) -> int:
+    """A case count as it is said aloud, rounded up: exact up to 20, then to tens, and
+    from a thousand on to two significant figures."""
+    if n <= 20:
+        return n
+    step = 10 if n < 1000 else 10 ** (len(str(n)) - 2)
+    return -(-n // step) * step

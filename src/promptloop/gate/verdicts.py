@@ -40,6 +40,7 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
         critical = any(t in tags for c in group for t in c.tags)
         shown = next((c for c in ran if c.status == "fail"), ran[0] if ran else group[0])
         passing = next((c for c in ran if c.status == "pass"), None)
+        unevaluated = [c for c in group if c.unevaluated]
         records.append(
             AveragedCase(
                 case_id=case_id,
@@ -54,6 +55,17 @@ def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) ->
                 outputs=tuple(c.shown_output for c in group),
                 repeats=len(group),
                 errored_repeats=len(group) - len(ran),
+                unevaluated_repeats=len(unevaluated),
+                unevaluated_by=tuple(
+                    sorted(
+                        {
+                            e.evaluator
+                            for c in unevaluated
+                            for e in c.evaluations
+                            if e.error is not None and not e.abstained
+                        }
+                    )
+                ),
             )
         )
     return records
@@ -152,6 +164,7 @@ def _as_result_verdict(verdict: Decision) -> Verdict:
         status=verdict.status,
         reason=verdict.reason,
         failed_checks=sorted({c.name for c in verdict.checks if c.status == "fail"}),
+        plain=verdict.plain,
     )
 
 
@@ -163,6 +176,8 @@ def _policy(gate: GateConfig, suite: SuiteResult) -> GatePolicy:
         critical_tags=tuple(gate.critical_tags),
         on_error=gate.on_error,
         threshold=suite.threshold,
+        threshold_rule=gate.threshold_rule,
+        inconclusive=gate.inconclusive,
         confirm_runs=gate.confirm_runs,
     )
 
@@ -308,10 +323,14 @@ def _holm(compared: dict[str, Comparison]) -> dict[str, Holm]:
 
 
 def exit_code_for(result: RunResult, gate: GateConfig) -> int:
-    """0 pass or inconclusive; 1 a gate failed on the evidence; 3 infrastructure errors decided."""
+    """The documented exit code of a finished run (``cli.base.EXIT_CODES_HELP``): 0 pass or
+    inconclusive (``gate.inconclusive: fail`` makes that a fail); 1 the prompt failed a check
+    on the cases that could be judged; 2 otherwise, when an evaluator could not judge some
+    cases; 3 when only a provider's failures decided."""
     verdict = result.verdict
     if verdict is None or verdict.status != "fail":
         return 0
-    if verdict.failed_checks and set(verdict.failed_checks) <= {"errors"}:
-        return 3
-    return 1
+    failed = set(verdict.failed_checks)
+    if not failed or failed - {"errors", "evaluation"}:
+        return 1
+    return 2 if "evaluation" in failed else 3

@@ -11,11 +11,11 @@ known command is answered with why, never guessed at.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from promptloop.dataset.feedback import nearest_ids
+from promptloop.dataset.naming import CaseNames, nearest_names
 from promptloop.github.rendered import own_lines
 from promptloop.yamlpos import suggest
 
@@ -156,24 +156,31 @@ def parse_commands(body: str) -> tuple[list[Command], list[Problem]]:
     return commands, problems
 
 
-def resolve_case(wanted: str, ids_by_suite: Mapping[str, Sequence[str]]) -> tuple[str, str] | str:
-    """(suite, case id) for ``CASE`` or ``SUITE/CASE``; otherwise why not, with the nearest ids."""
+def resolve_case(wanted: str, names_by_suite: Mapping[str, CaseNames]) -> tuple[str, str] | str:
+    """(suite, case id) for ``CASE`` or ``SUITE/CASE``, CASE being any of a case's names
+    (its id, file:line, its hash); otherwise why not, with the nearest names."""
     suite_part, slash, case_part = wanted.partition("/")
-    if slash and suite_part in ids_by_suite:
-        if case_part in ids_by_suite[suite_part]:
-            return suite_part, case_part
-        close = nearest_ids(case_part, ids_by_suite[suite_part])
+    if slash and suite_part in names_by_suite:
+        found = names_by_suite[suite_part].find(case_part)
+        if found is not None:
+            return suite_part, found.id
+        close = names_by_suite[suite_part].nearest(case_part)
         hint = f"; nearest: {', '.join(close)}" if close else ""
         return f"suite {suite_part!r} has no case {case_part!r}{hint}"
-    holders = [suite for suite, ids in ids_by_suite.items() if wanted in ids]
+    holders = [
+        (suite, case)
+        for suite, names in names_by_suite.items()
+        if (case := names.find(wanted)) is not None
+    ]
     if len(holders) == 1:
-        return holders[0], wanted
+        return holders[0][0], holders[0][1].id
     if len(holders) > 1:
-        return f"case {wanted!r} is in suites {', '.join(holders)}; write " + " or ".join(
-            f"`{s}/{wanted}`" for s in holders
+        suites = [suite for suite, _ in holders]
+        return f"case {wanted!r} is in suites {', '.join(suites)}; write " + " or ".join(
+            f"`{s}/{wanted}`" for s in suites
         )
-    every = [i for ids in ids_by_suite.values() for i in ids]
-    close = nearest_ids(wanted, every)
+    every = [name for names in names_by_suite.values() for name in names.shown()]
+    close = nearest_names(wanted, every)
     hint = f"; nearest: {', '.join(close)}" if close else ""
     return f"no case {wanted!r} in any suite{hint}"
 

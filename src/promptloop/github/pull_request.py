@@ -32,6 +32,7 @@ from promptloop.github.writes import Conclusion
 from promptloop.project.loader import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
+from promptloop.report.spending import forecast_line
 
 _CONCLUSIONS: dict[str, Conclusion] = {
     "pass": "success",
@@ -155,7 +156,9 @@ def say(
             links.append(Link("summary comment", summarized.url))
     # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
     # "failure" would tell the author their prompt failed when it was never finished.
-    conclusion: Conclusion = "cancelled" if result.incomplete else _CONCLUSIONS[verdict]
+    # A spent budget is the user's own limit: the check says the verdict it configured.
+    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
+    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
     check = check_run_plan(
         head_sha, conclusion, check_title(result), summary, content, annotations, runtime.run_url
     )
@@ -170,6 +173,7 @@ def say(
         unplaced=unplaced,
         findings=inline,
         report_url=runtime.report_url,
+        forecast=forecast_line(result.forecast) if result.forecast else None,
     )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)

@@ -29,13 +29,15 @@ def render_summary(
     revisions: Sequence[str] = (),
     findings: Sequence[PlannedComment] = (),
     report_url: str | None = None,
+    forecast: str | None = None,
 ) -> str:
     """The sticky comment / check-run summary / job summary body (without the hidden marker).
 
     ``report_md`` (render_markdown) and ``revisions`` are already neutralised; ``notes`` are
     promptloop's own sentences; link URLs come from GitHub. ``findings`` are review comments
     whose full list of critiques belongs here (the job summary their "more" links lead to).
-    ``report_url`` is where the run's report.html can be downloaded.
+    ``report_url`` is where the run's report.html can be downloaded; ``forecast`` is what
+    the run was forecast to cost (``report.spending.forecast_line``), for the job summary.
     """
     # The report's closing <sub> stats line stays last, after what this run adds.
     body, sep, footer = report_md.rstrip().rpartition("\n<sub>")
@@ -67,6 +69,8 @@ def render_summary(
             + "\n\n</details>"
         )
     parts.extend(r.rstrip() for r in revisions)
+    if forecast:
+        parts.append(forecast)
     if footer:
         parts.append(f"<sub>{footer.lstrip()}")
     return "\n\n".join(p for p in parts if p) + "\n"

@@ -246,6 +246,14 @@ def _field(item: object, name: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Embeddings:
+    """One embedding vector per input text, in order."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
 class ModelResponse:
     text: str
     usage: Usage = field(default_factory=Usage)

@@ -264,19 +264,27 @@ class CachingClient:
     def misses(self) -> int:
         return self.stats.misses
 
+    def peek(self, request: ModelRequest) -> ModelResponse | None:
+        """The answer the cache would give ``request``, counted as neither hit nor miss
+        (the forecast asks before the run)."""
+        key = request.cache_key()
+        return self._stored(key, self.store.get(key))
+
+    def _stored(self, key: str, stored: dict[str, Any] | None) -> ModelResponse | None:
+        if stored is not None and self.signer is not None:
+            stored = self.signer.verify(key, stored)  # unverified: asked again, then replaced
+        return decode_response(stored) if stored is not None else None
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
         key = request.cache_key()
         if self.store.remote:
             stored = await asyncio.to_thread(self.store.get, key)
         else:
             stored = self.store.get(key)
-        if stored is not None and self.signer is not None:
-            stored = self.signer.verify(key, stored)  # unverified: asked again, then replaced
-        if stored is not None:
-            response = decode_response(stored)
-            if response is not None:
-                self.stats.hits += 1
-                return response
+        response = self._stored(key, stored)
+        if response is not None:
+            self.stats.hits += 1
+            return response
         self.stats.misses += 1
         response = await self.inner.complete(request)
         value = encode_response(response)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from promptloop.models.base import EMBEDDED_MODEL, ModelClient
+from promptloop.models.budget import Budget, BudgetGate
 from promptloop.models.cache import (
     CacheSigner,
     CacheStats,
@@ -16,7 +17,7 @@ from promptloop.models.cache import (
     MaskingClient,
     RedisStore,
 )
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.litellm_client import LiteLLMClient, output_cap, price_tokens
 from promptloop.models.preflight import ModelUse, PreflightGate
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
 from promptloop.models.stop import StopGate, StopSignal
@@ -44,21 +45,27 @@ def build_client(
     preflight: Sequence[ModelUse] = (),
     api_base: str | None = None,
     env: Mapping[str, str] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[ModelClient, CacheStats]:
-    """Caching(Preflight(Masking(Limiter(Stop(Retrying(LiteLLM)))))): the cache sits
+    """Caching(Preflight(Masking(Limiter(Stop(Retrying(Budget(LiteLLM))))))): the cache sits
     outermost so a hit never waits for a concurrency slot nor imports litellm; the first
     miss that needs litellm starts importing it, outside any slot (``LiteLLMClient`` says
     which calls need not wait for it); answers are masked before anything keeps them, but
     after the limiter has had litellm settle them (an answer sent on a guess is known by
     identity, which masking a secret out of it would lose, leaving it unpriced and unchecked
     by litellm's route); the stop gate sits below the limiter so calls still queued for a
-    slot never start once a stop is requested. ``redis_url`` wins over ``cache_dir``; with
+    slot never start once a stop is requested; the budget gate sits right above the
+    provider, so every attempt a retry makes is a call it counts, only calls holding a slot
+    reserve, and a cache hit never reaches it. ``redis_url`` wins over ``cache_dir``; with
     neither there is no cache and the stats stay at zero. With ``PROMPTLOOP_CACHE_SECRET`` in
     ``env`` (the process's environment by default) the cache signs what it stores and
     ignores what does not verify."""
     stats = CacheStats()
     provider = LiteLLMClient(api_key=api_key, speculate=True)
-    client: ModelClient = RetryingClient(provider, retries=retries)
+    client: ModelClient = provider
+    if budget is not None:
+        client = BudgetGate(client, budget, price_tokens, output_cap)
+    client = RetryingClient(client, retries=retries)
     if stop is not None:
         client = StopGate(client, stop)
     client = ConcurrencyLimiter(client, concurrency, admission=provider)

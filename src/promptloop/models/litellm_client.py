@@ -29,11 +29,13 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from promptloop.models import litellm_errors, local, openai_http, scripted
 from promptloop.models.base import (
+    Embeddings,
     ModelCallError,
     ModelRequest,
     ModelResponse,
@@ -43,11 +45,20 @@ from promptloop.models.base import (
 )
 from promptloop.models.openai_http import (
     Route,
+    one_line,
     parse_retry_after,
     text_content,
 )
 
-__all__ = ["LiteLLMClient", "parse_retry_after", "start_loading"]
+__all__ = [
+    "LiteLLMClient",
+    "embed",
+    "output_cap",
+    "parse_retry_after",
+    "price_tokens",
+    "start_loading",
+    "token_prices",
+]
 
 CUSTOM_PROVIDERS = ("scripted",)
 
@@ -472,6 +483,48 @@ def _positive(cost: object) -> float:
     return float(cost) if isinstance(cost, int | float) and cost > 0 else 0.0
 
 
+async def embed(
+    model: str,
+    texts: list[str],
+    *,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    timeout_s: float = 60.0,
+) -> Embeddings:
+    """Embedding vectors for ``texts`` from ``model`` (a litellm model string such as
+    ``openai/text-embedding-3-large``); raises ``ModelCallError`` with one line."""
+    litellm = _load_litellm()
+    kwargs: dict[str, Any] = {"model": model, "input": texts, "timeout": timeout_s}
+    if api_base is not None:
+        kwargs["api_base"] = api_base
+    if api_key is not None:
+        kwargs["api_key"] = api_key
+    try:
+        raw = await litellm.aembedding(**kwargs)
+    except Exception as exc:
+        detail = one_line(str(exc)) or type(exc).__name__
+        raise ModelCallError(f"embedding call to {model} failed: {detail}") from exc
+    try:
+        items = sorted(raw.data, key=lambda item: _field_of(item, "index") or 0)
+        vectors = tuple(tuple(float(x) for x in _field_of(item, "embedding")) for item in items)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ModelCallError(
+            f"{model} returned embeddings in an unexpected shape", kind="bad_response"
+        ) from exc
+    if len(vectors) != len(texts):
+        raise ModelCallError(
+            f"{model} returned {len(vectors)} embeddings for {len(texts)} texts",
+            kind="bad_response",
+        )
+    usage = getattr(raw, "usage", None)
+    tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    return Embeddings(vectors, Usage(prompt_tokens=tokens))
+
+
+def _field_of(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name)
+
+
 class ProviderView(NamedTuple):
     """litellm's own view of a model string, taken without a network call."""
 
@@ -547,3 +600,53 @@ def tool_support(model: str) -> bool | None:
             return False
         return True if entry.get("supports_function_calling") else None
     return None
+
+
+# A model that names no answer limit: the reservation assumes this many tokens at most.
+DEFAULT_OUTPUT_CAP = 4096
+
+
+@dataclass(frozen=True)
+class TokenPrices:
+    """litellm's price of one model, per token, and the most tokens it answers with."""
+
+    input_usd: float
+    output_usd: float
+    max_output_tokens: int | None = None
+
+
+def token_prices(model: str) -> TokenPrices | None:
+    """``model``'s prices in the model map litellm ships (the one it reads with
+    LITELLM_LOCAL_MODEL_COST_MAP), read without importing litellm; None for a model the map
+    does not price (self-hosted, new releases, the stub, the embedded model)."""
+    table = _model_map_file()
+    prefix, _, name = model.partition("/")
+    for key in (model, name):
+        entry = table.get(key) if key else None
+        if not isinstance(entry, dict):
+            continue
+        if name and entry.get("litellm_provider") not in (prefix, f"text-completion-{prefix}"):
+            continue
+        given, taken = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+        if not isinstance(given, int | float) or not isinstance(taken, int | float):
+            continue
+        cap = entry.get("max_output_tokens")
+        return TokenPrices(float(given), float(taken), cap if isinstance(cap, int) else None)
+    return None
+
+
+def price_tokens(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """What these tokens cost on ``model`` at litellm's prices (0 when it has none)."""
+    prices = token_prices(model)
+    if prices is None:
+        return 0.0
+    return prompt_tokens * prices.input_usd + completion_tokens * prices.output_usd
+
+
+def output_cap(request: ModelRequest) -> int:
+    """The most tokens ``request`` can be answered with."""
+    if request.max_tokens is not None:
+        return request.max_tokens
+    prices = token_prices(request.model)
+    cap = prices.max_output_tokens if prices is not None else None
+    return cap or DEFAULT_OUTPUT_CAP

@@ -25,7 +25,7 @@ still runs so the result is never reported without its held-out figure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -57,6 +57,7 @@ from promptloop.project.prompts import parse_prompt
 from promptloop.wording import plural
 
 EXPLORE_TEMPERATURE = 0.7
+OptimizerProgress = Callable[[str], None]
 TRUNCATED_ECHO_CHARS = 800
 
 
@@ -193,10 +194,30 @@ class _Loop:
     # After a round that changed nothing, the same request at temperature 0 would only
     # repeat the same answer: later rounds explore.
     stalled: bool = False
+    # Told one line as each round starts and as each candidate is settled, for a terminal.
+    progress: OptimizerProgress | None = None
 
     @property
     def budget(self) -> _Budget:
         return self.run.budget
+
+    def _say(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
+
+    def _record(self, candidate: Candidate) -> None:
+        self.trajectory.append(candidate)
+        verdict = "accepted" if candidate.accepted else "lost"
+        scores = ""
+        if candidate.val_before is not None and candidate.val_after is not None:
+            scores = (
+                f" (validation {candidate.val_before.passes}/{candidate.val_before.n} → "
+                f"{candidate.val_after.passes}/{candidate.val_after.n})"
+            )
+        self._say(
+            f"round {candidate.round}, candidate {candidate.attempt}: {verdict}{scores}: "
+            f"{candidate.why}"
+        )
 
     async def round(self, round_no: int) -> bool:
         """One round; False when the loop must stop (budget, failed optimizer call)."""
@@ -216,6 +237,10 @@ class _Loop:
             )
             return False
 
+        self._say(
+            f"round {round_no}/{self.settings.rounds}: scoring the current prompt on "
+            f"{plural(len(self.train), 'training case')}"
+        )
         outcomes = await self.run.score(self.current, "train", self.train)
         packed = pack_examples(
             outcomes,
@@ -253,7 +278,7 @@ class _Loop:
         if proposal is None or proposal.text is None:
             return self.stop_reason != "budget"
         if proposal.text == self.current:
-            self.trajectory.append(
+            self._record(
                 Candidate(
                     round_no,
                     attempt,
@@ -297,6 +322,7 @@ class _Loop:
                 timeout_s=settings.timeout_s,
                 purpose="optimize",
             )
+            self._say(f"round {round_no}: asking {settings.optimizer_model} for a candidate")
             try:
                 response = await self.optimizer.complete(request)
             except ModelCallError as exc:
@@ -306,7 +332,7 @@ class _Loop:
                     f"failed ({exc.kind}): {exc}"
                 )
                 self.errors.append(message)
-                self.trajectory.append(
+                self._record(
                     Candidate(
                         round_no,
                         attempt,
@@ -327,7 +353,7 @@ class _Loop:
             )
             if proposal.rejection is None:
                 return proposal, attempt
-            self.trajectory.append(
+            self._record(
                 Candidate(
                     round_no,
                     attempt,
@@ -358,6 +384,9 @@ class _Loop:
     ) -> None:
         """Paired validation of the candidate against the current prompt."""
         candidate = proposal.text or ""
+        self._say(
+            f"round {round_no}: scoring the candidate on {plural(len(self.val), 'validation case')}"
+        )
         before = await self.run.score(self.current, "val", self.val)
         try:
             after = await self.run.score(candidate, "val", self.val)
@@ -367,7 +396,7 @@ class _Loop:
             # The model wrote it, so it is no mistake of the user's: a candidate that does not
             # render (an undefined variable, a sandbox refusal, past the time budget) is rejected.
             reason = f"the candidate does not render: {exc.message}"
-            self.trajectory.append(
+            self._record(
                 Candidate(
                     round_no,
                     attempt,
@@ -386,7 +415,7 @@ class _Loop:
                 ", ".join(spoiled)
             )
         val_before, val_after = SplitScore.of(before), SplitScore.of(after)
-        self.trajectory.append(
+        self._record(
             Candidate(
                 round_no,
                 attempt,
@@ -482,6 +511,7 @@ async def optimize(
     settings: OptimizerSettings,
     reviewer_notes: Sequence[reviewers.ReviewerNote] = (),
     goal: str = "",
+    progress: OptimizerProgress | None = None,
 ) -> OptimizationResult:
     """Run up to ``settings.rounds`` rounds and return the chosen prompt with its evidence.
 
@@ -515,6 +545,7 @@ async def optimize(
         reserve=2 * len(test),
         current=seed_prompt,
         guarded=[c for c in (*train, *val) if c.id in reviewers.marked_good(reviewer_notes)],
+        progress=progress,
     )
     for round_no in range(1, settings.rounds + 1):
         if not await loop.round(round_no):

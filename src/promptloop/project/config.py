@@ -111,7 +111,26 @@ class GateConfig(_Model):
         description="Cases with these tags may never go from pass to fail.",
     )
     on_error: Literal["fail", "neutral", "ignore"] = Field(
-        default="fail", description="What infrastructure errors do to the gate."
+        default="fail",
+        description=(
+            "What errors do to the gate: a provider that kept failing (exit 3), or an "
+            "evaluator that could not judge a case, such as a python check that raised (exit 2)."
+        ),
+    )
+    threshold_rule: Literal["plain", "statistical"] = Field(
+        default="plain",
+        description=(
+            "plain: a pass rate below the suite's threshold fails. statistical: it fails only "
+            "when it is below beyond doubt (the one-sided upper bound at `confidence`); a "
+            "shortfall within noise is inconclusive."
+        ),
+    )
+    inconclusive: Literal["pass", "fail"] = Field(
+        default="pass",
+        description=(
+            "What a suite with too few cases to decide counts as: pass (exit 0, shown as "
+            "inconclusive) or fail (exit 1)."
+        ),
     )
     confirm_runs: int = Field(
         default=1,
@@ -168,6 +187,26 @@ class OptimizerConfig(_Model):
     context_tokens: int = Field(default=2000, ge=1)
     examples_per_cause: int = Field(default=3, ge=1)
     feedback: Literal["critiques", "scores-only"] = "critiques"
+
+
+class BudgetConfig(_Model):
+    max_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Dollars one run may spend on every call it makes (the model under test, "
+        "judges, the gate's second look, the optimizer), at litellm's prices; cached answers "
+        "are free. A model litellm has no price for costs $0 here: cap it with max_calls.",
+    )
+    max_calls: int | None = Field(
+        default=None,
+        ge=0,
+        description="Model calls one run may make (each retry is a call; cached answers are not).",
+    )
+    on_exceeded: Literal["fail", "inconclusive"] = Field(
+        default="fail",
+        description="The verdict of a run the budget stopped part-way: fail (exit 1, a "
+        "failed check) or inconclusive (exit 0, a neutral check). Never a pass.",
+    )
 
 
 class SuiteConfig(_Model):
@@ -245,6 +284,10 @@ class Config(_Model):
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    budget: BudgetConfig = Field(
+        default_factory=BudgetConfig,
+        description="A hard cap on what one run spends; no call starts that could cross it.",
+    )
     feedback_delivery: Literal["commit", "suggestion"] = Field(
         default="commit",
         description=(

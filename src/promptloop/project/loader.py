@@ -124,7 +124,11 @@ class LoadedConfig:
 
         if isinstance(suite.dataset, str):
             try:
-                return load_dataset(self.resolve(suite.dataset), self.display(suite.dataset))
+                return load_dataset(
+                    self.resolve(suite.dataset),
+                    self.display(suite.dataset),
+                    named_as=str(PurePath(os.path.normpath(suite.dataset))),
+                )
             except UserError as error:
                 raise self._referenced(error, suite, "dataset") from None
         index = self.config.suites.index(suite)
@@ -137,7 +141,9 @@ class LoadedConfig:
                 line = self.config.line_of(("suites", index, "dataset", i, *path))
                 if line is not None:
                     key_lines[(i, *path)] = line
-        return parse_cases(suite.dataset, str(self.path), lines=lines, key_lines=key_lines)
+        return parse_cases(
+            suite.dataset, str(self.path), lines=lines, key_lines=key_lines, named_as=self.path.name
+        )
 
     def feedback_file(self, suite: SuiteConfig) -> str:
         """The suite's feedback file, relative to the config's directory."""

@@ -1,7 +1,9 @@
 """The three things a reviewer wants first: did it pass, why (one number, in words), what next.
 
 Built from results.json alone, so the PR comment, the job summary and the console say the same.
-The gate's own sentence (every interval and p-value) is shown further down, for whoever asks.
+Plain words first: no interval or p-value here; the gate's own sentence (every interval and
+p-value) is shown further down, for whoever asks. A run without a baseline speaks of the
+suite; only a run compared with a base speaks of a head and a pull request.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from promptloop.engine.comparison import ComparisonSummary
 from promptloop.engine.results import RunResult, Verdict
+from promptloop.report.names import case_labels
 from promptloop.wording import plural
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
@@ -41,7 +44,9 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
     cmp = result.comparisons.get(name)
     failed = set(verdict.failed_checks)
     suite = next((s for s in result.suites if s.name == name), None)
-    if verdict.status == "fail" and "errors" not in failed and "critical" not in failed:
+    if verdict.plain and (verdict.status != "pass" or cmp is None):
+        return verdict.plain[:1].lower() + verdict.plain[1:].rstrip(".")
+    if verdict.status == "fail" and not failed & {"errors", "evaluation", "critical"}:
         if "regression" in failed and cmp is not None:
             confirmed = cmp.confirmation is not None and cmp.confirmation.complete
             # The confirmed drop (every run counted) is what the gate decided on.
@@ -53,9 +58,10 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
                 f"{_points(cmp.decided_delta_pp)}, more than the gate allows"
             )
         if "min_pass_rate" in failed and suite is not None:
+            threshold = f" of {_rate(suite.threshold)}" if suite.threshold is not None else ""
             return (
                 f"this head passes {_rate(suite.pass_rate)} of its cases, "
-                "below the minimum the gate asks for"
+                f"below the threshold{threshold}"
             )
     if verdict.status == "pass" and cmp is not None:
         drop = cmp.decided_delta_pp
@@ -68,40 +74,73 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
             "head), within what the gate allows"
         )
     if verdict.status == "pass" and suite is not None and cmp is None:
-        return f"this head passes {_rate(suite.pass_rate)} of its cases"
+        subject = "this head" if result.baseline_ref else "the suite"
+        if suite.threshold is None:
+            return f"{subject} passes {_rate(suite.pass_rate)} of its cases"
+        return (
+            f"{subject} passes {_rate(suite.pass_rate)} of its cases, meeting the threshold "
+            f"of {_rate(suite.threshold)}"
+        )
     # Errors, critical cases and undecided drops: the gate's sentence is already one reason.
     reason = verdict.reason.rstrip(".")
     return reason[:1].lower() + reason[1:]
 
 
+# A Next line names at most this many cases; the lists below hold them all.
+_NAMED = 3
+
+
+def _broken_named(result: RunResult, deciding: list[str]) -> tuple[int, str]:
+    """How many cases broke in the deciding suites, and the first few by the names the
+    lists show."""
+    names: list[str] = []
+    for suite in result.suites:
+        cmp = result.comparisons.get(suite.name)
+        if suite.name not in deciding or cmp is None:
+            continue
+        labels = case_labels(suite.cases)
+        names += [labels.get(c.case_id, c.case_id) for c in cmp.broken]
+    shown = ", ".join(names[:_NAMED])
+    if len(names) > _NAMED:
+        shown += f" and {len(names) - _NAMED} more"
+    return len(names), shown
+
+
 def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
+    verdicts = [result.verdicts[n] for n in deciding]
+    failed = {c for v in verdicts for c in v.failed_checks}
     if status == "pass":
-        return "nothing; the gate does not block this pull request."
-    failed = {c for n in deciding for c in result.verdicts[n].failed_checks}
+        if result.baseline_ref:
+            return "nothing; the gate does not block this pull request."
+        return "nothing; the run passes (exit code 0)."
     if "errors" in failed:
         return (
             "run again once the model provider answers; the errored cases say nothing "
             "about the prompt."
         )
-    broken = sum(_broken(result.comparisons.get(n)) for n in deciding)
+    if "evaluation" in failed:
+        return (
+            "fix the evaluator: its error is beside each errored case below. Those cases "
+            "say nothing about the prompt."
+        )
+    broken, named = _broken_named(result, deciding)
     failing = sum(
         1 for s in result.suites if s.name in deciding for c in s.cases if c.status == "fail"
     )
     look = (
-        f"look at the {plural(broken, 'broken case')}"
+        f"look at the {plural(broken, 'case')} that broke ({named})"
         if broken
-        else f"look at the {plural(failing, 'failing case')}"
+        else f"look at the {plural(failing, 'failing case')} below"
         if failing
-        else "look at the details"
+        else "look at the details below"
     )
     if status == "inconclusive":
-        return (
-            f"{look} below, or add cases or repeats (`gate.confirm_runs`) so the gate can "
-            "tell a real drop from noise."
-        )
+        if any(v.status == "inconclusive" and v.plain for v in verdicts):
+            return f"{look}, or add cases until the gate can decide (see the estimate above)."
+        return f"{look}."
     if result.optimization is not None and result.optimization.suites:
-        return f"take the learned revision, or {look}; both are below."
-    return f"{look} below."
+        return f"take the learned revision below, or {look}."
+    return f"{look}."
 
 
 def headline(result: RunResult) -> Headline | None:
@@ -111,6 +150,12 @@ def headline(result: RunResult) -> Headline | None:
         return None
     status = verdict.status
     deciding = [n for n, v in result.verdicts.items() if v.status == status]
+    if "budget" in verdict.failed_checks:
+        step = (
+            "raise the budget (`budget:` in the config, or --max-usd / --max-calls) or run "
+            "again: the cache answers what finished, for free."
+        )
+        return Headline(status, verdict.reason.rstrip("."), step)
     if not deciding:
         return Headline(status, verdict.reason.rstrip("."), _next_step(result, status, []))
     first = deciding[0]

@@ -29,6 +29,7 @@ from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.report.figures import change_with_interval, confirmation_line, format_p
 from promptloop.report.headline import headline
 from promptloop.report.names import case_label, short_sha
+from promptloop.report.spending import budget_line
 from promptloop.wording import pct, plural
 
 # What JSON.parse reads back unchanged but an HTML parser cannot take for markup: no string
@@ -327,6 +328,7 @@ def page_view(result: RunResult) -> dict[str, Any]:
         "next": head.next_step if head else None,
         "incomplete": result.incomplete,
         "not_run": result.not_run,
+        "spent": budget_line(result),
         "notices": result.notices,
         "when": _when(result.created_at),
         "model": result.model,

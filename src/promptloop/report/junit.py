@@ -15,7 +15,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from promptloop.engine.comparison import ChangedCase, ComparisonSummary
 from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, SuiteResult, Verdict
 from promptloop.report.figures import format_p
-from promptloop.report.names import REVIEW_STATE
+from promptloop.report.names import REVIEW_STATE, case_label
 
 GATE_CASE = "promptloop gate"
 INCOMPLETE_CASE = "promptloop incomplete run"
@@ -60,7 +60,9 @@ def _case(
     change: tuple[str, ChangedCase] | None,
     review: ReviewRecord | None,
 ) -> TestCase:
-    name = case.id if not case.repeat else f"{case.id}#{case.repeat}"
+    # The name the console and the reviewers' table show, so it can be typed back.
+    label = case_label(case)
+    name = label if not case.repeat else f"{label}#{case.repeat}"
     stdout = case.shown_output
     if change is not None:
         stdout = f"head output: {case.shown_output}\nbase output: {change[1].base_output}"
@@ -76,7 +78,10 @@ def _case(
         stdout=stdout,
         file=case.source.rsplit(":", 1)[0] if case.source else None,
     )
-    if case.status == "error":
+    if case.unevaluated:
+        # The model answered; an evaluator could not judge it: an error, not a failure.
+        tc.add_error_info(message=f"could not evaluate: {case.reasons}", error_type="evaluation")
+    elif case.status == "error":
         tc.add_error_info(message=case.error or "error", error_type="infrastructure")
     elif case.status == "fail":
         if change is not None and change[0] == "broken":
@@ -105,7 +110,10 @@ def _incomplete_case(why: str, suite: SuiteResult, classname: str) -> TestCase:
 
 def _gate_case(verdict: Verdict, classname: str) -> TestCase:
     tc = TestCase(name=GATE_CASE, classname=classname, stdout=verdict.reason)
-    if verdict.status == "fail":
+    if verdict.status == "fail" and set(verdict.failed_checks) <= {"errors", "evaluation"}:
+        # Only errors decided: the prompt did not fail, so neither does this testcase.
+        tc.add_error_info(message=verdict.reason, error_type="gate")
+    elif verdict.status == "fail":
         tc.add_failure_info(message=verdict.reason, failure_type="gate")
     elif verdict.status == "inconclusive":
         tc.add_skipped_info(message=f"inconclusive: {verdict.reason}")

@@ -21,6 +21,7 @@ from promptloop.report.figures import (
 )
 from promptloop.report.headline import ICONS, headline
 from promptloop.report.names import REVIEW_STATE, case_labels, commit_url, short_sha
+from promptloop.report.spending import budget_line
 from promptloop.safety import inline_code, neutralize
 from promptloop.wording import one_line, pct, plural
 
@@ -133,13 +134,14 @@ def render_markdown(
     repo_url: str | None = None,
     more_url: str | None = None,
     chart: bool = False,
+    more_where: str = "results.json",
 ) -> str:
     """``head_sha`` and ``repo_url`` name and link the commits; ``more_url`` is where a
     reader finds the cases a list leaves out (the job summary); ``chart`` adds a Mermaid
     chart, for the job summary (it takes a screen of the PR conversation for little)."""
 
     def more(n: int) -> str:
-        where = f"[the job summary]({more_url})" if more_url else "results.json"
+        where = f"[the job summary]({more_url})" if more_url else more_where
         return f"<sub>… and {n} more in {where}</sub>"
 
     def verdict_cell(name: str) -> str:
@@ -172,6 +174,7 @@ def render_markdown(
         review_line=review_line,
         reviews_title=reviews_title,
         max_cases=max_cases,
+        spent=budget_line(result),
     )
     # Blank lines collapse here, before the revision goes in: its diff is shown verbatim.
     text = _BLANK_RUNS.sub("\n\n", text)
@@ -183,6 +186,14 @@ def base_cases(result: RunResult, name: str) -> list[CaseRecord]:
     return next((s.cases for s in result.baseline if s.name == name), [])
 
 
+# report.md on disk lists every failure (a pull-request comment, with its size limit,
+# lists five); past this many, the rest are in report.html, which holds every case.
+REPORT_FILE_CASES = 1000
+
+
 def write_markdown(result: RunResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(result), encoding="utf-8")
+    path.write_text(
+        render_markdown(result, max_cases=REPORT_FILE_CASES, more_where="report.html (every case)"),
+        encoding="utf-8",
+    )

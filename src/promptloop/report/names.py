@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from promptloop.dataset.cases import case_id_for
+from promptloop.dataset.naming import shown_name
 from promptloop.engine.results import CaseRecord
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -13,11 +14,11 @@ SHORT_SHA = 7
 
 
 def case_label(record: CaseRecord) -> str:
-    """A case's explicit id, or where it is written (``evals/x.jsonl:12``) when its id is
-    only the content hash promptloop made up for it."""
-    if record.source and record.id == case_id_for(record.vars, record.expected, record.messages):
-        return record.source
-    return record.id
+    """A case's explicit id, or where it is written (``evals/x.jsonl:12``, relative to the
+    config) when its id is only the content hash promptloop made up for it. Every command
+    that takes a case accepts this name (``dataset.naming``)."""
+    own_id = record.id != case_id_for(record.vars, record.expected, record.messages)
+    return shown_name(record.id, record.source, own_id)
 
 
 def case_labels(records: Iterable[CaseRecord]) -> dict[str, str]:

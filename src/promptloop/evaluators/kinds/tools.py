@@ -165,7 +165,9 @@ class ToolArgsEvaluator:
                 f"`{self.tool}` was called with arguments that cannot be checked: {call.error}; "
                 f"got {_value(call.raw_arguments)}"
             )
-            return EvalResult.errored(self.name, message, weight=self.weight)
+            # The model wrote them: its output is wrong, a fail the optimizer can learn from;
+            # an evaluator error would blame the project.
+            return _result(self.name, self.weight, False, message)
         made = f"called {describe_call(call)}"
         arguments = call.arguments
         if self.validator is not None:

@@ -1,0 +1,45 @@
+"""How the forecast and the budget read, the same in the console, report.md and the job
+summary. Only promptloop's own words and numbers (model names come from the config)."""
+
+from __future__ import annotations
+
+from promptloop.engine.results import RunResult
+from promptloop.engine.spending import Forecast
+from promptloop.wording import plural
+
+
+def forecast_line(forecast: Forecast) -> str:
+    """One sentence: the calls, tokens and dollars a run is forecast to take."""
+    text = (
+        f"Forecast: {plural(forecast.calls, 'model call')}"
+        f" ({forecast.cached} more answered by the cache, free)"
+        f", about {forecast.prompt_tokens:,} prompt and at most "
+        f"{forecast.completion_tokens:,} answer tokens, about ${forecast.cost_usd:.4f}"
+    )
+    if forecast.confirmation_calls:
+        text += (
+            f"; at most {plural(forecast.confirmation_calls, 'more call')} if the gate "
+            "re-runs changed cases"
+        )
+    if forecast.unpriced_models:
+        text += f" (litellm has no price for {', '.join(forecast.unpriced_models)}: counted at $0)"
+    return text + "."
+
+
+def budget_line(result: RunResult) -> str | None:
+    """What the run's budget allowed and, when it was reached, what did not run."""
+    budget = result.budget
+    if budget is None:
+        return None
+    text = (
+        f"Budget {budget.limits_shown()}: spent {plural(budget.spent_calls, 'call')}, "
+        f"${budget.spent_usd:.4f}"
+    )
+    if budget.refused is None:
+        return text + "."
+    if not result.incomplete:
+        return f"{text}; reached after every case ran ({budget.refused}): learning stopped early."
+    return (
+        f"{text}; reached ({budget.refused}), so {plural(result.not_run, 'case')} did not "
+        f"run. The verdict is {budget.on_exceeded} (`budget.on_exceeded`)."
+    )
