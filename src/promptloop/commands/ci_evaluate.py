@@ -319,13 +319,14 @@ def _learn(
         pull_file = files.get(path) if files and path else None
         if suite is None or path is None or path in seen_paths:
             continue
-        if (
+        # People's verdicts the pull request brings (e.g. imported from production) are
+        # something to learn from, even with the prompt itself unchanged.
+        brings_verdicts = (
             pull_file is None
-            and files
+            and files is not None
             and _adds_verdicts(prepared.loaded, plan.name, files, to_repo)
-        ):
-            pass  # people's verdicts (e.g. imported from production) are what to learn from
-        elif pull_file is None or pull_file.status == "removed":
+        )
+        if not brings_verdicts and (pull_file is None or pull_file.status == "removed"):
             unlearned[plan.name] = "this pull request does not change its prompt"
             continue
         if not any(c.status == "fail" for c in suite.cases):
