@@ -89,7 +89,8 @@ config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Path to promptloop.yaml (default: found in DIRECTORY or its parents).",
+    help="Path to promptloop.yaml or a promptfoo config (default: promptloop.yaml, else "
+    "promptfooconfig.yaml, found in DIRECTORY or its parents).",
 )
 output_option = click.option(
     "--output-dir",

@@ -12,11 +12,31 @@ from promptloop.cli.base import cli, friendly_errors, project_options
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Convert this promptfoo config (promptfooconfig.yaml) instead of writing a starter. "
+    "promptloop also runs promptfoo configs as they are; convert to switch for good.",
+)
 @friendly_errors
-def init(directory: Path) -> None:
+def init(directory: Path, source: Path | None) -> None:
     """Create a starter promptloop.yaml, prompt and dataset in DIRECTORY (default: here)."""
-    from promptloop.commands.init import write_starter
+    from promptloop.commands.init import write_converted, write_starter
 
+    if source is not None:
+        written, not_carried = write_converted(source, directory)
+        for path in written:
+            click.echo(f"created {path}")
+        for line in not_carried:
+            click.echo(f"not carried over: {line}")
+        if not_carried:
+            click.echo(
+                f"{len(not_carried)} thing(s) above are not in promptloop.yaml; run "
+                f"{source} as it is with `promptloop run --config {source}` to keep them"
+            )
+        click.echo(f"Next: promptloop run {directory}")
+        return
     for path in write_starter(directory):
         click.echo(f"created {path}")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {directory} && "

@@ -83,6 +83,12 @@ def read_spans(files: Sequence[Path]) -> tuple[list[TraceSpan], int]:
 def import_cases(run: RunOptions, request: ImportRequest) -> ImportOutcome:
     loaded = load_config(run.config_path or find_config(run.start_dir))
     suite = _suite(loaded, request.suite)
+    if loaded.source is not None:
+        raise UserError(
+            "cases are imported into promptloop.yaml's datasets, not into a "
+            f"{loaded.source.format} config; convert it first with `promptloop init --from`",
+            path=str(loaded.path),
+        )
     if not isinstance(suite.dataset, str) or not suite.dataset.endswith(".jsonl"):
         raise UserError(
             "imported cases are appended one line each to a JSONL dataset; this suite's "

@@ -113,3 +113,30 @@ def write_starter(directory: Path) -> list[Path]:
     if ignored is not None:
         written.append(ignored)
     return written
+
+
+def write_converted(source_config: Path, directory: Path) -> tuple[list[Path], list[str]]:
+    """`init --from promptfooconfig.yaml`: promptloop.yaml and its prompt and dataset files
+    in ``directory``, and the lines naming what could not be carried over."""
+    from promptloop.project.loader import load_config
+    from promptloop.project.promptfoo.convert import convert
+    from promptloop.project.promptfoo.read import PromptfooSource
+
+    loaded = load_config(source_config)
+    if not isinstance(loaded.source, PromptfooSource):
+        raise UserError(
+            "is not a promptfoo config (no prompts/providers/tests)", path=str(source_config)
+        )
+    conversion = convert(loaded.config, loaded.source, source_config.name)
+    existing = [name for name in conversion.files if (directory / name).exists()]
+    if existing:
+        raise UserError(
+            f"{directory / existing[0]} already exists; promptloop init never overwrites files"
+        )
+    written = []
+    for name, text in conversion.files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written, conversion.not_carried

@@ -28,7 +28,7 @@ from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
 from promptloop.optimize.loop import OptimizerProgress
 from promptloop.optimize.metaprompt import describe_goal
 from promptloop.optimize.packing import Feedback
-from promptloop.optimize.result import OptimizeOutcome
+from promptloop.optimize.result import OptimizeOutcome, in_host_file
 from promptloop.optimize.reviewers import notes_from
 from promptloop.optimize.settings import ModeSetting
 from promptloop.project.loader import Project
@@ -164,7 +164,7 @@ def run_optimizer(
     client = runner.client
     optimizing = optimize(
         seed_prompt=plan.prompt.source,
-        prompt_path=plan.prompt.path,
+        prompt_path=plan.prompt.text_path,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
@@ -176,12 +176,14 @@ def run_optimizer(
         progress=progress,
     )
     try:
-        return asyncio.run(optimizing)
+        result = asyncio.run(optimizing)
     except RunStopped:
         # A half-scored candidate proves nothing; the cache keeps what was answered.
         if runner.budget is not None and runner.budget.exceeded:
             raise BudgetSpent(runner.budget.limits.shown()) from None
         raise Interrupted(runner.stop) from None
+    host = plan.prompt.host
+    return result if host is None else in_host_file(result, host, plan.prompt.path)
 
 
 def _within(settings: OptimizerSettings, budget: Budget | None) -> OptimizerSettings:

@@ -1,14 +1,15 @@
 """`promptloop ci`'s comment activity: a reviewer's `/promptloop` commands, from comment to
 commit.
 
-Read the comment → ignore bots, ourselves and comments without a command → ask GitHub for
-the author's permission (``author_association`` says nothing about write access) → refuse
-forks without running anything → resolve every case, or answer why not and record nothing →
-run the named cases on the checked-out head to fingerprint their outputs → append the
-verdicts to the feedback files on the head branch (one commit for the batch) → evaluate the
-head holding them when it moved or on `learn` (the evaluating activity, called directly) →
-acknowledge with a reaction and one reply. Every write goes through the publisher, so a dry
-run writes nothing.
+Read → decide → publish → report, like the pull-request activity: ``comment_plan.decide``
+(pure) asks for each fact it needs in turn (who promptloop is, the author's permission — as
+``author_association`` says nothing about write access — the pull request's head, the
+checkout's cases, the finding a reply answers, the head's outputs for the named cases) and
+returns one plan; ``_carry_out`` applies it through the publisher: the reaction and reply, or
+the verdicts appended to the feedback files on the head branch (one commit for the batch),
+then the head holding them evaluated when it moved or on `learn` (the evaluating activity,
+called directly, as the one step after the plan that needs the network). Every write goes
+through the publisher, so a dry run writes nothing.
 """
 
 from __future__ import annotations
@@ -18,33 +19,23 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from promptloop.commands.ci_evaluate import Ci, Evaluated, evaluate
 from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
 from promptloop.commands.run import RunOptions, make_runner, project_for
 from promptloop.dataset.naming import CaseNames
-from promptloop.errors import InfraError, PromptloopError, UserError
+from promptloop.errors import PromptloopError, UserError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
-from promptloop.github.comment_commands import (
-    HELP,
-    Command,
-    CommentEvent,
-    Problem,
-    listed_cases,
-    parse_commands,
-    parse_comment_event,
-    resolve_case,
-)
+from promptloop.github.comment_commands import CommentEvent, listed_cases, parse_comment_event
+from promptloop.github.comment_plan import CommentFacts, CommentPlan, Need, decide
 from promptloop.github.event import PullContext
 from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
 from promptloop.project.git import find_root, head_commit
 from promptloop.project.loader import LoadedConfig, find_config, load_config
-
-ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 
 
 @dataclass(frozen=True)
@@ -87,64 +78,88 @@ def on_comment(ci: Ci, outputs: OutputsFn = head_outputs) -> Answered:
             f"cannot read the event payload: {exc}", path=str(runtime.event_path)
         ) from None
     with contextlib.chdir(ci.workdir()):
-        return _handle(ci, payload, outputs)
+        reader = _Reader(ci, outputs)
+        event = parse_comment_event(runtime.event_name, payload)
+        facts = CommentFacts(event, runtime.repository)
+        while isinstance(step := decide(facts), Need):
+            facts = reader.read(facts, step)
+        return _carry_out(ci, facts, step, reader)
 
 
-def _handle(ci: Ci, payload: Mapping[str, Any], outputs: OutputsFn) -> Answered:
-    runtime = ci.runtime
-    event = parse_comment_event(runtime.event_name, payload)
-    if event is None or event.action != "created":
-        return Answered("not a new comment on a pull request")
-    gh = ci.github()
-    own = gh.own_login()
-    if event.author_is_bot or (own is not None and event.author == own):
-        return Answered("written by a bot")
-    commands, problems = parse_commands(event.body)
-    if not commands and not problems:
-        return Answered("no command")
+class _Reader:
+    """Each fact ``decide`` asks for, read from GitHub, the checkout or the model."""
+
+    def __init__(self, ci: Ci, outputs: OutputsFn) -> None:
+        self.ci = ci
+        self.outputs = outputs
+
+    @cached_property
+    def gh(self) -> GitHubClient:
+        return self.ci.github()
+
+    @cached_property
+    def loaded(self) -> LoadedConfig:
+        return _load(self.ci)
+
+    @cached_property
+    def root(self) -> Path:
+        """The checkout's top folder: the feedback files' paths on the branch start there."""
+        checkout = self.ci.workdir()
+        return (find_root(checkout) or checkout).resolve()
+
+    def read(self, facts: CommentFacts, need: Need) -> CommentFacts:
+        event = facts.event
+        assert event is not None  # decide asks for nothing before it has a comment
+        match need.what:
+            case "login":
+                return replace(facts, own_login=self.gh.own_login() or "")
+            case "role":
+                return replace(facts, role=self.gh.permission_of(event.author))
+            case "head":
+                checked_out = head_commit(self.ci.workdir()) or ""
+                return replace(facts, head=self.gh.pull_head(event.number), checked_out=checked_out)
+            case "cases":
+                loaded = self.loaded
+                names = {s.name: CaseNames.of(loaded.load_cases(s)) for s in loaded.config.suites}
+                return replace(facts, cases=names)
+            case "thread":
+                return replace(facts, thread_cases=tuple(_thread_cases(self.gh, event)))
+            case "outputs":
+                return replace(facts, outputs=self.outputs(self.loaded, need.wanted))
+
+
+def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) -> Answered:
+    event, head = facts.event, facts.head
+    if event is None or plan.reaction is None:
+        return Answered(plan.outcome)
     answer = _Answer(ci, event)
-    role = gh.permission_of(event.author)
-    if role not in ALLOWED_ROLES:
-        return answer("-1", replies.refused(event.author, role), "refused: no write permission")
-    head = gh.pull_head(event.number)
-    if (head.head_repo_full_name or "").lower() != runtime.repository.lower():
-        return answer("eyes", replies.from_a_fork(commands), "refused: a fork")
-    if any(c.verb == "help" for c in commands) and not problems:
-        return answer("+1", HELP, "help")
-    checkout = ci.workdir()
-    checked_out = head_commit(checkout)
-    if checked_out != head.head_sha:
-        raise InfraError(
-            f"the checkout is at {checked_out or 'no commit'}, not the pull request's head "
-            f"{head.head_sha}; check out refs/pull/{event.number}/head before `promptloop ci`"
-        )
-    loaded = _load(ci)
-    verdicts = _resolve(gh, event, commands, problems, loaded)
-    if problems:
-        return answer("confused", replies.not_understood(problems), "refused: not understood")
-    root = (find_root(checkout) or checkout).resolve()
+    if not plan.record or head is None:
+        return answer(plan.reaction, plan.reply, plan.outcome)
     recorded = record_verdicts(
-        ci.publisher, gh, loaded, root, event, head, verdicts, outputs, ci.mask
+        ci.publisher,
+        reader.gh,
+        reader.loaded,
+        reader.root,
+        event,
+        head,
+        plan.verdicts,
+        plan.outputs,
+        ci.mask,
     )
-    if recorded.missing:
-        return answer(
-            "confused", replies.no_output(recorded.missing), "refused: no output to judge"
-        )
-    ci.publisher.react(event.comment_id, "+1", review_comment=event.kind == "review")
+    ci.publisher.react(event.comment_id, plan.reaction, review_comment=event.kind == "review")
     parts = [recorded.said] if recorded.said else []
     evaluated = None
     # A commit pushed with the Actions token starts no workflow run, so promptloop does what
     # the push would have started: without it the new head has no review, summary or check.
-    if recorded.commits or any(c.verb == "learn" for c in commands):
-        pull = _pull_context(event, head, recorded.head_sha or head.head_sha, runtime.repository)
+    if recorded.commits or plan.learn:
+        pull = _pull_context(event, head, recorded.head_sha or head.head_sha, ci.runtime.repository)
         try:
-            evaluated = evaluate(ci, pull, checked_out)
+            evaluated = evaluate(ci, pull, facts.checked_out or None)
         except PromptloopError as exc:
             # The verdicts are recorded either way; the reviewer learns why nothing else
             # changed, and the job still fails with the error.
             answer.reply("\n\n".join([*parts, replies.nothing_learned(exc.one_line())]))
             raise
-        concerned = sorted({s for _, s, _ in verdicts})
         learned = [(r.suite, r.path, r.rationale) for r in evaluated.revisions]
         parts.append(
             replies.updated(
@@ -152,7 +167,7 @@ def _handle(ci: Ci, payload: Mapping[str, Any], outputs: OutputsFn) -> Answered:
                 learned,
                 evaluated.unlearned,
                 evaluated.said.links,
-                concerned,
+                plan.concerned,
                 evaluated.skipped,
             )
         )
@@ -189,31 +204,6 @@ def _load(ci: Ci) -> LoadedConfig:
     where = str((Path.cwd() / ci.opts.cache_dir).resolve())
     cache = loaded.config.cache.model_copy(update={"dir": where, "enabled": True})
     return replace(loaded, config=loaded.config.model_copy(update={"cache": cache}))
-
-
-def _resolve(
-    gh: GitHubClient,
-    event: CommentEvent,
-    commands: Sequence[Command],
-    problems: list[Problem],
-    loaded: LoadedConfig,
-) -> list[tuple[Command, str, str]]:
-    """Each verdict's (command, suite, case); what cannot be resolved joins ``problems``."""
-    names = {s.name: CaseNames.of(loaded.load_cases(s)) for s in loaded.config.suites}
-    verdicts: list[tuple[Command, str, str]] = []
-    for command in commands:
-        if command.verb not in ("good", "bad"):
-            continue
-        named = [command.case] if command.case else _thread_cases(gh, event)
-        if not named:
-            problems.append(Problem(command.line, "", replies.name_the_case(command.verb)))
-        for wanted in named:
-            resolved = resolve_case(wanted, names)
-            if isinstance(resolved, str):
-                problems.append(Problem(command.line, "", resolved))
-            else:
-                verdicts.append((command, *resolved))
-    return verdicts
 
 
 def _pull_context(

@@ -15,7 +15,8 @@ from promptloop.dataset.feedback import FeedbackRecord, append_lines, output_fin
 from promptloop.errors import InfraError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
-from promptloop.github.comment_commands import Command, CommentEvent
+from promptloop.github.comment_commands import CommentEvent
+from promptloop.github.comment_plan import Outputs, Verdict
 from promptloop.github.diff import hunk_containing
 from promptloop.github.markers import review_marker
 from promptloop.github.publish import Publisher
@@ -35,8 +36,6 @@ class Recorded:
     said: str
     # The branch's head holding the verdicts (None: they were offered, not committed).
     head_sha: str | None = None
-    # Cases that gave no output to judge ("suite/case"); nothing is recorded then.
-    missing: tuple[str, ...] = ()
 
 
 def record_verdicts(
@@ -46,20 +45,13 @@ def record_verdicts(
     root: Path,
     event: CommentEvent,
     head: PullHead,
-    verdicts: Sequence[tuple[Command, str, str]],
-    outputs: OutputsFn,
+    verdicts: Sequence[Verdict],
+    found: Outputs,
     mask: Callable[[str], str],
 ) -> Recorded:
-    """The verdicts recorded, or the cases that gave no output (then nothing is)."""
+    """The verdicts recorded, fingerprinted on ``found`` (which holds every verdict's case)."""
     if not verdicts:
         return Recorded(0, (), "", head.head_sha)
-    wanted: dict[str, list[str]] = {}
-    for _, suite, case in verdicts:
-        wanted.setdefault(suite, []).append(case)
-    found = outputs(loaded, wanted)
-    missing = [f"{s}/{c}" for _, s, c in verdicts if (s, c) not in found]
-    if missing:
-        return Recorded(0, (), "", missing=tuple(missing))
     now = datetime.now(UTC).replace(microsecond=0)
     by_file: dict[str, list[FeedbackRecord]] = {}
     for command, suite, case in verdicts:

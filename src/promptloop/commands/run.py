@@ -20,12 +20,11 @@ from promptloop.engine.results import (
     UsageTotals,
     mark_incomplete,
     mask_result,
-    reviewer_verdicts,
 )
+from promptloop.engine.reviews import with_reviews
 from promptloop.engine.runner import ProgressCallback, Runner, build_runner
 from promptloop.engine.spending import BudgetReport, Forecast
 from promptloop.errors import UserError
-from promptloop.evaluators.human import HumanEvaluator
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
 from promptloop.gate.verdicts import FirstLooks, judge_run
@@ -151,21 +150,6 @@ async def _measure(
     )
 
 
-def _with_reviews(project: Project, head: list[SuiteResult]) -> list[SuiteResult]:
-    """Each suite with its reviewers' verdicts on the cases this run gave."""
-    plans = {p.name: p for p in project.plans}
-    out = []
-    for suite in head:
-        plan = plans.get(suite.name)
-        if plan is None or not plan.feedback:
-            out.append(suite)
-            continue
-        counted = any(isinstance(e, HumanEvaluator) for e in plan.evaluators)
-        reviews = reviewer_verdicts(suite.cases, plan.feedback, counted=counted)
-        out.append(suite.model_copy(update={"reviews": reviews}))
-    return out
-
-
 def _jobs(project: Project, opts: RunOptions) -> tuple[list[Job], int]:
     repeat = opts.repeat or project.loaded.config.repeat
     if repeat < 1:
@@ -226,7 +210,7 @@ def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
     relieved, base, calibration_notices = advise(project.loaded, head, base, feedback)
     # The first looks counted the advisory judges' failures; the gate must look again.
     first: FirstLooks | None = looks if relieved == head else None
-    head = _with_reviews(project, relieved)
+    head = with_reviews(relieved, project.plans)
     notices = [project.models.notice] if project.models.notice else []
     notices.extend(calibration_notices)
     notices.extend(project.notices)

@@ -72,7 +72,7 @@ def forecast_run(
     reckoning = _Reckoning()
     for job in jobs:
         for case in job.plan.cases:
-            rendered = render_case(job.template, case)
+            rendered = render_case(job.plan.prompt_for(job.template, case), case)
             for r in range(repeat):
                 reckoning.add(runner.pending_calls(job.plan, rendered, case, r))
     return Forecast(

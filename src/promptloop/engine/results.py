@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -18,12 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import to_jsonable_python
 
 from promptloop.dataset.cases import history_dicts
-from promptloop.dataset.feedback import (
-    FeedbackRecord,
-    ReviewerVerdict,
-    latest_by_output,
-    verdict_for,
-)
+from promptloop.dataset.feedback import ReviewerVerdict
 from promptloop.engine.comparison import ComparisonSummary, Interval
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.outcome import CaseOutcome, Status
@@ -179,36 +174,6 @@ class ReviewRecord(_Model):
     # it; unused: the same output, but the suite has no `human` evaluator (the optimizer and
     # `calibrate` still read it); changed: the output changed since, so the case is unlabelled.
     status: ReviewStatus
-
-
-def reviewer_verdicts(
-    cases: Iterable[CaseRecord], records: Sequence[FeedbackRecord], *, counted: bool
-) -> list[ReviewRecord]:
-    """Per case of the run (its first repeat), the verdict on its output, else the latest
-    verdict on an earlier output of it."""
-    latest = latest_by_output(records)
-    out: list[ReviewRecord] = []
-    seen: set[str] = set()
-    for case in cases:
-        mine = [r for r in latest if r.case == case.id]
-        if case.id in seen or not mine:
-            continue
-        seen.add(case.id)
-        same = verdict_for(mine, case.id, case.shown_output)
-        record = same or mine[-1]
-        status: ReviewStatus = ("applied" if counted else "unused") if same else "changed"
-        out.append(
-            ReviewRecord(
-                case_id=case.id,
-                verdict=record.verdict,
-                by=record.by,
-                note=record.note,
-                at=record.at.isoformat(),
-                source=record.source,
-                status=status,
-            )
-        )
-    return out
 
 
 class SuiteResult(_Model):

@@ -56,7 +56,6 @@ from promptloop.project.prompts import (
     PromptTemplate,
     RenderedPrompt,
     check_variables,
-    parse_prompt,
     render_prompt,
 )
 from promptloop.project.suites import SuitePlan
@@ -159,7 +158,7 @@ class Runner:
         check_conversations(template, chosen)
         # Render every case before the first model call: a template that breaks on one case
         # is the user's to fix, and finding it after half the calls would waste them.
-        rendered = [render_case(template, c) for c in chosen]
+        rendered = [render_case(plan.prompt_for(template, c), c) for c in chosen]
         per_repeat = [
             [
                 self._unless_stopped(
@@ -191,6 +190,7 @@ class Runner:
             messages=rendered.conversation,
             tools=rendered.tools,
             tool_choice=rendered.tool_choice,
+            json_schema=plan.json_schema,
             temperature=plan.temperature,
             max_tokens=plan.max_tokens,
             # Repeats must be independent draws; the first keeps the configured seed so
@@ -258,7 +258,7 @@ class Runner:
             self._progress(Answered(plan.name, variant))
         ctx = self.eval_context(rendered, repeat_index, second_look, response)
         evaluations, error = await self._evaluations(plan, response.text, case, ctx)
-        passed, score = combine(evaluations, plan.case_threshold)
+        passed, score = combine(evaluations, plan.evaluators_for(case)[1])
         usage = response.usage
         for e in evaluations:
             usage = usage + e.usage
@@ -290,7 +290,7 @@ class Runner:
         of ``max_tokens`` not known yet)."""
         request = self.generation_request(plan, rendered, repeat_index, second_look)
         answer = self.cached(request)
-        judges = [e for e in plan.evaluators if isinstance(e, JudgeEvaluator)]
+        judges = [e for e in plan.evaluators_for(case)[0] if isinstance(e, JudgeEvaluator)]
         samples = 1 if second_look is None else second_look.judge_samples
         if answer is None:
             unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
@@ -376,7 +376,8 @@ def evaluation_key(
     """Everything an evaluation depends on: the output (its text and its tool calls, checked
     against the tools offered) and the case, the judge's seed and temperature, and the
     prompt only when an evaluator is shown it (``show_prompt``)."""
-    shown = ctx.prompt_text if any(sees_prompt(e) for e in plan.evaluators) else None
+    evaluators, _threshold = plan.evaluators_for(case)
+    shown = ctx.prompt_text if any(sees_prompt(e) for e in evaluators) else None
     calls = (ctx.tool_calls, json.dumps(ctx.tools, sort_keys=True)) if ctx.tool_calls else None
     return (
         plan.name,
@@ -393,8 +394,9 @@ def evaluation_key(
 async def _evaluate_case(plan: SuitePlan, output: str, case: Case, ctx: EvalContext) -> _Evaluated:
     judge = FailureRecorder(ctx.judge)
     judged = dataclasses.replace(ctx, judge=judge)
+    evaluators, _threshold = plan.evaluators_for(case)
     evaluations = await asyncio.gather(
-        *(_evaluate_safely(e, output, case, judged) for e in plan.evaluators)
+        *(_evaluate_safely(e, output, case, judged) for e in evaluators)
     )
     # A judge whose provider kept failing is an infrastructure error, like a failed
     # generation: counting it as a fail would blame the prompt (and could fake a regression).
@@ -426,7 +428,7 @@ class TemplateScorer:
         self._plan = plan
 
     async def score(self, prompt_source: str, cases: Sequence[Case]) -> list[CaseOutcome]:
-        template = parse_prompt(prompt_source, self._plan.prompt.path)
+        template = self._plan.prompt.with_source(prompt_source)
         rows = await self._runner.run_suite(
             self._plan, prompt=template, cases=cases, variant="candidate"
         )

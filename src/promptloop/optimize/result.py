@@ -3,6 +3,7 @@ wrote; the value types themselves live in ``engine.optimization``."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from promptloop.engine.optimization import (
     Scores,
     SplitScore,
 )
+from promptloop.project.hosted import PromptHost
 from promptloop.project.suites import SuitePlan
 
 # The value types live in ``engine.optimization`` (results.json carries them); the
@@ -30,6 +32,7 @@ __all__ = [
     "Scores",
     "SplitScore",
     "changed_ranges",
+    "in_host_file",
     "unified_diff",
 ]
 
@@ -71,6 +74,22 @@ def changed_ranges(before: str, after: str) -> tuple[ChangedRange, ...]:
             replacement += "\n"
         ranges.append(ChangedRange(i1 + 1, max(i2, i1 + 1), replacement))
     return tuple(ranges)
+
+
+def in_host_file(result: OptimizationResult, host: PromptHost, path: str) -> OptimizationResult:
+    """The result of learning a prompt written inside a larger file, as a change to that
+    file: the seed and the revision are the whole file, the diff and the ranges its lines
+    (the optimizer itself only ever sees the prompt's text)."""
+    seed = host.file_text
+    revised = host.embed(result.revised_text) if result.improved else seed
+    return dataclasses.replace(
+        result,
+        prompt_path=path,
+        seed_text=seed,
+        revised_text=revised,
+        unified_diff=unified_diff(seed, revised, path) if result.improved else "",
+        changed_ranges=changed_ranges(seed, revised) if result.improved else (),
+    )
 
 
 @dataclass(frozen=True)

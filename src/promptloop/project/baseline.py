@@ -9,7 +9,7 @@ from pathlib import Path
 from promptloop.errors import UserError
 from promptloop.project.conversations import check_conversations
 from promptloop.project.git import file_at, repo_root, resolve_ref
-from promptloop.project.prompts import PromptTemplate, parse_prompt
+from promptloop.project.prompts import PromptTemplate
 from promptloop.project.suites import SuitePlan
 
 
@@ -33,11 +33,11 @@ class Baseline:
 NO_BASELINE = Baseline([], [], [])
 
 
-def _parse_base_prompt(text: str, path: str, ref: str) -> PromptTemplate:
+def _parse_base_prompt(text: str, prompt: PromptTemplate, ref: str) -> PromptTemplate:
     """The prompt as it was at ``ref``. The real path picks the shape (its suffix says chat
     YAML or text); errors name the ref, since the file on disk is not the one that failed."""
     try:
-        return parse_prompt(text, path)
+        return prompt.with_source(text)
     except UserError as exc:
         raise UserError(
             f"{exc.message} (in the version at {ref})", path=exc.path, line=exc.line, key=exc.key
@@ -54,14 +54,16 @@ def read_baseline(config_root: Path, plans: Sequence[SuitePlan], ref: str) -> Ba
         path = config_root / plan.prompt.path
         if not path.exists():
             path = Path.cwd() / plan.prompt.path
-        old = file_at(root, sha, path)
+        old_file = file_at(root, sha, path)
+        # A prompt inside a larger file (promptfooconfig.yaml) is compared as its own text.
+        old = None if old_file is None else plan.prompt.version_in(old_file)
         if old is None:
             # A prompt new in this change has no baseline; its head run stands alone.
             continue
         if old == plan.prompt.source:
             unchanged.append(plan.name)
             continue
-        template = _parse_base_prompt(old, plan.prompt.path, ref)
+        template = _parse_base_prompt(old, plan.prompt, ref)
         lacking = sorted({v for case in plan.cases for v in template.variables - set(case.vars)})
         if lacking:
             # A change that renames a variable in the prompt and the dataset together: the

@@ -29,6 +29,7 @@ from promptloop.project.choices import ModelChoice, choose_models, suite_model
 from promptloop.project.config import Config, SuiteConfig, parse_config
 from promptloop.project.conversations import check_conversations
 from promptloop.project.prompts import check_variables
+from promptloop.project.sources import ConfigSource
 from promptloop.project.suites import SuitePlan, judge_notices
 from promptloop.safety import known_secrets
 from promptloop.yamlpos import PathKey, format_loc, suggest
@@ -38,14 +39,17 @@ if TYPE_CHECKING:
     from promptloop.project.prompts import PromptTemplate
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
+# Read where a directory has no promptloop.yaml (see ``project.promptfoo``).
+FOREIGN_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml")
 T = TypeVar("T")
 
 
 def find_config(start: Path) -> Path:
-    """promptloop.yaml (or .yml) in ``start`` or the nearest parent directory."""
+    """promptloop.yaml (or .yml) in ``start`` or the nearest parent directory; where a
+    directory has none, its promptfooconfig.yaml."""
     start = start if start.is_dir() else start.parent
     for directory in (start, *start.resolve().parents):
-        for name in CONFIG_NAMES:
+        for name in (*CONFIG_NAMES, *FOREIGN_NAMES):
             candidate = directory / name
             if candidate.is_file():
                 return candidate
@@ -58,8 +62,8 @@ def find_config(start: Path) -> Path:
                     path=str(candidate),
                 )
     raise UserError(
-        f"no promptloop.yaml found in {start} or its parent directories; "
-        "create one with `promptloop init` or pass --config PATH"
+        f"no promptloop.yaml found (nor a promptfooconfig.yaml) in {start} or its parent "
+        "directories; create one with `promptloop init` or pass --config PATH"
     )
 
 
@@ -69,6 +73,8 @@ class LoadedConfig:
     # The file as given (display paths derive from it) and its directory.
     path: Path
     root: Path
+    # Set when the file is another tool's config, translated into ``config``.
+    source: ConfigSource | None = None
 
     def resolve(self, relative: str) -> Path:
         """A path written in the config, resolved against the config's directory."""
@@ -113,6 +119,8 @@ class LoadedConfig:
     def load_prompt(self, suite: SuiteConfig) -> PromptTemplate:
         from promptloop.project.prompts import load_prompt
 
+        if self.source is not None:
+            return self.source.suite(suite).prompt
         try:
             return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
         except UserError as error:
@@ -122,6 +130,8 @@ class LoadedConfig:
         """The suite's cases, from its dataset file or the inline list in the config."""
         from promptloop.dataset.cases import load_dataset, parse_cases, value_paths
 
+        if self.source is not None:
+            return list(self.source.suite(suite).cases)
         if isinstance(suite.dataset, str):
             try:
                 return load_dataset(
@@ -170,6 +180,11 @@ def load_config(path: Path) -> LoadedConfig:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UserError("is not a UTF-8 text file", path=str(path)) from None
+    from promptloop.project.promptfoo import is_promptfoo_config, read_promptfoo
+
+    if is_promptfoo_config(text):
+        config, source = read_promptfoo(text, path)
+        return LoadedConfig(config=config, path=path, root=path.parent, source=source)
     return LoadedConfig(config=parse_config(text, str(path)), path=path, root=path.parent)
 
 
@@ -257,6 +272,8 @@ def load_project(
             plan = replace(plan, cases=tuple(shard_cases(plan.cases, shard)))
         plans.append(plan)
         warnings.extend(found)
+    if loaded.source is not None:
+        warnings.extend(loaded.source.notices)
     secrets = known_secrets(environ, urls=[config.cache.redis_url])
     return Project(
         loaded,
@@ -304,6 +321,16 @@ def _plan_suite(
         feedback=feedback,
         model_use=use,
     )
+    if loaded.source is not None:
+        sourced = loaded.source.suite(suite)
+        if sourced.model_key and use.path == str(loaded.path):
+            use = replace(use, key=sourced.model_key)
+        plan = replace(
+            plan,
+            case_checks=sourced.case_checks,
+            json_schema=sourced.json_schema,
+            model_use=use,
+        )
     return plan, warnings
 
 

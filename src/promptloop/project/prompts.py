@@ -22,8 +22,10 @@ as a warning: datasets legitimately carry fields used elsewhere (by evaluators s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
+import json
 import re
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +44,7 @@ from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.evaluators.templating import BoundedSandbox, render_bounded
 from promptloop.models.base import Message, Role
+from promptloop.project.hosted import PromptHost
 from promptloop.project.tool_source import (
     ToolLines,
     front_matter_end,
@@ -51,6 +54,17 @@ from promptloop.project.tool_source import (
 from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
 _ENV = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def _dump(value: Any, indent: int | None = None) -> str:
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators, default=str)
+
+
+# promptfoo's Nunjucks filters, so its prompts render the same here: ``load`` parses JSON,
+# ``dump`` writes it as JavaScript's JSON.stringify does (compact unless indented).
+_ENV.filters["load"] = json.loads
+_ENV.filters["dump"] = _dump
 
 
 class ToolFunction(BaseModel):
@@ -189,10 +203,37 @@ class PromptTemplate:
     variables: frozenset[str]
     # Where each tool's description is written, in the order of ``settings.tools``.
     tool_lines: tuple[ToolLines, ...] = ()
+    # Set when the prompt is written inside a larger file (``path``): ``source`` is then the
+    # prompt's own text, and the host places it in the file.
+    host: PromptHost | None = None
 
     def with_source(self, source: str) -> PromptTemplate:
-        """The same file with new text (an optimizer candidate), parsed the same way."""
+        """The same prompt with new text (an optimizer candidate, the base's version),
+        parsed the same way."""
+        if self.host is not None:
+            return parse_hosted(source, self.path, self.host, self.settings)
         return parse_prompt(source, self.path)
+
+    def affixed(self, prefix: str, suffix: str) -> PromptTemplate:
+        """The prompt with ``prefix`` before its first message and ``suffix`` after its
+        last, as templates (they may use the case's variables); lines unchanged."""
+        messages = list(self.messages)
+        first, last = messages[0], messages[-1]
+        messages[0] = dataclasses.replace(first, template=prefix + first.template)
+        last = messages[-1]
+        messages[-1] = dataclasses.replace(last, template=last.template + suffix)
+        built = _build(self.path, self.source, self.settings, messages, self.tool_lines)
+        return dataclasses.replace(built, host=self.host)
+
+    @property
+    def text_path(self) -> str:
+        """A name that parses ``source`` alone as this prompt's shape: a prompt written
+        inside a YAML file is text, whatever its file's suffix says."""
+        return self.path if self.host is None else f"{self.path}.txt"
+
+    def version_in(self, file_text: str) -> str | None:
+        """This prompt's text in another version of its file (None: not there)."""
+        return file_text if self.host is None else self.host.find_in(file_text)
 
 
 @dataclass(frozen=True)
@@ -389,6 +430,19 @@ def _parse_chat(source: str, path: str) -> PromptTemplate:
         tool_choice=chat.tool_choice,
     )
     return _build(path, source, settings, messages, tool_lines(root, source, 0))
+
+
+def parse_hosted(
+    text: str, path: str, host: PromptHost, settings: PromptSettings | None = None
+) -> PromptTemplate:
+    """A prompt written inside ``path`` (see ``project.hosted``): its text is one user
+    message, taken as it is (no front matter), on the host's lines."""
+    if not text.strip():
+        raise UserError("prompt is empty", path=path, line=host.start_line)
+    last = min(host.start_line + len(text.splitlines()) - 1, host.end_line)
+    message = MessageTemplate("user", text, host.start_line, max(host.start_line, last))
+    built = _build(path, text, settings or PromptSettings(), [message])
+    return dataclasses.replace(built, host=host)
 
 
 def parse_prompt(text: str, path: str) -> PromptTemplate:

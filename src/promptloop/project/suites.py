@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.dataset.feedback import FeedbackRecord
@@ -12,6 +13,20 @@ from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.models.base import EMBEDDED_MODEL
 from promptloop.models.preflight import ModelUse
 from promptloop.project.prompts import PromptTemplate
+
+
+@dataclass(frozen=True)
+class CaseChecks:
+    """The evaluators written with one case alone (a promptfoo test's ``assert:``) and the
+    score that case needs: ``None`` means every evaluator must pass; a number, that the
+    weighted score of all its evaluators (the suite's too) must reach it."""
+
+    evaluators: tuple[Evaluator, ...] = ()
+    threshold: float | None = None
+    # Text this case puts before and after the prompt (promptfoo's ``options.prefix`` and
+    # ``suffix``), rendered with the prompt, as part of it.
+    prefix: str = ""
+    suffix: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,28 @@ class SuitePlan:
     feedback: tuple[FeedbackRecord, ...] = ()
     # Where ``model`` was chosen (None: built in Python, e.g. by a test).
     model_use: ModelUse | None = None
+    # Each case's own evaluators, by case id. They live beside the cases, not in them,
+    # because ``dataset`` sits below ``evaluators``; a case whose id names its checks
+    # (the promptfoo loader hashes them into it) keeps the cache and the verdicts apart.
+    case_checks: Mapping[str, CaseChecks] = field(default_factory=dict)
+    # The JSON Schema every answer must follow (sent as the request's response_format).
+    json_schema: dict[str, Any] | None = None
+
+    def prompt_for(self, template: PromptTemplate, case: Case) -> PromptTemplate:
+        """``template`` as ``case`` is sent it: with the case's prefix and suffix, if any."""
+        own = self.case_checks.get(case.id)
+        if own is None or not (own.prefix or own.suffix):
+            return template
+        return template.affixed(own.prefix, own.suffix)
+
+    def evaluators_for(self, case: Case) -> tuple[tuple[Evaluator, ...], float]:
+        """The evaluators that grade ``case`` (the suite's, then its own) and the weighted
+        score it needs (1.0: every evaluator passes)."""
+        own = self.case_checks.get(case.id)
+        if own is None:
+            return self.evaluators, self.case_threshold
+        threshold = self.case_threshold if own.threshold is None else own.threshold
+        return (*self.evaluators, *own.evaluators), threshold
 
 
 def judge_notices(plans: Sequence[SuitePlan], judge_model: str) -> list[str]:

@@ -1,0 +1,103 @@
+"""`promptloop init --from promptfooconfig.yaml`: promptloop's own files that grade as the
+promptfoo config does, and one line for each thing they cannot carry."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from promptloop.cli import cli
+from promptloop.project.loader import load_project
+from tests.support import load_stub
+
+CONFIG = """\
+prompts:
+  - |
+    Translate to {{ language }}: {{ input }}
+providers:
+  - id: openai:gpt-4.1-mini
+    config: {temperature: 0.2}
+defaultTest:
+  assert:
+    - type: not-contains
+      value: Translation
+tests:
+  - vars: {language: French, input: Hello}
+    assert: [{type: icontains, value: bonjour}]
+  - vars: {language: Spanish, input: Hello}
+    assert: [{type: icontains, value: hola}]
+  - vars: {language: German, input: Hello}
+    threshold: 0.5
+    assert: [{type: icontains, value: hallo}]
+"""
+
+
+@pytest.fixture
+def stub() -> Iterator[Any]:
+    module = load_stub()
+    server = module.StubServer(module.StubConfig())
+    server.start()
+    server.configure(
+        answer_rules=(
+            ("to French", "Bonjour"),
+            ("to Spanish", "Translation: Hola"),
+            ("to German", "Guten Tag"),
+        )
+    )
+    yield server
+    server.stop()
+
+
+def statuses(out: Path) -> list[str]:
+    [suite] = json.loads((out / "results.json").read_text())["suites"]
+    return [c["status"] for c in suite["cases"]]
+
+
+def test_the_converted_project_grades_as_the_promptfoo_config(
+    tmp_path: Path, stub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(CONFIG, encoding="utf-8")
+    target = tmp_path / "converted"
+    result = CliRunner().invoke(cli, ["init", str(target), "--from", str(source)])
+    assert result.exit_code == 0, result.output
+    # The per-test threshold has no place in promptloop.yaml: said, not dropped silently.
+    [line] = [x for x in result.output.splitlines() if x.startswith("not carried over")]
+    assert "promptfooconfig.yaml:16: threshold 0.5" in line
+    written = (target / "promptloop.yaml").read_text()
+    assert "icontains: '{{ expected }}'" in written and "not-contains: Translation" in written
+    assert (target / "prompts" / "prompt-1.md").read_text() == (
+        "Translate to {{ language }}: {{ input }}\n"
+    )
+    [plan] = load_project(target / "promptloop.yaml").plans
+    assert (plan.model, plan.temperature) == ("openai/gpt-4.1-mini", 0.2)
+
+    runs = []
+    for config in (source, target / "promptloop.yaml"):
+        out = tmp_path / f"out-{len(runs)}"
+        ran = CliRunner().invoke(
+            cli, ["run", "--config", str(config), "-o", str(out), "-q", "--no-cache"]
+        )
+        assert ran.exit_code == 0, ran.output
+        runs.append(statuses(out))
+    # French passes; Spanish says "Translation"; German lacks "hallo" (its 0.5 threshold
+    # would pass it in promptfoo, which is the one thing the conversion named).
+    assert runs[0] == ["pass", "fail", "pass"]
+    assert runs[1] == ["pass", "fail", "fail"]
+
+
+def test_init_from_refuses_to_overwrite(tmp_path: Path) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "promptloop.yaml").write_text("x")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path), "--from", str(source)])
+    assert result.exit_code == 2 and "never overwrites" in result.output
+    assert textwrap.dedent((tmp_path / "promptloop.yaml").read_text()) == "x"

@@ -1,0 +1,80 @@
+"""promptfoo's own example configs, as they are, through `promptloop run`: getting-started
+runs against the stub with promptfoo's verdicts, and every one loads with each test carrying
+its assertions (test_same_verdicts compares their verdicts with promptfoo's)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from promptloop.cli import cli
+from promptloop.project.loader import load_project
+from tests.support import load_stub
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "promptfoo"
+
+
+@pytest.fixture
+def stub() -> Iterator[Any]:
+    module = load_stub()
+    server = module.StubServer(module.StubConfig(record_bodies=True))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_getting_started_runs_as_promptfoo_would_grade_it(
+    tmp_path: Path, stub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Convert this English" answers right in French; "Translate to" answers in English.
+    stub.configure(
+        answer_rules=(
+            (r"Convert this English to French: Hello world", "Bonjour le monde !"),
+            (r"Convert this English to Spanish", "¿DÓNDE ESTÁ LA BIBLIOTECA?"),
+            (r"Translate to French", "Hello world"),
+            (r"Translate to Spanish", "¿Dónde está la biblioteca?"),
+        )
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    project = tmp_path / "getting-started"
+    shutil.copytree(FIXTURES / "getting-started", project)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["run", "--dir", str(project), "-o", str(out), "-q", "--no-cache"]
+    )
+    assert result.exit_code == 0, result.output
+    suites = json.loads((out / "results.json").read_text())["suites"]
+    verdicts = {s["name"]: [c["status"] for c in s["cases"]] for s in suites}
+    # contains is case-sensitive, icontains is not: promptfoo's verdicts on these outputs.
+    assert verdicts == {
+        "prompt-1.openai-gpt-4.1": ["pass", "pass"],
+        "prompt-2.openai-gpt-4.1": ["fail", "pass"],
+        "prompt-1.openai-o4-mini": ["pass", "pass"],
+        "prompt-2.openai-o4-mini": ["fail", "pass"],
+    }
+    assert {b["model"] for b in stub.bodies} == {"gpt-4.1", "o4-mini"}
+
+
+EXAMPLES = sorted(
+    str(p.relative_to(FIXTURES))
+    for p in FIXTURES.glob("*/promptfooconfig*.yaml")
+    if p.parent.name not in ("truth",)
+)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_loads_with_each_test_carrying_its_assertions(
+    name: str, tmp_path: Path
+) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "f")
+    project = load_project(tmp_path / "f" / name)
+    assert project.plans and all(p.cases for p in project.plans)
+    for plan in project.plans:
+        assert all(plan.case_checks[c.id].evaluators for c in plan.cases)
