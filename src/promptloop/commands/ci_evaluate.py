@@ -45,6 +45,7 @@ from promptloop.github.pull_request import Said, Speaker, decide, say, say_nothi
 from promptloop.github.review import advisory_only
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.saying import SAYING_FILE, write_saying
+from promptloop.github.state import PullFiles
 from promptloop.github.summary import optimizer_account
 from promptloop.github.target import FORK_NOTE, Target, read_target
 from promptloop.models.stop import StopSignal
@@ -342,6 +343,17 @@ def _run(
     return replace(learned, result=with_spending(learned.result, prepared, run_opts))
 
 
+def _adds_verdicts(
+    loaded: LoadedConfig, suite: str, files: PullFiles, to_repo: Callable[[Path], str | None]
+) -> bool:
+    """Whether the pull request changes the suite's feedback file: reviewers' verdicts to
+    learn from although the prompt itself is unchanged."""
+    config = next(s for s in loaded.config.suites if s.name == suite)
+    path = to_repo(loaded.resolve(loaded.feedback_file(config)))
+    changed = files.get(path) if path else None
+    return changed is not None and changed.status != "removed"
+
+
 def _with_cache_dir(cache_dir: Path | None, prepared: Project) -> Project:
     if cache_dir is None:
         return prepared
@@ -370,7 +382,14 @@ def _learn(
         pull_file = files.get(path) if files and path else None
         if suite is None or path is None or path in seen_paths:
             continue
-        if pull_file is None or pull_file.status == "removed":
+        # People's verdicts the pull request brings (e.g. imported from production) are
+        # something to learn from, even with the prompt itself unchanged.
+        brings_verdicts = (
+            pull_file is None
+            and files is not None
+            and _adds_verdicts(prepared.loaded, plan.name, files, to_repo)
+        )
+        if not brings_verdicts and (pull_file is None or pull_file.status == "removed"):
             unlearned[plan.name] = "this pull request does not change its prompt"
             continue
         if not any(c.status == "fail" for c in suite.cases):
