@@ -75,6 +75,8 @@ def test_promptloop_run_gives_promptfoos_verdict_on_every_test(
     )
     assert got == expected
     assert len(got) >= 3
+    if verdicts.stem == "truth-code":  # `value: 0`: loaded, failed, and said at load time
+        assert "'javascript' has value 0, not code" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("name", ["promptfooconfig.json", "promptfooconfig.yaml"])

@@ -119,7 +119,7 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
     )
     if not tests:
         raise reader.error("no tests: write at least one under `tests:`", ("tests",))
-    cases, checks = build_cases(tests, base_dir=path.parent)
+    cases, checks = build_cases(tests, base_dir=path.parent, notices=reader.notices)
     suites: list[dict[str, Any]] = []
     sourced: dict[str, SourcedSuite] = {}
     lines: dict[PathKey, int] = {}
