@@ -22,6 +22,7 @@ from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
+    GradedCall,
     Grader,
     PromptfooAssertion,
     UnsupportedAssertion,
@@ -129,6 +130,7 @@ def build_assertion(
         metric=spec.metric,
         output_transform=output_transform,
         sees_prompt=spec.base in _READS_PROMPT,
+        calls=graded.graded_calls(spec),
     )
 
 
@@ -145,6 +147,10 @@ class AssertionSet:
     @property
     def sees_prompt(self) -> bool:
         return any(sees_prompt(m) for m in self.members)
+
+    @property
+    def calls(self) -> tuple[GradedCall, ...]:
+        return tuple(call for m in self.members for call in m.calls)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))
