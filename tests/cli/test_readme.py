@@ -42,8 +42,10 @@ def test_ci_script_runs_the_readme_test_command_verbatim() -> None:
 
 def test_the_example_in_the_first_command_exists_with_a_config() -> None:
     first = code_lines()[0]
-    run_part = first.split("promptloop run", 1)[1]
-    target = shlex.split(run_part)[0]
+    run_part = shlex.split(first.split("promptloop run", 1)[1])
+    # `--dir DIR`, the spelling every command shares (a bare DIR still works, deprecated).
+    assert run_part[0] == "--dir", "the first command should name the example with --dir"
+    target = run_part[1]
     example = REPO / target
     assert example.is_dir(), f"README runs {target}, which does not exist"
     assert (example / "promptloop.yaml").is_file()

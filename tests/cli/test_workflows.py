@@ -101,6 +101,44 @@ def test_the_comment_workflow_asks_github_who_may_command_before_checking_anythi
     assert len(base) == 1 and base[0]["if"] == "steps.pr.outputs.trusted != 'true'"
 
 
+def test_the_example_workflow_gates_pull_requests_the_merge_queue_and_keeps_the_baseline() -> None:
+    doc = yaml.safe_load(WORKFLOWS[".github/workflows/promptloop.yml"])
+    events = doc[True]  # YAML 1.1 reads the key `on` as true
+    assert {"pull_request", "merge_group", "push", "schedule"} <= set(events)
+    steps = doc["jobs"]["promptloop"]["steps"]
+    caches = {s["if"]: s for s in steps if "actions/cache" in str(s.get("uses"))}
+    saved = next(s for cond, s in caches.items() if "'push'" in cond)
+    pull = next(s for cond, s in caches.items() if "'pull_request'" in cond)
+    queue = next(s for cond, s in caches.items() if "'merge_group'" in cond)
+    # The default branch saves under its commit; a pull request restores the baseline of
+    # its base commit (after its own cache); the queue only restores.
+    assert saved["with"]["key"].endswith("${{ github.sha }}")
+    baseline = saved["with"]["key"].removesuffix("${{ github.sha }}")
+    assert (
+        f"{baseline}${{{{ github.event.pull_request.base.sha }}}}"
+        in pull["with"]["restore-keys"].splitlines()
+    )
+    assert "actions/cache/restore@" in queue["uses"]
+    assert queue["with"]["key"].startswith(baseline)
+
+
+def test_the_fork_publisher_runs_nothing_of_the_fork() -> None:
+    doc = yaml.safe_load(WORKFLOWS[".github/workflows/promptloop-fork-comments.yml"])
+    assert list(doc[True]) == ["workflow_run"]
+    job = doc["jobs"]["publish"]
+    assert job["permissions"] == {
+        "actions": "read",
+        "pull-requests": "write",
+        "checks": "write",
+    }
+    checkout, download, publish = job["steps"]
+    # The default branch (no ref: never the fork's head), the artifact outside the workspace.
+    assert "ref" not in checkout["with"]
+    assert download["with"]["path"].startswith("${{ runner.temp }}")
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert publish["with"]["results"].startswith(download["with"]["path"])
+
+
 @pytest.mark.skipif(shutil.which("zizmor") is None, reason="zizmor is not installed")
 def test_zizmor_finds_nothing_in_the_workflows_and_the_readme(tmp_path: Path) -> None:
     files = []

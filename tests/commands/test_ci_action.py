@@ -75,6 +75,12 @@ def test_inputs_become_flags_the_ci_command_accepts(tmp_path: Path) -> None:
     assert {a for a in args if a.startswith("--")} <= known
 
 
+def test_an_absolute_results_path_is_kept(tmp_path: Path) -> None:
+    code, args, _ = run_step(tmp_path, results="/runner/temp/fork/results.json")
+    assert code == 0
+    assert args[args.index("--results") + 1] == "/runner/temp/fork/results.json"
+
+
 def test_inputs_with_shell_syntax_stay_data(tmp_path: Path) -> None:
     code, args, _ = run_step(tmp_path, config="$(touch pwned); `touch pwned2`")
     assert code == 0

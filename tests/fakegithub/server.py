@@ -252,6 +252,11 @@ class FakeGitHub:
                     rr.commits[sha] = GitCommit(sha, tree, [], "stub", *_stub_people())
             r.refs.setdefault(f"heads/{base_ref}", base_sha)
             hr.refs.setdefault(f"heads/{head_ref}", head_sha)
+            if hr is not r:
+                # GitHub keeps a fork's pull request head in the base repository too
+                # (refs/pull/N/head), so check runs and statuses can name it there.
+                r.commits.setdefault(head_sha, hr.commits[head_sha])
+                r.refs[f"pull/{number}/head"] = head_sha
             entries = [_normalize_file(f) for f in (files or [])]
             r.pulls[number] = Pull(
                 number,

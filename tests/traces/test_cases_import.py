@@ -228,3 +228,42 @@ def test_imported_cases_run_and_carry_the_reviewers_verdict(tmp_path, serve):
     [review] = suite["reviews"]
     assert review["verdict"] == "bad" and review["by"] == "maria"
     assert "exclamation marks" in review["note"]
+
+
+def test_a_prompt_name_that_spans_do_not_carry_points_to_where(tmp_path):
+    project = project_with_traces(tmp_path)
+    before = (project / "evals" / "products.jsonl").read_text()
+    proc = run_promptloop(
+        project, "cases", "import", "traces/otel-genai.json", "--suite", "taglines",
+        "--prompt-name", "tagline",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "added 0 case(s)" in proc.stdout
+    # Three model calls name no prompt; the HTTP span is no model call, so not counted.
+    assert "  3 model call(s) name no prompt or version" in proc.stdout
+    assert "select them with --where ATTR=VALUE" in proc.stdout
+    assert (project / "evals" / "products.jsonl").read_text() == before
+
+
+def test_an_export_phoenix_itself_made(tmp_path):
+    """Made by a real Phoenix (tests/fixtures/traces/README.md says how): OpenInference spans
+    from its OpenAI instrumentation, as `GET /v1/projects/{id}/spans/otlpv1` returns them
+    (snake_case, template variables flattened one per attribute), and a HUMAN annotation."""
+    project = project_with_traces(tmp_path)
+    proc = run_promptloop(
+        project, "cases", "import", "traces/phoenix-spans-otlpv1.json",
+        "traces/phoenix-span-annotations.json", "--suite", "taglines",
+        "--prompt-version", "tagline-v3",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    new = dataset(project)[2:]
+    assert sorted((r["product"], r["description"]) for r in new) == [
+        ("Dewdrop", "a self-watering plant pot"),
+        ("Packrat", "a backpack that charges your phone"),
+    ]
+    packrat = next(r for r in new if r["product"] == "Packrat")
+    assert packrat["metadata"]["source"]["span_id"] == "d1ba5f79ab9f6c73"
+    assert packrat["metadata"]["production_output"].startswith("Packrat!!!")
+    [verdict] = feedback(project)
+    assert (verdict["case"], verdict["verdict"]) == (packrat["id"], "bad")
+    assert verdict["note"].startswith("Shouting, three exclamation marks")

@@ -16,6 +16,34 @@ import pytest
 from tests.support import cli_env, copy_project, run_promptloop
 
 
+def decode_protobuf(path: str, raw: bytes) -> dict[str, Any]:
+    """A protobuf OTLP request as OTLP/JSON (ids back to hex), through opentelemetry-proto."""
+    import base64
+
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    message = ExportTraceServiceRequest() if path.endswith("traces") else ExportLogsServiceRequest()
+    message.ParseFromString(raw)
+
+    def hex_ids(value: Any) -> Any:
+        if isinstance(value, list):
+            return [hex_ids(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: base64.b64decode(v).hex()
+            if k in ("traceId", "spanId", "parentSpanId")
+            else hex_ids(v)
+            for k, v in value.items()
+        }
+
+    return dict(hex_ids(MessageToDict(message)))
+
+
 class Collector:
     """A minimal OTLP/HTTP receiver: keeps each JSON body by path, answers 200."""
 
@@ -27,7 +55,9 @@ class Collector:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
+                raw = self.rfile.read(length)
+                protobuf = self.headers.get("Content-Type") == "application/x-protobuf"
+                body = decode_protobuf(self.path, raw) if protobuf else json.loads(raw)
                 collector.bodies.setdefault(self.path, []).append(body)
                 collector.headers.append(dict(self.headers))
                 self.send_response(200)
@@ -170,3 +200,38 @@ def test_a_collector_that_is_down_is_a_warning_not_a_failure(tmp_path: Path, ser
         in proc.stderr
     )
     assert (project / "out" / "results.json").is_file()
+
+
+def test_protobuf_for_receivers_that_take_only_that_and_traces_only(
+    tmp_path: Path, collector: Collector, serve: Any
+) -> None:
+    """Arize Phoenix's shape of receiver: OTLP protobuf, traces only (the evaluation events
+    ride on the case spans); tests/traces/test_phoenix.py runs the real one."""
+    project = stub_project(tmp_path, serve)
+    env = env_with(
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_LOGS_EXPORTER="none",
+    )
+    proc = run_promptloop(project, "run", ".", "-o", "out", "-q", env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "warning" not in proc.stderr
+    assert {h.get("Content-Type") for h in collector.headers} == {"application/x-protobuf"}
+    assert list(collector.bodies) == ["/v1/traces"]
+    cases = json.loads((project / "out" / "results.json").read_text())["suites"][0]["cases"]
+    [traces] = collector.bodies["/v1/traces"]
+    spans = traces["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    run_span = next(s for s in spans if s["name"] == "promptloop run")
+    for case in cases:
+        [span] = [
+            s for s in spans if attrs(s["attributes"]).get("promptloop.case.id") == case["id"]
+        ]
+        assert span["parentSpanId"] == run_span["spanId"]
+        events = {attrs(e["attributes"])["gen_ai.evaluation.name"]: e for e in span["events"]}
+        assert set(events) == {e["evaluator"] for e in case["evaluations"]}
+        for evaluation in case["evaluations"]:
+            event = events[evaluation["evaluator"]]
+            a = attrs(event["attributes"])
+            assert event["name"] == "gen_ai.evaluation.result"
+            assert a["gen_ai.evaluation.score.value"] == evaluation["score"]
+            assert a["gen_ai.evaluation.explanation"] == evaluation["reason"]

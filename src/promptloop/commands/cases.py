@@ -152,4 +152,10 @@ def render_outcome(outcome: ImportOutcome) -> list[str]:
             for v in plan.verdicts
         )
     lines.extend(f"  skipped {s.source}: {s.why}" for s in plan.skipped)
+    if plan.unnamed:
+        lines.append(
+            f"  {plan.unnamed} model call(s) name no prompt or version, so --prompt-name / "
+            "--prompt-version cannot keep them: select them with --where ATTR=VALUE on an "
+            "attribute your application sets"
+        )
     return lines

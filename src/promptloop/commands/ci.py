@@ -2,7 +2,9 @@
 
 The dispatcher: read the Actions runtime → choose the activity from the event
 (``github.activities.find_activity``, pure) → run it (``ci_evaluate.evaluate`` for a pull
-request, a push or a dispatch; ``pr_commands.on_comment`` for a reviewer's comment), each
+request, a push, a dispatch, a schedule or a merge queue's group; ``ci_publish`` for what a
+fork's read-only run left as its artifact; ``pr_commands.on_comment`` for a reviewer's
+comment), each
 writing to GitHub only through the one publisher → report to the runner (job summary,
 outputs, annotations; with ``--dry-run`` the plan instead) → exit code.
 """
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
+from pathlib import Path
 
 from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
+from promptloop.commands.ci_publish import publish_artifact
 from promptloop.commands.pr_commands import on_comment
 from promptloop.errors import UserError
 from promptloop.github.activities import find_activity
 from promptloop.github.api import GitHubClient
-from promptloop.github.event import load_event
+from promptloop.github.event import WorkflowRunContext, load_event
 from promptloop.github.publish import Publisher
 from promptloop.github.pull_request import Said
 from promptloop.github.runtime import ActionsRuntime
@@ -54,6 +59,10 @@ def run_ci(
         raise UserError(f"suggest must be one of {', '.join(SUGGEST_MODES)}", key="suggest")
     if opts.fail_on not in ("gate", "never"):
         raise UserError("fail-on must be gate or never", key="fail-on")
+    if opts.cache_dir is not None and not opts.cache_dir.is_absolute():
+        # Relative to where `promptloop ci` starts (the repository root in the action), as
+        # actions/cache's `path` is: not to --working-directory.
+        opts = replace(opts, cache_dir=Path.cwd() / opts.cache_dir)
     runtime = ActionsRuntime.from_environ(env)
     secrets = tuple(collect_secrets(runtime, env))
     emit(mask_commands(secrets))
@@ -66,8 +75,16 @@ def run_ci(
         print(f"promptloop: comment {answered.outcome}")
         return 0
     ctx = load_event(
-        runtime.event_path, runtime.event_name, sha=runtime.sha, repository=runtime.repository
+        runtime.event_path,
+        runtime.event_name,
+        sha=runtime.sha,
+        repository=runtime.repository,
+        ref_env=runtime.ref,
     )
+    if isinstance(ctx, WorkflowRunContext):
+        published = publish_artifact(ci, ctx)
+        _report(ci, published.said)
+        return _exit_code(ci, published.gate_code)
     evaluated = evaluate(ci, ctx)
     _report(ci, evaluated.said)
     _telemetry(ci, env, evaluated.said)
@@ -77,8 +94,6 @@ def run_ci(
 def _telemetry(ci: Ci, env: Mapping[str, str], said: Said) -> None:
     """The run's verdicts to the user's OpenTelemetry collector, when they set one; a
     collector that is down is a warning, never a failed check. ``--dry-run`` sends nothing."""
-    from pathlib import Path
-
     from promptloop.commands import telemetry
 
     results = said.outputs.get("results-path")

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+from promptloop.commands.ci_baseline import (
+    baseline_note,
+    cache_folder,
+    covered_suites,
+    read_manifest,
+    save_manifest,
+)
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
 from promptloop.commands.run import (
     RunOptions,
@@ -27,12 +34,20 @@ from promptloop.gate.verdicts import exit_code_for
 from promptloop.github.api import GitHubClient
 from promptloop.github.changes import relevant_suites, suite_files
 from promptloop.github.deliver import Revision
-from promptloop.github.event import DispatchContext, PullContext, PushContext
+from promptloop.github.event import (
+    DispatchContext,
+    MergeGroupContext,
+    PullContext,
+    PushContext,
+)
 from promptloop.github.publish import Publisher
-from promptloop.github.pull_request import Said, Speaker, say, say_nothing_changed
+from promptloop.github.pull_request import Said, Speaker, decide, say, say_nothing_changed
+from promptloop.github.review import advisory_only
 from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.saying import SAYING_FILE, write_saying
+from promptloop.github.state import PullFiles
 from promptloop.github.summary import optimizer_account
-from promptloop.github.target import Target, read_target
+from promptloop.github.target import FORK_NOTE, Target, read_target
 from promptloop.models.stop import StopSignal
 from promptloop.project.git import ensure_commit, find_root, head_commit
 from promptloop.project.loader import LoadedConfig, Project, find_config, load_config
@@ -103,11 +118,10 @@ class Evaluated:
     skipped: str | None = None
 
 
-def evaluate(
-    ci: Ci,
-    ctx: PullContext | PushContext | DispatchContext,
-    checkout_sha: str | None = None,
-) -> Evaluated:
+Evaluable = PullContext | PushContext | DispatchContext | MergeGroupContext
+
+
+def evaluate(ci: Ci, ctx: Evaluable, checkout_sha: str | None = None) -> Evaluated:
     """``checkout_sha``: the commit on disk, when the head is it plus promptloop's own
     feedback commit (a reviewer's `learn`)."""
     workdir = ci.workdir()
@@ -125,6 +139,10 @@ def evaluate(
         if target.read_only:
             ci.publisher.hold()
         selection = _select(target, pull, loaded, root, to_repo, have_commit)
+        folder = cache_folder(loaded, ci.opts.cache_dir)
+        if pull is not None and selection.skip_reason is None and ci.opts.results_path is None:
+            note = baseline_note(read_manifest(folder), selection.base_sha, selection.suites)
+            selection = replace(selection, notes=(*selection.notes, *filter(None, [note])))
         speaker = Speaker(
             ci.publisher,
             ci.runtime,
@@ -137,11 +155,16 @@ def evaluate(
         if selection.skip_reason is not None:
             why = selection.skip_reason
             said = say_nothing_changed(speaker, pull, target.head_sha, why)
+            _leave_baseline(ci, ctx, folder, target, [], every_suite=False)
             return Evaluated(target.head_sha, 0, said, skipped=why)
         # Run and learn.
         ran = _run(ci, selection, config_path, target, to_repo, output_dir)
+        if not ran.result.incomplete and ci.opts.results_path is None:
+            every = target.changed is None
+            _leave_baseline(ci, ctx, folder, target, selection.suites, every_suite=every)
         # Decide and publish.
         speaker = replace(speaker, notes=(*speaker.notes, *ran.notes))
+        advisory = ran.prepared.loaded.config.advisory_suites()
         said = say(
             speaker,
             pull,
@@ -152,15 +175,56 @@ def evaluate(
             root,
             output_dir,
             to_repo,
+            advisory,
         )
+        if target.read_only and pull is not None:
+            # What a run that could write would say, for the base repository to publish.
+            unheld = replace(speaker, notes=tuple(n for n in speaker.notes if n != FORK_NOTE))
+            decided = decide(
+                unheld,
+                pull,
+                target,
+                ran.prepared.loaded,
+                ran.result,
+                ran.revisions,
+                root,
+                to_repo,
+                can_comment=ci.opts.comment,
+                advisory=advisory,
+            )
+            # Masked like every report: the artifact is as public as the pull request.
+            write_saying(output_dir / SAYING_FILE, pull.number, decided.saying, mask=ci.mask)
     learned = [(r.suite, r.path, optimizer_account(r.result.trajectory)) for r in ran.revisions]
+    gate_code = exit_code_for(ran.result, ran.prepared.loaded.config.gate)
+    if advisory_only(ran.result, advisory) and not ran.result.incomplete:
+        gate_code = 0
     return Evaluated(
         target.head_sha,
-        exit_code_for(ran.result, ran.prepared.loaded.config.gate),
+        gate_code,
         said,
         tuple(Learned(*each) for each in learned),
         tuple(ran.unlearned.items()),
     )
+
+
+def _leave_baseline(
+    ci: Ci,
+    ctx: Evaluable,
+    folder: Path | None,
+    target: Target,
+    evaluated: list[str],
+    *,
+    every_suite: bool,
+) -> None:
+    """On the default branch, say for which commit and suites the response cache (that
+    actions/cache saves after this job) holds the answers: pull requests restore it."""
+    if not isinstance(ctx, PushContext | DispatchContext) or not ctx.on_default_branch:
+        return
+    if folder is None or not target.head_sha:
+        return
+    before = ctx.before if isinstance(ctx, PushContext) else None
+    suites = covered_suites(read_manifest(folder), before, evaluated, every_suite=every_suite)
+    save_manifest(folder, target.head_sha, ctx.ref, suites)
 
 
 def _load_config(opts: CiOptions) -> tuple[LoadedConfig, Path]:
@@ -284,6 +348,17 @@ def _run(
     return replace(learned, result=with_spending(learned.result, prepared, run_opts))
 
 
+def _adds_verdicts(
+    loaded: LoadedConfig, suite: str, files: PullFiles, to_repo: Callable[[Path], str | None]
+) -> bool:
+    """Whether the pull request changes the suite's feedback file: reviewers' verdicts to
+    learn from although the prompt itself is unchanged."""
+    config = next(s for s in loaded.config.suites if s.name == suite)
+    path = to_repo(loaded.resolve(loaded.feedback_file(config)))
+    changed = files.get(path) if path else None
+    return changed is not None and changed.status != "removed"
+
+
 def _with_cache_dir(cache_dir: Path | None, prepared: Project) -> Project:
     if cache_dir is None:
         return prepared
@@ -312,7 +387,14 @@ def _learn(
         pull_file = files.get(path) if files and path else None
         if suite is None or path is None or path in seen_paths:
             continue
-        if pull_file is None or pull_file.status == "removed":
+        # People's verdicts the pull request brings (e.g. imported from production) are
+        # something to learn from, even with the prompt itself unchanged.
+        brings_verdicts = (
+            pull_file is None
+            and files is not None
+            and _adds_verdicts(prepared.loaded, plan.name, files, to_repo)
+        )
+        if not brings_verdicts and (pull_file is None or pull_file.status == "removed"):
             unlearned[plan.name] = "this pull request does not change its prompt"
             continue
         if not any(c.status == "fail" for c in suite.cases):

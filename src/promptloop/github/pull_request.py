@@ -6,7 +6,7 @@ Returns what the runner shows."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.engine.optimization import RunOptimization
@@ -23,8 +23,17 @@ from promptloop.github.plan import (
     summary_plan,
 )
 from promptloop.github.publish import Ledger, Publisher
-from promptloop.github.review import overall_delta_pp, overall_pass_rate, review_body, verdict_of
+from promptloop.github.review import (
+    PlannedComment,
+    advisory_note,
+    advisory_only,
+    overall_delta_pp,
+    overall_pass_rate,
+    review_body,
+    verdict_of,
+)
 from promptloop.github.runtime import ActionsRuntime
+from promptloop.github.state import PullFiles
 from promptloop.github.summary import Link, render_summary
 from promptloop.github.target import Target
 from promptloop.github.workflow import Annotation
@@ -78,6 +87,175 @@ class Said:
     suggestion_url: str | None = None
 
 
+@dataclass(frozen=True)
+class Saying:
+    """What one evaluated head says on GitHub, decided and not yet published: the review's
+    words and inline comments, the summary's parts, the check run's conclusion, title and
+    annotations. A fork's read-only run leaves it in its artifact (``github.saying``) for
+    the base repository's ``workflow_run`` to publish, word for word, through ``speak``."""
+
+    head_sha: str
+    verdict: str
+    conclusion: Conclusion
+    title: str
+    review_body: str
+    # Review comments (inline findings and suggestions) and findings for the summary.
+    inline: tuple[PlannedComment, ...]
+    unplaced: tuple[PlannedComment, ...]
+    report_md: str
+    notes: tuple[str, ...]
+    links: tuple[Link, ...]
+    annotations: tuple[Annotation, ...]
+    # The run whose job summary holds every critique, and its report.html.
+    run_url: str | None
+    report_url: str | None
+    suggestion_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Decided:
+    saying: Saying
+    # The run's result with the learned revisions' blocks, as the reports show it.
+    result: RunResult
+
+
+def decide(
+    speaker: Speaker,
+    pull: PullContext | None,
+    target: Target,
+    loaded: LoadedConfig,
+    result: RunResult,
+    revisions: list[Revision],
+    root: Path,
+    to_repo: Callable[[Path], str | None],
+    *,
+    can_comment: bool,
+    advisory: frozenset[str] = frozenset(),
+) -> Decided:
+    """Where each finding goes, the revisions offered (their commits and pull requests are
+    published here: the summary links to them), and every word the pull request gets."""
+    runtime, publisher = speaker.runtime, speaker.publisher
+    head_sha = target.head_sha
+    inline, unplaced, annotations = plan_findings_of(
+        loaded, result, target.files, head_sha, to_repo, root, runtime.run_url
+    )
+    offer = Offer(
+        speaker.suggest, can_comment, pull, target.files, head_sha, root, target.checkout_sha
+    )
+    delivered = deliver_revisions(publisher, runtime, revisions, offer)
+    inline += delivered.suggestions
+    if revisions:
+        optimization = RunOptimization(
+            markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
+        )
+        result = result.model_copy(update={"optimization": optimization})
+    verdict = verdict_of(result)
+    placed = [c for c in merge_same_line(inline) if c.line is not None]
+    repo_url = f"{runtime.server_url}/{runtime.repository}"
+    report_md = render_markdown(
+        result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
+    )
+    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
+    # "failure" would tell the author their prompt failed when it was never finished.
+    # A spent budget is the user's own limit: the check says the verdict it configured.
+    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
+    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
+    title = check_title(result)
+    if advisory_only(result, advisory) and not result.incomplete:
+        # Reported in full, and the check says so, but it never fails on advisory suites.
+        conclusion = "neutral"
+        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
+    note = advisory_note(result, advisory)
+    saying = Saying(
+        head_sha=head_sha,
+        verdict=verdict,
+        conclusion=conclusion,
+        title=title,
+        review_body=review_body(verdict, len(placed), "The summary comment has the numbers."),
+        inline=tuple(inline),
+        unplaced=tuple(unplaced),
+        report_md=report_md,
+        notes=(*speaker.notes, *([note] if note else [])),
+        links=tuple(delivered.links),
+        annotations=tuple(annotations),
+        run_url=runtime.run_url,
+        report_url=runtime.report_url,
+        suggestion_url=delivered.url,
+    )
+    return Decided(saying, result)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """Where the words went: the links to them, the summary as posted, the findings that
+    did not become review comments."""
+
+    links: tuple[Link, ...]
+    suggestion_url: str | None
+    unplaced: tuple[PlannedComment, ...]
+    summary: str
+
+
+def speak(speaker: Speaker, number: int | None, saying: Saying, files: PullFiles | None) -> Spoken:
+    """Publish ``saying`` in order (``number``: the pull request, None for none): the review,
+    then the sticky summary linking to it, then the check run."""
+    runtime, publisher = speaker.runtime, speaker.publisher
+    head_sha = saying.head_sha
+    links = list(saying.links)
+    suggestion_url = saying.suggestion_url
+    inline = list(saying.inline)
+    unplaced = list(saying.unplaced)
+    on_github = False
+    if number is not None:
+        placed = [c for c in merge_same_line(inline) if c.line is not None]
+        superseded = superseded_by(runtime, head_sha)
+        plan = review_plan(number, head_sha, saying.review_body, placed, superseded)
+        reviewed = publisher.review(plan, files)
+        # A re-run posts nothing new: the review this head got earlier is the one to link.
+        if reviewed.url:
+            links.append(Link("review", reviewed.url))
+            if suggestion_url is None and any(c.kind == "suggestion" for c in plan.comments):
+                suggestion_url = reviewed.url
+        on_github = reviewed.done
+    if not on_github:
+        # The summary carries what could not become review comments.
+        unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
+    content = content_fingerprint(head_sha, saying.report_md)
+    job_link = [Link("job summary", saying.run_url)] if saying.run_url else []
+    notes = [*saying.notes, *_publishing_notes(speaker)]
+    summary = speaker.mask(
+        render_summary(
+            saying.report_md,
+            notes=notes,
+            links=links + job_link,
+            unplaced=unplaced,
+            report_url=saying.report_url,
+        )
+    )
+    if number is not None:
+        summarized = publisher.summary(summary_plan(number, head_sha, content, summary))
+        if summarized.done and summarized.url:
+            links.append(Link("summary comment", summarized.url))
+    check = check_run_plan(
+        head_sha,
+        saying.conclusion,
+        saying.title,
+        summary,
+        content,
+        saying.annotations,
+        saying.run_url,
+    )
+    publisher.check_run(check)
+    return Spoken(tuple(links), suggestion_url, tuple(unplaced), summary)
+
+
+def _publishing_notes(speaker: Speaker) -> list[str]:
+    """What publishing found so far (read-only, failed writes), after the run's own notes."""
+    ledger: Ledger = speaker.publisher.ledger
+    warnings = [*speaker.warnings, *ledger.warnings]
+    return [*ledger.notes, *(f"Warning: {w}" for w in warnings)]
+
+
 def say(
     speaker: Speaker,
     pull: PullContext | None,
@@ -88,97 +266,47 @@ def say(
     root: Path,
     output_dir: Path,
     to_repo: Callable[[Path], str | None],
+    advisory: frozenset[str] = frozenset(),
 ) -> Said:
-    runtime, publisher = speaker.runtime, speaker.publisher
-    head_sha = target.head_sha
-    # Decide where each finding goes, then offer the revisions (their commits and pull
-    # requests come first: the summary links to them).
-    inline, unplaced, annotations = plan_findings_of(
-        loaded, result, target.files, head_sha, to_repo, root, runtime.run_url
-    )
-    offer = Offer(
-        speaker.suggest,
-        speaker.can_comment(pull),
+    runtime = speaker.runtime
+    can_comment = speaker.can_comment(pull)
+    decided = decide(
+        speaker,
         pull,
-        target.files,
-        head_sha,
+        target,
+        loaded,
+        result,
+        revisions,
         root,
-        target.checkout_sha,
+        to_repo,
+        can_comment=can_comment,
+        advisory=advisory,
     )
-    delivered = deliver_revisions(publisher, runtime, revisions, offer)
-    inline += delivered.suggestions
-    links = list(delivered.links)
-    suggestion_url = delivered.url
-    if revisions:
-        optimization = RunOptimization(
-            markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
-        )
-        result = result.model_copy(update={"optimization": optimization})
+    result, saying = decided.result, decided.saying
     paths = write_reports(result, output_dir)
     for p in paths.values():
         p.write_text(speaker.mask(p.read_text(encoding="utf-8")), encoding="utf-8")
-
-    verdict = verdict_of(result)
-    on_github = False
-    if speaker.can_comment(pull) and pull is not None:
-        placed = [c for c in merge_same_line(inline) if c.line is not None]
-        body = review_body(verdict, len(placed), "The summary comment has the numbers.")
-        plan = review_plan(pull.number, head_sha, body, placed, superseded_by(runtime, head_sha))
-        reviewed = publisher.review(plan, target.files)
-        # A re-run posts nothing new: the review this head got earlier is the one to link.
-        if reviewed.url:
-            links.append(Link("review", reviewed.url))
-            if suggestion_url is None and any(c.kind == "suggestion" for c in plan.comments):
-                suggestion_url = reviewed.url
-        on_github = reviewed.done
-    if not on_github:
-        # The summary carries what could not become review comments.
-        unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
-    repo_url = f"{runtime.server_url}/{runtime.repository}"
-    report_md = render_markdown(
-        result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
-    )
-    content = content_fingerprint(head_sha, report_md)
-    job_link = [Link("job summary", runtime.run_url)] if runtime.run_url else []
-    notes, _ = speaker.notes_now()
-    summary = speaker.mask(
-        render_summary(
-            report_md,
-            notes=notes,
-            links=links + job_link,
-            unplaced=unplaced,
-            report_url=runtime.report_url,
-        )
-    )
-    if speaker.can_comment(pull) and pull is not None:
-        summarized = publisher.summary(summary_plan(pull.number, head_sha, content, summary))
-        if summarized.done and summarized.url:
-            links.append(Link("summary comment", summarized.url))
-    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
-    # "failure" would tell the author their prompt failed when it was never finished.
-    # A spent budget is the user's own limit: the check says the verdict it configured.
-    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
-    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
-    check = check_run_plan(
-        head_sha, conclusion, check_title(result), summary, content, annotations, runtime.run_url
-    )
-    publisher.check_run(check)
+    number = pull.number if pull is not None and can_comment else None
+    spoken = speak(speaker, number, saying, target.files)
 
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
-    notes, warnings = speaker.notes_now()
+    notes, warnings = replace(speaker, notes=saying.notes).notes_now()
+    repo_url = f"{runtime.server_url}/{runtime.repository}"
     job_summary = render_summary(
-        render_markdown(result, head_sha=head_sha, repo_url=repo_url, max_cases=50, chart=True),
+        render_markdown(
+            result, head_sha=target.head_sha, repo_url=repo_url, max_cases=50, chart=True
+        ),
         notes=notes,
-        links=links,
-        unplaced=unplaced,
-        findings=inline,
+        links=spoken.links,
+        unplaced=spoken.unplaced,
+        findings=saying.inline,
         report_url=runtime.report_url,
         forecast=forecast_line(result.forecast) if result.forecast else None,
     )
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)
     outputs = {
-        "verdict": verdict,
+        "verdict": saying.verdict,
         "pass-rate": "" if rate is None else f"{rate:.4f}",
         "delta": "" if delta is None else f"{delta:.2f}",
         "results-path": str(paths["results"]),
@@ -186,10 +314,10 @@ def say(
     return Said(
         job_summary,
         outputs,
-        annotations,
+        list(saying.annotations),
         warnings,
-        links=tuple(links),
-        suggestion_url=suggestion_url,
+        links=spoken.links,
+        suggestion_url=spoken.suggestion_url,
     )
 
 

@@ -198,6 +198,16 @@ class Reads:
         text = content.decoded_content.decode("utf-8", errors="replace")
         return BranchFile(branch, tip, text, str(content.sha))
 
+    def pulls_from(self, head_owner: str, head_branch: str) -> list[tuple[int, str]]:
+        """(number, head commit) of the open pull requests from ``head_owner:head_branch``,
+        a fork's included: how a `workflow_run` for a fork finds its pull request, which
+        GitHub leaves out of that event's payload."""
+        with self._t.call(f"list pull requests from {head_owner}:{head_branch}"):
+            return [
+                (p.number, p.head.sha)
+                for p in self._t.repo.get_pulls(state="open", head=f"{head_owner}:{head_branch}")
+            ]
+
     def open_pulls(self, head_branch: str, into: str) -> list[ExistingPull]:
         owner = self._t.repo_full_name.split("/")[0]
         with self._t.call(f"list pull requests from {head_branch}"):

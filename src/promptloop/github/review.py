@@ -393,6 +393,25 @@ def verdict_of(result: RunResult) -> str:
     return result.verdict.status if result.verdict else "inconclusive"
 
 
+def advisory_only(result: RunResult, advisory: Collection[str]) -> bool:
+    """Whether the run fails only through suites in advisory mode (reported, never gating)."""
+    failing = {name for name, v in result.verdicts.items() if v.status == "fail"}
+    return verdict_of(result) == "fail" and bool(failing) and failing <= set(advisory)
+
+
+def advisory_note(result: RunResult, advisory: Collection[str]) -> str | None:
+    """What the check says about the suites in advisory mode this run evaluated."""
+    names = [s.name for s in result.suites if s.name in advisory]
+    if not names:
+        return None
+    which = ", ".join(names)
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"Advisory: {which} {verb} reported and commented on, but never fail this check "
+        "(gate: {mode: advisory})."
+    )
+
+
 def overall_pass_rate(result: RunResult) -> float | None:
     passed = failed = 0
     for suite in result.suites:

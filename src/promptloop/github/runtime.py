@@ -27,6 +27,8 @@ class ActionsRuntime:
     step_summary_path: Path | None = None
     workspace: Path | None = None
     sha: str | None = None
+    # GITHUB_REF: the branch a schedule runs on (its payload names none).
+    ref: str | None = None
     run_id: str | None = None
     # The artifact the action uploads the reports to (it sets PROMPTLOOP_REPORT_ARTIFACT).
     report_artifact: str | None = None
@@ -70,6 +72,7 @@ class ActionsRuntime:
             step_summary_path=optional_path("GITHUB_STEP_SUMMARY"),
             workspace=optional_path("GITHUB_WORKSPACE"),
             sha=optional("GITHUB_SHA"),
+            ref=optional("GITHUB_REF"),
             run_id=optional("GITHUB_RUN_ID"),
             report_artifact=optional("PROMPTLOOP_REPORT_ARTIFACT"),
         )

@@ -9,9 +9,21 @@ from pathlib import Path
 
 from promptloop.errors import InfraError
 from promptloop.github.api import GitHubClient
-from promptloop.github.event import DispatchContext, PullContext, PushContext
+from promptloop.github.event import (
+    DispatchContext,
+    MergeGroupContext,
+    PullContext,
+    PushContext,
+)
 from promptloop.github.state import PullFile, PullFiles
 from promptloop.project.git import changed_paths
+
+FORK_NOTE = (
+    "This pull request comes from a fork, so its token is read-only: no review, comment or "
+    "check run is posted from this run; the gate is this job's exit code, its annotations "
+    "and this summary. What it would say is in its artifact, for the base repository's "
+    "workflow_run to publish (see promptloop's README)."
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ def changed_between(root: Path, before: str, after: str) -> list[PullFile] | Non
 
 def read_target(
     github: Callable[[], GitHubClient],
-    ctx: PullContext | PushContext | DispatchContext,
+    ctx: PullContext | PushContext | DispatchContext | MergeGroupContext,
     root: Path,
     *,
     have_commit: Callable[[str], bool],
@@ -58,16 +70,19 @@ def read_target(
         if ctx.before is not None and have_commit(ctx.before):
             changed = changed_between(root, ctx.before, ctx.after)
         return Target(ctx.after, ctx.before, changed)
+    if isinstance(ctx, MergeGroupContext):
+        # The group's head is its base plus the queued pull requests: what they change
+        # together decides which suites run, as on a push.
+        changed = None
+        if have_commit(ctx.base_sha):
+            changed = changed_between(root, ctx.base_sha, ctx.head_sha)
+        return Target(ctx.head_sha, ctx.base_sha, changed)
     if isinstance(ctx, DispatchContext):
         return Target(ctx.sha or sha or "", ctx.inputs.get("baseline") or None, None)
     notes: list[str] = []
     read_only = ctx.is_fork and ctx.event_name == "pull_request"
     if read_only:
-        notes.append(
-            "This pull request comes from a fork, so its token is read-only: no review, "
-            "comment or check run is posted; the gate is this job's exit code, "
-            "its annotations and this summary."
-        )
+        notes.append(FORK_NOTE)
     if ctx.event_name == "pull_request_target":
         notes.append(
             "Running on pull_request_target: the token can write, so check out and run "

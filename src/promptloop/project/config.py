@@ -96,6 +96,16 @@ class GateCalibration(_Model):
     )
 
 
+GateMode = Literal["gate", "advisory"]
+
+
+class SuiteGateConfig(_Model):
+    mode: GateMode = Field(
+        default="gate",
+        description="advisory: this suite is reported and commented on, never fails the check.",
+    )
+
+
 class GateConfig(_Model):
     min_pass_rate: float | None = Field(
         default=None, ge=0, le=1, description="Fail when head's pass rate is below this."
@@ -170,6 +180,13 @@ class GateConfig(_Model):
             "than this) are advisory: reported and critiqued, but they do not fail the gate."
         ),
     )
+    mode: GateMode = Field(
+        default="gate",
+        description=(
+            "gate: a failing suite fails the check; advisory: every suite is reported and "
+            "commented on, but never fails the check (a suite's own `gate: {mode: ...}` wins)."
+        ),
+    )
 
 
 class OptimizerConfig(_Model):
@@ -236,6 +253,9 @@ class SuiteConfig(_Model):
         description="Reviewers' feedback file (JSONL); default: beside the dataset, "
         "NAME.feedback.jsonl.",
     )
+    gate: SuiteGateConfig | None = Field(
+        default=None, description="This suite's gate mode (default: the top-level gate's)."
+    )
 
     @field_validator("dataset", mode="before")
     @classmethod
@@ -296,6 +316,12 @@ class Config(_Model):
         ),
     )
     suites: list[SuiteConfig] = Field(min_length=1)
+
+    def advisory_suites(self) -> frozenset[str]:
+        """The suites that are reported but never fail the check."""
+        return frozenset(
+            s.name for s in self.suites if (s.gate.mode if s.gate else self.gate.mode) == "advisory"
+        )
 
     _lines: dict[PathKey, int] = PrivateAttr(default_factory=dict)
 

@@ -2,7 +2,8 @@
 and case, following the GenAI semantic conventions, in OTLP's JSON encoding.
 
 The run is one trace, each case a span in it (``promptloop.case``), and each evaluation an
-event (an OTLP log record) parented to its case's span, as the conventions ask. Written by
+event (an OTLP log record) parented to its case's span, as the conventions ask, and the same
+event on the case's span for backends that take traces only. Written by
 hand rather than through opentelemetry-sdk: the OTLP/JSON encoding is a stable,
 documented wire format, the same bytes go to a file (``--otel FILE``) and to a collector,
 and the SDK's Python events API is still experimental; so promptloop needs no extra
@@ -11,6 +12,7 @@ package for it. Pure: the results in, the two request bodies out.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import datetime
 from typing import Any
@@ -86,6 +88,7 @@ def telemetry_payloads(result: RunResult) -> tuple[dict[str, Any], dict[str, Any
     for suite in result.suites:
         for case in suite.cases:
             span_id = _hex(f"{trace_id}|{suite.name}|{case.id}|{case.repeat}", 16)
+            case_end = str(start + int(case.latency_s * 1e9))
             spans.append(
                 {
                     "traceId": trace_id,
@@ -94,7 +97,7 @@ def telemetry_payloads(result: RunResult) -> tuple[dict[str, Any], dict[str, Any
                     "name": f"promptloop.case {case.id}",
                     "kind": 1,
                     "startTimeUnixNano": str(start),
-                    "endTimeUnixNano": str(start + int(case.latency_s * 1e9)),
+                    "endTimeUnixNano": case_end,
                     "attributes": _attributes(
                         {
                             "gen_ai.operation.name": "chat",
@@ -110,11 +113,25 @@ def telemetry_payloads(result: RunResult) -> tuple[dict[str, Any], dict[str, Any
                     ),
                 }
             )
+            events: list[dict[str, Any]] = []
             for evaluation in case.evaluations:
                 label = "error" if evaluation.error else ("pass" if evaluation.passed else "fail")
                 explanation = evaluation.error or evaluation.reason
                 if evaluation.suggested_fix:
                     explanation = f"{explanation} Suggested fix: {evaluation.suggested_fix}"
+                attributes = _attributes(
+                    {
+                        "event.name": EVENT,
+                        "gen_ai.evaluation.name": evaluation.evaluator,
+                        "gen_ai.evaluation.score.value": float(evaluation.score),
+                        "gen_ai.evaluation.score.label": label,
+                        "gen_ai.evaluation.explanation": explanation or None,
+                        "error.type": evaluation.error_type if evaluation.error else None,
+                        "promptloop.evaluator.version": result.promptloop_version,
+                        "promptloop.suite": suite.name,
+                        "promptloop.case.id": case.id,
+                    }
+                )
                 records.append(
                     {
                         "timeUnixNano": str(end),
@@ -124,21 +141,13 @@ def telemetry_payloads(result: RunResult) -> tuple[dict[str, Any], dict[str, Any
                         "eventName": EVENT,
                         "traceId": trace_id,
                         "spanId": span_id,
-                        "attributes": _attributes(
-                            {
-                                "event.name": EVENT,
-                                "gen_ai.evaluation.name": evaluation.evaluator,
-                                "gen_ai.evaluation.score.value": float(evaluation.score),
-                                "gen_ai.evaluation.score.label": label,
-                                "gen_ai.evaluation.explanation": explanation or None,
-                                "error.type": evaluation.error_type if evaluation.error else None,
-                                "promptloop.evaluator.version": result.promptloop_version,
-                                "promptloop.suite": suite.name,
-                                "promptloop.case.id": case.id,
-                            }
-                        ),
+                        "attributes": attributes,
                     }
                 )
+                events.append({"timeUnixNano": case_end, "name": EVENT, "attributes": attributes})
+            # The same events on the case's span too: backends that take traces only
+            # (Arize Phoenix, Jaeger) show span events, not log records.
+            spans[-1]["events"] = events
     traces = {
         "resourceSpans": [
             {"resource": _resource(result), "scopeSpans": [{"scope": SCOPE, "spans": spans}]}
@@ -150,3 +159,33 @@ def telemetry_payloads(result: RunResult) -> tuple[dict[str, Any], dict[str, Any
         ]
     }
     return traces, logs
+
+
+_IDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _proto_json(value: Any) -> Any:
+    """OTLP/JSON → protobuf's JSON mapping: ids are hex in the one, base64 in the other."""
+    if isinstance(value, list):
+        return [_proto_json(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: base64.b64encode(bytes.fromhex(v)).decode() if k in _IDS and v else _proto_json(v)
+        for k, v in value.items()
+    }
+
+
+def encode_protobuf(body: dict[str, Any], signal: str) -> bytes:
+    """An OTLP request body (from ``telemetry_payloads``) as binary protobuf, for receivers
+    that take only that (``OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf``). Needs the `otel`
+    extra (opentelemetry-proto); ImportError without it."""
+    from google.protobuf.json_format import ParseDict
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    message = ExportTraceServiceRequest() if signal == "traces" else ExportLogsServiceRequest()
+    ParseDict(_proto_json(body), message)
+    return bytes(message.SerializeToString())

@@ -38,6 +38,57 @@ def any_value(value: Any) -> Any:
     return None
 
 
+_SNAKE_VALUES = {
+    "string_value": "stringValue",
+    "bool_value": "boolValue",
+    "int_value": "intValue",
+    "double_value": "doubleValue",
+    "array_value": "arrayValue",
+    "kvlist_value": "kvlistValue",
+}
+
+
+def _camel_value(value: Any) -> Any:
+    """An AnyValue as Phoenix's span export writes it (snake_case keys, unset ones null)."""
+    if isinstance(value, list):
+        return [_camel_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {_SNAKE_VALUES.get(k, k): _camel_value(v) for k, v in value.items() if v is not None}
+
+
+def phoenix_spans(data: list[Any]) -> dict[str, Any]:
+    """Arize Phoenix's own span export (``GET /v1/projects/{id}/spans/otlpv1``: a ``data``
+    list of OTLP spans in snake_case) as an OTLP JSON document."""
+    spans = [
+        {
+            "traceId": span.get("trace_id"),
+            "spanId": span.get("span_id"),
+            "name": span.get("name"),
+            "attributes": [
+                {"key": a.get("key"), "value": _camel_value(a.get("value"))}
+                for a in span.get("attributes") or []
+                if isinstance(a, dict)
+            ],
+            "events": span.get("events") or [],
+        }
+        for span in data
+        if isinstance(span, dict)
+    ]
+    return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+
+def _variables(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """OpenInference's template variables: one JSON attribute, or (as Phoenix exports them)
+    one attribute per variable under ``llm.prompt_template.variables.``."""
+    whole = json_value(attrs.get("llm.prompt_template.variables"))
+    if isinstance(whole, dict):
+        return whole
+    prefix = "llm.prompt_template.variables."
+    flat = {k.removeprefix(prefix): v for k, v in attrs.items() if k.startswith(prefix)}
+    return flat or None
+
+
 def attributes_of(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
@@ -203,7 +254,7 @@ def _openinference(attrs: dict[str, Any], trace_id: str, span_id: str) -> TraceS
         output = str(attrs["output.value"])
     if not messages or (output is None and not calls):
         return None
-    variables = json_value(attrs.get("llm.prompt_template.variables"))
+    variables = _variables(attrs)
     return TraceSpan(
         format="openinference",
         trace_id=trace_id,
@@ -217,7 +268,7 @@ def _openinference(attrs: dict[str, Any], trace_id: str, span_id: str) -> TraceS
         ),
         prompt_version=optional_str(attrs.get("llm.prompt_template.version")),
         template=optional_str(attrs.get("llm.prompt_template.template")),
-        variables=variables if isinstance(variables, dict) else None,
+        variables=variables,
         attributes=attrs,
     )
 

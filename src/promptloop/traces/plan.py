@@ -48,6 +48,12 @@ class SpanFilter:
             return False
         return all(str(span.attributes.get(key)) == value for key, value in self.where)
 
+    def names_nothing_of(self, span: TraceSpan) -> bool:
+        """Whether ``span`` lacks the prompt name or version this filter asks for."""
+        return (self.prompt_name is not None and span.prompt_name is None) or (
+            self.prompt_version is not None and span.prompt_version is None
+        )
+
 
 @dataclass(frozen=True)
 class NewCase:
@@ -74,6 +80,9 @@ class ImportPlan:
     known: int
     # Spans of other prompts (by the filter), and spans that were no model call.
     other: int
+    # Of ``other``: model calls the filter's prompt name or version left out because they name
+    # none (plain OpenTelemetry GenAI spans rarely do).
+    unnamed: int = 0
 
 
 class Masker:
@@ -177,9 +186,11 @@ def plan_import(
     skipped: list[Skipped] = []
     known = 0
     other = ignored
+    unnamed = 0
     for span in spans:
         if not span_filter.keeps(span):
             other += 1
+            unnamed += span_filter.names_nothing_of(span)
             continue
         case_id = stable_id(span)
         if case_id in known_ids:
@@ -249,4 +260,4 @@ def plan_import(
                     source=f"trace:{span.source}",
                 )
             )
-    return ImportPlan(tuple(cases), tuple(verdicts), tuple(skipped), known, other)
+    return ImportPlan(tuple(cases), tuple(verdicts), tuple(skipped), known, other, unnamed)

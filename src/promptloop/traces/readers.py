@@ -13,7 +13,7 @@ from typing import Any
 from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
 from promptloop.traces.langfuse import langfuse_traces, read_langfuse
-from promptloop.traces.otlp import phoenix_annotation, read_otlp
+from promptloop.traces.otlp import phoenix_annotation, phoenix_spans, read_otlp
 from promptloop.traces.shapes import chat_turns, optional_str, text_of
 from promptloop.traces.spans import (
     MAX_SPANS,
@@ -72,6 +72,13 @@ def _read_document(document: Any, display: str, line: int | None) -> TraceFile:
     ):
         annotation = phoenix_annotation(document)
         return TraceFile((), (annotation,) if annotation else ())
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        # Phoenix's REST exports: spans (``spans/otlpv1``) or span annotations.
+        items = [d for d in document["data"] if isinstance(d, dict)]
+        if items and all("trace_id" in d and "attributes" in d for d in items):
+            return read_otlp(phoenix_spans(items), display, line)
+        if items and all("span_id" in d and "annotator_kind" in d for d in items):
+            document = {"annotations": items}
     if isinstance(document, dict) and isinstance(document.get("annotations"), list):
         found = [phoenix_annotation(a) for a in document["annotations"] if isinstance(a, dict)]
         return TraceFile((), tuple(a for a in found if a is not None))
