@@ -177,6 +177,16 @@ KINDS: dict[str, Kind] = {
         CHECK_PF,
         "python",
     ),
+    "pf-transform": (
+        "promptfooconfig.yaml",
+        lambda p: _promptfoo(
+            tests="  - vars: {word: apple}\n"
+            f"    assert: [{{type: contains, value: apple, transform: 'file://{p}'}}]"
+        ),
+        "transform.py",
+        TRANSFORM,
+        "contains",
+    ),
     "pf-transform-vars": (
         "promptfooconfig.yaml",
         lambda p: _promptfoo(
@@ -203,6 +213,7 @@ INSIDE = {
     "pf-assert-value": "evals/word.txt",
     "pf-schema": "evals/schema.json",
     "pf-python": "evals/pf_check.py",
+    "pf-transform": "evals/transform.py",
     "pf-transform-vars": "evals/transform.py",
 }
 

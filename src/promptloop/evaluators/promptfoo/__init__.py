@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptloop.bounds import confined
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_prompt
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
@@ -30,6 +31,7 @@ from promptloop.evaluators.promptfoo.core import (
 )
 from promptloop.evaluators.promptfoo.spec import Spec, parse
 from promptloop.models.base import Usage
+from promptloop.scripts import split_file_reference
 
 __all__ = ["SUPPORTED_TYPES", "UnsupportedAssertion", "build_assertion"]
 
@@ -119,6 +121,9 @@ def build_assertion(
         )
     if "assert" in raw:
         raise spec.problem("has an assert key, which only assert-set takes")
+    for code in (spec.transform, output_transform):
+        if code is not None and code.startswith("file://"):  # checked now, read per output
+            confined(split_file_reference(code)[0], base_dir, spec.problem)
     grader = _BUILDERS[spec.base](spec)
     return PromptfooAssertion(
         name=spec.metric or spec.type,
