@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptloop.bounds import confined
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_prompt
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
+    GradedCall,
     Grader,
     PromptfooAssertion,
     UnsupportedAssertion,
@@ -29,6 +31,7 @@ from promptloop.evaluators.promptfoo.core import (
 )
 from promptloop.evaluators.promptfoo.spec import Spec, parse
 from promptloop.models.base import Usage
+from promptloop.scripts import split_file_reference
 
 __all__ = ["SUPPORTED_TYPES", "UnsupportedAssertion", "build_assertion"]
 
@@ -118,6 +121,9 @@ def build_assertion(
         )
     if "assert" in raw:
         raise spec.problem("has an assert key, which only assert-set takes")
+    for code in (spec.transform, output_transform):
+        if code is not None and code.startswith("file://"):  # checked now, read per output
+            confined(split_file_reference(code)[0], base_dir, spec.problem)
     grader = _BUILDERS[spec.base](spec)
     return PromptfooAssertion(
         name=spec.metric or spec.type,
@@ -129,6 +135,7 @@ def build_assertion(
         metric=spec.metric,
         output_transform=output_transform,
         sees_prompt=spec.base in _READS_PROMPT,
+        calls=graded.graded_calls(spec),
     )
 
 
@@ -145,6 +152,10 @@ class AssertionSet:
     @property
     def sees_prompt(self) -> bool:
         return any(sees_prompt(m) for m in self.members)
+
+    @property
+    def calls(self) -> tuple[GradedCall, ...]:
+        return tuple(call for m in self.members for call in m.calls)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))
