@@ -63,6 +63,49 @@ def _megabytes(size: int) -> str:
     return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
 
 
+# --- where a file a config names may be ---------------------------------------------------
+
+
+def project_root(folder: Path) -> Path:
+    """The folder every file a config or dataset names must stay inside: the git work tree
+    holding ``folder`` (a ``.git`` folder or file, as in a worktree), else ``folder``."""
+    return _root_of(folder.resolve())
+
+
+@functools.cache
+def _root_of(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def confined(
+    written: str | Path,
+    base_dir: Path,
+    fail: Callable[[str], Exception] | None = None,
+    *,
+    config_dir: Path | None = None,
+) -> Path:
+    """``written`` (relative to ``base_dir``) as a path to open, once it is sure to resolve
+    inside the project of ``config_dir`` (default ``base_dir``), symlinks followed.
+
+    A pull request may write any path in a config or dataset; without this rule
+    ``vars: file:///proc/self/environ`` or a symlink to ``~/.ssh`` would send a runner's
+    secrets to a model and maybe quote them back into the PR. ``fail`` builds the error
+    with the caller's file:line and key; plain ``UserError`` otherwise.
+    """
+    full = base_dir / written
+    resolved = full.resolve()
+    root = project_root(config_dir or base_dir)
+    if resolved != root and root not in resolved.parents:
+        message = (
+            f"{written} points outside the project: {resolved}; move the file into the repository"
+        )
+        raise (fail or UserError)(message)
+    return full
+
+
 # --- regular expressions on untrusted text ---------------------------------------------------
 
 

@@ -72,3 +72,26 @@ def test_a_budget_that_stops_the_run_fails_the_check_and_posts_what_finished(
     sticky = scenario.gh.issue_comments(REPO, 7)[0]["body"]
     assert "budget of 30 calls was reached" in sticky
     assert "cases did not run" in sticky
+
+
+def test_the_command_lines_budget_overrides_the_configs(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with_config(scenario, "budget: {max_calls: 1000}\n")
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys, max_calls=30)
+    assert res.code == 1
+    assert len(script_calls("ci")) <= 30
+    results = json.loads(Path(res.outputs["results-path"]).read_text())
+    assert results["budget"]["max_calls"] == 30
+    assert results["budget"]["refused"] is not None
+
+
+def test_ci_takes_the_budget_options_run_takes() -> None:
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+
+    for command in ("run", "ci"):
+        shown = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
+        assert "--max-usd" in shown and "--max-calls" in shown, command

@@ -447,6 +447,18 @@ def merge(
     help="Response cache folder (restore it with actions/cache).",
 )
 @click.option(
+    "--max-usd",
+    type=click.FloatRange(min=0),
+    help="Budget: US dollars this job may spend on every call, the learned revision's "
+    "included [default: budget.max_usd].",
+)
+@click.option(
+    "--max-calls",
+    type=click.IntRange(min=0),
+    help="Budget: model calls this job may make; cached answers are free "
+    "[default: budget.max_calls].",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Run and read GitHub as usual, then print what would be created, edited, minimized "
@@ -463,6 +475,8 @@ def ci(
     concurrency: int | None,
     results_path: Path | None,
     cache_dir: Path | None,
+    max_usd: float | None,
+    max_calls: int | None,
     dry_run: bool,
 ) -> None:
     """Run inside GitHub Actions: evaluate the prompts a pull request changes, post critiques
@@ -481,6 +495,8 @@ def ci(
         fail_on=fail_on,
         concurrency=concurrency,
         cache_dir=cache_dir,
+        max_usd=max_usd,
+        max_calls=max_calls,
         results_path=results_path,
         dry_run=dry_run,
     )

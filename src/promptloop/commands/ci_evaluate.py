@@ -64,6 +64,9 @@ class CiOptions:
     fail_on: str = "gate"
     concurrency: int | None = None
     cache_dir: Path | None = None
+    # The job's budget (every call: run, second look, optimizer), over the config's `budget:`.
+    max_usd: float | None = None
+    max_calls: int | None = None
     # Post an existing results.json (e.g. `promptloop merge` of a sharded run) instead of
     # running the suites here; no revision is learned then.
     results_path: Path | None = None
@@ -322,6 +325,8 @@ def _run(
         concurrency=ci.opts.concurrency,
         baseline=selection.base_sha,
         stop=ci.opts.stop,
+        max_usd=ci.opts.max_usd,
+        max_calls=ci.opts.max_calls,
     )
     prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
     # One budget for the run, its second look and the optimizer.

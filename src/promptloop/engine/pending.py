@@ -3,13 +3,16 @@ the forecast counts and what a case holds room for in the budget before it start
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, TemplateRenderError
+from promptloop.evaluators.base import EvalContext, Evaluator, TemplateRenderError
 from promptloop.evaluators.judge import JudgeEvaluator
-from promptloop.models.base import ModelRequest
+from promptloop.evaluators.promptfoo import AssertionSet
+from promptloop.evaluators.promptfoo.core import GradedCall, PromptfooAssertion
+from promptloop.models.base import Message, ModelRequest
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,38 @@ def judge_requests(
         except TemplateRenderError:
             continue  # a rubric that cannot render is an evaluator error, not a call
     return tuple(asked)
+
+
+def graded_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
+    """The model calls a case's promptfoo assertions make on its output (``llm-rubric``,
+    ``g-eval``, ``factuality``, ``closedqa``, ``answer-relevance``, ``similar``)."""
+    return tuple(
+        call
+        for e in evaluators
+        if isinstance(e, PromptfooAssertion | AssertionSet)
+        for call in e.calls
+    )
+
+
+def graded_requests(
+    calls: Sequence[GradedCall], output: str, case: Case, ctx: EvalContext
+) -> tuple[tuple[ModelRequest, ...], tuple[ModelRequest, ...]]:
+    """(the judge requests, which the cache may answer; the rest, which it never does) those
+    calls send. Only a judge's request is the very one sent; an ask's or an embedding's
+    stands for it in count and size (neither is looked up: embeddings are not cached)."""
+    judge_ctx = dataclasses.replace(ctx, tool_calls=())
+    judges = [c.judge for c in calls if c.judge is not None]
+    judged = judge_requests(judges, output, case, judge_ctx)
+    always = tuple(
+        ModelRequest(
+            model=call.model or ctx.judge_model,
+            messages=(Message("user", output),),
+            # An embedding answers with no tokens; an ask's answer is a judge's.
+            max_tokens=1 if call.kind == "embedding" else None,
+            api_base=ctx.api_base,
+            purpose="judge" if call.kind == "ask" else "generate",
+        )
+        for call in calls
+        if call.judge is None
+    )
+    return judged, always

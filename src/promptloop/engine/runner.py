@@ -18,8 +18,8 @@ from typing import Any
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.outcome import CaseOutcome
-from promptloop.engine.pending import PendingCalls, judge_requests
-from promptloop.engine.tally import FailureRecorder, Tally, TallyingClient
+from promptloop.engine.pending import PendingCalls, graded_calls, graded_requests, judge_requests
+from promptloop.engine.tally import FailureRecorder, RunEmbedder, Tally, TallyingClient
 from promptloop.errors import PromptloopError
 from promptloop.evaluators.base import (
     EvalContext,
@@ -124,6 +124,9 @@ class Runner:
     ) -> None:
         self.tally = Tally()
         self._client: ModelClient = TallyingClient(client, self.tally)
+        self._embed = RunEmbedder(
+            self.tally, budget, api_base=settings.api_base, timeout_s=settings.timeout_s
+        )
         self._cache = client if isinstance(client, CachingClient) else None
         self.budget = budget
         self._settings = settings
@@ -224,6 +227,7 @@ class Runner:
             tools=rendered.tools,
             cost_usd=response.usage.cost_usd if response is not None else None,
             latency_ms=None if response is None or response.cached else response.latency_s * 1000,
+            embed=self._embed,
         )
 
     def cached(self, request: ModelRequest) -> ModelResponse | None:
@@ -290,18 +294,26 @@ class Runner:
         of ``max_tokens`` not known yet)."""
         request = self.generation_request(plan, rendered, repeat_index, second_look)
         answer = self.cached(request)
-        judges = [e for e in plan.evaluators_for(case)[0] if isinstance(e, JudgeEvaluator)]
+        evaluators = plan.evaluators_for(case)[0]
+        judges = [e for e in evaluators if isinstance(e, JudgeEvaluator)]
+        graded = graded_calls(evaluators)
         samples = 1 if second_look is None else second_look.judge_samples
         if answer is None:
             unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
             ctx = self.eval_context(rendered, repeat_index, second_look)
             asked = judge_requests(judges, unknown, case, ctx)
-            return PendingCalls(request, asked * samples, 0, None)
+            graded_judged, always = graded_requests(graded, unknown, case, ctx)
+            judged = (asked + graded_judged) * samples
+            return PendingCalls(request, judged + always, 0, None)
         ctx = self.eval_context(rendered, repeat_index, second_look, answer)
-        asked = judge_requests(judges, with_calls(answer.text, answer.tool_calls), case, ctx)
+        output = with_calls(answer.text, answer.tool_calls)
+        asked = judge_requests(judges, output, case, ctx)
+        graded_judged, always = graded_requests(graded, answer.text, case, ctx)
+        asked += graded_judged
         pending = tuple(r for r in asked if self.cached(r) is None)
         key = evaluation_key(plan, answer.text, case, ctx)
-        return PendingCalls(None, pending * samples, 1 + len(asked) - len(pending), key)
+        cached = 1 + len(asked) - len(pending)
+        return PendingCalls(None, pending * samples + always, cached, key)
 
     async def _unless_stopped(
         self,

@@ -1,11 +1,20 @@
-"""Counting the calls that pass through a runner's client: sent, answered from the cache, and
-failed for good."""
+"""Counting the calls that pass through a runner's client (and its embedding calls): sent,
+answered from the cache, and failed for good."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-from promptloop.models.base import ModelCallError, ModelClient, ModelRequest, ModelResponse, Usage
+from promptloop.models.base import (
+    Embeddings,
+    ModelCallError,
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+)
+from promptloop.models.budget import Budget, embed_within
 
 
 @dataclass
@@ -60,3 +69,33 @@ class FailureRecorder:
         except ModelCallError as exc:
             self.failures.append(exc)
             raise
+
+
+class RunEmbedder:
+    """Embedding calls (promptfoo's ``similar``, ``answer-relevance``) as a run makes them:
+    under its budget, like every completion, and counted in its tally."""
+
+    def __init__(
+        self, tally: Tally, budget: Budget | None, *, api_base: str | None, timeout_s: float
+    ) -> None:
+        self._tally = tally
+        self._budget = budget
+        self._api_base = api_base
+        self._timeout_s = timeout_s
+
+    async def __call__(self, model: str, texts: list[str]) -> Embeddings:
+        from promptloop.models.litellm_client import embed, price_tokens
+
+        def call() -> Awaitable[Embeddings]:
+            return embed(model, texts, api_base=self._api_base, timeout_s=self._timeout_s)
+
+        try:
+            if self._budget is None:
+                found = await call()
+            else:
+                found = await embed_within(self._budget, model, texts, price_tokens, call)
+        except ModelCallError as exc:
+            self._tally.record_failure(exc)
+            raise
+        self._tally.record(False, found.usage)
+        return found

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Protocol
 from pydantic import ConfigDict, Field
 
 from promptloop.dataset.cases import Case
-from promptloop.models.base import ModelClient, ToolCall, Usage
+from promptloop.models.base import Embedder, ModelClient, ToolCall, Usage
 
 
 class EvaluatorFileError(ValueError):
@@ -107,6 +107,8 @@ class EvalContext:
     # (a cached answer has no latency of its own).
     cost_usd: float | None = None
     latency_ms: float | None = None
+    # How embedding calls are made (under the run's budget, counted); None: directly.
+    embed: Embedder | None = None
 
 
 class Evaluator(Protocol):

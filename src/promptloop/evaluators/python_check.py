@@ -42,7 +42,7 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout
+from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
@@ -231,9 +231,7 @@ def _is_file(where: str) -> bool:
 
 
 def _module_from_file(where: str, base_dir: Path) -> ModuleType:
-    path = Path(where)
-    if not path.is_absolute():
-        path = base_dir / path
+    path = confined(where, base_dir, ValueError)
     try:
         return load_module(path, shown=where)
     except ScriptImportError as exc:

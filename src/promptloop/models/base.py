@@ -253,6 +253,12 @@ class Embeddings:
     usage: Usage = field(default_factory=Usage)
 
 
+class Embedder(Protocol):
+    """Embedding calls as a run makes them: under its budget, counted with its calls."""
+
+    async def __call__(self, model: str, texts: list[str]) -> Embeddings: ...
+
+
 @dataclass(frozen=True)
 class ModelResponse:
     text: str

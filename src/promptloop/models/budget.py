@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from promptloop.models.base import ModelClient, ModelRequest, ModelResponse, Usage
+from promptloop.models.base import Embeddings, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.stop import RunStopped
 
 # Tokens a chat request adds around each message and the whole (OpenAI's documented counting).
@@ -266,3 +266,26 @@ class BudgetGate:
     def _cost(self, request: ModelRequest, usage: Usage) -> float:
         priced = self._price(request.model, usage.prompt_tokens, usage.completion_tokens)
         return max(usage.cost_usd, priced)
+
+
+async def embed_within(
+    budget: Budget,
+    model: str,
+    texts: Sequence[str],
+    price: Pricer,
+    call: Callable[[], Awaitable[Embeddings]],
+) -> Embeddings:
+    """An embedding call (promptfoo's ``similar``, ``answer-relevance``) under the budget, as
+    ``BudgetGate`` does a completion: reserve its worst case (every input byte a token),
+    settle at the tokens it reports; a refusal raises ``BudgetRefused``."""
+    worst = price(model, sum(len(t.encode("utf-8")) for t in texts), 0)
+    held = await budget.reserve(worst)
+    if isinstance(held, Refusal):
+        raise BudgetRefused(held.reason)
+    cost = 0.0
+    try:
+        found = await call()
+        cost = max(found.usage.cost_usd, price(model, found.usage.prompt_tokens, 0))
+        return found
+    finally:
+        budget.settle(held, cost)

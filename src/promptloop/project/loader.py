@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeVar
 
-from promptloop.bounds import MAX_CONFIG_BYTES, check_file_size
+from promptloop.bounds import MAX_CONFIG_BYTES, check_file_size, confined
 from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.dataset.splits import parse_shard, select_shard
 from promptloop.errors import UserError
@@ -76,9 +76,19 @@ class LoadedConfig:
     # Set when the file is another tool's config, translated into ``config``.
     source: ConfigSource | None = None
 
-    def resolve(self, relative: str) -> Path:
-        """A path written in the config, resolved against the config's directory."""
-        return self.root / relative
+    def resolve(self, relative: str, loc: tuple[str | int, ...] | None = None) -> Path:
+        """A path written in the config (at ``loc``), resolved against the config's
+        directory; one that leads outside the project is refused."""
+
+        def fail(message: str) -> UserError:
+            line = self.config.line_of(loc) if loc else None
+            key = format_loc(loc) if loc else None
+            return UserError(message, path=str(self.path), line=line, key=key)
+
+        return confined(relative, self.root, fail)
+
+    def _at(self, suite: SuiteConfig, key: str) -> tuple[str | int, ...]:
+        return ("suites", self.config.suites.index(suite), key)
 
     def shown(self) -> str:
         """The config's own path as results show it: relative to here, else to its folder."""
@@ -122,7 +132,9 @@ class LoadedConfig:
         if self.source is not None:
             return self.source.suite(suite).prompt
         try:
-            return load_prompt(self.resolve(suite.prompt), self.display(suite.prompt))
+            return load_prompt(
+                self.resolve(suite.prompt, self._at(suite, "prompt")), self.display(suite.prompt)
+            )
         except UserError as error:
             raise self._referenced(error, suite, "prompt") from None
 
@@ -135,7 +147,7 @@ class LoadedConfig:
         if isinstance(suite.dataset, str):
             try:
                 return load_dataset(
-                    self.resolve(suite.dataset),
+                    self.resolve(suite.dataset, self._at(suite, "dataset")),
                     self.display(suite.dataset),
                     named_as=str(PurePath(os.path.normpath(suite.dataset))),
                 )
@@ -165,7 +177,8 @@ class LoadedConfig:
         from promptloop.dataset.feedback import load_feedback
 
         relative = self.feedback_file(suite)
-        return load_feedback(self.resolve(relative), self.display(relative))
+        loc = self._at(suite, "feedback") if suite.feedback else self._at(suite, "dataset")
+        return load_feedback(self.resolve(relative, loc), self.display(relative))
 
 
 def load_config(path: Path) -> LoadedConfig:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from promptloop.bounds import confined
 from promptloop.scripts import js, python
 from promptloop.scripts.errors import ScriptError
 
@@ -36,7 +37,7 @@ def split_file_reference(reference: str) -> tuple[str, str | None]:
 
 
 def read_script(path: str, base_dir: Path) -> tuple[Path, str]:
-    full = (base_dir / path) if not Path(path).is_absolute() else Path(path)
+    full = confined(path, base_dir, lambda message: ScriptError(f"file://{message}"))
     try:
         return full, full.read_text(encoding="utf-8")
     except OSError as exc:
@@ -67,7 +68,7 @@ def transform(
         path, function = split_file_reference(code)
         what = f"transform file://{path}"
         if path.endswith(".py"):
-            full = (base_dir / path) if not Path(path).is_absolute() else Path(path)
+            full = confined(path, base_dir, lambda message: ScriptError(f"file://{message}"))
             fn = python.load_function(full, function or "get_transform", shown=f"file://{path}")
             result = python.call_function(fn, arguments, what=what, seconds=seconds)
         elif path.endswith(JS_EXTENSIONS):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
-from promptloop.bounds import bounded_schema_validator
+from promptloop.bounds import bounded_schema_validator, confined
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvaluatorFileError, quote
 from promptloop.evaluators.deterministic import CheckKind, Finding
@@ -151,9 +151,7 @@ class JsonSchemaCheck:
 
 
 def _load_schema_file(raw: str, base_dir: Path) -> Any:
-    path = Path(raw)
-    if not path.is_absolute():
-        path = base_dir / path
+    path = confined(raw, base_dir, ValueError)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

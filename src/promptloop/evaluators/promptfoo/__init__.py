@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptloop.bounds import confined
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import (
     EvalContext,
@@ -29,6 +30,7 @@ from promptloop.evaluators.base import (
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
+    GradedCall,
     Grader,
     PromptfooAssertion,
     UnsupportedAssertion,
@@ -36,6 +38,7 @@ from promptloop.evaluators.promptfoo.core import (
 )
 from promptloop.evaluators.promptfoo.spec import Spec, parse
 from promptloop.models.base import Usage
+from promptloop.scripts import split_file_reference
 
 __all__ = ["SUPPORTED_TYPES", "UnsupportedAssertion", "build_assertion"]
 
@@ -136,6 +139,9 @@ def build_assertion(
         )
     if "assert" in raw:
         raise spec.problem("has an assert key, which only assert-set takes")
+    for code in (spec.transform, output_transform):
+        if code is not None and code.startswith("file://"):  # checked now, read per output
+            confined(split_file_reference(code)[0], base_dir, spec.problem)
     grader = _BUILDERS[spec.base](spec)
     return PromptfooAssertion(
         name=spec.metric or spec.type,
@@ -149,6 +155,7 @@ def build_assertion(
         sees_prompt=spec.base in _READS_PROMPT,
         asks_judge=spec.base in _JUDGED,
         description=_describe(spec),
+        calls=graded.graded_calls(spec),
     )
 
 
@@ -192,6 +199,10 @@ class AssertionSet:
         if self.threshold is not None:
             shown += f" (threshold {self.threshold:g})"
         return shown[:_DESCRIBED_CHARS]
+
+    @property
+    def calls(self) -> tuple[GradedCall, ...]:
+        return tuple(call for m in self.members for call in m.calls)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         return as_result(self.name, self.weight, await self.grade_output(output, case, ctx))

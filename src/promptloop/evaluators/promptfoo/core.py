@@ -15,10 +15,11 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, TemplateRenderError
+from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.evaluators.templating import TextTemplate
 from promptloop.models.base import ToolCall, Usage
 from promptloop.scripts import ScriptError, transform
@@ -132,6 +133,18 @@ class Value:
 Grader = Callable[[Seen, EvalContext], Awaitable[Grade]]
 
 
+@dataclass(frozen=True)
+class GradedCall:
+    """One model call a model-graded assertion makes on each output, for the forecast and
+    the room a case holds in the budget: a ``judge`` verdict (its evaluator, so the request
+    is the very one sent), an ``ask`` (answer-relevance's questions) or an ``embedding``.
+    ``model`` None is the run's judge model."""
+
+    kind: Literal["judge", "ask", "embedding"]
+    model: str | None = None
+    judge: JudgeEvaluator | None = None
+
+
 # Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
 @dataclass
 class PromptfooAssertion:
@@ -153,6 +166,8 @@ class PromptfooAssertion:
     asks_judge: bool = False
     # What it checks, in a line (the optimizer's goal names it): type, value, threshold.
     description: str = ""
+    # The model calls it makes on each output (model-graded types only).
+    calls: tuple[GradedCall, ...] = ()
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)

@@ -31,7 +31,7 @@ from typing import Any
 
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.judge import JudgeEvaluator, JudgeVerdict
-from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen, Value
+from promptloop.evaluators.promptfoo.core import Grade, GradedCall, Grader, Seen, Value
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.templating import TextTemplate
 from promptloop.models.base import Message, ModelCallError, ModelRequest, Usage
@@ -234,6 +234,8 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 async def _embed(texts: list[str], model: str, ctx: EvalContext) -> Any:
+    if ctx.embed is not None:  # a run's: under its budget, counted with its calls
+        return await ctx.embed(model, texts)
     from promptloop.models.litellm_client import embed
 
     return await embed(model, texts, api_base=ctx.api_base, timeout_s=ctx.timeout_s)
@@ -357,3 +359,39 @@ def _questions(text: str) -> list[str]:
     if not isinstance(items, list):
         return []
     return [str(q).strip() for q in items if str(q).strip()][:5]
+
+
+def graded_calls(spec: Spec) -> tuple[GradedCall, ...]:
+    """The model calls ``spec``'s grader makes on each output (none for a type that calls no
+    model): what the forecast counts and a case holds budget for."""
+    base = spec.base
+    templates = {
+        "llm-rubric": ("", spec.threshold or 0.0),
+        "model-graded-closedqa": (_CLOSEDQA, None),
+        "factuality": (_FACTUALITY, None),
+        "model-graded-factuality": (_FACTUALITY, None),
+    }
+    if base in templates:
+        template, threshold = templates[base]
+        return (GradedCall("judge", judge=_judge(spec, template, threshold)),)
+    if base == "g-eval":
+        raw = spec.value.raw
+        criteria = raw if isinstance(raw, list) else [raw]
+        return tuple(
+            GradedCall(
+                "judge",
+                judge=_judge(
+                    dataclasses.replace(spec, value=Value(c, what=spec.where)), _GEVAL, None
+                ),
+            )
+            for c in criteria
+        )
+    if base == "answer-relevance":
+        return (
+            GradedCall("ask", provider_model(spec)),
+            GradedCall("embedding", DEFAULT_EMBEDDING_MODEL),
+        )
+    if base in ("similar", "similar:cosine"):
+        model = provider_model(spec, embedding=True) or DEFAULT_EMBEDDING_MODEL
+        return (GradedCall("embedding", model),)
+    return ()

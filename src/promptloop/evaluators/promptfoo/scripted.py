@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout
+from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -163,7 +163,7 @@ def build_javascript(spec: Spec) -> Grader:
         if not path.endswith(JS_EXTENSIONS):
             raise spec.problem(f"names {path}; a javascript assertion runs .js, .cjs or .mjs files")
         try:
-            source = (spec.base_dir / path).read_text(encoding="utf-8")
+            source = confined(path, spec.base_dir, spec.problem).read_text(encoding="utf-8")
         except OSError as exc:
             raise spec.problem(f"names {raw}, which cannot be read ({exc.strerror})") from None
         function_source = js.file_function(source, function, what=f"file://{path}")

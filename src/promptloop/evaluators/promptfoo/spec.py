@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from promptloop.bounds import confined
 from promptloop.evaluators.promptfoo.core import UnsupportedAssertion, Value
 
 # Keys promptfoo's schema gives an assertion, that promptloop honours.
@@ -69,7 +70,11 @@ _DATA_SUFFIXES = (".json", ".yaml", ".yml")
 def file_value(reference: str, base_dir: Path, where: str, kind: str) -> Any:
     """promptfoo's ``processFileReference``: a ``file://`` value's content, JSON/YAML parsed
     and text trimmed; read once, when the config loads."""
-    path = base_dir / reference.removeprefix("file://")
+    path = confined(
+        reference.removeprefix("file://"),
+        base_dir,
+        lambda message: UnsupportedAssertion(f"{where}: assertion {kind!r} value file://{message}"),
+    )
     suffix = path.suffix.lower()
     if suffix in (".js", ".cjs", ".mjs", ".py"):
         raise UnsupportedAssertion(

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, time_limit
+from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, confined, time_limit
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -32,7 +32,7 @@ def load_schema(value: Any, base_dir: Path, spec: Spec) -> Any:
     schema = value
     if isinstance(value, str):
         if value.startswith("file://"):
-            path = base_dir / value.removeprefix("file://")
+            path = confined(value.removeprefix("file://"), base_dir, spec.problem)
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:

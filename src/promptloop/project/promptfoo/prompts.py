@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from promptloop.bounds import MAX_PROMPT_BYTES, check_file_size
+from promptloop.bounds import MAX_PROMPT_BYTES, check_file_size, confined
 from promptloop.errors import UserError
 from promptloop.project.promptfoo.hosts import section_hosts, yaml_host
 from promptloop.project.promptfoo.schema import PromptObject
@@ -135,8 +135,8 @@ def _from_files(
     where: _Where, loc: PathKey, written: str, label: str | None, config: Mapping[str, Any]
 ) -> list[Prompt]:
     if any(c in written for c in _GLOB):
-        found = sorted(glob.glob(str(where.base_dir / written), recursive=True))
-        files = [Path(f).relative_to(where.base_dir).as_posix() for f in found]
+        found = sorted(glob.glob(written, root_dir=where.base_dir, recursive=True))
+        files = [Path(f).as_posix() for f in found]
         if not files:
             raise where.error(f"no file matches file://{written}", loc)
     else:
@@ -155,7 +155,7 @@ def _shown(where: _Where, relative: str) -> str:
 def _from_file(
     where: _Where, loc: PathKey, relative: str, label: str | None, config: Mapping[str, Any]
 ) -> list[Prompt]:
-    path = where.base_dir / relative
+    path = confined(relative, where.base_dir, lambda message: where.error(message, loc))
     suffix = path.suffix.lower()
     shown = _shown(where, relative)
     if suffix in _CODE_SUFFIXES or ":" in relative:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptloop.bounds import MAX_DATASET_BYTES, MAX_PROMPT_BYTES, check_file_size
+from promptloop.bounds import MAX_DATASET_BYTES, MAX_PROMPT_BYTES, check_file_size, confined
 from promptloop.dataset.jsonl import json_lines
 from promptloop.errors import UserError
 from promptloop.project.promptfoo.csv_tests import csv_tests
@@ -147,12 +147,12 @@ class _Reader:
         that names none is an error, not an empty list."""
         name = pattern.removeprefix("file://")
         if not glob.has_magic(name):
-            path = base / name
+            path = self.confined(name, base, loc)
             if not path.is_file():
                 raise self.fail(f"{name} does not exist (looked in {self.shown(base)}/)", loc)
             return [path]
         found = sorted(glob.glob(name, root_dir=base, recursive=True))
-        files = [base / f for f in found if (base / f).is_file()]
+        files = [self.confined(f, base, loc) for f in found if (base / f).is_file()]
         if not files:
             raise self.fail(f"{name} matches no file (looked in {self.shown(base)}/)", loc)
         if len(files) > MAX_GLOB_FILES:
@@ -161,6 +161,11 @@ class _Reader:
                 loc,
             )
         return files
+
+    def confined(self, name: str, base: Path, loc: PathKey | str) -> Path:
+        return confined(
+            name, base, lambda message: self.fail(message, loc), config_dir=self.base_dir
+        )
 
     def read(self, path: Path, what: str = "test file", limit: int = MAX_DATASET_BYTES) -> str:
         shown = self.shown(path)
@@ -467,7 +472,11 @@ class _Reader:
                 path=source,
                 key=f"vars.{key}",
             )
-        path = self.base_dir / name
+        path = confined(
+            name,
+            self.base_dir,
+            lambda message: UserError(message, path=source, key=f"vars.{key}"),
+        )
         if path not in self.loaded:
             text = self.read(path, "var file", MAX_PROMPT_BYTES)
             if suffix in (".yaml", ".yml"):
