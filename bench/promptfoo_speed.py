@@ -59,6 +59,7 @@ CONFIGS: tuple[tuple[str, str, str], ...] = (
     ("python-assert-external", "python-assert", "promptfooconfig-external.yaml"),
     ("self-grading", "self-grading", "promptfooconfig.yaml"),
     ("truth-deterministic", "truth/deterministic", "promptfooconfig.yaml"),
+    ("truth-code", "truth/code", "promptfooconfig.yaml"),
     ("truth-csv-expected", "truth/csv-expected", "promptfooconfig.yaml"),
     ("truth-test-files", "truth/test-files", "promptfooconfig.yaml"),
     ("truth-scenarios", "truth/scenarios", "promptfooconfig.yaml"),
@@ -140,7 +141,6 @@ def promptloop_cmd(config: Path, concurrency: int) -> list[str]:
     return [
         *promptloop_command(),
         "run",
-        str(config.parent),
         "--config",
         str(config),
         "-j",
@@ -196,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name not in args.only:
                 continue
             cwd = config.parent
+            results = config.parent / "promptloop-results" / "results.json"
+            results.unlink(missing_ok=True)
             first = measure(promptloop_cmd(config, args.concurrency), cwd=cwd, env=pl_env)
-            if first.returncode not in (0, 1):
+            # 1: a test failed, 2: one errored (results written) or the config was refused
+            if first.returncode not in (0, 1) and not results.is_file():
                 notes.append(f"- {name}: promptloop exit {first.returncode}: {_one_line(first)}")
                 rows.append([name, "-", "not run", "-", "-", "-", "-", "-", "-"])
                 continue

@@ -5,7 +5,10 @@ its assertions (test_same_verdicts compares their verdicts with promptfoo's)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import promptloop
 from promptloop.cli import cli
 from promptloop.project.loader import load_project
 from tests.support import load_stub
@@ -78,3 +82,37 @@ def test_every_example_loads_with_each_test_carrying_its_assertions(
     assert project.plans and all(p.cases for p in project.plans)
     for plan in project.plans:
         assert all(plan.case_checks[c.id].evaluators for c in plan.cases)
+
+
+def test_getting_started_asks_each_model_once_per_test_and_prompt(
+    tmp_path: Path, stub: Any
+) -> None:
+    """As promptfoo does: 2 prompts x 2 providers x 2 tests is 8 calls. A fresh process
+    (litellm not yet imported) once sent o4-mini's calls twice: first on a guessed route
+    with a temperature, then again as litellm sends a reasoning model."""
+    project = tmp_path / "getting-started"
+    shutil.copytree(FIXTURES / "getting-started", project)
+    env = {**os.environ, "OPENAI_BASE_URL": stub.base_url, "OPENAI_API_KEY": "sk-test"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(promptloop.__file__).parents[1])])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from promptloop.cli import main; main()",
+            "run",
+            "--dir",
+            str(project),
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+            "--no-cache",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (tmp_path / "out" / "results.json").is_file(), done.stderr + done.stdout
+    assert len(stub.bodies) == 8, [(b["model"], sorted(b)) for b in stub.bodies]
+    assert all("temperature" not in b for b in stub.bodies if b["model"] == "o4-mini")

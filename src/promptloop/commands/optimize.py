@@ -172,7 +172,14 @@ def run_optimizer(
         optimizer=client,
         settings=_within(settings_for(project, opts, plan), runner.budget),
         reviewer_notes=notes_from(plan.feedback, plan.cases),
-        goal=describe_goal(_specs(project, plan)),
+        goal=describe_goal(
+            _specs(project, plan),
+            [
+                plan.case_checks[c.id].evaluators
+                for c in splits["train"]
+                if c.id in plan.case_checks
+            ],
+        ),
         progress=progress,
     )
     try:

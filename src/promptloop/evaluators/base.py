@@ -124,6 +124,13 @@ def sees_prompt(evaluator: Evaluator) -> bool:
     return bool(getattr(evaluator, "sees_prompt", False))
 
 
+def asks_a_judge(evaluator: Evaluator) -> bool:
+    """Whether the evaluator's verdict is a judge model's answer (a promptfoo case's
+    ``llm-rubric``, say): it may change when the judge is asked again, and it has to earn
+    its vote in the gate like a suite's judge."""
+    return bool(getattr(evaluator, "asks_judge", False))
+
+
 def combine(results: Sequence[EvalResult], threshold: float = 1.0) -> tuple[bool, float]:
     """Weighted mean score; the case passes when every evaluator ran and the mean
     reaches ``threshold``. With the default threshold of 1.0 every evaluator must pass.

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.engine.results import CaseRecord, SuiteResult
-from promptloop.evaluators.base import EvalResult, combine
+from promptloop.evaluators.base import EvalResult, asks_a_judge, combine
 from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
-from promptloop.project.config import GateCalibration
+from promptloop.project.config import GateCalibration, SuiteConfig
 from promptloop.project.loader import LoadedConfig
 
 
@@ -68,26 +68,42 @@ def relieve(
     suites: Sequence[SuiteResult],
     advisory: Mapping[str, frozenset[str]],
     thresholds: Mapping[str, float],
+    case_thresholds: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[SuiteResult]:
-    """``suites`` with each case decided without its suite's advisory judges."""
+    """``suites`` with each case decided without its suite's advisory judges, at the
+    case's own threshold where it has one (a promptfoo test's), else its suite's."""
     out = []
     for suite in suites:
         judges = advisory.get(suite.name, frozenset())
         if not judges:
             out.append(suite)
             continue
-        threshold = thresholds.get(suite.name, 1.0)
+        default = thresholds.get(suite.name, 1.0)
+        own = (case_thresholds or {}).get(suite.name, {})
+
+        def decided(record: CaseRecord) -> CaseRecord:
+            return _decided_without(record, judges, own.get(record.id, default))  # noqa: B023
+
         out.append(
             suite.model_copy(
                 update={
-                    "cases": [_decided_without(r, judges, threshold) for r in suite.cases],
-                    "confirmation_runs": [
-                        _decided_without(r, judges, threshold) for r in suite.confirmation_runs
-                    ],
+                    "cases": [decided(r) for r in suite.cases],
+                    "confirmation_runs": [decided(r) for r in suite.confirmation_runs],
                 }
             )
         )
     return out
+
+
+def _case_judges(loaded: LoadedConfig, suite: SuiteConfig) -> tuple[list[str], dict[str, float]]:
+    """The judges written with single cases (a promptfoo test's ``llm-rubric``), and the
+    thresholds of the cases that set their own."""
+    if loaded.source is None:
+        return [], {}
+    checks = loaded.source.suite(suite).case_checks
+    names = {e.name for c in checks.values() for e in c.evaluators if asks_a_judge(e)}
+    own = {case: c.threshold for case, c in checks.items() if c.threshold is not None}
+    return sorted(names), own
 
 
 NOTICE_PREFIX = "judge "
@@ -118,8 +134,11 @@ def advise(
     advisory: dict[str, frozenset[str]] = {}
     notices = []
     thresholds = {}
+    case_thresholds = {}
     for config in loaded.config.suites:
         judges = [spec.label for spec in config.evaluators if spec.kind == "judge"]
+        own_judges, case_thresholds[config.name] = _case_judges(loaded, config)
+        judges += [name for name in own_judges if name not in judges]
         result = next((s for s in head if s.name == config.name), None)
         if not judges or result is None:
             continue
@@ -133,4 +152,8 @@ def advise(
         )
         advisory[config.name] = frozenset(j.calibration.judge for j in found if j.advisory)
         notices += [judge_notice(config.name, j) for j in found]
-    return relieve(head, advisory, thresholds), relieve(base, advisory, thresholds), notices
+    return (
+        relieve(head, advisory, thresholds, case_thresholds),
+        relieve(base, advisory, thresholds, case_thresholds),
+        notices,
+    )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from promptloop.engine.jobs import Job, SplitRatios, records_of
 from promptloop.engine.results import CaseRecord, SuiteResult, UsageTotals
 from promptloop.engine.runner import MoreWork, ProgressCallback, Runner, SecondLook
+from promptloop.evaluators.base import asks_a_judge
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.verdicts import (
     FirstLooks,
@@ -78,7 +79,10 @@ async def look_twice(
 def no_new_evidence(plan: SuitePlan) -> str | None:
     """Why re-running this suite's cases cannot change what the first look saw, or None
     when it can (the model samples, or a judge is re-sampled)."""
-    if plan.temperature > 0 or any(isinstance(e, JudgeEvaluator) for e in plan.evaluators):
+    # a case's own checks count too: a promptfoo test's llm-rubric is a judge
+    own = (e for checks in plan.case_checks.values() for e in checks.evaluators)
+    judged = any(isinstance(e, JudgeEvaluator) or asks_a_judge(e) for e in (*plan.evaluators, *own))
+    if plan.temperature > 0 or judged:
         return None
     return (
         "re-running cannot bring new evidence (the model runs at temperature 0 and every "

@@ -56,6 +56,9 @@ def unpriced(prompt_tokens: int, completion_tokens: int) -> float:
     return 0.0
 
 
+_REASONING = re.compile(r"^(o\d|gpt-5)")
+
+
 def guess_route(request: ModelRequest, api_key: str | None) -> Route | None:
     """The route litellm most likely takes for an ``openai/`` model: its documented
     prefix for any OpenAI-compatible server, the standard parameters passed through, the
@@ -64,6 +67,10 @@ def guess_route(request: ModelRequest, api_key: str | None) -> Route | None:
     (``LiteLLMClient.settle``), so litellm still decides; the guess only saves waiting
     seconds for litellm's import before the first calls can go out."""
     if not request.model.startswith("openai/"):
+        return None
+    if _REASONING.match(request.model.removeprefix("openai/")):
+        # litellm sends these max_completion_tokens and no temperature: a guess would be
+        # thrown away and the call sent twice, so they wait for litellm
         return None
     key = api_key or os.environ.get("OPENAI_API_KEY")
     if not key:

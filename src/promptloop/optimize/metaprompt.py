@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from promptloop.engine.outcome import CaseOutcome
+from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.models.base import Message, is_embedded
 from promptloop.optimize.packing import Feedback, Packed
@@ -37,9 +38,34 @@ _SYSTEM = (
 GOAL_CHARS = 400
 
 
-def describe_goal(specs: Sequence[EvaluatorSpec]) -> str:
-    """The suite's goal in words: what each evaluator checks. It does not change when the
-    prompt does, so every round is steered towards it instead of after its own echoes."""
+CASE_CHECK_LINES = 12
+
+
+def describe_goal(
+    specs: Sequence[EvaluatorSpec], case_checks: Sequence[Sequence[Evaluator]] = ()
+) -> str:
+    """The suite's goal in words: what each evaluator checks, and what single cases are
+    checked for (a promptfoo test's ``assert:``; pass only the cases the optimizer learns
+    from, so held-out answers stay held out). It does not change when the prompt does, so
+    every round is steered towards it instead of after its own echoes."""
+    lines = _suite_goal(specs)
+    own = Counter(
+        " ".join(str(getattr(e, "description", "") or e.name).split())[:GOAL_CHARS]
+        for checks in case_checks
+        for e in checks
+    )
+    if own:
+        lines.append(
+            f"- each case's own checks ({plural(len(case_checks), 'case')} to learn from):"
+        )
+        for text, count in own.most_common(CASE_CHECK_LINES):
+            lines.append(f"    - {text}" + (f" ({count} cases)" if count > 1 else ""))
+        if len(own) > CASE_CHECK_LINES:
+            lines.append(f"    - and {plural(len(own) - CASE_CHECK_LINES, 'other check')}")
+    return "\n".join(lines)
+
+
+def _suite_goal(specs: Sequence[EvaluatorSpec]) -> list[str]:
     lines = []
     for spec in specs:
         args = spec.args
@@ -54,7 +80,7 @@ def describe_goal(specs: Sequence[EvaluatorSpec]) -> str:
             lines.append(
                 f"- {spec.label}: `{spec.kind}` {shown} ({{{{ … }}}} is filled in from each case)"
             )
-    return "\n".join(lines)
+    return lines
 
 
 def _goal(goal: str) -> str:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAMES = ("promptloop.yaml", "promptloop.yml")
 # Read where a directory has no promptloop.yaml (see ``project.promptfoo``).
-FOREIGN_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml")
+FOREIGN_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
 T = TypeVar("T")
 
 

@@ -12,6 +12,7 @@ is, and what to do. Families live in ``text``, ``structured``, ``scripted`` and 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,13 @@ from typing import Any
 
 from promptloop.bounds import confined
 from promptloop.dataset.cases import Case
-from promptloop.evaluators.base import EvalContext, EvalResult, Evaluator, sees_prompt
+from promptloop.evaluators.base import (
+    EvalContext,
+    EvalResult,
+    Evaluator,
+    asks_a_judge,
+    sees_prompt,
+)
 from promptloop.evaluators.promptfoo import graded, scripted, structured, text
 from promptloop.evaluators.promptfoo.core import (
     Grade,
@@ -80,6 +87,17 @@ _READS_PROMPT = frozenset(
         "python",
     }
 )
+# Types whose verdict is the judge's answer (``similar`` compares embeddings, no judge).
+_JUDGED = frozenset(
+    {
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "answer-relevance",
+    }
+)
 # not- forms promptfoo (0.123) accepts but ignores: its verdict is the plain type's, which
 # would surprise whoever wrote not-; refused with this advice rather than copied.
 _IGNORED = (
@@ -135,8 +153,25 @@ def build_assertion(
         metric=spec.metric,
         output_transform=output_transform,
         sees_prompt=spec.base in _READS_PROMPT,
+        asks_judge=spec.base in _JUDGED,
+        description=_describe(spec),
         calls=graded.graded_calls(spec),
     )
+
+
+_DESCRIBED_CHARS = 200
+
+
+def _describe(spec: Spec) -> str:
+    """The assertion in one line, as written: ``icontains "Bonjour"``."""
+    text = spec.type
+    raw = spec.value.raw
+    if raw is not None:
+        shown = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+        text += f" {' '.join(str(shown).split())!r}"
+    if spec.threshold is not None:
+        text += f" (threshold {spec.threshold:g})"
+    return text[:_DESCRIBED_CHARS]
 
 
 @dataclass
@@ -152,6 +187,18 @@ class AssertionSet:
     @property
     def sees_prompt(self) -> bool:
         return any(sees_prompt(m) for m in self.members)
+
+    @property
+    def asks_judge(self) -> bool:
+        return any(asks_a_judge(m) for m in self.members)
+
+    @property
+    def description(self) -> str:
+        inner = "; ".join(m.description for m in self.members)
+        shown = f"assert-set [{inner}]"
+        if self.threshold is not None:
+            shown += f" (threshold {self.threshold:g})"
+        return shown[:_DESCRIBED_CHARS]
 
     @property
     def calls(self) -> tuple[GradedCall, ...]:

@@ -162,6 +162,10 @@ class PromptfooAssertion:
     # Whether the verdict may depend on the prompt (a grader or a script reads it), so the
     # runner does not share it between two prompts that gave the same output.
     sees_prompt: bool = False
+    # Whether the verdict is a judge model's answer (the model-graded family).
+    asks_judge: bool = False
+    # What it checks, in a line (the optimizer's goal names it): type, value, threshold.
+    description: str = ""
     # The model calls it makes on each output (model-graded types only).
     calls: tuple[GradedCall, ...] = ()
 

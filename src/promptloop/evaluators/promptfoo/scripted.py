@@ -134,8 +134,28 @@ def normalize(spec: Spec, result: Any, language: str, *, threshold_on_objects: b
     )
 
 
+def _not_code(spec: Spec, language: str) -> Grader | None:
+    """promptfoo loads a script assertion whose value is a number or a boolean and fails it
+    (score 0) when it runs; so does promptloop, saying where it is and what to write."""
+    raw = spec.value.raw
+    if isinstance(raw, str) or raw is None or isinstance(raw, (list, dict)):
+        return None
+    message = (
+        f"Custom function threw error: Invariant failed: {language} assertion must have a "
+        f"string value ({spec.where}: value is {raw!r}; write the code as a string)"
+    )
+
+    async def grade(seen: Seen, ctx: EvalContext) -> Grade:
+        # a verdict, not an error: the value is wrong whatever the model answers
+        return Grade(False, 0.0, message)
+
+    return grade
+
+
 def build_javascript(spec: Spec) -> Grader:
     raw = spec.value.raw
+    if (not_code := _not_code(spec, "javascript")) is not None:
+        return not_code
     if not isinstance(raw, str) or not raw.strip():
         raise spec.problem("needs JavaScript code or a file://x.js reference as value")
     if raw.startswith("file://"):
@@ -195,6 +215,8 @@ def _inline_python(code: str, spec: Spec) -> Callable[..., Any]:
 
 def build_python(spec: Spec) -> Grader:
     raw = spec.value.raw
+    if (not_code := _not_code(spec, "python")) is not None:
+        return not_code
     if not isinstance(raw, str) or not raw.strip():
         raise spec.problem("needs Python code or a file://x.py reference as value")
     if raw.startswith("file://"):

@@ -101,11 +101,27 @@ def _with_transformed_vars(test: PromptfooTest, base_dir: Path) -> PromptfooTest
     return dataclasses.replace(test, vars={**test.vars, **added})
 
 
+_SCRIPTS = ("javascript", "python", "not-javascript", "not-python")
+
+
+def _fails_whatever_the_answer(raw: Mapping[str, Any], test: PromptfooTest) -> str | None:
+    """A script assertion whose value is a number or a boolean, not code: promptfoo loads
+    it and fails it on every answer, so promptloop does too, and says so up front."""
+    value = raw.get("value")
+    if raw.get("type") not in _SCRIPTS or value is None or isinstance(value, str | list | dict):
+        return None
+    return (
+        f"{test.source}: assertion {raw['type']!r} has value {value!r}, not code: it fails "
+        "on every answer (as in promptfoo); write the code as a string"
+    )
+
+
 def build_cases(
-    tests: Sequence[PromptfooTest], *, base_dir: Path
+    tests: Sequence[PromptfooTest], *, base_dir: Path, notices: list[str] | None = None
 ) -> tuple[list[Case], dict[str, CaseChecks]]:
     """Each test as a case with a stable id, and its assertions built once (an assertion
-    promptloop cannot run is one ``UserError`` line naming it and where it is written)."""
+    promptloop cannot run is one ``UserError`` line naming it and where it is written; one
+    that loads only to fail, as in promptfoo, is a line in ``notices``)."""
     from promptloop.evaluators.promptfoo import build_assertion
 
     cases: list[Case] = []
@@ -132,6 +148,8 @@ def build_cases(
                 )
                 raise UserError(message, path=path, line=line, key="assert") from None
             evaluators.append(built)
+            if notices is not None and (notice := _fails_whatever_the_answer(merged, test)):
+                notices.append(notice)
         identity = case_id(test)
         # The same test written twice is two cases (promptfoo runs both).
         seen[identity] = seen.get(identity, 0) + 1

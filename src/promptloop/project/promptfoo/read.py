@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from pydantic import ValidationError
 
 from promptloop.errors import UserError
@@ -31,13 +32,25 @@ if TYPE_CHECKING:
 
 # promptfoo sends up to this many tokens unless a provider sets max_tokens.
 _DEFAULT_MAX_TOKENS = 1024
-_TOP_KEY = re.compile(r"^(prompts|providers|targets|tests|defaultTest)\s*:", re.MULTILINE)
+_FOREIGN_KEYS = ("prompts", "providers", "targets", "tests", "defaultTest")
+_TOP_KEY = re.compile(rf"^({'|'.join(_FOREIGN_KEYS)})\s*:", re.MULTILINE)
 _OWN_KEY = re.compile(r"^suites\s*:", re.MULTILINE)
 
 
 def is_promptfoo_config(text: str) -> bool:
     """Whether a config file is promptfoo's, by its content: top-level ``prompts:``,
-    ``providers:`` or ``tests:``, and no ``suites:`` (promptloop's own)."""
+    ``providers:`` or ``tests:``, and no ``suites:`` (promptloop's own). promptfoo also
+    reads JSON (a .json config, or JSON inside a .yaml): there the top level is parsed."""
+    if text.lstrip().startswith("{"):
+        try:
+            document = yaml.safe_load(text)  # JSON is YAML; so is a flow mapping
+        except yaml.YAMLError:
+            return False  # promptloop's own reader names what is wrong with it
+        return (
+            isinstance(document, dict)
+            and "suites" not in document
+            and any(key in document for key in _FOREIGN_KEYS)
+        )
     return bool(_TOP_KEY.search(text)) and not _OWN_KEY.search(text)
 
 
@@ -106,7 +119,7 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
     )
     if not tests:
         raise reader.error("no tests: write at least one under `tests:`", ("tests",))
-    cases, checks = build_cases(tests, base_dir=path.parent)
+    cases, checks = build_cases(tests, base_dir=path.parent, notices=reader.notices)
     suites: list[dict[str, Any]] = []
     sourced: dict[str, SourcedSuite] = {}
     lines: dict[PathKey, int] = {}
