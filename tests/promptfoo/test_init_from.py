@@ -80,18 +80,22 @@ def test_the_converted_project_grades_as_the_promptfoo_config(
     [plan] = load_project(target / "promptloop.yaml").plans
     assert (plan.model, plan.temperature) == ("openai/gpt-4.1-mini", 0.2)
 
-    runs = []
+    runs, codes = [], []
     for config in (source, target / "promptloop.yaml"):
         out = tmp_path / f"out-{len(runs)}"
         ran = CliRunner().invoke(
             cli, ["run", "--config", str(config), "-o", str(out), "-q", "--no-cache"]
         )
-        assert ran.exit_code == 0, ran.output
+        codes.append(ran.exit_code)
         runs.append(statuses(out))
     # French passes; Spanish says "Translation"; German lacks "hallo" (its 0.5 threshold
     # would pass it in promptfoo, which is the one thing the conversion named).
     assert runs[0] == ["pass", "fail", "pass"]
     assert runs[1] == ["pass", "fail", "fail"]
+    # A failing test fails the run, as `promptfoo eval` exits 100; the converted project
+    # keeps that bar (threshold: 1.0).
+    assert codes == [1, 1]
+    assert "threshold: 1.0" in written
 
 
 def test_init_from_refuses_to_overwrite(tmp_path: Path) -> None:

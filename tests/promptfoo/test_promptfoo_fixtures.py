@@ -53,7 +53,10 @@ def test_getting_started_runs_as_promptfoo_would_grade_it(
     result = CliRunner().invoke(
         cli, ["run", "--dir", str(project), "-o", str(out), "-q", "--no-cache"]
     )
-    assert result.exit_code == 0, result.output
+    # Two tests fail, so the run fails, as `promptfoo eval` exits 100 (its bar is every
+    # test unless PROMPTFOO_PASS_RATE_THRESHOLD lowers it).
+    assert result.exit_code == 1, result.output
+    assert "below the threshold of 100.0%" in result.output
     suites = json.loads((out / "results.json").read_text())["suites"]
     verdicts = {s["name"]: [c["status"] for c in s["cases"]] for s in suites}
     # contains is case-sensitive, icontains is not: promptfoo's verdicts on these outputs.
@@ -64,6 +67,14 @@ def test_getting_started_runs_as_promptfoo_would_grade_it(
         "prompt-2.openai-o4-mini": ["fail", "pass"],
     }
     assert {b["model"] for b in stub.bodies} == {"gpt-4.1", "o4-mini"}
+
+    monkeypatch.setenv("PROMPTFOO_PASS_RATE_THRESHOLD", "50")
+    again = CliRunner().invoke(cli, ["run", "--dir", str(project), "-o", str(out), "-q"])
+    assert again.exit_code == 0, again.output
+    monkeypatch.setenv("PROMPTFOO_PASS_RATE_THRESHOLD", "most")
+    refused = CliRunner().invoke(cli, ["run", "--dir", str(project), "-o", str(out), "-q"])
+    assert refused.exit_code == 2
+    assert "PROMPTFOO_PASS_RATE_THRESHOLD='most' is not a percentage" in refused.output
 
 
 EXAMPLES = sorted(

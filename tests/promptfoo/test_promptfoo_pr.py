@@ -132,9 +132,8 @@ def test_a_run_over_a_promptfoo_directory_needs_no_promptloop_yaml(
     (project / "promptfooconfig.yaml").write_text(config(PROMPT_HEAD), encoding="utf-8")
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", "--dir", str(project), "-o", str(out), "-q"])
-    # Without a base to compare with or a pass rate to reach, failing cases are reported,
-    # not gated: promptloop gates on what a change breaks.
-    assert result.exit_code == 0, result.output
+    # A failing test fails the run, as it fails `promptfoo eval` (exit 100 there).
+    assert result.exit_code == 1, result.output
     assert "not-contains" in result.output and "Hello Ada!" in result.output
     data = json.loads((out / "results.json").read_text())
     [suite] = data["suites"]

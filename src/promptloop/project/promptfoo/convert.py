@@ -158,7 +158,7 @@ def _config(
             "dataset": DATASET,
             "model": suite.model,
         }
-        for key in ("temperature", "max_tokens"):
+        for key in ("threshold", "temperature", "max_tokens"):
             if getattr(suite, key) is not None:
                 entry[key] = getattr(suite, key)
         entry["evaluators"] = evaluators

@@ -4,10 +4,16 @@ Suites: one per (prompt, provider) pair that ``providers[].prompts`` allows, nam
 prompt (its label, else ``prompt-N``) and, with several providers, the provider
 (``prompt-1.openai-gpt-4.1``). A suite is what promptloop compares base against head,
 critiques and learns: one prompt on one model. Every suite runs every test.
+
+The bar is promptfoo's: `promptfoo eval` fails when any test fails, or, with
+``PROMPTFOO_PASS_RATE_THRESHOLD`` (a percentage) set, below that pass rate; each suite's
+``threshold`` says the same, so the verdict and exit code agree with promptfoo's.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 
 # promptfoo sends up to this many tokens unless a provider sets max_tokens.
 _DEFAULT_MAX_TOKENS = 1024
+PASS_RATE_VARIABLE = "PROMPTFOO_PASS_RATE_THRESHOLD"
 _FOREIGN_KEYS = ("prompts", "providers", "targets", "tests", "defaultTest")
 _TOP_KEY = re.compile(rf"^({'|'.join(_FOREIGN_KEYS)})\s*:", re.MULTILINE)
 _OWN_KEY = re.compile(r"^suites\s*:", re.MULTILINE)
@@ -124,6 +131,7 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
     sourced: dict[str, SourcedSuite] = {}
     lines: dict[PathKey, int] = {}
     key = "targets" if "targets" in data else "providers"
+    threshold = pass_rate_threshold(os.environ.get(PASS_RATE_VARIABLE))
     for p_index, provider in enumerate(providers):
         for prompt in _allowed(reader, provider, prompts):
             name = _suite_name(prompt, prompts, provider, providers)
@@ -137,6 +145,7 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
                     "prompt": prompt.file,
                     "dataset": _dataset_file(parsed.tests, path),
                     "model": provider.model,
+                    "threshold": threshold,
                     **settings,
                 }
             )
@@ -155,6 +164,23 @@ def read_promptfoo(text: str, path: Path) -> tuple[Config, PromptfooSource]:
     }
     by_id = {case.id: test for case, test in zip(cases, tests, strict=True)}
     return config, PromptfooSource(sourced, tuple(reader.notices), tests=by_id)
+
+
+def pass_rate_threshold(written: str | None) -> float:
+    """The pass rate each suite needs: every test (promptfoo's default), or the percentage
+    in ``PROMPTFOO_PASS_RATE_THRESHOLD``."""
+    if written is None or not written.strip():
+        return 1.0
+    try:
+        percent = float(written)
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= 100:
+        raise UserError(
+            f"{PASS_RATE_VARIABLE}={written!r} is not a percentage from 0 to 100",
+            key=PASS_RATE_VARIABLE,
+        )
+    return percent / 100
 
 
 def _check_keys(reader: _Reader, data: Mapping[str, Any]) -> None:
