@@ -199,10 +199,14 @@ def test_the_fork_pair_posts_what_a_same_repository_run_would(
     fork_said = what_was_said(scenario.gh)
 
     other = same_repository_twin(scenario, same_repo_github)
-    assert other.run(capsys).code == 1
+    same = other.run(capsys)
+    assert same.code == 1
     same_said = what_was_said(same_repo_github)
 
     assert stable(fork_said, scenario.gh) == stable(same_said, same_repo_github)
+    # The action's outputs too: the publishing run reads the figures from the artifact.
+    for key in ("verdict", "pass-rate", "delta"):
+        assert res.outputs[key] == same.outputs[key] != "", key
     assert any("```suggestion" in body for _, _, body in fork_said["comments"])
     assert is_summary(fork_said["summary"]) and "FAIL" in fork_said["summary"]
     assert "read-only" not in fork_said["summary"]

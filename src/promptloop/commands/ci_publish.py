@@ -66,7 +66,12 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
         + "".join(f"> {n}\n\n" for n in notes)
         + spoken.summary
     )
-    outputs = {"verdict": saying.verdict, "pass-rate": "", "delta": "", "results-path": ""}
+    outputs = {
+        "verdict": saying.verdict,
+        "pass-rate": "" if saying.pass_rate is None else f"{saying.pass_rate:.4f}",
+        "delta": "" if saying.delta_pp is None else f"{saying.delta_pp:.2f}",
+        "results-path": "",
+    }
     warnings = [*ci.publisher.ledger.warnings]
     said = Said(summary, outputs, warnings=warnings, notices=notes, links=spoken.links)
     return Published(said)

@@ -110,6 +110,10 @@ class Saying:
     run_url: str | None
     report_url: str | None
     suggestion_url: str | None = None
+    # The figures the action's outputs carry (pass-rate, delta): a publishing run has only
+    # the saying to read them from.
+    pass_rate: float | None = None
+    delta_pp: float | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ def decide(
         run_url=runtime.run_url,
         report_url=runtime.report_url,
         suggestion_url=delivered.url,
+        pass_rate=overall_pass_rate(result),
+        delta_pp=overall_delta_pp(result),
     )
     return Decided(saying, result)
 

@@ -88,6 +88,8 @@ class SayingWire(_Wire):
     annotations: list[WireAnnotation] = Field(max_length=_MAX_COMMENTS)
     run_url: str | None = Field(default=None, max_length=2048)
     report_url: str | None = Field(default=None, max_length=2048)
+    pass_rate: float | None = Field(default=None, ge=0, le=1)
+    delta_pp: float | None = Field(default=None, ge=-100, le=100)
 
 
 def _unmarked(comment: PlannedComment, head_sha: str) -> str:
@@ -140,6 +142,8 @@ def write_saying(
         ],
         run_url=saying.run_url,
         report_url=saying.report_url,
+        pass_rate=saying.pass_rate,
+        delta_pp=saying.delta_pp,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(mask(doc.model_dump_json(indent=1)) + "\n", encoding="utf-8")
@@ -220,6 +224,8 @@ def read_saying(
         ),
         run_url=doc.run_url,
         report_url=doc.report_url,
+        pass_rate=doc.pass_rate,
+        delta_pp=doc.delta_pp,
     )
     return saying, doc.number
 
