@@ -156,6 +156,29 @@ def project_options(fn: F) -> F:
     return fn
 
 
+def budget_options(fn: F) -> F:
+    """--max-usd and --max-calls: the run's budget (``budget:`` in the config), for every
+    command that calls models."""
+    for option in reversed(
+        (
+            click.option(
+                "--max-usd",
+                type=click.FloatRange(min=0),
+                help="Budget: US dollars this run may spend on every call, a learned "
+                "revision's included [default: budget.max_usd].",
+            ),
+            click.option(
+                "--max-calls",
+                type=click.IntRange(min=0),
+                help="Budget: model calls this run may make; cached answers are free "
+                "[default: budget.max_calls].",
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
+
+
 def one_directory(old_directory: Path | None, directory: Path) -> Path:
     """`run DIR`, from before every command took --dir, still works (and says so: see
     ``deprecated_directory``)."""

@@ -11,6 +11,7 @@ import click
 
 from promptloop.cli.base import (
     EXIT_CODES_HELP,
+    budget_options,
     cli,
     concurrency_option,
     config_option,
@@ -70,17 +71,7 @@ if TYPE_CHECKING:
     help="Also write every verdict as OpenTelemetry (OTLP JSON lines) to this file; with "
     "OTEL_EXPORTER_OTLP_ENDPOINT set they are sent there.",
 )
-@click.option(
-    "--max-usd",
-    type=click.FloatRange(min=0),
-    help="Budget: US dollars this run may spend on every call [default: budget.max_usd].",
-)
-@click.option(
-    "--max-calls",
-    type=click.IntRange(min=0),
-    help="Budget: model calls this run may make; cached answers are free "
-    "[default: budget.max_calls].",
-)
+@budget_options
 @click.option(
     "--estimate",
     is_flag=True,
@@ -446,18 +437,7 @@ def merge(
     type=click.Path(path_type=Path, file_okay=False),
     help="Response cache folder (restore it with actions/cache).",
 )
-@click.option(
-    "--max-usd",
-    type=click.FloatRange(min=0),
-    help="Budget: US dollars this job may spend on every call, the learned revision's "
-    "included [default: budget.max_usd].",
-)
-@click.option(
-    "--max-calls",
-    type=click.IntRange(min=0),
-    help="Budget: model calls this job may make; cached answers are free "
-    "[default: budget.max_calls].",
-)
+@budget_options
 @click.option(
     "--dry-run",
     is_flag=True,
