@@ -218,6 +218,12 @@ def construct(node: yaml.Node | None, path: str, line_offset: int = 0) -> Any:
         loader.dispose()
 
 
+def load_plain(text: str, path: str) -> Any:
+    """YAML (or JSON) text to plain data, without line numbers, under the same alias bound
+    as every other YAML promptloop reads; malformed YAML or an alias bomb is a ``UserError``."""
+    return construct(compose(text, path), path)
+
+
 def load_located(text: str, path: str, line_offset: int = 0) -> Located:
     """Parse YAML (or JSON) text into data plus a ``path -> line`` map.
 

@@ -136,3 +136,24 @@ def test_cost_and_latency() -> None:
         build_assertion({"type": "latency", "metric": "ms"}, base_dir=Path("."), where="p:1")
     cached = run({"type": "latency", "threshold": 100}, "x", latency_ms=None)
     assert cached.passed is False and "--no-cache" in (cached.error or "")
+
+
+def _alias_bomb(levels: int = 8) -> str:
+    """A YAML flow mapping whose aliases expand to 10**levels values: a few hundred bytes."""
+    parts = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, levels):
+        parts.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]")
+    return "{" + ", ".join(parts) + "}"
+
+
+def test_yaml_aliases_in_output_or_a_schema_stay_bounded(tmp_path: Path) -> None:
+    bomb = _alias_bomb()
+    # The model's output: refused as an object (it would expand to 10**8 values), not parsed.
+    assert json_objects(f"here: {bomb}") == []
+    assert verdict({"type": "contains-json"}, f"here: {bomb}")[0] is False
+    # A schema file in the repository: one line at load time, naming the bound.
+    (tmp_path / "schema.yaml").write_text(bomb)
+    with pytest.raises(UnsupportedAssertion, match="aliases expand"):
+        build_assertion(
+            {"type": "is-json", "value": "file://schema.yaml"}, base_dir=tmp_path, where="c:1"
+        )

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptloop.bounds import confined
+from promptloop.errors import UserError
 from promptloop.evaluators.promptfoo.core import UnsupportedAssertion, Value
+from promptloop.yamlpos import load_plain
 
 # Keys promptfoo's schema gives an assertion, that promptloop honours.
 KNOWN_KEYS = frozenset(
@@ -95,10 +95,10 @@ def file_value(reference: str, base_dir: Path, where: str, kind: str) -> Any:
     if suffix == ".txt":
         return text.strip()
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        return load_plain(text, reference)
+    except UserError as exc:
         raise UnsupportedAssertion(
-            f"{where}: assertion {kind!r} value {reference} is not JSON or YAML: {exc}"
+            f"{where}: assertion {kind!r} value {reference} is not JSON or YAML: {exc.one_line()}"
         ) from None
 
 

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, confined, time_limit
+from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.promptfoo.text import _strict_json, js_string
+from promptloop.yamlpos import load_plain
 
 # contains-json: how far past an opening brace a candidate object may reach (promptfoo's).
 MAX_JSON_CHARS = 100_000
@@ -40,14 +40,18 @@ def load_schema(value: Any, base_dir: Path, spec: Spec) -> Any:
                     f"names {value}, which cannot be read ({exc.strerror})"
                 ) from None
             try:
-                schema = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise spec.problem(f"names {value}, which is not JSON or YAML: {exc}") from None
+                schema = load_plain(text, value)
+            except UserError as exc:
+                raise spec.problem(
+                    f"names {value}, which is not JSON or YAML: {exc.one_line()}"
+                ) from None
         else:
             try:
-                schema = yaml.safe_load(value)
-            except yaml.YAMLError as exc:
-                raise spec.problem(f"has a schema that is not JSON or YAML: {exc}") from None
+                schema = load_plain(value, "schema")
+            except UserError as exc:
+                raise spec.problem(
+                    f"has a schema that is not JSON or YAML: {exc.one_line()}"
+                ) from None
     if not isinstance(schema, bool | dict):
         raise spec.problem("must have a string, boolean, or object value (a JSON Schema)")
     return schema
@@ -151,8 +155,9 @@ def _parse_object(candidate: str) -> Any:
         value = json.loads(candidate)
     except (ValueError, RecursionError):
         try:
-            value = yaml.safe_load(candidate)
-        except (yaml.YAMLError, RecursionError):
+            # The model wrote it: the alias bound keeps a few bytes from expanding to gigabytes.
+            value = load_plain(candidate, "output")
+        except (UserError, RecursionError):
             return None
     return value if isinstance(value, dict) else None
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
 from promptloop.errors import UserError
@@ -31,7 +30,14 @@ from promptloop.project.promptfoo.providers import Provider, litellm_model, read
 from promptloop.project.promptfoo.schema import IGNORED, REFUSED, PromptfooConfig
 from promptloop.project.prompts import PromptSettings
 from promptloop.project.sources import SourcedSuite
-from promptloop.yamlpos import Located, PathKey, format_loc, load_with_node, validation_error
+from promptloop.yamlpos import (
+    Located,
+    PathKey,
+    format_loc,
+    load_plain,
+    load_with_node,
+    validation_error,
+)
 
 if TYPE_CHECKING:
     from promptloop.project.promptfoo.tests import PromptfooTest
@@ -50,8 +56,8 @@ def is_promptfoo_config(text: str) -> bool:
     reads JSON (a .json config, or JSON inside a .yaml): there the top level is parsed."""
     if text.lstrip().startswith("{"):
         try:
-            document = yaml.safe_load(text)  # JSON is YAML; so is a flow mapping
-        except yaml.YAMLError:
+            document = load_plain(text, "config")  # JSON is YAML; so is a flow mapping
+        except UserError:
             return False  # promptloop's own reader names what is wrong with it
         return (
             isinstance(document, dict)
