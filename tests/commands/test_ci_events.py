@@ -65,6 +65,10 @@ def test_a_merge_group_concludes_one_check_run_on_its_head_and_gates(
     assert float(res.outputs["delta"]) == pytest.approx(-100.0)
     assert gh.reviews(REPO, 7) == [] and gh.issue_comments(REPO) == []
     assert not [w for w in writes(gh) if "/check-runs" not in w]
+    # The queue re-running the same group writes nothing more.
+    before = writes(gh)
+    assert scenario.run(capsys, event_name="merge_group").code == 1
+    assert writes(gh) == before
 
 
 def test_a_merge_group_that_fixes_the_prompt_passes(
