@@ -17,7 +17,8 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
+from promptloop.commands.ci_evaluate import evaluate
+from promptloop.commands.ci_job import Ci, CiOptions
 from promptloop.commands.ci_publish import publish_artifact
 from promptloop.commands.pr_commands import on_comment
 from promptloop.errors import UserError

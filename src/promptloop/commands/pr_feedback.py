@@ -25,9 +25,6 @@ from promptloop.project.loader import LoadedConfig
 from promptloop.safety import code_block, fingerprint
 from promptloop.wording import plural
 
-# (suite -> case ids) to the output each case gives on the checked-out head.
-OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
-
 
 @dataclass(frozen=True)
 class Recorded:

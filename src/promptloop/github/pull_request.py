@@ -1,11 +1,11 @@
-"""What one evaluated head says on GitHub: decided from the run's result (findings placed,
-revisions offered, the review, the sticky summary and the check run), then published in
-order through the one publisher, each later part linking to what the earlier ones became.
+"""What one evaluated head says on GitHub: decided from what its run produced (an
+``Evaluation``: findings placed, revisions offered, the review, the sticky summary and the
+check run), the report files written once from the decided result, then published in order
+through the one publisher, each later part linking to what the earlier ones became.
 Returns what the runner shows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from promptloop.project.loader import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
 from promptloop.report.spending import forecast_line
+from promptloop.safety import mask_secrets
 
 _CONCLUSIONS: dict[str, Conclusion] = {
     "pass": "success",
@@ -57,11 +58,15 @@ class Speaker:
 
     publisher: Publisher
     runtime: ActionsRuntime
-    mask: Callable[[str], str]
+    # What no word, report or file of the run may show.
+    secrets: tuple[str, ...]
     comment: bool
     suggest: str
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets)
 
     def can_comment(self, pull: PullContext | None) -> bool:
         return pull is not None and self.comment and not self.publisher.ledger.read_only
@@ -72,6 +77,39 @@ class Speaker:
         ledger: Ledger = self.publisher.ledger
         warnings = [*self.warnings, *ledger.warnings]
         return [*self.notes, *ledger.notes, *(f"Warning: {w}" for w in warnings)], warnings
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where the repository is checked out: its top folder, and how it names a file."""
+
+    root: Path
+
+    def path_of(self, path: Path) -> str | None:
+        """``path`` as the repository names it; None for a file outside the checkout."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating one head produced, and what it was about: the pull request (None on a
+    push, a dispatch or a merge queue's group), the commits and files, the config, the run's
+    result, the revisions learned, and where the repository is checked out."""
+
+    pull: PullContext | None
+    target: Target
+    loaded: LoadedConfig
+    result: RunResult
+    revisions: tuple[Revision, ...]
+    checkout: Checkout
+
+    @property
+    def advisory(self) -> frozenset[str]:
+        """The suites whose failures are reported but never gate."""
+        return self.loaded.config.advisory_suites()
 
 
 @dataclass(frozen=True)
@@ -123,30 +161,32 @@ class Decided:
     result: RunResult
 
 
-def decide(
-    speaker: Speaker,
-    pull: PullContext | None,
-    target: Target,
-    loaded: LoadedConfig,
-    result: RunResult,
-    revisions: list[Revision],
-    root: Path,
-    to_repo: Callable[[Path], str | None],
-    *,
-    can_comment: bool,
-    advisory: frozenset[str] = frozenset(),
-) -> Decided:
+def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> Decided:
     """Where each finding goes, the revisions offered (their commits and pull requests are
     published here: the summary links to them), and every word the pull request gets."""
     runtime, publisher = speaker.runtime, speaker.publisher
+    target, root, revisions = evaluation.target, evaluation.checkout.root, evaluation.revisions
+    result, advisory = evaluation.result, evaluation.advisory
     head_sha = target.head_sha
     inline, unplaced, annotations = plan_findings_of(
-        loaded, result, target.files, head_sha, to_repo, root, runtime.run_url
+        evaluation.loaded,
+        result,
+        target.files,
+        head_sha,
+        evaluation.checkout.path_of,
+        root,
+        runtime.run_url,
     )
     offer = Offer(
-        speaker.suggest, can_comment, pull, target.files, head_sha, root, target.checkout_sha
+        speaker.suggest,
+        can_comment,
+        evaluation.pull,
+        target.files,
+        head_sha,
+        root,
+        target.checkout_sha,
     )
-    delivered = deliver_revisions(publisher, runtime, revisions, offer)
+    delivered = deliver_revisions(publisher, runtime, list(revisions), offer)
     inline += delivered.suggestions
     if revisions:
         optimization = RunOptimization(
@@ -262,45 +302,28 @@ def _publishing_notes(speaker: Speaker) -> list[str]:
     return [*ledger.notes, *(f"Warning: {w}" for w in warnings)]
 
 
-def say(
-    speaker: Speaker,
-    pull: PullContext | None,
-    target: Target,
-    loaded: LoadedConfig,
-    result: RunResult,
-    revisions: list[Revision],
-    root: Path,
-    output_dir: Path,
-    to_repo: Callable[[Path], str | None],
-    advisory: frozenset[str] = frozenset(),
-) -> Said:
-    runtime = speaker.runtime
+def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
+    """Decide, write the report files, publish; returns what the runner shows. The reports
+    follow the decision: they show each revision as it was offered."""
+    pull = evaluation.pull
     can_comment = speaker.can_comment(pull)
-    decided = decide(
-        speaker,
-        pull,
-        target,
-        loaded,
-        result,
-        revisions,
-        root,
-        to_repo,
-        can_comment=can_comment,
-        advisory=advisory,
-    )
-    result, saying = decided.result, decided.saying
-    paths = write_reports(result, output_dir)
-    for p in paths.values():
-        p.write_text(speaker.mask(p.read_text(encoding="utf-8")), encoding="utf-8")
+    decided = decide(speaker, evaluation, can_comment=can_comment)
+    reports = write_reports(decided.result, output_dir, secrets=speaker.secrets)
     number = pull.number if pull is not None and can_comment else None
-    spoken = speak(speaker, number, saying, target.files)
+    spoken = speak(speaker, number, decided.saying, evaluation.target.files)
+    return _shown(speaker, decided, spoken, reports["results"])
 
+
+def _shown(speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Path) -> Said:
+    """What the runner shows: the job summary (every case, the chart, what publishing met)
+    and the step's outputs."""
+    runtime, result, saying = speaker.runtime, decided.result, decided.saying
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
     notes, warnings = replace(speaker, notes=saying.notes).notes_now()
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     job_summary = render_summary(
         render_markdown(
-            result, head_sha=target.head_sha, repo_url=repo_url, max_cases=50, chart=True
+            result, head_sha=saying.head_sha, repo_url=repo_url, max_cases=50, chart=True
         ),
         notes=notes,
         links=spoken.links,
@@ -309,13 +332,12 @@ def say(
         report_url=runtime.report_url,
         forecast=forecast_line(result.forecast) if result.forecast else None,
     )
-    rate = overall_pass_rate(result)
-    delta = overall_delta_pp(result)
+    rate, delta = saying.pass_rate, saying.delta_pp
     outputs = {
         "verdict": saying.verdict,
         "pass-rate": "" if rate is None else f"{rate:.4f}",
         "delta": "" if delta is None else f"{delta:.2f}",
-        "results-path": str(paths["results"]),
+        "results-path": str(results_path),
     }
     return Said(
         job_summary,
