@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from promptloop.engine.results import RunResult, mask_result, write_results
+from promptloop.engine.results import RunResult, write_results
 from promptloop.errors import UserError
 from promptloop.report.html import write_html
 from promptloop.report.junit import write_junit
@@ -24,14 +23,7 @@ def prepare_output_dir(output_dir: Path) -> Path:
     return output_dir
 
 
-def write_reports(
-    result: RunResult, output_dir: Path, *, secrets: Sequence[str] | None = None
-) -> dict[str, Path]:
-    """``secrets``: masked in the result before any file is written (None: the result is
-    masked already). Masking the written text instead would take report.html's
-    Content-Security-Policy hashes for tokens, and the page would lose its style and script."""
-    if secrets is not None:
-        result = mask_result(result, secrets)
+def write_reports(result: RunResult, output_dir: Path) -> dict[str, Path]:
     prepare_output_dir(output_dir)
     paths = {
         "results": output_dir / "results.json",
