@@ -135,17 +135,7 @@ def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) 
     answer = _Answer(ci, event)
     if not plan.record or head is None:
         return answer(plan.reaction, plan.reply, plan.outcome)
-    recorded = record_verdicts(
-        ci.publisher,
-        reader.gh,
-        reader.loaded,
-        reader.root,
-        event,
-        head,
-        plan.verdicts,
-        plan.outputs,
-        ci.mask,
-    )
+    recorded = record_verdicts(ci, reader.loaded, reader.root, event, head, plan)
     ci.publisher.react(event.comment_id, plan.reaction, review_comment=event.kind == "review")
     parts = [recorded.said] if recorded.said else []
     evaluated = None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.engine.optimization import RunOptimization
-from promptloop.engine.results import RunResult
+from promptloop.engine.results import RunResult, mask_result
 from promptloop.github.deliver import Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
@@ -123,6 +123,8 @@ class Said:
     notices: list[str] = field(default_factory=list)
     links: tuple[Link, ...] = ()
     suggestion_url: str | None = None
+    # The result as the report files hold it (masked); None where this job wrote none.
+    result: RunResult | None = None
 
 
 @dataclass(frozen=True)
@@ -308,13 +310,18 @@ def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
     pull = evaluation.pull
     can_comment = speaker.can_comment(pull)
     decided = decide(speaker, evaluation, can_comment=can_comment)
-    reports = write_reports(decided.result, output_dir, secrets=speaker.secrets)
+    # Masked before it is written: masking the written text would take report.html's
+    # Content-Security-Policy hashes for tokens, and the page would lose its style and script.
+    reported = mask_result(decided.result, speaker.secrets)
+    reports = write_reports(reported, output_dir)
     number = pull.number if pull is not None and can_comment else None
     spoken = speak(speaker, number, decided.saying, evaluation.target.files)
-    return _shown(speaker, decided, spoken, reports["results"])
+    return _shown(speaker, decided, spoken, reports["results"], reported)
 
 
-def _shown(speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Path) -> Said:
+def _shown(
+    speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Path, reported: RunResult
+) -> Said:
     """What the runner shows: the job summary (every case, the chart, what publishing met)
     and the step's outputs."""
     runtime, result, saying = speaker.runtime, decided.result, decided.saying
@@ -346,6 +353,7 @@ def _shown(speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Pat
         warnings,
         links=spoken.links,
         suggestion_url=spoken.suggestion_url,
+        result=reported,
     )
 
 
