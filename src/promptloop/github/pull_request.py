@@ -11,7 +11,7 @@ from pathlib import Path
 
 from promptloop.engine.optimization import RunOptimization
 from promptloop.engine.results import RunResult, mask_result
-from promptloop.github.deliver import Offer, Revision, deliver_revisions
+from promptloop.github.deliver import Delivered, Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
 from promptloop.github.plan import (
@@ -166,52 +166,27 @@ class Decided:
 def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> Decided:
     """Where each finding goes, the revisions offered (their commits and pull requests are
     published here: the summary links to them), and every word the pull request gets."""
-    runtime, publisher = speaker.runtime, speaker.publisher
-    target, root, revisions = evaluation.target, evaluation.checkout.root, evaluation.revisions
-    result, advisory = evaluation.result, evaluation.advisory
+    runtime, target = speaker.runtime, evaluation.target
     head_sha = target.head_sha
     inline, unplaced, annotations = plan_findings_of(
         evaluation.loaded,
-        result,
+        evaluation.result,
         target.files,
         head_sha,
         evaluation.checkout.path_of,
-        root,
+        evaluation.checkout.root,
         runtime.run_url,
     )
-    offer = Offer(
-        speaker.suggest,
-        can_comment,
-        evaluation.pull,
-        target.files,
-        head_sha,
-        root,
-        target.checkout_sha,
-    )
-    delivered = deliver_revisions(publisher, runtime, list(revisions), offer)
+    delivered, result = _offer_revisions(speaker, evaluation, can_comment)
     inline += delivered.suggestions
-    if revisions:
-        optimization = RunOptimization(
-            markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
-        )
-        result = result.model_copy(update={"optimization": optimization})
     verdict = verdict_of(result)
     placed = [c for c in merge_same_line(inline) if c.line is not None]
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     report_md = render_markdown(
         result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
     )
-    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
-    # "failure" would tell the author their prompt failed when it was never finished.
-    # A spent budget is the user's own limit: the check says the verdict it configured.
-    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
-    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
-    title = check_title(result)
-    if advisory_only(result, advisory) and not result.incomplete:
-        # Reported in full, and the check says so, but it never fails on advisory suites.
-        conclusion = "neutral"
-        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
-    note = advisory_note(result, advisory)
+    conclusion, title = _check(result, verdict, evaluation.advisory)
+    note = advisory_note(result, evaluation.advisory)
     saying = Saying(
         head_sha=head_sha,
         verdict=verdict,
@@ -231,6 +206,45 @@ def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> De
         delta_pp=overall_delta_pp(result),
     )
     return Decided(saying, result)
+
+
+def _offer_revisions(
+    speaker: Speaker, evaluation: Evaluation, can_comment: bool
+) -> tuple[Delivered, RunResult]:
+    """The learned revisions offered as ``speaker.suggest`` says, and the result carrying
+    each one's block as it was offered."""
+    target, revisions = evaluation.target, evaluation.revisions
+    offer = Offer(
+        speaker.suggest,
+        can_comment,
+        evaluation.pull,
+        target.files,
+        target.head_sha,
+        evaluation.checkout.root,
+        target.checkout_sha,
+    )
+    delivered = deliver_revisions(speaker.publisher, speaker.runtime, list(revisions), offer)
+    if not revisions:
+        return delivered, evaluation.result
+    optimization = RunOptimization(
+        markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
+    )
+    return delivered, evaluation.result.model_copy(update={"optimization": optimization})
+
+
+def _check(result: RunResult, verdict: str, advisory: frozenset[str]) -> tuple[Conclusion, str]:
+    """The check run's conclusion and title."""
+    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
+    # "failure" would tell the author their prompt failed when it was never finished.
+    # A spent budget is the user's own limit: the check says the verdict it configured.
+    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
+    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
+    title = check_title(result)
+    if advisory_only(result, advisory) and not result.incomplete:
+        # Reported in full, and the check says so, but it never fails on advisory suites.
+        conclusion = "neutral"
+        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
+    return conclusion, title
 
 
 @dataclass(frozen=True)
