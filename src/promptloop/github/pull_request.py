@@ -53,8 +53,9 @@ _CONCLUSIONS: dict[str, Conclusion] = {
 
 @dataclass(frozen=True)
 class Speaker:
-    """Who speaks for the run, and how: the publisher, the runner's environment, the run's
-    own notes so far, and whether comments are wanted and revisions offered."""
+    """Who speaks for the run, and how: the publisher, the runner's environment, the secrets
+    to mask, the run's own notes so far, and whether comments are wanted and revisions
+    offered."""
 
     publisher: Publisher
     runtime: ActionsRuntime
