@@ -113,7 +113,14 @@ async def optimize(
         unified_diff=unified_diff(seed_prompt, revised, prompt_path) if improved else "",
         changed_ranges=changed_ranges(seed_prompt, revised) if improved else (),
         rationale=rationale(
-            status, mode, rounds.accepted, rounds.trajectory, rounds.errors, scores, settings
+            status,
+            mode,
+            rounds.accepted,
+            rounds.trajectory,
+            rounds.errors,
+            scores,
+            settings,
+            repeats=rounds.repeats,
         ),
         scores=scores,
         calls_used=rounds.budget.calls,

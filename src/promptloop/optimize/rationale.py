@@ -72,9 +72,11 @@ def rationale(
     errors: Sequence[str],
     scores: Scores,
     settings: OptimizerSettings,
+    repeats: int = 0,
 ) -> str:
     """The result's rationale: why it failed, or the accepted rounds' lines and a summary
-    of every candidate and of the held-out test."""
+    of every candidate and of the held-out test. ``repeats`` is how many proposals repeated
+    a prompt already evaluated (they are in the trajectory, unscored)."""
     if status == "error":
         return "Optimisation failed: " + "; ".join(errors)
     rejected = [c for c in trajectory if c.rejection is not None]
@@ -88,8 +90,10 @@ def rationale(
     )
     if rejected:
         summary += " (" + "; ".join(sorted({c.rejection or "" for c in rejected})) + ")"
-    if unchanged:
-        summary += f", {len(unchanged)} identical to the prompt they were to improve"
+    if len(unchanged) > repeats:
+        summary += f", {len(unchanged) - repeats} identical to the prompt they were to improve"
+    if repeats:
+        summary += f", {repeats} repeating a prompt already evaluated"
     failed_calls = [c.error for c in trajectory if c.error is not None]
     if failed_calls:
         summary += "; optimizer call failures: " + "; ".join(e or "" for e in failed_calls)

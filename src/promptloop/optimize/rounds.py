@@ -62,6 +62,14 @@ class Rounds:
     stalled: bool = False
     # Told one line as each round starts and as each candidate is settled, for a terminal.
     progress: OptimizerProgress | None = None
+    # The prompts evaluated so far (the seed, each candidate judged), by their text with the
+    # whitespace normalised, each with the words naming it: a proposal that repeats one is
+    # not scored again.
+    evaluated: dict[str, str] = field(default_factory=dict)
+    repeats: int = 0
+
+    def __post_init__(self) -> None:
+        self.evaluated.setdefault(_spacing_normalised(self.current), "the seed")
 
     @property
     def budget(self) -> OptimizerBudget:
@@ -71,8 +79,12 @@ class Rounds:
         if self.progress is not None:
             self.progress(line)
 
-    def _record(self, candidate: Candidate) -> None:
+    def _record(self, candidate: Candidate, line: str | None = None) -> None:
+        """Add ``candidate`` to the trajectory and say it (as ``line`` when one is given)."""
         self.trajectory.append(candidate)
+        if line is not None:
+            self._say(line)
+            return
         verdict = "accepted" if candidate.accepted else "lost"
         scores = ""
         if candidate.val_before is not None and candidate.val_after is not None:
@@ -155,6 +167,25 @@ class Rounds:
                     rationale=proposal.rationale,
                     causes=causes,
                 )
+            )
+            return True
+        earlier = self.evaluated.get(_spacing_normalised(proposal.text))
+        if earlier is not None:
+            # Scoring it again would spend calls on a known answer; the round counts as one
+            # that changed nothing, so the next round explores.
+            self.repeats += 1
+            self._record(
+                Candidate(
+                    round_no,
+                    attempt,
+                    proposal.text,
+                    None,
+                    False,
+                    f"repeats {earlier}; not evaluated again",
+                    rationale=proposal.rationale,
+                    causes=causes,
+                ),
+                line=f"round {round_no}: the proposal repeats {earlier}; not evaluated again",
             )
             return True
         await self._judge(round_no, attempt, proposal, causes)
@@ -250,6 +281,7 @@ class Rounds:
     ) -> None:
         """Paired validation of the candidate against the current prompt."""
         candidate = proposal.text or ""
+        self.evaluated.setdefault(_spacing_normalised(candidate), f"round {round_no}'s candidate")
         self._say(
             f"round {round_no}: scoring the candidate on {plural(len(self.val), 'validation case')}"
         )
@@ -314,3 +346,9 @@ class Rounds:
             for b, a in zip(before, after, strict=True)
             if b.passed and not a.passed and a.error is None
         ]
+
+
+def _spacing_normalised(text: str) -> str:
+    """``text`` with every run of whitespace one space: prompts that differ only in spacing
+    and line breaks are the same prompt."""
+    return " ".join(text.split())
