@@ -7,13 +7,8 @@ import pytest
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import Message
-from promptloop.project.prompts import (
-    check_variables,
-    load_prompt,
-    parse_prompt,
-    render_prompt,
-    template_variables,
-)
+from promptloop.project.prompts import load_prompt, parse_prompt, template_variables
+from promptloop.project.rendering import check_variables, render_prompt
 
 CHAT = """\
 # A chat prompt whose content lines we know by heart.
