@@ -6,11 +6,8 @@ import jsonschema
 import pytest
 
 from promptloop.errors import UserError
-from promptloop.project.config import (
-    Config,
-    config_json_schema,
-    parse_config,
-)
+from promptloop.project.config.file import Config, config_json_schema
+from promptloop.project.config.parse import parse_config
 from promptloop.project.loader import find_config, load_config
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "config" / "project"
