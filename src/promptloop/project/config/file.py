@@ -80,12 +80,6 @@ class Config(BaseModel):
         """Line in promptloop.yaml where ``loc`` was written (None when built in Python)."""
         return self._lines.get(tuple(loc))
 
-    def resolved_models(self, default_model: str) -> tuple[str, str, str]:
-        """(model, judge_model, optimizer_model) once the run-time default is known."""
-        model = self.model or default_model
-        judge = self.judge_model or model
-        return model, judge, self.optimizer_model or judge
-
 
 def config_json_schema() -> dict[str, Any]:
     """JSON Schema of promptloop.yaml, for `promptloop schema` and editor autocompletion."""
