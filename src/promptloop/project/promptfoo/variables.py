@@ -48,7 +48,7 @@ class VarExpansion:
         self.loaded: dict[Path, str] = {}
 
     def combinations(
-        self, vars: dict[str, Any], source: str, *, expand: bool = True
+        self, vars: dict[str, Any], source: str, *, expand: bool
     ) -> list[dict[str, Any]]:
         """promptfoo's ``generateVarCombinations``: each var's values, crossed in key order
         (``expand=False``, the test's ``disableVarExpansion``: the vars as they are)."""
