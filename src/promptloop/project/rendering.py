@@ -63,6 +63,17 @@ def _template_line(error: BaseException) -> int | None:
     return lines[-1] if lines else None
 
 
+def _lacking(prompt: PromptTemplate, variables: Iterable[str]) -> str | None:
+    """The end of the sentence ("has no variable 'x', used by t.md") naming the variables
+    the prompt uses but ``variables`` lacks; None when it lacks none."""
+    missing = sorted(prompt.variables - set(variables))
+    if not missing:
+        return None
+    names = ", ".join(f"'{name}'" for name in missing)
+    plural = "s" if len(missing) > 1 else ""
+    return f"has no variable{plural} {names}, used by {prompt.path}"
+
+
 def continuing_turn(messages: Sequence[Message]) -> int:
     """Where a case's earlier turns go: the index of the last ``user`` message, or the end."""
     users = [i for i, message in enumerate(messages) if message.role == "user"]
@@ -78,15 +89,9 @@ def render_prompt(
 ) -> RenderedPrompt:
     """Render every message for one case's variables; ``history`` (the case's earlier
     turns) is carried along as it is (see ``RenderedPrompt.conversation``)."""
-    missing = sorted(prompt.variables - set(variables))
     where = f"case {case_source}" if case_source else "the case"
-    if missing:
-        names = ", ".join(f"'{name}'" for name in missing)
-        plural = "s" if len(missing) > 1 else ""
-        raise UserError(
-            f"case has no variable{plural} {names}, used by {prompt.path}",
-            path=case_source,
-        )
+    if lacking := _lacking(prompt, variables):
+        raise UserError(f"case {lacking}", path=case_source)
     rendered: list[Message] = []
     for message in prompt.messages:
         try:
@@ -128,14 +133,8 @@ def check_variables(
     prompt that forgot a placeholder.
     """
     for case in cases:
-        missing = sorted(prompt.variables - set(case.vars))
-        if missing:
-            names = ", ".join(f"'{name}'" for name in missing)
-            plural = "s" if len(missing) > 1 else ""
-            raise UserError(
-                f"case '{case.id}' has no variable{plural} {names}, used by {prompt.path}",
-                path=case.source,
-            )
+        if lacking := _lacking(prompt, case.vars):
+            raise UserError(f"case '{case.id}' {lacking}", path=case.source)
     if not cases:
         return []
     shared = set(cases[0].vars)
