@@ -15,6 +15,7 @@ from jinja2.exceptions import SecurityError
 
 from promptloop.bounds import (
     Abandoned,
+    MemoryLimitExceeded,
     TimeLimitExceeded,
     abandon_all,
     call_with_timeout,
@@ -158,3 +159,35 @@ def test_ordinary_templates_render_as_before() -> None:
         name="ada",
     )
     assert text == "ADA ababab 00042    7   x  |heLLo 1024 012 a, b"
+
+
+def _allocate(chunks: int) -> int:
+    held = [b"x" * (8 << 20) for _ in range(chunks)]
+    return len(held)
+
+
+def test_a_block_that_keeps_allocating_is_stopped_at_its_memory_cap() -> None:
+    # 1 GB at most, should the cap not hold; 64 MB allowed.
+    with (
+        pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"),
+        time_limit(60, "hog", memory_bytes=64 << 20),
+    ):
+        _allocate(128)
+
+    async def main() -> None:
+        with pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"):
+            await call_with_timeout(
+                _allocate, (128,), {}, seconds=60, what="hog", memory_bytes=64 << 20
+            )
+        # Within the cap, and with no cap, the same call returns.
+        assert (
+            await call_with_timeout(
+                _allocate, (2,), {}, seconds=60, what="ok", memory_bytes=64 << 20
+            )
+            == 2
+        )
+
+    asyncio.run(main())
+    with time_limit(60, "fine", memory_bytes=64 << 20):
+        assert _allocate(2) == 2
+

@@ -1,5 +1,5 @@
 """Limits on what a hostile input can make promptloop do: how big a file it reads, how long
-a template renders, how long a user's check runs.
+a template renders, how long a user's check runs and how much memory it takes.
 
 Files, prompts and checks arrive in pull requests, and the job that runs them holds the
 provider keys and a write token: none of them may hang it or eat its memory.
@@ -10,6 +10,13 @@ next Python instruction by an exception raised into its thread (CPython's
 a check can write; a single C call (a huge string product, a regex) cannot be interrupted,
 so those are bounded where they are made (the template sandbox's size checks, the ``regex``
 package's own timeout).
+
+Memory is bounded the same way. A user's Python runs in this process (it gets the case as
+Python values and may keep state between calls), so no operating-system limit can be given
+to it alone: while it runs, the watchdog reads the process's resident memory every few
+milliseconds and interrupts it once the process has grown past its cap since it started.
+A loop that keeps allocating is stopped within a poll; one C call that allocates more than
+the machine has fails on its own with ``MemoryError``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import functools
 import importlib
 import inspect
 import itertools
+import mmap
 import os
 import re
 import threading
@@ -41,6 +49,12 @@ MAX_ALIAS_EXPANSION = 100_000
 # Seconds one template render may take, and one regex search on one output.
 RENDER_BUDGET_S = 2.0
 REGEX_TIMEOUT_S = 1.0
+# How much a user's Python check or script may grow the process while it runs, unless the
+# environment says otherwise (in MB).
+SCRIPT_MEMORY_BYTES = 512 << 20
+SCRIPT_MEMORY_ENV = "PROMPTLOOP_SCRIPT_MEMORY_MB"
+# How often the watchdog reads the process's memory while a capped block runs.
+_MEMORY_POLL_S = 0.02
 
 
 def check_file_size(path: Path, limit: int, what: str, shown: str | None = None) -> None:
@@ -165,6 +179,10 @@ class _Interrupt(BaseException):
     in a template or a user's check does not swallow it."""
 
 
+class _OverMemory(_Interrupt):
+    """Raised into a thread that grew the process past its memory cap."""
+
+
 class TimeLimitExceeded(Exception):
     """Code ran past its time limit and was stopped (or abandoned)."""
 
@@ -172,6 +190,46 @@ class TimeLimitExceeded(Exception):
         self.what = what
         self.seconds = seconds
         super().__init__(f"{what} took longer than {seconds:g} s and was stopped")
+
+
+class MemoryLimitExceeded(Exception):
+    """Code grew the process past its memory cap and was stopped."""
+
+    def __init__(self, what: str, limit_bytes: int) -> None:
+        self.what = what
+        self.limit_bytes = limit_bytes
+        super().__init__(
+            f"{what} used more than {limit_bytes >> 20} MB of memory and was stopped "
+            f"(raise the cap with {SCRIPT_MEMORY_ENV})"
+        )
+
+
+def script_memory_limit() -> int:
+    """The memory cap of a user's Python check or script, in bytes: ``SCRIPT_MEMORY_BYTES``,
+    or ``PROMPTLOOP_SCRIPT_MEMORY_MB`` megabytes when the environment sets it."""
+    raw = os.environ.get(SCRIPT_MEMORY_ENV, "").strip()
+    if not raw:
+        return SCRIPT_MEMORY_BYTES
+    if not raw.isdigit() or int(raw) == 0:
+        raise UserError(f"{SCRIPT_MEMORY_ENV}={raw!r}: expected a whole number of megabytes")
+    return int(raw) << 20
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory; None where ``/proc`` cannot tell (not Linux)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _exceeded(
+    interrupt: type[_Interrupt], what: str, seconds: float, memory_bytes: int | None
+) -> Exception:
+    if issubclass(interrupt, _OverMemory) and memory_bytes is not None:
+        return MemoryLimitExceeded(what, memory_bytes)
+    return TimeLimitExceeded(what, seconds)
 
 
 class Abandoned(Exception):
@@ -189,7 +247,10 @@ def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
 class _Armed:
     thread_id: int
     deadline: float
-    fired: bool = False
+    # The cap on the process's growth while the block runs, and its size when it started.
+    memory_bytes: int | None = None
+    resident_at_start: int = 0
+    fired: type[_Interrupt] | None = None
     done: bool = False
 
 
@@ -203,7 +264,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def arm(self, thread_id: int, seconds: float) -> int:
+    def arm(self, thread_id: int, seconds: float, memory_bytes: int | None = None) -> int:
+        resident = _resident_bytes() if memory_bytes is not None else None
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -212,7 +274,12 @@ class _Watchdog:
                 )
                 self._thread.start()
             token = next(self._tokens)
-            self._armed[token] = _Armed(thread_id, time.monotonic() + seconds)
+            self._armed[token] = _Armed(
+                thread_id,
+                time.monotonic() + seconds,
+                memory_bytes if resident is not None else None,
+                resident or 0,
+            )
             self._lock.notify()
             return token
 
@@ -224,15 +291,15 @@ class _Watchdog:
                 entry.deadline = 0.0
                 self._lock.notify()
 
-    def disarm(self, token: int) -> bool:
-        """Stop watching; True when the thread was interrupted. Clears an interrupt raised but
-        not yet delivered, so it cannot land in code after the guarded block."""
+    def disarm(self, token: int) -> type[_Interrupt] | None:
+        """Stop watching; the interrupt raised into the thread, if any. Clears an interrupt
+        raised but not yet delivered, so it cannot land in code after the guarded block."""
         while True:
             try:
                 with self._lock:
                     entry = self._armed.pop(token, None)
                     if entry is None:
-                        return False
+                        return None
                     entry.done = True
                     if entry.fired:
                         _raise_in(entry.thread_id, None)
@@ -244,15 +311,24 @@ class _Watchdog:
         with self._lock:
             while True:
                 now = time.monotonic()
-                waits = []
+                capped = [e for e in self._armed.values() if e.memory_bytes and not e.fired]
+                resident = _resident_bytes() if capped else None
+                waits = [_MEMORY_POLL_S] if capped else []
                 for entry in self._armed.values():
                     if entry.fired:
                         continue
                     if entry.deadline <= now:
-                        entry.fired = True
-                        _raise_in(entry.thread_id, _Interrupt)
+                        entry.fired = _Interrupt
+                    elif (
+                        entry.memory_bytes is not None
+                        and resident is not None
+                        and resident - entry.resident_at_start > entry.memory_bytes
+                    ):
+                        entry.fired = _OverMemory
                     else:
                         waits.append(entry.deadline - now)
+                        continue
+                    _raise_in(entry.thread_id, entry.fired)
                 self._lock.wait(timeout=min(waits) if waits else None)
 
 
@@ -260,15 +336,16 @@ _WATCHDOG = _Watchdog()
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
+def time_limit(seconds: float, what: str, *, memory_bytes: int | None = None) -> Iterator[None]:
     """Run the block in this thread for at most ``seconds``; past that it is interrupted at its
-    next Python instruction and ``TimeLimitExceeded`` is raised here."""
-    token = _WATCHDOG.arm(threading.get_ident(), seconds)
+    next Python instruction and ``TimeLimitExceeded`` is raised here. With ``memory_bytes``,
+    growing the process by more than that while it runs raises ``MemoryLimitExceeded``."""
+    token = _WATCHDOG.arm(threading.get_ident(), seconds, memory_bytes)
     try:
         yield
-    except _Interrupt:
+    except _Interrupt as interrupt:
         _WATCHDOG.disarm(token)
-        raise TimeLimitExceeded(what, seconds) from None
+        raise _exceeded(type(interrupt), what, seconds, memory_bytes) from None
     finally:
         _WATCHDOG.disarm(token)
 
@@ -286,13 +363,15 @@ async def call_with_timeout(
     *,
     seconds: float,
     what: str,
+    memory_bytes: int | None = None,
 ) -> Any:
     """``fn(*args, **kwargs)`` in its own daemon thread (an ``async`` function runs to the end
     on that thread's own event loop), awaited for at most ``seconds``.
 
     Past that, the thread is interrupted (and, if stuck in C, left behind: a daemon thread does
-    not keep the process alive) and ``TimeLimitExceeded`` is raised. ``abandon_all`` gives up
-    every such wait at once with ``Abandoned``: a stopping run does not wait for a stuck check.
+    not keep the process alive) and ``TimeLimitExceeded`` is raised; past ``memory_bytes`` (see
+    ``time_limit``), ``MemoryLimitExceeded``. ``abandon_all`` gives up every such wait at once
+    with ``Abandoned``: a stopping run does not wait for a stuck check.
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
@@ -309,19 +388,19 @@ async def call_with_timeout(
     def work() -> None:
         value: Any = None
         error: BaseException | None = None
-        interrupted = False
+        interrupted: type[_Interrupt] | None = None
         try:
             try:
-                token_box.append(_WATCHDOG.arm(threading.get_ident(), seconds))
+                token_box.append(_WATCHDOG.arm(threading.get_ident(), seconds, memory_bytes))
                 value = fn(*args, **kwargs)
                 if inspect.isawaitable(value):
                     value = asyncio.run(_awaited(value))
             finally:
-                interrupted = _WATCHDOG.disarm(token_box[0]) if token_box else False
-        except _Interrupt:
-            error = TimeLimitExceeded(what, seconds)
+                interrupted = _WATCHDOG.disarm(token_box[0]) if token_box else None
+        except _Interrupt as interrupt:
+            error = _exceeded(type(interrupt), what, seconds, memory_bytes)
         except BaseException as exc:
-            error = exc if not interrupted else TimeLimitExceeded(what, seconds)
+            error = exc if not interrupted else _exceeded(interrupted, what, seconds, memory_bytes)
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
             loop.call_soon_threadsafe(settle, value, error)
 

@@ -42,7 +42,14 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
+from promptloop.bounds import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    confined,
+    script_memory_limit,
+)
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
@@ -102,11 +109,16 @@ async def call_check(
     *,
     seconds: float,
     what: str,
+    memory_bytes: int,
 ) -> Any:
     """Run a user's check on one output: the one place their code runs during a run. In a
     worker thread, stopped after ``seconds`` (``TimeLimitExceeded``): a slow check must not
-    stall the other cases' model calls, and one that never returns must not hang the run."""
-    return await call_with_timeout(function, (output, view), kwargs, seconds=seconds, what=what)
+    stall the other cases' model calls, and one that never returns must not hang the run;
+    stopped too once it grows the process by ``memory_bytes`` (``MemoryLimitExceeded``), so
+    one that keeps allocating cannot take the machine's memory."""
+    return await call_with_timeout(
+        function, (output, view), kwargs, seconds=seconds, what=what, memory_bytes=memory_bytes
+    )
 
 
 # Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
@@ -120,6 +132,7 @@ class PythonEvaluator:
     weight: float = 1.0
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
+        memory_bytes = script_memory_limit()
         try:
             value = await call_check(
                 self.function,
@@ -128,7 +141,10 @@ class PythonEvaluator:
                 self.kwargs,
                 seconds=ctx.timeout_s,
                 what=self.target,
+                memory_bytes=memory_bytes,
             )
+        except MemoryLimitExceeded as exc:
+            return self._error(str(exc))
         except TimeLimitExceeded:
             return self._error(
                 f"{self.target} did not return within {ctx.timeout_s:g} s (the config's "

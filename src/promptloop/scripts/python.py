@@ -1,9 +1,9 @@
-"""Python from a config (``file://x.py:fn``), in this process with a time limit.
+"""Python from a config (``file://x.py:fn``), in this process with a time and memory limit.
 
 promptfoo starts a Python process per call; here the function runs in-process, as
 promptloop's own ``python:`` checks do, and is stopped at its next instruction when it
-runs past its time (``bounds.time_limit``). It gets copies of its arguments, so it cannot
-change what other checks see.
+runs past its time or grows the process past its memory cap (``bounds.time_limit``). It
+gets copies of its arguments, so it cannot change what other checks see.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from promptloop.bounds import TimeLimitExceeded, time_limit
+from promptloop.bounds import (
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    script_memory_limit,
+    time_limit,
+)
 from promptloop.scripts.errors import ScriptError
 
 
@@ -155,11 +160,15 @@ def quietly(function: Callable[..., Any]) -> Callable[..., Any]:
 def call_function(
     function: Callable[..., Any], arguments: Sequence[Any], *, what: str, seconds: float
 ) -> Any:
-    """``function(*arguments)`` stopped after ``seconds``; any exception becomes one line."""
+    """``function(*arguments)`` stopped after ``seconds`` or past the memory cap; any
+    exception becomes one line."""
     arguments = copy.deepcopy(list(arguments))
+    memory_bytes = script_memory_limit()
     try:
-        with time_limit(seconds, what), quiet():
+        with time_limit(seconds, what, memory_bytes=memory_bytes), quiet():
             return function(*arguments)
+    except MemoryLimitExceeded as exc:
+        raise ScriptError(str(exc)) from None
     except TimeLimitExceeded:
         raise ScriptError(
             f"{what} ran past the time limit of {seconds:g} s and was stopped"

@@ -19,7 +19,14 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
+from promptloop.bounds import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    confined,
+    script_memory_limit,
+)
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -234,10 +241,13 @@ def build_python(spec: Spec) -> Grader:
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         arguments = (js.as_json_value(seen.output), js.as_json_value(dict(seen.context)))
+        cap = script_memory_limit()
         try:
             result = await call_with_timeout(
-                quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what
+                quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what, memory_bytes=cap
             )
+        except MemoryLimitExceeded as exc:
+            return Grade.failed(str(exc))
         except TimeLimitExceeded:
             return Grade.failed(
                 f"{what} did not return within {ctx.timeout_s:g} s (the config's timeout) "
