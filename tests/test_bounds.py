@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +20,11 @@ from promptloop.bounds import (
     TimeLimitExceeded,
     abandon_all,
     call_with_timeout,
+    confined,
     regex_search,
     time_limit,
 )
+from promptloop.errors import UserError
 from promptloop.evaluators.templating import BoundedSandbox, render_bounded
 
 ENV = BoundedSandbox(undefined=StrictUndefined)
@@ -191,3 +194,26 @@ def test_a_block_that_keeps_allocating_is_stopped_at_its_memory_cap() -> None:
     with time_limit(60, "fine", memory_bytes=64 << 20):
         assert _allocate(2) == 2
 
+
+@pytest.mark.parametrize("escape", ["dotdot", "symlink"])
+def test_a_confinement_refusal_says_the_path_as_written_and_not_where_it_leads(
+    tmp_path: Path, escape: str
+) -> None:
+    project = tmp_path / "machine" / "layout" / "project"
+    (project / ".git").mkdir(parents=True)
+    secret = tmp_path / "machine" / "secret.txt"
+    secret.write_text("s")
+    if escape == "dotdot":
+        written = "../../secret.txt"
+        expected = "../../secret.txt points outside the project; "
+    else:
+        (project / "link.txt").symlink_to(secret)
+        written = "link.txt"
+        expected = "link.txt points outside the project through a symlink; "
+    with pytest.raises(UserError) as refused:
+        confined(written, project)
+    message = str(refused.value)
+    assert message == expected + "move the file into the repository"
+    assert str(tmp_path) not in message and "machine" not in message
+    # A path inside the project is given back to open, unchanged.
+    assert confined("inside.txt", project) == project / "inside.txt"

@@ -110,14 +110,19 @@ def confined(
     with the caller's file:line and key; plain ``UserError`` otherwise.
     """
     full = base_dir / written
-    resolved = full.resolve()
     root = project_root(config_dir or base_dir)
-    if resolved != root and root not in resolved.parents:
-        message = (
-            f"{written} points outside the project: {resolved}; move the file into the repository"
+    if not _inside(full.resolve(), root):
+        # Said as the user wrote it: where it really leads is the machine's layout, which a
+        # message (often quoted back into a pull request) must not show.
+        through = " through a symlink" if _inside(Path(os.path.abspath(full)), root) else ""
+        raise (fail or UserError)(
+            f"{written} points outside the project{through}; move the file into the repository"
         )
-        raise (fail or UserError)(message)
     return full
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 # --- regular expressions on untrusted text ---------------------------------------------------
