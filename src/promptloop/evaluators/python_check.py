@@ -130,9 +130,10 @@ class PythonEvaluator:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     threshold: float = 0.5
     weight: float = 1.0
+    # Read when the check is built, so a bad cap in the environment stops the run at once.
+    memory_bytes: int = field(default_factory=script_memory_limit, repr=False)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
-        memory_bytes = script_memory_limit()
         try:
             value = await call_check(
                 self.function,
@@ -141,7 +142,7 @@ class PythonEvaluator:
                 self.kwargs,
                 seconds=ctx.timeout_s,
                 what=self.target,
-                memory_bytes=memory_bytes,
+                memory_bytes=self.memory_bytes,
             )
         except MemoryLimitExceeded as exc:
             return self._error(str(exc))

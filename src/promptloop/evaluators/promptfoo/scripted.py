@@ -238,10 +238,10 @@ def build_python(spec: Spec) -> Grader:
     else:
         fn = _inline_python(raw, spec)
         what = "python assertion"
+    cap = script_memory_limit()
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         arguments = (js.as_json_value(seen.output), js.as_json_value(dict(seen.context)))
-        cap = script_memory_limit()
         try:
             result = await call_with_timeout(
                 quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what, memory_bytes=cap
