@@ -1,5 +1,5 @@
-"""promptloop.bounds and the bounded template sandbox, one piece at a time: what is stopped, and
-that nothing leaks into the code that runs after a bounded block."""
+"""promptloop.bounds, the watchdog and the bounded template sandbox, one piece at a time: what
+is stopped, and that nothing leaks into the code that runs after a bounded block."""
 
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ import pytest
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 
-from promptloop.bounds import (
+from promptloop.bounds import confined, regex_search
+from promptloop.errors import UserError
+from promptloop.evaluators.templating import BoundedSandbox, render_bounded
+from promptloop.watchdog import (
     Abandoned,
     MemoryLimitExceeded,
     TimeLimitExceeded,
     abandon_all,
     call_with_timeout,
-    confined,
-    regex_search,
     time_limit,
 )
-from promptloop.errors import UserError
-from promptloop.evaluators.templating import BoundedSandbox, render_bounded
 
 ENV = BoundedSandbox(undefined=StrictUndefined)
 

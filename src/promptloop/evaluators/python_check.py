@@ -42,20 +42,20 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.bounds import (
-    Abandoned,
-    MemoryLimitExceeded,
-    TimeLimitExceeded,
-    call_with_timeout,
-    confined,
-    script_memory_limit,
-)
+from promptloop.bounds import confined
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import ScriptError
 from promptloop.scripts.python import ScriptImportError, load_module, on_sys_path
+from promptloop.watchdog import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    script_memory_limit,
+)
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")

@@ -39,7 +39,7 @@ from jinja2.exceptions import TemplateError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from promptloop.bounds import MAX_PROMPT_BYTES, TimeLimitExceeded, check_file_size
+from promptloop.bounds import MAX_PROMPT_BYTES, check_file_size
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.evaluators.templating import BoundedSandbox, render_bounded
@@ -51,6 +51,7 @@ from promptloop.project.tool_source import (
     is_chat_path,
     tool_lines,
 )
+from promptloop.watchdog import TimeLimitExceeded
 from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
 _ENV = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)

@@ -2,7 +2,7 @@
 
 promptfoo starts a Python process per call; here the function runs in-process, as
 promptloop's own ``python:`` checks do, and is stopped at its next instruction when it
-runs past its time or grows the process past its memory cap (``bounds.time_limit``). It
+runs past its time or grows the process past its memory cap (``watchdog.time_limit``). It
 gets copies of its arguments, so it cannot change what other checks see.
 """
 
@@ -19,13 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from promptloop.bounds import (
+from promptloop.scripts.errors import ScriptError
+from promptloop.watchdog import (
     MemoryLimitExceeded,
     TimeLimitExceeded,
     script_memory_limit,
     time_limit,
 )
-from promptloop.scripts.errors import ScriptError
 
 
 class ScriptImportError(ScriptError):

@@ -19,14 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptloop.bounds import (
-    Abandoned,
-    MemoryLimitExceeded,
-    TimeLimitExceeded,
-    call_with_timeout,
-    confined,
-    script_memory_limit,
-)
+from promptloop.bounds import confined
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -34,6 +27,13 @@ from promptloop.evaluators.python_check import load_function
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import JS_EXTENSIONS, ScriptError, js, split_file_reference
 from promptloop.scripts.python import quietly
+from promptloop.watchdog import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    script_memory_limit,
+)
 
 _DECLARATION = re.compile(r"^(const|let|var)\s")
 
