@@ -263,7 +263,7 @@ def _module_by_name(where: str, base_dir: Path) -> ModuleType:
             return importlib.import_module(where)
     except ModuleNotFoundError as exc:
         raise ValueError(
-            f"cannot import module {where!r} (not on sys.path nor in {base_dir}): {exc}"
+            f"cannot import module {where!r} (not on sys.path nor in the config's folder): {exc}"
         ) from exc
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):

@@ -42,7 +42,7 @@ def load_module(path: Path, *, shown: str) -> ModuleType:
     fails to import."""
     path = path.resolve()
     if not path.is_file():
-        raise ScriptError(f"file {shown} not found (looked at {path})")
+        raise ScriptError(f"file {shown} not found")
     # One module per file, reused when several checks name the same file.
     module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     loaded = sys.modules.get(module_name)
