@@ -137,7 +137,7 @@ def run(
         max_calls=max_calls,
     )
     if estimate:
-        code = _estimate(opts)
+        code = _estimate(opts, project_for(opts))
     else:
         with stop_on_signals() as stop:
             opts.stop = stop
@@ -164,21 +164,20 @@ def _run_and_report(
 ) -> int:
     from rich.console import Console
 
-    from promptloop.commands.run import default_output_dir, execute_run, preflight
+    from promptloop.commands.run import chosen_repeat, default_output_dir, execute_run
     from promptloop.errors import PromptloopError
     from promptloop.gate.verdicts import exit_code_for
     from promptloop.report.console import print_run
     from promptloop.report.files import prepare_output_dir, write_reports
     from promptloop.report.progress import progress_reporter
 
-    preflight(project)
-    existed = default_output_dir(opts, project).exists()
-    out_dir = prepare_output_dir(default_output_dir(opts, project))
+    out_dir = default_output_dir(opts, project)
+    existed = out_dir.exists()
+    prepare_output_dir(out_dir)
     err = Console(stderr=True)
     if project.models.notice:
         err.print(f"[yellow]{project.models.notice}[/yellow]")
-    repeats = opts.repeat or project.loaded.config.repeat
-    total = sum(len(p.cases) for p in project.plans) * repeats
+    total = sum(len(p.cases) for p in project.plans) * chosen_repeat(opts, project)
     # Only changed prompts run on the base too; such a case is done when both sides are.
     sides = {version.plan.name: 2 for version in project.baseline.versions}
     try:
@@ -186,7 +185,8 @@ def _run_and_report(
             opts.progress = progress
             result = execute_run(opts, project)
     except PromptloopError:
-        # A model that failed its preflight: leave no empty report folder behind.
+        # A model that failed its preflight (the run checks them before any call): leave
+        # no empty report folder behind.
         if not existed and not any(out_dir.iterdir()):
             out_dir.rmdir()
         raise
@@ -211,14 +211,13 @@ def _run_and_report(
     return exit_code_for(result, project.loaded.config.gate)
 
 
-def _estimate(opts: RunOptions) -> int:
-    from promptloop.commands.run import estimate_run, project_for, run_budget
+def _estimate(opts: RunOptions, project: Project) -> int:
+    from promptloop.commands.run import estimate_run, run_budget
     from promptloop.report.spending import forecast_line
 
-    project = project_for(opts)
     forecast = estimate_run(opts, project)
     click.echo(forecast_line(forecast))
-    budget = run_budget(project, opts)
+    budget = run_budget(opts, project)
     if budget is not None:
         click.echo(f"Budget: {budget.limits.shown()}; no call starts that could cross it.")
     click.echo(f"How: {forecast.method}.")

@@ -14,7 +14,7 @@ from promptloop.commands.run import (
     make_runner,
     preflight,
     project_for,
-    with_budget,
+    run_budget,
 )
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import Split, split_cases
@@ -158,7 +158,7 @@ def run_optimizer(
         progress(f"suite {plan.name!r}: {len(plan.cases)} cases, {split_line(splits)}")
     preflight(project, [plan])
     # In `ci` the run's budget is already set, and the optimizer spends from what it left.
-    runner = make_runner(project, with_budget(project, opts.run), [plan])
+    runner = make_runner(project, opts.run, [plan], run_budget(opts.run, project))
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client

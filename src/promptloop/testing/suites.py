@@ -102,9 +102,7 @@ class SuiteSession:
                 if plan.name == suite
             ]
             # The baseline is read again, for these plans only.
-            prepared = self.prepared.narrowed(plans)
-            options = replace(self.options, suites=(suite,))
-            self._runs[key] = execute_run(options, prepared)
+            self._runs[key] = execute_run(self.options, self.prepared.narrowed(plans))
         return self._runs[key]
 
     def results(self) -> list[RunResult]:
