@@ -96,7 +96,7 @@ def optimize(
 
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
-    from promptloop.commands.run import RunOptions
+    from promptloop.commands.run import RunOptions, project_for
     from promptloop.optimize.packing import Feedback
     from promptloop.optimize.settings import ModeSetting
     from promptloop.report.console import print_optimization
@@ -128,7 +128,7 @@ def optimize(
 
     with stop_on_signals() as stop:
         run_opts.stop = stop
-        outcome = execute_optimize(opts, say)
+        outcome = execute_optimize(opts, project_for(run_opts), say)
         print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)

@@ -13,7 +13,6 @@ from promptloop.commands.run import (
     default_output_dir,
     make_runner,
     preflight,
-    project_for,
     run_budget,
 )
 from promptloop.dataset.cases import Case
@@ -158,7 +157,7 @@ def run_optimizer(
         progress(f"suite {plan.name!r}: {len(plan.cases)} cases, {split_line(splits)}")
     preflight(project, [plan])
     # In `ci` the run's budget is already set, and the optimizer spends from what it left.
-    runner = make_runner(project, opts.run, [plan], run_budget(opts.run, project))
+    runner = make_runner(project, opts.run, [plan], budget=run_budget(opts.run, project))
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -229,9 +228,10 @@ def revised_path(prompt_file: Path) -> Path:
 
 
 def execute_optimize(
-    opts: OptimizeOptions, progress: OptimizerProgress | None = None
+    opts: OptimizeOptions, project: Project, progress: OptimizerProgress | None = None
 ) -> OptimizeOutcome:
-    project = project_for(opts.run)
+    """Learn a revision of the chosen suite's prompt, write it beside the prompt (or over it
+    with ``--in-place``) with its diff, and every candidate to optimize-SUITE.json."""
     plan = _pick_suite(project, opts.suite)
     output_dir = default_output_dir(opts.run, project)
     prepare_output_dir(output_dir)

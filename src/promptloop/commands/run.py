@@ -124,9 +124,11 @@ def make_runner(
     project: Project,
     opts: RunOptions,
     plans: Sequence[SuitePlan] | None = None,
+    *,
     budget: Budget | None = None,
 ) -> Runner:
-    """The runner for these plans (default: all), its calls held to ``budget``."""
+    """The runner for these plans (default: all), its calls held to ``budget`` (from
+    ``run_budget``; None: unlimited)."""
     routed = [u for u in project.model_uses(plans) if not is_own(u.model)]
     return build_runner(
         project.loaded,
