@@ -1,6 +1,8 @@
-"""`promptloop run`: load the project → run the cases → look twice where the gate needs it
-and decide → (the CLI writes the reports). ``ci`` and ``optimize`` start from the same
-loaded project, so ``project_for`` and ``make_runner`` live here for them."""
+"""`promptloop run`: the caller loads the project (``project_for``), then ``execute_run``
+checks the models → makes the runner → forecasts → runs the cases and looks twice where the
+gate needs it → advises → assembles the result → decides (the CLI writes the reports).
+``ci``, ``optimize`` and ``calibrate`` start from the same loaded project, so
+``project_for``, ``run_budget`` and ``make_runner`` live here for them."""
 
 from __future__ import annotations
 
