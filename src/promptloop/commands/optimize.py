@@ -24,11 +24,11 @@ from promptloop.models.base import is_embedded
 from promptloop.models.budget import Budget
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
-from promptloop.optimize.loop import OptimizerProgress
-from promptloop.optimize.metaprompt import describe_goal
+from promptloop.optimize.goal import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome, in_host_file
 from promptloop.optimize.reviewers import notes_from
+from promptloop.optimize.rounds import OptimizerProgress
 from promptloop.optimize.settings import ModeSetting
 from promptloop.project.loader import Project
 from promptloop.project.suites import SuitePlan
