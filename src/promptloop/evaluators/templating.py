@@ -30,12 +30,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
-from promptloop.bounds import RENDER_BUDGET_S, TimeLimitExceeded, time_limit
+from promptloop.bounds import RENDER_BUDGET_S
 from promptloop.dataset.cases import Case
 
 # Re-exported: rendering raises it, and callers may catch it from here.
 from promptloop.evaluators.base import TemplateRenderError as TemplateRenderError
 from promptloop.evaluators.base import is_template
+from promptloop.watchdog import TimeLimitExceeded, time_limit
 
 # The longest string (or list) one template operation may build, and the longest text a
 # whole render may produce. Real prompts are thousands of characters.

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, confined, time_limit
+from promptloop.bounds import bounded_schema_validator, confined
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.promptfoo.text import _strict_json, js_string
+from promptloop.watchdog import TimeLimitExceeded, time_limit
 from promptloop.yamlpos import load_plain
 
 # contains-json: how far past an opening brace a candidate object may reach (promptfoo's).
