@@ -23,7 +23,7 @@ from promptloop.watchdog import (
     TimeLimitExceeded,
     abandon_all,
     call_with_timeout,
-    time_limit,
+    run_limited,
 )
 
 ENV = BoundedSandbox(undefined=StrictUndefined)
@@ -35,20 +35,21 @@ def render(source: str, **variables: Any) -> str:
 
 def test_a_loop_past_its_time_limit_is_stopped() -> None:
     started = time.monotonic()
-    with (
-        pytest.raises(TimeLimitExceeded, match=r"spin took longer than 0\.2 s"),
-        time_limit(0.2, "spin"),
-    ):
+
+    def spin() -> None:
         while True:
             pass
+
+    with pytest.raises(TimeLimitExceeded, match=r"spin took longer than 0\.2 s"):
+        run_limited(spin, 0.2, "spin")
     assert time.monotonic() - started < 5
 
 
 def test_a_block_that_ends_in_time_leaves_no_interrupt_behind() -> None:
     # Deadlines close to the work's length: some blocks are stopped, most finish just in time.
     for _ in range(300):
-        with contextlib.suppress(TimeLimitExceeded), time_limit(0.001, "quick"):
-            sum(range(2000))
+        with contextlib.suppress(TimeLimitExceeded):
+            run_limited(lambda: sum(range(2000)), 0.001, "quick")
     # An interrupt raised but not delivered would land here, in unrelated code.
     deadline = time.monotonic() + 0.3
     while time.monotonic() < deadline:
@@ -170,11 +171,8 @@ def _allocate(chunks: int) -> int:
 
 def test_a_block_that_keeps_allocating_is_stopped_at_its_memory_cap() -> None:
     # 1 GB at most, should the cap not hold; 64 MB allowed.
-    with (
-        pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"),
-        time_limit(60, "hog", memory_bytes=64 << 20),
-    ):
-        _allocate(128)
+    with pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"):
+        run_limited(lambda: _allocate(128), 60, "hog", memory_bytes=64 << 20)
 
     async def main() -> None:
         with pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"):
@@ -190,8 +188,7 @@ def test_a_block_that_keeps_allocating_is_stopped_at_its_memory_cap() -> None:
         )
 
     asyncio.run(main())
-    with time_limit(60, "fine", memory_bytes=64 << 20):
-        assert _allocate(2) == 2
+    assert run_limited(lambda: _allocate(2), 60, "fine", memory_bytes=64 << 20) == 2
 
 
 @pytest.mark.parametrize("escape", ["dotdot", "symlink"])

@@ -28,9 +28,9 @@ import mmap
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from promptloop.errors import UserError
 
@@ -38,6 +38,8 @@ from promptloop.errors import UserError
 # environment says otherwise (in MB).
 SCRIPT_MEMORY_BYTES = 512 << 20
 SCRIPT_MEMORY_ENV = "PROMPTLOOP_SCRIPT_MEMORY_MB"
+_T = TypeVar("_T")
+
 # How often the watchdog reads the process's memory while a capped block runs.
 _MEMORY_POLL_S = 0.02
 
@@ -132,7 +134,11 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def arm(self, thread_id: int, seconds: float, memory_bytes: int | None = None) -> int:
+    def arm(
+        self, box: list[int], thread_id: int, seconds: float, memory_bytes: int | None = None
+    ) -> None:
+        """Watch ``thread_id``; its token goes into ``box`` before the lock is released, so
+        the caller holds it even when the interrupt arrives the moment this returns."""
         resident = _resident_bytes() if memory_bytes is not None else None
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
@@ -148,8 +154,8 @@ class _Watchdog:
                 memory_bytes if resident is not None else None,
                 resident or 0,
             )
+            box.append(token)
             self._lock.notify()
-            return token
 
     def interrupt(self, token: int) -> None:
         """Interrupt the armed thread now (its caller gave up waiting)."""
@@ -203,19 +209,28 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float, what: str, *, memory_bytes: int | None = None) -> Iterator[None]:
-    """Run the block in this thread for at most ``seconds``; past that it is interrupted at its
-    next Python instruction and ``TimeLimitExceeded`` is raised here. With ``memory_bytes``,
-    growing the process by more than that while it runs raises ``MemoryLimitExceeded``."""
-    token = _WATCHDOG.arm(threading.get_ident(), seconds, memory_bytes)
+def run_limited(
+    fn: Callable[[], _T], seconds: float, what: str, *, memory_bytes: int | None = None
+) -> _T:
+    """``fn()`` in this thread for at most ``seconds``; past that it is interrupted at its next
+    Python instruction and ``TimeLimitExceeded`` is raised here. With ``memory_bytes``,
+    growing the process by more than that while it runs raises ``MemoryLimitExceeded``.
+
+    A call rather than a ``with`` block: an interrupt that fires just as the work finishes
+    can be delivered on the way out, and only a frame of our own around the call is sure to
+    catch it (a context manager's exit runs in a frame of its own that it would escape)."""
+    box: list[int] = []
     try:
-        yield
+        try:
+            _WATCHDOG.arm(box, threading.get_ident(), seconds, memory_bytes)
+            return fn()
+        finally:
+            if box:
+                _WATCHDOG.disarm(box[0])
     except _Interrupt as interrupt:
-        _WATCHDOG.disarm(token)
+        if box:  # delivered before the disarm above ran: its entry is still armed
+            _WATCHDOG.disarm(box[0])
         raise _exceeded(type(interrupt), what, seconds, memory_bytes) from None
-    finally:
-        _WATCHDOG.disarm(token)
 
 
 # --- calls in a worker thread, given up at a timeout or when the run stops ------------------
@@ -238,7 +253,7 @@ async def call_with_timeout(
 
     Past that, the thread is interrupted (and, if stuck in C, left behind: a daemon thread does
     not keep the process alive) and ``TimeLimitExceeded`` is raised; past ``memory_bytes`` (see
-    ``time_limit``), ``MemoryLimitExceeded``. ``abandon_all`` gives up every such wait at once
+    ``run_limited``), ``MemoryLimitExceeded``. ``abandon_all`` gives up every such wait at once
     with ``Abandoned``: a stopping run does not wait for a stuck check.
     """
     loop = asyncio.get_running_loop()
@@ -259,7 +274,7 @@ async def call_with_timeout(
         interrupted: type[_Interrupt] | None = None
         try:
             try:
-                token_box.append(_WATCHDOG.arm(threading.get_ident(), seconds, memory_bytes))
+                _WATCHDOG.arm(token_box, threading.get_ident(), seconds, memory_bytes)
                 value = fn(*args, **kwargs)
                 if inspect.isawaitable(value):
                     value = asyncio.run(_awaited(value))

@@ -2,7 +2,7 @@
 
 promptfoo starts a Python process per call; here the function runs in-process, as
 promptloop's own ``python:`` checks do, and is stopped at its next instruction when it
-runs past its time or grows the process past its memory cap (``watchdog.time_limit``). It
+runs past its time or grows the process past its memory cap (``watchdog.run_limited``). It
 gets copies of its arguments, so it cannot change what other checks see.
 """
 
@@ -23,8 +23,8 @@ from promptloop.scripts.errors import ScriptError
 from promptloop.watchdog import (
     MemoryLimitExceeded,
     TimeLimitExceeded,
+    run_limited,
     script_memory_limit,
-    time_limit,
 )
 
 
@@ -165,8 +165,10 @@ def call_function(
     arguments = copy.deepcopy(list(arguments))
     memory_bytes = script_memory_limit()
     try:
-        with time_limit(seconds, what, memory_bytes=memory_bytes), quiet():
-            return function(*arguments)
+        with quiet():
+            return run_limited(
+                lambda: function(*arguments), seconds, what, memory_bytes=memory_bytes
+            )
     except MemoryLimitExceeded as exc:
         raise ScriptError(str(exc)) from None
     except TimeLimitExceeded:
