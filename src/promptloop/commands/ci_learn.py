@@ -10,7 +10,7 @@ from pathlib import Path
 from promptloop.commands.ci_job import Ci
 from promptloop.commands.ci_select import Selection
 from promptloop.commands.optimize import OptimizeOptions, run_optimizer
-from promptloop.commands.run import RunOptions, execute_run, with_budget, with_spending
+from promptloop.commands.run import RunOptions, execute_run, run_budget, with_spending
 from promptloop.engine.results import RunResult, read_results
 from promptloop.errors import PromptloopError
 from promptloop.github.deliver import Revision
@@ -47,13 +47,12 @@ def run_and_learn(
     project = project_from(loaded, suites=selection.suites, baseline=selection.base_sha)
     run_opts = RunOptions(
         concurrency=ci.opts.concurrency,
-        baseline=selection.base_sha,
         stop=ci.opts.stop,
         max_usd=ci.opts.max_usd,
         max_calls=ci.opts.max_calls,
     )
     # One budget for the run, its second look and the optimizer.
-    run_opts = with_budget(project, run_opts)
+    run_opts = replace(run_opts, budget=run_budget(run_opts, project))
     result = execute_run(run_opts, project)
     if result.incomplete or ci.opts.suggest == "off" or files is None:
         # A stopped run posts what finished; learning a revision would need the rest.
