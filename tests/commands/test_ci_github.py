@@ -3,6 +3,9 @@ and the fake GitHub server driven by the real PyGithub client."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
 import re
 import subprocess
@@ -802,3 +805,20 @@ def test_the_summary_links_the_full_report_when_the_action_uploads_it(
     assert_no_secrets(report.read_text(encoding="utf-8"))
     # Without the action's upload there is nothing to link to.
     assert "Open the full report" not in scenario.run(capsys).summary
+
+
+def test_the_report_page_of_a_pull_request_keeps_its_content_security_policy(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The policy allows the page's own style and script by their hashes, which look like
+    # tokens: masked as text, the browser would refuse both.
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+    page = Path(res.outputs["results-path"]).with_name("report.html").read_text(encoding="utf-8")
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert policy is not None
+    for tag in (r"<style>(.*?)</style>", r"<script>(.*?)</script>"):
+        inline = re.search(tag, page, re.DOTALL)
+        assert inline is not None
+        digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in html.unescape(policy.group(1))

@@ -11,7 +11,7 @@ import pytest
 import promptloop.project.loader as loader_module
 from promptloop.errors import UserError
 from promptloop.evaluators.specs import EvaluatorSpec
-from promptloop.project.loader import build_evaluators, load_config, load_project
+from promptloop.project.loader import build_evaluators, load_config, load_project, project_from
 from tests.project.test_config import BASE
 
 
@@ -118,3 +118,19 @@ def test_each_evaluator_is_built_once(tmp_path: Path, monkeypatch: pytest.Monkey
     project = load_project(_project(tmp_path, BASE), env={})
     assert built == ["icontains", "contains"]
     assert len(project.plans[0].evaluators) == 2
+
+
+def test_a_config_read_once_builds_the_project_with_the_cache_folder_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _project(tmp_path, BASE)
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(path, cache_dir=Path("restored/cache"))
+    assert loaded.config.cache.enabled
+    assert loaded.config.cache.dir == str(tmp_path.resolve() / "restored" / "cache")
+    # Nothing the config names is read again as a file: the project keeps the folder.
+    monkeypatch.setattr(loader_module, "load_config", None)
+    project = project_from(loaded, env={})
+    assert project.loaded.config.cache.dir == loaded.config.cache.dir
+    assert [plan.name for plan in project.plans] == [s.name for s in loaded.config.suites]
+    assert project.plans[0].feedback and len(project.plans[0].evaluators) == 2

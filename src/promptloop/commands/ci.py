@@ -17,7 +17,8 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from promptloop.commands.ci_evaluate import Ci, CiOptions, evaluate
+from promptloop.commands.ci_evaluate import evaluate
+from promptloop.commands.ci_job import Ci, CiOptions
 from promptloop.commands.ci_publish import publish_artifact
 from promptloop.commands.pr_commands import on_comment
 from promptloop.errors import UserError
@@ -96,13 +97,9 @@ def _telemetry(ci: Ci, env: Mapping[str, str], said: Said) -> None:
     collector that is down is a warning, never a failed check. ``--dry-run`` sends nothing."""
     from promptloop.commands import telemetry
 
-    results = said.outputs.get("results-path")
-    if ci.opts.dry_run or not results or not telemetry.wanted(env, None):
+    if ci.opts.dry_run or said.result is None or not telemetry.wanted(env, None):
         return
-    from promptloop.engine.results import read_results
-
-    path = Path(results) if Path(results).is_absolute() else ci.workdir() / results
-    for problem in telemetry.export_telemetry(read_results(path), None, env):
+    for problem in telemetry.export_telemetry(said.result, None, env):
         emit([ci.mask(f"::warning title=promptloop::{escape_data(problem)}")])
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptloop.github.event import DispatchContext, MergeGroupContext, PullContext, PushContext
 from promptloop.project.loader import LoadedConfig
 from promptloop.wording import plural
 
@@ -36,11 +37,9 @@ class BaselineManifest(BaseModel):
     saved_at: str
 
 
-def cache_folder(loaded: LoadedConfig, cache_dir: Path | None) -> Path | None:
-    """The response cache folder this run uses (``--cache-dir`` wins; relative to the
-    working directory), or None when the run keeps no cache on disk."""
-    if cache_dir is not None:
-        return (Path.cwd() / cache_dir).resolve()
+def cache_folder(loaded: LoadedConfig) -> Path | None:
+    """The response cache folder this run uses (the action's `cache-dir` is in ``loaded``
+    already), or None when the run keeps no cache on disk."""
     cache = loaded.config.cache
     return (loaded.root / cache.dir).resolve() if cache.enabled else None
 
@@ -112,3 +111,28 @@ def baseline_note(
         f"The base side comes from the default branch's baseline ({saved}): its answers "
         "were restored from the cache, not asked again."
     )
+
+
+def restored_note(loaded: LoadedConfig, base_sha: str | None, suites: Sequence[str]) -> str | None:
+    """``baseline_note`` for the manifest beside this run's response cache."""
+    return baseline_note(read_manifest(cache_folder(loaded)), base_sha, suites)
+
+
+def leave_baseline(
+    ctx: PullContext | PushContext | DispatchContext | MergeGroupContext,
+    loaded: LoadedConfig,
+    head_sha: str,
+    evaluated: Sequence[str],
+    *,
+    every_suite: bool,
+) -> None:
+    """On the default branch, say for which commit and suites the response cache (that
+    actions/cache saves after this job) holds the answers: pull requests restore it."""
+    if not isinstance(ctx, PushContext | DispatchContext) or not ctx.on_default_branch:
+        return
+    folder = cache_folder(loaded)
+    if folder is None or not head_sha:
+        return
+    before = ctx.before if isinstance(ctx, PushContext) else None
+    suites = covered_suites(read_manifest(folder), before, evaluated, every_suite=every_suite)
+    save_manifest(folder, head_sha, ctx.ref, suites)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptloop.commands.ci_evaluate import Ci
+from promptloop.commands.ci_job import Ci
 from promptloop.errors import InfraError, UserError
 from promptloop.github.event import WorkflowRunContext
 from promptloop.github.pull_request import Said, Speaker, speak
@@ -58,7 +58,7 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
         )
     files = _pull_files(ci, number)
     # Decide and publish: the fork's words, through the one publisher.
-    speaker = Speaker(ci.publisher, runtime, ci.mask, comment, ci.opts.suggest)
+    speaker = Speaker(ci.publisher, runtime, ci.secrets, comment, ci.opts.suggest)
     spoken = speak(speaker, number if comment else None, saying, files)
     # Report.
     summary = (

@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from promptloop.commands.ci_evaluate import Ci, Evaluated, evaluate
-from promptloop.commands.pr_feedback import OutputsFn, record_verdicts
-from promptloop.commands.run import RunOptions, make_runner, project_for
+from promptloop.commands.ci_evaluate import Evaluated, evaluate
+from promptloop.commands.ci_job import Ci
+from promptloop.commands.pr_feedback import record_verdicts
+from promptloop.commands.run import RunOptions, make_runner
 from promptloop.dataset.naming import CaseNames
 from promptloop.errors import PromptloopError, UserError
 from promptloop.github import replies
@@ -35,7 +36,7 @@ from promptloop.github.event import PullContext
 from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
 from promptloop.project.git import find_root, head_commit
-from promptloop.project.loader import LoadedConfig, find_config, load_config
+from promptloop.project.loader import LoadedConfig, project_from
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,10 @@ def head_outputs(
 ) -> dict[tuple[str, str], str]:
     """Run just the named cases; with the response cache these are the outputs the pull
     request's own run produced, so the fingerprints match what the reviewer read."""
-    opts = RunOptions(config_path=loaded.path, suites=tuple(wanted))
-    # ``loaded`` may point the cache elsewhere (the action's cache-dir); the runner uses it.
-    prepared = replace(project_for(opts), loaded=loaded)
-    runner = make_runner(prepared, opts)
+    project = project_from(loaded, suites=tuple(wanted))
+    runner = make_runner(project, RunOptions())
     found: dict[tuple[str, str], str] = {}
-    for plan in prepared.plans:
+    for plan in project.plans:
         cases = [c for c in plan.cases if c.id in wanted.get(plan.name, ())]
         [outcomes] = asyncio.run(runner.run_suite(plan, cases=cases))
         for outcome in outcomes:
@@ -68,7 +67,7 @@ def head_outputs(
     return found
 
 
-def on_comment(ci: Ci, outputs: OutputsFn = head_outputs) -> Answered:
+def on_comment(ci: Ci) -> Answered:
     """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
     runtime = ci.runtime
     try:
@@ -78,7 +77,7 @@ def on_comment(ci: Ci, outputs: OutputsFn = head_outputs) -> Answered:
             f"cannot read the event payload: {exc}", path=str(runtime.event_path)
         ) from None
     with contextlib.chdir(ci.workdir()):
-        reader = _Reader(ci, outputs)
+        reader = _Reader(ci)
         event = parse_comment_event(runtime.event_name, payload)
         facts = CommentFacts(event, runtime.repository)
         while isinstance(step := decide(facts), Need):
@@ -89,9 +88,8 @@ def on_comment(ci: Ci, outputs: OutputsFn = head_outputs) -> Answered:
 class _Reader:
     """Each fact ``decide`` asks for, read from GitHub, the checkout or the model."""
 
-    def __init__(self, ci: Ci, outputs: OutputsFn) -> None:
+    def __init__(self, ci: Ci) -> None:
         self.ci = ci
-        self.outputs = outputs
 
     @cached_property
     def gh(self) -> GitHubClient:
@@ -99,7 +97,9 @@ class _Reader:
 
     @cached_property
     def loaded(self) -> LoadedConfig:
-        return _load(self.ci)
+        """The project as the checkout has it, with the cache the pull request's own run
+        filled (so the outputs are the ones it showed)."""
+        return self.ci.load_config()
 
     @cached_property
     def root(self) -> Path:
@@ -125,7 +125,7 @@ class _Reader:
             case "thread":
                 return replace(facts, thread_cases=tuple(_thread_cases(self.gh, event)))
             case "outputs":
-                return replace(facts, outputs=self.outputs(self.loaded, need.wanted))
+                return replace(facts, outputs=head_outputs(self.loaded, need.wanted))
 
 
 def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) -> Answered:
@@ -135,17 +135,7 @@ def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) 
     answer = _Answer(ci, event)
     if not plan.record or head is None:
         return answer(plan.reaction, plan.reply, plan.outcome)
-    recorded = record_verdicts(
-        ci.publisher,
-        reader.gh,
-        reader.loaded,
-        reader.root,
-        event,
-        head,
-        plan.verdicts,
-        plan.outputs,
-        ci.mask,
-    )
+    recorded = record_verdicts(ci, reader.loaded, reader.root, event, head, plan)
     ci.publisher.react(event.comment_id, plan.reaction, review_comment=event.kind == "review")
     parts = [recorded.said] if recorded.said else []
     evaluated = None
@@ -193,17 +183,6 @@ class _Answer:
         thread = event.thread_id if event.kind == "review" else None
         body = self.ci.mask(text)
         self.ci.publisher.reply(event.number, event.comment_id, body, in_thread_of=thread)
-
-
-def _load(ci: Ci) -> LoadedConfig:
-    """The project as the checkout has it, with the cache the pull request's own run filled
-    (so the outputs are the ones it showed)."""
-    loaded = load_config(ci.opts.config_path or find_config(Path(".")))
-    if ci.opts.cache_dir is None:
-        return loaded
-    where = str((Path.cwd() / ci.opts.cache_dir).resolve())
-    cache = loaded.config.cache.model_copy(update={"dir": where, "enabled": True})
-    return replace(loaded, config=loaded.config.model_copy(update={"cache": cache}))
 
 
 def _pull_context(

@@ -6,17 +6,18 @@ Both writes go through the publisher.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from promptloop.commands.ci_job import Ci
 from promptloop.dataset.feedback import FeedbackRecord, append_lines, output_fingerprint
 from promptloop.errors import InfraError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
 from promptloop.github.comment_commands import CommentEvent
-from promptloop.github.comment_plan import Outputs, Verdict
+from promptloop.github.comment_plan import CommentPlan
 from promptloop.github.diff import hunk_containing
 from promptloop.github.markers import review_marker
 from promptloop.github.publish import Publisher
@@ -24,9 +25,6 @@ from promptloop.github.state import PullHead, ReviewComment
 from promptloop.project.loader import LoadedConfig
 from promptloop.safety import code_block, fingerprint
 from promptloop.wording import plural
-
-# (suite -> case ids) to the output each case gives on the checked-out head.
-OutputsFn = Callable[[LoadedConfig, Mapping[str, Sequence[str]]], dict[tuple[str, str], str]]
 
 
 @dataclass(frozen=True)
@@ -39,17 +37,11 @@ class Recorded:
 
 
 def record_verdicts(
-    publisher: Publisher,
-    gh: GitHubClient,
-    loaded: LoadedConfig,
-    root: Path,
-    event: CommentEvent,
-    head: PullHead,
-    verdicts: Sequence[Verdict],
-    found: Outputs,
-    mask: Callable[[str], str],
+    ci: Ci, loaded: LoadedConfig, root: Path, event: CommentEvent, head: PullHead, plan: CommentPlan
 ) -> Recorded:
-    """The verdicts recorded, fingerprinted on ``found`` (which holds every verdict's case)."""
+    """The plan's verdicts recorded, each fingerprinted on the output the plan read for its
+    case; ``root``: the checkout's top folder, where the feedback files' paths start."""
+    verdicts, found, publisher = plan.verdicts, plan.outputs, ci.publisher
     if not verdicts:
         return Recorded(0, (), "", head.head_sha)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -61,7 +53,7 @@ def record_verdicts(
             output=output_fingerprint(found[(suite, case)]),
             verdict="good" if command.verb == "good" else "bad",
             # The note lands in a committed file: a secret pasted into it must not.
-            note=mask(command.note),
+            note=ci.mask(command.note),
             by=event.author,
             at=now,
             source=event.html_url or f"comment {event.comment_id}",
@@ -77,7 +69,7 @@ def record_verdicts(
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(append_lines(before, records), encoding="utf-8")
     if loaded.config.feedback_delivery == "suggestion":
-        said = offer_feedback(publisher, gh, event.number, head, by_file)
+        said = offer_feedback(publisher, ci.github(), event.number, head, by_file)
         return Recorded(total, (), said)
     message = f"promptloop: {plural(total, 'reviewer verdict')} from {event.author}"
     done = publisher.record_feedback(head.head_ref, by_file, message)

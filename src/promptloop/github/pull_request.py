@@ -1,17 +1,17 @@
-"""What one evaluated head says on GitHub: decided from the run's result (findings placed,
-revisions offered, the review, the sticky summary and the check run), then published in
-order through the one publisher, each later part linking to what the earlier ones became.
+"""What one evaluated head says on GitHub: decided from what its run produced (an
+``Evaluation``: findings placed, revisions offered, the review, the sticky summary and the
+check run), the report files written once from the decided result, then published in order
+through the one publisher, each later part linking to what the earlier ones became.
 Returns what the runner shows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from promptloop.engine.optimization import RunOptimization
-from promptloop.engine.results import RunResult
-from promptloop.github.deliver import Offer, Revision, deliver_revisions
+from promptloop.engine.results import RunResult, mask_result
+from promptloop.github.deliver import Delivered, Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
 from promptloop.github.plan import (
@@ -42,6 +42,7 @@ from promptloop.project.loader import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
 from promptloop.report.spending import forecast_line
+from promptloop.safety import mask_secrets
 
 _CONCLUSIONS: dict[str, Conclusion] = {
     "pass": "success",
@@ -52,16 +53,21 @@ _CONCLUSIONS: dict[str, Conclusion] = {
 
 @dataclass(frozen=True)
 class Speaker:
-    """Who speaks for the run, and how: the publisher, the runner's environment, the run's
-    own notes so far, and whether comments are wanted and revisions offered."""
+    """Who speaks for the run, and how: the publisher, the runner's environment, the secrets
+    to mask, the run's own notes so far, and whether comments are wanted and revisions
+    offered."""
 
     publisher: Publisher
     runtime: ActionsRuntime
-    mask: Callable[[str], str]
+    # What no word, report or file of the run may show.
+    secrets: tuple[str, ...]
     comment: bool
     suggest: str
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets)
 
     def can_comment(self, pull: PullContext | None) -> bool:
         return pull is not None and self.comment and not self.publisher.ledger.read_only
@@ -75,6 +81,39 @@ class Speaker:
 
 
 @dataclass(frozen=True)
+class Checkout:
+    """Where the repository is checked out: its top folder, and how it names a file."""
+
+    root: Path
+
+    def path_of(self, path: Path) -> str | None:
+        """``path`` as the repository names it; None for a file outside the checkout."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating one head produced, and what it was about: the pull request (None on a
+    push, a dispatch or a merge queue's group), the commits and files, the config, the run's
+    result, the revisions learned, and where the repository is checked out."""
+
+    pull: PullContext | None
+    target: Target
+    loaded: LoadedConfig
+    result: RunResult
+    revisions: tuple[Revision, ...]
+    checkout: Checkout
+
+    @property
+    def advisory(self) -> frozenset[str]:
+        """The suites whose failures are reported but never gate."""
+        return self.loaded.config.advisory_suites()
+
+
+@dataclass(frozen=True)
 class Said:
     """What the runner shows, and where on GitHub the run's words are."""
 
@@ -85,6 +124,8 @@ class Said:
     notices: list[str] = field(default_factory=list)
     links: tuple[Link, ...] = ()
     suggestion_url: str | None = None
+    # The result as the report files hold it (masked); None where this job wrote none.
+    result: RunResult | None = None
 
 
 @dataclass(frozen=True)
@@ -123,53 +164,30 @@ class Decided:
     result: RunResult
 
 
-def decide(
-    speaker: Speaker,
-    pull: PullContext | None,
-    target: Target,
-    loaded: LoadedConfig,
-    result: RunResult,
-    revisions: list[Revision],
-    root: Path,
-    to_repo: Callable[[Path], str | None],
-    *,
-    can_comment: bool,
-    advisory: frozenset[str] = frozenset(),
-) -> Decided:
+def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> Decided:
     """Where each finding goes, the revisions offered (their commits and pull requests are
     published here: the summary links to them), and every word the pull request gets."""
-    runtime, publisher = speaker.runtime, speaker.publisher
+    runtime, target = speaker.runtime, evaluation.target
     head_sha = target.head_sha
     inline, unplaced, annotations = plan_findings_of(
-        loaded, result, target.files, head_sha, to_repo, root, runtime.run_url
+        evaluation.loaded,
+        evaluation.result,
+        target.files,
+        head_sha,
+        evaluation.checkout.path_of,
+        evaluation.checkout.root,
+        runtime.run_url,
     )
-    offer = Offer(
-        speaker.suggest, can_comment, pull, target.files, head_sha, root, target.checkout_sha
-    )
-    delivered = deliver_revisions(publisher, runtime, revisions, offer)
+    delivered, result = _offer_revisions(speaker, evaluation, can_comment)
     inline += delivered.suggestions
-    if revisions:
-        optimization = RunOptimization(
-            markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
-        )
-        result = result.model_copy(update={"optimization": optimization})
     verdict = verdict_of(result)
     placed = [c for c in merge_same_line(inline) if c.line is not None]
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     report_md = render_markdown(
         result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
     )
-    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
-    # "failure" would tell the author their prompt failed when it was never finished.
-    # A spent budget is the user's own limit: the check says the verdict it configured.
-    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
-    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
-    title = check_title(result)
-    if advisory_only(result, advisory) and not result.incomplete:
-        # Reported in full, and the check says so, but it never fails on advisory suites.
-        conclusion = "neutral"
-        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
-    note = advisory_note(result, advisory)
+    conclusion, title = _check(result, verdict, evaluation.advisory)
+    note = advisory_note(result, evaluation.advisory)
     saying = Saying(
         head_sha=head_sha,
         verdict=verdict,
@@ -189,6 +207,45 @@ def decide(
         delta_pp=overall_delta_pp(result),
     )
     return Decided(saying, result)
+
+
+def _offer_revisions(
+    speaker: Speaker, evaluation: Evaluation, can_comment: bool
+) -> tuple[Delivered, RunResult]:
+    """The learned revisions offered as ``speaker.suggest`` says, and the result carrying
+    each one's block as it was offered."""
+    target, revisions = evaluation.target, evaluation.revisions
+    offer = Offer(
+        speaker.suggest,
+        can_comment,
+        evaluation.pull,
+        target.files,
+        target.head_sha,
+        evaluation.checkout.root,
+        target.checkout_sha,
+    )
+    delivered = deliver_revisions(speaker.publisher, speaker.runtime, list(revisions), offer)
+    if not revisions:
+        return delivered, evaluation.result
+    optimization = RunOptimization(
+        markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
+    )
+    return delivered, evaluation.result.model_copy(update={"optimization": optimization})
+
+
+def _check(result: RunResult, verdict: str, advisory: frozenset[str]) -> tuple[Conclusion, str]:
+    """The check run's conclusion and title."""
+    # A stopped run still blocks a required check, but as GitHub's own cancelled jobs do:
+    # "failure" would tell the author their prompt failed when it was never finished.
+    # A spent budget is the user's own limit: the check says the verdict it configured.
+    stopped = result.incomplete and not (result.budget and result.budget.exceeded)
+    conclusion: Conclusion = "cancelled" if stopped else _CONCLUSIONS[verdict]
+    title = check_title(result)
+    if advisory_only(result, advisory) and not result.incomplete:
+        # Reported in full, and the check says so, but it never fails on advisory suites.
+        conclusion = "neutral"
+        title = title.replace(": FAIL", ": FAIL (advisory, not gating)", 1)
+    return conclusion, title
 
 
 @dataclass(frozen=True)
@@ -262,45 +319,33 @@ def _publishing_notes(speaker: Speaker) -> list[str]:
     return [*ledger.notes, *(f"Warning: {w}" for w in warnings)]
 
 
-def say(
-    speaker: Speaker,
-    pull: PullContext | None,
-    target: Target,
-    loaded: LoadedConfig,
-    result: RunResult,
-    revisions: list[Revision],
-    root: Path,
-    output_dir: Path,
-    to_repo: Callable[[Path], str | None],
-    advisory: frozenset[str] = frozenset(),
-) -> Said:
-    runtime = speaker.runtime
+def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
+    """Decide, write the report files, publish; returns what the runner shows. The reports
+    follow the decision: they show each revision as it was offered."""
+    pull = evaluation.pull
     can_comment = speaker.can_comment(pull)
-    decided = decide(
-        speaker,
-        pull,
-        target,
-        loaded,
-        result,
-        revisions,
-        root,
-        to_repo,
-        can_comment=can_comment,
-        advisory=advisory,
-    )
-    result, saying = decided.result, decided.saying
-    paths = write_reports(result, output_dir)
-    for p in paths.values():
-        p.write_text(speaker.mask(p.read_text(encoding="utf-8")), encoding="utf-8")
+    decided = decide(speaker, evaluation, can_comment=can_comment)
+    # Masked before it is written: masking the written text would take report.html's
+    # Content-Security-Policy hashes for tokens, and the page would lose its style and script.
+    reported = mask_result(decided.result, speaker.secrets)
+    reports = write_reports(reported, output_dir)
     number = pull.number if pull is not None and can_comment else None
-    spoken = speak(speaker, number, saying, target.files)
+    spoken = speak(speaker, number, decided.saying, evaluation.target.files)
+    return _shown(speaker, decided, spoken, reports["results"], reported)
 
+
+def _shown(
+    speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Path, reported: RunResult
+) -> Said:
+    """What the runner shows: the job summary (every case, the chart, what publishing met)
+    and the step's outputs."""
+    runtime, result, saying = speaker.runtime, decided.result, decided.saying
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
     notes, warnings = replace(speaker, notes=saying.notes).notes_now()
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     job_summary = render_summary(
         render_markdown(
-            result, head_sha=target.head_sha, repo_url=repo_url, max_cases=50, chart=True
+            result, head_sha=saying.head_sha, repo_url=repo_url, max_cases=50, chart=True
         ),
         notes=notes,
         links=spoken.links,
@@ -309,13 +354,12 @@ def say(
         report_url=runtime.report_url,
         forecast=forecast_line(result.forecast) if result.forecast else None,
     )
-    rate = overall_pass_rate(result)
-    delta = overall_delta_pp(result)
+    rate, delta = saying.pass_rate, saying.delta_pp
     outputs = {
         "verdict": saying.verdict,
         "pass-rate": "" if rate is None else f"{rate:.4f}",
         "delta": "" if delta is None else f"{delta:.2f}",
-        "results-path": str(paths["results"]),
+        "results-path": str(results_path),
     }
     return Said(
         job_summary,
@@ -324,6 +368,7 @@ def say(
         warnings,
         links=spoken.links,
         suggestion_url=spoken.suggestion_url,
+        result=reported,
     )
 
 

@@ -1,10 +1,11 @@
 """Load the project once: promptloop.yaml and everything it names, read and checked.
 
-``load_project`` returns a ``Project``: for each selected suite its prompt, cases,
-reviewers' feedback, evaluators (each built once) and the model it runs on with where
-that choice was written; the judge and optimizer models likewise; with a baseline ref,
-each changed prompt as it was there. `run`, `ci`, `optimize` and `calibrate` start from
-it, so nothing below reads a project file again. The file's schema is ``config``.
+``load_project`` (or ``project_from``, for a config ``load_config`` already read) returns
+a ``Project``: for each selected suite its prompt, cases, reviewers' feedback, evaluators
+(each built once) and the model it runs on with where that choice was written; the judge
+and optimizer models likewise; with a baseline ref, each changed prompt as it was there.
+`run`, `ci`, `optimize` and `calibrate` start from it, so nothing below reads a project
+file again. The file's schema is ``config``.
 """
 
 from __future__ import annotations
@@ -183,7 +184,19 @@ class LoadedConfig:
         return load_feedback(self.resolve(relative, loc), self.display(relative))
 
 
-def load_config(path: Path) -> LoadedConfig:
+def load_config(path: Path, *, cache_dir: Path | None = None) -> LoadedConfig:
+    """The config at ``path``, read and checked (nothing it names is read yet).
+    ``cache_dir``: where the response cache lives instead of the config's own ``cache:``
+    (the action's `cache-dir`, which actions/cache restores), turned on."""
+    loaded = _read_config(path)
+    if cache_dir is None:
+        return loaded
+    config = loaded.config
+    cache = config.cache.model_copy(update={"dir": str(cache_dir.resolve()), "enabled": True})
+    return replace(loaded, config=config.model_copy(update={"cache": cache}))
+
+
+def _read_config(path: Path) -> LoadedConfig:
     check_file_size(path, MAX_CONFIG_BYTES, "config file")
     try:
         raw = path.read_bytes()
@@ -262,8 +275,30 @@ def load_project(
     """Read promptloop.yaml at ``path`` and every file its selected ``suites`` (default:
     all) name, check them against each other before any model is called, and choose the
     models (``model`` and ``optimizer_model`` come from the command line)."""
+    return project_from(
+        load_config(path),
+        suites=suites,
+        model=model,
+        optimizer_model=optimizer_model,
+        shard=shard,
+        baseline=baseline,
+        env=env,
+    )
+
+
+def project_from(
+    loaded: LoadedConfig,
+    *,
+    suites: Sequence[str] = (),
+    model: str | None = None,
+    optimizer_model: str | None = None,
+    shard: str | None = None,
+    baseline: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Project:
+    """``load_project`` for a config already read (``ci`` reads it first, to choose the
+    suites a change concerns): every file the selected suites name, read and checked."""
     environ = os.environ if env is None else env
-    loaded = load_config(path)
     config = loaded.config
     models = choose_models(
         config,
