@@ -12,6 +12,7 @@ from promptloop.evaluators.base import EvalContext, Evaluator, TemplateRenderErr
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.evaluators.promptfoo import AssertionSet
 from promptloop.evaluators.promptfoo.core import GradedCall, PromptfooAssertion
+from promptloop.evaluators.promptfoo.graded import questions_request
 from promptloop.models.base import Message, ModelRequest
 
 
@@ -55,25 +56,39 @@ def graded_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
     )
 
 
+@dataclass(frozen=True)
+class GradedRequests:
+    """The requests a case's promptfoo assertions send on one output."""
+
+    # Judges' verdicts: the very requests sent, which the cache may answer; each is asked
+    # as many times as the judge is sampled.
+    judged: tuple[ModelRequest, ...]
+    # answer-relevance's questions: the very requests sent, which the cache may answer;
+    # asked once whatever the judge's samples.
+    asked: tuple[ModelRequest, ...]
+    # Embeddings, never cached: each stands for its call in count and size.
+    embedded: tuple[ModelRequest, ...]
+
+
 def graded_requests(
     calls: Sequence[GradedCall], output: str, case: Case, ctx: EvalContext
-) -> tuple[tuple[ModelRequest, ...], tuple[ModelRequest, ...]]:
-    """(the judge requests, which the cache may answer; the rest, which it never does) those
-    calls send. Only a judge's request is the very one sent; an ask's or an embedding's
-    stands for it in count and size (neither is looked up: embeddings are not cached)."""
+) -> GradedRequests:
+    """The requests those calls send on ``output``."""
     judge_ctx = dataclasses.replace(ctx, tool_calls=())
     judges = [c.judge for c in calls if c.judge is not None]
-    judged = judge_requests(judges, output, case, judge_ctx)
-    always = tuple(
-        ModelRequest(
-            model=call.model or ctx.judge_model,
-            messages=(Message("user", output),),
-            # An embedding answers with no tokens; an ask's answer is a judge's.
-            max_tokens=1 if call.kind == "embedding" else None,
-            api_base=ctx.api_base,
-            purpose="judge" if call.kind == "ask" else "generate",
-        )
-        for call in calls
-        if call.judge is None
+    return GradedRequests(
+        judged=judge_requests(judges, output, case, judge_ctx),
+        asked=tuple(
+            questions_request(call.model, output, ctx) for call in calls if call.kind == "ask"
+        ),
+        embedded=tuple(
+            ModelRequest(
+                model=call.model or ctx.judge_model,
+                messages=(Message("user", output),),
+                max_tokens=1,  # an embedding answers with no tokens
+                api_base=ctx.api_base,
+            )
+            for call in calls
+            if call.kind == "embedding"
+        ),
     )
-    return judged, always

@@ -301,19 +301,21 @@ class Runner:
         if answer is None:
             unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
             ctx = self.eval_context(rendered, repeat_index, second_look)
-            asked = judge_requests(judges, unknown, case, ctx)
-            graded_judged, always = graded_requests(graded, unknown, case, ctx)
-            judged = (asked + graded_judged) * samples
-            return PendingCalls(request, judged + always, 0, None)
+            graded_unknown = graded_requests(graded, unknown, case, ctx)
+            judged = (judge_requests(judges, unknown, case, ctx) + graded_unknown.judged) * samples
+            rest = graded_unknown.asked + graded_unknown.embedded
+            return PendingCalls(request, judged + rest, 0, None)
         ctx = self.eval_context(rendered, repeat_index, second_look, answer)
         output = with_calls(answer.text, answer.tool_calls)
-        asked = judge_requests(judges, output, case, ctx)
-        graded_judged, always = graded_requests(graded, answer.text, case, ctx)
-        asked += graded_judged
-        pending = tuple(r for r in asked if self.cached(r) is None)
+        graded_sent = graded_requests(graded, answer.text, case, ctx)
+        judged = judge_requests(judges, output, case, ctx) + graded_sent.judged
+        uncached_judged = tuple(r for r in judged if self.cached(r) is None)
+        uncached_asked = tuple(r for r in graded_sent.asked if self.cached(r) is None)
         key = evaluation_key(plan, answer.text, case, ctx)
-        cached = 1 + len(asked) - len(pending)
-        return PendingCalls(None, pending * samples + always, cached, key)
+        looked_up = len(judged) + len(graded_sent.asked)
+        cached = 1 + looked_up - len(uncached_judged) - len(uncached_asked)
+        calls = uncached_judged * samples + uncached_asked + graded_sent.embedded
+        return PendingCalls(None, calls, cached, key)
 
     async def _unless_stopped(
         self,
