@@ -4,6 +4,7 @@ the OpenAI-compatible stub on loopback, which counts every request (chat and emb
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,10 +37,33 @@ FIRST_RUN = (1 + 3) + (1 + 3)
 SECOND_RUN = 3
 
 
+# The model answers by calling a tool: the graders read the call, as promptfoo shows it.
+TOOL_CONFIG = """\
+prompts: ['Look up {{word}}.']
+providers:
+  - id: openai:gpt-4o-mini
+    config:
+      tools:
+        - type: function
+          function:
+            name: lookup
+            parameters: {type: object, properties: {q: {type: string}}}
+defaultTest:
+  options: {provider: openai:gpt-4o-mini}
+tests:
+  - vars: {word: apple}
+    assert:
+      - {type: answer-relevance, threshold: 0}
+      - {type: llm-rubric, value: looks up apple}
+"""
+
+
 @pytest.fixture
 def stub() -> Iterator[Any]:
     module = load_stub()
-    server = module.StubServer(module.StubConfig())
+    server = module.StubServer(
+        module.StubConfig(tool_rules=(("Look up (\\w+)", "lookup", '{"q": "\\1"}'),))
+    )
     server.start()
     yield server
     server.stop()
@@ -76,3 +100,22 @@ def test_the_estimate_after_a_run_counts_what_the_next_run_sends(stub: Any, tmp_
     assert calls == sent
     # Both answers, the rubric's verdict and both question calls come from the cache.
     assert cached == FIRST_RUN - SECOND_RUN
+
+
+def test_an_answer_that_calls_a_tool_is_graded_from_the_cache_as_it_was_sent(
+    stub: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "promptfooconfig.yaml").write_text(TOOL_CONFIG)
+    _promptloop(root, stub, "run", "-o", "out", "-q")
+    # The answer, the rubric's verdict, the questions and their embedding.
+    assert stub.snapshot()["requests"] == 4
+    [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
+    assert [call["name"] for call in suite["cases"][0]["tool_calls"]] == ["lookup"]
+
+    calls, cached = _forecast(_promptloop(root, stub, "run", "--estimate").stdout)
+    before = stub.snapshot()["requests"]
+    _promptloop(root, stub, "run", "-o", "out", "-q")
+    assert stub.snapshot()["requests"] - before == 1  # the embedding alone
+    assert (calls, cached) == (1, 3)

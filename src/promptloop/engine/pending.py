@@ -14,7 +14,12 @@ from promptloop.engine.requests import CaseDraw, CaseRequests
 from promptloop.evaluators.base import EvalContext, Evaluator, TemplateRenderError
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.evaluators.promptfoo import AssertionSet
-from promptloop.evaluators.promptfoo.core import GradedCall, PromptfooAssertion
+from promptloop.evaluators.promptfoo.core import (
+    GradedCall,
+    PromptfooAssertion,
+    as_text,
+    promptfoo_output,
+)
 from promptloop.evaluators.promptfoo.graded import questions_request
 from promptloop.models.base import Message, ModelRequest, ModelResponse, with_calls
 from promptloop.models.budget import CHARS_PER_TOKEN
@@ -60,7 +65,9 @@ def pending_calls(
         return PendingCalls(request, judged + sent.asked + sent.embedded, 0, None)
     ctx = requests.eval_context(draw, answer)
     output = with_calls(answer.text, answer.tool_calls)
-    sent = _promptfoo_requests(graded, answer.text, case, ctx)
+    # promptfoo's graders read the answer as promptfoo shows it: its tool calls included.
+    shown = as_text(promptfoo_output(answer.text, answer.tool_calls))
+    sent = _promptfoo_requests(graded, shown, case, ctx)
     judged = _judge_requests(judges, output, case, ctx) + sent.judged
     judged_later = tuple(r for r in judged if _peek(cache, r) is None)
     asked_later = tuple(r for r in sent.asked if _peek(cache, r) is None)
