@@ -19,6 +19,9 @@ from promptloop.project.suites import SuitePlan
 
 @dataclass
 class RunSettings:
+    """What every request of a run shares: the judge model, the seed, the endpoint, the
+    time limit, and how many attempts a judge gets at a usable verdict."""
+
     judge_model: str
     seed: int = 0
     api_base: str | None = None
@@ -54,6 +57,7 @@ class CaseDraw:
 
 
 def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
+    """``template`` rendered with the case's variables, its earlier turns carried along."""
     return render_prompt(
         template, case.vars, case_source=case.source, history=history_messages(case)
     )

@@ -41,6 +41,9 @@ from promptloop.project.suites import SuitePlan
 
 
 class Runner:
+    """Runs a suite's cases through one client (cached, retried, bounded and counted in
+    ``tally``), each inside its hold on the budget, until ``stop`` is asked for."""
+
     def __init__(
         self,
         client: ModelClient,
