@@ -13,7 +13,8 @@ from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext
 from promptloop.models.base import Embedder, ModelClient, ModelRequest, ModelResponse
 from promptloop.project.conversations import history_messages
-from promptloop.project.prompts import PromptTemplate, RenderedPrompt, render_prompt
+from promptloop.project.prompts import PromptTemplate
+from promptloop.project.rendering import RenderedPrompt, render_prompt
 from promptloop.project.suites import SuitePlan
 
 
