@@ -24,7 +24,7 @@ from promptloop.evaluators.promptfoo.graded import questions_request
 from promptloop.models.base import Message, ModelRequest, ModelResponse, with_calls
 from promptloop.models.budget import CHARS_PER_TOKEN
 from promptloop.models.cache import CachingClient
-from promptloop.models.litellm_client import output_cap
+from promptloop.models.model_map import output_cap
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from promptloop.models.base import ModelCallError, ModelClient
 from promptloop.models.budget import Budget, Hold, Refusal, current_hold, worst_cost
 from promptloop.models.cache import CachingClient
 from promptloop.models.factory import build_client
-from promptloop.models.litellm_client import output_cap, price_tokens
+from promptloop.models.model_map import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations
