@@ -49,7 +49,8 @@ from promptloop.commands.run import RunOptions, make_runner, project_for
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.outcome import CaseOutcome
-from promptloop.engine.runner import CaseFinished, TemplateScorer
+from promptloop.engine.progress import CaseFinished
+from promptloop.engine.runner import TemplateScorer
 from promptloop.gate.stats import mcnemar_exact
 from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
 from promptloop.project.config.cache import CacheConfig

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from promptloop.dataset.cases import Case
-from promptloop.engine.runner import Runner, RunSettings
+from promptloop.engine.requests import RunSettings
+from promptloop.engine.runner import Runner
 from promptloop.evaluators.base import Evaluator
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.base import ModelRequest, ModelResponse, Usage

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from promptloop.dataset.cases import Case
-from promptloop.engine.runner import Runner, RunSettings
+from promptloop.engine.requests import RunSettings
+from promptloop.engine.runner import Runner
 from promptloop.errors import UserError
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse
 from promptloop.project.prompts import parse_prompt

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from promptloop.dataset.cases import Case
-from promptloop.engine.runner import Runner, RunSettings, SecondLook
+from promptloop.engine.requests import RunSettings, SecondLook
+from promptloop.engine.runner import Runner
 from promptloop.evaluators.registry import build_evaluator
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.project.prompts import parse_prompt

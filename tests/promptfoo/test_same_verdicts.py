@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from promptloop.engine.runner import Runner, RunSettings
+from promptloop.engine.requests import RunSettings
+from promptloop.engine.runner import Runner
 from promptloop.errors import UserError
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.project.loader import load_project

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from promptloop.engine.runner import Answered, CaseFinished, MoreWork
+from promptloop.engine.progress import Answered, CaseFinished, MoreWork
 from promptloop.report.progress import progress_reporter
 
 NOTE = "re-running 1 changed case 2 more times on each side before the gate decides"

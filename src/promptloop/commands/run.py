@@ -16,6 +16,7 @@ from pathlib import Path
 from promptloop import __version__
 from promptloop.engine.forecast import forecast_run
 from promptloop.engine.jobs import Job, head_job, run_jobs
+from promptloop.engine.progress import ProgressCallback
 from promptloop.engine.results import (
     RunResult,
     SuiteResult,
@@ -24,7 +25,7 @@ from promptloop.engine.results import (
     mask_result,
 )
 from promptloop.engine.reviews import with_reviews
-from promptloop.engine.runner import ProgressCallback, Runner, build_runner
+from promptloop.engine.runner import Runner, build_runner
 from promptloop.engine.spending import BudgetReport, Forecast
 from promptloop.errors import UserError
 from promptloop.gate.advisory import advise

@@ -1,12 +1,13 @@
 """The forecast: what a run will cost, reckoned before its first call, calling no model.
 
-Each case's answer is the very request the runner will send (``Runner.generation_request``),
-and the cache says which answers it already holds. A cached answer's verdicts are the
-judges' own requests on that answer, asked of the cache too (an answer base and head share
-is judged once, as the runner does); an answer not cached yet is judged by each LLM judge
-of its suite once. So ``calls`` is the count of the run's first look, when every call
-succeeds at its first attempt and every judge answers usably; the gate's second look, which
-happens only when head looks worse, is bounded apart.
+Each case's answer is the very request the runner will send
+(``CaseRequests.answer_request``), and the cache says which answers it already holds. A
+cached answer's verdicts are the judges' own requests on that answer (and answer-relevance's
+question calls), asked of the cache too (an answer base and head share is judged once, as
+the runner does); an answer not cached yet is judged by each LLM judge of its suite once.
+So ``calls`` is the count of the run's first look, when every call succeeds at its first
+attempt and every judge answers usably; the gate's second look, which happens only when
+head looks worse, is bounded apart.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from promptloop.engine.jobs import Job
-from promptloop.engine.pending import PendingCalls
-from promptloop.engine.runner import Runner, render_case
+from promptloop.engine.pending import PendingCalls, pending_calls
+from promptloop.engine.requests import CaseDraw, render_case
+from promptloop.engine.runner import Runner
 from promptloop.engine.spending import Forecast
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.models.base import ModelRequest
@@ -74,7 +76,8 @@ def forecast_run(
         for case in job.plan.cases:
             rendered = render_case(job.plan.prompt_for(job.template, case), case)
             for r in range(repeat):
-                reckoning.add(runner.pending_calls(job.plan, rendered, case, r))
+                draw = CaseDraw(job.plan, case, rendered, r)
+                reckoning.add(pending_calls(draw, runner.requests, runner.cache))
     return Forecast(
         calls=reckoning.calls,
         cached=reckoning.cached,

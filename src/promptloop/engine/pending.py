@@ -1,5 +1,6 @@
-"""The calls a case will make that the cache cannot answer (``Runner.pending_calls``): what
-the forecast counts and what a case holds room for in the budget before it starts."""
+"""The calls a case will make that the cache cannot answer (``pending_calls``), asking no
+model: what the forecast counts and what a case holds room for in the budget before it
+starts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptloop.dataset.cases import Case
+from promptloop.engine.evaluation import evaluation_key
+from promptloop.engine.requests import CaseDraw, CaseRequests
 from promptloop.evaluators.base import EvalContext, Evaluator, TemplateRenderError
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.evaluators.promptfoo import AssertionSet
-from promptloop.evaluators.promptfoo.core import GradedCall, PromptfooAssertion
-from promptloop.models.base import Message, ModelRequest
+from promptloop.evaluators.promptfoo.core import (
+    GradedCall,
+    PromptfooAssertion,
+    as_text,
+    promptfoo_output,
+)
+from promptloop.evaluators.promptfoo.graded import questions_request
+from promptloop.models.base import Message, ModelRequest, ModelResponse, with_calls
+from promptloop.models.budget import CHARS_PER_TOKEN
+from promptloop.models.cache import CachingClient
+from promptloop.models.model_map import output_cap
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,44 @@ class PendingCalls:
         return ((self.answer,) if self.answer is not None else ()) + self.judges
 
 
-def judge_requests(
+def pending_calls(
+    draw: CaseDraw, requests: CaseRequests, cache: CachingClient | None
+) -> PendingCalls:
+    """The calls ``draw`` will make that ``cache`` cannot answer: its answer, then each LLM
+    judge's first attempt and each promptfoo grader's calls (on the cached answer, or on an
+    answer of ``max_tokens`` not known yet)."""
+    request = requests.answer_request(draw)
+    answer = _peek(cache, request)
+    case = draw.case
+    evaluators = draw.plan.evaluators_for(case)[0]
+    judges = [e for e in evaluators if isinstance(e, JudgeEvaluator)]
+    graded = _promptfoo_calls(evaluators)
+    samples = 1 if draw.second_look is None else draw.second_look.judge_samples
+    if answer is None:
+        unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
+        ctx = requests.eval_context(draw)
+        sent = _promptfoo_requests(graded, unknown, case, ctx)
+        judged = (_judge_requests(judges, unknown, case, ctx) + sent.judged) * samples
+        return PendingCalls(request, judged + sent.asked + sent.embedded, 0, None)
+    ctx = requests.eval_context(draw, answer)
+    output = with_calls(answer.text, answer.tool_calls)
+    # promptfoo's graders read the answer as promptfoo shows it: its tool calls included.
+    shown = as_text(promptfoo_output(answer.text, answer.tool_calls))
+    sent = _promptfoo_requests(graded, shown, case, ctx)
+    judged = _judge_requests(judges, output, case, ctx) + sent.judged
+    judged_later = tuple(r for r in judged if _peek(cache, r) is None)
+    asked_later = tuple(r for r in sent.asked if _peek(cache, r) is None)
+    cached = 1 + len(judged) + len(sent.asked) - len(judged_later) - len(asked_later)
+    calls = judged_later * samples + asked_later + sent.embedded
+    return PendingCalls(None, calls, cached, evaluation_key(draw.plan, answer.text, case, ctx))
+
+
+def _peek(cache: CachingClient | None, request: ModelRequest) -> ModelResponse | None:
+    """The cache's answer to ``request``, asking no model (None without a cache)."""
+    return cache.peek(request) if cache is not None else None
+
+
+def _judge_requests(
     judges: Sequence[JudgeEvaluator], output: str, case: Case, ctx: EvalContext
 ) -> tuple[ModelRequest, ...]:
     asked = []
@@ -44,7 +93,7 @@ def judge_requests(
     return tuple(asked)
 
 
-def graded_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
+def _promptfoo_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
     """The model calls a case's promptfoo assertions make on its output (``llm-rubric``,
     ``g-eval``, ``factuality``, ``closedqa``, ``answer-relevance``, ``similar``)."""
     return tuple(
@@ -55,25 +104,39 @@ def graded_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
     )
 
 
-def graded_requests(
+@dataclass(frozen=True)
+class _PromptfooRequests:
+    """The requests a case's promptfoo assertions send on one output."""
+
+    # Judges' verdicts: the very requests sent, which the cache may answer; each is asked
+    # as many times as the judge is sampled.
+    judged: tuple[ModelRequest, ...]
+    # answer-relevance's questions: the very requests sent, which the cache may answer;
+    # asked once whatever the judge's samples.
+    asked: tuple[ModelRequest, ...]
+    # Embeddings, never cached: each stands for its call in count and size.
+    embedded: tuple[ModelRequest, ...]
+
+
+def _promptfoo_requests(
     calls: Sequence[GradedCall], output: str, case: Case, ctx: EvalContext
-) -> tuple[tuple[ModelRequest, ...], tuple[ModelRequest, ...]]:
-    """(the judge requests, which the cache may answer; the rest, which it never does) those
-    calls send. Only a judge's request is the very one sent; an ask's or an embedding's
-    stands for it in count and size (neither is looked up: embeddings are not cached)."""
+) -> _PromptfooRequests:
+    """The requests those calls send on ``output``."""
     judge_ctx = dataclasses.replace(ctx, tool_calls=())
     judges = [c.judge for c in calls if c.judge is not None]
-    judged = judge_requests(judges, output, case, judge_ctx)
-    always = tuple(
-        ModelRequest(
-            model=call.model or ctx.judge_model,
-            messages=(Message("user", output),),
-            # An embedding answers with no tokens; an ask's answer is a judge's.
-            max_tokens=1 if call.kind == "embedding" else None,
-            api_base=ctx.api_base,
-            purpose="judge" if call.kind == "ask" else "generate",
-        )
-        for call in calls
-        if call.judge is None
+    return _PromptfooRequests(
+        judged=_judge_requests(judges, output, case, judge_ctx),
+        asked=tuple(
+            questions_request(call.model, output, ctx) for call in calls if call.kind == "ask"
+        ),
+        embedded=tuple(
+            ModelRequest(
+                model=call.model or ctx.judge_model,
+                messages=(Message("user", output),),
+                max_tokens=1,  # an embedding answers with no tokens
+                api_base=ctx.api_base,
+            )
+            for call in calls
+            if call.kind == "embedding"
+        ),
     )
-    return judged, always

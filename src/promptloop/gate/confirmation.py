@@ -15,8 +15,10 @@ import asyncio
 from collections.abc import Sequence
 
 from promptloop.engine.jobs import Job, SplitRatios, records_of
+from promptloop.engine.progress import MoreWork, ProgressCallback
+from promptloop.engine.requests import SecondLook
 from promptloop.engine.results import CaseRecord, SuiteResult, UsageTotals
-from promptloop.engine.runner import MoreWork, ProgressCallback, Runner, SecondLook
+from promptloop.engine.runner import Runner
 from promptloop.evaluators.base import asks_a_judge
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.verdicts import (

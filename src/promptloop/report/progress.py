@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from promptloop.engine.runner import Answered, MoreWork, ProgressCallback, ProgressEvent
+from promptloop.engine.progress import Answered, MoreWork, ProgressCallback, ProgressEvent
 
 
 @dataclass

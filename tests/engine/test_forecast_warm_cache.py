@@ -1,0 +1,122 @@
+"""The forecast on a warm cache: after a run, `run --estimate` counts only the calls the
+cache cannot answer, so it equals what the next run sends. Driven through the CLI against
+the OpenAI-compatible stub on loopback, which counts every request (chat and embeddings)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import cli_env, load_stub, run_promptloop
+
+# One answer per case, then its graders: llm-rubric's verdict, answer-relevance's question
+# call (a chat call the cache keeps) and its embedding (embeddings are never cached),
+# similar's embedding.
+CONFIG = """\
+prompts: ['Say the word {{word}}.']
+providers: [openai:gpt-4o-mini]
+defaultTest:
+  options: {provider: openai:gpt-4o-mini}
+tests:
+  - vars: {word: apple}
+    assert:
+      - {type: answer-relevance, threshold: 0}
+      - {type: llm-rubric, value: mentions apple}
+  - vars: {word: pear}
+    assert:
+      - {type: answer-relevance, threshold: 0}
+      - {type: similar, value: pear, threshold: 0.1}
+"""
+FIRST_RUN = (1 + 3) + (1 + 3)
+# Warm: only the three embeddings go out again.
+SECOND_RUN = 3
+
+
+# The model answers by calling a tool: the graders read the call, as promptfoo shows it.
+TOOL_CONFIG = """\
+prompts: ['Look up {{word}}.']
+providers:
+  - id: openai:gpt-4o-mini
+    config:
+      tools:
+        - type: function
+          function:
+            name: lookup
+            parameters: {type: object, properties: {q: {type: string}}}
+defaultTest:
+  options: {provider: openai:gpt-4o-mini}
+tests:
+  - vars: {word: apple}
+    assert:
+      - {type: answer-relevance, threshold: 0}
+      - {type: llm-rubric, value: looks up apple}
+"""
+
+
+@pytest.fixture
+def stub() -> Iterator[Any]:
+    module = load_stub()
+    server = module.StubServer(
+        module.StubConfig(tool_rules=(("Look up (\\w+)", "lookup", '{"q": "\\1"}'),))
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _promptloop(root: Path, stub: Any, *args: str) -> Any:
+    env = cli_env(OPENAI_API_KEY="sk-warm-test", OPENAI_BASE_URL=stub.base_url)
+    done = run_promptloop(root, *args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _forecast(stdout: str) -> tuple[int, int]:
+    found = re.search(r"Forecast: (\d+) model calls? \((\d+) more answered by the cache", stdout)
+    assert found is not None, stdout
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_estimate_after_a_run_counts_what_the_next_run_sends(stub: Any, tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "promptfooconfig.yaml").write_text(CONFIG)
+
+    assert _forecast(_promptloop(root, stub, "run", "--estimate").stdout) == (FIRST_RUN, 0)
+    _promptloop(root, stub, "run", "-o", "out", "-q")
+    assert stub.snapshot()["requests"] == FIRST_RUN
+
+    calls, cached = _forecast(_promptloop(root, stub, "run", "--estimate").stdout)
+    assert stub.snapshot()["requests"] == FIRST_RUN  # the estimate asked no model
+    before = stub.snapshot()["requests"]
+    # A budget of the estimate is enough: a case holds room only for what the cache lacks.
+    _promptloop(root, stub, "run", "-o", "out", "-q", "--max-calls", str(SECOND_RUN))
+    sent = stub.snapshot()["requests"] - before
+    assert sent == SECOND_RUN
+    assert calls == sent
+    # Both answers, the rubric's verdict and both question calls come from the cache.
+    assert cached == FIRST_RUN - SECOND_RUN
+
+
+def test_an_answer_that_calls_a_tool_is_graded_from_the_cache_as_it_was_sent(
+    stub: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "promptfooconfig.yaml").write_text(TOOL_CONFIG)
+    _promptloop(root, stub, "run", "-o", "out", "-q")
+    # The answer, the rubric's verdict, the questions and their embedding.
+    assert stub.snapshot()["requests"] == 4
+    [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
+    assert [call["name"] for call in suite["cases"][0]["tool_calls"]] == ["lookup"]
+
+    calls, cached = _forecast(_promptloop(root, stub, "run", "--estimate").stdout)
+    before = stub.snapshot()["requests"]
+    _promptloop(root, stub, "run", "-o", "out", "-q")
+    assert stub.snapshot()["requests"] - before == 1  # the embedding alone
+    assert (calls, cached) == (1, 3)
