@@ -42,7 +42,7 @@ from promptloop.github.event import (
 )
 from promptloop.github.publish import Publisher
 from promptloop.github.pull_request import Said, Speaker, decide, say, say_nothing_changed
-from promptloop.github.review import advisory_only
+from promptloop.github.run_figures import advisory_only
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.saying import SAYING_FILE, write_saying
 from promptloop.github.state import PullFiles

@@ -23,14 +23,13 @@ from promptloop.github.plan import (
     summary_plan,
 )
 from promptloop.github.publish import Ledger, Publisher
-from promptloop.github.review import (
-    PlannedComment,
+from promptloop.github.review import PlannedComment, review_body
+from promptloop.github.run_figures import (
     advisory_note,
     advisory_only,
     overall_delta_pp,
     overall_pass_rate,
-    review_body,
-    verdict_of,
+    verdict_status,
 )
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import PullFiles
@@ -153,7 +152,7 @@ def decide(
             markdown="\n\n".join(delivered.blocks), suites={r.suite: r.result for r in revisions}
         )
         result = result.model_copy(update={"optimization": optimization})
-    verdict = verdict_of(result)
+    verdict = verdict_status(result)
     placed = [c for c in merge_same_line(inline) if c.line is not None]
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     report_md = render_markdown(
