@@ -14,6 +14,7 @@ from promptloop.engine.results import RunResult
 from promptloop.github.deliver import Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
+from promptloop.github.ledger import Ledger
 from promptloop.github.plan import (
     check_run_plan,
     check_title,
@@ -22,7 +23,7 @@ from promptloop.github.plan import (
     review_plan,
     summary_plan,
 )
-from promptloop.github.publish import Ledger, Publisher
+from promptloop.github.publish import Publisher
 from promptloop.github.review import PlannedComment, review_body
 from promptloop.github.run_figures import (
     advisory_note,
