@@ -8,6 +8,11 @@ from typing import Any
 
 import pytest
 
+from promptloop.github.actions import (
+    CreateSummary,
+    EditSummary,
+    PostReview,
+)
 from promptloop.github.api import GitHubClient
 from promptloop.github.ledger import Ledger
 from promptloop.github.markers import parse_review_marker, read_marker, review_marker
@@ -20,9 +25,6 @@ from promptloop.github.plan import (
 )
 from promptloop.github.publish import Publisher
 from promptloop.github.reconcile import (
-    CreateSummary,
-    EditSummary,
-    PostReview,
     summary_actions,
 )
 from promptloop.github.review import PlannedComment

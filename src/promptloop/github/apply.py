@@ -1,15 +1,13 @@
-"""Each action carried out as the client's write (or writes), every body leaving through the
-outbound step. What to write was decided by ``github.reconcile``; ``github.publish`` decides
-when, and what to do when a write fails."""
+"""Each action (``github.actions``) carried out as the client's write, or writes, every body
+leaving through the outbound step. ``github.reconcile`` decided which actions to take;
+``github.publish`` decides when, and what to do when a write fails."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from promptloop.github.api import GitHubClient
-from promptloop.github.outbound import Outbound, post_placed
-from promptloop.github.reconcile import (
+from promptloop.github.actions import (
     Action,
     CommitFiles,
     CommitRevision,
@@ -26,6 +24,8 @@ from promptloop.github.reconcile import (
     SupersedeReview,
     WriteCheckRun,
 )
+from promptloop.github.api import GitHubClient
+from promptloop.github.outbound import Outbound, post_placed
 from promptloop.safety import GITHUB_BODY_LIMIT
 
 CHECK_TITLE_LIMIT = 255

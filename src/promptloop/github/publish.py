@@ -18,6 +18,16 @@ from typing import Any, TypeVar
 
 from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.errors import InfraError
+from promptloop.github.actions import (
+    Action,
+    CommitFiles,
+    CommitRevision,
+    CreateSummary,
+    OpenPull,
+    PostReview,
+    React,
+    Reply,
+)
 from promptloop.github.api import GitHubClient
 from promptloop.github.apply import apply_action
 from promptloop.github.ledger import Ledger
@@ -31,14 +41,6 @@ from promptloop.github.plan import (
     SummaryPlan,
 )
 from promptloop.github.reconcile import (
-    Action,
-    CommitFiles,
-    CommitRevision,
-    CreateSummary,
-    OpenPull,
-    PostReview,
-    React,
-    Reply,
     check_run_actions,
     commit_actions,
     feedback_actions,
