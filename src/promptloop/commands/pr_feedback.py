@@ -16,7 +16,7 @@ from promptloop.errors import InfraError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
 from promptloop.github.comment_commands import CommentEvent
-from promptloop.github.comment_plan import Outputs, Verdict
+from promptloop.github.comment_plan import Outputs, VerdictToRecord
 from promptloop.github.diff import hunk_containing
 from promptloop.github.markers import review_marker
 from promptloop.github.publish import Publisher
@@ -45,7 +45,7 @@ def record_verdicts(
     root: Path,
     event: CommentEvent,
     head: PullHead,
-    verdicts: Sequence[Verdict],
+    verdicts: Sequence[VerdictToRecord],
     found: Outputs,
     mask: Callable[[str], str],
 ) -> Recorded:
