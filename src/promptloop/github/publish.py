@@ -48,7 +48,7 @@ from promptloop.github.reconcile import (
     review_actions,
     revision_pull_actions,
     summary_actions,
-    supersede,
+    supersede_actions,
 )
 from promptloop.github.state import (
     AmbiguousWriteError,
@@ -188,7 +188,7 @@ class Publisher:
         done = self.phase(
             "mark earlier review comments outdated",
             lambda gh: (gh.our_review_comments(number), gh.our_reviews(number)),
-            lambda state: supersede(number, head_sha, superseded_by, *state),
+            lambda state: supersede_actions(number, head_sha, superseded_by, *state),
         )
         return PhaseOutcome(done.done, done.actions)
 

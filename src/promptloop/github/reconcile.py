@@ -51,7 +51,7 @@ class BranchGoneError(InfraError):
     """The branch to write on no longer exists."""
 
 
-def supersede(
+def supersede_actions(
     number: int,
     head_sha: str,
     superseded_by: str,
@@ -87,7 +87,8 @@ def review_actions(
     actions: list[Action] = []
     if new:
         actions.append(post_review(plan.number, plan.head_sha, plan.body, new, files))
-    return actions + supersede(plan.number, plan.head_sha, plan.superseded_by, comments, reviews)
+    earlier = supersede_actions(plan.number, plan.head_sha, plan.superseded_by, comments, reviews)
+    return actions + earlier
 
 
 def post_review(
