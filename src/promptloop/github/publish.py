@@ -137,10 +137,10 @@ class Publisher:
                 failure = exc.one_line()
                 continue
             except ReadOnlyTokenError as exc:
-                self._read_only(exc)
+                self.ledger.read_only_token(exc.one_line())
                 return _Pass(False)
             except InfraError as exc:
-                self._warn(what, exc)
+                self.ledger.failed(what, exc.one_line())
                 return _Pass(False)
             if self.dry_run:
                 self.ledger.planned.extend(a.describe() for a in actions)
@@ -154,14 +154,13 @@ class Publisher:
                 failure = exc.one_line()
                 continue  # read again: what landed is not written twice
             except ReadOnlyTokenError as exc:
-                self._read_only(exc)
+                self.ledger.read_only_token(exc.one_line())
                 return _Pass(False, answers, actions)
             except InfraError as exc:
-                self._warn(what, exc)
+                self.ledger.failed(what, exc.one_line())
                 return _Pass(False, answers, actions)
             return _Pass(True, answers, actions, observed)
-        self.ledger.warnings.append(f"could not {what}: {failure} (tried {passes} times)")
-        self.ledger.last_failure = failure
+        self.ledger.gave_up(what, failure, passes)
         return _Pass(False)
 
     # -- the pull request's review, summary and check run -----------------------------------
@@ -313,19 +312,3 @@ class Publisher:
         )
         posted: PostedReview | None = done.answer(PostReview)
         return PhaseOutcome(done.done, done.actions, posted.html_url if posted else None)
-
-    # -- failures ---------------------------------------------------------------------------
-
-    def _read_only(self, exc: ReadOnlyTokenError) -> None:
-        self.ledger.read_only = True
-        self.ledger.notes.append(
-            f"The GitHub token is read-only ({exc.one_line()}); promptloop reports through "
-            "the exit code, annotations and this job summary instead."
-        )
-
-    def _warn(self, what: str, exc: InfraError) -> None:
-        line = exc.one_line()
-        self.ledger.warnings.append(
-            line if line.startswith("could not") else f"could not {what}: {line}"
-        )
-        self.ledger.last_failure = line
