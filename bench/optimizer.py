@@ -52,7 +52,7 @@ from promptloop.engine.outcome import CaseOutcome
 from promptloop.engine.runner import CaseFinished, TemplateScorer
 from promptloop.gate.stats import mcnemar_exact
 from promptloop.optimize import OptimizationResult, SplitScore, paired_counts
-from promptloop.project.config import CacheConfig
+from promptloop.project.config.cache import CacheConfig
 from promptloop.project.loader import Project
 from promptloop.project.suites import SuitePlan
 

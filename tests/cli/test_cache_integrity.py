@@ -140,7 +140,7 @@ def test_the_redis_url_and_its_password_come_from_the_environment(
 
 def test_a_redis_url_that_mixes_text_and_a_reference_is_refused(tmp_path: Path) -> None:
     from promptloop.errors import UserError
-    from promptloop.project.config import parse_config
+    from promptloop.project.config.parse import parse_config
 
     text = "cache:\n  redis_url: 'redis://${env:HOST}:6379'\nsuites: []\n"
     with pytest.raises(UserError) as caught:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from promptloop.cli import cli
 from promptloop.dataset.feedback import output_fingerprint
 from promptloop.models.scripted import register_script, script_calls
-from promptloop.project.config import config_json_schema
+from promptloop.project.config.file import config_json_schema
 from tests.support import copy_project
 
 NOTE = "greet the customer by their name, always"

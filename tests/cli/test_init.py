@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from promptloop.cli import cli
 from promptloop.dataset.splits import split_cases
 from promptloop.project.loader import load_config
-from promptloop.project.prompts import check_variables
+from promptloop.project.rendering import check_variables
 
 
 def test_init_writes_a_project_that_loads_and_checks(tmp_path: Path) -> None:

@@ -376,7 +376,7 @@ def test_an_advisory_suite_is_reported_and_commented_but_never_fails_the_check(
 
 
 def test_the_gate_mode_is_the_suites_own_or_the_top_level_one() -> None:
-    from promptloop.project.config import parse_config
+    from promptloop.project.config.parse import parse_config
 
     text = CONFIG.replace("gate: {on_error: fail}", "gate: {on_error: fail, mode: advisory}")
     text += (

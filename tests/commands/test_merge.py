@@ -25,7 +25,7 @@ from promptloop.engine.results import (
 from promptloop.errors import UserError
 from promptloop.gate.verdicts import judge_run
 from promptloop.models.scripted import clear_scripts, register_script
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 
 WRONG = ("alpha-3", "gamma-2", *(f"beta-{i}" for i in range(1, 7)))
 

@@ -566,7 +566,7 @@ def test_quote_keeps_reasons_on_one_line() -> None:
 
 
 def test_real_config_spec_is_accepted() -> None:
-    from promptloop.project.config import EvaluatorSpec
+    from promptloop.evaluators.specs import EvaluatorSpec
 
     spec = EvaluatorSpec.model_validate({"icontains": "{{ product }}", "name": "brand"})
     evaluator = build_evaluator(spec, base_dir=FIXTURES)

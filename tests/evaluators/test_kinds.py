@@ -20,7 +20,7 @@ from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.registry import build_evaluator, kind_names, kinds
 from promptloop.evaluators.specs import EvaluatorSpec
-from promptloop.project.config import config_json_schema
+from promptloop.project.config.file import config_json_schema
 
 
 def _item_validator() -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.gate.verdicts import answers_repeated, judge_run
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 
 
 def rec(case_id: str, output: str | None, status: str = "pass", repeat: int = 0) -> CaseRecord:

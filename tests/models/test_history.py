@@ -13,7 +13,8 @@ from promptloop.models import local
 from promptloop.models.base import Message, ModelCallError, ModelRequest
 from promptloop.models.litellm_client import LiteLLMClient
 from promptloop.project.conversations import history_messages
-from promptloop.project.prompts import parse_prompt, render_prompt
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.rendering import render_prompt
 
 PROMPT = """tools:
   - type: function

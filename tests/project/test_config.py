@@ -6,11 +6,9 @@ import jsonschema
 import pytest
 
 from promptloop.errors import UserError
-from promptloop.project.config import (
-    Config,
-    config_json_schema,
-    parse_config,
-)
+from promptloop.project.choices import choose_models
+from promptloop.project.config.file import Config, config_json_schema
+from promptloop.project.config.parse import parse_config
 from promptloop.project.loader import find_config, load_config
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "config" / "project"
@@ -58,11 +56,13 @@ def test_valid_config_has_defaults_specs_and_lines() -> None:
     assert config.line_of(("suites", 0, "prompt")) == 4
 
 
-def test_resolved_models_fall_back_in_order() -> None:
-    config = parse_config(BASE.replace("model: m\n", ""), "promptloop.yaml")
-    assert config.resolved_models("local/smollm2") == ("local/smollm2",) * 3
-    config = parse_config(BASE + "judge_model: j\n", "promptloop.yaml")
-    assert config.resolved_models("x") == ("m", "j", "j")
+def test_models_fall_back_in_order() -> None:
+    def chosen(text: str) -> tuple[str, str, str]:
+        models = choose_models(parse_config(text, "promptloop.yaml"), "promptloop.yaml", {})
+        return models.model, models.judge_model, models.optimizer_model
+
+    assert chosen(BASE.replace("model: m\n", "")) == ("local/smollm2",) * 3
+    assert chosen(BASE + "judge_model: j\n") == ("m", "j", "j")
 
 
 def test_unknown_evaluator_kind_names_line_key_and_suggestion() -> None:

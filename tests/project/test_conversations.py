@@ -9,7 +9,8 @@ from promptloop.dataset.cases import parse_cases
 from promptloop.errors import UserError
 from promptloop.models.base import ModelRequest
 from promptloop.project.conversations import check_conversations, history_messages
-from promptloop.project.prompts import parse_prompt, render_prompt
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.rendering import render_prompt
 
 TOOLS = """tools:
   - type: function

@@ -10,7 +10,7 @@ import pytest
 
 import promptloop.project.loader as loader_module
 from promptloop.errors import UserError
-from promptloop.project.config import EvaluatorSpec
+from promptloop.evaluators.specs import EvaluatorSpec
 from promptloop.project.loader import build_evaluators, load_config, load_project
 from tests.project.test_config import BASE
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from promptloop.errors import UserError
-from promptloop.project.prompts import parse_prompt, render_prompt
+from promptloop.project.prompts import parse_prompt
+from promptloop.project.rendering import render_prompt
 
 MARKDOWN = """\
 ---

@@ -11,7 +11,7 @@ from promptloop.engine.results import CaseRecord, SuiteResult
 from promptloop.evaluators.base import EvalResult
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import no_new_evidence
-from promptloop.project.config import GateCalibration
+from promptloop.project.config.gate import GateCalibration
 from promptloop.project.loader import load_config, load_project
 
 CONFIG = """\

@@ -23,7 +23,7 @@ from promptloop.project.promptfoo.schema import (
     PromptObject,
     ProviderOptions,
 )
-from promptloop.project.prompts import render_prompt
+from promptloop.project.rendering import render_prompt
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "promptfoo"
 SCHEMA = json.loads((FIXTURES / "config-schema.json").read_text())

@@ -20,7 +20,7 @@ from promptloop.errors import UserError
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.project.loader import load_project
 from promptloop.project.promptfoo.providers import litellm_model
-from promptloop.project.prompts import render_prompt
+from promptloop.project.rendering import render_prompt
 
 VERDICTS = Path(__file__).parents[1] / "fixtures" / "promptfoo" / "verdicts"
 RECORDED = sorted(VERDICTS.glob("*.json")) if VERDICTS.is_dir() else []

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from promptloop.errors import UserError
-from promptloop.project.promptfoo import tests as pf_tests
+from promptloop.project.promptfoo import data_files, variables
 from promptloop.project.promptfoo.csv_tests import assertion_from_cell
 from promptloop.project.promptfoo.tests import PromptfooTest, expand_tests
 from promptloop.yamlpos import load_located
@@ -202,7 +202,7 @@ def test_a_misspelt_test_key_gets_a_suggestion(tmp_path: Path) -> None:
 
 
 def test_expansion_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pf_tests, "MAX_TESTS", 50)
+    monkeypatch.setattr(variables, "MAX_TESTS", 50)
     values = ", ".join(f"v{i}" for i in range(8))
     text = f"tests:\n  - vars:\n      a: [{values}]\n      b: [{values}]\n"
     with pytest.raises(UserError) as raised:
@@ -295,7 +295,7 @@ def test_var_expansion_can_be_turned_off(tmp_path: Path) -> None:
 def test_the_files_of_one_config_are_read_up_to_a_total(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pf_tests, "MAX_TOTAL_BYTES", 100)
+    monkeypatch.setattr(data_files, "MAX_TOTAL_BYTES", 100)
     for name in ("a", "b"):
         (tmp_path / f"{name}.csv").write_text("q\n" + "x" * 60 + "\n")
     with pytest.raises(UserError) as raised:

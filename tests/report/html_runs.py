@@ -27,7 +27,7 @@ from promptloop.optimize.result import (
     changed_ranges,
     unified_diff,
 )
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 
 # What the existing report tests throw at the Markdown, aimed at a browser this time: each
 # would set window.__pwned if the page ever interpreted it.

@@ -60,7 +60,7 @@ def schema(feedback_schema: bool) -> None:
     import json
 
     from promptloop.dataset.feedback import feedback_json_schema
-    from promptloop.project.config import config_json_schema
+    from promptloop.project.config.file import config_json_schema
 
     chosen = feedback_json_schema() if feedback_schema else config_json_schema()
     click.echo(json.dumps(chosen, indent=2))

@@ -22,7 +22,7 @@ from promptloop.dataset.feedback import (
 from promptloop.dataset.naming import CaseNames, case_name, unknown_case_message
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
-from promptloop.project.config import SuiteConfig
+from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.layout import results_for
 from promptloop.project.loader import LoadedConfig, find_config, load_config
 from promptloop.safety import known_secrets, mask_secrets

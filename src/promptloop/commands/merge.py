@@ -27,7 +27,7 @@ from promptloop.engine.results import (
     summarise_evaluators,
 )
 from promptloop.errors import UserError
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 from promptloop.project.loader import find_config, load_config
 
 if TYPE_CHECKING:

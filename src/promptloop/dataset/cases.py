@@ -31,7 +31,7 @@ class Case:
     # name a case without an id is shown and found by.
     source: str | None = None
     # The conversation so far (``messages:``), which the prompt continues; see
-    # dataset.conversation and project.prompts.RenderedPrompt.conversation.
+    # dataset.conversation and project.rendering.RenderedPrompt.conversation.
     messages: tuple[HistoryMessage, ...] = ()
 
 

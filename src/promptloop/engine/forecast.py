@@ -22,7 +22,7 @@ from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.models.base import ModelRequest
 from promptloop.models.budget import expected_prompt_tokens
 from promptloop.models.litellm_client import output_cap, price_tokens, token_prices
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 from promptloop.project.suites import SuitePlan
 
 # What a judge without max_tokens is assumed to answer: a verdict whose critique, evidence

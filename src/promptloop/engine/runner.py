@@ -52,12 +52,8 @@ from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations, history_messages
 from promptloop.project.loader import LoadedConfig
-from promptloop.project.prompts import (
-    PromptTemplate,
-    RenderedPrompt,
-    check_variables,
-    render_prompt,
-)
+from promptloop.project.prompts import PromptTemplate
+from promptloop.project.rendering import RenderedPrompt, check_variables, render_prompt
 from promptloop.project.suites import SuitePlan
 
 

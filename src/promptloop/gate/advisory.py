@@ -15,7 +15,8 @@ from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.engine.results import CaseRecord, SuiteResult
 from promptloop.evaluators.base import EvalResult, asks_a_judge, combine
 from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
-from promptloop.project.config import GateCalibration, SuiteConfig
+from promptloop.project.config.gate import GateCalibration
+from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.loader import LoadedConfig
 
 

@@ -25,7 +25,7 @@ from promptloop.gate.verdicts import (
     confirmation_plan,
     first_looks,
 )
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 from promptloop.project.suites import SuitePlan
 from promptloop.wording import plural
 

@@ -24,7 +24,7 @@ from promptloop.gate.policy import (
     regression_p,
 )
 from promptloop.gate.stats import holm_adjusted, wilson_interval
-from promptloop.project.config import GateConfig
+from promptloop.project.config.gate import GateConfig
 
 
 def pair_records(cases: Sequence[CaseRecord], critical_tags: Collection[str]) -> list[AveragedCase]:

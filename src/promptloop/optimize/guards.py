@@ -16,7 +16,8 @@ from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.models.base import ModelResponse
 from promptloop.optimize.packing import estimate_tokens
-from promptloop.project.prompts import ToolSpec, parse_prompt, template_variables
+from promptloop.project.prompt_tools import ToolSpec
+from promptloop.project.prompts import parse_prompt, template_variables
 
 # A line of the seed that mentions one of these is taken to be an output-format instruction.
 _FORMAT_LINE = re.compile(

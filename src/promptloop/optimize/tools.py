@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 
 from promptloop.engine.outcome import CaseOutcome
 from promptloop.optimize.packing import Feedback, truncate
-from promptloop.project.prompts import PromptSettings, ToolSpec
+from promptloop.project.prompt_tools import ToolSpec
+from promptloop.project.prompts import PromptSettings
 from promptloop.safety import fence_for
 
 TOOLS_OPEN, TOOLS_CLOSE = "<tools>", "</tools>"

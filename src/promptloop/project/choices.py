@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from promptloop.models.factory import resolve_default_model
 from promptloop.models.preflight import ModelUse
-from promptloop.project.config import Config
+from promptloop.project.config.file import Config
 from promptloop.project.prompts import PromptTemplate
 from promptloop.yamlpos import format_loc
 

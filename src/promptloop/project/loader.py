@@ -26,9 +26,11 @@ from promptloop.evaluators.templating import template_vars, used_variables
 from promptloop.models.preflight import ModelUse
 from promptloop.project.baseline import NO_BASELINE, Baseline, read_baseline
 from promptloop.project.choices import ModelChoice, choose_models, suite_model
-from promptloop.project.config import Config, SuiteConfig, parse_config
+from promptloop.project.config.file import Config
+from promptloop.project.config.parse import parse_config
+from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.conversations import check_conversations
-from promptloop.project.prompts import check_variables
+from promptloop.project.rendering import check_variables
 from promptloop.project.sources import ConfigSource
 from promptloop.project.suites import SuitePlan, judge_notices
 from promptloop.safety import known_secrets

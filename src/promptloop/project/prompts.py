@@ -4,47 +4,35 @@ Two shapes:
 
 * Text/Markdown (any extension but .yaml/.yml/.json): the body is one message, ``user``
   unless YAML front matter between ``---`` lines sets ``role: system``. Front matter may
-  also set ``model``, ``temperature``, ``max_tokens`` and ``description``.
+  also set ``model``, ``temperature``, ``max_tokens``, ``description`` and the prompt's
+  tools (``project.prompt_tools``).
 * Chat (.yaml/.yml/.json): a list of ``{role, content}`` messages, or a mapping with a
   ``messages`` list plus the same settings (except ``role``).
 
 Each message records the 1-based source lines of its content, and each tool the lines of
 its description (``project.tool_source``), so review comments and optimizer suggestions
-can target the exact lines of the file in a pull request.
-Templates render in a Jinja2 sandbox (prompt files arrive in pull requests) with
-``StrictUndefined`` so a missing variable is an error, never an empty string.
-
-Variables: a variable the template uses but a case lacks is an error naming the case.
-A variable every case has but no template uses is only reported by ``check_variables``
-as a warning: datasets legitimately carry fields used elsewhere (by evaluators such as
-``equals: "{{ label }}"``), which the runner passes as ``also_used``.
+can target the exact lines of the file in a pull request. Each message's template is
+syntax-checked as it is read (``project.prompt_syntax``); ``project.rendering`` renders
+it for a case.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib
-import json
-import re
-import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
-from jinja2.exceptions import TemplateError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from promptloop.bounds import MAX_PROMPT_BYTES, TimeLimitExceeded, check_file_size
-from promptloop.dataset.cases import Case
+from promptloop.bounds import MAX_PROMPT_BYTES, check_file_size
 from promptloop.errors import UserError
-from promptloop.evaluators.templating import BoundedSandbox, render_bounded
-from promptloop.models.base import Message, Role
+from promptloop.models.base import Role
 from promptloop.project.hosted import PromptHost
+from promptloop.project.prompt_syntax import check_syntax
+from promptloop.project.prompt_tools import ToolSettings
 from promptloop.project.tool_source import (
     ToolLines,
     front_matter_end,
@@ -53,114 +41,8 @@ from promptloop.project.tool_source import (
 )
 from promptloop.yamlpos import Located, load_data_file, load_with_node, node_at, validation_error
 
-_ENV = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
-
-def _dump(value: Any, indent: int | None = None) -> str:
-    separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(value, ensure_ascii=False, indent=indent, separators=separators, default=str)
-
-
-# promptfoo's Nunjucks filters, so its prompts render the same here: ``load`` parses JSON,
-# ``dump`` writes it as JavaScript's JSON.stringify does (compact unless indented).
-_ENV.filters["load"] = json.loads
-_ENV.filters["dump"] = _dump
-
-
-class ToolFunction(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    description: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool | None = None
-
-    @model_validator(mode="after")
-    def _schema_is_valid(self) -> ToolFunction:
-        # Imported here: a prompt without tools must not pay for loading jsonschema.
-        jsonschema = importlib.import_module("jsonschema")
-        try:
-            jsonschema.Draft202012Validator.check_schema(self.parameters)
-        except jsonschema.SchemaError as exc:
-            raise PydanticCustomError(
-                "tool_schema",
-                "parameters is not a valid JSON Schema: {error}",
-                {"error": exc.message, "at": ("parameters",)},
-            ) from None
-        return self
-
-
-class ToolSpec(BaseModel):
-    """A tool in OpenAI's function-calling shape: ``{type: function, function: {...}}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["function"] = "function"
-    function: ToolFunction
-
-
-class _ChoiceName(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-
-
-class ToolChoiceFunction(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["function"] = "function"
-    function: _ChoiceName
-
-
-ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
-
-
-class _ToolSettings(BaseModel):
-    """``tools`` and ``tool_choice``, which both prompt shapes take."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tools: tuple[ToolSpec, ...] = ()
-    tool_choice: ToolChoice | None = None
-
-    @model_validator(mode="after")
-    def _names(self) -> _ToolSettings:
-        names = [tool.function.name for tool in self.tools]
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                raise PydanticCustomError(
-                    "tool_duplicate",
-                    "two tools are named {name}",
-                    {"name": repr(name), "at": ("tools", index, "function", "name")},
-                )
-        choice = self.tool_choice
-        if choice is not None and not self.tools:
-            raise PydanticCustomError(
-                "tool_choice_alone",
-                "tool_choice is set but no tools are declared",
-                {"at": ("tool_choice",)},
-            )
-        if isinstance(choice, ToolChoiceFunction) and choice.function.name not in names:
-            raise PydanticCustomError(
-                "tool_choice_unknown",
-                "tool_choice names {name}, which is not one of the tools ({known})",
-                {
-                    "name": repr(choice.function.name),
-                    "known": ", ".join(names),
-                    "at": ("tool_choice", "function", "name"),
-                },
-            )
-        return self
-
-    def tool_dicts(self) -> tuple[dict[str, Any], ...]:
-        return tuple(tool.model_dump(exclude_none=True) for tool in self.tools)
-
-    def tool_choice_value(self) -> str | dict[str, Any] | None:
-        choice = self.tool_choice
-        return choice.model_dump() if isinstance(choice, ToolChoiceFunction) else choice
-
-
-class PromptSettings(_ToolSettings):
+class PromptSettings(ToolSettings):
     """Front matter of a text prompt (also the settings of a chat prompt)."""
 
     model: str | None = None
@@ -177,7 +59,7 @@ class _ChatMessage(BaseModel):
     content: str
 
 
-class _ChatFile(_ToolSettings):
+class _ChatFile(ToolSettings):
     messages: list[_ChatMessage] = Field(min_length=1)
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0)
@@ -236,85 +118,6 @@ class PromptTemplate:
         return file_text if self.host is None else self.host.find_in(file_text)
 
 
-@dataclass(frozen=True)
-class RenderedPrompt:
-    messages: tuple[Message, ...]
-    # Source line range (1-based, inclusive) of each rendered message.
-    line_spans: tuple[tuple[int, int], ...]
-    tools: tuple[dict[str, Any], ...] = ()
-    tool_choice: str | dict[str, Any] | None = None
-    # The case's earlier turns (data, never rendered as a template).
-    history: tuple[Message, ...] = ()
-
-    @property
-    def conversation(self) -> tuple[Message, ...]:
-        """What the model is sent. The case's earlier turns go right before the prompt's
-        last ``user`` message, which is the turn being answered: after the system message
-        (and any example turns the prompt writes), before the customer's new message. A
-        prompt without a ``user`` message (a system prompt alone) comes first, and the
-        model answers the conversation's last turn."""
-        if not self.history:
-            return self.messages
-        at = continuing_turn(self.messages)
-        return (*self.messages[:at], *self.history, *self.messages[at:])
-
-    @property
-    def text(self) -> str:
-        """The prompt as one string (for judges and reports)."""
-        if len(self.messages) == 1:
-            return self.messages[0].content
-        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
-
-
-@functools.lru_cache(maxsize=512)
-def _compile(text: str) -> Template:
-    return _ENV.from_string(text)
-
-
-_DELIMITERS = (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
-_BLOCK_TAG = re.compile(r"{%[-+]?\s*(end)?(\w+)")
-_INNERMOST = re.compile(r"innermost block that needs to be closed is '(\w+)'")
-
-
-def _culprit_line(template: str, error: TemplateSyntaxError) -> int:
-    """Where the mistake is, not where Jinja gave up: the ``{{`` never closed, or the
-    ``{% if %}`` whose ``{% endif %}`` is missing (Jinja reports the end of the file)."""
-    reported = error.lineno or 1
-    for opening, closing in _DELIMITERS:
-        start = template.find(opening)
-        while start != -1:
-            end = template.find(closing, start + 2)
-            following = template.find(opening, start + 2)
-            if end == -1 or (following != -1 and following < end):
-                return min(template.count("\n", 0, start) + 1, reported)
-            start = following
-    innermost = _INNERMOST.search(error.message or "")
-    if innermost:
-        open_lines: list[int] = []
-        for match in _BLOCK_TAG.finditer(template):
-            if match.group(2) != innermost.group(1):
-                continue
-            if match.group(1):
-                if open_lines:
-                    open_lines.pop()
-            else:
-                open_lines.append(template.count("\n", 0, match.start()) + 1)
-        if open_lines:
-            return open_lines[-1]
-    return reported
-
-
-def _syntax_check(message: MessageTemplate, path: str) -> frozenset[str]:
-    try:
-        ast = _ENV.parse(message.template)
-    except TemplateSyntaxError as error:
-        line = min(
-            message.start_line + _culprit_line(message.template, error) - 1, message.end_line
-        )
-        raise UserError(f"template error: {error.message}", path=path, line=line) from None
-    return frozenset(meta.find_undeclared_variables(ast))
-
-
 def _build(
     path: str,
     source: str,
@@ -324,7 +127,7 @@ def _build(
 ) -> PromptTemplate:
     variables: frozenset[str] = frozenset()
     for message in messages:
-        variables |= _syntax_check(message, path)
+        variables |= check_syntax(message.template, path, (message.start_line, message.end_line))
     return PromptTemplate(path, source, settings, tuple(messages), variables, tools)
 
 
@@ -475,93 +278,3 @@ def load_prompt(path: Path, display_path: str | None = None) -> PromptTemplate:
 def template_variables(text: str, path: str = "prompt.md") -> frozenset[str]:
     """Variables a prompt's source uses, parsed exactly as ``parse_prompt`` would."""
     return parse_prompt(text, path).variables
-
-
-def _template_line(error: BaseException) -> int | None:
-    # Jinja rewrites tracebacks so template frames carry the template's own line numbers.
-    lines = [
-        f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == "<template>"
-    ]
-    return lines[-1] if lines else None
-
-
-def continuing_turn(messages: Sequence[Message]) -> int:
-    """Where a case's earlier turns go: the index of the last ``user`` message, or the end."""
-    users = [i for i, message in enumerate(messages) if message.role == "user"]
-    return users[-1] if users else len(messages)
-
-
-def render_prompt(
-    prompt: PromptTemplate,
-    variables: Mapping[str, Any],
-    *,
-    case_source: str | None = None,
-    history: Sequence[Message] = (),
-) -> RenderedPrompt:
-    """Render every message for one case's variables; ``history`` (the case's earlier
-    turns) is carried along as it is (see ``RenderedPrompt.conversation``)."""
-    missing = sorted(prompt.variables - set(variables))
-    where = f"case {case_source}" if case_source else "the case"
-    if missing:
-        names = ", ".join(f"'{name}'" for name in missing)
-        plural = "s" if len(missing) > 1 else ""
-        raise UserError(
-            f"case has no variable{plural} {names}, used by {prompt.path}",
-            path=case_source,
-        )
-    rendered: list[Message] = []
-    for message in prompt.messages:
-        try:
-            content = render_bounded(_compile(message.template), variables, f"rendering {where}")
-        except TimeLimitExceeded as error:
-            raise UserError(
-                f"cannot render for {where}: the template took longer than {error.seconds:g} s "
-                "and was stopped",
-                path=prompt.path,
-                line=message.start_line,
-            ) from None
-        except (UndefinedError, TemplateError, TypeError, ValueError, ArithmeticError) as error:
-            relative = _template_line(error)
-            line = message.start_line + relative - 1 if relative else message.start_line
-            detail = getattr(error, "message", None) or str(error)
-            raise UserError(
-                f"cannot render for {where}: {detail}", path=prompt.path, line=line
-            ) from None
-        rendered.append(Message(message.role, content))
-    spans = tuple((m.start_line, m.end_line) for m in prompt.messages)
-    settings = prompt.settings
-    return RenderedPrompt(
-        tuple(rendered),
-        spans,
-        settings.tool_dicts(),
-        settings.tool_choice_value(),
-        tuple(history),
-    )
-
-
-def check_variables(
-    prompt: PromptTemplate, cases: Sequence[Case], *, also_used: Iterable[str] = ()
-) -> list[str]:
-    """Check a dataset against a prompt before any model call.
-
-    Raises ``UserError`` (at the first offending case) when the prompt uses a variable a
-    case lacks. Returns warnings, one per variable that every case defines but neither the
-    prompt nor ``also_used`` (e.g. evaluator templates) mentions — usually a typo or a
-    prompt that forgot a placeholder.
-    """
-    for case in cases:
-        missing = sorted(prompt.variables - set(case.vars))
-        if missing:
-            names = ", ".join(f"'{name}'" for name in missing)
-            plural = "s" if len(missing) > 1 else ""
-            raise UserError(
-                f"case '{case.id}' has no variable{plural} {names}, used by {prompt.path}",
-                path=case.source,
-            )
-    if not cases:
-        return []
-    shared = set(cases[0].vars)
-    for case in cases[1:]:
-        shared &= set(case.vars)
-    unused = sorted(shared - prompt.variables - set(also_used))
-    return [f"case variable '{name}' is never used by {prompt.path}" for name in unused]

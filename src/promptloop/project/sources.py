@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptloop.dataset.cases import Case
-from promptloop.project.config import SuiteConfig
+from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.prompts import PromptTemplate
 from promptloop.project.suites import CaseChecks
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from promptloop.dataset.cases import RESERVED_KEYS
-from promptloop.project.config import Config
+from promptloop.project.config.file import Config
 from promptloop.project.promptfoo.read import PromptfooSource
 
 # promptfoo types with a promptloop kind of the same meaning (value: text).

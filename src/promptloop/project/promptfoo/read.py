@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from promptloop.errors import UserError
-from promptloop.project.config import Config, SuiteConfig
+from promptloop.project.config.file import Config
+from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.promptfoo.checks import build_cases
 from promptloop.project.promptfoo.prompts import Prompt, read_prompts
 from promptloop.project.promptfoo.providers import Provider, litellm_model, read_provider
