@@ -18,21 +18,27 @@ from pathlib import Path
 
 from promptloop.models.base import Message
 from promptloop.models.local import complete_sync
-from promptloop.optimize import metaprompt as mp
+from promptloop.optimize.compact import (
+    DEMO_RULES,
+    FailureLine,
+    compact_reply_tokens,
+    compact_rules_messages,
+)
+from promptloop.optimize.reply import parse_rules_reply
 
 HERE = Path(__file__).resolve().parent
 PROMPT = (HERE / "suites" / "taglines" / "prompts" / "tagline.md").read_text()
 FAILURES = (
-    mp.FailureLine(9, "output does not contain the product"),
-    mp.FailureLine(4, "output has 15 words; at most 12 allowed"),
-    mp.FailureLine(2, 'output contains "!"'),
+    FailureLine(9, "output does not contain the product"),
+    FailureLine(4, "output has 15 words; at most 12 allowed"),
+    FailureLine(2, 'output contains "!"'),
 )
 CHECKS = ("names-the-product", "no-exclamation", "under-12-words", "one-line")
 ASK = "so these problems stop."
 
 
 def messages_for(with_goal: bool) -> tuple[Message, ...]:
-    messages = mp.compact_rules_messages(base_prompt=PROMPT, current_rules=(), failures=FAILURES)
+    messages = compact_rules_messages(base_prompt=PROMPT, current_rules=(), failures=FAILURES)
     if not with_goal:
         return messages
     last = messages[-1]
@@ -47,10 +53,10 @@ def trial(with_goal: bool, temperature: float, seed: int) -> tuple[bool, bool, b
         "smollm2",
         [{"role": m.role, "content": m.content} for m in messages],
         temperature=temperature,
-        max_tokens=mp.compact_reply_tokens(50),
+        max_tokens=compact_reply_tokens(50),
         seed=seed,
     )
-    rules = mp.parse_rules_reply(result.text, ignore=mp.DEMO_RULES) or []
+    rules = parse_rules_reply(result.text, ignore=DEMO_RULES) or []
     copied = "french" in result.text.lower()
     echoed = any(check in result.text for check in CHECKS)
     return bool(rules), copied, echoed, result.text

@@ -161,7 +161,7 @@ elif which == "aiohttp":
             await bounded(call)
 elif which == "promptloop":
     from promptloop.models.base import Message, ModelRequest
-    from promptloop.models.litellm_client import LiteLLMClient
+    from promptloop.models.provider_client import LiteLLMClient
     client = LiteLLMClient(api_key="sk-stub")
     async def main():
         async def call(i):

@@ -1,5 +1,5 @@
-"""promptloop.bounds and the bounded template sandbox, one piece at a time: what is stopped, and
-that nothing leaks into the code that runs after a bounded block."""
+"""promptloop.bounds, the watchdog and the bounded template sandbox, one piece at a time: what
+is stopped, and that nothing leaks into the code that runs after a bounded block."""
 
 from __future__ import annotations
 
@@ -7,21 +7,24 @@ import asyncio
 import contextlib
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 
-from promptloop.bounds import (
+from promptloop.bounds import confined, regex_search
+from promptloop.errors import UserError
+from promptloop.evaluators.templating import BoundedSandbox, render_bounded
+from promptloop.watchdog import (
     Abandoned,
+    MemoryLimitExceeded,
     TimeLimitExceeded,
     abandon_all,
     call_with_timeout,
-    regex_search,
-    time_limit,
+    run_limited,
 )
-from promptloop.evaluators.templating import BoundedSandbox, render_bounded
 
 ENV = BoundedSandbox(undefined=StrictUndefined)
 
@@ -32,20 +35,21 @@ def render(source: str, **variables: Any) -> str:
 
 def test_a_loop_past_its_time_limit_is_stopped() -> None:
     started = time.monotonic()
-    with (
-        pytest.raises(TimeLimitExceeded, match=r"spin took longer than 0\.2 s"),
-        time_limit(0.2, "spin"),
-    ):
+
+    def spin() -> None:
         while True:
             pass
+
+    with pytest.raises(TimeLimitExceeded, match=r"spin took longer than 0\.2 s"):
+        run_limited(spin, 0.2, "spin")
     assert time.monotonic() - started < 5
 
 
 def test_a_block_that_ends_in_time_leaves_no_interrupt_behind() -> None:
     # Deadlines close to the work's length: some blocks are stopped, most finish just in time.
     for _ in range(300):
-        with contextlib.suppress(TimeLimitExceeded), time_limit(0.001, "quick"):
-            sum(range(2000))
+        with contextlib.suppress(TimeLimitExceeded):
+            run_limited(lambda: sum(range(2000)), 0.001, "quick")
     # An interrupt raised but not delivered would land here, in unrelated code.
     deadline = time.monotonic() + 0.3
     while time.monotonic() < deadline:
@@ -158,3 +162,54 @@ def test_ordinary_templates_render_as_before() -> None:
         name="ada",
     )
     assert text == "ADA ababab 00042    7   x  |heLLo 1024 012 a, b"
+
+
+def _allocate(chunks: int) -> int:
+    held = [b"x" * (8 << 20) for _ in range(chunks)]
+    return len(held)
+
+
+def test_a_block_that_keeps_allocating_is_stopped_at_its_memory_cap() -> None:
+    # 1 GB at most, should the cap not hold; 64 MB allowed.
+    with pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"):
+        run_limited(lambda: _allocate(128), 60, "hog", memory_bytes=64 << 20)
+
+    async def main() -> None:
+        with pytest.raises(MemoryLimitExceeded, match=r"^hog used more than 64 MB of memory"):
+            await call_with_timeout(
+                _allocate, (128,), {}, seconds=60, what="hog", memory_bytes=64 << 20
+            )
+        # Within the cap, and with no cap, the same call returns.
+        assert (
+            await call_with_timeout(
+                _allocate, (2,), {}, seconds=60, what="ok", memory_bytes=64 << 20
+            )
+            == 2
+        )
+
+    asyncio.run(main())
+    assert run_limited(lambda: _allocate(2), 60, "fine", memory_bytes=64 << 20) == 2
+
+
+@pytest.mark.parametrize("escape", ["dotdot", "symlink"])
+def test_a_confinement_refusal_says_the_path_as_written_and_not_where_it_leads(
+    tmp_path: Path, escape: str
+) -> None:
+    project = tmp_path / "machine" / "layout" / "project"
+    (project / ".git").mkdir(parents=True)
+    secret = tmp_path / "machine" / "secret.txt"
+    secret.write_text("s")
+    if escape == "dotdot":
+        written = "../../secret.txt"
+        expected = "../../secret.txt points outside the project; "
+    else:
+        (project / "link.txt").symlink_to(secret)
+        written = "link.txt"
+        expected = "link.txt points outside the project through a symlink; "
+    with pytest.raises(UserError) as refused:
+        confined(written, project)
+    message = str(refused.value)
+    assert message == expected + "move the file into the repository"
+    assert str(tmp_path) not in message and "machine" not in message
+    # A path inside the project is given back to open, unchanged.
+    assert confined("inside.txt", project) == project / "inside.txt"

@@ -1,36 +1,27 @@
-"""Limits on what a hostile input can make promptloop do: how big a file it reads, how long
-a template renders, how long a user's check runs.
+"""Limits on what a hostile input can make promptloop do: how big a file it reads, where a
+file it names may be, how long a template renders or a regex searches.
 
 Files, prompts and checks arrive in pull requests, and the job that runs them holds the
 provider keys and a write token: none of them may hang it or eat its memory.
 
-Time is bounded by interruption, not by hope. Code that runs too long is stopped at its
-next Python instruction by an exception raised into its thread (CPython's
-``PyThreadState_SetAsyncExc``, from one watchdog thread). That covers the loops a template or
-a check can write; a single C call (a huge string product, a regex) cannot be interrupted,
-so those are bounded where they are made (the template sandbox's size checks, the ``regex``
-package's own timeout).
+Time is bounded by interruption, not by hope (``watchdog``): code that runs too long is
+stopped at its next Python instruction. A single C call (a huge string product, a regex)
+cannot be interrupted, so those are bounded where they are made (the template sandbox's size
+checks, the ``regex`` package's own timeout, here).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import ctypes
 import functools
 import importlib
-import inspect
-import itertools
 import os
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from promptloop.errors import UserError
+from promptloop.watchdog import TimeLimitExceeded
 
 # Files a user writes: far above any real one, far below what would hurt a runner.
 MAX_CONFIG_BYTES = 1 << 20  # promptloop.yaml
@@ -96,14 +87,19 @@ def confined(
     with the caller's file:line and key; plain ``UserError`` otherwise.
     """
     full = base_dir / written
-    resolved = full.resolve()
     root = project_root(config_dir or base_dir)
-    if resolved != root and root not in resolved.parents:
-        message = (
-            f"{written} points outside the project: {resolved}; move the file into the repository"
+    if not _inside(full.resolve(), root):
+        # Said as the user wrote it: where it really leads is the machine's layout, which a
+        # message (often quoted back into a pull request) must not show.
+        through = " through a symlink" if _inside(Path(os.path.abspath(full)), root) else ""
+        raise (fail or UserError)(
+            f"{written} points outside the project{through}; move the file into the repository"
         )
-        raise (fail or UserError)(message)
     return full
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 # --- regular expressions on untrusted text ---------------------------------------------------
@@ -155,197 +151,3 @@ def _bounded(source: str, flags: int) -> Any:
     import regex
 
     return regex.compile(source, flags)
-
-
-# --- interrupting code that runs too long -----------------------------------------------------
-
-
-class _Interrupt(BaseException):
-    """Raised into a thread whose time is up. A BaseException, so the ``except Exception``
-    in a template or a user's check does not swallow it."""
-
-
-class TimeLimitExceeded(Exception):
-    """Code ran past its time limit and was stopped (or abandoned)."""
-
-    def __init__(self, what: str, seconds: float) -> None:
-        self.what = what
-        self.seconds = seconds
-        super().__init__(f"{what} took longer than {seconds:g} s and was stopped")
-
-
-class Abandoned(Exception):
-    """The run is stopping: a bounded call was given up before it returned."""
-
-
-def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
-    # None clears an exception that was raised into the thread but not yet delivered.
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type) if exc_type else None
-    )
-
-
-@dataclass
-class _Armed:
-    thread_id: int
-    deadline: float
-    fired: bool = False
-    done: bool = False
-
-
-class _Watchdog:
-    """One daemon thread that interrupts every armed thread whose deadline has passed."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._armed: dict[int, _Armed] = {}
-        self._tokens = itertools.count()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-
-    def arm(self, thread_id: int, seconds: float) -> int:
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._watch, name="promptloop-watchdog", daemon=True
-                )
-                self._thread.start()
-            token = next(self._tokens)
-            self._armed[token] = _Armed(thread_id, time.monotonic() + seconds)
-            self._lock.notify()
-            return token
-
-    def interrupt(self, token: int) -> None:
-        """Interrupt the armed thread now (its caller gave up waiting)."""
-        with self._lock:
-            entry = self._armed.get(token)
-            if entry is not None:
-                entry.deadline = 0.0
-                self._lock.notify()
-
-    def disarm(self, token: int) -> bool:
-        """Stop watching; True when the thread was interrupted. Clears an interrupt raised but
-        not yet delivered, so it cannot land in code after the guarded block."""
-        while True:
-            try:
-                with self._lock:
-                    entry = self._armed.pop(token, None)
-                    if entry is None:
-                        return False
-                    entry.done = True
-                    if entry.fired:
-                        _raise_in(entry.thread_id, None)
-                    return entry.fired
-            except _Interrupt:  # delivered just now, on the way out: the block had finished
-                continue
-
-    def _watch(self) -> None:
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                waits = []
-                for entry in self._armed.values():
-                    if entry.fired:
-                        continue
-                    if entry.deadline <= now:
-                        entry.fired = True
-                        _raise_in(entry.thread_id, _Interrupt)
-                    else:
-                        waits.append(entry.deadline - now)
-                self._lock.wait(timeout=min(waits) if waits else None)
-
-
-_WATCHDOG = _Watchdog()
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
-    """Run the block in this thread for at most ``seconds``; past that it is interrupted at its
-    next Python instruction and ``TimeLimitExceeded`` is raised here."""
-    token = _WATCHDOG.arm(threading.get_ident(), seconds)
-    try:
-        yield
-    except _Interrupt:
-        _WATCHDOG.disarm(token)
-        raise TimeLimitExceeded(what, seconds) from None
-    finally:
-        _WATCHDOG.disarm(token)
-
-
-# --- calls in a worker thread, given up at a timeout or when the run stops ------------------
-
-# Each wait still open, with the watchdog token of its thread once the thread has started.
-_waiting: dict[asyncio.Future[Any], list[int]] = {}
-
-
-async def call_with_timeout(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    *,
-    seconds: float,
-    what: str,
-) -> Any:
-    """``fn(*args, **kwargs)`` in its own daemon thread (an ``async`` function runs to the end
-    on that thread's own event loop), awaited for at most ``seconds``.
-
-    Past that, the thread is interrupted (and, if stuck in C, left behind: a daemon thread does
-    not keep the process alive) and ``TimeLimitExceeded`` is raised. ``abandon_all`` gives up
-    every such wait at once with ``Abandoned``: a stopping run does not wait for a stuck check.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    token_box: list[int] = []
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def work() -> None:
-        value: Any = None
-        error: BaseException | None = None
-        interrupted = False
-        try:
-            try:
-                token_box.append(_WATCHDOG.arm(threading.get_ident(), seconds))
-                value = fn(*args, **kwargs)
-                if inspect.isawaitable(value):
-                    value = asyncio.run(_awaited(value))
-            finally:
-                interrupted = _WATCHDOG.disarm(token_box[0]) if token_box else False
-        except _Interrupt:
-            error = TimeLimitExceeded(what, seconds)
-        except BaseException as exc:
-            error = exc if not interrupted else TimeLimitExceeded(what, seconds)
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=work, name="promptloop-check", daemon=True).start()
-    _waiting[future] = token_box
-    try:
-        return await asyncio.wait_for(asyncio.shield(future), seconds + 0.5)
-    except TimeoutError:
-        if token_box:
-            _WATCHDOG.interrupt(token_box[0])
-        raise TimeLimitExceeded(what, seconds) from None
-    finally:
-        _waiting.pop(future, None)
-
-
-async def _awaited(value: Any) -> Any:
-    return await value
-
-
-def abandon_all() -> None:
-    """Give up every ``call_with_timeout`` still waiting and interrupt its thread (call on the
-    event loop's thread)."""
-    for future, token_box in list(_waiting.items()):
-        if not future.done():
-            future.set_exception(Abandoned())
-        if token_box:
-            _WATCHDOG.interrupt(token_box[0])

@@ -147,7 +147,7 @@ def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None
 
 def test_the_summary_survives_80_columns(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # What a terminal 80 columns wide gets from rich (piped output is drawn 120 wide).
-    monkeypatch.setattr("promptloop.cli.evaluate.stdout_console", _console_of_width(80))
+    monkeypatch.setattr("promptloop.cli.run.stdout_console", _console_of_width(80))
     ran = invoke("run", "--dir", str(project))
     drawn = ran.stdout[: ran.stdout.index("Model calls")].splitlines()
     assert all(len(line) <= 80 for line in drawn), [line for line in drawn if len(line) > 80]

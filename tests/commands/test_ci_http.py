@@ -95,13 +95,13 @@ from pathlib import Path
 assert "litellm" not in sys.modules
 from promptloop.commands.ci import CiOptions, run_ci
 from promptloop.github.api import GitHubClient
-from promptloop.models import openai_http
+from promptloop.models import openai_http, routes
 
 sent = {"on_guess": 0, "on_litellm_route": 0}
 real_complete = openai_http.complete
 
 async def counted(route, request):
-    sent["on_guess" if route.cost is openai_http.unpriced else "on_litellm_route"] += 1
+    sent["on_guess" if route.cost is routes.unpriced else "on_litellm_route"] += 1
     return await real_complete(route, request)
 
 openai_http.complete = counted

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from promptloop.dataset.cases import Case
+from promptloop.errors import UserError
 from promptloop.evaluators import build_evaluator
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.python_check import CaseView, PythonEvaluator
@@ -72,6 +73,15 @@ def ids(output, case):
 async def slow_ok(output, case):
     await asyncio.sleep(0)
     return True
+
+def hog(output, case):
+    held = []
+    for _ in range(128):  # 1 GB at most, should the cap not hold
+        held.append(b"x" * (8 << 20))
+    return True
+
+def modest(output, case):
+    return len(b"x" * (16 << 20)) > 0
 
 class Holder:
     @staticmethod
@@ -252,6 +262,8 @@ def test_build_errors(checks_dir: Path, args: Any, fragment: str) -> None:
         build(args, checks_dir)
     assert fragment in str(info.value)
     assert str(info.value).startswith("python:")
+    # Said as the config wrote it: the machine's layout stays out of the message.
+    assert str(checks_dir) not in str(info.value)
 
 
 def test_module_that_fails_to_import_is_named(tmp_path: Path) -> None:
@@ -270,3 +282,27 @@ def test_same_file_is_loaded_once(checks_dir: Path) -> None:
 def test_custom_name(checks_dir: Path) -> None:
     evaluator = build("evals/checks.py:is_billing", checks_dir, name="label-ok")
     assert evaluator.name == "label-ok"
+
+
+def test_a_check_that_keeps_allocating_is_stopped_at_its_memory_cap(
+    checks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SCRIPT_MEMORY_MB", "64")
+    result = run("evals/checks.py:hog", "x", checks_dir)
+    assert not result.passed
+    assert result.error is not None
+    # Stopped for its memory well before the config's timeout (CTX: 60 s).
+    assert result.error.startswith(
+        "evals/checks.py:hog used more than 64 MB of memory and was stopped"
+    ), result.error
+    assert "\n" not in result.error
+    # ...and a check within the cap passes as before.
+    assert run("evals/checks.py:modest", "x", checks_dir).passed
+
+
+def test_a_memory_cap_that_is_not_a_number_is_one_clear_error(
+    checks_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SCRIPT_MEMORY_MB", "lots")
+    with pytest.raises(UserError, match="PROMPTLOOP_SCRIPT_MEMORY_MB='lots': expected a whole"):
+        run("evals/checks.py:modest", "x", checks_dir)

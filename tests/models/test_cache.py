@@ -25,7 +25,7 @@ from promptloop.models.cache import (
     RedisStore,
     encode_response,
 )
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.provider_client import LiteLLMClient
 from tests.support import load_stub
 
 stub = load_stub()

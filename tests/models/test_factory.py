@@ -11,7 +11,7 @@ from promptloop.models import scripted
 from promptloop.models.base import Message, ModelCallError, ModelRequest
 from promptloop.models.cache import CachingClient, DiskStore, MaskingClient, RedisStore
 from promptloop.models.factory import EMBEDDED_MODEL, build_client, resolve_default_model
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.provider_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
 from tests.support import load_stub
 

@@ -15,7 +15,8 @@ import pytest
 
 from promptloop.models import litellm_client
 from promptloop.models.base import Message, ModelCallError, ModelRequest, ModelResponse
-from promptloop.models.litellm_client import LiteLLMClient, openai_route
+from promptloop.models.litellm_client import openai_route
+from promptloop.models.provider_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter
 from tests.support import REPO_ROOT, cli_env, copy_project, run_promptloop
 
@@ -137,24 +138,23 @@ def test_not_text_becomes_a_case_error_in_a_run(serve, tmp_path):
 
 
 def test_litellm_decides_the_route_and_the_parameters():
-    litellm = litellm_client._load_litellm()
-    plain = openai_route(litellm, ask("http://127.0.0.1:9/v1", max_tokens=5), "sk-x")
+    plain = openai_route(ask("http://127.0.0.1:9/v1", max_tokens=5), "sk-x")
     assert plain is not None
     assert plain.url == "http://127.0.0.1:9/v1/chat/completions"
     assert plain.body["max_tokens"] == 5
     assert plain.headers["Authorization"] == "Bearer sk-x"
     assert plain.cost(1000, 1000) == 0.0  # an unknown model has no price
     # A reasoning model takes max_completion_tokens and no temperature: litellm knows that.
-    reasoning = openai_route(litellm, ask(None, model="openai/o3-mini", max_tokens=5), "sk-x")
+    reasoning = openai_route(ask(None, model="openai/o3-mini", max_tokens=5), "sk-x")
     assert reasoning is not None
     assert reasoning.body["max_completion_tokens"] == 5
     assert "max_tokens" not in reasoning.body and "temperature" not in reasoning.body
     assert reasoning.cost(1000, 1000) > 0
     # Other providers, and OpenAI models served by the Responses API, stay on litellm's path.
-    assert openai_route(litellm, ask(None, model="anthropic/claude-3-5-haiku-latest"), "k") is None
-    assert openai_route(litellm, ask(None, model="openai/o1-pro"), "sk-x") is None
-    assert openai_route(litellm, ask(None, model="scripted/x"), "sk-x") is None
-    assert openai_route(litellm, ask(None, model="no-provider-here"), "sk-x") is None
+    assert openai_route(ask(None, model="anthropic/claude-3-5-haiku-latest"), "k") is None
+    assert openai_route(ask(None, model="openai/o1-pro"), "sk-x") is None
+    assert openai_route(ask(None, model="scripted/x"), "sk-x") is None
+    assert openai_route(ask(None, model="no-provider-here"), "sk-x") is None
 
 
 def test_the_limiter_waits_and_settles_outside_the_slot():

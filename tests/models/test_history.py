@@ -11,7 +11,7 @@ import pytest
 from promptloop.dataset.cases import parse_cases
 from promptloop.models import local
 from promptloop.models.base import Message, ModelCallError, ModelRequest
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.provider_client import LiteLLMClient
 from promptloop.project.conversations import history_messages
 from promptloop.project.prompts import parse_prompt
 from promptloop.project.rendering import render_prompt

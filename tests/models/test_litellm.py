@@ -12,7 +12,9 @@ import pytest
 
 from promptloop.models import litellm_client, scripted
 from promptloop.models.base import Message, ModelCallError, ModelRequest
-from promptloop.models.litellm_client import LiteLLMClient, parse_retry_after
+from promptloop.models.call_errors import parse_retry_after
+from promptloop.models.litellm_client import response_cost
+from promptloop.models.provider_client import LiteLLMClient
 from promptloop.models.retry import RetryingClient
 from tests.support import load_stub
 
@@ -110,7 +112,7 @@ def fake_litellm(price: float | Exception) -> tuple[Any, list[str]]:
 def test_stamped_cost_is_used_as_is(hidden, expected):
     fake, asked = fake_litellm(9.0)
     raw = SimpleNamespace(_hidden_params=hidden)
-    assert LiteLLMClient._cost(fake, ask(None, model="openai/some-model"), raw) == expected
+    assert response_cost(fake, ask(None, model="openai/some-model"), raw) == expected
     assert asked == []
 
 
@@ -118,14 +120,14 @@ def test_stamped_cost_is_used_as_is(hidden, expected):
 def test_unstamped_response_is_priced_by_litellm(price, expected):
     fake, asked = fake_litellm(price)
     raw = SimpleNamespace(_hidden_params={"api_base": "x"})
-    assert LiteLLMClient._cost(fake, ask(None, model="openai/some-model"), raw) == expected
+    assert response_cost(fake, ask(None, model="openai/some-model"), raw) == expected
     assert asked == ["openai/some-model"]
 
 
 def test_custom_providers_cost_nothing():
     fake, asked = fake_litellm(3.0)
     raw = SimpleNamespace(_hidden_params={"response_cost": 2.0})
-    assert LiteLLMClient._cost(fake, ask(None, model="scripted/x"), raw) == 0.0
+    assert response_cost(fake, ask(None, model="scripted/x"), raw) == 0.0
     assert asked == []
 
 

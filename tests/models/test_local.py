@@ -13,7 +13,7 @@ import pytest
 
 from promptloop.models import local
 from promptloop.models.base import Message, ModelCallError, ModelRequest
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.provider_client import LiteLLMClient
 
 HAS_ENGINE = importlib.util.find_spec("xllamacpp") is not None
 needs_model = pytest.mark.skipif(

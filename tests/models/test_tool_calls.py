@@ -11,7 +11,7 @@ import pytest
 
 from promptloop.models.base import Message, ModelRequest, ToolCall, tool_calls_from
 from promptloop.models.cache import CachingClient, MemoryStore
-from promptloop.models.litellm_client import LiteLLMClient
+from promptloop.models.provider_client import LiteLLMClient
 
 FAST = LiteLLMClient(api_key="sk-test")
 LITELLM = LiteLLMClient(api_key="sk-test", fast_path=False)

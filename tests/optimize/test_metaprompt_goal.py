@@ -4,7 +4,8 @@ the revision."""
 from __future__ import annotations
 
 from promptloop.evaluators.specs import EvaluatorSpec
-from promptloop.optimize.metaprompt import describe_goal, rewrite_messages, rules_messages
+from promptloop.optimize.goal import describe_goal
+from promptloop.optimize.metaprompt import rewrite_messages, rules_messages
 from promptloop.optimize.packing import Packed
 
 

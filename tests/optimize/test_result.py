@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from promptloop.optimize.metaprompt import parse_prompt_reply, parse_rationale, parse_rules_reply
+from promptloop.optimize.reply import parse_prompt_reply, parse_rationale, parse_rules_reply
 from promptloop.optimize.result import (
     ChangedRange,
     OptimizationResult,

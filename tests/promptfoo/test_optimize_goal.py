@@ -61,7 +61,7 @@ def test_the_goal_names_each_learning_cases_own_checks(
 
 def test_the_case_checks_in_the_goal_are_bounded() -> None:
     from promptloop.evaluators.promptfoo import build_assertion
-    from promptloop.optimize.metaprompt import CASE_CHECK_LINES, GOAL_CHARS, describe_goal
+    from promptloop.optimize.goal import CASE_CHECK_LINES, GOAL_CHARS, describe_goal
 
     def check(value: str) -> Any:
         return build_assertion({"type": "contains", "value": value}, base_dir=Path(), where="x:1")

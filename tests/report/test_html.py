@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.commands.run import RunOptions, execute_run
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.engine.results import RunResult, mark_incomplete, write_results
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.figures import change_with_interval
@@ -34,7 +34,8 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResu
     shutil.copytree(PROJECTS / "sentiment", root)
     clear_scripts()
     register_script("sentiment", lambda call: HOSTILE)
-    result = execute_run(RunOptions(start_dir=root, no_cache=True))
+    opts = RunOptions(start_dir=root, no_cache=True)
+    result = execute_run(opts, project_for(opts))
     write_reports(result, root / "out")
     yield result, root / "out"
     clear_scripts()

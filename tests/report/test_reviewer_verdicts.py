@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from promptloop.commands.run import RunOptions, execute_run
+from promptloop.commands.run import RunOptions, execute_run, project_for
 from promptloop.dataset.feedback import output_fingerprint
 from promptloop.engine.results import RunResult, read_results
 from promptloop.models.scripted import clear_scripts, register_script
@@ -59,7 +59,8 @@ def run_with(tmp: Path, *, human: bool) -> tuple[RunResult, Path]:
         + "\n"
     )
     register_script("sentiment", lambda call: "positive" if "loved" in str(call) else "negative")
-    result = execute_run(RunOptions(start_dir=root, no_cache=True))
+    opts = RunOptions(start_dir=root, no_cache=True)
+    result = execute_run(opts, project_for(opts))
     out = root / "out"
     write_reports(result, out)
     return result, out

@@ -7,10 +7,10 @@ import sys
 import click
 
 # Importing the command modules registers their commands on the group.
-from promptloop.cli import evaluate, project, traces
+from promptloop.cli import ci, merge, optimize, project, run, traces
 from promptloop.cli.base import cli
 
-__all__ = ["cli", "evaluate", "main", "project", "traces"]
+__all__ = ["ci", "cli", "main", "merge", "optimize", "project", "run", "traces"]
 
 
 def main() -> None:

@@ -75,13 +75,10 @@ def calibrate(
 ) -> None:
     """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
     from promptloop.commands.calibrate import calibrate_suites, render_calibration
-    from promptloop.commands.run import RunOptions
+    from promptloop.commands.run import RunOptions, project_for
 
-    found = calibrate_suites(
-        RunOptions(start_dir=directory, config_path=config_path),
-        suite,
-        results_path,
-    )
+    project = project_for(RunOptions(start_dir=directory, config_path=config_path))
+    found = calibrate_suites(project, suite, results_path)
     click.echo(render_calibration(found))
 
 

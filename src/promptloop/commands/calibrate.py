@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions, project_for
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.calibration import Calibration, Pair, calibrate, judged_pairs
 from promptloop.project.layout import results_for
+from promptloop.project.loader import Project
 from promptloop.yamlpos import suggest
 
 
@@ -28,9 +28,10 @@ class SuiteCalibration:
 
 
 def calibrate_suites(
-    run: RunOptions, suite: str | None, given_results: Path | None
+    project: Project, suite: str | None, given_results: Path | None
 ) -> list[SuiteCalibration]:
-    project = project_for(run)
+    """Each judge of the project's suites (or of ``suite``) against the reviewers, on the
+    outputs of the last run's results.json (or ``given_results``)."""
     results_path = results_for(project.loaded.root, given_results)
     names = [plan.name for plan in project.plans]
     if suite is not None and suite not in names:

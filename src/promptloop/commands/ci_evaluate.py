@@ -25,7 +25,7 @@ from promptloop.commands.run import (
     RunOptions,
     execute_run,
     project_for,
-    with_budget,
+    run_budget,
     with_spending,
 )
 from promptloop.engine.results import RunResult, read_results
@@ -330,7 +330,7 @@ def _run(
     )
     prepared = _with_cache_dir(ci.opts.cache_dir, project_for(run_opts))
     # One budget for the run, its second look and the optimizer.
-    run_opts = with_budget(prepared, run_opts)
+    run_opts = replace(run_opts, budget=run_budget(run_opts, prepared))
     results_path = ci.opts.results_path
     if results_path is not None:
         results_path = (Path.cwd() / results_path).resolve()

@@ -16,8 +16,8 @@ import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from promptloop.bounds import abandon_all
 from promptloop.models.stop import StopSignal
+from promptloop.watchdog import abandon_all
 
 GRACE_S = 2.0
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)

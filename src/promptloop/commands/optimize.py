@@ -13,8 +13,7 @@ from promptloop.commands.run import (
     default_output_dir,
     make_runner,
     preflight,
-    project_for,
-    with_budget,
+    run_budget,
 )
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import Split, split_cases
@@ -25,11 +24,11 @@ from promptloop.models.base import is_embedded
 from promptloop.models.budget import Budget
 from promptloop.models.stop import RunStopped
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
-from promptloop.optimize.loop import OptimizerProgress
-from promptloop.optimize.metaprompt import describe_goal
+from promptloop.optimize.goal import describe_goal
 from promptloop.optimize.packing import Feedback
 from promptloop.optimize.result import OptimizeOutcome, in_host_file
 from promptloop.optimize.reviewers import notes_from
+from promptloop.optimize.rounds import OptimizerProgress
 from promptloop.optimize.settings import ModeSetting
 from promptloop.project.loader import Project
 from promptloop.project.suites import SuitePlan
@@ -158,7 +157,7 @@ def run_optimizer(
         progress(f"suite {plan.name!r}: {len(plan.cases)} cases, {split_line(splits)}")
     preflight(project, [plan])
     # In `ci` the run's budget is already set, and the optimizer spends from what it left.
-    runner = make_runner(project, with_budget(project, opts.run), [plan])
+    runner = make_runner(project, opts.run, [plan], budget=run_budget(opts.run, project))
     scorer = TemplateScorer(runner, plan)
     # The optimizer's calls share the runner's client, so they are cached, retried and counted.
     client = runner.client
@@ -229,9 +228,10 @@ def revised_path(prompt_file: Path) -> Path:
 
 
 def execute_optimize(
-    opts: OptimizeOptions, progress: OptimizerProgress | None = None
+    opts: OptimizeOptions, project: Project, progress: OptimizerProgress | None = None
 ) -> OptimizeOutcome:
-    project = project_for(opts.run)
+    """Learn a revision of the chosen suite's prompt, write it beside the prompt (or over it
+    with ``--in-place``) with its diff, and every candidate to optimize-SUITE.json."""
     plan = _pick_suite(project, opts.suite)
     output_dir = default_output_dir(opts.run, project)
     prepare_output_dir(output_dir)

@@ -1,13 +1,15 @@
-"""`promptloop run`: load the project → run the cases → look twice where the gate needs it
-and decide → (the CLI writes the reports). ``ci`` and ``optimize`` start from the same
-loaded project, so ``project_for`` and ``make_runner`` live here for them."""
+"""`promptloop run`: the caller loads the project (``project_for``), then ``execute_run``
+checks the models → makes the runner → forecasts → runs the cases and looks twice where the
+gate needs it → advises → assembles the result → decides (the CLI writes the reports).
+``ci``, ``optimize`` and ``calibrate`` start from the same loaded project, so
+``project_for``, ``run_budget`` and ``make_runner`` live here for them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,8 +58,9 @@ class RunOptions:
     # The command line's budget, over the config's `budget:`.
     max_usd: float | None = None
     max_calls: int | None = None
-    # The budget every call of this command consults (the run, its second look and, in `ci`,
-    # the optimizer share one); ``execute_run`` makes one from the limits when it is unset.
+    # The budget every call of this command consults, when the command holds one already
+    # (in `ci` the run, its second look and the optimizer share one); else ``run_budget``
+    # makes one from the limits.
     budget: Budget | None = None
 
 
@@ -97,8 +100,20 @@ def default_output_dir(opts: RunOptions, project: Project) -> Path:
     return opts.output_dir or default_results_dir(project.loaded.root)
 
 
-def run_budget(project: Project, opts: RunOptions) -> Budget | None:
-    """The budget the config and the command line set, or None when neither limits."""
+def chosen_repeat(opts: RunOptions, project: Project) -> int:
+    """How many times each case runs: ``--repeat``, else the config's ``repeat:``."""
+    repeat = opts.repeat or project.loaded.config.repeat
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    return repeat
+
+
+def run_budget(opts: RunOptions, project: Project) -> Budget | None:
+    """The budget every call of this command consults: the one the command holds already
+    (``ci``'s run, second look and optimizer share one), else one from the command line's
+    limits over the config's `budget:`, or None when neither limits."""
+    if opts.budget is not None:
+        return opts.budget
     written = project.loaded.config.budget
     limits = BudgetLimits(
         max_usd=written.max_usd if opts.max_usd is None else opts.max_usd,
@@ -107,13 +122,15 @@ def run_budget(project: Project, opts: RunOptions) -> Budget | None:
     return Budget(limits) if limits.limited else None
 
 
-def with_budget(project: Project, opts: RunOptions) -> RunOptions:
-    return opts if opts.budget is not None else replace(opts, budget=run_budget(project, opts))
-
-
 def make_runner(
-    project: Project, opts: RunOptions, plans: Sequence[SuitePlan] | None = None
+    project: Project,
+    opts: RunOptions,
+    plans: Sequence[SuitePlan] | None = None,
+    *,
+    budget: Budget | None = None,
 ) -> Runner:
+    """The runner for these plans (default: all), its calls held to ``budget`` (from
+    ``run_budget``; None: unlimited)."""
     routed = [u for u in project.model_uses(plans) if not is_own(u.model)]
     return build_runner(
         project.loaded,
@@ -124,12 +141,34 @@ def make_runner(
         secrets=project.secrets,
         stop=opts.stop,
         preflight=routed,
-        budget=opts.budget,
+        budget=budget,
     )
 
 
+def _jobs(project: Project) -> list[Job]:
+    """Every plan on the head, and each prompt changed since the baseline on the base."""
+    jobs = [head_job(plan) for plan in project.plans]
+    return jobs + [Job(v.plan, "base", v.source, v.template) for v in project.baseline.versions]
+
+
+def _forecast(runner: Runner, jobs: list[Job], repeat: int, project: Project) -> Forecast:
+    compared = bool(project.baseline.versions) or project.shard is not None
+    return forecast_run(runner, jobs, repeat, project.loaded.config.gate, compared)
+
+
+def estimate_run(opts: RunOptions, project: Project) -> Forecast:
+    """What ``execute_run`` with these options would call and spend, calling no model."""
+    preflight(project)
+    runner = make_runner(project, opts)
+    return _forecast(runner, _jobs(project), chosen_repeat(opts, project), project)
+
+
 async def _measure(
-    runner: Runner, jobs: list[Job], repeat: int, project: Project, opts: RunOptions
+    runner: Runner,
+    jobs: list[Job],
+    repeat: int,
+    project: Project,
+    progress: ProgressCallback | None,
 ) -> tuple[list[SuiteResult], list[SuiteResult], FirstLooks]:
     cfg = project.loaded.config
     split_ratios = cfg.splits.ratios()
@@ -145,33 +184,33 @@ async def _measure(
         seed=cfg.seed,
         first_repeat=repeat,
         split_ratios=split_ratios,
-        always=opts.shard is not None,
-        progress=opts.progress,
+        always=project.shard is not None,
+        progress=progress,
     )
 
 
-def _jobs(project: Project, opts: RunOptions) -> tuple[list[Job], int]:
-    repeat = opts.repeat or project.loaded.config.repeat
-    if repeat < 1:
-        raise UserError(f"--repeat must be at least 1, got {repeat}")
-    jobs = [head_job(plan) for plan in project.plans]
-    jobs += [Job(v.plan, "base", v.source, v.template) for v in project.baseline.versions]
-    return jobs, repeat
+@dataclass(frozen=True)
+class _Advised:
+    """The measured suites once the advisory judges are set aside and the reviewers'
+    verdicts attached, with the notices that says."""
+
+    head: list[SuiteResult]
+    base: list[SuiteResult]
+    notices: list[str]
+    # The first looks the gate may reuse; None when advising changed what they counted.
+    looks: FirstLooks | None
 
 
-def _forecast(
-    runner: Runner, jobs: list[Job], repeat: int, project: Project, opts: RunOptions
-) -> Forecast:
-    compared = bool(project.baseline.versions) or opts.shard is not None
-    return forecast_run(runner, jobs, repeat, project.loaded.config.gate, compared)
-
-
-def estimate_run(opts: RunOptions, project: Project | None = None) -> Forecast:
-    """What ``execute_run`` with these options would call and spend, calling no model."""
-    project = project or project_for(opts)
-    preflight(project)
-    jobs, repeat = _jobs(project, opts)
-    return _forecast(make_runner(project, opts), jobs, repeat, project, opts)
+def _advised(
+    project: Project, head: list[SuiteResult], base: list[SuiteResult], looks: FirstLooks
+) -> _Advised:
+    feedback = {plan.name: plan.feedback for plan in project.plans}
+    relieved, base, calibration_notices = advise(project.loaded, head, base, feedback)
+    notices = [project.models.notice] if project.models.notice else []
+    notices += [*calibration_notices, *project.notices]
+    # The first looks counted the advisory judges' failures; the gate must look again.
+    first = looks if relieved == head else None
+    return _Advised(with_reviews(relieved, project.plans), base, notices, first)
 
 
 def _budget_report(budget: Budget | None, project: Project) -> BudgetReport | None:
@@ -194,55 +233,60 @@ def with_spending(result: RunResult, project: Project, opts: RunOptions) -> RunR
     return result.model_copy(update={"budget": _budget_report(opts.budget, project)})
 
 
-def execute_run(opts: RunOptions, project: Project | None = None) -> RunResult:
-    started = time.perf_counter()
-    project = project or project_for(opts)
-    preflight(project)
-    cfg = project.loaded.config
-    baseline = project.baseline
-    jobs, repeat = _jobs(project, opts)
-    opts = with_budget(project, opts)
-    runner = make_runner(project, opts)
-    # Before the first call: what the run will cost, with the cache as it is now.
-    forecast = _forecast(runner, jobs, repeat, project, opts)
-    head, base, looks = asyncio.run(_measure(runner, jobs, repeat, project, opts))
-    feedback = {plan.name: plan.feedback for plan in project.plans}
-    relieved, base, calibration_notices = advise(project.loaded, head, base, feedback)
-    # The first looks counted the advisory judges' failures; the gate must look again.
-    first: FirstLooks | None = looks if relieved == head else None
-    head = with_reviews(relieved, project.plans)
-    notices = [project.models.notice] if project.models.notice else []
-    notices.extend(calibration_notices)
-    notices.extend(project.notices)
-    result = RunResult(
+def _result(
+    project: Project, runner: Runner, advised: _Advised, forecast: Forecast, wall_s: float
+) -> RunResult:
+    """The run as the reports read it, before the gate's verdict."""
+    tally = runner.tally
+    return RunResult(
         promptloop_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         config_path=project.loaded.shown(),
         model=project.models.model,
         judge_model=project.models.judge_model,
-        shard=opts.shard,
-        wall_s=time.perf_counter() - started,
+        shard=project.shard,
+        wall_s=wall_s,
         usage=UsageTotals(
-            model_calls=runner.tally.calls,
-            cache_hits=runner.tally.cache_hits,
-            prompt_tokens=runner.tally.usage.prompt_tokens,
-            completion_tokens=runner.tally.usage.completion_tokens,
-            cost_usd=runner.tally.usage.cost_usd,
+            model_calls=tally.calls,
+            cache_hits=tally.cache_hits,
+            prompt_tokens=tally.usage.prompt_tokens,
+            completion_tokens=tally.usage.completion_tokens,
+            cost_usd=tally.usage.cost_usd,
         ),
-        suites=head,
-        baseline_ref=opts.baseline,
-        baseline=base,
-        unchanged_suites=baseline.unchanged,
-        notices=notices,
+        suites=advised.head,
+        baseline_ref=project.baseline_ref,
+        baseline=advised.base,
+        unchanged_suites=project.baseline.unchanged,
+        notices=advised.notices,
         forecast=forecast,
-        budget=_budget_report(opts.budget, project),
+        budget=_budget_report(runner.budget, project),
     )
+
+
+def _concluded(
+    result: RunResult, runner: Runner, project: Project, looks: FirstLooks | None
+) -> RunResult:
+    """A stopped run, or one its budget cut short, is incomplete; any other is judged."""
+    cfg = project.loaded.config
+    budget = runner.budget
     if runner.stop.requested:
-        result = mark_incomplete(result, f"interrupted by {runner.stop.name}")
-    elif opts.budget is not None and opts.budget.exceeded:
-        why = f"the budget of {opts.budget.limits.shown()} was reached"
-        status = cfg.budget.on_exceeded
-        result = mark_incomplete(result, why, status=status, check="budget")
-    else:
-        result = judge_run(result, cfg.gate, seed=cfg.seed, looks=first)
-    return mask_result(result, project.secrets)
+        return mark_incomplete(result, f"interrupted by {runner.stop.name}")
+    if budget is not None and budget.exceeded:
+        why = f"the budget of {budget.limits.shown()} was reached"
+        return mark_incomplete(result, why, status=cfg.budget.on_exceeded, check="budget")
+    return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+
+
+def execute_run(opts: RunOptions, project: Project) -> RunResult:
+    """Run the project's cases on the head (and the changed prompts on the base), look
+    twice where the gate needs it and decide: the result the reports are written from."""
+    started = time.perf_counter()
+    preflight(project)
+    jobs, repeat = _jobs(project), chosen_repeat(opts, project)
+    runner = make_runner(project, opts, budget=run_budget(opts, project))
+    # Before the first call: what the run will cost, with the cache as it is now.
+    forecast = _forecast(runner, jobs, repeat, project)
+    head, base, looks = asyncio.run(_measure(runner, jobs, repeat, project, opts.progress))
+    advised = _advised(project, head, base, looks)
+    result = _result(project, runner, advised, forecast, time.perf_counter() - started)
+    return mask_result(_concluded(result, runner, project, advised.looks), project.secrets)

@@ -21,7 +21,7 @@ from promptloop.engine.spending import Forecast
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.models.base import ModelRequest
 from promptloop.models.budget import expected_prompt_tokens
-from promptloop.models.litellm_client import output_cap, price_tokens, token_prices
+from promptloop.models.model_map import output_cap, price_tokens, token_prices
 from promptloop.project.config.gate import GateConfig
 from promptloop.project.suites import SuitePlan
 

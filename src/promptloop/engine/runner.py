@@ -47,7 +47,7 @@ from promptloop.models.budget import (
 )
 from promptloop.models.cache import CachingClient
 from promptloop.models.factory import build_client
-from promptloop.models.litellm_client import output_cap, price_tokens
+from promptloop.models.model_map import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations, history_messages

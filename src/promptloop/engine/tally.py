@@ -84,7 +84,8 @@ class RunEmbedder:
         self._timeout_s = timeout_s
 
     async def __call__(self, model: str, texts: list[str]) -> Embeddings:
-        from promptloop.models.litellm_client import embed, price_tokens
+        from promptloop.models.litellm_client import embed
+        from promptloop.models.model_map import price_tokens
 
         def call() -> Awaitable[Embeddings]:
             return embed(model, texts, api_base=self._api_base, timeout_s=self._timeout_s)

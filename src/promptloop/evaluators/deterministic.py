@@ -17,10 +17,10 @@ from typing import Annotated, Any, ClassVar, Protocol
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from promptloop.bounds import TimeLimitExceeded
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext, EvalResult, TemplateRenderError
 from promptloop.evaluators.kind import BuildContext, EvaluatorKind, argument_error
+from promptloop.watchdog import TimeLimitExceeded
 
 
 @dataclass(frozen=True)

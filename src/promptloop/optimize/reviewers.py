@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from promptloop.dataset.cases import Case
 from promptloop.dataset.feedback import FeedbackRecord, ReviewerVerdict, latest_by_output
-from promptloop.optimize.metaprompt import FailureLine
+from promptloop.optimize.compact import FailureLine
 from promptloop.optimize.packing import DEFAULT_FIELD_CHARS, estimate_tokens, truncate
 
 SECTION_TITLE = (

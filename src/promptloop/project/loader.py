@@ -220,6 +220,8 @@ class Project:
     # With a baseline ref: each changed prompt as it was there, for these plans.
     baseline_ref: str | None = None
     baseline: Baseline = field(default=NO_BASELINE)
+    # With a shard ("I/N"): the plans hold only that part of each suite's cases.
+    shard: str | None = None
 
     @property
     def notices(self) -> list[str]:
@@ -298,6 +300,7 @@ def load_project(
         tuple(secrets),
         baseline_ref=baseline,
         baseline=_baseline(loaded, plans, baseline),
+        shard=shard,
     )
 
 

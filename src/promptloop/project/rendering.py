@@ -16,13 +16,13 @@ from typing import Any
 from jinja2 import UndefinedError
 from jinja2.exceptions import TemplateError
 
-from promptloop.bounds import TimeLimitExceeded
 from promptloop.dataset.cases import Case
 from promptloop.errors import UserError
 from promptloop.evaluators.templating import render_bounded
 from promptloop.models.base import Message
 from promptloop.project.prompt_syntax import compiled
 from promptloop.project.prompts import PromptTemplate
+from promptloop.watchdog import TimeLimitExceeded
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 inline JavaScript (an expression, or a function body when it spans lines, as promptfoo
 wraps it), ``file://x.js[:fn]`` or ``file://x.py[:fn]``. Everything that goes wrong is one
 ``ScriptError`` line; a failed transform is never a pass. A foundation package: it imports
-only ``bounds``.
+only ``bounds`` and ``watchdog``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Python from a config (``file://x.py:fn``), in this process with a time limit.
+"""Python from a config (``file://x.py:fn``), in this process with a time and memory limit.
 
 promptfoo starts a Python process per call; here the function runs in-process, as
 promptloop's own ``python:`` checks do, and is stopped at its next instruction when it
-runs past its time (``bounds.time_limit``). It gets copies of its arguments, so it cannot
-change what other checks see.
+runs past its time or grows the process past its memory cap (``watchdog.run_limited``). It
+gets copies of its arguments, so it cannot change what other checks see.
 """
 
 from __future__ import annotations
@@ -19,8 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from promptloop.bounds import TimeLimitExceeded, time_limit
 from promptloop.scripts.errors import ScriptError
+from promptloop.watchdog import (
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    run_limited,
+    script_memory_limit,
+)
 
 
 class ScriptImportError(ScriptError):
@@ -37,7 +42,7 @@ def load_module(path: Path, *, shown: str) -> ModuleType:
     fails to import."""
     path = path.resolve()
     if not path.is_file():
-        raise ScriptError(f"file {shown} not found (looked at {path})")
+        raise ScriptError(f"file {shown} not found")
     # One module per file, reused when several checks name the same file.
     module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     loaded = sys.modules.get(module_name)
@@ -155,11 +160,17 @@ def quietly(function: Callable[..., Any]) -> Callable[..., Any]:
 def call_function(
     function: Callable[..., Any], arguments: Sequence[Any], *, what: str, seconds: float
 ) -> Any:
-    """``function(*arguments)`` stopped after ``seconds``; any exception becomes one line."""
+    """``function(*arguments)`` stopped after ``seconds`` or past the memory cap; any
+    exception becomes one line."""
     arguments = copy.deepcopy(list(arguments))
+    memory_bytes = script_memory_limit()
     try:
-        with time_limit(seconds, what), quiet():
-            return function(*arguments)
+        with quiet():
+            return run_limited(
+                lambda: function(*arguments), seconds, what, memory_bytes=memory_bytes
+            )
+    except MemoryLimitExceeded as exc:
+        raise ScriptError(str(exc)) from None
     except TimeLimitExceeded:
         raise ScriptError(
             f"{what} ran past the time limit of {seconds:g} s and was stopped"

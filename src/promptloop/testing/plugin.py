@@ -136,14 +136,14 @@ class PromptloopFile(pytest.File):
         return super().repr_failure(excinfo)
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        from promptloop.testing.suites import open_project
+        from promptloop.testing.suites import SuiteSession
 
         config = self.config
         # Named from where pytest was started, as `promptloop run` names files from the
         # path it was given: a case reads "evals/x.jsonl:3", not an absolute path.
         here = config.invocation_params.dir
         path = self.path.relative_to(here) if self.path.is_relative_to(here) else self.path
-        session = open_project(
+        session = SuiteSession(
             path,
             model=config.getoption("promptloop_model"),
             baseline=config.getoption("promptloop_baseline"),

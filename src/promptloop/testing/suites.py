@@ -90,7 +90,7 @@ class SuiteSession:
         return list(dict.fromkeys(case.id for case in plan.cases))
 
     def gate_item_name(self) -> str:
-        return "gate" if self.options.baseline else "threshold"
+        return "gate" if self.prepared.baseline_ref else "threshold"
 
     def run(self, suite: str, selected: Sequence[str]) -> RunResult:
         key = (suite, tuple(sorted(set(selected))))
@@ -102,9 +102,7 @@ class SuiteSession:
                 if plan.name == suite
             ]
             # The baseline is read again, for these plans only.
-            prepared = self.prepared.narrowed(plans)
-            options = replace(self.options, suites=(suite,))
-            self._runs[key] = execute_run(options, prepared)
+            self._runs[key] = execute_run(self.options, self.prepared.narrowed(plans))
         return self._runs[key]
 
     def results(self) -> list[RunResult]:
@@ -143,12 +141,6 @@ class SuiteSession:
         if verdict.status == "fail":
             return False, f"{suite}: {verdict.reason}"
         return None, f"inconclusive: {verdict.reason}"
-
-
-def open_project(
-    config_path: Path, *, model: str | None, baseline: str | None, no_cache: bool
-) -> SuiteSession:
-    return SuiteSession(config_path, model=model, baseline=baseline, no_cache=no_cache)
 
 
 def write_session_reports(session: SuiteSession, directory: Path) -> None:

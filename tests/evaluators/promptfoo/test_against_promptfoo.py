@@ -260,7 +260,7 @@ def test_llm_rubric_and_similar_agree_with_promptfoo_on_one_stub(
 ) -> None:
     from promptloop.evaluators.base import EvalContext
     from promptloop.evaluators.promptfoo import build_assertion
-    from promptloop.models.litellm_client import LiteLLMClient
+    from promptloop.models.provider_client import LiteLLMClient
     from tests.evaluators.promptfoo.support import case
 
     _, url = serve(answer_rules=((r"(?s).*", both_formats(passed, score)),))
@@ -330,7 +330,7 @@ def test_factuality_and_closedqa_agree_with_promptfoo_on_one_stub(
 ) -> None:
     from promptloop.evaluators.base import EvalContext
     from promptloop.evaluators.promptfoo import build_assertion
-    from promptloop.models.litellm_client import LiteLLMClient
+    from promptloop.models.provider_client import LiteLLMClient
     from tests.evaluators.promptfoo.support import case
 
     if isinstance(answer, str):  # closedqa: promptfoo reads the last letter, we the JSON
@@ -359,7 +359,7 @@ def test_g_eval_agrees_with_promptfoo_on_one_stub(
 ) -> None:
     from promptloop.evaluators.base import EvalContext
     from promptloop.evaluators.promptfoo import build_assertion
-    from promptloop.models.litellm_client import LiteLLMClient
+    from promptloop.models.provider_client import LiteLLMClient
     from tests.evaluators.promptfoo.support import case
 
     # The same grade, each tool asked in its own words: promptloop's judge (a 0-1 score),
@@ -400,7 +400,7 @@ def test_answer_relevance_agrees_with_promptfoo_on_one_stub(
 ) -> None:
     from promptloop.evaluators.base import EvalContext
     from promptloop.evaluators.promptfoo import build_assertion
-    from promptloop.models.litellm_client import LiteLLMClient
+    from promptloop.models.provider_client import LiteLLMClient
     from tests.evaluators.promptfoo.support import case
 
     # Both graders name the same question: promptloop asks once for a list, promptfoo

@@ -13,7 +13,8 @@ import pytest
 
 from promptloop.evaluators.base import EvalContext, EvalResult
 from promptloop.evaluators.promptfoo import UnsupportedAssertion, build_assertion
-from promptloop.models.litellm_client import LiteLLMClient, embed
+from promptloop.models.litellm_client import embed
+from promptloop.models.provider_client import LiteLLMClient
 from tests.evaluators.promptfoo.support import case
 
 

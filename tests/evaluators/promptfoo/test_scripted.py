@@ -212,6 +212,29 @@ def test_transforms(tmp_path: Path) -> None:
         transform("file://slow.py", "x", ctx, base_dir=tmp_path, seconds=1.0)
 
 
+def test_python_that_keeps_allocating_is_stopped_at_its_memory_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SCRIPT_MEMORY_MB", "64")
+    # 1 GB at most, should the cap not hold.
+    hog = "[b'x' * (8 << 20) for _ in range(128)] and True"
+    inline = run({"type": "python", "value": hog}, "x", timeout_s=60.0)
+    assert inline.passed is False
+    assert "python assertion used more than 64 MB of memory and was stopped" in (
+        inline.error or ""
+    ), inline.error
+    (tmp_path / "hog.py").write_text(
+        f"def get_assert(output, context):\n    return {hog}\n\n"
+        f"def get_transform(output, context):\n    return {hog}\n"
+    )
+    held = run({"type": "python", "value": "file://hog.py"}, "x", base_dir=tmp_path, timeout_s=60)
+    assert "python assertion file://hog.py used more than 64 MB" in (held.error or ""), held.error
+    with pytest.raises(ScriptError, match=r"^transform file://hog.py used more than 64 MB"):
+        transform("file://hog.py", "x", {}, base_dir=tmp_path, seconds=60.0)
+    # ...while Python within the cap runs as before.
+    assert verdict({"type": "python", "value": "len(b'x' * (16 << 20)) > 0"}, "x")[0]
+
+
 @pytest.mark.parametrize(
     ("kind", "code"),
     [

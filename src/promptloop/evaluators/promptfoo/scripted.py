@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptloop.bounds import Abandoned, TimeLimitExceeded, call_with_timeout, confined
+from promptloop.bounds import confined
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
@@ -27,6 +27,13 @@ from promptloop.evaluators.python_check import load_function
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import JS_EXTENSIONS, ScriptError, js, split_file_reference
 from promptloop.scripts.python import quietly
+from promptloop.watchdog import (
+    Abandoned,
+    MemoryLimitExceeded,
+    TimeLimitExceeded,
+    call_with_timeout,
+    script_memory_limit,
+)
 
 _DECLARATION = re.compile(r"^(const|let|var)\s")
 
@@ -231,13 +238,16 @@ def build_python(spec: Spec) -> Grader:
     else:
         fn = _inline_python(raw, spec)
         what = "python assertion"
+    cap = script_memory_limit()
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         arguments = (js.as_json_value(seen.output), js.as_json_value(dict(seen.context)))
         try:
             result = await call_with_timeout(
-                quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what
+                quietly(fn), arguments, {}, seconds=ctx.timeout_s, what=what, memory_bytes=cap
             )
+        except MemoryLimitExceeded as exc:
+            return Grade.failed(str(exc))
         except TimeLimitExceeded:
             return Grade.failed(
                 f"{what} did not return within {ctx.timeout_s:g} s (the config's timeout) "

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from promptloop.bounds import TimeLimitExceeded, bounded_schema_validator, confined, time_limit
+from promptloop.bounds import bounded_schema_validator, confined
 from promptloop.errors import UserError
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
 from promptloop.evaluators.promptfoo.text import _strict_json, js_string
+from promptloop.watchdog import TimeLimitExceeded, run_limited
 from promptloop.yamlpos import load_plain
 
 # contains-json: how far past an opening brace a candidate object may reach (promptfoo's).
@@ -171,8 +172,9 @@ def build_contains_json(spec: Spec) -> Grader:
 
     async def grade(seen: Seen, ctx: EvalContext) -> Grade:
         try:
-            with time_limit(SEARCH_BUDGET_S, "looking for JSON in the output"):
-                objects = json_objects(seen.text)
+            objects = run_limited(
+                lambda: json_objects(seen.text), SEARCH_BUDGET_S, "looking for JSON in the output"
+            )
         except TimeLimitExceeded as exc:
             return Grade.failed(f"contains-json could not be evaluated: {exc}")
         check = validator or _rendered_validator(spec, seen)

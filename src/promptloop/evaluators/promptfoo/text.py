@@ -17,10 +17,11 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from promptloop.bounds import TimeLimitExceeded, regex_search
+from promptloop.bounds import regex_search
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
+from promptloop.watchdog import TimeLimitExceeded
 
 
 def js_string(value: Any) -> str:

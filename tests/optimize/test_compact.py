@@ -17,8 +17,17 @@ from promptloop.engine.outcome import CaseOutcome
 from promptloop.evaluators.base import EvalResult
 from promptloop.models.base import ModelRequest, ModelResponse, Usage
 from promptloop.optimize import OptimizationResult, OptimizerSettings, optimize
-from promptloop.optimize import metaprompt as mp
+from promptloop.optimize.compact import (
+    DEMO_RULES,
+    FailureLine,
+    compact_reply_tokens,
+    compact_rules_messages,
+    failure_lines,
+    short_reason,
+)
+from promptloop.optimize.metaprompt import rules_messages
 from promptloop.optimize.packing import estimate_tokens, pack_examples
+from promptloop.optimize.reply import RULES_CLOSE, RULES_OPEN, parse_rules_reply
 from promptloop.optimize.rules import parse_rules
 
 SEED = (
@@ -124,15 +133,15 @@ def train_outcomes() -> list[CaseOutcome]:
 
 def test_compact_prompt_is_short_and_lists_causes_with_counts() -> None:
     outcomes = train_outcomes()
-    failures = mp.failure_lines(outcomes, "critiques")
+    failures = failure_lines(outcomes, "critiques")
     assert [f.render() for f in failures] == [
         "- 10 cases: output does not contain the product",
         "- 3 cases: output has 28 words; at most 12 allowed",
     ]
-    messages = mp.compact_rules_messages(base_prompt=SEED, current_rules=(), failures=failures)
+    messages = compact_rules_messages(base_prompt=SEED, current_rules=(), failures=failures)
     compact = sum(estimate_tokens(m.content) for m in messages)
     assert compact < 400
-    full = mp.rules_messages(
+    full = rules_messages(
         base_prompt=SEED,
         current_rules=(),
         packed=pack_examples(outcomes, context_tokens=600, examples_per_cause=3),
@@ -144,7 +153,7 @@ def test_compact_prompt_is_short_and_lists_causes_with_counts() -> None:
     last = messages[-1].content
     assert last.startswith("Prompt:\n" + SEED.strip())
     assert "- 10 cases: output does not contain the product\n" in last
-    assert last.endswith(f"{mp.RULES_OPEN}\n- rule\n{mp.RULES_CLOSE}")
+    assert last.endswith(f"{RULES_OPEN}\n- rule\n{RULES_CLOSE}")
     # Neither inputs nor outputs of any case, nor the evaluator's parenthetical aside.
     everything = "\n".join(m.content for m in messages)
     for case in TRAIN:
@@ -162,18 +171,18 @@ def test_compact_prompt_is_short_and_lists_causes_with_counts() -> None:
         "user",
     ]
     for demo in (messages[2], messages[4]):
-        assert mp.parse_rules_reply(demo.content)
+        assert parse_rules_reply(demo.content)
 
 
 def test_scores_only_shows_counts_and_scores_but_no_reasons() -> None:
-    seed_lines = [f.render() for f in mp.failure_lines(train_outcomes(), "scores-only")]
+    seed_lines = [f.render() for f in failure_lines(train_outcomes(), "scores-only")]
     assert seed_lines == ["- 10 cases: failed with score 0.00"]
     fixed = asyncio.run(TaglineScorer().score(SEED + FIX, TRAIN))
-    assert [f.render() for f in mp.failure_lines(fixed, "scores-only")] == [
+    assert [f.render() for f in failure_lines(fixed, "scores-only")] == [
         "- 3 cases: failed with score 0.50"
     ]
     # The same outcomes with critiques name the cause instead.
-    assert [f.render() for f in mp.failure_lines(fixed, "critiques")] == [
+    assert [f.render() for f in failure_lines(fixed, "critiques")] == [
         "- 3 cases: output has 28 words; at most 12 allowed"
     ]
 
@@ -194,7 +203,7 @@ def test_failure_lines_leave_out_errors_and_keep_the_commonest_causes() -> None:
         )
         for k_max in range(1, 8)
     ]
-    lines = mp.failure_lines([errored, undecided, *many], "critiques", limit=3)
+    lines = failure_lines([errored, undecided, *many], "critiques", limit=3)
     # check-0 fails in all 7, check-1 in 6, check-2 in 5; the judge error and the
     # infrastructure error are no cause, only the undecided case's score is.
     assert [f.render() for f in lines] == [
@@ -202,7 +211,7 @@ def test_failure_lines_leave_out_errors_and_keep_the_commonest_causes() -> None:
         "- 6 cases: reason 1",
         "- 5 cases: reason 2",
     ]
-    assert [f.render() for f in mp.failure_lines([undecided], "critiques")] == [
+    assert [f.render() for f in failure_lines([undecided], "critiques")] == [
         "- 1 case: failed with score 0.00"
     ]
 
@@ -214,22 +223,22 @@ def test_short_reason_generalises_one_case_into_a_cause() -> None:
         'output does not contain "Lumo Pro" (ignoring case); got "Lumina is the brightest '
         'sunrise clock you can buy"; see Lumo'
     )
-    assert mp.short_reason(reason, outcome) == (
+    assert short_reason(reason, outcome) == (
         "output does not contain the product line; see the product"
     )
-    long = mp.short_reason("x" * 300, outcome, limit=50)
+    long = short_reason("x" * 300, outcome, limit=50)
     assert len(long) == 50 and long.endswith("…")
 
 
 def test_local_optimizer_gets_the_compact_prompt_and_a_parsed_rule_is_adopted() -> None:
-    result, optimizer = run([reply(f"{mp.RULES_OPEN}\n- {FIX}\n{mp.RULES_CLOSE}")])
+    result, optimizer = run([reply(f"{RULES_OPEN}\n- {FIX}\n{RULES_CLOSE}")])
     assert result.mode == "rules" and result.improved
     assert parse_rules(result.revised_text) == [FIX]
     assert result.revised_text.startswith(SEED)
     [request] = optimizer.requests
     assert request.messages[0].content == "You write rules that fix the problems of a prompt."
     # A seed this short leaves the 50-token floor for the rule list: 2 × 50 + 64.
-    assert request.max_tokens == mp.compact_reply_tokens(50) == 164
+    assert request.max_tokens == compact_reply_tokens(50) == 164
     sent = "\n".join(m.content for m in request.messages)
     assert "- 10 cases: output does not contain the product" in sent
     for case in (*VAL, *TEST):
@@ -242,7 +251,7 @@ def test_local_optimizer_gets_the_compact_prompt_and_a_parsed_rule_is_adopted() 
 
 def test_other_optimizers_keep_the_full_meta_prompt() -> None:
     _, optimizer = run(
-        [reply(f"{mp.RULES_OPEN}\n- {FIX}\n{mp.RULES_CLOSE}")], model="openai/gpt-4.1", mode="rules"
+        [reply(f"{RULES_OPEN}\n- {FIX}\n{RULES_CLOSE}")], model="openai/gpt-4.1", mode="rules"
     )
     [request] = optimizer.requests
     assert len(request.messages) == 2
@@ -252,16 +261,16 @@ def test_other_optimizers_keep_the_full_meta_prompt() -> None:
 
 
 def test_a_list_closed_without_its_opening_tag_is_taken_but_prose_is_not() -> None:
-    text = f"The prompt needs the name. Here:\n- {FIX}\n* Never shout.\n\n{mp.RULES_CLOSE}"
+    text = f"The prompt needs the name. Here:\n- {FIX}\n* Never shout.\n\n{RULES_CLOSE}"
     result, _ = run([reply(text)])
     assert result.improved
     assert parse_rules(result.revised_text) == [FIX, "Never shout."]
 
 
 def test_truncated_or_unclosed_replies_are_never_adopted() -> None:
-    whole = f"{mp.RULES_OPEN}\n- {FIX}\n{mp.RULES_CLOSE}"
+    whole = f"{RULES_OPEN}\n- {FIX}\n{RULES_CLOSE}"
     result, optimizer = run(
-        [reply(whole, finish="length"), reply(f"{mp.RULES_OPEN}\n- {FIX}\n- {FIX}\n- Alw")],
+        [reply(whole, finish="length"), reply(f"{RULES_OPEN}\n- {FIX}\n- {FIX}\n- Alw")],
         candidate_attempts=1,
     )
     assert not result.improved and result.revised_text == SEED
@@ -270,15 +279,13 @@ def test_truncated_or_unclosed_replies_are_never_adopted() -> None:
     assert "truncated" in rejections[0]
     assert "no closing </rules>" in rejections[1]
     # The re-ask echoes the cut-off reply and asks again for the closing marker.
-    assert optimizer.requests[1].messages[-1].content.endswith(f"end with {mp.RULES_CLOSE}.")
+    assert optimizer.requests[1].messages[-1].content.endswith(f"end with {RULES_CLOSE}.")
 
 
 def test_guards_still_apply_to_compact_replies() -> None:
-    adds_variable = f"{mp.RULES_OPEN}\n- Greet {{{{ customer }}}} first.\n{mp.RULES_CLOSE}"
-    quotes_test = (
-        f"{mp.RULES_OPEN}\n- {FIX}\n- Mention {TEST[2].vars['description']}.\n{mp.RULES_CLOSE}"
-    )
-    copies_demo = f"{mp.RULES_OPEN}\n- Use at most 3 sentences.\n{mp.RULES_CLOSE}"
+    adds_variable = f"{RULES_OPEN}\n- Greet {{{{ customer }}}} first.\n{RULES_CLOSE}"
+    quotes_test = f"{RULES_OPEN}\n- {FIX}\n- Mention {TEST[2].vars['description']}.\n{RULES_CLOSE}"
+    copies_demo = f"{RULES_OPEN}\n- Use at most 3 sentences.\n{RULES_CLOSE}"
     result, _ = run(
         [reply(adds_variable), reply(quotes_test), reply(copies_demo)],
         rounds=1,
@@ -293,27 +300,27 @@ def test_guards_still_apply_to_compact_replies() -> None:
 
 def test_parser_drops_repeats_and_demo_copies_and_needs_the_closing_marker() -> None:
     text = (
-        f"{mp.RULES_OPEN}\n- {FIX}\n- {FIX}\n- use at most 3  sentences.\n"
-        f"- Keep it short.\n{mp.RULES_CLOSE}"
+        f"{RULES_OPEN}\n- {FIX}\n- {FIX}\n- use at most 3  sentences.\n"
+        f"- Keep it short.\n{RULES_CLOSE}"
     )
-    assert mp.parse_rules_reply(text, ignore=mp.DEMO_RULES) == [FIX, "Keep it short."]
-    assert mp.parse_rules_reply(text) == [FIX, "use at most 3  sentences.", "Keep it short."]
-    assert mp.parse_rules_reply(f"- {FIX}\n- Keep it short.") is None
-    assert mp.parse_rules_reply(f"Some prose.\n{mp.RULES_CLOSE}") is None
+    assert parse_rules_reply(text, ignore=DEMO_RULES) == [FIX, "Keep it short."]
+    assert parse_rules_reply(text) == [FIX, "use at most 3  sentences.", "Keep it short."]
+    assert parse_rules_reply(f"- {FIX}\n- Keep it short.") is None
+    assert parse_rules_reply(f"Some prose.\n{RULES_CLOSE}") is None
     # An opening tag after the closing one is no list at all.
-    assert mp.parse_rules_reply(f"- {FIX}\n{mp.RULES_CLOSE}\n{mp.RULES_OPEN}") is None
-    assert mp.parse_rules_reply(f"- {FIX}{mp.RULES_CLOSE}") == [FIX]
+    assert parse_rules_reply(f"- {FIX}\n{RULES_CLOSE}\n{RULES_OPEN}") is None
+    assert parse_rules_reply(f"- {FIX}{RULES_CLOSE}") == [FIX]
 
 
 def test_rules_already_adopted_are_shown_and_kept_apart_from_the_prompt() -> None:
-    messages = mp.compact_rules_messages(
+    messages = compact_rules_messages(
         base_prompt=SEED,
         current_rules=[FIX],
-        failures=[mp.FailureLine(1, "output has 28 words; at most 12 allowed")],
+        failures=[FailureLine(1, "output has 28 words; at most 12 allowed")],
     )
     last = messages[-1].content
     assert f"Rules already added to the prompt:\n- {FIX}\n\nProblems" in last
     assert "- 1 case: output has 28 words" in last
     assert "complete new list" in last
-    empty = mp.compact_rules_messages(base_prompt=SEED, current_rules=(), failures=())
+    empty = compact_rules_messages(base_prompt=SEED, current_rules=(), failures=())
     assert "- none: every answer passed" in empty[-1].content
