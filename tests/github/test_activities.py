@@ -9,9 +9,15 @@ import pytest
 
 from promptloop.dataset.feedback import FeedbackRecord, output_fingerprint
 from promptloop.errors import InfraError, UserError
+from promptloop.github.actions import (
+    CommitFiles,
+)
 from promptloop.github.activities import find_activity
 from promptloop.github.markers import review_marker
-from promptloop.github.reconcile import CommitFiles, feedback_actions, offer_actions
+from promptloop.github.reconcile import (
+    feedback_actions,
+    offer_actions,
+)
 from promptloop.github.state import (
     BranchFile,
     ConflictError,

@@ -9,13 +9,19 @@ import pytest
 
 from promptloop.errors import InfraError
 from promptloop.github import plan as plan_module
+from promptloop.github.actions import (
+    OutdateComment,
+    WriteCheckRun,
+)
 from promptloop.github.api import GitHubClient
 from promptloop.github.diff import parse_patch
 from promptloop.github.markers import parse_review_marker, review_marker
 from promptloop.github.outbound import post_placed
 from promptloop.github.plan import check_run_plan, comment_problem, summary_plan
 from promptloop.github.publish import Publisher
-from promptloop.github.reconcile import OutdateComment, WriteCheckRun, post_review
+from promptloop.github.reconcile import (
+    post_review,
+)
 from promptloop.github.state import PostedReview, PullFile, PullFiles, ReviewComment
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.transport import ReadOnlyTokenError

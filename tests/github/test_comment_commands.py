@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from promptloop.dataset.cases import Case, case_id_for
 from promptloop.dataset.naming import CaseNames
+from promptloop.github.clusters import Example
 from promptloop.github.comment_commands import (
     Command,
     listed_cases,
@@ -18,7 +19,7 @@ from promptloop.github.comment_commands import (
     parse_comment_event,
     resolve_case,
 )
-from promptloop.github.review import Example, render_examples
+from promptloop.github.review import render_examples
 
 EVENTS = Path(__file__).parents[1] / "fixtures" / "github" / "events"
 

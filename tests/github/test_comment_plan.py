@@ -12,7 +12,7 @@ from promptloop.dataset.cases import Case
 from promptloop.dataset.naming import CaseNames
 from promptloop.errors import InfraError
 from promptloop.github.comment_commands import HELP, CommentEvent
-from promptloop.github.comment_plan import CommentFacts, CommentPlan, Need, decide
+from promptloop.github.comment_plan import CommentFacts, CommentPlan, Need, plan_comment
 from promptloop.github.state import PullHead
 
 REPO = "acme/site"
@@ -54,7 +54,7 @@ def facts(event: CommentEvent | None, **read: object) -> CommentFacts:
 
 
 def plan(f: CommentFacts) -> CommentPlan:
-    decided = decide(f)
+    decided = plan_comment(f)
     assert isinstance(decided, CommentPlan), decided
     return decided
 
@@ -66,7 +66,7 @@ def test_an_edit_or_a_non_pull_request_comment_is_ignored() -> None:
 
 
 def test_the_first_read_is_who_promptloop_is() -> None:
-    assert decide(CommentFacts(comment("/promptloop help"), REPO)) == Need("login")
+    assert plan_comment(CommentFacts(comment("/promptloop help"), REPO)) == Need("login")
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,8 @@ def test_a_bot_or_promptloop_itself_gets_no_answer_and_costs_no_permission_read(
 
 
 def test_an_unknown_own_login_does_not_make_everyone_promptloop() -> None:
-    assert decide(CommentFacts(comment("/promptloop help"), REPO, own_login="")) == Need("role")
+    unknown = CommentFacts(comment("/promptloop help"), REPO, own_login="")
+    assert plan_comment(unknown) == Need("role")
 
 
 def test_a_comment_without_a_command_is_left_alone() -> None:
@@ -97,7 +98,7 @@ def test_without_write_permission_the_answer_is_a_refusal_and_nothing_else_is_re
 
 def test_with_permission_the_next_read_is_the_head() -> None:
     f = CommentFacts(comment("/promptloop bad c01-ada: x"), REPO, "x", role="maintain")
-    assert decide(f) == Need("head")
+    assert plan_comment(f) == Need("head")
 
 
 @pytest.mark.parametrize("fork", ["someone/site", None])
@@ -134,11 +135,11 @@ def test_help_with_a_problem_is_not_understood() -> None:
 
 def test_a_checkout_that_is_not_the_head_is_an_error() -> None:
     with pytest.raises(InfraError, match="refs/pull/7/head"):
-        decide(facts(comment("/promptloop bad c01-ada: x"), checked_out="c" * 40))
+        plan_comment(facts(comment("/promptloop bad c01-ada: x"), checked_out="c" * 40))
 
 
 def test_the_cases_are_read_after_the_checkout_is_checked() -> None:
-    assert decide(facts(comment("/promptloop bad c01-ada: x"), cases=None)) == Need("cases")
+    assert plan_comment(facts(comment("/promptloop bad c01-ada: x"), cases=None)) == Need("cases")
 
 
 def test_an_unknown_case_is_not_understood_and_nothing_is_run() -> None:
@@ -156,14 +157,14 @@ def test_a_verdict_without_a_case_outside_a_finding_thread_asks_for_one() -> Non
 
 def test_a_reply_in_a_finding_thread_reads_the_thread_then_judges_its_cases() -> None:
     event = comment("/promptloop bad: too stiff", kind="review", thread_id=55)
-    assert decide(facts(event)) == Need("thread")
-    asks = decide(facts(event, thread_cases=("c01-ada", "c02-brook")))
+    assert plan_comment(facts(event)) == Need("thread")
+    asks = plan_comment(facts(event, thread_cases=("c01-ada", "c02-brook")))
     assert asks == Need("outputs", {"greet": ("c01-ada", "c02-brook")})
 
 
 def test_the_named_cases_outputs_are_asked_for_once_per_suite() -> None:
     event = comment("/promptloop bad c01-ada: x\n/promptloop good greet/c02-brook")
-    assert decide(facts(event)) == Need("outputs", {"greet": ("c01-ada", "c02-brook")})
+    assert plan_comment(facts(event)) == Need("outputs", {"greet": ("c01-ada", "c02-brook")})
 
 
 def test_a_case_without_output_is_refused_and_nothing_is_recorded() -> None:

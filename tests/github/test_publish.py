@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
+from promptloop.github.actions import (
+    CreateSummary,
+    EditSummary,
+    PostReview,
+)
 from promptloop.github.api import GitHubClient
+from promptloop.github.ledger import Ledger
 from promptloop.github.markers import parse_review_marker, read_marker, review_marker
 from promptloop.github.plan import (
     RevisionPullPlan,
@@ -17,11 +23,8 @@ from promptloop.github.plan import (
     review_plan,
     summary_plan,
 )
-from promptloop.github.publish import Ledger, Publisher
+from promptloop.github.publish import Publisher
 from promptloop.github.reconcile import (
-    CreateSummary,
-    EditSummary,
-    PostReview,
     summary_actions,
 )
 from promptloop.github.review import PlannedComment

@@ -1,4 +1,5 @@
-"""github.review: clustering failures, pinning them to prompt lines, safe comment bodies."""
+"""github.review and its neighbours: clustering failures, placing them on prompt lines, safe
+comment bodies."""
 
 from __future__ import annotations
 
@@ -12,16 +13,11 @@ from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
 from promptloop.evaluators.base import EvalResult
 from promptloop.github.clusters import MODEL_ERROR, Cluster, cluster_failures
 from promptloop.github.diff import parse_patch
+from promptloop.github.findings import plan_findings
 from promptloop.github.markers import parse_review_marker
-from promptloop.github.review import (
-    cluster_tool,
-    finding_comment,
-    overall_delta_pp,
-    overall_pass_rate,
-    place_cluster,
-    plan_findings,
-    suggestion_comment,
-)
+from promptloop.github.placement import cluster_tool, place_cluster
+from promptloop.github.review import finding_comment, suggestion_comment
+from promptloop.github.run_figures import overall_delta_pp, overall_pass_rate
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import Link, held_out_line, render_revision, render_summary
 from promptloop.project.prompts import parse_prompt

@@ -34,7 +34,7 @@ from promptloop.github.pull_request import (
     say,
     say_nothing_changed,
 )
-from promptloop.github.review import advisory_only
+from promptloop.github.run_figures import advisory_only
 from promptloop.github.saying import SAYING_FILE, write_saying
 from promptloop.github.summary import optimizer_account
 from promptloop.github.target import FORK_NOTE, read_target

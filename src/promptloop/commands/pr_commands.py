@@ -1,7 +1,7 @@
 """`promptloop ci`'s comment activity: a reviewer's `/promptloop` commands, from comment to
 commit.
 
-Read → decide → publish → report, like the pull-request activity: ``comment_plan.decide``
+Read → decide → publish → report, like the pull-request activity: ``comment_plan.plan_comment``
 (pure) asks for each fact it needs in turn (who promptloop is, the author's permission — as
 ``author_association`` says nothing about write access — the pull request's head, the
 checkout's cases, the finding a reply answers, the head's outputs for the named cases) and
@@ -31,7 +31,7 @@ from promptloop.errors import PromptloopError, UserError
 from promptloop.github import replies
 from promptloop.github.api import GitHubClient
 from promptloop.github.comment_commands import CommentEvent, listed_cases, parse_comment_event
-from promptloop.github.comment_plan import CommentFacts, CommentPlan, Need, decide
+from promptloop.github.comment_plan import CommentFacts, CommentPlan, Need, plan_comment
 from promptloop.github.event import PullContext
 from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
@@ -80,13 +80,13 @@ def on_comment(ci: Ci) -> Answered:
         reader = _Reader(ci)
         event = parse_comment_event(runtime.event_name, payload)
         facts = CommentFacts(event, runtime.repository)
-        while isinstance(step := decide(facts), Need):
+        while isinstance(step := plan_comment(facts), Need):
             facts = reader.read(facts, step)
         return _carry_out(ci, facts, step, reader)
 
 
 class _Reader:
-    """Each fact ``decide`` asks for, read from GitHub, the checkout or the model."""
+    """Each fact ``plan_comment`` asks for, read from GitHub, the checkout or the model."""
 
     def __init__(self, ci: Ci) -> None:
         self.ci = ci
@@ -109,7 +109,7 @@ class _Reader:
 
     def read(self, facts: CommentFacts, need: Need) -> CommentFacts:
         event = facts.event
-        assert event is not None  # decide asks for nothing before it has a comment
+        assert event is not None  # plan_comment asks for nothing before it has a comment
         match need.what:
             case "login":
                 return replace(facts, own_login=self.gh.own_login() or "")

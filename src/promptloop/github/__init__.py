@@ -1,6 +1,7 @@
 """GitHub integration for ``promptloop ci``: reading (runtime, event, target, api over
-transport), choosing the activity (activities), planning what to say (review, findings, plan,
-reconcile, replies) and writing it through the one publisher (publish, deliver).
+transport), choosing the activity (activities), planning what to say (findings, placement,
+review, run_figures, plan, reconcile, actions, replies) and writing it through the one
+publisher (publish, apply, deliver).
 
 ``promptloop.github.transport`` is the only module that imports PyGithub, so import the
 client (``api``) explicitly; the planning modules import no network code. May import report

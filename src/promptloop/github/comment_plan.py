@@ -1,6 +1,6 @@
 """What promptloop does with one reviewer comment, decided from what was read (pure).
 
-``decide`` looks at the facts gathered so far and returns either the plan for the comment or
+``plan_comment`` looks at the facts gathered so far and returns either the plan for the comment or
 the one fact it needs next (``Need``). The reads come in the order the decision asks for them,
 so a bot's comment costs no permission read and a fork's checkout is never loaded.
 """
@@ -27,7 +27,7 @@ from promptloop.github.state import PullHead
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 
 # One verdict to record: the command that gave it, its suite and its case id.
-Verdict = tuple[Command, str, str]
+VerdictToRecord = tuple[Command, str, str]
 # (suite, case id) -> the output the checked-out head gives for it.
 Outputs = Mapping[tuple[str, str], str]
 
@@ -53,7 +53,7 @@ class CommentFacts:
 
 @dataclass(frozen=True)
 class Need:
-    """The next fact ``decide`` needs; ``wanted`` (suite -> case ids) names the outputs."""
+    """The next fact ``plan_comment`` needs; ``wanted`` (suite -> case ids) names the outputs."""
 
     what: Literal["login", "role", "head", "cases", "thread", "outputs"]
     wanted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -70,14 +70,14 @@ class CommentPlan:
     reaction: str | None = None
     reply: str = ""
     record: bool = False
-    verdicts: tuple[Verdict, ...] = ()
+    verdicts: tuple[VerdictToRecord, ...] = ()
     outputs: Outputs = field(default_factory=dict)
     learn: bool = False
     # The suites the verdicts concern: the reply says why one got no revision.
     concerned: tuple[str, ...] = ()
 
 
-def decide(facts: CommentFacts) -> CommentPlan | Need:
+def plan_comment(facts: CommentFacts) -> CommentPlan | Need:
     event = facts.event
     if event is None or event.action != "created":
         return CommentPlan("not a new comment on a pull request")
@@ -142,9 +142,9 @@ def _needs_thread(event: CommentEvent, commands: list[Command]) -> bool:
 
 def _resolve(
     commands: list[Command], names: Mapping[str, CaseNames], thread_cases: tuple[str, ...]
-) -> tuple[list[Verdict], list[Problem]]:
+) -> tuple[list[VerdictToRecord], list[Problem]]:
     """Each verdict's (command, suite, case), and why a case could not be resolved."""
-    verdicts: list[Verdict] = []
+    verdicts: list[VerdictToRecord] = []
     problems: list[Problem] = []
     for command in commands:
         if command.verb not in ("good", "bad"):

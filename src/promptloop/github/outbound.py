@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from promptloop.github.actions import (
+    PostReview,
+)
 from promptloop.github.api import GitHubClient
 from promptloop.github.plan import split_anchorable
-from promptloop.github.reconcile import PostReview
 from promptloop.github.review import with_unanchored
 from promptloop.github.state import PostedReview
 from promptloop.github.transport import GitHubError

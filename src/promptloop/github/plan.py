@@ -19,12 +19,8 @@ from promptloop.github.markers import (
     review_marker,
     summary_marker,
 )
-from promptloop.github.review import (
-    PlannedComment,
-    overall_delta_pp,
-    overall_pass_rate,
-    verdict_of,
-)
+from promptloop.github.review import PlannedComment
+from promptloop.github.run_figures import overall_delta_pp, overall_pass_rate, verdict_status
 from promptloop.github.state import PullFiles, ReviewComment
 from promptloop.github.workflow import Annotation
 from promptloop.safety import fingerprint
@@ -229,7 +225,7 @@ def content_fingerprint(head_sha: str, report: str) -> str:
 
 
 def check_title(result: RunResult) -> str:
-    verdict = verdict_of(result)
+    verdict = verdict_status(result)
     rate = overall_pass_rate(result)
     delta = overall_delta_pp(result)
     parts = [f"promptloop: {verdict.upper()}"]

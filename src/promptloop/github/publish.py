@@ -7,20 +7,32 @@ kept). A write GitHub may or may not have applied (``AmbiguousWriteError``), or 
 moved meanwhile (``ConflictError``), ends the pass; the next pass reads the state again, so a
 review that did land is not posted twice. A read-only token stops all writes; any other
 failure becomes a warning. ``dry_run`` records the actions and writes nothing. Each phase
-returns an ``Outcome``: whether GitHub now holds the desired state, and where.
+returns a ``PhaseOutcome``: whether GitHub now holds the desired state, and where.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from promptloop.dataset.feedback import FeedbackRecord
 from promptloop.errors import InfraError
+from promptloop.github.actions import (
+    Action,
+    CommitFiles,
+    CommitRevision,
+    CreateSummary,
+    OpenPull,
+    PostReview,
+    React,
+    Reply,
+)
 from promptloop.github.api import GitHubClient
+from promptloop.github.apply import apply_action
+from promptloop.github.ledger import Ledger
 from promptloop.github.markers import REPLY, with_marker
-from promptloop.github.outbound import Outbound, post_placed
+from promptloop.github.outbound import Outbound
 from promptloop.github.plan import (
     CheckRunPlan,
     CommitPlan,
@@ -29,21 +41,6 @@ from promptloop.github.plan import (
     SummaryPlan,
 )
 from promptloop.github.reconcile import (
-    Action,
-    CommitFiles,
-    CommitRevision,
-    CreateSummary,
-    EditPull,
-    EditSummary,
-    OpenPull,
-    OutdateComment,
-    PostReview,
-    PutRevision,
-    React,
-    Reply,
-    ResetBranch,
-    SupersedeReview,
-    WriteCheckRun,
     check_run_actions,
     commit_actions,
     feedback_actions,
@@ -51,7 +48,7 @@ from promptloop.github.reconcile import (
     review_actions,
     revision_pull_actions,
     summary_actions,
-    supersede,
+    supersede_actions,
 )
 from promptloop.github.state import (
     AmbiguousWriteError,
@@ -65,30 +62,13 @@ from promptloop.github.state import (
     ReviewComment,
 )
 from promptloop.github.transport import ReadOnlyTokenError
-from promptloop.safety import GITHUB_BODY_LIMIT
 
 S = TypeVar("S")
 PASSES = 3
-CHECK_TITLE_LIMIT = 255
-
-
-@dataclass
-class Ledger:
-    """What the publisher has learned so far: notes and warnings for the reports, whether
-    the token can write, and the actions a dry run would have applied."""
-
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    read_only: bool = False
-    planned: list[str] = field(default_factory=list)
-    # Set only by a failure that stopped a phase: what GitHub answered, for the exit line.
-    last_failure: str | None = None
-    # Whether any summary comment or check run reached GitHub.
-    published: bool = False
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PhaseOutcome:
     """``done`` when GitHub now holds the desired state (or, in a dry run, would); ``url``
     and ``sha`` say where it is, whether this pass wrote it or an earlier one had;
     ``blocked`` why it cannot be written at all."""
@@ -157,35 +137,35 @@ class Publisher:
                 failure = exc.one_line()
                 continue
             except ReadOnlyTokenError as exc:
-                self._read_only(exc)
+                self.ledger.read_only_token(exc.one_line())
                 return _Pass(False)
             except InfraError as exc:
-                self._warn(what, exc)
+                self.ledger.failed(what, exc.one_line())
                 return _Pass(False)
             if self.dry_run:
                 self.ledger.planned.extend(a.describe() for a in actions)
                 return _Pass(True, actions=actions, observed=observed)
             answers: dict[int, Any] = {}
+            out = Outbound(self._mask, gh.token)
             try:
                 for index, action in enumerate(actions):
-                    answers[index] = self._apply(gh, action)
+                    answers[index] = apply_action(gh, action, out)
             except (AmbiguousWriteError, ConflictError) as exc:
                 failure = exc.one_line()
                 continue  # read again: what landed is not written twice
             except ReadOnlyTokenError as exc:
-                self._read_only(exc)
+                self.ledger.read_only_token(exc.one_line())
                 return _Pass(False, answers, actions)
             except InfraError as exc:
-                self._warn(what, exc)
+                self.ledger.failed(what, exc.one_line())
                 return _Pass(False, answers, actions)
             return _Pass(True, answers, actions, observed)
-        self.ledger.warnings.append(f"could not {what}: {failure} (tried {passes} times)")
-        self.ledger.last_failure = failure
+        self.ledger.gave_up(what, failure, passes)
         return _Pass(False)
 
     # -- the pull request's review, summary and check run -----------------------------------
 
-    def review(self, plan: ReviewPlan, files: PullFiles | None = None) -> Outcome:
+    def review(self, plan: ReviewPlan, files: PullFiles | None = None) -> PhaseOutcome:
         """The inline comments this head still lacks, and earlier heads superseded; ``url``
         is this head's review, posted now or by an earlier run."""
         seen: list[ExistingReview] = []
@@ -201,17 +181,17 @@ class Publisher:
         posted: PostedReview | None = done.answer(PostReview)
         url = posted.html_url if posted is not None else None
         url = url or next((r.html_url for r in seen if r.head_sha == plan.head_sha), None)
-        return Outcome(done.done, done.actions, url)
+        return PhaseOutcome(done.done, done.actions, url)
 
-    def supersede(self, number: int, head_sha: str, superseded_by: str) -> Outcome:
+    def supersede(self, number: int, head_sha: str, superseded_by: str) -> PhaseOutcome:
         done = self.phase(
             "mark earlier review comments outdated",
             lambda gh: (gh.our_review_comments(number), gh.our_reviews(number)),
-            lambda state: supersede(number, head_sha, superseded_by, *state),
+            lambda state: supersede_actions(number, head_sha, superseded_by, *state),
         )
-        return Outcome(done.done, done.actions)
+        return PhaseOutcome(done.done, done.actions)
 
-    def summary(self, plan: SummaryPlan) -> Outcome:
+    def summary(self, plan: SummaryPlan) -> PhaseOutcome:
         done = self.phase(
             "update the summary comment",
             lambda gh: gh.our_summary(plan.number),
@@ -221,20 +201,20 @@ class Publisher:
         if url is None and isinstance(done.observed, ExistingSummary):
             url = done.observed.html_url
         self.ledger.published = self.ledger.published or done.done
-        return Outcome(done.done, done.actions, url)
+        return PhaseOutcome(done.done, done.actions, url)
 
-    def check_run(self, plan: CheckRunPlan) -> Outcome:
+    def check_run(self, plan: CheckRunPlan) -> PhaseOutcome:
         done = self.phase(
             "create the check run",
             lambda gh: gh.check_runs(plan.head_sha, plan.name),
             lambda runs: check_run_actions(plan, runs),
         )
         self.ledger.published = self.ledger.published or done.done
-        return Outcome(done.done, done.actions)
+        return PhaseOutcome(done.done, done.actions)
 
     # -- revisions --------------------------------------------------------------------------
 
-    def commit(self, plan: CommitPlan) -> Outcome:
+    def commit(self, plan: CommitPlan) -> PhaseOutcome:
         """The revision onto the pull request's branch; ``sha`` is the commit holding it."""
         blocked: list[str] = []
 
@@ -253,9 +233,11 @@ class Publisher:
         tip = done.observed
         if sha is None and isinstance(tip, BranchFile) and tip.text == plan.text:
             sha = tip.tip_sha
-        return Outcome(done.done, done.actions, sha=sha, blocked=blocked[-1] if blocked else None)
+        return PhaseOutcome(
+            done.done, done.actions, sha=sha, blocked=blocked[-1] if blocked else None
+        )
 
-    def revision_pull(self, plan: RevisionPullPlan) -> Outcome:
+    def revision_pull(self, plan: RevisionPullPlan) -> PhaseOutcome:
         done = self.phase(
             "open the revision pull request",
             lambda gh: (
@@ -269,19 +251,21 @@ class Publisher:
         if url is None and done.observed is not None:
             _, pulls = done.observed
             url = pulls[0].html_url if pulls else None
-        return Outcome(done.done, done.actions, url)
+        return PhaseOutcome(done.done, done.actions, url)
 
     # -- a reviewer's comment ---------------------------------------------------------------
 
-    def react(self, comment_id: int, content: str, *, review_comment: bool) -> Outcome:
+    def react(self, comment_id: int, content: str, *, review_comment: bool) -> PhaseOutcome:
         done = self.phase(
             f"react to comment {comment_id}",
             lambda gh: None,
             lambda _: [React(comment_id, content, review_comment)],
         )
-        return Outcome(done.done, done.actions)
+        return PhaseOutcome(done.done, done.actions)
 
-    def reply(self, number: int, to: int, body: str, *, in_thread_of: int | None = None) -> Outcome:
+    def reply(
+        self, number: int, to: int, body: str, *, in_thread_of: int | None = None
+    ) -> PhaseOutcome:
         """One answer to comment ``to`` (in its review thread when ``in_thread_of``)."""
         action = Reply(number, to, with_marker(body, REPLY, to=str(to)), in_thread_of)
         done = self.phase(
@@ -289,11 +273,11 @@ class Publisher:
             lambda gh: gh.our_reply(number, to, in_review=in_thread_of is not None),
             lambda answered: [] if answered else [action],
         )
-        return Outcome(done.done, done.actions, done.answer(Reply) or done.observed)
+        return PhaseOutcome(done.done, done.actions, done.answer(Reply) or done.observed)
 
     def record_feedback(
         self, branch: str, records: Mapping[str, Sequence[FeedbackRecord]], message: str
-    ) -> Outcome:
+    ) -> PhaseOutcome:
         """Each file's records appended on ``branch`` in one commit; ``sha`` is the tip that
         holds them all (this pass's commit, or the branch as it was when all were there). A
         push in between is answered by reading the branch again."""
@@ -310,7 +294,7 @@ class Publisher:
             reconcile,
             passes=PASSES + 1,
         )
-        return Outcome(done.done, done.actions, sha=done.answer(CommitFiles) or tip)
+        return PhaseOutcome(done.done, done.actions, sha=done.answer(CommitFiles) or tip)
 
     def offer(
         self,
@@ -319,7 +303,7 @@ class Publisher:
         body: str,
         comments: Sequence[ReviewComment],
         files: PullFiles,
-    ) -> Outcome:
+    ) -> PhaseOutcome:
         """Suggested changes (each comment marked), in one review, unless already offered."""
         done = self.phase(
             "offer the verdicts as suggested changes",
@@ -327,82 +311,4 @@ class Publisher:
             lambda existing: offer_actions(number, head_sha, body, comments, existing, files),
         )
         posted: PostedReview | None = done.answer(PostReview)
-        return Outcome(done.done, done.actions, posted.html_url if posted else None)
-
-    # -- failures ---------------------------------------------------------------------------
-
-    def _read_only(self, exc: ReadOnlyTokenError) -> None:
-        self.ledger.read_only = True
-        self.ledger.notes.append(
-            f"The GitHub token is read-only ({exc.one_line()}); promptloop reports through "
-            "the exit code, annotations and this job summary instead."
-        )
-
-    def _warn(self, what: str, exc: InfraError) -> None:
-        line = exc.one_line()
-        self.ledger.warnings.append(
-            line if line.startswith("could not") else f"could not {what}: {line}"
-        )
-        self.ledger.last_failure = line
-
-    # -- applying ---------------------------------------------------------------------------
-
-    def _apply(self, gh: GitHubClient, action: Action) -> Any:
-        out = Outbound(self._mask, gh.token)
-        if isinstance(action, PostReview):
-            return post_placed(gh, action, out)
-        if isinstance(action, SupersedeReview):
-            return gh.edit_review_body(action.number, action.review.id, out.body(action.body))
-        if isinstance(action, OutdateComment):
-            outdated = gh.mark_outdated(action.comment, out.body(action.body, GITHUB_BODY_LIMIT))
-            gh.minimize_comment(outdated)
-            return outdated
-        if isinstance(action, CreateSummary):
-            return gh.create_summary(action.plan.number, out.marked(action.plan.body))
-        if isinstance(action, EditSummary):
-            plan = action.plan
-            return gh.edit_summary(plan.number, action.comment_id, out.marked(plan.body))
-        if isinstance(action, WriteCheckRun):
-            p = action.plan
-            return gh.create_check_run(
-                p.head_sha,
-                p.name,
-                p.conclusion,  # type: ignore[arg-type]
-                p.title[:CHECK_TITLE_LIMIT],
-                out.marked(p.summary or p.title),
-                annotations=[replace(a, message=out.text(a.message)) for a in p.annotations],
-                details_url=p.details_url,
-                check_run_id=action.check_run_id,
-            )
-        if isinstance(action, CommitRevision):
-            c = action.plan
-            return gh.commit_file(
-                c.branch, c.path, c.text, c.message, c.expected_blob, base_ref=c.base_ref
-            )
-        if isinstance(action, ResetBranch):
-            if action.create:
-                return gh.create_branch(action.branch, action.sha, protected=action.protected)
-            return gh.move_branch(action.branch, action.sha, protected=action.protected)
-        if isinstance(action, PutRevision):
-            r = action.plan
-            # The blob to replace is GitHub's own view of the branch just (re)set.
-            on_branch = gh.branch_file(r.branch, r.path)
-            blob = on_branch.blob_sha if on_branch is not None else None
-            return gh.put_file(
-                r.branch, r.path, r.text, r.title, blob, protected=(r.base_ref, r.into)
-            )
-        if isinstance(action, OpenPull):
-            r = action.plan
-            return gh.open_pull(r.branch, r.into, r.title, out.body(r.body))
-        if isinstance(action, EditPull):
-            r = action.plan
-            return gh.edit_pull(action.pull_number, r.title, out.body(r.body))
-        if isinstance(action, React):
-            return gh.react(action.comment_id, action.content, review_comment=action.review_comment)
-        if isinstance(action, Reply):
-            body = out.body(action.body)
-            return gh.reply(action.number, body, in_thread_of=action.in_thread_of)
-        if isinstance(action, CommitFiles):
-            texts = dict(action.texts)
-            return gh.commit_files(action.branch, texts, action.message, action.parent_sha)
-        raise TypeError(f"unknown action {action!r}")
+        return PhaseOutcome(done.done, done.actions, posted.html_url if posted else None)

@@ -14,6 +14,7 @@ from promptloop.engine.results import RunResult, mask_result
 from promptloop.github.deliver import Delivered, Offer, Revision, deliver_revisions
 from promptloop.github.event import PullContext
 from promptloop.github.findings import plan_findings_of
+from promptloop.github.ledger import Ledger
 from promptloop.github.plan import (
     check_run_plan,
     check_title,
@@ -22,15 +23,14 @@ from promptloop.github.plan import (
     review_plan,
     summary_plan,
 )
-from promptloop.github.publish import Ledger, Publisher
-from promptloop.github.review import (
-    PlannedComment,
+from promptloop.github.publish import Publisher
+from promptloop.github.review import PlannedComment, review_body
+from promptloop.github.run_figures import (
     advisory_note,
     advisory_only,
     overall_delta_pp,
     overall_pass_rate,
-    review_body,
-    verdict_of,
+    verdict_status,
 )
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import PullFiles
@@ -180,7 +180,7 @@ def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> De
     )
     delivered, result = _offer_revisions(speaker, evaluation, can_comment)
     inline += delivered.suggestions
-    verdict = verdict_of(result)
+    verdict = verdict_status(result)
     placed = [c for c in merge_same_line(inline) if c.line is not None]
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     report_md = render_markdown(

@@ -15,7 +15,7 @@ from typing import Literal
 from promptloop.github.diff import Hunk
 from promptloop.safety import fence_for
 
-ChangeKind = Literal["replace", "delete", "insert"]
+EditKind = Literal["replace", "delete", "insert"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class LineEdit:
     ``start - 1`` and the new lines go before original line ``start``.
     """
 
-    kind: ChangeKind
+    kind: EditKind
     start: int
     end: int
     new_lines: tuple[str, ...]
@@ -61,9 +61,7 @@ def line_edits(original: str, revised: str) -> list[LineEdit]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        kind: ChangeKind = (
-            "insert" if tag == "insert" else "delete" if tag == "delete" else "replace"
-        )
+        kind: EditKind = "insert" if tag == "insert" else "delete" if tag == "delete" else "replace"
         ranges.append(
             LineEdit(
                 kind=kind,

@@ -1,0 +1,43 @@
+"""The publisher's ledger: what publishing has learned over one run (its notes and warnings,
+whether the token can write, the writes a dry run planned), read by the reports, the exit
+line and ``ci --dry-run``. Pure: the publisher records here what GitHub answered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Ledger:
+    """What the publisher has learned so far: notes and warnings for the reports, whether
+    the token can write, and the actions a dry run would have applied."""
+
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    read_only: bool = False
+    planned: list[str] = field(default_factory=list)
+    # Set only by a failure that stopped a phase: what GitHub answered, for the exit line.
+    last_failure: str | None = None
+    # Whether any summary comment or check run reached GitHub.
+    published: bool = False
+
+    def read_only_token(self, answer: str) -> None:
+        """GitHub refused a write as the token's (``answer``): nothing more is written."""
+        self.read_only = True
+        self.notes.append(
+            f"The GitHub token is read-only ({answer}); promptloop reports through "
+            "the exit code, annotations and this job summary instead."
+        )
+
+    def failed(self, what: str, answer: str) -> None:
+        """Could not ``what``: GitHub's ``answer`` stopped it."""
+        self.warnings.append(
+            answer if answer.startswith("could not") else f"could not {what}: {answer}"
+        )
+        self.last_failure = answer
+
+    def gave_up(self, what: str, answer: str, passes: int) -> None:
+        """Could not ``what`` in ``passes`` tries, each ended by a conflict or a write GitHub
+        may not have applied (the last one's ``answer``)."""
+        self.warnings.append(f"could not {what}: {answer} (tried {passes} times)")
+        self.last_failure = answer
