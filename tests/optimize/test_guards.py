@@ -13,14 +13,14 @@ SEED = (
 
 def test_variables_missing_and_added_are_named() -> None:
     candidate = "Classify the ticket.\nTicket: {{ ticket }} from {{ customer }}\n"
-    reason = guards.check_variables(SEED, candidate)
+    reason = guards.check_kept_variables(SEED, candidate)
     assert reason is not None
     assert "drops {{ product }}" in reason and "adds {{ customer }}" in reason
-    assert guards.check_variables(SEED, SEED.replace("Classify", "Sort")) is None
+    assert guards.check_kept_variables(SEED, SEED.replace("Classify", "Sort")) is None
 
 
 def test_candidate_that_is_not_a_template_is_rejected() -> None:
-    reason = guards.check_variables(SEED, "Ticket: {{ ticket }\n{{ product }}")
+    reason = guards.check_kept_variables(SEED, "Ticket: {{ ticket }\n{{ product }}")
     assert reason is not None and "does not parse" in reason
 
 

@@ -20,7 +20,7 @@ from promptloop.project.prompts import load_prompt
 from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import
 from promptloop.traces.readers import MAX_FILE_BYTES, read_trace_text, with_annotations
-from promptloop.traces.spans import Annotation, TraceSpan
+from promptloop.traces.spans import SpanAnnotation, TraceSpan
 from promptloop.yamlpos import suggest
 
 
@@ -56,7 +56,7 @@ def _suite(loaded: LoadedConfig, name: str) -> SuiteConfig:
 
 def read_spans(files: Sequence[Path]) -> tuple[list[TraceSpan], int]:
     spans: list[TraceSpan] = []
-    annotations: list[Annotation] = []
+    annotations: list[SpanAnnotation] = []
     ignored = 0
     for path in files:
         try:

@@ -30,7 +30,7 @@ from promptloop.github.pull_request import (
     Evaluation,
     Said,
     Speaker,
-    decide,
+    compose,
     say,
     say_nothing_changed,
 )
@@ -136,7 +136,7 @@ def _leave_saying(ci: Ci, speaker: Speaker, evaluation: Evaluation, number: int)
     """A fork's read-only run: what a run that could write would say, left in its artifact
     for the base repository's `workflow_run` to publish."""
     unheld = replace(speaker, notes=tuple(n for n in speaker.notes if n != FORK_NOTE))
-    decided = decide(unheld, evaluation, can_comment=ci.opts.comment)
+    decided = compose(unheld, evaluation, can_comment=ci.opts.comment)
     # Masked like every report: the artifact is as public as the pull request.
     write_saying(ci.output_dir() / SAYING_FILE, number, decided.saying, mask=ci.mask)
 

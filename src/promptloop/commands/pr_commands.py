@@ -40,7 +40,7 @@ from promptloop.project.loader import LoadedConfig, project_from
 
 
 @dataclass(frozen=True)
-class Answered:
+class CommentOutcome:
     """What one comment led to: for the runner's log, and the evaluation it caused."""
 
     outcome: str
@@ -67,7 +67,7 @@ def head_outputs(
     return found
 
 
-def on_comment(ci: Ci) -> Answered:
+def on_comment(ci: Ci) -> CommentOutcome:
     """`promptloop ci` on ``issue_comment`` and ``pull_request_review_comment``."""
     runtime = ci.runtime
     try:
@@ -128,10 +128,10 @@ class _Reader:
                 return replace(facts, outputs=head_outputs(self.loaded, need.wanted))
 
 
-def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) -> Answered:
+def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) -> CommentOutcome:
     event, head = facts.event, facts.head
     if event is None or plan.reaction is None:
-        return Answered(plan.outcome)
+        return CommentOutcome(plan.outcome)
     answer = _Answer(ci, event)
     if not plan.record or head is None:
         return answer(plan.reaction, plan.reply, plan.outcome)
@@ -162,7 +162,7 @@ def _carry_out(ci: Ci, facts: CommentFacts, plan: CommentPlan, reader: _Reader) 
             )
         )
     answer.reply("\n\n".join(parts))
-    return Answered("recorded", recorded.total, recorded.commits, evaluated)
+    return CommentOutcome("recorded", recorded.total, recorded.commits, evaluated)
 
 
 class _Answer:
@@ -172,11 +172,11 @@ class _Answer:
         self.ci = ci
         self.event = event
 
-    def __call__(self, reaction: str, text: str, outcome: str) -> Answered:
+    def __call__(self, reaction: str, text: str, outcome: str) -> CommentOutcome:
         event = self.event
         self.ci.publisher.react(event.comment_id, reaction, review_comment=event.kind == "review")
         self.reply(text)
-        return Answered(outcome)
+        return CommentOutcome(outcome)
 
     def reply(self, text: str) -> None:
         event = self.event

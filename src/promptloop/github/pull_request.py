@@ -164,7 +164,7 @@ class Decided:
     result: RunResult
 
 
-def decide(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> Decided:
+def compose(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> Decided:
     """Where each finding goes, the revisions offered (their commits and pull requests are
     published here: the summary links to them), and every word the pull request gets."""
     runtime, target = speaker.runtime, evaluation.target
@@ -324,7 +324,7 @@ def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
     follow the decision: they show each revision as it was offered."""
     pull = evaluation.pull
     can_comment = speaker.can_comment(pull)
-    decided = decide(speaker, evaluation, can_comment=can_comment)
+    decided = compose(speaker, evaluation, can_comment=can_comment)
     # Masked before it is written: masking the written text would take report.html's
     # Content-Security-Policy hashes for tokens, and the page would lose its style and script.
     reported = mask_result(decided.result, speaker.secrets)

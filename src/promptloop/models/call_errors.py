@@ -16,7 +16,7 @@ from promptloop.models.base import ModelCallError
 _MAX_MESSAGE = 200
 
 
-def one_line(text: str) -> str:
+def provider_message(text: str) -> str:
     # A library's traceback inside an error message is noise to a user, and long.
     line = " ".join(text.split("Traceback (most recent call last)", 1)[0].split())
     # litellm prefixes its class name ("litellm.RateLimitError: RateLimitError: ..."); the

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from promptloop.models import litellm_errors, model_map, replies, routes, scripted
 from promptloop.models.base import Embeddings, ModelCallError, ModelRequest, ModelResponse
-from promptloop.models.call_errors import one_line
+from promptloop.models.call_errors import provider_message
 from promptloop.models.routes import Route
 
 __all__ = [
@@ -283,7 +283,7 @@ async def embed(
     try:
         raw = await litellm.aembedding(**kwargs)
     except Exception as exc:
-        detail = one_line(str(exc)) or type(exc).__name__
+        detail = provider_message(str(exc)) or type(exc).__name__
         raise ModelCallError(f"embedding call to {model} failed: {detail}") from exc
     return replies.embeddings_from(model, raw, len(texts))
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest
-from promptloop.models.call_errors import not_text, one_line, parse_retry_after, timed_out
+from promptloop.models.call_errors import not_text, parse_retry_after, provider_message, timed_out
 
 # litellm refuses a reply whose content is not text with its pydantic error (and a
 # traceback) in the message; the type it names is all the user needs.
@@ -21,7 +21,9 @@ _NOT_TEXT = re.compile(r"validation error for Message\s+content\b.*?input_type=(
 def as_model_call_error(litellm: Any, request: ModelRequest, exc: Exception) -> ModelCallError:
     own = _find_model_call_error(exc)
     if own is not None:
-        return ModelCallError(one_line(str(own)), kind=own.kind, retry_after_s=own.retry_after_s)
+        return ModelCallError(
+            provider_message(str(own)), kind=own.kind, retry_after_s=own.retry_after_s
+        )
     not_string = _NOT_TEXT.search(str(exc))
     if not_string:
         return not_text(request.model, not_string[1])
@@ -30,7 +32,7 @@ def as_model_call_error(litellm: Any, request: ModelRequest, exc: Exception) -> 
         # litellm's wording ("APITimeoutError - Request timed out. Error_str: ...") says
         # the same thing three times; both paths use this one.
         return timed_out(request.timeout_s)
-    return ModelCallError(one_line(str(exc)), kind=kind, retry_after_s=_retry_after(exc))
+    return ModelCallError(provider_message(str(exc)), kind=kind, retry_after_s=_retry_after(exc))
 
 
 def _retry_after(exc: BaseException) -> float | None:

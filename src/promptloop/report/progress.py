@@ -19,7 +19,7 @@ from promptloop.engine.progress import Answered, MoreWork, ProgressCallback, Pro
 
 
 @dataclass
-class Tally:
+class ProgressTally:
     """Cases answered and judged so far, in cases (a side of a two-sided case is half)."""
 
     total: float
@@ -57,7 +57,7 @@ class Tally:
         return math.floor(value + 1e-9)
 
 
-def eta(started: float, tally: Tally, now: float) -> str:
+def eta(started: float, tally: ProgressTally, now: float) -> str:
     """About how long is left, from the pace so far (answers and verdicts both count)."""
     done = (tally.answered + tally.judged) / 2
     if done <= 0 or done >= tally.total:
@@ -70,7 +70,7 @@ class PlainProgress:
     """One line every 10% of the cases judged, so CI logs stay readable."""
 
     def __init__(self, total: int, stream: TextIO, sides: Mapping[str, int] | None = None) -> None:
-        self._tally = Tally(max(total, 1), sides or {})
+        self._tally = ProgressTally(max(total, 1), sides or {})
         self._stream = stream
         self._next_mark = 0.1
         self._started = time.monotonic()
@@ -127,7 +127,7 @@ def progress_reporter(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    tally = Tally(total, sides or {})
+    tally = ProgressTally(total, sides or {})
     started = time.monotonic()
     with Progress(
         TextColumn("[bold]{task.description}[/bold]"),

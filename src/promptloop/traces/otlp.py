@@ -11,7 +11,7 @@ from promptloop.errors import UserError
 from promptloop.traces.shapes import json_value, optional_str, tool_call, turn
 from promptloop.traces.spans import (
     MAX_SPANS,
-    Annotation,
+    SpanAnnotation,
     SpanFeedback,
     TraceFile,
     TraceSpan,
@@ -306,7 +306,7 @@ def _oi_messages(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return turns
 
 
-def phoenix_annotation(record: Mapping[str, Any]) -> Annotation | None:
+def phoenix_annotation(record: Mapping[str, Any]) -> SpanAnnotation | None:
     """A Phoenix span annotation; only a person's (annotator_kind HUMAN) is a verdict."""
     if str(record.get("annotator_kind") or "HUMAN").upper() != "HUMAN":
         return None
@@ -317,7 +317,7 @@ def phoenix_annotation(record: Mapping[str, Any]) -> Annotation | None:
         return None
     name = str(record.get("name") or "annotation")
     by = record.get("user_id") or record.get("identifier") or record.get("source") or name
-    return Annotation(
+    return SpanAnnotation(
         span_id=str(record.get("span_id")),
         feedback=SpanFeedback(verdict, str(result.get("explanation") or ""), str(by), name),
     )

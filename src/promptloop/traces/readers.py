@@ -17,7 +17,7 @@ from promptloop.traces.otlp import phoenix_annotation, phoenix_spans, read_otlp
 from promptloop.traces.shapes import chat_turns, optional_str, text_of
 from promptloop.traces.spans import (
     MAX_SPANS,
-    Annotation,
+    SpanAnnotation,
     SpanFeedback,
     TraceFile,
     TraceSpan,
@@ -47,7 +47,7 @@ def read_trace_text(text: str, display: str) -> TraceFile:
 
 def _read_lines(text: str, display: str) -> TraceFile:
     spans: list[TraceSpan] = []
-    annotations: list[Annotation] = []
+    annotations: list[SpanAnnotation] = []
     ignored = 0
     for number, record in json_lines(text, display):
         part = _read_document(record, display, line=number)
@@ -144,7 +144,7 @@ def _plain(record: Mapping[str, Any], display: str, line: int | None) -> TraceSp
 
 
 def with_annotations(
-    spans: tuple[TraceSpan, ...], annotations: tuple[Annotation, ...]
+    spans: tuple[TraceSpan, ...], annotations: tuple[SpanAnnotation, ...]
 ) -> list[TraceSpan]:
     """Each span with the annotations recorded apart for it."""
     by_span: dict[str, list[SpanFeedback]] = {}

@@ -77,7 +77,7 @@ def verdict_of(label: Any = None, score: Any = None) -> ReviewerVerdict | None:
 
 
 @dataclass(frozen=True)
-class Annotation:
+class SpanAnnotation:
     """Feedback recorded apart from its span (Phoenix exports annotations on their own)."""
 
     span_id: str
@@ -87,6 +87,6 @@ class Annotation:
 @dataclass(frozen=True)
 class TraceFile:
     spans: tuple[TraceSpan, ...]
-    annotations: tuple[Annotation, ...] = ()
+    annotations: tuple[SpanAnnotation, ...] = ()
     # Spans read but not model calls (tool or chain spans), for the summary line.
     ignored: int = 0

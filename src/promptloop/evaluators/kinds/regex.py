@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from promptloop.bounds import regex_search as bounded_search
+from promptloop.bounds import regex_search
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import TemplateRenderError, is_template, quote
 from promptloop.evaluators.deterministic import CheckKind, Finding, Text
@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 
 _FLAG_LETTERS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 _FLAG_NAMES = {"ignorecase": "i", "multiline": "m", "dotall": "s", "verbose": "x"}
-
-
-def regex_search(regex: re.Pattern[str], output: str) -> re.Match[str] | None:
-    """The first match of ``regex`` in an output: the one place a pattern meets model text,
-    so it is bounded in time (``TimeLimitExceeded``: the output may be hostile)."""
-    return bounded_search(regex, output)
 
 
 @dataclass(frozen=True)
