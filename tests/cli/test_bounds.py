@@ -153,7 +153,7 @@ def test_memory_and_recursion_errors_are_one_line_and_exit_2(
         def explode(*_args: Any, error: BaseException = error, **_kwargs: Any) -> Any:
             raise error
 
-        monkeypatch.setattr("promptloop.project.loader.parse_config", explode)
+        monkeypatch.setattr("promptloop.project.loaded.parse_config", explode)
         result = CliRunner().invoke(
             cli, ["run", str(project), "-o", str(tmp_path / "out")], catch_exceptions=False
         )

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from promptloop.cli import cli
 from promptloop.dataset.splits import split_cases
-from promptloop.project.loader import load_config
+from promptloop.project.loaded import load_config
 from promptloop.project.rendering import check_variables
 
 

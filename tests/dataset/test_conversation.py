@@ -183,7 +183,7 @@ def test_the_history_is_part_of_a_case_without_an_id() -> None:
 
 
 def test_inline_cases_in_the_config_point_at_the_turns_line(tmp_path: Path) -> None:
-    from promptloop.project.loader import load_config
+    from promptloop.project.loaded import load_config
 
     (tmp_path / "p.md").write_text("{{ message }}")
     (tmp_path / "promptloop.yaml").write_text(

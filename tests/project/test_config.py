@@ -9,7 +9,7 @@ from promptloop.errors import UserError
 from promptloop.project.choices import choose_models
 from promptloop.project.config.file import Config, config_json_schema
 from promptloop.project.config.parse import parse_config
-from promptloop.project.loader import find_config, load_config
+from promptloop.project.loaded import find_config, load_config
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "config" / "project"
 

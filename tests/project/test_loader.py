@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+import promptloop.project.evaluator_checks as checks_module
 import promptloop.project.loader as loader_module
 from promptloop.errors import UserError
 from promptloop.evaluators.specs import EvaluatorSpec
-from promptloop.project.loader import build_evaluators, load_config, load_project, project_from
+from promptloop.project.evaluator_checks import build_evaluators
+from promptloop.project.loaded import load_config
+from promptloop.project.loader import load_project, project_from
 from tests.project.test_config import BASE
 
 
@@ -32,7 +35,7 @@ def test_bad_evaluator_args_from_the_registry_get_file_line_and_key(
         if spec.kind == "contains":
             raise ValueError("contains needs a string, got a number")
 
-    monkeypatch.setattr(loader_module, "build_evaluator", build)
+    monkeypatch.setattr(checks_module, "build_evaluator", build)
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, BASE.replace('contains: "!"', "contains: 5"), "cfg")
     with pytest.raises(UserError) as info:
@@ -108,13 +111,13 @@ def test_feedback_is_read_once_and_reaches_the_plan(tmp_path: Path) -> None:
 
 def test_each_evaluator_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
-    real = loader_module.build_evaluator
+    real = checks_module.build_evaluator
 
     def counting(spec: EvaluatorSpec, *, base_dir: Path) -> Any:
         built.append(spec.kind)
         return real(spec, base_dir=base_dir)
 
-    monkeypatch.setattr(loader_module, "build_evaluator", counting)
+    monkeypatch.setattr(checks_module, "build_evaluator", counting)
     project = load_project(_project(tmp_path, BASE), env={})
     assert built == ["icontains", "contains"]
     assert len(project.plans[0].evaluators) == 2

@@ -12,7 +12,8 @@ from promptloop.evaluators.base import EvalResult
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import no_new_evidence
 from promptloop.project.config.gate import GateCalibration
-from promptloop.project.loader import load_config, load_project
+from promptloop.project.loaded import load_config
+from promptloop.project.loader import load_project
 
 CONFIG = """\
 prompts: ['Answer: {{ q }}']

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from promptloop.errors import UserError
-from promptloop.project.loader import find_config, load_config, load_project
+from promptloop.project.loaded import find_config, load_config
+from promptloop.project.loader import load_project
 from promptloop.project.promptfoo.providers import litellm_model
 from promptloop.project.promptfoo.schema import (
     EvaluateOptions,

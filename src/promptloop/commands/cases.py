@@ -15,7 +15,7 @@ from promptloop.commands.run import RunOptions
 from promptloop.dataset.feedback import append_lines
 from promptloop.errors import UserError
 from promptloop.project.config.suite import SuiteConfig
-from promptloop.project.loader import LoadedConfig, find_config, load_config
+from promptloop.project.loaded import LoadedConfig, find_config, load_config
 from promptloop.project.prompts import load_prompt
 from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import

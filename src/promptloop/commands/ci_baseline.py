@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptloop.github.event import DispatchContext, MergeGroupContext, PullContext, PushContext
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 from promptloop.wording import plural
 
 MANIFEST = "promptloop-baseline.json"

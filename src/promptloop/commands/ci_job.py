@@ -13,7 +13,7 @@ from promptloop.github.api import GitHubClient
 from promptloop.github.publish import Publisher
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.models.stop import StopSignal
-from promptloop.project.loader import LoadedConfig, find_config, load_config
+from promptloop.project.loaded import LoadedConfig, find_config, load_config
 from promptloop.safety import mask_secrets
 
 

@@ -16,7 +16,8 @@ from promptloop.errors import PromptloopError
 from promptloop.github.deliver import Revision
 from promptloop.github.pull_request import Checkout
 from promptloop.github.state import PullFiles
-from promptloop.project.loader import LoadedConfig, Project, project_from
+from promptloop.project.loaded import LoadedConfig
+from promptloop.project.loader import Project, project_from
 
 
 @dataclass(frozen=True)

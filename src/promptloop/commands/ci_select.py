@@ -13,7 +13,7 @@ from promptloop.github.event import PullContext
 from promptloop.github.pull_request import Checkout
 from promptloop.github.target import Target
 from promptloop.project.git import head_commit
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 
 
 @dataclass(frozen=True)

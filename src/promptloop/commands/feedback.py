@@ -24,7 +24,7 @@ from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.layout import results_for
-from promptloop.project.loader import LoadedConfig, find_config, load_config
+from promptloop.project.loaded import LoadedConfig, find_config, load_config
 from promptloop.safety import known_secrets, mask_secrets
 from promptloop.yamlpos import suggest
 

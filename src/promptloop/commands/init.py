@@ -118,7 +118,7 @@ def write_starter(directory: Path) -> list[Path]:
 def write_converted(source_config: Path, directory: Path) -> tuple[list[Path], list[str]]:
     """`init --from promptfooconfig.yaml`: promptloop.yaml and its prompt and dataset files
     in ``directory``, and the lines naming what could not be carried over."""
-    from promptloop.project.loader import load_config
+    from promptloop.project.loaded import load_config
     from promptloop.project.promptfoo.convert import convert
     from promptloop.project.promptfoo.read import PromptfooSource
 

@@ -28,7 +28,7 @@ from promptloop.engine.results import (
 )
 from promptloop.errors import UserError
 from promptloop.project.config.gate import GateConfig
-from promptloop.project.loader import find_config, load_config
+from promptloop.project.loaded import find_config, load_config
 
 if TYPE_CHECKING:
     from rich.console import Console

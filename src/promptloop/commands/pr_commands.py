@@ -36,7 +36,8 @@ from promptloop.github.event import PullContext
 from promptloop.github.state import PullHead
 from promptloop.models.base import with_calls
 from promptloop.project.git import find_root, head_commit
-from promptloop.project.loader import LoadedConfig, project_from
+from promptloop.project.loaded import LoadedConfig
+from promptloop.project.loader import project_from
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from promptloop.github.diff import hunk_containing
 from promptloop.github.markers import review_marker
 from promptloop.github.publish import Publisher
 from promptloop.github.state import PullHead, ReviewComment
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 from promptloop.safety import code_block, fingerprint
 from promptloop.wording import plural
 

@@ -36,7 +36,8 @@ from promptloop.models.budget import Budget, BudgetLimits
 from promptloop.models.preflight import check_models, is_own
 from promptloop.models.stop import StopSignal
 from promptloop.project.layout import default_results_dir
-from promptloop.project.loader import Project, find_config, load_project
+from promptloop.project.loaded import find_config
+from promptloop.project.loader import Project, load_project
 from promptloop.project.suites import SuitePlan
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.project.layout import results_for
-from promptloop.project.loader import find_config
+from promptloop.project.loaded import find_config
 from promptloop.report.html import write_html
 
 

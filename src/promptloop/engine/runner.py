@@ -35,7 +35,7 @@ from promptloop.models.model_map import output_cap, price_tokens
 from promptloop.models.preflight import ModelUse
 from promptloop.models.stop import RunStopped, StopSignal
 from promptloop.project.conversations import check_conversations
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 from promptloop.project.prompts import PromptTemplate
 from promptloop.project.rendering import check_variables
 from promptloop.project.suites import SuitePlan

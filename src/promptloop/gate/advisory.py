@@ -17,7 +17,7 @@ from promptloop.evaluators.base import EvalResult, asks_a_judge, combine
 from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
 from promptloop.project.config.gate import GateCalibration
 from promptloop.project.config.suite import SuiteConfig
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 
 
 @dataclass(frozen=True)

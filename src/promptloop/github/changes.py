@@ -8,7 +8,7 @@ from typing import Any
 
 from promptloop.github.diff import Hunk
 from promptloop.github.state import PullFile
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 
 
 def evaluator_files(args: Any) -> list[str]:

@@ -16,7 +16,7 @@ from promptloop.github.review import PlannedComment, finding_comment
 from promptloop.github.run_figures import verdict_status
 from promptloop.github.state import PullFiles
 from promptloop.github.workflow import Annotation
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 from promptloop.project.prompts import parse_prompt
 from promptloop.wording import one_line
 

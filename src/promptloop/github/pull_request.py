@@ -38,7 +38,7 @@ from promptloop.github.summary import Link, render_summary
 from promptloop.github.target import Target
 from promptloop.github.workflow import Annotation
 from promptloop.github.writes import Conclusion
-from promptloop.project.loader import LoadedConfig
+from promptloop.project.loaded import LoadedConfig
 from promptloop.report.files import write_reports
 from promptloop.report.markdown import render_markdown
 from promptloop.report.spending import forecast_line

@@ -3,7 +3,7 @@
 Such a config is translated into promptloop's own ``Config`` (so every command reads the
 same suites, models and settings) plus a ``ConfigSource`` that holds what the translation
 already read: each suite's prompt, its cases, and the evaluators each case carries.
-``project.loader.LoadedConfig`` asks the source instead of reading the files again.
+``project.loaded.LoadedConfig`` asks the source instead of reading the files again.
 """
 
 from __future__ import annotations
