@@ -157,16 +157,7 @@ class Rounds:
             return self.stop_reason != "budget"
         if proposal.text == self.current:
             self._record(
-                Candidate(
-                    round_no,
-                    attempt,
-                    proposal.text,
-                    None,
-                    False,
-                    "identical to the current prompt",
-                    rationale=proposal.rationale,
-                    causes=causes,
-                )
+                _unscored(round_no, attempt, proposal, causes, "identical to the current prompt")
             )
             return True
         earlier = self.evaluated.get(_spacing_normalised(proposal.text))
@@ -175,15 +166,8 @@ class Rounds:
             # that changed nothing, so the next round explores.
             self.repeats += 1
             self._record(
-                Candidate(
-                    round_no,
-                    attempt,
-                    proposal.text,
-                    None,
-                    False,
-                    f"repeats {earlier}; not evaluated again",
-                    rationale=proposal.rationale,
-                    causes=causes,
+                _unscored(
+                    round_no, attempt, proposal, causes, f"repeats {earlier}; not evaluated again"
                 ),
                 line=f"round {round_no}: the proposal repeats {earlier}; not evaluated again",
             )
@@ -352,3 +336,19 @@ def _spacing_normalised(text: str) -> str:
     """``text`` with every run of whitespace one space: prompts that differ only in spacing
     and line breaks are the same prompt."""
     return " ".join(text.split())
+
+
+def _unscored(
+    round_no: int, attempt: int, proposal: Proposal, causes: dict[str, int], why: str
+) -> Candidate:
+    """A proposal recorded without scoring it (it changes nothing, or repeats one scored)."""
+    return Candidate(
+        round_no,
+        attempt,
+        proposal.text or "",
+        None,
+        False,
+        why,
+        rationale=proposal.rationale,
+        causes=causes,
+    )
