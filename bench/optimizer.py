@@ -45,7 +45,7 @@ from promptloop.commands.optimize import (
     run_optimizer,
     settings_for,
 )
-from promptloop.commands.run import RunOptions, make_runner, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, make_runner, project_for
 from promptloop.dataset.cases import Case
 from promptloop.dataset.splits import split_cases
 from promptloop.engine.outcome import CaseOutcome
@@ -109,8 +109,9 @@ def run_arm(
     name: str, args: argparse.Namespace, cache_root: Path, seed_val: SplitScore | None = None
 ) -> tuple[Arm, Project, SuitePlan, dict[str, list[Case]]]:
     counter = Counter()
-    run = RunOptions(config_path=args.config, model=args.model, progress=counter)
-    prepared = with_cache(project_for(run), cache_root / name)
+    run = RunOptions(progress=counter)
+    query = ProjectQuery(config_path=args.config, model=args.model)
+    prepared = with_cache(project_for(query), cache_root / name)
     plan = prepared.plans[0]
     splits = split_cases(plan.cases, prepared.loaded.config.splits.ratios())
     seed = plan.prompt.source

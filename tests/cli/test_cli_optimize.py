@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from promptloop.cli import cli
 from promptloop.commands.optimize import OptimizeOptions, settings_for
-from promptloop.commands.run import RunOptions, project_for
+from promptloop.commands.run import ProjectQuery, project_for
 from promptloop.models.base import ModelCallError
 from promptloop.models.scripted import register_script, script_calls
 from tests.support import copy_project
@@ -214,7 +214,7 @@ def test_a_zero_dollar_budget_only_binds_models_that_could_cost(
     config = project / "promptloop.yaml"
     text = re.sub(r"(?m)^(model|judge_model|optimizer_model): .*\n", "", config.read_text())
     config.write_text(f"model: {model}\n" + text)
-    loaded = project_for(RunOptions(start_dir=project))
+    loaded = project_for(ProjectQuery(start_dir=project))
     settings = settings_for(loaded, OptimizeOptions(max_usd=0.0), loaded.plans[0])
     assert settings.max_usd == expected
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from promptloop.commands.run import RunOptions
+from promptloop.commands.run import ProjectQuery
 from promptloop.errors import UserError
 from promptloop.models.preflight import ModelUse, check_models, tools_problem
 from promptloop.models.scripted import register_script, script_calls
@@ -83,7 +83,7 @@ def test_a_model_with_its_key_set_passes_the_preflight(
 
     register_script("sentiment", classifier)
     edit(project / "promptloop.yaml", "seed: 7", "seed: 7\njudge_model: openai/gpt-4o-mini")
-    uses = project_for(RunOptions(start_dir=project)).model_uses()
+    uses = project_for(ProjectQuery(start_dir=project)).model_uses()
     # The suite's model, the judge, and the optimizer (which defaults to the judge).
     assert [u.model for u in uses] == ["scripted/sentiment"] + ["openai/gpt-4o-mini"] * 2
     with pytest.raises(UserError, match="OPENAI_API_KEY"):

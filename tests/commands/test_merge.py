@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from promptloop.cli import cli
 from promptloop.commands.merge import ShardInput, gate_settings, merge_command, merge_results
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.engine.results import (
     CaseRecord,
     RunResult,
@@ -76,8 +76,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def _run(project: Path, out: Path, shard: str | None = None) -> RunResult:
-    opts = RunOptions(start_dir=project, output_dir=out, no_cache=True, shard=shard)
-    result = execute_run(opts, project_for(opts))
+    opts = RunOptions(output_dir=out, no_cache=True)
+    result = execute_run(opts, project_for(ProjectQuery(start_dir=project, shard=shard)))
     write_results(result, out / "results.json")
     return result
 

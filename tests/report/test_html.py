@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.engine.results import RunResult, mark_incomplete, write_results
 from promptloop.models.scripted import clear_scripts, register_script
 from promptloop.report.figures import change_with_interval
@@ -34,8 +34,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResu
     shutil.copytree(PROJECTS / "sentiment", root)
     clear_scripts()
     register_script("sentiment", lambda call: HOSTILE)
-    opts = RunOptions(start_dir=root, no_cache=True)
-    result = execute_run(opts, project_for(opts))
+    result = execute_run(RunOptions(no_cache=True), project_for(ProjectQuery(start_dir=root)))
     write_reports(result, root / "out")
     yield result, root / "out"
     clear_scripts()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.dataset.cases import case_id_for
 from promptloop.engine.comparison import Interval
 from promptloop.engine.results import RunResult, Verdict, mark_incomplete, read_results
@@ -65,8 +65,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunResul
     config.write_text("retries: 0\n" + config.read_text() + SECOND_SUITE)
     clear_scripts()
     register_script("sentiment", answer)
-    opts = RunOptions(start_dir=root, no_cache=True)
-    result = execute_run(opts, project_for(opts))
+    result = execute_run(RunOptions(no_cache=True), project_for(ProjectQuery(start_dir=root)))
     out = root / "out"
     write_reports(result, out)
     yield result, out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.dataset.feedback import output_fingerprint
 from promptloop.engine.results import RunResult, read_results
 from promptloop.models.scripted import clear_scripts, register_script
@@ -59,8 +59,7 @@ def run_with(tmp: Path, *, human: bool) -> tuple[RunResult, Path]:
         + "\n"
     )
     register_script("sentiment", lambda call: "positive" if "loved" in str(call) else "negative")
-    opts = RunOptions(start_dir=root, no_cache=True)
-    result = execute_run(opts, project_for(opts))
+    result = execute_run(RunOptions(no_cache=True), project_for(ProjectQuery(start_dir=root)))
     out = root / "out"
     write_reports(result, out)
     return result, out

@@ -96,20 +96,15 @@ def optimize(
 
     from promptloop.commands.interrupts import stop_on_signals
     from promptloop.commands.optimize import OptimizeOptions, execute_optimize
-    from promptloop.commands.run import RunOptions, project_for
+    from promptloop.commands.run import ProjectQuery, RunOptions, project_for
     from promptloop.optimize.packing import Feedback
     from promptloop.optimize.settings import ModeSetting
     from promptloop.report.console import print_optimization
 
-    run_opts = RunOptions(
-        start_dir=directory,
-        config_path=config_path,
-        output_dir=output_dir,
-        model=model,
-        concurrency=concurrency,
-        no_cache=no_cache,
-        optimizer_model=optimizer_model,
+    query = ProjectQuery(
+        start_dir=directory, config_path=config_path, model=model, optimizer_model=optimizer_model
     )
+    run_opts = RunOptions(output_dir=output_dir, concurrency=concurrency, no_cache=no_cache)
     opts = OptimizeOptions(
         run=run_opts,
         suite=suite,
@@ -128,7 +123,7 @@ def optimize(
 
     with stop_on_signals() as stop:
         run_opts.stop = stop
-        outcome = execute_optimize(opts, project_for(run_opts), say)
+        outcome = execute_optimize(opts, project_for(query), say)
         print_optimization(outcome, stdout_console())
     if stop.requested:
         sys.exit(stop.exit_code)

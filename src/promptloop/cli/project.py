@@ -75,9 +75,9 @@ def calibrate(
 ) -> None:
     """Compare each judge's verdicts with the reviewers' on the same outputs (SUITE: one)."""
     from promptloop.commands.calibrate import calibrate_suites, render_calibration
-    from promptloop.commands.run import RunOptions, project_for
+    from promptloop.commands.run import ProjectQuery, project_for
 
-    project = project_for(RunOptions(start_dir=directory, config_path=config_path))
+    project = project_for(ProjectQuery(start_dir=directory, config_path=config_path))
     found = calibrate_suites(project, suite, results_path)
     click.echo(render_calibration(found))
 
@@ -109,10 +109,10 @@ def feedback_add(
 ) -> None:
     """Record that CASE's last output in SUITE is good or bad, and why (NOTE)."""
     from promptloop.commands.feedback import FeedbackAdd, add_feedback
-    from promptloop.commands.run import RunOptions
+    from promptloop.commands.run import ProjectQuery
 
     added = add_feedback(
-        RunOptions(start_dir=directory, config_path=config_path),
+        ProjectQuery(start_dir=directory, config_path=config_path),
         FeedbackAdd(
             suite=suite,
             case=case,

@@ -118,31 +118,33 @@ def run(
     DIR as an argument still works but is deprecated: every command takes --dir.
     """
     from promptloop.commands.interrupts import stop_on_signals
-    from promptloop.commands.run import RunOptions, project_for
+    from promptloop.commands.run import ProjectQuery, RunOptions, project_for
 
     directory = one_directory(old_directory, directory)
 
-    opts = RunOptions(
+    query = ProjectQuery(
         start_dir=directory,
         config_path=config_path,
-        output_dir=output_dir,
-        model=model,
         suites=suites,
+        model=model,
+        shard=shard,
+        baseline=baseline,
+    )
+    opts = RunOptions(
+        output_dir=output_dir,
         concurrency=concurrency,
         no_cache=no_cache,
         repeat=repeat,
-        baseline=baseline,
-        shard=shard,
         max_usd=max_usd,
         max_calls=max_calls,
     )
     if estimate:
-        code = _estimate(opts, project_for(opts))
+        code = _estimate(opts, project_for(query))
     else:
         with stop_on_signals() as stop:
             opts.stop = stop
             listing = Listing(cast("Show", show), verbose)
-            code = _run_and_report(opts, project_for(opts), quiet, otel_file, listing)
+            code = _run_and_report(opts, project_for(query), quiet, otel_file, listing)
     deprecated_directory(old_directory)
     sys.exit(code)
 

@@ -74,7 +74,7 @@ def import_(
     people's feedback on them (a thumbs-down and its note) as reviewers' verdicts. Cases
     already in the dataset are skipped, so importing a file twice adds nothing."""
     from promptloop.commands.cases import ImportRequest, import_cases, render_outcome
-    from promptloop.commands.run import RunOptions
+    from promptloop.commands.run import ProjectQuery
     from promptloop.traces.plan import SpanFilter
 
     for pattern in mask:
@@ -84,7 +84,7 @@ def import_(
         except re.error as error:
             raise click.BadParameter(f"{regex!r}: {error}", param_hint="--mask") from None
     outcome = import_cases(
-        RunOptions(start_dir=directory, config_path=config_path),
+        ProjectQuery(start_dir=directory, config_path=config_path),
         ImportRequest(
             files=files,
             suite=suite,

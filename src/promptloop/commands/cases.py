@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions
+from promptloop.commands.run import ProjectQuery
 from promptloop.dataset.feedback import append_lines
 from promptloop.errors import UserError
 from promptloop.project.config.suite import SuiteConfig
-from promptloop.project.loaded import LoadedConfig, find_config, load_config
+from promptloop.project.loaded import LoadedConfig, load_config
 from promptloop.project.prompts import load_prompt
 from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import
@@ -80,8 +80,8 @@ def read_spans(files: Sequence[Path]) -> tuple[list[TraceSpan], int]:
     return with_annotations(tuple(spans), tuple(annotations)), ignored
 
 
-def import_cases(run: RunOptions, request: ImportRequest) -> ImportOutcome:
-    loaded = load_config(run.config_path or find_config(run.start_dir))
+def import_cases(query: ProjectQuery, request: ImportRequest) -> ImportOutcome:
+    loaded = load_config(query.config_file())
     suite = _suite(loaded, request.suite)
     if loaded.source is not None:
         raise UserError(

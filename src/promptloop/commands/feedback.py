@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from promptloop.commands.run import RunOptions
+from promptloop.commands.run import ProjectQuery
 from promptloop.dataset.feedback import (
     FeedbackRecord,
     ReviewerVerdict,
@@ -24,7 +24,7 @@ from promptloop.engine.results import read_results
 from promptloop.errors import UserError
 from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.layout import results_for
-from promptloop.project.loaded import LoadedConfig, find_config, load_config
+from promptloop.project.loaded import LoadedConfig, load_config
 from promptloop.safety import known_secrets, mask_secrets
 from promptloop.yamlpos import suggest
 
@@ -90,8 +90,8 @@ def _whoami() -> str:
         return "local"
 
 
-def add_feedback(run: RunOptions, request: FeedbackAdd) -> Added:
-    loaded = load_config(run.config_path or find_config(run.start_dir))
+def add_feedback(query: ProjectQuery, request: FeedbackAdd) -> Added:
+    loaded = load_config(query.config_file())
     suite = _suite(loaded, request.suite)
     names = CaseNames.of(loaded.load_cases(suite))
     case = names.find(request.case)

@@ -41,19 +41,34 @@ from promptloop.project.loader import Project, load_project
 from promptloop.project.suites import SuitePlan
 
 
-@dataclass
-class RunOptions:
+@dataclass(frozen=True)
+class ProjectQuery:
+    """Which project a command works on, and how it is loaded: the config file (``--config``,
+    else the nearest promptloop.yaml from ``start_dir``), the suites selected, the models and
+    shard asked for, and the ref the changed prompts are compared against."""
+
     start_dir: Path = field(default_factory=Path.cwd)
     config_path: Path | None = None
-    output_dir: Path | None = None
-    model: str | None = None
     suites: tuple[str, ...] = ()
+    model: str | None = None
+    optimizer_model: str | None = None
+    shard: str | None = None
+    baseline: str | None = None
+
+    def config_file(self) -> Path:
+        """``--config``, else the nearest promptloop.yaml."""
+        return self.config_path or find_config(self.start_dir)
+
+
+@dataclass
+class RunOptions:
+    """How a loaded project is run: where the reports go, how many calls at once, the cache,
+    the repeats, the progress shown, the stop signal and the budget."""
+
+    output_dir: Path | None = None
     concurrency: int | None = None
     no_cache: bool = False
     repeat: int | None = None
-    baseline: str | None = None
-    shard: str | None = None
-    optimizer_model: str | None = None
     progress: ProgressCallback | None = None
     # Set by the CLI's signal handlers; a stopped run returns what finished, marked incomplete.
     stop: StopSignal | None = None
@@ -66,16 +81,15 @@ class RunOptions:
     budget: Budget | None = None
 
 
-def project_for(opts: RunOptions) -> Project:
-    """The project these options select, loaded once (from ``--config`` or the nearest
-    promptloop.yaml)."""
+def project_for(query: ProjectQuery) -> Project:
+    """The project this query selects, loaded once."""
     return load_project(
-        opts.config_path or find_config(opts.start_dir),
-        suites=opts.suites,
-        model=opts.model,
-        optimizer_model=opts.optimizer_model,
-        shard=opts.shard,
-        baseline=opts.baseline,
+        query.config_file(),
+        suites=query.suites,
+        model=query.model,
+        optimizer_model=query.optimizer_model,
+        shard=query.shard,
+        baseline=query.baseline,
     )
 
 

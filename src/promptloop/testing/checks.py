@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.engine.results import CaseRecord
 from promptloop.errors import UserError
 from promptloop.testing.suites import case_message
@@ -160,8 +160,8 @@ def check(
         config_path.write_text(
             yaml.safe_dump({**settings, "suites": [suite]}, sort_keys=False), encoding="utf-8"
         )
-        options = RunOptions(start_dir=project, config_path=config_path)
-        result = execute_run(options, project_for(options))
+        query = ProjectQuery(start_dir=project, config_path=config_path)
+        result = execute_run(RunOptions(), project_for(query))
     record = result.suites[0].cases[0]
     passed = record.status == "pass"
     return CheckResult(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from promptloop.commands.run import RunOptions, execute_run, project_for
+from promptloop.commands.run import ProjectQuery, RunOptions, execute_run, project_for
 from promptloop.engine.results import CaseRecord, RunResult
 from promptloop.project.loader import Project
 from promptloop.report.files import write_reports
@@ -72,14 +72,11 @@ class SuiteSession:
         baseline: str | None,
         no_cache: bool,
     ) -> None:
-        self.options = RunOptions(
-            start_dir=config_path.parent,
-            config_path=config_path,
-            model=model,
-            baseline=baseline,
-            no_cache=no_cache,
+        query = ProjectQuery(
+            start_dir=config_path.parent, config_path=config_path, model=model, baseline=baseline
         )
-        self.prepared: Project = project_for(self.options)
+        self.options = RunOptions(no_cache=no_cache)
+        self.prepared: Project = project_for(query)
         self._runs: dict[tuple[str, tuple[str, ...]], RunResult] = {}
 
     def suite_names(self) -> list[str]:
