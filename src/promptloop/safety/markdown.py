@@ -26,8 +26,10 @@ _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _BACKTICK_RUN = re.compile(r"`+")
 
 # Each thing GitHub would turn into a ping, a cross-reference, a link, an image, HTML or a
-# fence, and the invisible character that stops it. Only zero-width characters are added,
-# so the text reads the same whether it lands in prose or in code (in code nothing needs
+# fence, and the invisible character that stops it. A backslash before punctuation is an
+# escape GitHub drops as it renders (``https:\/\/`` shows as ``https://``), so the rules
+# that look at the next character look past one. Only zero-width characters are added, so
+# the text reads the same whether it lands in prose or in code (in code nothing needs
 # stopping, and nothing shows): neutralising never has to guess where code starts.
 _DEFUSE = re.compile(
     r"""
@@ -38,9 +40,9 @@ _DEFUSE = re.compile(
     | (?P<zwsp><(?!\u200b)                         # HTML, comments, autolinks (<x://…>)
       | &(?!\u200b)                                # entities: &#64; decodes to "@"
       | \](?=[(\[:])                               # [text](url), ![x][ref], [ref]: url
-      | /(?=/)                                     # https://… and //host autolinks
-      | (?i:www)(?=\.)                             # www.host autolinks
-      | (?i:mailto|xmpp):(?!\u200b)                # mailto: and xmpp: autolinks
+      | /(?=\\?/)                                 # https://… and //host autolinks
+      | (?i:www)(?=\\?\.)                          # www.host autolinks
+      | (?i:mailto|xmpp)\\?:(?!\u200b)             # mailto: and xmpp: autolinks
       | ``(?=`) | ~~(?=~)                          # fences: no run of three
       )
     """,
