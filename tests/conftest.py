@@ -85,6 +85,14 @@ def serve() -> Iterator[Any]:
 
 
 @pytest.fixture
+def stub(serve: Any) -> Any:
+    """One stub server on loopback that records the bodies it is sent (a test file may define
+    its own ``stub`` with other rules)."""
+    server, _ = serve(record_bodies=True)
+    return server
+
+
+@pytest.fixture
 def clean_scripts() -> Iterator[None]:
     """Scripted models registered by a test do not leak into the next one."""
     from promptloop.models.scripted import clear_scripts

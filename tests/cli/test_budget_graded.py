@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support import cli_env, load_stub, run_promptloop
+from tests.support import cli_env, run_promptloop
 
 # Per case: its answer, then each grader's calls.
 CONFIG = """\
@@ -42,15 +39,6 @@ tests:
 """
 CALLS = 3 + 7 + 3 + 1
 EMBEDDINGS = 3
-
-
-@pytest.fixture
-def stub() -> Iterator[Any]:
-    module = load_stub()
-    server = module.StubServer(module.StubConfig(record_bodies=True))
-    server.start()
-    yield server
-    server.stop()
 
 
 def promptloop(root: Path, stub: Any, *args: str) -> Any:

@@ -4,7 +4,6 @@ the cases it learns from (train), and none of the held-out cases'."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from promptloop.cli import cli
-from tests.support import load_stub
-
-
-@pytest.fixture
-def stub() -> Iterator[Any]:
-    module = load_stub()
-    server = module.StubServer(module.StubConfig(record_bodies=True))
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_goal_names_each_learning_cases_own_checks(

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,8 @@ from click.testing import CliRunner
 import promptloop
 from promptloop.cli import cli
 from promptloop.project.loader import load_project
-from tests.support import load_stub
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "promptfoo"
-
-
-@pytest.fixture
-def stub() -> Iterator[Any]:
-    module = load_stub()
-    server = module.StubServer(module.StubConfig(record_bodies=True))
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_getting_started_runs_as_promptfoo_would_grade_it(
