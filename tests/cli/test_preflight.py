@@ -3,6 +3,7 @@ was written and what to set, exit 2, no case run and no report written."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
 from tests.cli.test_interrupts import write_project
 from tests.support import cli_env, copy_project, load_stub, run_promptloop
+
+PROMPTFOO = Path(__file__).parents[1] / "fixtures" / "promptfoo"
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +133,23 @@ def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("promptloop: error: promptloop.yaml:2: model:")
     assert "'scripted/sentiment' is promptloop's test model" in lines[0]
+    assert not (project / "out").exists()
+
+
+def test_a_missing_key_across_several_suites_is_one_line_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """Every suite's cases meet the failed check at once; the first to raise must end the
+    others, or they raise again while the event loop shuts down, in a traceback."""
+    project = tmp_path / "pf"
+    shutil.copytree(PROMPTFOO / "getting-started", project)
+    proc = run_promptloop(project, "run", "-o", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "promptloop: error: promptfooconfig.yaml:12: providers[0]: openai/gpt-4.1 needs its "
+        "provider's key in the environment; not set: OPENAI_API_KEY (export it; in GitHub "
+        "Actions, pass it from a repository secret)"
+    ]
     assert not (project / "out").exists()
 
 
