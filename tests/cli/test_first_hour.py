@@ -123,6 +123,21 @@ def test_the_first_run_says_what_just_happened_and_later_runs_do_not(project: Pa
     assert "What just happened" not in second.stdout
 
 
+def test_the_first_run_names_every_model_its_suites_use(project: Path) -> None:
+    register_script("other", summariser)
+    config = project / "promptloop.yaml"
+    config.write_text(
+        config.read_text()
+        + "  - name: again\n    model: scripted/other\n    prompt: prompts/summary.md\n"
+        + "    dataset: evals/summaries.jsonl\n    evaluators: [{icontains: '{{ topic }}'}]\n"
+    )
+    first = invoke("run", "--dir", str(project))
+    assert (
+        "sent the cases of 2 suites through their prompts to scripted/summariser and "
+        "scripted/other, checked" in first.stdout
+    ), first.stdout[-600:]
+
+
 def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None:
     config = project / "promptloop.yaml"
     # Twelve failing cases: more than the eight the console lists by default.
