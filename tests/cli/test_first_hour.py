@@ -138,6 +138,13 @@ def test_the_first_run_names_every_model_its_suites_use(project: Path) -> None:
     ), first.stdout[-600:]
 
 
+def test_a_first_run_the_budget_stopped_does_not_say_it_sent_every_case(project: Path) -> None:
+    first = invoke("run", "--dir", str(project), "--max-calls", "0")
+    assert first.exit_code == 1
+    assert "reached after 0 of 6 cases" in first.stdout
+    assert "What just happened" not in first.stdout
+
+
 def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None:
     config = project / "promptloop.yaml"
     # Twelve failing cases: more than the eight the console lists by default.
