@@ -66,3 +66,13 @@ def test_the_readme_names_the_commands_whose_help_ends_with_the_exit_codes() -> 
     }
     assert "Exit codes:" in CliRunner().invoke(cli, ["--help"]).output
     assert named == carrying
+
+
+def test_the_readme_judge_row_lists_every_argument_the_judge_takes() -> None:
+    from promptloop.evaluators.kinds.judge import Judge
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `judge` |"))
+    listed = re.search(r"`\{([^}]*)\}`", row)
+    assert listed is not None, row
+    assert [name.strip() for name in listed.group(1).split(",")] == list(Judge.model_fields)
