@@ -105,3 +105,12 @@ def test_init_from_refuses_to_overwrite(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", str(tmp_path), "--from", str(source)])
     assert result.exit_code == 2 and "never overwrites" in result.output
     assert textwrap.dedent((tmp_path / "promptloop.yaml").read_text()) == "x"
+
+
+def test_one_thing_not_carried_is_said_in_the_singular(tmp_path: Path) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "c"), "--from", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "\n1 thing above is not in promptloop.yaml; run " in result.output
+    assert result.output.splitlines()[-1] == f"Next: promptloop run --dir {tmp_path / 'c'}"
