@@ -72,6 +72,11 @@ def repo_root(start: Path) -> Path:
 
 def resolve_ref(root: Path, ref: str) -> str:
     proc = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
+    if proc.returncode != 0 and head_commit(root) is None:
+        raise UserError(
+            f"--baseline {ref}: {root} has no commit yet; commit the project first "
+            "(git add -A && git commit), then compare an edit with --baseline HEAD"
+        )
     if proc.returncode != 0:
         raise UserError(
             f"--baseline {ref}: no such commit in {root} (in CI, fetch it first: "
