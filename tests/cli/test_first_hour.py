@@ -145,6 +145,20 @@ def test_a_first_run_the_budget_stopped_does_not_say_it_sent_every_case(project:
     assert "What just happened" not in first.stdout
 
 
+def test_a_suite_without_evaluators_is_said_to_pass_every_case(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(config.read_text().split("    evaluators:")[0])
+    ran = invoke("run", "--dir", str(project))
+    assert ran.exit_code == 0, ran.output
+    said = " ".join(ran.stdout.split())
+    assert (
+        "no evaluator grades the cases of summaries, so every case passes whatever the "
+        "model answers; add evaluators to grade them"
+    ) in said
+    report = (project / "promptloop-results" / "report.md").read_text()
+    assert "no evaluator grades the cases of summaries" in report
+
+
 def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None:
     config = project / "promptloop.yaml"
     # Twelve failing cases: more than the eight the console lists by default.
