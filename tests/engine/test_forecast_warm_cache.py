@@ -176,3 +176,42 @@ def test_the_estimate_reads_the_cache_for_the_transformed_output(
     [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
     assert not any(c.get("not_run") for c in suite["cases"])
     assert all(e["error"] is None for c in suite["cases"] for e in c["evaluations"])
+
+
+# A transform that throws: the run records the grader's error and sends it nothing.
+FAILING_TRANSFORM_CONFIG = """\
+prompts: ['Say the word {{word}}.']
+providers: [openai:gpt-4o-mini]
+defaultTest:
+  options: {provider: openai:gpt-4o-mini}
+tests:
+  - vars: {word: apple}
+    assert:
+      - {type: llm-rubric, value: mentions apple, transform: output.nothing.here}
+      - {type: llm-rubric, value: names a fruit}
+"""
+
+
+def test_a_transform_that_fails_counts_its_graders_calls_as_uncached(
+    serve: Any, tmp_path: Path
+) -> None:
+    stub, _ = serve()
+    root = _transformed_project(tmp_path, FAILING_TRANSFORM_CONFIG)
+    env = cli_env(OPENAI_API_KEY="sk-warm-test", OPENAI_BASE_URL=stub.base_url)
+    # An evaluator that could not judge ends the run with exit code 2, as it should.
+    assert run_promptloop(root, "run", "-o", "out", "-q", env=env).returncode == 2
+    assert stub.snapshot()["requests"] == 2  # the answer and the plain rubric's verdict
+    [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
+    [failed] = [e for e in suite["cases"][0]["evaluations"] if e["error"] is not None]
+    assert "TypeError" in failed["error"]
+
+    estimate = _promptloop(root, stub, "run", "--estimate")
+    # The estimate does not fail nor report the transform's error (the run does): it
+    # counts the grader's verdict as a call the cache cannot answer, the safe side.
+    assert _forecast(estimate.stdout) == (1, 2)
+    assert "TypeError" not in estimate.stdout + estimate.stderr
+    again = run_promptloop(root, "run", "-o", "out", "-q", "--max-calls", "1", env=env)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert stub.snapshot()["requests"] == 2
+    [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
+    assert not suite["cases"][0].get("not_run")
