@@ -143,6 +143,8 @@ tests:
         assert: [{type: llm-rubric, value: is short, transform: output.length}]
 """
 SHOUT = "def get_transform(output, context):\n    return output.upper() + '!'\n"
+# A result JSON cannot carry: the grader cannot read it.
+ODD = "def get_transform(output, context):\n    return {output}\n"
 # Answers 2, verdicts 4 (one for apple, three for pear), answer-relevance's questions and
 # its embedding 2.
 TRANSFORM_FIRST_RUN = 8
@@ -153,6 +155,7 @@ def _transformed_project(tmp_path: Path, config: str) -> Path:
     root.mkdir()
     (root / "promptfooconfig.yaml").write_text(config)
     (root / "shout.py").write_text(SHOUT)
+    (root / "odd.py").write_text(ODD)
     return root
 
 
@@ -188,6 +191,7 @@ tests:
   - vars: {word: apple}
     assert:
       - {type: llm-rubric, value: mentions apple, transform: output.nothing.here}
+      - {type: llm-rubric, value: mentions apples, transform: "file://odd.py"}
       - {type: llm-rubric, value: names a fruit}
 """
 
@@ -202,15 +206,15 @@ def test_a_transform_that_fails_counts_its_graders_calls_as_uncached(
     assert run_promptloop(root, "run", "-o", "out", "-q", env=env).returncode == 2
     assert stub.snapshot()["requests"] == 2  # the answer and the plain rubric's verdict
     [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]
-    [failed] = [e for e in suite["cases"][0]["evaluations"] if e["error"] is not None]
-    assert "TypeError" in failed["error"]
+    failed = [e["error"] for e in suite["cases"][0]["evaluations"] if e["error"] is not None]
+    assert len(failed) == 2 and "TypeError" in failed[0], failed
 
     estimate = _promptloop(root, stub, "run", "--estimate")
     # The estimate does not fail nor report the transform's error (the run does): it
-    # counts the grader's verdict as a call the cache cannot answer, the safe side.
-    assert _forecast(estimate.stdout) == (1, 2)
+    # counts the graders' verdicts as calls the cache cannot answer, the safe side.
+    assert _forecast(estimate.stdout) == (2, 2)
     assert "TypeError" not in estimate.stdout + estimate.stderr
-    again = run_promptloop(root, "run", "-o", "out", "-q", "--max-calls", "1", env=env)
+    again = run_promptloop(root, "run", "-o", "out", "-q", "--max-calls", "2", env=env)
     assert again.returncode == 2, again.stdout + again.stderr
     assert stub.snapshot()["requests"] == 2
     [suite] = json.loads((root / "out" / "results.json").read_text())["suites"]

@@ -25,7 +25,6 @@ from promptloop.models.base import Message, ModelRequest, ModelResponse, with_ca
 from promptloop.models.budget import CHARS_PER_TOKEN
 from promptloop.models.cache import CachingClient
 from promptloop.models.model_map import output_cap
-from promptloop.scripts import ScriptError
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,8 @@ def pending_calls(
     draw: CaseDraw, requests: CaseRequests, cache: CachingClient | None
 ) -> PendingCalls:
     """The calls ``draw`` will make that ``cache`` cannot answer: its answer, then each LLM
-    judge's first attempt and each promptfoo grader's calls (on the cached answer, or on an
-    answer of ``max_tokens`` not known yet)."""
+    judge's first attempt and each promptfoo grader's calls (on the cached answer as the
+    grader sees it, its transforms run, or on an answer of ``max_tokens`` not known yet)."""
     request = requests.answer_request(draw)
     answer = _peek(cache, request)
     case = draw.case
@@ -133,7 +132,7 @@ def _graded_requests(
     for grader in graders:
         try:
             seen = as_text(grader.transformed(shown, case, ctx))
-        except ScriptError:
+        except Exception:  # a transform's failure or a result JSON cannot carry, as in the run
             unsure.append(_promptfoo_requests(grader.calls, as_text(shown), case, ctx))
             continue
         sure.append(_promptfoo_requests(grader.calls, seen, case, ctx))
