@@ -203,7 +203,7 @@ def yaml_error(
     return UserError(message, path=path, line=line)
 
 
-def compose(text: str, path: str, line_offset: int = 0) -> yaml.Node | None:
+def yaml_node(text: str, path: str, line_offset: int = 0) -> yaml.Node | None:
     """Compose one YAML document to nodes; malformed YAML becomes a ``UserError``."""
     loader = _UniqueKeyLoader(text)
     try:
@@ -233,7 +233,7 @@ def construct(node: yaml.Node | None, path: str, line_offset: int = 0) -> Any:
 def load_plain(text: str, path: str) -> Any:
     """YAML (or JSON) text to plain data, without line numbers, under the same alias bound
     as every other YAML promptloop reads; malformed YAML or an alias bomb is a ``UserError``."""
-    return construct(compose(text, path), path)
+    return construct(yaml_node(text, path), path)
 
 
 def load_located(text: str, path: str, line_offset: int = 0) -> Located:
@@ -253,7 +253,7 @@ def load_with_node(text: str, path: str, line_offset: int = 0) -> tuple[yaml.Nod
 def _load_node_and_lines(
     text: str, path: str, line_offset: int = 0
 ) -> tuple[yaml.Node | None, Located]:
-    node = compose(text, path, line_offset)
+    node = yaml_node(text, path, line_offset)
     lines: dict[PathKey, int] = {}
     try:
         if node is not None:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from promptloop.project.promptfoo.hosts import section_hosts, split_sections, yaml_host
-from promptloop.yamlpos import compose
+from promptloop.yamlpos import yaml_node
 
 CONFIG = """\
 description: hosts
@@ -28,7 +28,7 @@ providers: [openai:gpt-4.1]
 
 
 def host(loc: tuple[str | int, ...]):  # type: ignore[no-untyped-def]
-    return yaml_host(CONFIG, "c.yaml", compose(CONFIG, "c.yaml"), loc)
+    return yaml_host(CONFIG, "c.yaml", yaml_node(CONFIG, "c.yaml"), loc)
 
 
 @pytest.mark.parametrize(

@@ -48,32 +48,43 @@ def pending_calls(
     draw: CaseDraw, requests: CaseRequests, cache: CachingClient | None
 ) -> PendingCalls:
     """The calls ``draw`` will make that ``cache`` cannot answer: its answer, then each LLM
-    judge's first attempt and each promptfoo grader's calls (on the cached answer, or on an
-    answer of ``max_tokens`` not known yet)."""
+    judge's first attempt and each promptfoo grader's calls (on the cached answer as the
+    grader sees it, its transforms run, or on an answer of ``max_tokens`` not known yet)."""
     request = requests.answer_request(draw)
     answer = _peek(cache, request)
     case = draw.case
     evaluators = draw.plan.evaluators_for(case)[0]
     judges = [e for e in evaluators if isinstance(e, JudgeEvaluator)]
-    graded = _promptfoo_calls(evaluators)
+    graders = _graders(evaluators)
     samples = 1 if draw.second_look is None else draw.second_look.judge_samples
     if answer is None:
         unknown = "x" * (CHARS_PER_TOKEN * output_cap(request))
         ctx = requests.eval_context(draw)
-        sent = _promptfoo_requests(graded, unknown, case, ctx)
+        each = [call for grader in graders for call in grader.calls]
+        sent = _promptfoo_requests(each, unknown, case, ctx)
         judged = (_judge_requests(judges, unknown, case, ctx) + sent.judged) * samples
         return PendingCalls(request, judged + sent.asked + sent.embedded, 0, None)
     ctx = requests.eval_context(draw, answer)
     output = with_calls(answer.text, answer.tool_calls)
-    # promptfoo's graders read the answer as promptfoo shows it: its tool calls included.
-    shown = as_text(promptfoo_output(answer.text, answer.tool_calls))
-    sent = _promptfoo_requests(graded, shown, case, ctx)
+    sent, unsure = _graded_requests(graders, answer, case, ctx)
     judged = _judge_requests(judges, output, case, ctx) + sent.judged
     judged_later = tuple(r for r in judged if _peek(cache, r) is None)
     asked_later = tuple(r for r in sent.asked if _peek(cache, r) is None)
     cached = 1 + len(judged) + len(sent.asked) - len(judged_later) - len(asked_later)
-    calls = judged_later * samples + asked_later + sent.embedded
+    calls = (
+        (judged_later + unsure.judged) * samples
+        + asked_later
+        + unsure.asked
+        + sent.embedded
+        + unsure.embedded
+    )
     return PendingCalls(None, calls, cached, evaluation_key(draw.plan, answer.text, case, ctx))
+
+
+def transforms_output(draw: CaseDraw) -> bool:
+    """Whether ``pending_calls(draw, ...)`` may run a config's transforms: user code, each
+    bounded by the scripts' time limit, which an event loop had better run in a thread."""
+    return any(g.transforms for g in _graders(draw.plan.evaluators_for(draw.case)[0]))
 
 
 def _peek(cache: CachingClient | None, request: ModelRequest) -> ModelResponse | None:
@@ -93,15 +104,39 @@ def _judge_requests(
     return tuple(asked)
 
 
-def _promptfoo_calls(evaluators: Sequence[Evaluator]) -> tuple[GradedCall, ...]:
-    """The model calls a case's promptfoo assertions make on its output (``llm-rubric``,
-    ``g-eval``, ``factuality``, ``closedqa``, ``answer-relevance``, ``similar``)."""
-    return tuple(
-        call
-        for e in evaluators
-        if isinstance(e, PromptfooAssertion | AssertionSet)
-        for call in e.calls
-    )
+def _graders(
+    evaluators: Sequence[Evaluator | PromptfooAssertion],
+) -> tuple[PromptfooAssertion, ...]:
+    """A case's promptfoo assertions that call a model on its output (``llm-rubric``,
+    ``g-eval``, ``factuality``, ``closedqa``, ``answer-relevance``, ``similar``), those
+    inside an ``assert-set`` too: each grades the output after its own transforms."""
+    found: list[PromptfooAssertion] = []
+    for e in evaluators:
+        if isinstance(e, AssertionSet):
+            found.extend(_graders(e.members))
+        elif isinstance(e, PromptfooAssertion) and e.calls:
+            found.append(e)
+    return tuple(found)
+
+
+def _graded_requests(
+    graders: Sequence[PromptfooAssertion], answer: ModelResponse, case: Case, ctx: EvalContext
+) -> tuple[_PromptfooRequests, _PromptfooRequests]:
+    """The requests ``graders`` send on the cached ``answer``, each built from the answer
+    as its grader sees it: as promptfoo shows it (tool calls included), transformed as the
+    run transforms it. Second, those of graders whose transform failed here: the run's may
+    not, so they count as calls the cache cannot answer, the forecast's safe side."""
+    shown = promptfoo_output(answer.text, answer.tool_calls)
+    sure: list[_PromptfooRequests] = []
+    unsure: list[_PromptfooRequests] = []
+    for grader in graders:
+        try:
+            seen = as_text(grader.transformed(shown, case, ctx))
+        except Exception:  # a transform's failure or a result JSON cannot carry, as in the run
+            unsure.append(_promptfoo_requests(grader.calls, as_text(shown), case, ctx))
+            continue
+        sure.append(_promptfoo_requests(grader.calls, seen, case, ctx))
+    return _joined(sure), _joined(unsure)
 
 
 @dataclass(frozen=True)
@@ -116,6 +151,14 @@ class _PromptfooRequests:
     asked: tuple[ModelRequest, ...]
     # Embeddings, never cached: each stands for its call in count and size.
     embedded: tuple[ModelRequest, ...]
+
+
+def _joined(parts: Sequence[_PromptfooRequests]) -> _PromptfooRequests:
+    return _PromptfooRequests(
+        judged=tuple(r for p in parts for r in p.judged),
+        asked=tuple(r for p in parts for r in p.asked),
+        embedded=tuple(r for p in parts for r in p.embedded),
+    )
 
 
 def _promptfoo_requests(

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from promptloop.dataset.cases import Case
 from promptloop.engine.evaluation import SharedEvaluations
 from promptloop.engine.outcome import CaseOutcome
-from promptloop.engine.pending import pending_calls
+from promptloop.engine.pending import pending_calls, transforms_output
 from promptloop.engine.progress import Answered, CaseFinished, ProgressCallback
 from promptloop.engine.requests import (
     CaseDraw,
@@ -122,7 +122,11 @@ class Runner:
         """Room in the budget for every call the case will make, before it makes one."""
         if self.budget is None:
             return None
-        requests = pending_calls(draw, self.requests, self.cache).requests
+        if transforms_output(draw):  # a config's code, under its own time limit
+            pending = await asyncio.to_thread(pending_calls, draw, self.requests, self.cache)
+        else:
+            pending = pending_calls(draw, self.requests, self.cache)
+        requests = pending.requests
         if not requests:
             return None  # answered wholly from the cache: free, whatever is left
         usd = sum(worst_cost(r, price_tokens, output_cap) for r in requests)

@@ -271,7 +271,7 @@ def _module_by_name(where: str, base_dir: Path) -> ModuleType:
         raise ValueError(f"importing module {where!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def load_function(target: str, *, base_dir: Path) -> Callable[..., Any]:
+def resolve_function(target: str, *, base_dir: Path) -> Callable[..., Any]:
     """Resolve ``module:function`` / ``file.py:function`` (dotted attributes allowed)."""
     where, attr = split_target(target)
     module = (

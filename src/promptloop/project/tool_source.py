@@ -20,7 +20,7 @@ from pathlib import PurePath
 import yaml
 
 from promptloop.errors import UserError
-from promptloop.yamlpos import compose, construct, node_at
+from promptloop.yamlpos import construct, node_at, yaml_node
 
 CHAT_SUFFIXES = (".yaml", ".yml", ".json")
 # A folded description is re-wrapped to the width the author used, and never narrower.
@@ -59,7 +59,7 @@ def is_chat_path(path: str) -> bool:
 def _region(source: str, path: str) -> _Region | None:
     if is_chat_path(path):
         try:
-            return _Region(source, 0, 0, compose(source, path))
+            return _Region(source, 0, 0, yaml_node(source, path))
         except UserError:
             return None
     lines = source.splitlines(keepends=True)
@@ -67,7 +67,7 @@ def _region(source: str, path: str) -> _Region | None:
     if end is None:
         return None
     text = "".join(lines[1:end])
-    return _Region(text, len(lines[0]), 1, compose(text, path, line_offset=1))
+    return _Region(text, len(lines[0]), 1, yaml_node(text, path, line_offset=1))
 
 
 def _tool_nodes(root: yaml.Node | None) -> list[tuple[str, yaml.Node | None]]:
@@ -177,7 +177,7 @@ def _without_descriptions(data: object) -> object:
 
 
 def _replace_one(text: str, path: str, line_offset: int, name: str, new: str) -> str:
-    root = compose(text, path, line_offset)
+    root = yaml_node(text, path, line_offset)
     before = construct(root, path, line_offset)
     nodes = dict(_tool_nodes(root))
     if name not in nodes:
@@ -189,7 +189,7 @@ def _replace_one(text: str, path: str, line_offset: int, name: str, new: str) ->
     for start, end, replacement in _renderings(node, text, new):
         candidate = text[:start] + replacement + text[end:]
         try:
-            after = construct(compose(candidate, path, line_offset), path, line_offset)
+            after = construct(yaml_node(candidate, path, line_offset), path, line_offset)
         except UserError:
             continue
         written = _descriptions(after).get(name)

@@ -11,7 +11,7 @@ from promptloop.evaluators.kind import BuildContext, EvaluatorKind, argument_err
 from promptloop.evaluators.python_check import (
     PythonEvaluator,
     check_signature,
-    load_function,
+    resolve_function,
     split_target,
 )
 
@@ -58,7 +58,7 @@ class Python(EvaluatorKind):
 
     def build(self, context: BuildContext) -> PythonEvaluator:
         target = self.function.strip()
-        function = load_function(target, base_dir=context.base_dir)
+        function = resolve_function(target, base_dir=context.base_dir)
         check_signature(function, target, self.args)
         _, attr = split_target(target)
         return PythonEvaluator(

@@ -173,19 +173,26 @@ class PromptfooAssertion:
         grade = await self.grade(promptfoo_output(output, ctx.tool_calls), case, ctx)
         return self.result(grade)
 
+    @property
+    def transforms(self) -> bool:
+        """Whether the output is transformed before it is graded (user code runs)."""
+        return self.output_transform is not None or self.transform is not None
+
+    def transformed(self, output: Any, case: Case, ctx: EvalContext) -> Any:
+        """``output`` as the grader sees it: after the test's ``options.transform``, then
+        the assertion's own, each under the scripts' time and memory bounds. The forecast
+        calls it too, to build the very requests the grader sends. Raises ``ScriptError``."""
+        context = {"vars": copy.deepcopy(dict(case.vars)), "prompt": {"label": ctx.prompt_text}}
+        for code in (self.output_transform, self.transform):
+            if code is not None:
+                output = transform(code, output, context, base_dir=self.base_dir)
+        return output
+
     async def grade(self, output: Any, case: Case, ctx: EvalContext) -> Grade:
         context = script_context(case, ctx, self.config)
-        for code in (self.output_transform, self.transform):
-            if code is None:
-                continue
+        if self.transforms:
             try:
-                output = await asyncio.to_thread(
-                    transform,
-                    code,
-                    output,
-                    {"vars": context["vars"], "prompt": {"label": ctx.prompt_text}},
-                    base_dir=self.base_dir,
-                )
+                output = await asyncio.to_thread(self.transformed, output, case, ctx)
             except ScriptError as exc:
                 return Grade.failed(str(exc))
         seen = Seen(output=output, text=as_text(output), case=case, context=context)

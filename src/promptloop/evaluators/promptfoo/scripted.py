@@ -23,7 +23,7 @@ from promptloop.bounds import confined
 from promptloop.evaluators.base import EvalContext
 from promptloop.evaluators.promptfoo.core import Grade, Grader, Seen
 from promptloop.evaluators.promptfoo.spec import Spec
-from promptloop.evaluators.python_check import load_function
+from promptloop.evaluators.python_check import resolve_function
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import JS_EXTENSIONS, ScriptError, js, split_file_reference
 from promptloop.scripts.python import quietly
@@ -231,7 +231,7 @@ def build_python(spec: Spec) -> Grader:
         if not path.endswith(".py"):
             raise spec.problem(f"names {path}; a python assertion runs .py files")
         try:
-            fn = load_function(f"{path}:{function or 'get_assert'}", base_dir=spec.base_dir)
+            fn = resolve_function(f"{path}:{function or 'get_assert'}", base_dir=spec.base_dir)
         except (ValueError, ScriptError) as exc:
             raise spec.problem(f"cannot load {raw}: {exc}") from None
         what = f"python assertion {raw}"

@@ -58,7 +58,9 @@ def load_schema(value: Any, base_dir: Path, spec: Spec) -> Any:
     return schema
 
 
-def schema_validator(schema: Any, spec: Spec) -> Any:
+def ajv_validator(schema: Any, spec: Spec) -> Any:
+    """A validator as promptfoo's ajv builds it: draft-07 unless the schema says otherwise,
+    formats not checked; ``pattern`` searches under the regex time limit."""
     jsonschema = _jsonschema()
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     try:
@@ -83,7 +85,7 @@ def _has_schema(value: Any) -> bool:
 
 def build_is_json(spec: Spec) -> Grader:
     validator = (
-        schema_validator(load_schema(spec.value.raw, spec.base_dir, spec), spec)
+        ajv_validator(load_schema(spec.value.raw, spec.base_dir, spec), spec)
         if _has_schema(spec.value.raw) and not _templated(spec)
         else None
     )
@@ -121,7 +123,7 @@ def _templated(spec: Spec) -> bool:
 def _rendered_validator(spec: Spec, seen: Seen) -> Any:
     if not _templated(spec):
         return None
-    return schema_validator(load_schema(spec.value.render(seen.case), spec.base_dir, spec), spec)
+    return ajv_validator(load_schema(spec.value.render(seen.case), spec.base_dir, spec), spec)
 
 
 def json_objects(text: str) -> list[Any]:
@@ -165,7 +167,7 @@ def _parse_object(candidate: str) -> Any:
 
 def build_contains_json(spec: Spec) -> Grader:
     validator = (
-        schema_validator(load_schema(spec.value.raw, spec.base_dir, spec), spec)
+        ajv_validator(load_schema(spec.value.raw, spec.base_dir, spec), spec)
         if _has_schema(spec.value.raw) and not _templated(spec)
         else None
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import yaml
 
 from promptloop.errors import UserError
-from promptloop.yamlpos import PathKey, compose, node_at
+from promptloop.yamlpos import PathKey, node_at, yaml_node
 
 _SEPARATOR = "---"
 
@@ -84,7 +84,7 @@ class YamlScalarHost:
     end_line: int
 
     def _node(self, text: str) -> yaml.ScalarNode | None:
-        node = node_at(compose(text, self.path), self.loc)
+        node = node_at(yaml_node(text, self.path), self.loc)
         return node if isinstance(node, yaml.ScalarNode) else None
 
     def find_in(self, file_text: str) -> str | None:
