@@ -66,7 +66,10 @@ def blob_sha(root: Path, ref: str, path: str) -> str | None:
 def repo_root(start: Path) -> Path:
     proc = _git(["rev-parse", "--show-toplevel"], start)
     if proc.returncode != 0:
-        raise UserError(f"{start} is not inside a git repository, and --baseline needs one")
+        raise UserError(
+            f"--baseline needs a git repository, and {start.resolve()} is not inside one: "
+            "git init, commit the project, then compare an edit with --baseline HEAD"
+        )
     return Path(proc.stdout.decode().strip())
 
 
