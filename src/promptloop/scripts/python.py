@@ -36,6 +36,10 @@ class ScriptImportError(ScriptError):
         super().__init__(message)
 
 
+# Held while a file is imported; reentrant, since a file's import may load another's.
+_loading = threading.RLock()
+
+
 def load_module(path: Path, *, shown: str) -> ModuleType:
     """The Python file at ``path`` as a module, imported once per file (``shown`` is how
     the config wrote it). Raises ``ScriptError``, or ``ScriptImportError`` when its code
@@ -43,6 +47,13 @@ def load_module(path: Path, *, shown: str) -> ModuleType:
     path = path.resolve()
     if not path.is_file():
         raise ScriptError(f"file {shown} not found")
+    # Graders load in worker threads at once: one imports, the others wait for its module
+    # rather than take it from sys.modules half executed.
+    with _loading:
+        return _load_module(path, shown=shown)
+
+
+def _load_module(path: Path, *, shown: str) -> ModuleType:
     # One module per file, reused when several checks name the same file.
     module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     loaded = sys.modules.get(module_name)
