@@ -36,6 +36,10 @@ class ScriptImportError(ScriptError):
         super().__init__(message)
 
 
+# A file's import runs its top-level code, which a pull request may have written: bounded
+# like its functions, with room for a heavy library's import on a busy machine.
+IMPORT_LIMIT_S = 60.0
+
 # Held while a file is imported; reentrant, since a file's import may load another's.
 _loading = threading.RLock()
 
@@ -64,9 +68,19 @@ def _load_module(path: Path, *, shown: str) -> ModuleType:
         raise ScriptError(f"cannot load {shown} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    loader = spec.loader
+    memory_bytes = script_memory_limit()  # a malformed cap is its own error
     try:
         with on_sys_path(path.parent):  # so the file can import its neighbours
-            spec.loader.exec_module(module)
+            run_limited(
+                lambda: loader.exec_module(module),
+                IMPORT_LIMIT_S,
+                f"importing {shown}",
+                memory_bytes=memory_bytes,
+            )
+    except (TimeLimitExceeded, MemoryLimitExceeded) as exc:
+        del sys.modules[module_name]
+        raise ScriptImportError(str(exc), line=None) from None
     except BaseException as exc:
         del sys.modules[module_name]
         if isinstance(exc, KeyboardInterrupt):
