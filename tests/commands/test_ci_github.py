@@ -615,6 +615,22 @@ def test_read_only_token_on_a_same_repo_pr_is_detected_by_the_403(
     assert f"::error file={PROMPT},line=2" in res.stdout
 
 
+def test_a_refused_write_is_explained_once_with_the_permission_to_grant(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.gh.set_token(TOKEN, "read")
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+    [note] = [line for line in res.summary.splitlines() if "read-only" in line]
+    assert note.startswith("> Could not post the review on pull request #")
+    assert "(needs `pull-requests: write`)" in note
+    assert note.count("read-only here") == 1 and note.count("(") == 1
+    assert note.endswith(
+        "in the workflow. promptloop reports through the exit code, annotations and this job "
+        "summary instead."
+    )
+
+
 def write_event(scenario: Scenario, payload: dict[str, Any]) -> None:
     scenario.event = lambda: _dump(scenario.tmp / "event.json", payload)  # type: ignore[method-assign]
 

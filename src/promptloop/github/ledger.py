@@ -24,9 +24,10 @@ class Ledger:
     def read_only_token(self, answer: str) -> None:
         """GitHub refused a write as the token's (``answer``): nothing more is written."""
         self.read_only = True
+        # The answer says what was refused and which permission is missing; one sentence.
         self.notes.append(
-            f"The GitHub token is read-only ({answer}); promptloop reports through "
-            "the exit code, annotations and this job summary instead."
+            f"{answer[:1].upper()}{answer[1:]}. promptloop reports through the exit code, "
+            "annotations and this job summary instead."
         )
 
     def failed(self, what: str, answer: str) -> None:
