@@ -71,6 +71,18 @@ def test_a_merge_group_concludes_one_check_run_on_its_head_and_gates(
     assert writes(gh) == before
 
 
+def test_a_merge_group_says_what_changed_without_calling_it_a_pull_request(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(scenario, merge_group_event(scenario))
+    res = scenario.run(capsys, event_name="merge_group")
+    [run] = scenario.gh.check_runs(REPO)
+    for text in (run["output"]["summary"], res.summary):
+        assert f"> These commits change {PROMPT}, so greet ran." in text
+        assert "This pull request" not in text
+
+
 def test_a_merge_group_that_fixes_the_prompt_passes(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
