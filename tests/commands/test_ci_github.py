@@ -838,3 +838,20 @@ def test_the_report_page_of_a_pull_request_keeps_its_content_security_policy(
         assert inline is not None
         digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
         assert f"'sha256-{digest}'" in html.unescape(policy.group(1))
+
+
+def test_a_suite_without_a_better_prompt_says_why_the_optimizer_stopped_in_words(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The optimizer proposes the head prompt again: nothing beats it in the one round.
+    register_script("ci", model(HEAD_PROMPT))
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+    [sticky] = scenario.gh.issue_comments(REPO, 7)
+    said = (
+        "The optimizer found no better prompt for greet; it stopped after the rounds it was "
+        "given (optimizer.rounds)."
+    )
+    assert said in sticky["body"] and said in res.summary
+    assert "(rounds)" not in sticky["body"]
+
