@@ -854,4 +854,3 @@ def test_a_suite_without_a_better_prompt_says_why_the_optimizer_stopped_in_words
     )
     assert said in sticky["body"] and said in res.summary
     assert "(rounds)" not in sticky["body"]
-

@@ -375,5 +375,5 @@ def test_a_refusal_promptloop_expects_leaves_no_line_in_the_job_log(
     # PyGithub's "Request GET /user failed with 403: Forbidden" must not reach the job log.
     caplog.set_level("INFO", logger="github")
     assert client(gh).own_login() is None
-    assert [r for r in gh.requests_log if r.path.endswith("/user")][0].status == 403
+    assert next(r for r in gh.requests_log if r.path.endswith("/user")).status == 403
     assert not [r.getMessage() for r in caplog.records if "403" in r.getMessage()]
