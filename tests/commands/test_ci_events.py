@@ -232,6 +232,18 @@ def test_the_fork_pair_posts_what_a_same_repository_run_would(
     assert writes(scenario.gh) == before
 
 
+def test_publishing_a_fork_run_sets_the_actions_outputs_as_a_same_repository_run_does(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+    res = publish(scenario, capsys, results, workflow_run_event(scenario))
+    assert res.code == 0, res.stderr
+    # The learned revision went into the review as suggested changes: the output says where.
+    [review] = scenario.gh.reviews(REPO, 7)
+    assert res.outputs["suggestion-url"] == review["html_url"]
+    assert res.outputs["results-path"] == str(results.resolve())
+
+
 def test_publishing_a_fork_run_dry_writes_nothing(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
