@@ -522,6 +522,18 @@ def test_nothing_relevant_changed_is_a_fast_neutral_pass(
     assert "::notice" in res.stdout and "nothing to evaluate" in res.summary
 
 
+def test_the_skip_is_one_sentence_that_does_not_repeat_the_notices_title(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({"README.md": "# prompts, now documented\n"})
+    res = scenario.run(capsys)
+    why = "There is nothing to evaluate: no prompt, dataset or evaluator file of any suite changed."
+    assert f"::notice title=promptloop::{why}" in res.stdout
+    [run] = scenario.gh.check_runs(REPO, scenario.head_sha)
+    assert run["output"]["summary"].startswith(f"## promptloop — skipped\n\n{why}\n")
+    assert "promptloop: nothing" not in res.stdout + res.summary
+
+
 def test_more_than_3000_files_runs_every_suite_and_says_so(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
