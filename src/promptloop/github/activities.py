@@ -34,6 +34,7 @@ def find_activity(event_name: str) -> Activity:
     if event_name == "workflow_run":
         return "publish"
     raise UserError(
-        f"event {event_name!r} is not supported; use one of {', '.join(sorted(SUPPORTED_EVENTS))}",
+        f"event {event_name!r} is not supported; use one of "
+        f"{', '.join(sorted(SUPPORTED_EVENTS | COMMENT_EVENTS))}",
         key="GITHUB_EVENT_NAME",
     )
