@@ -534,6 +534,22 @@ def test_the_skip_is_one_sentence_that_does_not_repeat_the_notices_title(
     assert "promptloop: nothing" not in res.stdout + res.summary
 
 
+def test_files_github_would_not_list_are_warned_about_once_and_every_suite_runs(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    scenario.gh.fail_next(10, 502, method="GET", path="/pulls/7/files")
+    res = scenario.run(capsys)
+    [warning] = [line for line in res.stdout.splitlines() if "files of pull request" in line]
+    assert warning.startswith(
+        "::warning title=promptloop::could not list the files of pull request #7: GitHub "
+        "answered 502"
+    )
+    assert warning.count("could not") == 1
+    assert "The PR's files could not be listed, so every suite runs." in res.summary
+    assert res.outputs["verdict"] == "fail"
+
+
 def test_more_than_3000_files_runs_every_suite_and_says_so(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
