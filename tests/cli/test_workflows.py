@@ -153,3 +153,24 @@ def test_zizmor_finds_nothing_in_the_workflows_and_the_readme(tmp_path: Path) ->
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _baseline_saved(doc: dict[str, Any]) -> str | None:
+    """The key prefix a workflow saves the default branch's baseline under, if it does."""
+    for _, step in _steps(doc):
+        if "actions/cache@" in str(step.get("uses")) and "'push'" in str(step.get("if")):
+            return str(step["with"]["key"]).removesuffix("${{ github.sha }}")
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_the_comment_workflow_restores_the_baseline_each_gating_workflow_saves(name: str) -> None:
+    # The README's workflow and the example are copied beside promptloop-commands.yml: its
+    # restore must find what they save, or a verdict fingerprints an output never shown.
+    saved = _baseline_saved(yaml.safe_load(WORKFLOWS[name]))
+    if saved is None:
+        return
+    commands = yaml.safe_load(WORKFLOWS[".github/workflows/promptloop-commands.yml"])
+    [restore] = [s for _, s in _steps(commands) if "actions/cache/restore@" in str(s.get("uses"))]
+    prefixes = [restore["with"]["key"], *str(restore["with"]["restore-keys"]).split()]
+    assert any(saved.startswith(prefix) for prefix in prefixes), (name, saved, prefixes)

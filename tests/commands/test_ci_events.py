@@ -71,6 +71,18 @@ def test_a_merge_group_concludes_one_check_run_on_its_head_and_gates(
     assert writes(gh) == before
 
 
+def test_a_merge_group_says_what_changed_without_calling_it_a_pull_request(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    write_event(scenario, merge_group_event(scenario))
+    res = scenario.run(capsys, event_name="merge_group")
+    [run] = scenario.gh.check_runs(REPO)
+    for text in (run["output"]["summary"], res.summary):
+        assert f"> These commits change {PROMPT}, so greet ran." in text
+        assert "This pull request" not in text
+
+
 def test_a_merge_group_that_fixes_the_prompt_passes(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -218,6 +230,18 @@ def test_the_fork_pair_posts_what_a_same_repository_run_would(
     before = writes(scenario.gh)
     assert publish(scenario, capsys, results, workflow_run_event(scenario)).code == 0
     assert writes(scenario.gh) == before
+
+
+def test_publishing_a_fork_run_sets_the_actions_outputs_as_a_same_repository_run_does(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = fork_run(scenario, capsys)
+    res = publish(scenario, capsys, results, workflow_run_event(scenario))
+    assert res.code == 0, res.stderr
+    # The learned revision went into the review as suggested changes: the output says where.
+    [review] = scenario.gh.reviews(REPO, 7)
+    assert res.outputs["suggestion-url"] == review["html_url"]
+    assert res.outputs["results-path"] == str(results.resolve())
 
 
 def test_publishing_a_fork_run_dry_writes_nothing(

@@ -522,6 +522,34 @@ def test_nothing_relevant_changed_is_a_fast_neutral_pass(
     assert "::notice" in res.stdout and "nothing to evaluate" in res.summary
 
 
+def test_the_skip_is_one_sentence_that_does_not_repeat_the_notices_title(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({"README.md": "# prompts, now documented\n"})
+    res = scenario.run(capsys)
+    why = "There is nothing to evaluate: no prompt, dataset or evaluator file of any suite changed."
+    assert f"::notice title=promptloop::{why}" in res.stdout
+    [run] = scenario.gh.check_runs(REPO, scenario.head_sha)
+    assert run["output"]["summary"].startswith(f"## promptloop — skipped\n\n{why}\n")
+    assert "promptloop: nothing" not in res.stdout + res.summary
+
+
+def test_files_github_would_not_list_are_warned_about_once_and_every_suite_runs(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    scenario.gh.fail_next(10, 502, method="GET", path="/pulls/7/files")
+    res = scenario.run(capsys)
+    [warning] = [line for line in res.stdout.splitlines() if "files of pull request" in line]
+    assert warning.startswith(
+        "::warning title=promptloop::could not list the files of pull request #7: GitHub "
+        "answered 502"
+    )
+    assert warning.count("could not") == 1
+    assert "The PR's files could not be listed, so every suite runs." in res.summary
+    assert res.outputs["verdict"] == "fail"
+
+
 def test_more_than_3000_files_runs_every_suite_and_says_so(
     scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -613,6 +641,22 @@ def test_read_only_token_on_a_same_repo_pr_is_detected_by_the_403(
     # The findings that could not be posted are in the job summary instead.
     assert "no-exclamation" in res.summary and "20 of 20 cases" in res.summary
     assert f"::error file={PROMPT},line=2" in res.stdout
+
+
+def test_a_refused_write_is_explained_once_with_the_permission_to_grant(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.gh.set_token(TOKEN, "read")
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+    [note] = [line for line in res.summary.splitlines() if "read-only" in line]
+    assert note.startswith("> Could not post the review on pull request #")
+    assert "(needs `pull-requests: write`)" in note
+    assert note.count("read-only here") == 1 and note.count("(") == 1
+    assert note.endswith(
+        "in the workflow. promptloop reports through the exit code, annotations and this job "
+        "summary instead."
+    )
 
 
 def write_event(scenario: Scenario, payload: dict[str, Any]) -> None:
@@ -822,3 +866,19 @@ def test_the_report_page_of_a_pull_request_keeps_its_content_security_policy(
         assert inline is not None
         digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
         assert f"'sha256-{digest}'" in html.unescape(policy.group(1))
+
+
+def test_a_suite_without_a_better_prompt_says_why_the_optimizer_stopped_in_words(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The optimizer proposes the head prompt again: nothing beats it in the one round.
+    register_script("ci", model(HEAD_PROMPT))
+    scenario.open_pull({PROMPT: HEAD_PROMPT})
+    res = scenario.run(capsys)
+    [sticky] = scenario.gh.issue_comments(REPO, 7)
+    said = (
+        "The optimizer found no better prompt for greet; it stopped after the rounds it was "
+        "given (optimizer.rounds)."
+    )
+    assert said in sticky["body"] and said in res.summary
+    assert "(rounds)" not in sticky["body"]

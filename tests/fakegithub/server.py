@@ -359,10 +359,13 @@ class FakeGitHub:
 
     # -- failure injection -------------------------------------------------------------------
 
-    def fail_next(self, n: int = 1, status: int = 502, *, method: str | None = None) -> None:
-        """The next `n` requests (of `method`, if given) get `status` with a JSON error body."""
+    def fail_next(
+        self, n: int = 1, status: int = 502, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """The next `n` requests (of `method`, and to a path holding `path`, if given) get
+        `status` with a JSON error body."""
         with self.lock:
-            self._injections.append(_Injection(n, status, method, "error", 0))
+            self._injections.append(_Injection(n, status, method, "error", 0, path))
 
     def fail_after_applying_next(
         self,

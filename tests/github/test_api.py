@@ -366,3 +366,14 @@ def test_commit_with_read_only_token(gh: FakeGitHub) -> None:
     assert blob is not None
     with pytest.raises(ReadOnlyTokenError, match="contents: write"):
         ro.commit_file("feature", "prompts/a.md", "x\n", "m", blob)
+
+
+def test_a_refusal_promptloop_expects_leaves_no_line_in_the_job_log(
+    gh: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GitHub will not tell the Actions token who it is (403): promptloop expects that, so
+    # PyGithub's "Request GET /user failed with 403: Forbidden" must not reach the job log.
+    caplog.set_level("INFO", logger="github")
+    assert client(gh).own_login() is None
+    assert next(r for r in gh.requests_log if r.path.endswith("/user")).status == 403
+    assert not [r.getMessage() for r in caplog.records if "403" in r.getMessage()]

@@ -193,3 +193,22 @@ def test_any_comment_parses_and_commands_come_from_their_own_lines(pieces: list[
     lines = body.replace("\r\n", "\n").split("\n")
     for found in [*commands, *problems]:
         assert lines[found.line - 1].lstrip(" ").startswith("/promptloop")
+
+
+def test_a_case_named_by_its_place_is_commanded_as_the_reports_show_it() -> None:
+    # A case without an id is shown as file:line in the review and the summary; that is
+    # the name a reviewer copies, and the note still starts at the next colon.
+    body = (
+        "/promptloop bad evals/greet.jsonl:1: too loud\n"
+        "/promptloop good greet/evals/greet.jsonl:12\n"
+        "/promptloop good evals/greet.jsonl:3:calm enough\n"
+        "/promptloop bad c04: 2 exclamation marks\n"
+    )
+    commands, problems = parse_commands(body)
+    assert problems == []
+    assert commands == [
+        Command("bad", "evals/greet.jsonl:1", "too loud", 1),
+        Command("good", "greet/evals/greet.jsonl:12", "", 2),
+        Command("good", "evals/greet.jsonl:3", "calm enough", 3),
+        Command("bad", "c04", "2 exclamation marks", 4),
+    ]

@@ -182,6 +182,18 @@ def test_every_write_failing_is_reported_not_retried_forever(gh: FakeGitHub) -> 
     assert len(posts) == 6  # three passes each, every pass re-reading first
 
 
+def test_a_write_that_kept_failing_is_warned_about_in_one_sentence(gh: FakeGitHub) -> None:
+    head = pull(gh)
+    gh.fail_every_write(502)
+    p = publisher(gh)
+    assert not p.summary(summary_plan(1, head, "c1", "hello")).done
+    # GitHub's answer already says what could not be done; it is not said twice.
+    [warning] = p.ledger.warnings
+    assert warning.startswith("could not post the summary comment on pull request #1: ")
+    assert warning.count("could not") == 1
+    assert warning.endswith("(tried 3 times)")
+
+
 # --- review comments --------------------------------------------------------------------------
 
 

@@ -200,6 +200,17 @@ def test_summary_lists_unplaced_findings_without_their_markers() -> None:
     assert text.rstrip().endswith("<sub>3 model calls</sub>")
 
 
+def test_unplaced_findings_say_why_in_a_sentence_that_fits_every_event() -> None:
+    comments, _ = plan_findings(sample_suite(), "p.md", PROMPT_LINES, set(), None, {}, "f" * 40)
+    text = render_summary("## promptloop report\n", unplaced=comments)
+    assert (
+        "They concern prompt lines outside the pull request's diff or a provider error, or this "
+        "run posted no review (a push, a merge group, `comment: off`, or a token that may not "
+        "write)." in text
+    )
+    assert "this pull request's diff" not in text
+
+
 def compared(paired: int, delta_pp: float) -> ComparisonSummary:
     """A comparison with ``paired`` cases and Δ ``delta_pp``; no case moved."""
     return ComparisonSummary(

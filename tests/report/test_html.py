@@ -195,3 +195,16 @@ def test_a_stopped_run_says_so_on_its_first_screen() -> None:
     html = render_html(mark_incomplete(compared_run(), "SIGTERM"))
     assert '<header class="verdict incomplete">' in html
     assert "INCOMPLETE" in html and "(SIGTERM)" in html
+
+
+def test_the_learned_revision_says_in_words_why_the_optimizer_stopped() -> None:
+    import dataclasses
+
+    result = compared_run(hostile=False)
+    assert result.optimization is not None
+    [learned] = result.optimization.suites.values()
+    suites = {"sentiment": dataclasses.replace(learned, stop_reason="rounds")}
+    optimization = result.optimization.model_copy(update={"suites": suites})
+    html = render_html(result.model_copy(update={"optimization": optimization}))
+    assert "The optimizer stopped after the rounds it was given (optimizer.rounds)." in html
+    assert "Stopped: rounds" not in html

@@ -97,9 +97,9 @@ def _learn(
         if optimized.improved and optimized.revised_text != optimized.seed_text:
             revisions.append(Revision(plan.name, path, optimized))
         else:
-            reason = optimized.stop_reason or optimized.status
-            notes.append(f"The optimizer found no better prompt for {plan.name} ({reason}).")
-            unlearned[plan.name] = f"the optimizer found no better prompt ({reason})"
+            stopped = optimized.stopped()
+            notes.append(f"The optimizer found no better prompt for {plan.name}; it {stopped}.")
+            unlearned[plan.name] = f"the optimizer found no better prompt; it {stopped}"
     return Ran(result, tuple(revisions), unlearned, tuple(notes))
 
 

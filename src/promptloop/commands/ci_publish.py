@@ -36,7 +36,8 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
             "results.json in the artifact the pull request's run uploaded",
             key="--results",
         )
-    folder = (ci.workdir() / ci.opts.results_path).resolve().parent
+    results = (ci.workdir() / ci.opts.results_path).resolve()
+    folder = results.parent
     runtime = ci.runtime
     number, pull_head = _the_pull_request(ci, ctx)
     saying, number = read_saying(
@@ -70,10 +71,17 @@ def publish_artifact(ci: Ci, ctx: WorkflowRunContext) -> Published:
         "verdict": saying.verdict,
         "pass-rate": "" if saying.pass_rate is None else f"{saying.pass_rate:.4f}",
         "delta": "" if saying.delta_pp is None else f"{saying.delta_pp:.2f}",
-        "results-path": "",
+        "results-path": str(results),
     }
     warnings = [*ci.publisher.ledger.warnings]
-    said = Said(summary, outputs, warnings=warnings, notices=notes, links=spoken.links)
+    said = Said(
+        summary,
+        outputs,
+        warnings=warnings,
+        notices=notes,
+        links=spoken.links,
+        suggestion_url=spoken.suggestion_url,
+    )
     return Published(said)
 
 

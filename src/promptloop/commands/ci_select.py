@@ -48,7 +48,12 @@ def select(
         )
     by_suite = suite_files(loaded, checkout.path_of)
     if target.changed is not None:
-        suites, why = relevant_suites(by_suite, target.changed, checkout.path_of(loaded.path))
+        suites, why = relevant_suites(
+            by_suite,
+            target.changed,
+            checkout.path_of(loaded.path),
+            pull_request=pull is not None,
+        )
         if not suites:
             return Selection([], None, why, tuple(notes), tuple(warnings))
         notes.append(why[:1].upper() + why[1:] + ".")

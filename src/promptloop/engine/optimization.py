@@ -112,12 +112,25 @@ class OptimizationResult:
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def stopped(self) -> str:
+        """Why the optimizer stopped, in words that follow "it" ("it stopped after ...");
+        ``stop_reason`` is the file's short name for it."""
+        words = _STOPPED.get(self.stop_reason)
+        return f"stopped {words}" if words else f"stopped: {self.stop_reason or self.status}"
+
     def to_dict(self) -> dict[str, JsonValue]:
         """The result as JSON data, for the optimizer's own file (optimize-SUITE.json)."""
         return _RESULT.dump_python(self, mode="json")  # type: ignore[no-any-return]
 
 
 _RESULT = TypeAdapter(OptimizationResult)
+# The optimizer's stop reasons (optimize.rounds), as people read them.
+_STOPPED = {
+    "rounds": "after the rounds it was given (optimizer.rounds)",
+    "budget": "when its call budget ran out",
+    "usd": "when its dollar budget ran out",
+    "error": "when an optimizer call failed",
+}
 
 
 class RunOptimization(BaseModel):

@@ -45,8 +45,11 @@ def relevant_suites(
     files_by_suite: Mapping[str, set[str]],
     changed: Iterable[PullFile],
     config_path: str | None,
+    *,
+    pull_request: bool = True,
 ) -> tuple[list[str], str]:
-    """Suites whose files the change touches (renames count on both names), and why."""
+    """Suites whose files the change touches (renames count on both names), and why; a
+    push or a merge group (``pull_request=False``) is no pull request to name."""
     touched: set[str] = set()
     for f in changed:
         touched.add(f.filename)
@@ -59,7 +62,9 @@ def relevant_suites(
         return [], "no prompt, dataset or evaluator file of any suite changed"
     hit = sorted({p for n in names for p in files_by_suite[n]} & touched)
     ran = names[0] if len(names) == 1 else f"{len(names)} suites"
-    return names, f"this pull request changes {', '.join(hit)}, so {ran} ran"
+    if pull_request:
+        return names, f"this pull request changes {', '.join(hit)}, so {ran} ran"
+    return names, f"these commits change {', '.join(hit)}, so {ran} ran"
 
 
 def first_changed_line(hunks: Sequence[Hunk]) -> int | None:

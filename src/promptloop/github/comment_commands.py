@@ -27,7 +27,9 @@ MAX_NOTE_CHARS = 1000
 
 _COMMAND = re.compile(rf"^ {{0,3}}{re.escape(PREFIX)}(?:\s+(?P<rest>.*))?$")
 _VERB = re.compile(r"^([A-Za-z]+)\b(.*)$")
-_VERDICT = re.compile(r"^(?P<case>[^\s:]+)?\s*(?::\s*(?P<note>.*))?$")
+# A case the dataset gave no id is shown as ``file:line``: a colon followed by digits and then
+# a space, a colon or the end belongs to the case, the next colon starts the note.
+_VERDICT = re.compile(r"^(?P<case>[^\s:]+(?::\d+(?=[\s:]|$))?)?\s*(?::\s*(?P<note>.*))?$")
 
 HELP = f"""\
 **promptloop commands** (one per line, from people with write access):

@@ -24,20 +24,24 @@ class Ledger:
     def read_only_token(self, answer: str) -> None:
         """GitHub refused a write as the token's (``answer``): nothing more is written."""
         self.read_only = True
+        # The answer says what was refused and which permission is missing; one sentence.
         self.notes.append(
-            f"The GitHub token is read-only ({answer}); promptloop reports through "
-            "the exit code, annotations and this job summary instead."
+            f"{answer[:1].upper()}{answer[1:]}. promptloop reports through the exit code, "
+            "annotations and this job summary instead."
         )
 
     def failed(self, what: str, answer: str) -> None:
         """Could not ``what``: GitHub's ``answer`` stopped it."""
-        self.warnings.append(
-            answer if answer.startswith("could not") else f"could not {what}: {answer}"
-        )
+        self.warnings.append(_could_not(what, answer))
         self.last_failure = answer
 
     def gave_up(self, what: str, answer: str, passes: int) -> None:
         """Could not ``what`` in ``passes`` tries, each ended by a conflict or a write GitHub
         may not have applied (the last one's ``answer``)."""
-        self.warnings.append(f"could not {what}: {answer} (tried {passes} times)")
+        self.warnings.append(f"{_could_not(what, answer)} (tried {passes} times)")
         self.last_failure = answer
+
+
+def _could_not(what: str, answer: str) -> str:
+    """One "could not ..." line: GitHub's answers already say what could not be done."""
+    return answer if answer.startswith("could not") else f"could not {what}: {answer}"

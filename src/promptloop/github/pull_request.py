@@ -377,7 +377,8 @@ def say_nothing_changed(
 ) -> Said:
     """No suite concerns the change: a neutral check, and earlier findings superseded."""
     publisher, runtime = speaker.publisher, speaker.runtime
-    text = f"promptloop: nothing to evaluate ({why})."
+    # The notice's title already names promptloop.
+    text = f"There is nothing to evaluate: {why}."
     if speaker.can_comment(pull) and pull is not None:
         # A head that undid the prompt change leaves earlier findings stale.
         publisher.supersede(pull.number, head_sha, f"{superseded_by(runtime, head_sha)} ({why})")

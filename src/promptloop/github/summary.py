@@ -58,8 +58,9 @@ def render_summary(
         body = "\n\n---\n\n".join(_strip_marker(c.body) for c in unplaced)
         parts.append(
             "### Findings not posted as review comments\n\n"
-            "They concern prompt lines outside this pull request's diff, a provider error, or "
-            f"no review could be posted from this run.\n\n{body}"
+            "They concern prompt lines outside the pull request's diff or a provider error, or "
+            "this run posted no review (a push, a merge group, `comment: off`, or a token that "
+            f"may not write).\n\n{body}"
         )
     complete = [c.complete for c in findings if c.complete]
     if complete:

@@ -98,7 +98,7 @@ def read_target(
             None,
             read_only=read_only,
             notes=tuple(notes),
-            warnings=(f"could not list the PR's files: {exc.one_line()}",),
+            warnings=(exc.one_line(),),
         )
     if files.truncated:
         notes.append(

@@ -6,6 +6,7 @@ Nothing here knows what promptloop says or where; ``api`` reads and writes throu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,6 +87,19 @@ class _RetryOnlyWhatIsSafe(GithubRetry):
         ):
             raise error
         return super().increment(method, *args, **kwargs)
+
+
+class _NoRefusalLines(logging.Filter):
+    """PyGithub logs every 403 to the job's stderr ("Request GET /user failed with 403:
+    Forbidden"), the refusals promptloop expects (who the Actions token is) included; each
+    refusal that matters is reported in promptloop's own words, so only those lines go.
+    Its other lines (how long a rate limit makes it wait) stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return " failed with 403: " not in record.getMessage()
+
+
+logging.getLogger(GithubRetry.__module__).addFilter(_NoRefusalLines())
 
 
 class Transport:

@@ -245,7 +245,7 @@ def _revision(name: str, learned: OptimizationResult) -> dict[str, Any]:
             + ("" if p is None else f", p {format_p(p)}")
         ),
         "rounds": rounds,
-        "stop_reason": learned.stop_reason,
+        "stopped": learned.stopped(),
         "notes": [*learned.notes, *learned.errors],
     }
 
