@@ -105,6 +105,16 @@ def test_both_paths_name_the_server_they_could_not_reach():
     assert fast[:3] == ("error", "connection", f"Connection error (http://127.0.0.1:{port})")
 
 
+def test_a_base_url_holding_a_password_is_a_case_error_not_a_crash(serve):
+    _, url = serve()
+    request = ask(url.replace("http://", "http://user:pw@"))
+    kind, message = outcome(FAST, request)[1:3]
+    # litellm's words, on either road; retrying cannot help, so it is not retried.
+    assert kind == "bad_request"
+    assert message == outcome(LITELLM, request)[2]
+    assert "credentials encoded in URL" in message and "pw" not in message
+
+
 def test_both_paths_price_a_known_model_alike(serve):
     _, url = serve()
     request = ask(url, model="openai/gpt-4o-mini")

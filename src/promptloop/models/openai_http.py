@@ -128,6 +128,10 @@ async def _post(
         raise timed_out(timeout_s) from exc
     except aiohttp.ClientError as exc:
         raise unreachable(route.url) from exc
+    except ValueError as exc:
+        # A request aiohttp refuses to send (a base URL holding a user and password beside
+        # the key's header, say): the same words as litellm's, and no retry can help.
+        raise ModelCallError(provider_message(str(exc)), kind="bad_request") from exc
 
 
 async def complete(route: Route, request: ModelRequest) -> ModelResponse:
