@@ -31,7 +31,8 @@ Exit codes:
   2  usage or configuration error, or an evaluator could not judge some cases
      (a python check raised, a judge answered garbage)
   3  infrastructure error (a provider or GitHub kept failing)
-  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
+  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete;
+           a run whose every case finished is reported whole)
 
 \b
 Environment:
