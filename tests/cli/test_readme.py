@@ -49,3 +49,30 @@ def test_the_example_in_the_first_command_exists_with_a_config() -> None:
     example = REPO / target
     assert example.is_dir(), f"README runs {target}, which does not exist"
     assert (example / "promptloop.yaml").is_file()
+
+
+def test_the_readme_names_the_commands_whose_help_ends_with_the_exit_codes() -> None:
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+
+    text = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    sentence = text.split("The same table is at the end of `promptloop --help` and of ", 1)[1]
+    named = set(re.findall(r"`(\w+)`", sentence.split(".", 1)[0]))
+    carrying = {
+        name
+        for name in cli.commands
+        if "Exit codes:" in CliRunner().invoke(cli, [name, "--help"]).output
+    }
+    assert "Exit codes:" in CliRunner().invoke(cli, ["--help"]).output
+    assert named == carrying
+
+
+def test_the_readme_judge_row_lists_every_argument_the_judge_takes() -> None:
+    from promptloop.evaluators.kinds.judge import Judge
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `judge` |"))
+    listed = re.search(r"`\{([^}]*)\}`", row)
+    assert listed is not None, row
+    assert [name.strip() for name in listed.group(1).split(",")] == list(Judge.model_fields)

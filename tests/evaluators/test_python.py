@@ -272,6 +272,42 @@ def test_module_that_fails_to_import_is_named(tmp_path: Path) -> None:
         build("bad.py:f", tmp_path)
 
 
+def test_a_file_whose_import_never_ends_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its top level runs at import, before any check: bounded like the check itself.
+    monkeypatch.setattr("promptloop.scripts.python.IMPORT_LIMIT_S", 0.5)
+    (tmp_path / "spin.py").write_text("while True:\n    pass\n")
+    with pytest.raises(ValueError, match=r"^python: importing spin\.py took longer than 0\.5 s"):
+        build("spin.py:f", tmp_path)
+    # Stopped, not half imported: the next build imports it afresh and is stopped again.
+    with pytest.raises(ValueError, match=r"took longer than 0\.5 s"):
+        build("spin.py:f", tmp_path)
+
+
+def test_a_module_whose_import_never_ends_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("promptloop.evaluators.python_check.IMPORT_LIMIT_S", 0.5)
+    name = f"spin_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text("while True:\n    pass\n")
+    stopped = rf"^python: importing module '{name}' took longer than 0\.5 s"
+    with pytest.raises(ValueError, match=stopped):
+        build(f"{name}:f", tmp_path)
+    assert name not in sys.modules
+
+
+def test_a_file_whose_import_eats_memory_is_stopped_at_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SCRIPT_MEMORY_MB", "64")
+    (tmp_path / "hoard.py").write_text(
+        "kept = []\nwhile True:\n    kept.append(bytearray(1 << 20))\n"
+    )
+    with pytest.raises(ValueError, match=r"^python: importing hoard\.py used more than 64 MB"):
+        build("hoard.py:f", tmp_path)
+
+
 def test_same_file_is_loaded_once(checks_dir: Path) -> None:
     first = build("evals/checks.py:is_billing", checks_dir)
     second = build("evals/checks.py:graded", checks_dir)

@@ -126,6 +126,12 @@ def test_a_case_waits_for_room_that_is_coming_and_is_refused_when_none_can_come(
     assert isinstance(third, Refusal) and "needs 3 calls and 0 of 3 are left" in third.reason
 
 
+def test_a_refusal_counts_one_call_in_the_singular() -> None:
+    refusal = asyncio.run(Budget(BudgetLimits(max_calls=0)).hold(1, 0.0))
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason == "the next case needs 1 call and 0 of 0 are left"
+
+
 def test_a_call_inside_a_case_draws_on_its_hold_first() -> None:
     async def scenario() -> Budget:
         budget = Budget(BudgetLimits(max_calls=2))

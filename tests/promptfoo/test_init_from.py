@@ -105,3 +105,33 @@ def test_init_from_refuses_to_overwrite(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", str(tmp_path), "--from", str(source)])
     assert result.exit_code == 2 and "never overwrites" in result.output
     assert textwrap.dedent((tmp_path / "promptloop.yaml").read_text()) == "x"
+
+
+def test_a_conversion_that_carries_no_assertion_says_every_case_would_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # promptfoo's getting-started: each test has its own kind of assertion, so none carries.
+    source = Path(__file__).parents[1] / "fixtures" / "promptfoo" / "getting-started"
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["init", "converted", "--from", str(source / "promptfooconfig.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    not_carried = [line for line in lines if line.startswith("not carried over: ")]
+    assert len(not_carried) == 3
+    assert not_carried[-1] == (
+        "not carried over: every assertion: promptloop.yaml has no evaluators, so every case "
+        "would pass until you add some"
+    )
+    assert any(line.startswith("3 things above are not in promptloop.yaml;") for line in lines)
+    assert lines[-1] == "Next: promptloop run --dir converted"
+
+
+def test_one_thing_not_carried_is_said_in_the_singular(tmp_path: Path) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "c"), "--from", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "\n1 thing above is not in promptloop.yaml; run " in result.output
+    assert result.output.splitlines()[-1] == f"Next: promptloop run --dir {tmp_path / 'c'}"

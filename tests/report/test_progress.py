@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from promptloop.engine.progress import Answered, CaseFinished, MoreWork
-from promptloop.report.progress import progress_reporter
+from promptloop.report.progress import ProgressTally, eta, progress_reporter
 
 NOTE = "re-running 1 changed case 2 more times on each side before the gate decides"
 BOTH_SIDES = {"s": 2}
@@ -95,3 +95,14 @@ def test_plain_progress_ends_when_planned_work_is_dropped() -> None:
         "promptloop: the 1 remaining run is skipped",
         "promptloop: 2/2 cases done (2 pass, 0 fail, 0 error, 0 cached)",
     ]
+
+
+def test_the_time_left_follows_the_pace_of_verdicts_once_they_come() -> None:
+    # A small model: ten answers in 10 s, then a judge call of 5 s per case.
+    tally = ProgressTally(10)
+    for second in range(1, 11):
+        tally.add(Answered("s", "head"), float(second))
+    for case in range(1, 6):
+        tally.add(CaseFinished("s", "head", "pass", False), 10.0 + 5 * case)
+    # Five verdicts left at 5 s each, not the 12 s the mixed pace of answers would say.
+    assert eta(0.0, tally, 35.0) == ", about 25s left"

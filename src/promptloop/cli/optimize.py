@@ -30,8 +30,8 @@ from promptloop.cli.base import (
     "-o",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to write optimize-SUITE.json (every candidate and why it won or lost) and "
-    "SUITE.diff [default: ./promptloop-results]. The revised prompt goes next to the "
-    "prompt file.",
+    "SUITE.diff [default: promptloop-results/ in the project, beside promptloop.yaml]. "
+    "The revised prompt goes next to the prompt file.",
 )
 @model_option
 @click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")

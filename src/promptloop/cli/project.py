@@ -8,6 +8,7 @@ from typing import Literal, cast
 import click
 
 from promptloop.cli.base import cli, friendly_errors, project_options
+from promptloop.wording import plural
 
 
 @cli.command()
@@ -31,11 +32,13 @@ def init(directory: Path, source: Path | None) -> None:
         for line in not_carried:
             click.echo(f"not carried over: {line}")
         if not_carried:
+            are = "is" if len(not_carried) == 1 else "are"
             click.echo(
-                f"{len(not_carried)} thing(s) above are not in promptloop.yaml; run "
+                f"{plural(len(not_carried), 'thing')} above {are} not in promptloop.yaml; run "
                 f"{source} as it is with `promptloop run --config {source}` to keep them"
             )
-        click.echo(f"Next: promptloop run {directory}")
+        here = directory.resolve() == Path.cwd().resolve()
+        click.echo(f"Next: promptloop run{'' if here else f' --dir {directory}'}")
         return
     for path in write_starter(directory):
         click.echo(f"created {path}")

@@ -197,7 +197,8 @@ def _run_and_report(
     listing = listing or Listing()
     print_run(result, stdout_console(), show=listing.show, verbose=listing.verbose)
     click.echo(f"Reports written to {out_dir}/ ({', '.join(p.name for p in paths.values())})")
-    if not existed and not quiet:
+    # A run cut short (the budget, a signal) did not do what the note says; its verdict says why.
+    if not existed and not quiet and not result.incomplete:
         from promptloop.report.first_run import first_run_note
 
         click.echo(first_run_note(project, out_dir))

@@ -147,7 +147,9 @@ def make_runner(
 ) -> Runner:
     """The runner for these plans (default: all), its calls held to ``budget`` (from
     ``run_budget``; None: unlimited)."""
-    routed = [u for u in project.model_uses(plans) if not is_own(u.model)]
+    # Checked at the first call the cache cannot answer: the models litellm routes, and the
+    # embedded one (is it installed?); a scripted model has nothing to check.
+    gated = [u for u in project.model_uses(plans) if not is_own(u.model) or is_embedded(u.model)]
     return build_runner(
         project.loaded,
         judge_model=project.models.judge_model,
@@ -156,7 +158,7 @@ def make_runner(
         progress=opts.progress,
         secrets=project.secrets,
         stop=opts.stop,
-        preflight=routed,
+        preflight=gated,
         budget=budget,
     )
 

@@ -6,7 +6,6 @@ base's as it was at the baseline ref.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from promptloop.engine.results import (
     case_record,
     summarise_evaluators,
 )
-from promptloop.engine.runner import Runner
+from promptloop.engine.runner import Runner, gather_or_fail
 from promptloop.project.prompts import PromptTemplate
 from promptloop.project.suites import SuitePlan
 
@@ -81,11 +80,9 @@ async def run_jobs(
 ) -> tuple[list[SuiteResult], list[SuiteResult]]:
     """Run every job at once (the runner's limiter bounds the calls in flight); return the
     head suites and the base suites, each in the jobs' order."""
-    outputs = await asyncio.gather(
-        *(
-            runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
-            for job in jobs
-        )
+    outputs = await gather_or_fail(
+        runner.run_suite(job.plan, prompt=job.template, variant=job.variant, repeat=repeat)
+        for job in jobs
     )
     head: list[SuiteResult] = []
     base: list[SuiteResult] = []

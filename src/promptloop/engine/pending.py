@@ -124,8 +124,10 @@ def _graded_requests(
 ) -> tuple[_PromptfooRequests, _PromptfooRequests]:
     """The requests ``graders`` send on the cached ``answer``, each built from the answer
     as its grader sees it: as promptfoo shows it (tool calls included), transformed as the
-    run transforms it. Second, those of graders whose transform failed here: the run's may
-    not, so they count as calls the cache cannot answer, the forecast's safe side."""
+    run transforms it (through the run's memo, ``ctx.transforms``: the grade reuses the
+    result, so each transform runs once). Second, those of graders whose transform failed
+    here: a later run's may not, so they count as calls the cache cannot answer, the
+    forecast's safe side."""
     shown = promptfoo_output(answer.text, answer.tool_calls)
     sure: list[_PromptfooRequests] = []
     unsure: list[_PromptfooRequests] = []

@@ -7,7 +7,7 @@ both are built here, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptloop.dataset.cases import Case
 from promptloop.evaluators.base import EvalContext
@@ -16,6 +16,7 @@ from promptloop.project.conversations import history_messages
 from promptloop.project.prompts import PromptTemplate
 from promptloop.project.rendering import RenderedPrompt, render_prompt
 from promptloop.project.suites import SuitePlan
+from promptloop.scripts.memo import TransformMemo
 
 
 @dataclass
@@ -67,11 +68,13 @@ def render_case(template: PromptTemplate, case: Case) -> RenderedPrompt:
 @dataclass(frozen=True)
 class CaseRequests:
     """Builds a case's requests from the run's settings; its evaluators call the judge and
-    the embedder given here (the runner's, counted and under its budget)."""
+    the embedder given here (the runner's, counted and under its budget) and share its
+    transform results (one memo per runner, so per run)."""
 
     settings: RunSettings
     judge: ModelClient
     embed: Embedder | None = None
+    transforms: TransformMemo = field(default_factory=TransformMemo)
 
     def answer_request(self, draw: CaseDraw) -> ModelRequest:
         """The request for the case's answer."""
@@ -113,4 +116,5 @@ class CaseRequests:
             cost_usd=response.usage.cost_usd if response is not None else None,
             latency_ms=None if response is None or response.cached else response.latency_s * 1000,
             embed=self.embed,
+            transforms=self.transforms,
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
 
 from promptloop.dataset.cases import Case
 from promptloop.engine.evaluation import SharedEvaluations
@@ -98,8 +99,7 @@ class Runner:
             ]
             for r in range(first_repeat, first_repeat + repeat)
         ]
-        gathered = await asyncio.gather(*(asyncio.gather(*row) for row in per_repeat))
-        return [list(row) for row in gathered]
+        return await gather_or_fail(gather_or_fail(row) for row in per_repeat)
 
     async def _unless_stopped(self, draw: CaseDraw, variant: str) -> CaseOutcome:
         """The case's outcome, or "not run" once the run is stopping or its calls do not fit
@@ -230,3 +230,19 @@ def build_runner(
         timeout_s=float(cfg.timeout),
     )
     return Runner(client, settings, progress=progress, stop=stop, budget=budget)
+
+
+T = TypeVar("T")
+
+
+async def gather_or_fail(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Every result, in order. The first to raise (a model that cannot be called, say) ends
+    the others before it is raised: ``asyncio.gather`` would leave them running, to raise
+    again while the event loop shuts down, as a traceback under the one-line error."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 
 from promptloop.dataset.cases import Case
 from promptloop.models.base import Embedder, ModelClient, ToolCall, Usage
+from promptloop.scripts.memo import TransformMemo
 
 
 class EvaluatorFileError(ValueError):
@@ -109,6 +110,9 @@ class EvalContext:
     latency_ms: float | None = None
     # How embedding calls are made (under the run's budget, counted); None: directly.
     embed: Embedder | None = None
+    # The run's transform results, shared by the forecast, the budget's hold and the grade,
+    # so a transform runs once per output; None: every caller runs it.
+    transforms: TransformMemo | None = None
 
 
 class Evaluator(Protocol):

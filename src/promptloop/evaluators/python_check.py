@@ -48,12 +48,18 @@ from promptloop.evaluators.base import EvalContext, EvalResult, EvaluatorFileErr
 from promptloop.models.base import ToolCall
 from promptloop.models.stop import RunStopped
 from promptloop.scripts import ScriptError
-from promptloop.scripts.python import ScriptImportError, load_module, on_sys_path
+from promptloop.scripts.python import (
+    IMPORT_LIMIT_S,
+    ScriptImportError,
+    load_module,
+    on_sys_path,
+)
 from promptloop.watchdog import (
     Abandoned,
     MemoryLimitExceeded,
     TimeLimitExceeded,
     call_with_timeout,
+    run_limited,
     script_memory_limit,
 )
 
@@ -258,9 +264,17 @@ def _module_from_file(where: str, base_dir: Path) -> ModuleType:
 
 
 def _module_by_name(where: str, base_dir: Path) -> ModuleType:
+    memory_bytes = script_memory_limit()  # a malformed cap is its own error
     try:
         with on_sys_path(base_dir):
-            return importlib.import_module(where)
+            return run_limited(
+                lambda: importlib.import_module(where),
+                IMPORT_LIMIT_S,
+                f"importing module {where!r}",
+                memory_bytes=memory_bytes,
+            )
+    except (TimeLimitExceeded, MemoryLimitExceeded) as exc:
+        raise ValueError(str(exc)) from None
     except ModuleNotFoundError as exc:
         raise ValueError(
             f"cannot import module {where!r} (not on sys.path nor in the config's folder): {exc}"

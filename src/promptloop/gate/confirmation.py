@@ -11,14 +11,13 @@ temperature-0 model graded by deterministic checks) is decided on the first look
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from promptloop.engine.jobs import Job, SplitRatios, records_of
 from promptloop.engine.progress import MoreWork, ProgressCallback
 from promptloop.engine.requests import SecondLook
 from promptloop.engine.results import CaseRecord, SuiteResult, UsageTotals
-from promptloop.engine.runner import Runner
+from promptloop.engine.runner import Runner, gather_or_fail
 from promptloop.evaluators.base import asks_a_judge
 from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.verdicts import (
@@ -137,19 +136,17 @@ async def _run_confirmation(
         (job.plan.name, job.variant): [] for job, _ in chosen
     }
     for index in range(first_repeat, first_repeat + runs):
-        outputs = await asyncio.gather(
-            *(
-                runner.run_suite(
-                    job.plan,
-                    prompt=job.template,
-                    cases=cases,
-                    variant=job.variant,
-                    repeat=1,
-                    first_repeat=index,
-                    second_look=second_look,
-                )
-                for job, cases in chosen
+        outputs = await gather_or_fail(
+            runner.run_suite(
+                job.plan,
+                prompt=job.template,
+                cases=cases,
+                variant=job.variant,
+                repeat=1,
+                first_repeat=index,
+                second_look=second_look,
             )
+            for job, cases in chosen
         )
         repeated = True
         for (job, _), rows in zip(chosen, outputs, strict=True):

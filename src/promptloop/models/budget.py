@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from promptloop.models.base import Embeddings, ModelClient, ModelRequest, ModelResponse, Usage
 from promptloop.models.stop import RunStopped
+from promptloop.wording import plural
 
 # Tokens a chat request adds around each message and the whole (OpenAI's documented counting).
 TOKENS_PER_MESSAGE = 4
@@ -214,7 +215,7 @@ class Budget:
         left_usd = self.usd_left(in_flight=in_flight)
         if left_calls is not None and calls > left_calls:
             return Refusal(
-                f"the next case needs {calls} calls and {left_calls} of "
+                f"the next case needs {plural(calls, 'call')} and {left_calls} of "
                 f"{self.limits.max_calls} are left"
             )
         if left_usd is not None and usd > left_usd + 1e-12:

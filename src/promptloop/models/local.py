@@ -21,6 +21,7 @@ import atexit
 import concurrent.futures
 import functools
 import importlib.metadata
+import importlib.util
 import os
 import threading
 import time
@@ -69,6 +70,18 @@ def find_weights() -> Path | None:
             if path.is_file():
                 return path
     return None
+
+
+def install_problem() -> str | None:
+    """``MISSING_EXTRA`` when the engine or the weights are not installed, else None; reads
+    what is installed without importing the engine."""
+    if _engine is not None:
+        return None
+    try:
+        engine_found = importlib.util.find_spec("xllamacpp") is not None
+    except (ImportError, ValueError):
+        engine_found = False
+    return None if engine_found and find_weights() is not None else MISSING_EXTRA
 
 
 def usable_cores() -> int:

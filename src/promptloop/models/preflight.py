@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from promptloop.errors import UserError
 from promptloop.models import local, scripted
-from promptloop.models.base import ModelClient, ModelRequest, ModelResponse
+from promptloop.models.base import ModelClient, ModelRequest, ModelResponse, is_embedded
 
 # Providers that serve on localhost by default, so a missing *_API_BASE is no mistake.
 _LOCAL_DEFAULT_PROVIDERS = ("ollama", "ollama_chat", "lm_studio")
@@ -44,8 +44,10 @@ def is_own(model: str) -> bool:
 
 
 class PreflightGate:
-    """Check the litellm-routed models once, before the first call that reaches a provider;
-    every call after a failed check raises the same one-line ``UserError``."""
+    """Check the models once, before the first call that reaches a provider; every call after
+    a failed check raises the same one-line ``UserError``. A call to the embedded model also
+    checks that it is installed: without the ``local`` extra every case would otherwise be
+    an outage to retry (exit 3)."""
 
     def __init__(self, inner: ModelClient, uses: Sequence[ModelUse], api_base: str | None):
         self._inner = inner
@@ -54,8 +56,14 @@ class PreflightGate:
         self._checked = not self._uses
         self._error: UserError | None = None
         self._lock = asyncio.Lock()
+        self._embedded_installed = False
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        if is_embedded(request.model) and not self._embedded_installed:
+            problem = local.install_problem()
+            if problem is not None:
+                raise UserError(problem)
+            self._embedded_installed = True
         if not self._checked:
             async with self._lock:
                 if not self._checked:

@@ -66,12 +66,20 @@ def blob_sha(root: Path, ref: str, path: str) -> str | None:
 def repo_root(start: Path) -> Path:
     proc = _git(["rev-parse", "--show-toplevel"], start)
     if proc.returncode != 0:
-        raise UserError(f"{start} is not inside a git repository, and --baseline needs one")
+        raise UserError(
+            f"--baseline needs a git repository, and {start.resolve()} is not inside one: "
+            "git init, commit the project, then compare an edit with --baseline HEAD"
+        )
     return Path(proc.stdout.decode().strip())
 
 
 def resolve_ref(root: Path, ref: str) -> str:
     proc = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
+    if proc.returncode != 0 and head_commit(root) is None:
+        raise UserError(
+            f"--baseline {ref}: {root} has no commit yet; commit the project first "
+            "(git add -A && git commit), then compare an edit with --baseline HEAD"
+        )
     if proc.returncode != 0:
         raise UserError(
             f"--baseline {ref}: no such commit in {root} (in CI, fetch it first: "

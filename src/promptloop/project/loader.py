@@ -31,7 +31,7 @@ from promptloop.project.evaluator_checks import (
 )
 from promptloop.project.loaded import LoadedConfig, load_config
 from promptloop.project.rendering import check_variables
-from promptloop.project.suites import SuitePlan, judge_notices
+from promptloop.project.suites import SuitePlan, judge_notices, unchecked_notices
 from promptloop.safety import known_secrets
 
 if TYPE_CHECKING:
@@ -59,10 +59,11 @@ class Project:
 
     @property
     def notices(self) -> list[str]:
-        """What a reader of the results should know from loading: soft problems, judges
-        grading their own model or shown the prompt, suites not compared with the base."""
+        """What a reader of the results should know from loading: soft problems, suites no
+        evaluator grades, judges grading their own model or shown the prompt, suites not
+        compared with the base."""
         judges = judge_notices(self.plans, self.models.judge_model)
-        return [*self.warnings, *judges, *self.baseline.notices]
+        return [*self.warnings, *unchecked_notices(self.plans), *judges, *self.baseline.notices]
 
     def narrowed(self, plans: Sequence[SuitePlan]) -> Project:
         """The project run on these plans only (some suites, or some of their cases): the

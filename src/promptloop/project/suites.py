@@ -97,3 +97,19 @@ def judge_notices(plans: Sequence[SuitePlan], judge_model: str) -> list[str]:
             "an answer that did not change may be judged differently on base and head"
         )
     return notices
+
+
+def unchecked_notices(plans: Sequence[SuitePlan]) -> list[str]:
+    """A suite no evaluator grades passes every case whatever the model answers: said, so a
+    forgotten ``evaluators:`` (or a conversion that carried no assertion) is not a pass."""
+    bare = [
+        plan.name
+        for plan in plans
+        if not plan.evaluators and not any(c.evaluators for c in plan.case_checks.values())
+    ]
+    if not bare:
+        return []
+    return [
+        f"no evaluator grades the cases of {', '.join(bare)}, so every case passes whatever "
+        "the model answers; add evaluators to grade them"
+    ]

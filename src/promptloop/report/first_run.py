@@ -23,8 +23,10 @@ def first_run_note(project: Project, out_dir: Path) -> str:
         if config.cache.enabled
         else ""
     )
+    models = list(dict.fromkeys(plan.model for plan in project.plans))
+    to = " and ".join([", ".join(models[:-1]), models[-1]] if len(models) > 1 else models)
     return (
-        f"What just happened: promptloop sent {what} to {project.models.model}, checked "
+        f"What just happened: promptloop sent {what} to {to}, checked "
         f"every answer with the evaluators, and wrote the reports to {out_dir}/ "
         f"(`promptloop view` opens report.html).{cached} Next: edit the prompt and run "
         "again; once the prompt is committed, `--baseline HEAD` compares an edit with it."

@@ -27,6 +27,10 @@ class ProgressTally:
     answered: float = 0.0
     judged: float = 0.0
     counts: Counter[str] = field(default_factory=Counter)
+    # When the first verdict came and the cases judged by then: from there on, the pace of
+    # verdicts is the run's (on a small model every answer comes before the first verdict,
+    # and a judge's call is the slow one).
+    first_verdict: tuple[float, float] | None = None
 
     def weight(self, suite: str) -> float:
         return 1 / max(self.sides.get(suite, 1), 1)
@@ -36,13 +40,15 @@ class ProgressTally:
         widest = max(self.sides.values(), default=1)
         self.total = max(self.total + event.cases / widest, self.judged, 1)
 
-    def add(self, event: ProgressEvent) -> None:
+    def add(self, event: ProgressEvent, now: float) -> None:
         if isinstance(event, MoreWork):
             self.more(event)
         elif isinstance(event, Answered):
             self.answered += self.weight(event.suite)
         else:
             self.judged += self.weight(event.suite)
+            if self.first_verdict is None:
+                self.first_verdict = (now, self.judged)
             # A failed model call is answered by nothing: it still counts once.
             self.answered = max(self.answered, self.judged)
             # Pass and fail are the head's: the base's are the baseline, not this run.
@@ -58,11 +64,18 @@ class ProgressTally:
 
 
 def eta(started: float, tally: ProgressTally, now: float) -> str:
-    """About how long is left, from the pace so far (answers and verdicts both count)."""
-    done = (tally.answered + tally.judged) / 2
-    if done <= 0 or done >= tally.total:
+    """About how long is left: from the pace of verdicts once two have come, else from the
+    pace so far (answers and verdicts both count)."""
+    if tally.judged >= tally.total:
         return ""
-    left = (now - started) / done * (tally.total - done)
+    if tally.first_verdict is not None and tally.judged > tally.first_verdict[1]:
+        since, judged_then = tally.first_verdict
+        left = (now - since) / (tally.judged - judged_then) * (tally.total - tally.judged)
+    else:
+        done = (tally.answered + tally.judged) / 2
+        if done <= 0:
+            return ""
+        left = (now - started) / done * (tally.total - done)
     return f", about {left:.0f}s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
@@ -78,7 +91,7 @@ class PlainProgress:
     def __call__(self, event: ProgressEvent) -> None:
         tally = self._tally
         before = tally.whole(tally.judged)
-        tally.add(event)
+        tally.add(event, time.monotonic())
         if isinstance(event, MoreWork):
             # Lines keep coming every tenth of the new total, not of the old one.
             self._next_mark = (math.floor(10 * tally.judged / tally.total) + 1) / 10
@@ -161,7 +174,7 @@ def progress_reporter(
             )
 
         def on_event(event: ProgressEvent) -> None:
-            tally.add(event)
+            tally.add(event, time.monotonic())
             if isinstance(event, MoreWork):
                 bar.console.print(event.note, highlight=False)
             draw()

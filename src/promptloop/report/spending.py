@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from promptloop.engine.results import RunResult
 from promptloop.engine.spending import Forecast
+from promptloop.models.base import is_embedded
 from promptloop.wording import plural
 
 
@@ -21,8 +22,13 @@ def forecast_line(forecast: Forecast) -> str:
             f"; at most {plural(forecast.confirmation_calls, 'more call')} if the gate "
             "re-runs changed cases"
         )
-    if forecast.unpriced_models:
-        text += f" (litellm has no price for {', '.join(forecast.unpriced_models)}: counted at $0)"
+    # The embedded model is free, not unpriced: saying litellm lacks its price reads as a gap.
+    free = [m for m in forecast.unpriced_models if is_embedded(m)]
+    unpriced = [m for m in forecast.unpriced_models if not is_embedded(m)]
+    if free:
+        text += f" ({', '.join(free)} runs on this machine, free)"
+    if unpriced:
+        text += f" (litellm has no price for {', '.join(unpriced)}: counted at $0)"
     return text + "."
 
 

@@ -36,6 +36,14 @@ class ScriptImportError(ScriptError):
         super().__init__(message)
 
 
+# A file's import runs its top-level code, which a pull request may have written: bounded
+# like its functions, with room for a heavy library's import on a busy machine.
+IMPORT_LIMIT_S = 60.0
+
+# Held while a file is imported; reentrant, since a file's import may load another's.
+_loading = threading.RLock()
+
+
 def load_module(path: Path, *, shown: str) -> ModuleType:
     """The Python file at ``path`` as a module, imported once per file (``shown`` is how
     the config wrote it). Raises ``ScriptError``, or ``ScriptImportError`` when its code
@@ -43,6 +51,13 @@ def load_module(path: Path, *, shown: str) -> ModuleType:
     path = path.resolve()
     if not path.is_file():
         raise ScriptError(f"file {shown} not found")
+    # Graders load in worker threads at once: one imports, the others wait for its module
+    # rather than take it from sys.modules half executed.
+    with _loading:
+        return _load_module(path, shown=shown)
+
+
+def _load_module(path: Path, *, shown: str) -> ModuleType:
     # One module per file, reused when several checks name the same file.
     module_name = "_promptloop_check_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
     loaded = sys.modules.get(module_name)
@@ -53,9 +68,19 @@ def load_module(path: Path, *, shown: str) -> ModuleType:
         raise ScriptError(f"cannot load {shown} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    loader = spec.loader
+    memory_bytes = script_memory_limit()  # a malformed cap is its own error
     try:
         with on_sys_path(path.parent):  # so the file can import its neighbours
-            spec.loader.exec_module(module)
+            run_limited(
+                lambda: loader.exec_module(module),
+                IMPORT_LIMIT_S,
+                f"importing {shown}",
+                memory_bytes=memory_bytes,
+            )
+    except (TimeLimitExceeded, MemoryLimitExceeded) as exc:
+        del sys.modules[module_name]
+        raise ScriptImportError(str(exc), line=None) from None
     except BaseException as exc:
         del sys.modules[module_name]
         if isinstance(exc, KeyboardInterrupt):

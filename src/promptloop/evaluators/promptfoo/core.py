@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -181,7 +182,29 @@ class PromptfooAssertion:
     def transformed(self, output: Any, case: Case, ctx: EvalContext) -> Any:
         """``output`` as the grader sees it: after the test's ``options.transform``, then
         the assertion's own, each under the scripts' time and memory bounds. The forecast
-        calls it too, to build the very requests the grader sends. Raises ``ScriptError``."""
+        and the budget's hold call it too, to build the very requests the grader sends: the
+        run's memo (``ctx.transforms``) gives all of them the result of one call, or its
+        failure. Raises ``ScriptError``."""
+        if ctx.transforms is None:
+            return self._transform(output, case, ctx)
+        # Everything the result depends on: the code and where its files are, the output
+        # and the case's context. The assertion's identity keeps a call per assertion, as
+        # promptfoo makes; the code beside it means a reused id cannot return another's.
+        key = repr(
+            (
+                id(self),
+                self.output_transform,
+                self.transform,
+                str(self.base_dir),
+                output,
+                dict(case.vars),
+                ctx.prompt_text,
+            )
+        )
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        return ctx.transforms.result(digest, lambda: self._transform(output, case, ctx))
+
+    def _transform(self, output: Any, case: Case, ctx: EvalContext) -> Any:
         context = {"vars": copy.deepcopy(dict(case.vars)), "prompt": {"label": ctx.prompt_text}}
         for code in (self.output_transform, self.transform):
             if code is not None:

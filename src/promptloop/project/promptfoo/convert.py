@@ -117,6 +117,13 @@ def convert(config: Config, source: PromptfooSource, name: str) -> Conversion:
         if any(k in test.options for k in ("prefix", "suffix", "transform", "transformVars")):
             not_carried.append(f"{test.source}: options ({', '.join(sorted(test.options))})")
         rows.append(json.dumps(row, ensure_ascii=False, default=str))
+    if not evaluators and any(t.assertions for t in tests):
+        # A suite without evaluators passes every case: the converted project would pass
+        # what the promptfoo config fails.
+        not_carried.append(
+            "every assertion: promptloop.yaml has no evaluators, so every case would pass "
+            "until you add some"
+        )
     files = {DATASET: "\n".join(rows) + "\n"}
     files["promptloop.yaml"] = _config(config, source, name, evaluators, files)
     return Conversion(files, not_carried)
