@@ -91,6 +91,30 @@ def test_both_paths_answer_and_fail_alike(serve, config):
         assert "\n" not in fast[2] and len(fast[2]) <= 200
 
 
+def test_both_paths_name_the_server_they_could_not_reach():
+    """A wrong api_base is the usual cause of a refused connection: the line names the
+    server (scheme, host and port: not the path, nor anything else the URL holds)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    request = ask(f"http://127.0.0.1:{port}/v1?key=x", timeout_s=5.0)
+    fast, slow = outcome(FAST, request), outcome(LITELLM, request)
+    assert fast == slow
+    assert fast[:3] == ("error", "connection", f"Connection error (http://127.0.0.1:{port})")
+
+
+def test_a_base_url_holding_a_password_is_a_case_error_not_a_crash(serve):
+    _, url = serve()
+    request = ask(url.replace("http://", "http://user:pw@"))
+    kind, message = outcome(FAST, request)[1:3]
+    # litellm's words, on either road; retrying cannot help, so it is not retried.
+    assert kind == "bad_request"
+    assert message == outcome(LITELLM, request)[2]
+    assert "credentials encoded in URL" in message and "pw" not in message
+
+
 def test_both_paths_price_a_known_model_alike(serve):
     _, url = serve()
     request = ask(url, model="openai/gpt-4o-mini")

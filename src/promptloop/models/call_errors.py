@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
+from urllib.parse import urlsplit
 
 from promptloop.models.base import ModelCallError
 
@@ -43,6 +44,16 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def unreachable(url: str) -> ModelCallError:
+    """A refused or dropped connection, naming the server: a wrong ``api_base`` is the usual
+    cause. Only scheme, host and port: a URL's path, query or user part is no one's business."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return ModelCallError(
+        f"Connection error ({parts.scheme}://{parts.hostname}{port})", kind="connection"
+    )
 
 
 def timed_out(timeout_s: float) -> ModelCallError:

@@ -11,7 +11,13 @@ import re
 from typing import Any
 
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest
-from promptloop.models.call_errors import not_text, parse_retry_after, provider_message, timed_out
+from promptloop.models.call_errors import (
+    not_text,
+    parse_retry_after,
+    provider_message,
+    timed_out,
+    unreachable,
+)
 
 # litellm refuses a reply whose content is not text with its pydantic error (and a
 # traceback) in the message; the type it names is all the user needs.
@@ -32,6 +38,8 @@ def as_model_call_error(litellm: Any, request: ModelRequest, exc: Exception) -> 
         # litellm's wording ("APITimeoutError - Request timed out. Error_str: ...") says
         # the same thing three times; both paths use this one.
         return timed_out(request.timeout_s)
+    if kind == "connection" and request.api_base:
+        return unreachable(request.api_base)
     return ModelCallError(provider_message(str(exc)), kind=kind, retry_after_s=_retry_after(exc))
 
 

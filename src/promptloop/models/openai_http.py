@@ -22,7 +22,12 @@ from typing import Any
 
 from promptloop.models import replies
 from promptloop.models.base import ErrorKind, ModelCallError, ModelRequest, ModelResponse
-from promptloop.models.call_errors import parse_retry_after, provider_message, timed_out
+from promptloop.models.call_errors import (
+    parse_retry_after,
+    provider_message,
+    timed_out,
+    unreachable,
+)
 from promptloop.models.routes import Route
 
 
@@ -122,7 +127,11 @@ async def _post(
     except TimeoutError as exc:
         raise timed_out(timeout_s) from exc
     except aiohttp.ClientError as exc:
-        raise ModelCallError("Connection error.", kind="connection") from exc
+        raise unreachable(route.url) from exc
+    except ValueError as exc:
+        # A request aiohttp refuses to send (a base URL holding a user and password beside
+        # the key's header, say): the same words as litellm's, and no retry can help.
+        raise ModelCallError(provider_message(str(exc)), kind="bad_request") from exc
 
 
 async def complete(route: Route, request: ModelRequest) -> ModelResponse:
