@@ -77,7 +77,7 @@ class Speaker:
         publishing found so far."""
         ledger: Ledger = self.publisher.ledger
         warnings = [*self.warnings, *ledger.warnings]
-        return [*self.notes, *ledger.notes, *(f"Warning: {w}" for w in warnings)], warnings
+        return [*self.notes, *(f"Warning: {w}" for w in warnings)], warnings
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def _publishing_notes(speaker: Speaker) -> list[str]:
     """What publishing found so far (read-only, failed writes), after the run's own notes."""
     ledger: Ledger = speaker.publisher.ledger
     warnings = [*speaker.warnings, *ledger.warnings]
-    return [*ledger.notes, *(f"Warning: {w}" for w in warnings)]
+    return [f"Warning: {w}" for w in warnings]
 
 
 def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
