@@ -192,9 +192,32 @@ def _with_mermaid(text: str, mermaid_js: Path) -> str:
     return text.replace("</body>", f"<script>{script}</script><script>{boot}</script></body>")
 
 
-if __name__ == "__main__":
-    js = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+def main(argv: list[str]) -> int:
+    """``python -m tests.golden [mermaid.min.js]``: every check before the first screenshot,
+    so a wrong argument never leaves some PNGs retaken and others not."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.golden",
+        description="Take the golden screenshots (NAME.png for every NAME.html in "
+        "tests/fixtures/golden/) in headless Chromium.",
+    )
+    parser.add_argument(
+        "mermaid_js",
+        nargs="?",
+        type=Path,
+        help="a local mermaid.min.js (from `npm pack mermaid`), needed when a render holds a "
+        "Mermaid chart",
+    )
+    js = parser.parse_args(argv).mermaid_js
+    if js is not None and not js.is_file():
+        parser.error(f"{js}: no such file (the path of mermaid.min.js)")
     if js is None and any("language-mermaid" in p.read_text() for p in GOLDEN.glob("*.html")):
-        raise SystemExit("a render holds a Mermaid chart: pass the path of mermaid.min.js")
+        parser.error("a render holds a Mermaid chart: pass the path of mermaid.min.js")
     for made in screenshots(js):
         print(made)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

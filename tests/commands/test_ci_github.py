@@ -650,13 +650,17 @@ def test_a_refused_write_is_explained_once_with_the_permission_to_grant(
     scenario.open_pull({PROMPT: HEAD_PROMPT})
     res = scenario.run(capsys)
     [note] = [line for line in res.summary.splitlines() if "read-only" in line]
-    assert note.startswith("> Could not post the review on pull request #")
+    assert note.startswith("> Warning: Could not post the review on pull request #")
     assert "(needs `pull-requests: write`)" in note
     assert note.count("read-only here") == 1 and note.count("(") == 1
     assert note.endswith(
         "in the workflow. promptloop reports through the exit code, annotations and this job "
         "summary instead."
     )
+    # The job's log says it too: a workflow that forgot a permission is told where it reads.
+    [logged] = [line for line in res.stdout.splitlines() if "read-only" in line]
+    assert logged.startswith("::warning title=promptloop::Could not post the review")
+    assert "pull-requests: write" in logged
 
 
 def write_event(scenario: Scenario, payload: dict[str, Any]) -> None:

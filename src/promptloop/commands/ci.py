@@ -142,8 +142,7 @@ def _report(ci: Ci, report: Said | None) -> None:
     if report is None:
         # Nothing was evaluated (a comment answered): what publishing met is still shown.
         ledger = ci.publisher.ledger
-        warnings = [*ledger.warnings, *ledger.notes]
-        emit(ci.mask(f"::warning title=promptloop::{escape_data(w)}") for w in warnings)
+        emit(ci.mask(f"::warning title=promptloop::{escape_data(w)}") for w in ledger.warnings)
         return
     emit(ci.mask(f"::notice title=promptloop::{text}") for text in report.notices)
     outputs = {**report.outputs, "suggestion-url": report.suggestion_url or ""}

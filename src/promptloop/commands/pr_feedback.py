@@ -75,9 +75,7 @@ def record_verdicts(
     done = publisher.record_feedback(head.head_ref, by_file, message)
     if not done.done:
         ledger = publisher.ledger
-        raise InfraError(
-            ledger.last_failure or (ledger.warnings or ledger.notes or ["nothing was recorded"])[-1]
-        )
+        raise InfraError(ledger.last_failure or (ledger.warnings or ["nothing was recorded"])[-1])
     made = bool(done.actions) and not publisher.dry_run and done.sha is not None
     commits = (done.sha,) if made and done.sha else ()
     return Recorded(total, commits, replies.recorded(total, done.sha if made else None), done.sha)

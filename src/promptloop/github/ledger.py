@@ -1,5 +1,5 @@
-"""The publisher's ledger: what publishing has learned over one run (its notes and warnings,
-whether the token can write, the writes a dry run planned), read by the reports, the exit
+"""The publisher's ledger: what publishing has learned over one run (its warnings, whether
+the token can write, the writes a dry run planned), read by the reports, the exit
 line and ``ci --dry-run``. Pure: the publisher records here what GitHub answered."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Ledger:
-    """What the publisher has learned so far: notes and warnings for the reports, whether
-    the token can write, and the actions a dry run would have applied."""
+    """What the publisher has learned so far: warnings for the reports and the runner,
+    whether the token can write, and the actions a dry run would have applied."""
 
-    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     read_only: bool = False
     planned: list[str] = field(default_factory=list)
@@ -24,8 +23,10 @@ class Ledger:
     def read_only_token(self, answer: str) -> None:
         """GitHub refused a write as the token's (``answer``): nothing more is written."""
         self.read_only = True
-        # The answer says what was refused and which permission is missing; one sentence.
-        self.notes.append(
+        # The answer says what was refused and which permission is missing; one sentence. A
+        # warning, so the job's log says it too: a fork's read-only token never gets here
+        # (nothing is tried), a workflow that forgot a permission does.
+        self.warnings.append(
             f"{answer[:1].upper()}{answer[1:]}. promptloop reports through the exit code, "
             "annotations and this job summary instead."
         )
