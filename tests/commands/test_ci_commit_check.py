@@ -109,3 +109,26 @@ def test_a_later_run_on_the_new_head_turns_the_check_into_its_verdict(
     assert verdict["conclusion"] == "success"
     assert verdict["output"]["title"] != "Not evaluated yet"
     assert scenario.gh.refs(REPO)["heads/feature"] == new_head
+
+
+def test_a_check_run_write_that_landed_unanswered_is_not_written_twice(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The waiting check run is the first check run written; GitHub applies it, then errs.
+    scenario.gh.fail_after_applying_next(1, 502, method="POST", path="/check-runs")
+    new_head = committed(scenario, capsys)
+
+    [waiting] = scenario.gh.check_runs(REPO, head_sha=new_head)
+    assert waiting["conclusion"] == "action_required"
+    [verdict] = scenario.gh.check_runs(REPO, head_sha=scenario.head_sha)
+    assert verdict["conclusion"] == "failure"
+
+
+def test_a_check_run_write_that_failed_is_written_on_the_next_pass(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.gh.fail_next(1, 502, method="POST", path="/check-runs")
+    new_head = committed(scenario, capsys)
+
+    [waiting] = scenario.gh.check_runs(REPO, head_sha=new_head)
+    assert waiting["conclusion"] == "action_required"
