@@ -132,3 +132,16 @@ def test_a_check_run_write_that_failed_is_written_on_the_next_pass(
 
     [waiting] = scenario.gh.check_runs(REPO, head_sha=new_head)
     assert waiting["conclusion"] == "action_required"
+
+
+def test_the_summary_does_not_claim_a_check_run_that_could_not_be_written(
+    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario.gh.fail_next(3, 502, method="POST", path="/check-runs")
+    new_head = committed(scenario, capsys)
+
+    assert scenario.gh.check_runs(REPO, head_sha=new_head) == []
+    sticky = scenario.gh.issue_comments(REPO, 7)[0]["body"]
+    assert "so nothing evaluates it: push any commit to have it evaluated" in sticky
+    assert "action required" not in sticky
+    assert "Warning: could not create the check run 'promptloop'" in sticky

@@ -151,11 +151,11 @@ def _commit(
     # The commit is the branch tip now, whether this pass made it or an earlier one did. No
     # workflow runs for it, so its check run says why it waits (a dry run lists that too).
     waiting = AwaitingCheck(NOT_EVALUATED, not_evaluated(plan.path, plan.branch), runtime.run_url)
-    publisher.await_evaluation(waiting, done.sha)
+    flagged = publisher.await_evaluation(waiting, done.sha).done
     if done.sha is None:
         return Offered.would_commit(plan.branch), None
     url = runtime.commit_url(done.sha)
-    return Offered.committed(plan.branch, url), Link("learned revision (commit)", url)
+    return Offered.committed(plan.branch, url, flagged), Link("learned revision (commit)", url)
 
 
 def _open_pull(publisher: Publisher, plan: RevisionPullPlan) -> tuple[str, Link | None]:

@@ -195,11 +195,17 @@ class Offered:
         return f"It would be committed to {inline_code(branch)} (dry run)."
 
     @staticmethod
-    def committed(branch: str, url: str) -> str:
+    def committed(branch: str, url: str, flagged: bool) -> str:
+        """``flagged``: the commit's waiting check run (``not_evaluated``) is on GitHub."""
+        so = (
+            'its `promptloop` check waits as "action required"'
+            if flagged
+            else "nothing evaluates it"
+        )
         return (
             f"Committed to {inline_code(branch)} as {url}. A commit pushed with the "
-            "workflow's token starts no workflow, so its `promptloop` check waits as "
-            '"action required": push any commit to have it evaluated.'
+            f"workflow's token starts no workflow, so {so}: push any commit to have it "
+            "evaluated."
         )
 
     @staticmethod
