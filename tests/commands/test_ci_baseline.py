@@ -249,3 +249,23 @@ def test_the_cache_dir_is_relative_to_where_ci_starts_not_the_working_directory(
     assert res.code == 0
     assert (scenario.repo / ".promptloop" / "cache" / MANIFEST).is_file()
     assert not (scenario.repo / "sub" / ".promptloop").exists()
+
+
+def test_a_rerun_whose_notes_changed_updates_the_summary_and_the_check(
+    scenario: Scenario, stub: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The same head and the same findings, but the second pass's base came from the
+    # default branch's baseline: its note must reach the pull request, not only the job.
+    main_commit(scenario, stub)
+    open_pull(scenario)
+    scenario.run(capsys, cache_dir=tmp_path / "cold")
+    cache = tmp_path / "cache"
+    push_to_main(scenario, capsys, cache, "0" * 40)
+    vars(scenario).pop("event", None)
+    scenario.run(capsys, cache_dir=cache)
+    [summary] = scenario.gh.issue_comments(REPO, 7)
+    assert "comes from the default branch's baseline (main at" in summary["body"]
+    [check] = [
+        c for c in scenario.gh.check_runs(REPO, scenario.head_sha) if c["name"] == "promptloop"
+    ]
+    assert "comes from the default branch's baseline" in check["output"]["summary"]

@@ -48,7 +48,7 @@ from promptloop.cli.base import (
     type=click.Choice(["gate", "never"]),
     default="gate",
     show_default=True,
-    help="never: report, but always exit 0.",
+    help="never: always exit 0; the promptloop check run still shows the gate's verdict.",
 )
 @concurrency_option
 @click.option(

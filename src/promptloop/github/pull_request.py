@@ -283,9 +283,12 @@ def speak(speaker: Speaker, number: int | None, saying: Saying, files: PullFiles
     if not on_github:
         # The summary carries what could not become review comments.
         unplaced = [c for c in inline if c.kind != "suggestion"] + unplaced
-    content = content_fingerprint(head_sha, saying.report_md)
     job_link = [Link("job summary", saying.run_url)] if saying.run_url else []
     notes = [*saying.notes, *_publishing_notes(speaker)]
+    # What the summary says of this head, without this run's links: a re-run that says the
+    # same leaves GitHub untouched, one whose notes or unplaced findings changed edits it.
+    said = render_summary(saying.report_md, notes=notes, unplaced=unplaced)
+    content = content_fingerprint(head_sha, said)
     summary = speaker.mask(
         render_summary(
             saying.report_md,
