@@ -17,6 +17,7 @@ from promptloop.github.api import GitHubClient
 from promptloop.github.ledger import Ledger
 from promptloop.github.markers import parse_review_marker, read_marker, review_marker
 from promptloop.github.plan import (
+    AwaitingCheck,
     RevisionPullPlan,
     check_run_plan,
     merge_same_line,
@@ -330,3 +331,29 @@ def test_a_connection_dropped_after_the_write_is_read_again_not_repeated(
     assert gh.applied_then_failed == 1
     assert applied.done
     assert len(gh.reviews(REPO, 1)) == 1 and len(gh.review_comments(REPO, 1)) == 1
+
+
+def test_the_waiting_check_never_overwrites_a_verdict_on_its_commit(gh: FakeGitHub) -> None:
+    head = pull(gh)
+    waiting = AwaitingCheck("Not evaluated yet", "nothing ran", "https://ci.example/runs/1")
+    # A token that starts workflows: the real run on the pushed commit may answer first.
+    publisher(gh).check_run(check_run_plan(head, "success", "passed", "all good", "c1"))
+    done = publisher(gh).await_evaluation(waiting, head)
+    assert done.done and done.actions == ()
+    [run] = gh.check_runs(REPO, head)
+    assert run["conclusion"] == "success" and run["output"]["title"] == "passed"
+
+
+def test_the_waiting_check_is_written_once(gh: FakeGitHub) -> None:
+    head = pull(gh)
+    waiting = AwaitingCheck("Not evaluated yet", "nothing ran", "https://ci.example/runs/1")
+    assert len(publisher(gh).await_evaluation(waiting, head).actions) == 1
+    assert publisher(gh).await_evaluation(waiting, head).actions == ()
+    [run] = gh.check_runs(REPO, head)
+    assert run["conclusion"] == "action_required"
+    assert run["details_url"] == "https://ci.example/runs/1"
+    dry = publisher(gh, dry_run=True)
+    dry.await_evaluation(waiting, None)
+    assert dry.ledger.planned == [
+        "create the check run 'promptloop' on the revision commit (action_required)"
+    ]

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptloop.github.plan import CheckRunPlan, CommitPlan, RevisionPullPlan, SummaryPlan
+from promptloop.github.plan import (
+    CHECK_NAME,
+    AwaitingCheck,
+    CheckRunPlan,
+    CommitPlan,
+    RevisionPullPlan,
+    SummaryPlan,
+)
 from promptloop.github.state import (
     OUTDATED_PREFIX,
     ExistingComment,
@@ -90,6 +97,19 @@ class CommitRevision:
 
     def describe(self) -> str:
         return f"commit the revision of {self.plan.path} onto {self.plan.branch}"
+
+
+@dataclass(frozen=True)
+class AwaitEvaluation:
+    """The waiting check run on the commit holding a revision; ``sha`` None in a dry run,
+    where that commit is only planned."""
+
+    check: AwaitingCheck
+    sha: str | None
+
+    def describe(self) -> str:
+        on = self.sha[:7] if self.sha else "the revision commit"
+        return f"create the check run {CHECK_NAME!r} on {on} (action_required)"
 
 
 @dataclass(frozen=True)
@@ -179,6 +199,7 @@ Action = (
     | EditSummary
     | WriteCheckRun
     | CommitRevision
+    | AwaitEvaluation
     | ResetBranch
     | PutRevision
     | OpenPull

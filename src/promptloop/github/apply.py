@@ -9,6 +9,7 @@ from typing import Any
 
 from promptloop.github.actions import (
     Action,
+    AwaitEvaluation,
     CommitFiles,
     CommitRevision,
     CreateSummary,
@@ -26,6 +27,7 @@ from promptloop.github.actions import (
 )
 from promptloop.github.api import GitHubClient
 from promptloop.github.outbound import Outbound, post_placed
+from promptloop.github.plan import CheckRunPlan
 from promptloop.safety import GITHUB_BODY_LIMIT
 
 CHECK_TITLE_LIMIT = 255
@@ -47,17 +49,11 @@ def apply_action(gh: GitHubClient, action: Action, out: Outbound) -> Any:
         plan = action.plan
         return gh.edit_summary(plan.number, action.comment_id, out.marked(plan.body))
     if isinstance(action, WriteCheckRun):
-        p = action.plan
-        return gh.create_check_run(
-            p.head_sha,
-            p.name,
-            p.conclusion,  # type: ignore[arg-type]
-            p.title[:CHECK_TITLE_LIMIT],
-            out.marked(p.summary or p.title),
-            annotations=[replace(a, message=out.text(a.message)) for a in p.annotations],
-            details_url=p.details_url,
-            check_run_id=action.check_run_id,
-        )
+        return _write_check_run(gh, action.plan, action.check_run_id, out)
+    if isinstance(action, AwaitEvaluation):
+        if action.sha is None:
+            raise ValueError("a check run needs the commit it is on; a dry run only lists it")
+        return _write_check_run(gh, action.check.on(action.sha), None, out)
     if isinstance(action, CommitRevision):
         c = action.plan
         return gh.commit_file(
@@ -88,3 +84,18 @@ def apply_action(gh: GitHubClient, action: Action, out: Outbound) -> Any:
         texts = dict(action.texts)
         return gh.commit_files(action.branch, texts, action.message, action.parent_sha)
     raise TypeError(f"unknown action {action!r}")
+
+
+def _write_check_run(
+    gh: GitHubClient, p: CheckRunPlan, check_run_id: int | None, out: Outbound
+) -> Any:
+    return gh.create_check_run(
+        p.head_sha,
+        p.name,
+        p.conclusion,  # type: ignore[arg-type]
+        p.title[:CHECK_TITLE_LIMIT],
+        out.marked(p.summary or p.title),
+        annotations=[replace(a, message=out.text(a.message)) for a in p.annotations],
+        details_url=p.details_url,
+        check_run_id=check_run_id,
+    )

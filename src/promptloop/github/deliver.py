@@ -9,16 +9,18 @@ from pathlib import Path
 
 from promptloop.github.changes import hunks_of
 from promptloop.github.event import PullContext
-from promptloop.github.plan import REVISION_BRANCH, CommitPlan, RevisionPullPlan
+from promptloop.github.plan import REVISION_BRANCH, AwaitingCheck, CommitPlan, RevisionPullPlan
 from promptloop.github.publish import Publisher
 from promptloop.github.review import PlannedComment, suggestion_comment
 from promptloop.github.runtime import ActionsRuntime
 from promptloop.github.state import PullFiles
 from promptloop.github.suggestions import plan_suggestions
 from promptloop.github.summary import (
+    NOT_EVALUATED,
     Link,
     Offered,
     held_out_line,
+    not_evaluated,
     optimizer_account,
     render_revision,
 )
@@ -146,11 +148,14 @@ def _commit(
         return Offered.not_committed(done.blocked), None
     if not done.done:
         return Offered.COMMIT_FAILED, None
-    # The commit is the branch tip now, whether this pass made it or an earlier one did.
+    # The commit is the branch tip now, whether this pass made it or an earlier one did. No
+    # workflow runs for it, so its check run says why it waits (a dry run lists that too).
+    waiting = AwaitingCheck(NOT_EVALUATED, not_evaluated(plan.path, plan.branch), runtime.run_url)
+    flagged = publisher.await_evaluation(waiting, done.sha).done
     if done.sha is None:
         return Offered.would_commit(plan.branch), None
     url = runtime.commit_url(done.sha)
-    return Offered.committed(plan.branch, url), Link("learned revision (commit)", url)
+    return Offered.committed(plan.branch, url, flagged), Link("learned revision (commit)", url)
 
 
 def _open_pull(publisher: Publisher, plan: RevisionPullPlan) -> tuple[str, Link | None]:

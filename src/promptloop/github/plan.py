@@ -61,6 +61,28 @@ class CheckRunPlan:
 
 
 @dataclass(frozen=True)
+class AwaitingCheck:
+    """The check run a commit promptloop pushed gets: no workflow evaluates a commit pushed
+    with the workflow's token, so a required check would wait for it forever. Completed
+    ``action_required`` (it still blocks: nothing evaluated that commit as a whole), saying
+    why; a later run on that commit rewrites it into its verdict."""
+
+    title: str
+    summary: str
+    details_url: str | None = None
+
+    def on(self, head_sha: str) -> CheckRunPlan:
+        return check_run_plan(
+            head_sha,
+            "action_required",
+            self.title,
+            self.summary,
+            content_fingerprint(head_sha, self.summary),
+            details_url=self.details_url,
+        )
+
+
+@dataclass(frozen=True)
 class CommitPlan:
     """The revision committed onto the pull request's own branch."""
 

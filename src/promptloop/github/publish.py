@@ -34,6 +34,8 @@ from promptloop.github.ledger import Ledger
 from promptloop.github.markers import REPLY, with_marker
 from promptloop.github.outbound import Outbound
 from promptloop.github.plan import (
+    CHECK_NAME,
+    AwaitingCheck,
     CheckRunPlan,
     CommitPlan,
     ReviewPlan,
@@ -41,6 +43,7 @@ from promptloop.github.plan import (
     SummaryPlan,
 )
 from promptloop.github.reconcile import (
+    await_actions,
     check_run_actions,
     commit_actions,
     feedback_actions,
@@ -236,6 +239,16 @@ class Publisher:
         return PhaseOutcome(
             done.done, done.actions, sha=sha, blocked=blocked[-1] if blocked else None
         )
+
+    def await_evaluation(self, check: AwaitingCheck, sha: str | None) -> PhaseOutcome:
+        """The waiting check run on commit ``sha``, which promptloop pushed (None in a dry
+        run: the commit is only planned)."""
+        done = self.phase(
+            "create the check run on the revision commit",
+            lambda gh: gh.check_runs(sha, CHECK_NAME) if sha else [],
+            lambda runs: await_actions(check, sha, runs),
+        )
+        return PhaseOutcome(done.done, done.actions)
 
     def revision_pull(self, plan: RevisionPullPlan) -> PhaseOutcome:
         done = self.phase(

@@ -11,6 +11,7 @@ from promptloop.dataset.feedback import FeedbackRecord, append_lines, parse_feed
 from promptloop.errors import InfraError
 from promptloop.github.actions import (
     Action,
+    AwaitEvaluation,
     CommitFiles,
     CommitRevision,
     CreateSummary,
@@ -26,6 +27,7 @@ from promptloop.github.actions import (
 )
 from promptloop.github.markers import parse_review_marker
 from promptloop.github.plan import (
+    AwaitingCheck,
     CheckRunPlan,
     CommitPlan,
     ReviewPlan,
@@ -155,6 +157,14 @@ def check_run_actions(plan: CheckRunPlan, runs: Sequence[ExistingCheckRun]) -> l
     if any(r.content == plan.content and r.conclusion == plan.conclusion for r in runs):
         return []
     return [WriteCheckRun(plan, runs[0].id if runs else None)]
+
+
+def await_actions(
+    check: AwaitingCheck, sha: str | None, runs: Sequence[ExistingCheckRun]
+) -> list[Action]:
+    """The waiting check run, unless the commit has a ``promptloop`` check run already: ours
+    from an earlier pass, or a real run's verdict, which it must never overwrite."""
+    return [] if runs else [AwaitEvaluation(check, sha)]
 
 
 def commit_actions(plan: CommitPlan, tip: BranchFile | None) -> tuple[list[Action], str | None]:

@@ -195,10 +195,17 @@ class Offered:
         return f"It would be committed to {inline_code(branch)} (dry run)."
 
     @staticmethod
-    def committed(branch: str, url: str) -> str:
+    def committed(branch: str, url: str, flagged: bool) -> str:
+        """``flagged``: the commit's waiting check run (``not_evaluated``) is on GitHub."""
+        so = (
+            'its `promptloop` check waits as "action required"'
+            if flagged
+            else "nothing evaluates it"
+        )
         return (
-            f"Committed to {inline_code(branch)} as {url} (commits pushed with "
-            "the Actions token start no new workflow run)."
+            f"Committed to {inline_code(branch)} as {url}. A commit pushed with the "
+            f"workflow's token starts no workflow, so {so}: push any commit to have it "
+            "evaluated."
         )
 
     @staticmethod
@@ -215,3 +222,21 @@ class Offered:
             f"A revision of {inline_code(path)} learned from the critiques on "
             f"#{number}. Merge it into {inline_code(head_ref)} to take it."
         )
+
+
+NOT_EVALUATED = "Not evaluated yet"
+
+
+def not_evaluated(path: str, branch: str) -> str:
+    """The waiting check run's summary on the commit promptloop pushed (``AwaitingCheck``)."""
+    return (
+        "## promptloop — not evaluated yet\n\n"
+        f"promptloop pushed this learned revision of {inline_code(path)} onto "
+        f"{inline_code(branch)}. Commits pushed with the workflow's token start no workflow, "
+        "so nothing has evaluated this commit as a whole, and a required `promptloop` check "
+        "waits here.\n\n"
+        "To have it evaluated, push any commit (or an empty one: "
+        "`git commit --allow-empty -m evaluate && git push`), or give the action a token "
+        "that starts workflows (a GitHub App's or a personal access token as "
+        "`github-token`). That run turns this check into its verdict.\n"
+    )
