@@ -55,7 +55,7 @@ def test_calibration_shows_agreement_kappa_and_the_disagreement(project: Path) -
     assert res.exit_code == 0, res.output
     # Judge passes both; reviewers: one good, one bad → agreement 1/2, kappa 0,
     # SE = sqrt(0.25 / (2 * 0.25)) = 0.707, so the interval spans everything.
-    assert "sentiment / tone: 2 labelled output(s), agreement 50%, kappa 0.00" in res.output
+    assert "sentiment / tone: 2 labelled outputs, agreement 50%, kappa 0.00" in res.output
     assert "(95% CI -1.00 to 1.00)" in res.output
     assert "  judge pass                 1             1" in res.output
     assert "r02: judge pass (looks like a fine label); reviewer bad (it is a complaint)" in (

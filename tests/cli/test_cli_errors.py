@@ -125,6 +125,23 @@ def test_bad_shard_is_a_usage_error(project: Path) -> None:
     assert "5/4" in res.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("run", "--model"), ("run", "-m"), ("optimize", "--model"), ("optimize", "--optimizer-model")],
+)
+def test_an_empty_model_option_is_refused_by_name(project: Path, command: str, option: str) -> None:
+    """`--model ""` used to read as no option at all: the config's model ran without a word."""
+    register_script("sentiment", classifier)
+    args = [command, "--dir", str(project), "-o", str(project / "out"), option, " "]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    [error] = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
+    named = "--model" if option == "-m" else option
+    assert error.startswith(f"Error: Invalid value for '{named}'")
+    assert "empty; name a model, e.g. openai/gpt-4o-mini" in error
+    assert script_calls("sentiment") == [] and not (project / "out").exists()
+
+
 def test_judge_answering_garbage_is_an_evaluator_error_never_a_pass(project: Path) -> None:
     config = project / "promptloop.yaml"
     edit(config, "model: scripted/sentiment", "model: scripted/sentiment\njudge_model: scripted/j")

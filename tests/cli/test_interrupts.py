@@ -209,3 +209,43 @@ def test_signal_during_optimize_writes_no_prompt_and_exits_143(
     assert res.stderr.strip().splitlines()[-1].startswith("promptloop: interrupted by SIGTERM")
     assert prompt.read_text() == before
     assert not (project / "prompts" / "greet.optimized.md").exists()
+
+
+def test_a_signal_after_the_last_case_leaves_the_run_complete_and_judged(
+    tmp_path: Path, clean_scripts: None
+) -> None:
+    """Ctrl-C as the last answer comes back: every case finished, so the run is judged and
+    reported whole (no "0 cases did not run"); the process still exits as the signal asked."""
+    from click.testing import CliRunner
+
+    from promptloop.cli import cli
+    from promptloop.models.scripted import register_script
+    from tests.support import copy_project
+
+    project = copy_project("sentiment", tmp_path)
+    cases = len((project / "evals" / "reviews.jsonl").read_text().splitlines())
+    labels = {
+        json.loads(line)["text"]: json.loads(line)["label"]
+        for line in (project / "evals" / "reviews.jsonl").read_text().splitlines()
+    }
+    answered: list[str] = []
+
+    def last_one_interrupted(call: dict[str, Any]) -> str:
+        text = str(call["messages"][-1]["content"])
+        answered.append(text)
+        if len(answered) == cases:
+            os.kill(os.getpid(), signal.SIGINT)
+        return next(label for review, label in labels.items() if review in text)
+
+    register_script("sentiment", last_one_interrupted)
+    res = CliRunner().invoke(
+        cli, ["run", "--dir", str(project), "-o", str(project / "out"), "-q", "--no-cache"]
+    )
+    assert len(answered) == cases
+    assert res.exit_code == 130, res.output
+    assert "did not run" not in res.output
+    result = read_results(project / "out" / "results.json")
+    assert result.incomplete is None and result.not_run == 0
+    assert len(result.suites[0].cases) == cases
+    assert result.verdict is not None and result.verdict.status == "pass"
+    assert "INCOMPLETE" not in (project / "out" / "report.md").read_text()

@@ -161,6 +161,35 @@ def test_a_large_drop_on_three_cases_says_how_many_cases_would_detect_one(
     assert "about 70 cases would detect a 10-point drop" in report.split("<details>")[0]
 
 
+def test_a_local_baseline_run_that_changes_nothing_says_unchanged_and_no_pull_request(
+    tmp_path: Path,
+) -> None:
+    """A reworded prompt that moves no verdict, compared with HEAD on the command line: the
+    gate's sentence says "unchanged" (not "rose 0.0 pp") and nothing speaks of a pull
+    request, in the console and in report.md."""
+    root = three_cases(tmp_path, threshold="0.5")
+    (root / ".gitignore").write_text("out/\n.promptloop/\n")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "base")
+    prompt = root / "prompts" / "classify.md"
+    prompt.write_text(prompt.read_text() + "Answer in lower case.\n")
+    register_script("verdict", answer)
+    res = invoke(root, "--baseline", "HEAD")
+    assert res.exit_code == 0, res.output
+    assert verdict_lines(res.output) == (
+        "Verdict: PASS — In sentiment, the pass rate is 100% with the change, as on the base.",
+        "Next: Nothing; the gate does not block the change.",
+    )
+    text = " ".join(res.output.split())
+    assert "Head breaks 0 cases and fixes 0 cases; pass rate unchanged (95% CI" in text
+    report = (root / "out" / "report.md").read_text()
+    for said in (text, report):
+        assert "pull request" not in said
+        assert "0.0 pp (" not in said and "rose" not in said
+    assert "**Next:** Nothing; the gate does not block the change." in report
+
+
 CHECKS = """\
 def raises(output, case):
     if case.id == "sad":

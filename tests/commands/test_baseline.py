@@ -161,7 +161,7 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert first_screen.startswith("## promptloop ❌ FAIL")
     assert (
         "**Why:** 1 of 2 suites fails; in sentiment, the pass rate fell from 100% on the base "
-        "to 25% on this head" in (first_screen)
+        "to 25% with the change" in (first_screen)
     )
     # The Next line names the cases that broke, as the lists below do.
     assert "**Next:** Look at the 6 cases that broke (r01, r02, r03 and 3 more)." in first_screen

@@ -98,7 +98,7 @@ def test_reviewers_teach_the_prompt_from_the_pull_request(
     walk.run(capsys)  # the pull_request run: review, summary, check
     summary = summary_of(gh)
     # Four labels so far: both judges are advisory, and the summary says so.
-    assert "judge greet/tone is advisory (does not fail the gate): 4 labelled output(s), " in (
+    assert "judge greet/tone is advisory (does not fail the gate): 4 labelled outputs, " in (
         summary
     )
 
@@ -155,5 +155,5 @@ def test_reviewers_teach_the_prompt_from_the_pull_request(
         cli, ["calibrate", "greet", "--dir", str(walk.repo), "--results", str(results)]
     )
     assert res.exit_code == 0, res.output
-    assert "greet / tone: 5 labelled output(s), agreement 80%, kappa 0.62" in res.output
+    assert "greet / tone: 5 labelled outputs, agreement 80%, kappa 0.62" in res.output
     assert f"c02-brook: judge pass (on brand); reviewer bad ({NOTE})" in res.output

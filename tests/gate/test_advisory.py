@@ -63,7 +63,7 @@ def test_a_judge_that_agrees_with_the_reviewers_keeps_its_vote() -> None:
     assert not judge.advisory and judge.calibration.kappa == pytest.approx(1.0)
     assert judge.why == "calibrated (kappa 1.00 on 4 labelled outputs)"
     [judge] = standing(SUITE, ["tone"], feedback, min_labels=5, min_kappa=0.6)
-    assert judge.advisory and judge.why == "4 labelled output(s), needs 5"
+    assert judge.advisory and judge.why == "4 labelled outputs, needs 5"
     disagreeing = [verdict("a", False), verdict("b", True), verdict("c", True), verdict("d", False)]
     [judge] = standing(SUITE, ["tone"], disagreeing, min_labels=4, min_kappa=0.6)
     assert judge_notice("s", judge) == (
@@ -112,7 +112,7 @@ def test_the_gate_ignores_an_uncalibrated_judge_and_says_so(
     assert relaxed.exit_code == 0, relaxed.output
     result = json.loads((root / "b" / "results.json").read_text())
     assert (
-        "judge sentiment/tone is advisory (does not fail the gate): 0 labelled output(s), needs 2"
+        "judge sentiment/tone is advisory (does not fail the gate): 0 labelled outputs, needs 2"
         in result["notices"]
     )
     cases = result["suites"][0]["cases"]

@@ -66,7 +66,7 @@ def test_otel_genai_spans_become_cases_with_their_vars_and_a_verdict(tmp_path):
     assert verdict["verdict"] == "bad" and verdict["by"] == "maria"
     assert verdict["note"].startswith("Three sentences and exclamation marks")
     assert verdict["source"] == "trace:otel:5b8efff798038103d269b633813fc60c/aa11bb22cc33dd44"
-    assert "added 2 case(s)" in proc.stdout
+    assert "added 2 cases;" in proc.stdout
     assert (
         "1 of other prompts or not model calls" not in proc.stdout
     )  # the HTTP span and the summary
@@ -81,7 +81,7 @@ def test_importing_the_same_file_twice_adds_nothing(tmp_path):
     before_feedback = (project / "evals" / "products.feedback.jsonl").read_text()
     again = run_promptloop(project, *args)
     assert again.returncode == 0, again.stderr
-    assert "added 0 case(s); 2 already in the dataset" in again.stdout
+    assert "added 0 cases; 2 already in the dataset" in again.stdout
     assert (project / "evals" / "products.jsonl").read_text() == before
     assert (project / "evals" / "products.feedback.jsonl").read_text() == before_feedback
 
@@ -95,9 +95,9 @@ def test_dry_run_prints_and_writes_nothing(tmp_path):
         "--dry-run",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "would add 2 case(s)" in proc.stdout
+    assert "would add 2 cases;" in proc.stdout
     assert '"product": "Glowbox"' in proc.stdout
-    assert "would add 1 reviewer verdict(s)" in proc.stdout
+    assert "would add 1 reviewer verdict\n" in proc.stdout and "(s)" not in proc.stdout
     assert (project / "evals" / "products.jsonl").read_text() == before
     assert not (project / "evals" / "products.feedback.jsonl").exists()
 
@@ -238,9 +238,9 @@ def test_a_prompt_name_that_spans_do_not_carry_points_to_where(tmp_path):
         "--prompt-name", "tagline",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "added 0 case(s)" in proc.stdout
+    assert "added 0 cases;" in proc.stdout and "(s)" not in proc.stdout
     # Three model calls name no prompt; the HTTP span is no model call, so not counted.
-    assert "  3 model call(s) name no prompt or version" in proc.stdout
+    assert "  3 model calls name no prompt or version" in proc.stdout
     assert "select them with --where ATTR=VALUE" in proc.stdout
     assert (project / "evals" / "products.jsonl").read_text() == before
 

@@ -88,7 +88,7 @@ def import_from_production(tmp: Path, files: dict[str, str]) -> dict[str, str]:
         "app.prompt=greet",
     )
     assert proc.returncode == 0, proc.stderr
-    assert "added 4 case(s)" in proc.stdout and "added 1 reviewer verdict(s)" in proc.stdout
+    assert "added 4 cases;" in proc.stdout and "added 1 reviewer verdict\n" in proc.stdout
     return {path: (checkout / path).read_text(encoding="utf-8") for path in (DATASET, FEEDBACK)}
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any, TextIO, cast
 
 import click
 
@@ -13,7 +15,42 @@ from promptloop.cli.base import cli
 __all__ = ["ci", "cli", "main", "merge", "optimize", "project", "run", "traces"]
 
 
+class _UntilClosed:
+    """A standard stream that, once its reader has gone (``promptloop run | head -1``),
+    sends the rest to the null device: the command goes on and exits with its own code.
+    Left alone, click and rich turn the closed pipe into exit 1, which the exit codes
+    document as "a suite failed"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._discard()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard()
+
+    def _discard(self) -> None:
+        # The descriptor itself, so what is still buffered, and every later write, lands
+        # nowhere instead of failing again (at exit too).
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self._stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
+    sys.stdout = cast("TextIO", _UntilClosed(sys.stdout))
+    sys.stderr = cast("TextIO", _UntilClosed(sys.stderr))
     try:
         cli(prog_name="promptloop")
     except SystemExit as exc:

@@ -31,7 +31,8 @@ Exit codes:
   2  usage or configuration error, or an evaluator could not judge some cases
      (a python check raised, a judge answered garbage)
   3  infrastructure error (a provider or GitHub kept failing)
-  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete)
+  130/143  stopped by Ctrl-C / SIGTERM (partial reports, marked incomplete;
+           a run whose every case finished is reported whole)
 
 \b
 Environment:
@@ -99,9 +100,25 @@ output_option = click.option(
     help="Where to write results.json, junit.xml, report.md and report.html "
     "[default: promptloop-results/ in the project, beside promptloop.yaml].",
 )
+
+
+def named_model(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A model option's value. An empty one is refused: it would read as no option at all,
+    and the config's model would run without a word."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "empty; name a model, e.g. openai/gpt-4o-mini or local/smollm2 (or leave the "
+            "option out to use the config's)",
+            ctx,
+            param,
+        )
+    return value
+
+
 model_option = click.option(
     "--model",
     "-m",
+    callback=named_model,
     help="Model under test, any litellm model string "
     "(overrides the config), e.g. openai/gpt-4o-mini or local/smollm2.",
 )

@@ -16,6 +16,7 @@ from promptloop.cli.base import (
     dir_option,
     friendly_errors,
     model_option,
+    named_model,
     no_cache_option,
     stdout_console,
 )
@@ -34,7 +35,11 @@ from promptloop.cli.base import (
     "The revised prompt goes next to the prompt file.",
 )
 @model_option
-@click.option("--optimizer-model", help="Model that rewrites the prompt [default: judge model].")
+@click.option(
+    "--optimizer-model",
+    callback=named_model,
+    help="Model that rewrites the prompt [default: judge model].",
+)
 @click.option(
     "--rounds",
     type=click.IntRange(min=1),

@@ -16,6 +16,7 @@ from promptloop.evaluators.judge import JudgeEvaluator
 from promptloop.gate.calibration import Calibration, Pair, calibrate, judged_pairs
 from promptloop.project.layout import results_for
 from promptloop.project.loader import Project
+from promptloop.wording import plural
 from promptloop.yamlpos import suggest
 
 
@@ -73,7 +74,7 @@ def render_calibration(found: list[SuiteCalibration]) -> str:
         for c in suite.judges:
             m = c.confusion
             lines += [
-                f"{suite.suite} / {c.judge}: {c.n} labelled output(s), agreement "
+                f"{suite.suite} / {c.judge}: {plural(c.n, 'labelled output')}, agreement "
                 f"{_num(c.agreement, '.0%')}, kappa {_num(c.kappa, '.2f')} (95% CI "
                 f"{_num(c.kappa_low, '.2f')} to {_num(c.kappa_high, '.2f')})",
                 "                 reviewer good  reviewer bad",

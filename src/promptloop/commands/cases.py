@@ -21,6 +21,7 @@ from promptloop.safety import known_secrets
 from promptloop.traces.plan import DEFAULT_PII, ImportPlan, Masker, SpanFilter, plan_import
 from promptloop.traces.readers import MAX_FILE_BYTES, read_trace_text, with_annotations
 from promptloop.traces.spans import SpanAnnotation, TraceSpan
+from promptloop.wording import plural
 from promptloop.yamlpos import suggest
 
 
@@ -137,7 +138,7 @@ def render_outcome(outcome: ImportOutcome) -> list[str]:
     plan = outcome.plan
     verb = "added" if outcome.written else "would add"
     lines = [
-        f"{outcome.dataset}: {verb} {len(plan.cases)} case(s); "
+        f"{outcome.dataset}: {verb} {plural(len(plan.cases), 'case')}; "
         f"{plan.known} already in the dataset, {plan.other} of other prompts or not model "
         f"calls, {len(plan.skipped)} skipped"
     ]
@@ -146,7 +147,8 @@ def render_outcome(outcome: ImportOutcome) -> list[str]:
     else:
         lines.extend(f"  + {case.case_id}  (from {case.source})" for case in plan.cases)
     if plan.verdicts:
-        lines.append(f"{outcome.feedback}: {verb} {len(plan.verdicts)} reviewer verdict(s)")
+        verdicts = plural(len(plan.verdicts), "reviewer verdict")
+        lines.append(f"{outcome.feedback}: {verb} {verdicts}")
         lines.extend(
             f"  + {v.verdict} on {v.case} by {v.by}" + (f": {v.note}" if v.note else "")
             for v in plan.verdicts
@@ -154,7 +156,8 @@ def render_outcome(outcome: ImportOutcome) -> list[str]:
     lines.extend(f"  skipped {s.source}: {s.why}" for s in plan.skipped)
     if plan.unnamed:
         lines.append(
-            f"  {plan.unnamed} model call(s) name no prompt or version, so --prompt-name / "
+            f"  {plural(plan.unnamed, 'model call')} {'names' if plan.unnamed == 1 else 'name'} "
+            "no prompt or version, so --prompt-name / "
             "--prompt-version cannot keep them: select them with --where ATTR=VALUE on an "
             "attribute your application sets"
         )

@@ -55,7 +55,8 @@ def run_and_learn(
     # One budget for the run, its second look and the optimizer.
     run_opts = replace(run_opts, budget=run_budget(run_opts, project))
     result = execute_run(run_opts, project)
-    if result.incomplete or ci.opts.suggest == "off" or files is None:
+    stopped = ci.opts.stop is not None and ci.opts.stop.requested
+    if result.incomplete or stopped or ci.opts.suggest == "off" or files is None:
         # A stopped run posts what finished; learning a revision would need the rest.
         return Ran(result)
     learned = _learn(project, run_opts, result, files, checkout)

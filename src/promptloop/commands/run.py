@@ -191,8 +191,12 @@ async def _measure(
     cfg = project.loaded.config
     split_ratios = cfg.splits.ratios()
     head, base = await run_jobs(runner, jobs, repeat, split_ratios)
-    if runner.stop.requested or (runner.budget is not None and runner.budget.exceeded):
-        return head, base, {}  # a partial run is not compared (nor looked at twice)
+    # A partial run is not compared (nor looked at twice). A stop that came after every
+    # case finished leaves the run whole: it is compared, and a second look it stops short
+    # leaves the gate its first look.
+    stopped_short = runner.stop.requested and any(s.not_run for s in (*head, *base))
+    if stopped_short or (runner.budget is not None and runner.budget.exceeded):
+        return head, base, {}
     return await look_twice(
         runner,
         jobs,
@@ -284,10 +288,11 @@ def _result(
 def _concluded(
     result: RunResult, runner: Runner, project: Project, looks: FirstLooks | None
 ) -> RunResult:
-    """A stopped run, or one its budget cut short, is incomplete; any other is judged."""
+    """A run a stop or its budget cut short is incomplete; any other is judged, whatever
+    signal came after its last case."""
     cfg = project.loaded.config
     budget = runner.budget
-    if runner.stop.requested:
+    if runner.stop.requested and result.not_run:
         return mark_incomplete(result, f"interrupted by {runner.stop.name}")
     if budget is not None and budget.exceeded:
         why = f"the budget of {budget.limits.shown()} was reached"

@@ -18,6 +18,7 @@ from promptloop.gate.calibration import Calibration, calibrate, judged_pairs
 from promptloop.project.config.gate import GateCalibration
 from promptloop.project.config.suite import SuiteConfig
 from promptloop.project.loaded import LoadedConfig
+from promptloop.wording import plural
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def standing(
     for judge in judges:
         c = calibrate(judge, pairs[judge])
         if c.n < min_labels:
-            why = f"{c.n} labelled output(s), needs {min_labels}"
+            why = f"{plural(c.n, 'labelled output')}, needs {min_labels}"
         elif c.kappa is None or c.kappa < min_kappa:
             shown = "undefined" if c.kappa is None else f"{c.kappa:.2f}"
             why = f"kappa {shown} on {c.n} labelled outputs, needs {min_kappa:g}"

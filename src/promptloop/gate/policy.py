@@ -297,6 +297,15 @@ def regression_p(comparison: Comparison) -> float:
     return comparison.p_worse
 
 
+def _moved(estimate_pp: float) -> str:
+    """How the pass rate moved, as the gate words it; a change that rounds to nothing is
+    "unchanged", never "rose 0.0 pp"."""
+    shown = number(abs(estimate_pp))
+    if shown == number(0.0):
+        return "pass rate unchanged"
+    return f"pass rate {'fell' if estimate_pp < 0 else 'rose'} {shown} pp"
+
+
 def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | None) -> GateCheck:
     if comparison.paired == 0:
         return GateCheck(
@@ -310,15 +319,11 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
         f"Head breaks {plural(comparison.broken_count, 'case')} and fixes "
         f"{plural(comparison.fixed_count, 'case')}"
     )
-    direction = "fell" if delta.estimate < 0 else "rose"
     interval = f"{level(delta.confidence)} CI {number(delta.lo)} to {number(delta.hi)}"
     confirmation = comparison.confirmation
     if confirmation is None or not confirmation.complete:
         estimate, p_worse = delta.estimate, comparison.p_worse
-        figures = (
-            f"pass rate {direction} {number(abs(estimate))} pp ({interval}, "
-            f"one-sided {p_text(p_worse)})"
-        )
+        figures = f"{_moved(delta.estimate)} ({interval}, one-sided {p_text(p_worse)})"
         if comparison.first_look_only and estimate < 0:
             figures += f", decided on the first look: {comparison.first_look_only}"
     else:
@@ -332,9 +337,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
             found = f"{verb} {article(number(abs(estimate)))} pp drop (one-sided {p_text(p_worse)})"
         else:
             found = f"shows no drop (one-sided {p_text(p_worse)})"
-        figures = (
-            f"pass rate {direction} {number(abs(delta.estimate))} pp ({interval}); {rerun} {found}"
-        )
+        figures = f"{_moved(delta.estimate)} ({interval}); {rerun} {found}"
     allowance = f"{number(allowed)} pp allowed"
     significant = p_worse < policy.alpha
     if holm is not None and holm.suites > 1 and estimate < -allowed:

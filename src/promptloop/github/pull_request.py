@@ -184,7 +184,11 @@ def compose(speaker: Speaker, evaluation: Evaluation, *, can_comment: bool) -> D
     placed = [c for c in merge_same_line(inline) if c.line is not None]
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     report_md = render_markdown(
-        result, head_sha=head_sha, repo_url=repo_url, more_url=runtime.run_url
+        result,
+        head_sha=head_sha,
+        repo_url=repo_url,
+        more_url=runtime.run_url,
+        pull_request=evaluation.pull is not None,
     )
     conclusion, title = _check(result, verdict, evaluation.advisory)
     note = advisory_note(result, evaluation.advisory)
@@ -334,21 +338,31 @@ def say(speaker: Speaker, evaluation: Evaluation, output_dir: Path) -> Said:
     reports = write_reports(reported, output_dir)
     number = pull.number if pull is not None and can_comment else None
     spoken = speak(speaker, number, decided.saying, evaluation.target.files)
-    return _shown(speaker, decided, spoken, reports["results"], reported)
+    return _shown(speaker, decided, spoken, reports["results"], reported, pull is not None)
 
 
 def _shown(
-    speaker: Speaker, decided: Decided, spoken: Spoken, results_path: Path, reported: RunResult
+    speaker: Speaker,
+    decided: Decided,
+    spoken: Spoken,
+    results_path: Path,
+    reported: RunResult,
+    pull_request: bool,
 ) -> Said:
     """What the runner shows: the job summary (every case, the chart, what publishing met)
-    and the step's outputs."""
+    and the step's outputs; ``pull_request``: the run is a pull request's."""
     runtime, result, saying = speaker.runtime, decided.result, decided.saying
     # Notes added while publishing (read-only, failed writes) belong in the job summary too.
     notes, warnings = replace(speaker, notes=saying.notes).notes_now()
     repo_url = f"{runtime.server_url}/{runtime.repository}"
     job_summary = render_summary(
         render_markdown(
-            result, head_sha=saying.head_sha, repo_url=repo_url, max_cases=50, chart=True
+            result,
+            head_sha=saying.head_sha,
+            repo_url=repo_url,
+            max_cases=50,
+            chart=True,
+            pull_request=pull_request,
         ),
         notes=notes,
         links=spoken.links,

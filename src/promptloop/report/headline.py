@@ -3,7 +3,8 @@
 Built from results.json alone, so the PR comment, the job summary and the console say the same.
 Plain words first: no interval or p-value here; the gate's own sentence (every interval and
 p-value) is shown further down, for whoever asks. A run without a baseline speaks of the
-suite; only a run compared with a base speaks of a head and a pull request.
+suite; a run compared with a base speaks of the change, and only on a pull request of its
+head and the pull request.
 """
 
 from __future__ import annotations
@@ -26,6 +27,19 @@ class Headline:
     next_step: str
 
 
+@dataclass(frozen=True)
+class _Change:
+    """What a compared run calls its head side: a pull request's head, or a local change."""
+
+    subject: str
+    on_head: str
+    blocked: str
+
+
+_PULL_REQUEST = _Change("this head", "on this head", "this pull request")
+_LOCAL = _Change("the change", "with the change", "the change")
+
+
 def _rate(rate: float) -> str:
     text = f"{100 * rate:.1f}".removesuffix(".0")
     return f"{text}%"
@@ -40,7 +54,7 @@ def _broken(cmp: ComparisonSummary | None) -> int:
     return len(cmp.broken) if cmp is not None else 0
 
 
-def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
+def _suite_why(name: str, verdict: Verdict, result: RunResult, change: _Change) -> str:
     cmp = result.comparisons.get(name)
     failed = set(verdict.failed_checks)
     suite = next((s for s in result.suites if s.name == name), None)
@@ -53,28 +67,28 @@ def _suite_why(name: str, verdict: Verdict, result: RunResult) -> str:
             found = "; re-running the changed cases confirms" if confirmed else ","
             return (
                 f"the pass rate fell from {_rate(cmp.base_pass_rate)} on the base to "
-                f"{_rate(cmp.head_pass_rate)} on this head "
+                f"{_rate(cmp.head_pass_rate)} {change.on_head} "
                 f"({plural(len(cmp.broken), 'case')} broke){found} a drop of "
                 f"{_points(cmp.decided_delta_pp)}, more than the gate allows"
             )
         if "min_pass_rate" in failed and suite is not None:
             threshold = f" of {_rate(suite.threshold)}" if suite.threshold is not None else ""
             return (
-                f"this head passes {_rate(suite.pass_rate)} of its cases, "
+                f"{change.subject} passes {_rate(suite.pass_rate)} of its cases, "
                 f"below the threshold{threshold}"
             )
     if verdict.status == "pass" and cmp is not None:
         drop = cmp.decided_delta_pp
         base, head = _rate(cmp.base_pass_rate), _rate(cmp.head_pass_rate)
         if base == head:
-            return f"the pass rate is {head} on this head, as on the base"
+            return f"the pass rate is {head} {change.on_head}, as on the base"
         moved = "rose" if drop > 0 else "fell"
         return (
-            f"the pass rate {moved} by {_points(drop)} ({base} on the base, {head} on this "
-            "head), within what the gate allows"
+            f"the pass rate {moved} by {_points(drop)} ({base} on the base, {head} "
+            f"{change.on_head}), within what the gate allows"
         )
     if verdict.status == "pass" and suite is not None and cmp is None:
-        subject = "this head" if result.baseline_ref else "the suite"
+        subject = change.subject if result.baseline_ref else "the suite"
         if suite.threshold is None:
             return f"{subject} passes {_rate(suite.pass_rate)} of its cases"
         return (
@@ -106,12 +120,12 @@ def _broken_named(result: RunResult, deciding: list[str]) -> tuple[int, str]:
     return len(names), shown
 
 
-def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
+def _next_step(result: RunResult, status: str, deciding: list[str], change: _Change) -> str:
     verdicts = [result.verdicts[n] for n in deciding]
     failed = {c for v in verdicts for c in v.failed_checks}
     if status == "pass":
         if result.baseline_ref:
-            return "nothing; the gate does not block this pull request."
+            return f"nothing; the gate does not block {change.blocked}."
         return "nothing; the run passes (exit code 0)."
     if "errors" in failed:
         return (
@@ -143,8 +157,10 @@ def _next_step(result: RunResult, status: str, deciding: list[str]) -> str:
     return f"{look}."
 
 
-def headline(result: RunResult) -> Headline | None:
-    """None when no gate ran (a plain ``promptloop run`` without baseline or thresholds)."""
+def headline(result: RunResult, *, pull_request: bool = False) -> Headline | None:
+    """None when no gate ran (a plain ``promptloop run`` without baseline or thresholds).
+    ``pull_request``: the words go on a pull request, whose head the run compared."""
+    change = _PULL_REQUEST if pull_request else _LOCAL
     verdict = result.verdict
     if verdict is None:
         return None
@@ -157,9 +173,9 @@ def headline(result: RunResult) -> Headline | None:
         )
         return Headline(status, verdict.reason.rstrip("."), step)
     if not deciding:
-        return Headline(status, verdict.reason.rstrip("."), _next_step(result, status, []))
+        return Headline(status, verdict.reason.rstrip("."), _next_step(result, status, [], change))
     first = deciding[0]
-    why = f"in {first}, {_suite_why(first, result.verdicts[first], result)}"
+    why = f"in {first}, {_suite_why(first, result.verdicts[first], result, change)}"
     total = len(result.verdicts)
     if total > 1 and status == "pass":
         why = f"all {total} suites pass; {why}"
@@ -168,4 +184,5 @@ def headline(result: RunResult) -> Headline | None:
         if len(deciding) == 1:
             verb = {"fail": "fails", "inconclusive": "is undecided"}[status]
         why = f"{len(deciding)} of {total} suites {verb}; {why}"
-    return Headline(status, why[:1].upper() + why[1:] + ".", _next_step(result, status, deciding))
+    step = _next_step(result, status, deciding, change)
+    return Headline(status, why[:1].upper() + why[1:] + ".", step)

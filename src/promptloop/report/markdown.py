@@ -135,10 +135,12 @@ def render_markdown(
     more_url: str | None = None,
     chart: bool = False,
     more_where: str = "results.json",
+    pull_request: bool = False,
 ) -> str:
     """``head_sha`` and ``repo_url`` name and link the commits; ``more_url`` is where a
     reader finds the cases a list leaves out (the job summary); ``chart`` adds a Mermaid
-    chart, for the job summary (it takes a screen of the PR conversation for little)."""
+    chart, for the job summary (it takes a screen of the PR conversation for little);
+    ``pull_request``: the text goes on a pull request, and speaks of it."""
 
     def more(n: int) -> str:
         where = f"[the job summary]({more_url})" if more_url else more_where
@@ -153,7 +155,7 @@ def render_markdown(
     text = template.render(
         result=result,
         revision=_REVISION,
-        head=headline(result),
+        head=headline(result, pull_request=pull_request),
         base={s.name: s for s in result.baseline},
         ref=short_sha(result.baseline_ref or ""),
         commits=_commits_line(result, head_sha, repo_url),
