@@ -574,3 +574,31 @@ def test_turns_calling_a_tool_the_base_lacks_run_head_alone_with_a_notice(
     assert "prompts/chat.yaml does not declare (it declares no tools); the head ran alone" in notice
     first = script_calls("base-head")[0]["messages"]
     assert [m["role"] for m in first] == ["system", "user", "assistant", "tool", "user"]
+
+
+def test_a_signal_during_the_second_look_leaves_the_run_incomplete(
+    repo: tuple[Path, str],
+) -> None:
+    # Every case of the first look finished, but the gate asked to look twice: deciding
+    # on what the stop left of the second look would be deciding on less than it asked for.
+    import os
+    import signal
+
+    root, base_sha = repo
+    commit_head(root, (root / "prompts" / "classify.md").read_text() + "Be sarcastic.\n")
+    first_look = 8 + 16  # shipping on head; sentiment on head and base
+
+    def interrupted_on_second_look(call: dict[str, Any]) -> str:
+        if len(script_calls("base-head")) == first_look + 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return answer(call)
+
+    register_script("base-head", interrupted_on_second_look)
+    res = CliRunner().invoke(
+        cli, ["run", str(root), "-o", str(root / "out"), "-q", "--baseline", base_sha]
+    )
+    assert res.exit_code == 130, res.output
+    result = read_results(root / "out" / "results.json")
+    assert result.not_run == 0  # the first look is whole
+    assert result.incomplete is not None and "interrupted by SIGINT" in result.incomplete
+    assert result.verdict is not None and result.verdict.status != "pass"

@@ -30,7 +30,7 @@ from promptloop.engine.spending import BudgetReport, Forecast
 from promptloop.errors import UserError
 from promptloop.gate.advisory import advise
 from promptloop.gate.confirmation import look_twice
-from promptloop.gate.verdicts import FirstLooks, judge_run
+from promptloop.gate.verdicts import FirstLooks, confirmation_plan, judge_run
 from promptloop.models.base import is_embedded
 from promptloop.models.budget import Budget, BudgetLimits
 from promptloop.models.preflight import check_models, is_own
@@ -292,12 +292,22 @@ def _concluded(
     signal came after its last case."""
     cfg = project.loaded.config
     budget = runner.budget
-    if runner.stop.requested and result.not_run:
+    if runner.stop.requested and (result.not_run or _second_look_wanted(result, looks, project)):
         return mark_incomplete(result, f"interrupted by {runner.stop.name}")
     if budget is not None and budget.exceeded:
         why = f"the budget of {budget.limits.shown()} was reached"
         return mark_incomplete(result, why, status=cfg.budget.on_exceeded, check="budget")
     return judge_run(result, cfg.gate, seed=cfg.seed, looks=looks)
+
+
+def _second_look_wanted(result: RunResult, looks: FirstLooks | None, project: Project) -> bool:
+    """Whether the gate asked for a second look, which a stop may have cut short: the
+    gate would then decide on less than it asked for, as partial as a case not run."""
+    if not looks:
+        return False
+    gate = project.loaded.config.gate
+    plan = confirmation_plan(result.suites, looks, gate, always=project.shard is not None)
+    return any(s.first_look_only is None for s in result.suites if s.name in plan)
 
 
 def execute_run(opts: RunOptions, project: Project) -> RunResult:
