@@ -171,7 +171,9 @@ def test_regression_against_base_fails_the_gate_with_figures(repo: tuple[Path, s
     assert "base pass rate" in report
     assert "100.0%" in report and "25.0%" in report
     assert "-75.0" in report
-    assert "sentiment: 6 broken cases (passed on the base, fail on this head)" in report
+    # A local run has no pull request, so no head of one: its lists speak of the change.
+    assert "sentiment: 6 broken cases (passed on the base, fail with the change)" in report
+    assert "this head" not in report
     assert "base output: `positive`" in report and "head output: `negative`" in report
     # The base is named by its short sha.
     assert f"Prompt unchanged since {base_sha[:7]}, so not run on the base: shipping." in report

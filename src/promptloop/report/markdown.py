@@ -19,7 +19,7 @@ from promptloop.report.figures import (
     outputs_line,
     rate_with_interval,
 )
-from promptloop.report.headline import ICONS, headline
+from promptloop.report.headline import ICONS, headline, on_head
 from promptloop.report.names import REVIEW_STATE, case_labels, commit_url, short_sha
 from promptloop.report.spending import budget_line
 from promptloop.safety import inline_code, neutralize
@@ -156,6 +156,7 @@ def render_markdown(
         result=result,
         revision=_REVISION,
         head=headline(result, pull_request=pull_request),
+        on_head=on_head(pull_request=pull_request),
         base={s.name: s for s in result.baseline},
         ref=short_sha(result.baseline_ref or ""),
         commits=_commits_line(result, head_sha, repo_url),
