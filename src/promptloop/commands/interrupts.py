@@ -54,13 +54,12 @@ def stop_on_signals(stop: StopSignal | None = None) -> Iterator[StopSignal]:
 def _handler(stop: StopSignal) -> Callable[[int, FrameType | None], None]:
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.requested:
-            os.write(2, b"promptloop: second signal: exiting now\n")
+            _say("promptloop: second signal: exiting now")
             os._exit(128 + signum)
         stop.request(signum)
-        os.write(
-            2,
+        _say(
             f"promptloop: {stop.name} received: stopping; finished cases are kept "
-            "(signal again to exit at once)\n".encode(),
+            "(signal again to exit at once)"
         )
         try:
             loop = asyncio.get_running_loop()
@@ -69,6 +68,14 @@ def _handler(stop: StopSignal) -> Callable[[int, FrameType | None], None]:
         loop.call_soon_threadsafe(loop.call_later, GRACE_S, _stop_now, stop)
 
     return handle
+
+
+def _say(line: str) -> None:
+    """Tell stderr, if anyone still reads it. An error raised in a signal handler surfaces
+    wherever the run happened to be, so a closed pipe (`promptloop run 2>&1 | head`) would
+    turn the stop into a crash with exit 1 and no reports."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"{line}\n".encode())
 
 
 def _stop_now(stop: StopSignal) -> None:
