@@ -389,6 +389,8 @@ def test_an_advisory_suite_is_reported_and_commented_but_never_fails_the_check(
     [run] = gh.check_runs(REPO, scenario.head_sha)
     assert run["conclusion"] == "neutral"
     assert run["output"]["title"].startswith("promptloop: FAIL (advisory, not gating)")
+    # The same minus sign (−) as every report, not a hyphen.
+    assert run["output"]["title"].endswith(" · −100.0 pp vs base")
     assert "greet is reported and commented on, but never fail" in run["output"]["summary"]
     # Reported and commented in full: the review, its suggestion and the summary are there.
     assert gh.reviews(REPO, 7) and any(

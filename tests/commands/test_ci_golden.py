@@ -93,6 +93,12 @@ def test_golden_after_a_reviewers_learn(walk: Scenario, capsys: pytest.CaptureFi
     screen = _first_screen(html)
     assert "judge greet/tone is gating: calibrated (kappa 0.62 on 5 labelled outputs)" in screen
     assert "<summary>greet: 5 reviewer verdicts (5 applied)</summary>" in html
+    # How the gate decided: the second look is told once, and a negative number is written
+    # with the minus sign (−) every other figure in the comment uses.
+    decided = sticky.split("How the gate decided")[1].split("</details>")[0]
+    assert decided.count("1 more time on each side") == 1
+    assert re.findall(r"(?<![\w-])-\d", decided) == []
+    assert "−20.0 [−40.0, −5.0]" in decided
     # The reviewer's answer: what was recorded, learned and updated, with its links.
     reply = golden.normalise(our_replies(walk.gh)[-1], shas)
     golden.check("learned-reply", reply, "github-actions commented")

@@ -289,12 +289,12 @@ def test_a_comment_that_leaves_critiques_out_links_to_the_job_summary_which_has_
         suite(cases), "p.md", PROMPT_LINES, {1}, 1, {}, "a" * 40, more_url="https://x.invalid/r"
     )
     (comment,) = comments
-    assert "- … 2 other critiques (2 cases) in [the job summary](https://x.invalid/r)" in (
+    assert "- … 2 other reasons (2 cases) in [the job summary](https://x.invalid/r)" in (
         comment.body
     )
     assert "spelling is wrong here" not in comment.body
     summary = render_summary("## promptloop\n", findings=comments)
-    assert "Every critique of the review comments" in summary
+    assert "Every reason given in the review comments" in summary
     assert "spelling is wrong here" in summary and "length is wrong here" in summary
 
 
@@ -380,3 +380,18 @@ def test_a_folded_description_revised_in_the_example_is_one_suggestion_on_its_li
     patch, _, _ = make_patch(None, source)
     [suggestion] = plan_suggestions(source, revised, parse_patch(patch)).suggestions
     assert (suggestion.start_line, suggestion.line) == refund.description
+
+
+def test_a_deterministic_check_failing_is_not_called_a_critique() -> None:
+    # `contains` gives a reason, not a judge's critique: the finding names it for what it is.
+    cases = [
+        case(f"d{i}", "fail", [ev("contains", False, 'output lacks "Acme"')], output="Hi!")
+        for i in range(4)
+    ]
+    (cluster,) = cluster_failures(suite(cases))
+    body = finding_comment(cluster, "p.md", place_cluster(cluster, [], set(), None, {}), "a" * 40)
+    assert (
+        "Flagged by `contains`. Why these cases failed:\n"
+        '- **4 of 4 failing cases:** output lacks "Acme"' in body.body
+    )
+    assert "critique" not in body.body.lower()

@@ -99,6 +99,7 @@ from promptloop.gate.rules import (
     level,
     number,
     p_text,
+    rerun_words,
     too_few,
 )
 from promptloop.gate.stats import about, cases_to_detect_drop
@@ -328,10 +329,7 @@ def _regression_check(comparison: Comparison, policy: GatePolicy, holm: Holm | N
             figures += f", decided on the first look: {comparison.first_look_only}"
     else:
         estimate, p_worse = confirmation.delta_pp, confirmation.p_worse
-        rerun = (
-            f"re-running the {plural(confirmation.cases, 'changed case')} "
-            f"{plural(confirmation.runs, 'more time')} on each side"
-        )
+        rerun = rerun_words(confirmation.cases, confirmation.runs)
         if estimate < 0:
             verb = "confirms" if p_worse < policy.alpha else "leaves"
             found = f"{verb} {article(number(abs(estimate)))} pp drop (one-sided {p_text(p_worse)})"

@@ -81,6 +81,14 @@ def number(value: float) -> str:
     return text.replace("-", "−")
 
 
+def rerun_words(cases: int, runs: int) -> str:
+    """How the gate's reason names its second look; a report that shows that reason need
+    not say the second look again."""
+    return (
+        f"re-running the {plural(cases, 'changed case')} {plural(runs, 'more time')} on each side"
+    )
+
+
 def article(number: str) -> str:
     """The number with its article as it is read aloud: "an 8.2", "an 11.0", "a 9.5"."""
     whole = number.split(".")[0]

@@ -23,6 +23,7 @@ from promptloop.github.review import PlannedComment
 from promptloop.github.run_figures import overall_delta_pp, overall_pass_rate, verdict_status
 from promptloop.github.state import PullFiles, ReviewComment
 from promptloop.github.workflow import Annotation
+from promptloop.report.figures import signed
 from promptloop.safety import fingerprint
 
 CHECK_NAME = "promptloop"
@@ -254,5 +255,5 @@ def check_title(result: RunResult) -> str:
     if rate is not None:
         parts.append(f"{100 * rate:.1f}% pass")
     if delta is not None:
-        parts.append(f"{delta:+.1f} pp vs base")
+        parts.append(f"{signed(delta)} pp vs base")
     return " · ".join(parts)

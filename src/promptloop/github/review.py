@@ -57,7 +57,7 @@ def render_examples(
         where = f" ({inline_code(ex.source)})" if ex.source else ""
         notes = ""
         if ex.critique not in said:
-            notes += f"\ncritique: {neutralize(one_line(ex.critique, _CRITIQUE_LIMIT))}\n"
+            notes += f"\nreason: {neutralize(one_line(ex.critique, _CRITIQUE_LIMIT))}\n"
         if ex.fix and ex.fix not in fixes:
             notes += f"\nsuggested fix: {neutralize(one_line(ex.fix, _CRITIQUE_LIMIT))}\n"
         # A code block: a turn cannot ping anyone, render HTML or pass for a marker there.
@@ -125,8 +125,10 @@ def render_cluster(
             "the gate treats them as the config's `gate.on_error` says."
         )
     else:
-        lines.append(f"Flagged by {evaluators}. What the critiques say:")
-        lines += _folded(said, cluster.count, limit, "critique", more_url)
+        # Neutral: a deterministic check (`equals`, `contains`) gives a reason, not a
+        # judge's critique, and one cause can hold both kinds.
+        lines.append(f"Flagged by {evaluators}. Why these cases failed:")
+        lines += _folded(said, cluster.count, limit, "reason", more_url)
         if cluster.fixes:
             fix_limit = None if limit is None else SHOWN_FIXES
             lines += ["", "Suggested fixes:"]

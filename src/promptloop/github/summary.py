@@ -65,7 +65,7 @@ def render_summary(
     complete = [c.complete for c in findings if c.complete]
     if complete:
         parts.append(
-            "<details><summary>Every critique of the review comments</summary>\n\n"
+            "<details><summary>Every reason given in the review comments</summary>\n\n"
             + "\n\n---\n\n".join(complete)
             + "\n\n</details>"
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from promptloop.engine.comparison import ComparisonSummary, ConfirmationSummary
-from promptloop.engine.results import SuiteResult
+from promptloop.engine.results import SuiteResult, Verdict
+from promptloop.gate.rules import rerun_words
 from promptloop.wording import pct, plural
 
 
@@ -28,12 +29,26 @@ def confirmation_line(confirmation: ConfirmationSummary) -> str:
     if not confirmation.complete:
         return f"{what} (broken critical cases) ran {more} to confirm them."
     return (
-        f"the {what} ran {more} to confirm: Δ {confirmation.delta_pp:+.1f} pp with every "
+        f"the {what} ran {more} to confirm: Δ {signed(confirmation.delta_pp)} pp with every "
         f"run counted, p (head worse) {format_p(confirmation.p_worse)}."
     )
 
 
-def _signed(value: float) -> str:
+def second_look_line(cmp: ComparisonSummary, verdict: Verdict | None) -> str | None:
+    """The confirmation sentence for a report that also shows the verdict's reason; None when
+    there is no second look, or when that reason already tells it (the regression check's
+    does, with the same figures), so a reader is not told it twice."""
+    confirmation = cmp.confirmation
+    if confirmation is None:
+        return None
+    told = rerun_words(confirmation.cases, confirmation.runs)
+    if verdict is not None and told in verdict.reason:
+        return None
+    return confirmation_line(confirmation)
+
+
+def signed(value: float) -> str:
+    """A change in points as every report prints it: signed, with a true minus sign (−)."""
     text = f"{value:+.1f}"
     return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
 
@@ -42,8 +57,8 @@ def change_with_interval(cmp: ComparisonSummary | None) -> str:
     """Head minus base in points with its interval."""
     if cmp is None:
         return "—"
-    lo, hi = _signed(cmp.delta_lo_pp), _signed(cmp.delta_hi_pp)
-    return f"{_signed(cmp.delta_pp)} pp [{lo}, {hi}]"
+    lo, hi = signed(cmp.delta_lo_pp), signed(cmp.delta_hi_pp)
+    return f"{signed(cmp.delta_pp)} pp [{lo}, {hi}]"
 
 
 def outputs_line(comparison: ComparisonSummary) -> str:

@@ -40,6 +40,12 @@ _PULL_REQUEST = _Change("this head", "on this head", "this pull request")
 _LOCAL = _Change("the change", "with the change", "the change")
 
 
+def on_head(*, pull_request: bool) -> str:
+    """Where the head side's results were found: "on this head" on a pull request, "with the
+    change" in a local run, which has no pull request to name."""
+    return (_PULL_REQUEST if pull_request else _LOCAL).on_head
+
+
 def _rate(rate: float) -> str:
     text = f"{100 * rate:.1f}".removesuffix(".0")
     return f"{text}%"

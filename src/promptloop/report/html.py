@@ -26,7 +26,7 @@ from markupsafe import Markup
 from promptloop.engine.comparison import ComparisonSummary
 from promptloop.engine.optimization import OptimizationResult, SplitScore
 from promptloop.engine.results import CaseRecord, RunResult, SuiteResult
-from promptloop.report.figures import change_with_interval, confirmation_line, format_p
+from promptloop.report.figures import change_with_interval, format_p, second_look_line
 from promptloop.report.headline import headline
 from promptloop.report.names import case_label, short_sha
 from promptloop.report.spending import budget_line
@@ -277,6 +277,7 @@ def page_view(result: RunResult) -> dict[str, Any]:
     base = {s.name: s for s in result.baseline}
     suites: list[dict[str, Any]] = []
     cases: list[dict[str, Any]] = []
+    many = len(result.suites) > 1
     for suite in result.suites:
         cmp = result.comparisons.get(suite.name)
         verdict = result.verdicts.get(suite.name)
@@ -292,9 +293,8 @@ def page_view(result: RunResult) -> dict[str, Any]:
                 "unchanged": suite.name in result.unchanged_suites,
                 "delta": change_with_interval(cmp) if cmp else None,
                 "p": format_p(cmp.p_worse) if cmp else None,
-                "confirmation": confirmation_line(cmp.confirmation)
-                if cmp and cmp.confirmation
-                else None,
+                # The verdict's reason is shown beside it only with several suites.
+                "confirmation": second_look_line(cmp, verdict if many else None) if cmp else None,
                 "first_look": cmp.first_look_only if cmp else None,
                 "verdict": verdict.status if verdict else None,
                 "reason": verdict.reason if verdict else None,

@@ -14,12 +14,13 @@ from promptloop.engine.results import CaseRecord, ReviewRecord, RunResult, Suite
 from promptloop.report.chart import pass_rate_chart
 from promptloop.report.figures import (
     change_with_interval,
-    confirmation_line,
     format_p,
     outputs_line,
     rate_with_interval,
+    second_look_line,
+    signed,
 )
-from promptloop.report.headline import ICONS, headline
+from promptloop.report.headline import ICONS, headline, on_head
 from promptloop.report.names import REVIEW_STATE, case_labels, commit_url, short_sha
 from promptloop.report.spending import budget_line
 from promptloop.safety import inline_code, neutralize
@@ -97,7 +98,7 @@ def _share(suite: SuiteResult) -> str:
 def _full_delta(cmp: ComparisonSummary | None) -> str:
     if cmp is None:
         return "—"
-    return f"{cmp.delta_pp:+.1f} [{cmp.delta_lo_pp:+.1f}, {cmp.delta_hi_pp:+.1f}]"
+    return f"{signed(cmp.delta_pp)} [{signed(cmp.delta_lo_pp)}, {signed(cmp.delta_hi_pp)}]"
 
 
 def _when(created_at: str) -> str:
@@ -156,6 +157,7 @@ def render_markdown(
         result=result,
         revision=_REVISION,
         head=headline(result, pull_request=pull_request),
+        on_head=on_head(pull_request=pull_request),
         base={s.name: s for s in result.baseline},
         ref=short_sha(result.baseline_ref or ""),
         commits=_commits_line(result, head_sha, repo_url),
@@ -171,7 +173,7 @@ def render_markdown(
         pvalue=_pvalue,
         more=more,
         verdict_cell=verdict_cell,
-        confirmation_line=confirmation_line,
+        second_look_line=second_look_line,
         outputs_line=outputs_line,
         review_line=review_line,
         reviews_title=reviews_title,

@@ -14,8 +14,10 @@ def forecast_line(forecast: Forecast) -> str:
     text = (
         f"Forecast: {plural(forecast.calls, 'model call')}"
         f" ({forecast.cached} more answered by the cache, free)"
-        f", about {forecast.prompt_tokens:,} prompt and at most "
-        f"{forecast.completion_tokens:,} answer tokens, about ${forecast.cost_usd:.4f}"
+        # An upper estimate: a judge's prompt is counted with the answer it judges at that
+        # answer's max_tokens, and answers rarely fill it, so "about" alone overstates.
+        f", up to about {forecast.prompt_tokens:,} prompt and "
+        f"{forecast.completion_tokens:,} answer tokens, up to about ${forecast.cost_usd:.4f}"
     )
     if forecast.confirmation_calls:
         text += (
