@@ -31,11 +31,11 @@ def stub_server() -> Iterator[Any]:
     server.stop()
 
 
-def write_project(root: Path, url: str) -> Path:
+def write_project(root: Path, url: str, cases: int = CASES) -> Path:
     (root / "prompts").mkdir(parents=True)
     (root / "evals").mkdir()
     (root / "prompts" / "echo.md").write_text("Repeat the word {{ word }}.\n")
-    rows = [json.dumps({"id": f"w{i:02d}", "word": f"word{i}"}) for i in range(CASES)]
+    rows = [json.dumps({"id": f"w{i:02d}", "word": f"word{i}"}) for i in range(cases)]
     (root / "evals" / "words.jsonl").write_text("\n".join(rows) + "\n")
     (root / "promptloop.yaml").write_text(
         f"model: openai/stub\napi_base: {url}\nconcurrency: 2\nretries: 0\ntimeout: 20\n"

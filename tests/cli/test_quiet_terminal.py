@@ -3,7 +3,6 @@ when stderr is a terminal, so the check runs the real CLI on a pseudo-terminal."
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import select
@@ -13,24 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.cli.test_interrupts import write_project
 from tests.support import cli_env
 
 CASES = 12
 PROGRESS = ("answered", "judged", "cases done")
-
-
-def write_project(root: Path, url: str) -> Path:
-    (root / "prompts").mkdir(parents=True)
-    (root / "evals").mkdir()
-    (root / "prompts" / "echo.md").write_text("Repeat the word {{ word }}.\n")
-    rows = [json.dumps({"id": f"w{i:02d}", "word": f"word{i}"}) for i in range(CASES)]
-    (root / "evals" / "words.jsonl").write_text("\n".join(rows) + "\n")
-    (root / "promptloop.yaml").write_text(
-        f"model: openai/stub\napi_base: {url}\nconcurrency: 2\nretries: 0\n"
-        "suites:\n  - name: echo\n    prompt: prompts/echo.md\n    dataset: evals/words.jsonl\n"
-        "    evaluators:\n      - contains: '{{ word }}'\n"
-    )
-    return root
 
 
 def on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
@@ -71,7 +57,7 @@ def on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
 
 def test_quiet_shows_no_progress_on_a_terminal(tmp_path: Path, serve: Any) -> None:
     _, url = serve(latency_ms=50)
-    project = write_project(tmp_path / "p", url)
+    project = write_project(tmp_path / "p", url, CASES)
     code, shown = on_a_terminal(project, "run", "-q", "--no-cache")
     assert code == 0, shown
     assert "Verdict: PASS" in shown and "Reports written to" in shown
@@ -81,7 +67,7 @@ def test_quiet_shows_no_progress_on_a_terminal(tmp_path: Path, serve: Any) -> No
 def test_without_quiet_the_terminal_shows_the_bar(tmp_path: Path, serve: Any) -> None:
     # The other half of the check: on this terminal, progress is drawn unless -q.
     _, url = serve(latency_ms=50)
-    project = write_project(tmp_path / "p", url)
+    project = write_project(tmp_path / "p", url, CASES)
     code, shown = on_a_terminal(project, "run", "--no-cache")
     assert code == 0, shown
     assert "answered" in shown and "judged" in shown and f"{CASES}/{CASES}" in shown
