@@ -151,7 +151,9 @@ def _commit(
     # The commit is the branch tip now, whether this pass made it or an earlier one did. No
     # workflow runs for it, so its check run says why it waits (a dry run lists that too).
     waiting = AwaitingCheck(NOT_EVALUATED, not_evaluated(plan.path, plan.branch), runtime.run_url)
-    flagged = publisher.await_evaluation(waiting, done.sha).done
+    # Only a dry run leaves the commit unknown; a run that cannot name it writes no check.
+    known = done.sha is not None or publisher.dry_run
+    flagged = known and publisher.await_evaluation(waiting, done.sha).done
     if done.sha is None:
         return Offered.would_commit(plan.branch), None
     url = runtime.commit_url(done.sha)
