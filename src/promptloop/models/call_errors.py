@@ -49,8 +49,13 @@ def parse_retry_after(value: str | None) -> float | None:
 def unreachable(url: str) -> ModelCallError:
     """A refused or dropped connection, naming the server: a wrong ``api_base`` is the usual
     cause. Only scheme, host and port: a URL's path, query or user part is no one's business."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is no number, an unclosed [IPv6]: nothing safe to name
+        return ModelCallError("Connection error.", kind="connection")
+    if not parts.scheme or not parts.hostname:
+        return ModelCallError("Connection error.", kind="connection")
     return ModelCallError(
         f"Connection error ({parts.scheme}://{parts.hostname}{port})", kind="connection"
     )
