@@ -144,7 +144,7 @@ def _report(ci: Ci, report: Said | None) -> None:
         ledger = ci.publisher.ledger
         emit(ci.mask(f"::warning title=promptloop::{escape_data(w)}") for w in ledger.warnings)
         return
-    emit(ci.mask(f"::notice title=promptloop::{text}") for text in report.notices)
+    emit(ci.mask(f"::notice title=promptloop::{escape_data(text)}") for text in report.notices)
     outputs = {**report.outputs, "suggestion-url": report.suggestion_url or ""}
     outputs.setdefault("results-path", "")
     commands, omitted = annotation_commands(report.annotations)
